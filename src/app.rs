@@ -1,0 +1,150 @@
+//! The commands, wired together: config in, runner and reporter running side
+//! by side, report out, error mapped to a documented exit status.
+
+use std::io::{IsTerminal, Write as _};
+use std::path::Path;
+
+use tokio::sync::mpsc;
+
+use crate::cli::{Cli, Command, InitArgs, RunArgs};
+use crate::config::{Config, STARTER};
+use crate::report::{self, Progress, RunResults};
+use crate::runner::{self, RunError, RunOptions};
+
+/// Documented exit statuses (see `matrix --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Unexpected = 1,
+    Usage = 2,
+    Environment = 3,
+    Interrupted = 130,
+}
+
+pub async fn main(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Init(args) => init(&args),
+    }
+}
+
+fn error(message: impl std::fmt::Display) {
+    let style = anstyle::AnsiColor::Red.on_default().bold();
+    let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {message}");
+}
+
+fn hint(message: impl std::fmt::Display) {
+    let style = anstyle::AnsiColor::Cyan.on_default().bold();
+    let _ = writeln!(anstream::stderr(), "{style}hint{style:#}: {message}");
+}
+
+fn init(args: &InitArgs) -> Exit {
+    if args.path.exists() && !args.force {
+        error(format_args!("{} already exists", args.path.display()));
+        hint("use --force to overwrite it");
+        return Exit::Usage;
+    }
+    if let Err(e) = std::fs::write(&args.path, STARTER) {
+        error(format_args!("cannot write {}: {e}", args.path.display()));
+        return Exit::Environment;
+    }
+    println!("wrote {}; run it with: matrix run -c {}", args.path.display(), args.path.display());
+    Exit::Ok
+}
+
+async fn run(args: RunArgs) -> Exit {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            error(&e);
+            if e.line == 0 && !args.config.exists() {
+                hint("create one with `matrix init`, or name another with -c FILE");
+            }
+            return Exit::Usage;
+        }
+    };
+    let options = RunOptions {
+        jobs: args.jobs.map(usize::from),
+        keep_envs: args.keep_envs,
+        installer: args.installer,
+    };
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
+    let collector = tokio::spawn(async move {
+        let mut results = RunResults::default();
+        while let Some(event) = rx.recv().await {
+            progress.on(&event);
+            results.on(&event);
+        }
+        progress.finish();
+        results
+    });
+
+    // The run future owns every child; dropping it on a signal kills them
+    // all (process-group guards) and removes the temporary directory.
+    let outcome = tokio::select! {
+        r = runner::run(&config, &options, tx) => Some(r),
+        _ = interrupted() => None,
+    };
+    if outcome.is_none() {
+        // A second interrupt while we write what we have: leave at once.
+        tokio::spawn(async {
+            interrupted().await;
+            std::process::exit(Exit::Interrupted as i32);
+        });
+    }
+    let results = collector.await.unwrap_or_default();
+
+    if let Some(Err(e)) = &outcome {
+        report_run_error(e);
+        if results.cells.is_empty() {
+            return Exit::Environment;
+        }
+    }
+    if results.header.is_some() {
+        let _ = write!(anstream::stdout(), "{}", report::grid::render(&results));
+    }
+    if let Some(h) = results.header.as_ref().and_then(|h| h.work_dir.as_ref()) {
+        eprintln!("kept environments and builds in {}", h.display());
+    }
+    if let Some(path) = &args.json
+        && let Err(e) = write_json(&results, path) {
+            error(e);
+            return Exit::Environment;
+        }
+    match outcome {
+        None => Exit::Interrupted,
+        Some(Err(_)) => Exit::Environment,
+        Some(Ok(())) if results.unmet().next().is_some() || !results.complete() => Exit::Unexpected,
+        Some(Ok(())) => Exit::Ok,
+    }
+}
+
+fn report_run_error(e: &RunError) {
+    error(e);
+    if let Some(h) = e.hint() {
+        hint(h);
+    }
+}
+
+fn write_json(results: &RunResults, path: &Path) -> Result<(), String> {
+    report::json::write(results, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}

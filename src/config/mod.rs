@@ -1,0 +1,471 @@
+//! `matrix.toml`: raw serde types in, a checked [`Config`] out.
+//!
+//! Parsing happens in two steps, as in nextest: serde turns the text into
+//! [`raw`] types (rejecting unknown keys and wrong types with a span), then
+//! [`Config::from_raw`] checks meaning (versions, paths, ranges) using the
+//! `toml::Spanned` values kept for exactly that purpose. Either way the error
+//! names the file, line and column and says what was expected.
+
+mod diagnostic;
+mod raw;
+mod request;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use pep440_rs::{Version, VersionSpecifiers};
+use toml::Spanned;
+
+pub use diagnostic::ConfigError;
+pub use request::NumpyRequest;
+
+use crate::extension::{Extension, SourceFile};
+use crate::outcome::{FailureReason, OutcomeKind};
+
+/// The file `matrix init` writes, and the repository's own default matrix.
+pub const STARTER: &str = include_str!("../../matrix.toml");
+
+/// The default per-cell limit: a probe imports NumPy and calls one function,
+/// so anything near this is a hang, not a slow machine.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A checked `matrix.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// An executable name looked up on PATH, or a path.
+    pub python: String,
+    pub build: Vec<NumpyRequest>,
+    pub runtime: Vec<NumpyRequest>,
+    pub extension: Extension,
+    pub timeout: Duration,
+    /// `None`: as many as the machine has cores.
+    pub jobs: Option<usize>,
+    pub expectations: Vec<Expectation>,
+}
+
+/// One `[[expect]]` table: cells whose versions match get this outcome.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    pub build: Option<VersionSpecifiers>,
+    pub runtime: Option<VersionSpecifiers>,
+    pub outcome: OutcomeKind,
+    pub reason: Option<FailureReason>,
+    /// Where it was written, so a report can say which rule applied.
+    pub line: usize,
+}
+
+/// What a cell is expected to do, and which rule said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    pub outcome: OutcomeKind,
+    pub reason: Option<FailureReason>,
+    /// The `[[expect]]` line, or `None` for the default (pass).
+    pub line: Option<usize>,
+}
+
+impl Expected {
+    pub fn is_met_by(&self, outcome: OutcomeKind, reason: Option<FailureReason>) -> bool {
+        self.outcome == outcome && (self.reason.is_none() || self.reason == reason)
+    }
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::whole_file(path, format!("cannot read the file: {e}")))?;
+        Config::parse(path, &text)
+    }
+
+    /// Checks `text` as if read from `path` (relative paths in it are
+    /// relative to `path`'s directory).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            ConfigError::at(path, text, span, e.message().trim_end().to_string())
+        })?;
+        Config::from_raw(path, text, raw)
+    }
+
+    fn from_raw(path: &Path, text: &str, raw: raw::RawConfig) -> Result<Config, ConfigError> {
+        let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, text, span, msg);
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let python = match raw.python.interpreter {
+            Some(name) if name.get_ref().trim().is_empty() => {
+                return Err(err(
+                    name.span(),
+                    "empty interpreter: expected a name on PATH like \"python3\" or a path".into(),
+                ));
+            }
+            Some(name) => name.into_inner(),
+            None => "python3".to_string(),
+        };
+
+        let numpy = raw.numpy.ok_or_else(|| {
+            err(
+                0..0,
+                "missing table [numpy]: expected `build = [...]` and `runtime = [...]` lists of NumPy versions".into(),
+            )
+        })?;
+        let build = requests(&numpy.build, "build", &err)?;
+        let runtime = requests(&numpy.runtime, "runtime", &err)?;
+
+        let extension = match raw.extension {
+            None => Extension::sample(),
+            Some(ext) => custom_extension(ext, base, &err)?,
+        };
+
+        let timeout = match raw.run.timeout {
+            None => DEFAULT_TIMEOUT,
+            Some(t) => {
+                let d = humantime::parse_duration(t.get_ref()).map_err(|e| {
+                    err(
+                        t.span(),
+                        format!("invalid timeout \"{}\" ({e}): expected a duration like \"30s\" or \"2m\"", t.get_ref()),
+                    )
+                })?;
+                if d.is_zero() {
+                    return Err(err(t.span(), "timeout must be longer than zero".into()));
+                }
+                d
+            }
+        };
+
+        let jobs = match raw.run.jobs {
+            None => None,
+            Some(j) => match usize::try_from(*j.get_ref()) {
+                Ok(0) => None,
+                Ok(n) => Some(n),
+                Err(_) => {
+                    return Err(err(
+                        j.span(),
+                        "jobs must be a whole number of parallel jobs, 0 for one per core".into(),
+                    ));
+                }
+            },
+        };
+
+        let mut expectations = Vec::new();
+        for e in raw.expect {
+            // The table's first key stands for the table (serde gives no span
+            // for the `[[expect]]` header itself).
+            let first = [e.build.as_ref().map(|s| s.span().start), e.runtime.as_ref().map(|s| s.span().start)]
+                .into_iter()
+                .flatten()
+                .chain([e.outcome.span().start])
+                .min()
+                .unwrap_or(0);
+            let line = text[..first.min(text.len())].matches('\n').count() + 1;
+            let spec = |s: &Option<Spanned<String>>| -> Result<Option<VersionSpecifiers>, ConfigError> {
+                s.as_ref()
+                    .map(|s| {
+                        VersionSpecifiers::from_str(s.get_ref()).map_err(|e| {
+                            err(
+                                s.span(),
+                                format!("invalid version range \"{}\": {e}; expected PEP 440 specifiers like \"<2\" or \">=1.25,<2.1\"", s.get_ref()),
+                            )
+                        })
+                    })
+                    .transpose()
+            };
+            let (build, runtime) = (spec(&e.build)?, spec(&e.runtime)?);
+            let outcome = e.outcome.into_inner();
+            if let Some(r) = &e.reason
+                && outcome != OutcomeKind::Fail {
+                    return Err(err(
+                        r.span(),
+                        format!("a reason only applies to outcome = \"fail\", not \"{outcome}\""),
+                    ));
+                }
+            expectations.push(Expectation {
+                build,
+                runtime,
+                outcome,
+                reason: e.reason.map(Spanned::into_inner),
+                line,
+            });
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            python,
+            build,
+            runtime,
+            extension,
+            timeout,
+            jobs,
+            expectations,
+        })
+    }
+
+    /// The expectation for a cell; later `[[expect]]` tables override earlier
+    /// ones. A version that did not resolve is `None` and then only matches
+    /// tables that say nothing about that axis.
+    pub fn expected(&self, build: Option<&Version>, runtime: Option<&Version>) -> Expected {
+        let fits = |spec: &Option<VersionSpecifiers>, v: Option<&Version>| match (spec, v) {
+            (None, _) => true,
+            (Some(s), Some(v)) => s.contains(v),
+            (Some(_), None) => false,
+        };
+        self.expectations
+            .iter()
+            .rev()
+            .find(|e| fits(&e.build, build) && fits(&e.runtime, runtime))
+            .map(|e| Expected {
+                outcome: e.outcome,
+                reason: e.reason,
+                line: Some(e.line),
+            })
+            .unwrap_or(Expected {
+                outcome: OutcomeKind::Pass,
+                reason: None,
+                line: None,
+            })
+    }
+}
+
+fn requests(
+    list: &Option<Spanned<Vec<Spanned<String>>>>,
+    axis: &str,
+    err: &impl Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<Vec<NumpyRequest>, ConfigError> {
+    let Some(list) = list else {
+        return Err(err(
+            0..0,
+            format!("missing numpy.{axis}: expected a list of NumPy versions like [\"1.26.*\", \"2.0.2\"]"),
+        ));
+    };
+    if list.get_ref().is_empty() {
+        return Err(err(
+            list.span(),
+            format!("numpy.{axis} is empty: expected at least one NumPy version"),
+        ));
+    }
+    let mut out: Vec<NumpyRequest> = Vec::new();
+    for item in list.get_ref() {
+        let request = NumpyRequest::from_str(item.get_ref()).map_err(|m| err(item.span(), m))?;
+        if out.contains(&request) {
+            return Err(err(item.span(), format!("\"{request}\" is listed twice in numpy.{axis}")));
+        }
+        out.push(request);
+    }
+    Ok(out)
+}
+
+fn custom_extension(
+    ext: raw::RawExtension,
+    base: &Path,
+    err: &impl Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<Extension, ConfigError> {
+    let module = ext.module.get_ref().trim().to_string();
+    let is_identifier = !module.is_empty()
+        && !module.starts_with(|c: char| c.is_ascii_digit())
+        && module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_identifier {
+        return Err(err(
+            ext.module.span(),
+            format!("invalid module name \"{module}\": expected a Python identifier like \"my_extension\""),
+        ));
+    }
+    if ext.sources.get_ref().is_empty() {
+        return Err(err(
+            ext.sources.span(),
+            "extension.sources is empty: expected at least one C source file".into(),
+        ));
+    }
+    let mut sources = Vec::new();
+    let mut include_dirs = Vec::new();
+    for s in ext.sources.get_ref() {
+        let path = base.join(s.get_ref());
+        let contents = std::fs::read_to_string(&path).map_err(|e| {
+            err(s.span(), format!("cannot read source file {}: {e}", path.display()))
+        })?;
+        if let Some(dir) = path.parent() {
+            // Sources may include their own headers with "...".
+            if !include_dirs.contains(&dir.to_path_buf()) {
+                include_dirs.push(dir.to_path_buf());
+            }
+        }
+        sources.push(SourceFile {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "source.c".into()),
+            contents,
+        });
+    }
+    let probe = match (ext.probe, ext.probe_file) {
+        (Some(p), Some(f)) => {
+            let _ = p;
+            return Err(err(
+                f.span(),
+                "give either extension.probe or extension.probe-file, not both".into(),
+            ));
+        }
+        (Some(code), None) => code,
+        (None, Some(f)) => {
+            let path = base.join(f.get_ref());
+            std::fs::read_to_string(&path).map_err(|e| {
+                err(f.span(), format!("cannot read probe file {}: {e}", path.display()))
+            })?
+        }
+        (None, None) => String::new(),
+    };
+    Ok(Extension {
+        module,
+        sources,
+        probe,
+        cflags: ext.cflags,
+        include_dirs,
+        builtin: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("matrix.toml"), text)
+    }
+
+    fn error(text: &str) -> ConfigError {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e,
+        }
+    }
+
+    const MINIMAL: &str = "[numpy]\nbuild = [\"1.26.*\"]\nruntime = [\"2.0.2\"]\n";
+
+    #[test]
+    fn the_starter_file_is_valid_and_uses_the_sample() {
+        let config = parse(STARTER).unwrap();
+        assert!(config.extension.builtin);
+        assert!(config.build.len() >= 2 && config.runtime.len() >= 2);
+        assert!(!config.expectations.is_empty());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.python, "python3");
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(c.jobs, None);
+        assert_eq!(c.extension.module, "my_extension");
+    }
+
+    #[test]
+    fn unknown_key_is_located_and_lists_what_is_allowed() {
+        let e = error("[numpy]\nbuild = [\"1.26.*\"]\nruntme = [\"2.0.2\"]\n");
+        assert_eq!((e.line, e.column), (3, 1));
+        assert!(e.message.contains("unknown field `runtme`"), "{}", e.message);
+        assert!(e.message.contains("runtime"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let e = error("[numpy]\nbuild = \"1.26.*\"\nruntime = [\"2.0.2\"]\n");
+        assert_eq!((e.line, e.column), (2, 9));
+        assert!(e.message.contains("expected a sequence"), "{}", e.message);
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let e = error("[numpy\nbuild = []\n");
+        assert_eq!(e.line, 1);
+        assert!(!e.message.is_empty());
+    }
+
+    #[test]
+    fn bad_version_points_at_the_string() {
+        let e = error("[numpy]\nbuild = [\"1.26.*\", \"1.2x\"]\nruntime = [\"2.0.2\"]\n");
+        assert_eq!((e.line, e.column), (2, 20));
+        assert!(e.message.contains("expected an exact version"), "{}", e.message);
+        let shown = e.to_string();
+        assert!(shown.starts_with("matrix.toml:2:20: invalid version \"1.2x\""), "{shown}");
+    }
+
+    #[test]
+    fn empty_and_missing_lists() {
+        let e = error("[numpy]\nbuild = []\nruntime = [\"2.0.2\"]\n");
+        assert_eq!((e.line, e.column), (2, 9));
+        assert!(e.message.contains("empty"));
+        let e = error("[numpy]\nbuild = [\"2.0.2\"]\n");
+        assert!(e.message.contains("missing numpy.runtime"), "{}", e.message);
+        let e = error("[run]\njobs = 2\n");
+        assert!(e.message.contains("missing table [numpy]"), "{}", e.message);
+    }
+
+    #[test]
+    fn duplicate_versions_are_rejected() {
+        let e = error("[numpy]\nbuild = [\"2.0.2\", \"2.0.2\"]\nruntime = [\"2.0.2\"]\n");
+        assert!(e.message.contains("listed twice"));
+    }
+
+    #[test]
+    fn bad_timeout_and_jobs() {
+        let e = error(&format!("{MINIMAL}[run]\ntimeout = \"soon\"\n"));
+        assert_eq!((e.line, e.column), (5, 11));
+        assert!(e.message.contains("expected a duration"));
+        let e = error(&format!("{MINIMAL}[run]\njobs = -1\n"));
+        assert_eq!(e.line, 5);
+        let c = parse(&format!("{MINIMAL}[run]\ntimeout = \"2s\"\njobs = 3\n")).unwrap();
+        assert_eq!((c.timeout, c.jobs), (Duration::from_secs(2), Some(3)));
+    }
+
+    #[test]
+    fn expectations_override_in_order() {
+        let c = parse(&format!(
+            "{MINIMAL}[[expect]]\nbuild = \"<2\"\nruntime = \">=2\"\noutcome = \"fail\"\nreason = \"abi-major\"\n\
+             [[expect]]\nbuild = \"==1.26.0\"\noutcome = \"crash\"\n"
+        ))
+        .unwrap();
+        let v = |s: &str| Version::from_str(s).unwrap();
+        let e = c.expected(Some(&v("1.26.4")), Some(&v("2.0.2")));
+        assert_eq!((e.outcome, e.reason), (OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
+        assert_eq!(e.line, Some(5));
+        assert_eq!(c.expected(Some(&v("1.26.0")), Some(&v("1.26.4"))).outcome, OutcomeKind::Crash);
+        assert_eq!(c.expected(Some(&v("2.0.2")), Some(&v("2.0.2"))).outcome, OutcomeKind::Pass);
+        assert_eq!(c.expected(None, Some(&v("2.0.2"))).outcome, OutcomeKind::Pass);
+        assert!(e.is_met_by(OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
+        assert!(!e.is_met_by(OutcomeKind::Fail, Some(FailureReason::Other)));
+    }
+
+    #[test]
+    fn bad_expectations() {
+        let e = error(&format!("{MINIMAL}[[expect]]\noutcome = \"fial\"\n"));
+        assert_eq!((e.line, e.column), (5, 11));
+        assert!(e.message.contains("unknown variant `fial`"), "{}", e.message);
+        let e = error(&format!("{MINIMAL}[[expect]]\nbuild = \"<<2\"\noutcome = \"fail\"\n"));
+        assert!(e.message.contains("invalid version range"), "{}", e.message);
+        let e = error(&format!("{MINIMAL}[[expect]]\noutcome = \"pass\"\nreason = \"abi-major\"\n"));
+        assert!(e.message.contains("only applies"), "{}", e.message);
+    }
+
+    #[test]
+    fn custom_extension_reads_sources_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.c"), "int x;").unwrap();
+        let path = dir.path().join("matrix.toml");
+        let text = format!(
+            "{MINIMAL}[extension]\nmodule = \"m\"\nsources = [\"m.c\"]\nprobe = \"assert module\"\n"
+        );
+        let c = Config::parse(&path, &text).unwrap();
+        assert_eq!(c.extension.module, "m");
+        assert_eq!(c.extension.sources[0].contents, "int x;");
+        assert_eq!(c.extension.include_dirs, vec![dir.path().to_path_buf()]);
+
+        let text = format!("{MINIMAL}[extension]\nmodule = \"m\"\nsources = [\"gone.c\"]\n");
+        let e = Config::parse(&path, &text).unwrap_err();
+        assert_eq!((e.line, e.column), (6, 12));
+        assert!(e.message.contains("cannot read source file"), "{}", e.message);
+
+        let text = format!("{MINIMAL}[extension]\nmodule = \"not-valid\"\nsources = [\"m.c\"]\n");
+        let e = Config::parse(&path, &text).unwrap_err();
+        assert!(e.message.contains("invalid module name"), "{}", e.message);
+    }
+}

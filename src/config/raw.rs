@@ -1,0 +1,61 @@
+//! The shape of `matrix.toml` exactly as written. Every table denies unknown
+//! keys (a typo must not silently fall back to a default), and values that
+//! need a meaning check later keep their span.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::outcome::{FailureReason, OutcomeKind};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub python: RawPython,
+    pub numpy: Option<RawNumpy>,
+    pub extension: Option<RawExtension>,
+    #[serde(default)]
+    pub run: RawRun,
+    #[serde(default)]
+    pub expect: Vec<RawExpect>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawPython {
+    pub interpreter: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawNumpy {
+    pub build: Option<Spanned<Vec<Spanned<String>>>>,
+    pub runtime: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawExtension {
+    pub module: Spanned<String>,
+    pub sources: Spanned<Vec<Spanned<String>>>,
+    pub probe: Option<String>,
+    pub probe_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cflags: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRun {
+    pub timeout: Option<Spanned<String>>,
+    pub jobs: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawExpect {
+    pub build: Option<Spanned<String>>,
+    pub runtime: Option<Spanned<String>>,
+    pub outcome: Spanned<OutcomeKind>,
+    pub reason: Option<Spanned<FailureReason>>,
+}

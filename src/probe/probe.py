@@ -1,0 +1,58 @@
+# The probe: runs in a fresh Python of one runtime environment, with -I (no
+# user site, no PYTHON* variables, no current directory on sys.path) and
+# faulthandler on. It imports numpy, imports the module built for this cell
+# from its own artifact directory, runs the probe code, and writes what
+# happened as JSON to the result file. If the child dies (a signal), there is
+# no result file, and abimatrix reads the exit status instead.
+#
+# argv: artifact_dir module_name probe_file result_file
+import json
+import os
+import sys
+import traceback
+
+
+def main():
+    artifact_dir, module_name, probe_file, result_file = sys.argv[1:5]
+    result = {"status": "error", "stage": "import-numpy"}
+
+    def write():
+        # Written then renamed: a reader never sees half a result.
+        tmp = result_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(result, f)
+        os.replace(tmp, result_file)
+
+    try:
+        import numpy as np
+
+        result["numpy"] = np.__version__
+        result["stage"] = "import-module"
+        sys.path.insert(0, artifact_dir)
+        import importlib
+
+        module = importlib.import_module(module_name)
+        origin = os.path.realpath(getattr(module, "__file__", "") or "")
+        if os.path.dirname(origin) != os.path.realpath(artifact_dir):
+            raise ImportError(
+                "imported %s from %s, not the artifact built for this cell" % (module_name, origin)
+            )
+        result["stage"] = "probe"
+        with open(probe_file) as f:
+            code = f.read()
+        namespace = {"np": np, "numpy": np, "module": module, module_name: module, "__name__": "__probe__"}
+        exec(compile(code, "<probe>", "exec"), namespace)
+    except BaseException as e:  # noqa: B036 - SystemExit from a probe is a failure too
+        wrong = isinstance(e, AssertionError) and result["stage"] == "probe"
+        result["status"] = "wrong-result" if wrong else "error"
+        result["exception"] = type(e).__name__
+        result["message"] = str(e)
+        traceback.print_exc()
+        write()
+        sys.stderr.flush()
+        os._exit(1)
+    result["status"] = "pass"
+    write()
+
+
+main()

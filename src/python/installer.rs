@@ -1,0 +1,355 @@
+//! Making virtual environments and putting NumPy wheels in them.
+//!
+//! uv does this in a fraction of pip's time, so it is preferred: from PATH,
+//! else from our cache, else bootstrapped once with `pip install uv`. Where
+//! even that fails, `python -m venv` + pip still work, slowly. Every install
+//! is wheels-only: a NumPy built from source here would test our compiler
+//! setup, not the wheel users get.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep440_rs::Version;
+
+use crate::config::NumpyRequest;
+use crate::process::{Finished, Spec};
+use crate::python::Interpreter;
+
+/// The tool that creates environments and installs wheels.
+#[derive(Debug, Clone)]
+pub enum Installer {
+    Uv { uv: PathBuf, origin: UvOrigin },
+    Pip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UvOrigin {
+    Path,
+    Cache,
+    Bootstrapped,
+}
+
+/// What the user may force with `--installer` (and tests use to cover the
+/// fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InstallerChoice {
+    Auto,
+    Uv,
+    Pip,
+}
+
+/// Why an install or resolution did not give us NumPy.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InstallError {
+    /// The index has no release matching the request with a wheel for this
+    /// interpreter: the cell is `unavailable`, not an error of ours.
+    #[error("no wheel of {requirement} for this interpreter")]
+    NoWheel { requirement: String, detail: String },
+    /// The package index could not be reached: nothing will work.
+    #[error("cannot reach the package index: {detail}")]
+    Index { detail: String },
+    #[error("{what} failed: {detail}")]
+    Failed { what: String, detail: String },
+}
+
+impl Installer {
+    pub fn describe(&self) -> String {
+        match self {
+            Installer::Uv { uv, origin } => {
+                let from = match origin {
+                    UvOrigin::Path => "from PATH",
+                    UvOrigin::Cache => "from the abimatrix cache",
+                    UvOrigin::Bootstrapped => "bootstrapped into the abimatrix cache",
+                };
+                format!("uv ({}, {from})", uv.display())
+            }
+            Installer::Pip => "python -m venv + pip".to_string(),
+        }
+    }
+
+    /// Picks the installer; `notes` receives what a user should know (a
+    /// bootstrap, a fallback and why).
+    pub async fn discover(
+        choice: InstallerChoice,
+        python: &Interpreter,
+        notes: &mut Vec<String>,
+    ) -> Installer {
+        if choice == InstallerChoice::Pip {
+            return Installer::Pip;
+        }
+        if let Ok(uv) = which::which("uv") {
+            if runs(&uv).await {
+                return Installer::Uv {
+                    uv,
+                    origin: UvOrigin::Path,
+                };
+            }
+            notes.push(format!("ignoring {}: it does not run", uv.display()));
+        }
+        let tools = crate::cache::tools_dir();
+        let cached = tools.join("uv").join("bin").join("uv");
+        if runs(&cached).await {
+            return Installer::Uv {
+                uv: cached,
+                origin: UvOrigin::Cache,
+            };
+        }
+        match bootstrap_uv(python, &tools).await {
+            Ok(uv) => {
+                notes.push(format!("installed uv into {}", uv.display()));
+                Installer::Uv {
+                    uv,
+                    origin: UvOrigin::Bootstrapped,
+                }
+            }
+            Err(why) => {
+                notes.push(format!(
+                    "uv is not available ({why}); falling back to python -m venv + pip, which is much slower"
+                ));
+                Installer::Pip
+            }
+        }
+    }
+
+    /// A new virtual environment for `python` at `dir`; returns its python.
+    pub async fn create_venv(&self, python: &Interpreter, dir: &Path) -> Result<PathBuf, InstallError> {
+        let spec = match self {
+            Installer::Uv { uv, .. } => uv_command(uv)
+                .args(["venv", "--quiet", "--python"])
+                .arg(&python.executable)
+                .arg(dir),
+            Installer::Pip => Spec::new(&python.executable)
+                .args(["-I", "-m", "venv"])
+                .arg(dir),
+        };
+        let finished = checked(spec, "creating a virtual environment").await?;
+        let _ = finished;
+        Ok(venv_python(dir))
+    }
+
+    /// Installs exactly `numpy==version`, wheels only, into the environment
+    /// whose interpreter is `venv_python`.
+    pub async fn install_numpy(&self, venv_python: &Path, version: &Version) -> Result<(), InstallError> {
+        let requirement = format!("numpy=={version}");
+        let spec = match self {
+            Installer::Uv { uv, .. } => uv_command(uv)
+                .args(["pip", "install", "--quiet", "--only-binary", ":all:", "--python"])
+                .arg(venv_python)
+                .arg(&requirement),
+            Installer::Pip => Spec::new(venv_python)
+                .args(["-I", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args(["--only-binary", ":all:"])
+                .arg(&requirement),
+        };
+        let finished = run(spec, &requirement).await?;
+        if finished.success() {
+            Ok(())
+        } else {
+            Err(install_error(&requirement, &finished.output()))
+        }
+    }
+
+    /// The newest release matching `request` that has a wheel for `python`;
+    /// exact requests are returned as they are (the install will tell).
+    pub async fn resolve(&self, python: &Interpreter, request: &NumpyRequest) -> Result<Version, InstallError> {
+        let NumpyRequest::Series(_) = request else {
+            let NumpyRequest::Exact(v) = request else {
+                unreachable!("only two kinds of request")
+            };
+            return Ok(v.clone());
+        };
+        let requirement = request.requirement();
+        let scratch = tempfile::tempdir().map_err(|e| InstallError::Failed {
+            what: "creating a scratch directory".into(),
+            detail: e.to_string(),
+        })?;
+        let finished = match self {
+            // `pip compile` resolves for exactly this interpreter's tags.
+            Installer::Uv { uv, .. } => {
+                let spec = uv_command(uv)
+                    .args(["pip", "compile", "-", "--quiet", "--no-header", "--no-annotate"])
+                    .args(["--only-binary", ":all:", "--python"])
+                    .arg(&python.executable)
+                    .cwd(scratch.path())
+                    .stdin(requirement.clone());
+                run(spec, &requirement).await?
+            }
+            Installer::Pip => {
+                let spec = Spec::new(&python.executable)
+                    .args(["-I", "-m", "pip", "install", "--dry-run", "--ignore-installed"])
+                    .args(["--quiet", "--disable-pip-version-check", "--report", "-"])
+                    .args(["--only-binary", ":all:"])
+                    .arg(&requirement)
+                    .cwd(scratch.path());
+                run(spec, &requirement).await?
+            }
+        };
+        if !finished.success() {
+            return Err(install_error(&requirement, &finished.output()));
+        }
+        let found = match self {
+            Installer::Uv { .. } => parse_pin(&finished.stdout.text),
+            Installer::Pip => parse_pip_report(&finished.stdout.text),
+        };
+        found.ok_or_else(|| InstallError::Failed {
+            what: format!("resolving {requirement}"),
+            detail: format!("unexpected resolver output: {}", finished.stdout.text.trim()),
+        })
+    }
+}
+
+/// The interpreter inside a virtual environment.
+pub fn venv_python(dir: &Path) -> PathBuf {
+    dir.join("bin").join("python")
+}
+
+fn uv_command(uv: &Path) -> Spec {
+    // uv must never fetch a Python of its own: the interpreter is the user's.
+    Spec::new(uv)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_NO_PROGRESS", "1")
+}
+
+async fn runs(program: &Path) -> bool {
+    if !program.exists() {
+        return false;
+    }
+    matches!(Spec::new(program).arg("--version").run().await, Ok(f) if f.success())
+}
+
+async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(tools).map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+    // Install beside the final place, then rename: a concurrent or killed
+    // run never sees a half-installed uv.
+    let staging = tempfile::tempdir_in(tools).map_err(|e| format!("cannot stage in {}: {e}", tools.display()))?;
+    let finished = Spec::new(&python.executable)
+        .args(["-I", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(["--only-binary", ":all:", "--target"])
+        .arg(staging.path())
+        .arg("uv")
+        .run()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !finished.success() {
+        let out = finished.output();
+        return Err(format!(
+            "pip install uv failed: {}",
+            out.lines().last().unwrap_or("no output")
+        ));
+    }
+    let target = tools.join("uv");
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::rename(staging.keep(), &target).map_err(|e| format!("cannot move uv into place: {e}"))?;
+    let uv = target.join("bin").join("uv");
+    if runs(&uv).await {
+        Ok(uv)
+    } else {
+        Err(format!("{} was installed but does not run", uv.display()))
+    }
+}
+
+async fn run(spec: Spec, what: &str) -> Result<Finished, InstallError> {
+    spec.run().await.map_err(|e| InstallError::Failed {
+        what: what.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+async fn checked(spec: Spec, what: &str) -> Result<Finished, InstallError> {
+    let finished = run(spec, what).await?;
+    if finished.success() {
+        Ok(finished)
+    } else {
+        Err(InstallError::Failed {
+            what: what.to_string(),
+            detail: finished.output(),
+        })
+    }
+}
+
+/// Sorts an installer's complaint: network trouble, no wheel, or other.
+fn install_error(requirement: &str, output: &str) -> InstallError {
+    const NETWORK: [&str; 7] = [
+        "Failed to fetch",
+        "error sending request",
+        "dns error",
+        "Connection refused",
+        "NewConnectionError",
+        "Network is unreachable",
+        "Temporary failure in name resolution",
+    ];
+    const NO_WHEEL: [&str; 5] = [
+        "has no usable wheels",
+        "No solution found",
+        "no matching distribution",
+        "No matching distribution",
+        "Could not find a version that satisfies",
+    ];
+    if NETWORK.iter().any(|p| output.contains(p)) {
+        return InstallError::Index {
+            detail: first_error_line(output),
+        };
+    }
+    if NO_WHEEL.iter().any(|p| output.contains(p)) {
+        return InstallError::NoWheel {
+            requirement: requirement.to_string(),
+            detail: output.trim().to_string(),
+        };
+    }
+    InstallError::Failed {
+        what: format!("installing {requirement}"),
+        detail: output.trim().to_string(),
+    }
+}
+
+fn first_error_line(output: &str) -> String {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no output")
+        .to_string()
+}
+
+/// `numpy==1.26.4` in `uv pip compile` output.
+fn parse_pin(output: &str) -> Option<Version> {
+    output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("numpy=="))
+        .find_map(|v| Version::from_str(v.trim()).ok())
+}
+
+/// The version pip's `--report` would install.
+fn parse_pip_report(output: &str) -> Option<Version> {
+    let report: serde_json::Value = serde_json::from_str(output.trim()).ok()?;
+    report["install"]
+        .as_array()?
+        .iter()
+        .find(|item| item["metadata"]["name"].as_str().map(str::to_lowercase).as_deref() == Some("numpy"))
+        .and_then(|item| item["metadata"]["version"].as_str())
+        .and_then(|v| Version::from_str(v).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_resolver_outputs() {
+        assert_eq!(parse_pin("numpy==1.26.4\n"), Version::from_str("1.26.4").ok());
+        assert_eq!(parse_pin("Resolved 1 package\n"), None);
+        let report = r#"{"install":[{"metadata":{"name":"numpy","version":"2.0.2"}}]}"#;
+        assert_eq!(parse_pip_report(report), Version::from_str("2.0.2").ok());
+    }
+
+    #[test]
+    fn sorts_installer_errors() {
+        let uv_no_wheel = "error: No solution found when resolving dependencies\n  cause: Because numpy==1.20.3 has no usable wheels";
+        assert!(matches!(install_error("numpy==1.20.3", uv_no_wheel), InstallError::NoWheel { .. }));
+        let pip_no_wheel = "ERROR: Could not find a version that satisfies the requirement numpy==1.20.3";
+        assert!(matches!(install_error("numpy==1.20.3", pip_no_wheel), InstallError::NoWheel { .. }));
+        let offline = "error: Failed to fetch: `https://pypi.org/simple/numpy/`\n  Caused by: dns error";
+        assert!(matches!(install_error("numpy==2.0.2", offline), InstallError::Index { .. }));
+        assert!(matches!(install_error("numpy==2.0.2", "disk full"), InstallError::Failed { .. }));
+    }
+}

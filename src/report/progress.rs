@@ -1,0 +1,172 @@
+//! Live progress while the run goes: indicatif bars for environments, builds
+//! and cells on a terminal, one plain line per event otherwise (CI logs).
+//! Purely an output concern: the runner knows nothing of it.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::outcome::OutcomeKind;
+use crate::runner::Event;
+
+pub enum Progress {
+    Bars {
+        multi: MultiProgress,
+        envs: ProgressBar,
+        builds: ProgressBar,
+        cells: ProgressBar,
+    },
+    Lines,
+    Quiet,
+}
+
+impl Progress {
+    pub fn new(terminal: bool, quiet: bool) -> Progress {
+        if quiet {
+            return Progress::Quiet;
+        }
+        if !terminal {
+            return Progress::Lines;
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{prefix:>12.bold} [{bar:30}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = |name: &str| {
+            let b = multi.add(ProgressBar::new(0));
+            b.set_style(style.clone());
+            b.set_prefix(name.to_string());
+            b
+        };
+        Progress::Bars {
+            envs: bar("environments"),
+            builds: bar("builds"),
+            cells: bar("cells"),
+            multi,
+        }
+    }
+
+    pub fn on(&mut self, event: &Event) {
+        match self {
+            Progress::Quiet => {}
+            Progress::Lines => line(event),
+            Progress::Bars {
+                multi,
+                envs,
+                builds,
+                cells,
+            } => match event {
+                Event::Started(h) => {
+                    let versions: HashSet<_> = h
+                        .build_axis
+                        .iter()
+                        .chain(&h.runtime_axis)
+                        .filter_map(|a| a.version.clone())
+                        .collect();
+                    envs.set_length(versions.len() as u64);
+                    builds.set_length(h.build_axis.iter().filter(|a| a.version.is_some()).count() as u64);
+                    cells.set_length((h.build_axis.len() * h.runtime_axis.len()) as u64);
+                    let _ = multi.println(header_line(h));
+                    for note in &h.notes {
+                        let _ = multi.println(format!("note: {note}"));
+                    }
+                }
+                Event::EnvStarted { version } => envs.set_message(format!("numpy {version}")),
+                Event::EnvFinished { version, result } => {
+                    envs.inc(1);
+                    if let Err(e) = result {
+                        let _ = multi.println(format!("numpy {version}: {e}"));
+                    }
+                }
+                Event::BuildStarted { version } => builds.set_message(format!("against numpy {version}")),
+                Event::BuildFinished(b) => {
+                    builds.inc(1);
+                    if !b.ok {
+                        let _ = multi.println(format!("build against numpy {} failed: {}", b.version, b.summary));
+                    }
+                }
+                Event::CellFinished(c) => {
+                    cells.inc(1);
+                    cells.set_message(format!("{} → {} {}", c.build, c.runtime, c.outcome.kind()));
+                }
+                Event::Finished { .. } => {}
+            },
+        }
+    }
+
+    /// Removes the bars so the report prints on a clean screen.
+    pub fn finish(&self) {
+        if let Progress::Bars {
+            multi,
+            envs,
+            builds,
+            cells,
+        } = self
+        {
+            for b in [envs, builds, cells] {
+                b.finish_and_clear();
+            }
+            let _ = multi.clear();
+        }
+    }
+}
+
+fn header_line(h: &crate::runner::RunHeader) -> String {
+    format!(
+        "{} ({}) · {} · {} build × {} runtime NumPy · {} jobs",
+        h.interpreter.label(),
+        h.interpreter.executable.display(),
+        h.installer,
+        h.build_axis.len(),
+        h.runtime_axis.len(),
+        h.jobs
+    )
+}
+
+/// The non-terminal form: one line per event on stderr.
+fn line(event: &Event) {
+    let text = match event {
+        Event::Started(h) => {
+            let mut s = header_line(h);
+            for a in h.build_axis.iter().chain(&h.runtime_axis) {
+                if let Some(why) = &a.unavailable {
+                    s.push_str(&format!("\nnumpy {}: {why}", a.request));
+                }
+            }
+            for note in &h.notes {
+                s.push_str(&format!("\nnote: {note}"));
+            }
+            s
+        }
+        Event::EnvStarted { .. } | Event::BuildStarted { .. } => return,
+        Event::EnvFinished { version, result } => match result {
+            Ok(d) => format!("env   numpy {version} ready in {:.1}s", d.as_secs_f64()),
+            Err(e) => format!("env   numpy {version} unavailable: {e}"),
+        },
+        Event::BuildFinished(b) if b.ok => format!(
+            "build against numpy {} ok in {:.1}s",
+            b.version,
+            b.duration.as_secs_f64()
+        ),
+        Event::BuildFinished(b) => format!("build against numpy {} FAILED: {}", b.version, b.summary),
+        Event::CellFinished(c) => {
+            let reason = c.outcome.reason().map(|r| format!(" ({r})")).unwrap_or_default();
+            let flag = if c.met() { "" } else { "  UNEXPECTED" };
+            let time = if c.outcome.kind() == OutcomeKind::Unavailable {
+                String::new()
+            } else {
+                format!(" {:.2}s", c.duration.as_secs_f64())
+            };
+            format!(
+                "cell  {} → {}: {}{reason}{time}{flag}",
+                c.build,
+                c.runtime,
+                c.outcome.kind()
+            )
+        }
+        Event::Finished { duration } => format!("done in {:.1}s", duration.as_secs_f64()),
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}

@@ -1,0 +1,87 @@
+//! What the runner tells the outside world, and the records it hands over.
+
+use std::time::Duration;
+
+use pep440_rs::Version;
+
+use crate::config::Expected;
+use crate::outcome::Outcome;
+use crate::python::Interpreter;
+
+/// One row or column of the grid: what was asked for and what it became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisEntry {
+    /// As written in matrix.toml ("1.26.*").
+    pub request: String,
+    /// The release it resolved to, if any has a wheel.
+    pub version: Option<Version>,
+    /// Why there is no version.
+    pub unavailable: Option<String>,
+}
+
+impl AxisEntry {
+    /// The resolved version when there is one, else the request.
+    pub fn label(&self) -> String {
+        self.version
+            .as_ref()
+            .map_or_else(|| self.request.clone(), ToString::to_string)
+    }
+}
+
+/// Known once versions are resolved, before any work starts.
+#[derive(Debug, Clone)]
+pub struct RunHeader {
+    pub interpreter: Interpreter,
+    pub installer: String,
+    pub extension: String,
+    pub build_axis: Vec<AxisEntry>,
+    pub runtime_axis: Vec<AxisEntry>,
+    pub jobs: usize,
+    pub notes: Vec<String>,
+    /// Set when --keep-envs keeps the work directory.
+    pub work_dir: Option<std::path::PathBuf>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildRecord {
+    pub version: Version,
+    pub ok: bool,
+    pub summary: String,
+    pub log: String,
+    pub duration: Duration,
+}
+
+/// One finished cell, with everything a report or a person needs.
+#[derive(Debug, Clone)]
+pub struct CellResult {
+    pub build: String,
+    pub runtime: String,
+    pub build_version: Option<Version>,
+    pub runtime_version: Option<Version>,
+    pub outcome: Outcome,
+    pub expected: Expected,
+    pub duration: Duration,
+    pub stdout: String,
+    pub stderr: String,
+    /// The probe's command line, to reproduce the cell by hand.
+    pub command: Option<String>,
+}
+
+impl CellResult {
+    pub fn met(&self) -> bool {
+        self.expected
+            .is_met_by(self.outcome.kind(), self.outcome.reason())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started(Box<RunHeader>),
+    EnvStarted { version: Version },
+    EnvFinished { version: Version, result: Result<Duration, String> },
+    BuildStarted { version: Version },
+    BuildFinished(BuildRecord),
+    CellFinished(Box<CellResult>),
+    Finished { duration: Duration },
+}
