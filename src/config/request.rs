@@ -29,6 +29,14 @@ impl NumpyRequest {
         }
     }
 
+    /// The version written in the request (the series prefix for `X.Y.*`):
+    /// what `[[expect]]` ranges are matched against when nothing resolved.
+    pub fn nominal(&self) -> &Version {
+        match self {
+            NumpyRequest::Exact(v) | NumpyRequest::Series(v) => v,
+        }
+    }
+
     /// Whether `version` is one this request could resolve to.
     pub fn matches(&self, version: &Version) -> bool {
         match self {

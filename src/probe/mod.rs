@@ -120,3 +120,142 @@ fn exit_of(status: std::process::ExitStatus) -> ChildExit {
         (None, None) => ChildExit::Code(-1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The probe driver and exit-status mapping, against tiny real children.
+    //! The "environment" is the host Python behind a wrapper that puts a fake
+    //! `numpy` (version 9.9.9) on its path, so these run without any wheel.
+    use super::*;
+    use crate::outcome::{FailureReason, OutcomeKind};
+    use std::os::unix::fs::PermissionsExt;
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        files_dir: PathBuf,
+        artifact: Artifact,
+        env: NumpyEnv,
+        work: PathBuf,
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let site = root.join("site");
+        std::fs::create_dir_all(site.join("numpy")).unwrap();
+        std::fs::write(site.join("numpy/__init__.py"), "__version__ = '9.9.9'\n").unwrap();
+        let artifacts = root.join("artifact");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        std::fs::write(artifacts.join("fake_ext.py"), "ANSWER = 42\n").unwrap();
+        let real = crate::python::find("python3").await.unwrap().executable;
+        let wrapper = root.join("python");
+        // Drops -I (which would ignore PYTHONPATH) and keeps the rest.
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nshift\nPYTHONPATH='{}' exec '{}' \"$@\"\n",
+                site.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let work = root.join("cell");
+        std::fs::create_dir_all(&work).unwrap();
+        Setup {
+            files_dir: root.join("probe"),
+            artifact: Artifact {
+                dir: artifacts.clone(),
+                module_path: artifacts.join("fake_ext.py"),
+                log: String::new(),
+                duration: Duration::ZERO,
+            },
+            env: NumpyEnv {
+                numpy: "9.9.9".parse().unwrap(),
+                dir: root.to_path_buf(),
+                python: wrapper,
+                include: root.to_path_buf(),
+                setup: Duration::ZERO,
+            },
+            work,
+            _dir: dir,
+        }
+    }
+
+    async fn probe(code: &str, timeout: Duration) -> ProbeRun {
+        let s = setup().await;
+        let files = ProbeFiles::write(&s.files_dir, code).unwrap();
+        run(&files, "fake_ext", &s.artifact, &s.env, &s.work, timeout).await
+    }
+
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    #[tokio::test]
+    async fn a_probe_that_holds_passes() {
+        let r = probe("assert module.ANSWER == 42", LIMIT).await;
+        assert_eq!(r.outcome, Outcome::Pass, "{}", r.stderr);
+    }
+
+    #[tokio::test]
+    async fn a_raising_probe_fails_with_the_exception() {
+        let r = probe("raise ValueError('boom')", LIMIT).await;
+        match r.outcome {
+            Outcome::Fail(f) => {
+                assert_eq!(f.reason, FailureReason::Other);
+                assert_eq!(f.exception.as_deref(), Some("ValueError"));
+                assert_eq!(f.message, "ValueError: boom");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(r.stderr.contains("Traceback"), "{}", r.stderr);
+    }
+
+    #[tokio::test]
+    async fn a_failed_assertion_is_a_wrong_result() {
+        let r = probe("assert module.ANSWER == 41, 'expected 41'", LIMIT).await;
+        assert_eq!(r.outcome.reason(), Some(FailureReason::WrongResult), "{:?}", r.outcome);
+        assert_eq!(r.outcome.message(), "expected 41");
+    }
+
+    #[tokio::test]
+    async fn a_silent_nonzero_exit_is_a_failure() {
+        let r = probe("import os; os._exit(3)", LIMIT).await;
+        assert_eq!(r.outcome.kind(), OutcomeKind::Fail);
+        assert!(r.outcome.message().contains("status 3"), "{:?}", r.outcome);
+    }
+
+    #[tokio::test]
+    async fn a_segfault_is_a_crash_with_the_faulthandler_traceback() {
+        let r = probe("import ctypes\nctypes.string_at(0)", LIMIT).await;
+        match r.outcome {
+            Outcome::Crash {
+                signal,
+                name,
+                traceback,
+            } => {
+                assert_eq!((signal, name.as_str()), (11, "SIGSEGV"));
+                let tb = traceback.unwrap_or_default();
+                assert!(tb.contains("<probe>"), "{tb}");
+            }
+            other => panic!("{other:?}\n{}", r.stderr),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_abort_is_a_crash_with_sigabrt() {
+        let r = probe("import os; os.abort()", LIMIT).await;
+        assert!(
+            matches!(&r.outcome, Outcome::Crash { name, .. } if name == "SIGABRT"),
+            "{:?}",
+            r.outcome
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hang_is_a_timeout_soon_after_the_limit() {
+        let limit = Duration::from_secs(1);
+        let r = probe("import time; time.sleep(60)", limit).await;
+        assert_eq!(r.outcome, Outcome::Timeout { limit });
+        assert!(r.duration < limit + Duration::from_secs(2), "{:?}", r.duration);
+    }
+}

@@ -122,8 +122,7 @@ impl Installer {
                 .args(["-I", "-m", "venv"])
                 .arg(dir),
         };
-        let finished = checked(spec, "creating a virtual environment").await?;
-        let _ = finished;
+        checked(spec, "creating a virtual environment").await?;
         Ok(venv_python(dir))
     }
 
@@ -152,12 +151,9 @@ impl Installer {
     /// The newest release matching `request` that has a wheel for `python`;
     /// exact requests are returned as they are (the install will tell).
     pub async fn resolve(&self, python: &Interpreter, request: &NumpyRequest) -> Result<Version, InstallError> {
-        let NumpyRequest::Series(_) = request else {
-            let NumpyRequest::Exact(v) = request else {
-                unreachable!("only two kinds of request")
-            };
+        if let NumpyRequest::Exact(v) = request {
             return Ok(v.clone());
-        };
+        }
         let requirement = request.requirement();
         let scratch = tempfile::tempdir().map_err(|e| InstallError::Failed {
             what: "creating a scratch directory".into(),
@@ -238,9 +234,17 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
         ));
     }
     let target = tools.join("uv");
-    let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(staging.keep(), &target).map_err(|e| format!("cannot move uv into place: {e}"))?;
     let uv = target.join("bin").join("uv");
+    if !runs(&uv).await {
+        // A broken leftover is replaced; a working one (another run won the
+        // race to install it) is kept, and the rename below then fails.
+        let _ = std::fs::remove_dir_all(&target);
+    }
+    if let Err(e) = std::fs::rename(staging.path(), &target) {
+        if !runs(&uv).await {
+            return Err(format!("cannot move uv into place: {e}"));
+        }
+    }
     if runs(&uv).await {
         Ok(uv)
     } else {

@@ -127,7 +127,16 @@ fn group_key(outcome: &Outcome) -> (OutcomeKind, String) {
 
 fn render_reasons(results: &RunResults, out: &mut String) {
     let mut groups: BTreeMap<(OutcomeKind, String), Vec<&CellResult>> = BTreeMap::new();
-    for c in &results.cells {
+    // Cells finish in any order; list them in grid order.
+    let order = |c: &CellResult| {
+        results.header.as_ref().map(|h| {
+            let pos = |axis: &[crate::runner::AxisEntry], label: &str| axis.iter().position(|a| a.label() == label);
+            (pos(&h.build_axis, &c.build), pos(&h.runtime_axis, &c.runtime))
+        })
+    };
+    let mut cells: Vec<&CellResult> = results.cells.iter().collect();
+    cells.sort_by_key(|c| order(c));
+    for c in cells {
         if c.outcome.kind() != OutcomeKind::Pass {
             groups.entry(group_key(&c.outcome)).or_default().push(c);
         }

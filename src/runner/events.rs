@@ -17,6 +17,9 @@ pub struct AxisEntry {
     pub version: Option<Version>,
     /// Why there is no version.
     pub unavailable: Option<String>,
+    /// The version written in the request (the prefix of a series), so a
+    /// cell that could not run still matches `[[expect]]` ranges.
+    pub nominal: Version,
 }
 
 impl AxisEntry {
@@ -25,6 +28,11 @@ impl AxisEntry {
         self.version
             .as_ref()
             .map_or_else(|| self.request.clone(), ToString::to_string)
+    }
+
+    /// What expectations are matched against: the release, else the request.
+    pub fn expectation_version(&self) -> &Version {
+        self.version.as_ref().unwrap_or(&self.nominal)
     }
 }
 

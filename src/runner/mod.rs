@@ -212,12 +212,14 @@ async fn resolve_axes(
                 request: request.to_string(),
                 version: Some(version),
                 unavailable: None,
+                nominal: request.nominal().clone(),
             },
             Err(InstallError::Index { detail }) => return Err(RunError::Index(detail)),
             Err(e) => AxisEntry {
                 request: request.to_string(),
                 version: None,
                 unavailable: Some(unavailable_message(&e, interpreter)),
+                nominal: request.nominal().clone(),
             },
         };
         resolved.insert(request.clone(), entry);
@@ -306,7 +308,7 @@ async fn cell_node(
 ) {
     let expected = ctx
         .config
-        .expected(build.version.as_ref(), runtime.version.as_ref());
+        .expected(build.expectation_version(), runtime.expectation_version());
     let mut result = CellResult {
         build: build.label(),
         runtime: runtime.label(),

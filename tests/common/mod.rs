@@ -1,0 +1,151 @@
+//! Fixtures shared by the integration tests: a temporary project directory
+//! with a matrix.toml, the real `matrix` binary run on it, and its results.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The sample extension's own files, so variants start from the real thing.
+pub const SAMPLE_C: &str = include_str!("../../src/sample/my_extension.c");
+pub const SAMPLE_PROBE: &str = include_str!("../../src/sample/probe.py");
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub output: Output,
+    pub results: Option<Value>,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> &Project {
+        let path = self.path(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, contents).expect("write fixture");
+        self
+    }
+
+    /// The sample's source and probe under `ext/`, the source changed by `edit`.
+    pub fn sample_variant(&self, edit: impl Fn(&str) -> String) -> &Project {
+        self.write("ext/my_extension.c", &edit(SAMPLE_C));
+        self.write("ext/probe.py", SAMPLE_PROBE)
+    }
+
+    /// `matrix run` on this project's matrix.toml, with JSON results.
+    pub fn run(&self, extra: &[&str]) -> Run {
+        self.run_with(extra, &[])
+    }
+
+    pub fn run_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        let json = self.path("results.json");
+        let _ = std::fs::remove_file(&json);
+        let mut cmd = matrix();
+        cmd.args(["run", "--color", "never", "-c"])
+            .arg(self.path("matrix.toml"))
+            .arg("--json")
+            .arg(&json)
+            .args(extra)
+            .current_dir(self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run matrix");
+        let results = std::fs::read_to_string(&json)
+            .ok()
+            .map(|text| serde_json::from_str(&text).expect("results are JSON"));
+        Run { output, results }
+    }
+}
+
+pub fn matrix() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_matrix"))
+}
+
+impl Run {
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Everything, for assertion messages.
+    pub fn dump(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    pub fn results(&self) -> &Value {
+        self.results
+            .as_ref()
+            .unwrap_or_else(|| panic!("no results file\n{}", self.dump()))
+    }
+
+    /// The resolved label of request `request` on `axis` ("build"/"runtime").
+    pub fn resolved(&self, axis: &str, request: &str) -> String {
+        self.results()["axes"][axis]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["request"] == request))
+            .map(|e| {
+                e["version"]
+                    .as_str()
+                    .unwrap_or_else(|| e["request"].as_str().unwrap_or_default())
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("no {axis} entry for {request}\n{}", self.dump()))
+    }
+
+    /// The cell built with request `build` and run under request `runtime`.
+    pub fn cell(&self, build: &str, runtime: &str) -> &Value {
+        let (b, r) = (self.resolved("build", build), self.resolved("runtime", runtime));
+        self.results()["cells"]
+            .as_array()
+            .and_then(|cells| cells.iter().find(|c| c["build"] == b.as_str() && c["runtime"] == r.as_str()))
+            .unwrap_or_else(|| panic!("no cell {b} → {r}\n{}", self.dump()))
+    }
+
+    pub fn outcome(&self, build: &str, runtime: &str) -> String {
+        self.cell(build, runtime)["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A `[numpy]` table.
+pub fn numpy(build: &[&str], runtime: &[&str]) -> String {
+    let list = |v: &[&str]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    format!("[numpy]\nbuild = [{}]\nruntime = [{}]\n", list(build), list(runtime))
+}
+
+/// An `[extension]` table for the sample variant written by `sample_variant`.
+pub const VARIANT_EXTENSION: &str = "[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\n";
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
