@@ -48,7 +48,11 @@ fn init(args: &InitArgs) -> Exit {
         error(format_args!("cannot write {}: {e}", args.path.display()));
         return Exit::Environment;
     }
-    println!("wrote {}; run it with: matrix run -c {}", args.path.display(), args.path.display());
+    println!(
+        "wrote {}; run it with: matrix run -c {}",
+        args.path.display(),
+        args.path.display()
+    );
     Exit::Ok
 }
 
@@ -109,10 +113,11 @@ async fn run(args: RunArgs) -> Exit {
         eprintln!("kept environments and builds in {}", h.display());
     }
     if let Some(path) = &args.json
-        && let Err(e) = write_json(&results, path) {
-            error(e);
-            return Exit::Environment;
-        }
+        && let Err(e) = write_json(&results, path)
+    {
+        error(e);
+        return Exit::Environment;
+    }
     match outcome {
         None => Exit::Interrupted,
         Some(Err(_)) => Exit::Environment,

@@ -10,7 +10,10 @@ use abimatrix::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.color.apply();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -83,12 +83,18 @@ pub enum Outcome {
         traceback: Option<String>,
     },
     /// Still running at the limit; its whole process group was killed.
-    Timeout { limit: Duration },
+    Timeout {
+        limit: Duration,
+    },
     /// The extension did not compile against this row's NumPy.
-    BuildFailed { message: String },
+    BuildFailed {
+        message: String,
+    },
     /// This NumPy (build or runtime) has no wheel for the interpreter, or its
     /// environment could not be made; `message` says which.
-    Unavailable { message: String },
+    Unavailable {
+        message: String,
+    },
 }
 
 /// The outcome's variant without its data: what expectations name and the
@@ -401,9 +407,7 @@ mod tests {
             "ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject",
         ]);
         assert_eq!(r, FailureReason::DtypeSize);
-        let (r, m) = classify_text(&[
-            "ImportError: /x/m.so: undefined symbol: PyArray_Foo",
-        ]);
+        let (r, m) = classify_text(&["ImportError: /x/m.so: undefined symbol: PyArray_Foo"]);
         assert_eq!(r, FailureReason::MissingSymbol);
         assert_eq!(m.as_deref(), Some("undefined symbol: PyArray_Foo"));
     }

@@ -46,7 +46,10 @@ impl Captured {
         if self.dropped == 0 {
             self.text.clone()
         } else {
-            format!("{}\n[abimatrix: {} more bytes not kept]", self.text, self.dropped)
+            format!(
+                "{}\n[abimatrix: {} more bytes not kept]",
+                self.text, self.dropped
+            )
         }
     }
 }
@@ -207,7 +210,10 @@ impl Spec {
                         if let Some(g) = &guard {
                             g.signal(Signal::SIGTERM);
                         }
-                        if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_err() {
+                        if tokio::time::timeout(TERM_GRACE, child.wait())
+                            .await
+                            .is_err()
+                        {
                             if let Some(g) = &guard {
                                 g.signal(Signal::SIGKILL);
                             }
@@ -327,8 +333,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(f.ended, Ended::TimedOut(Duration::from_millis(300)));
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         // Killed processes may linger as zombies until init reaps them (in a
         // container it may never do so): a zombie runs nothing, so it counts
         // as gone.

@@ -11,7 +11,10 @@ use common::{Project, VARIANT_EXTENSION, matrix, numpy};
 #[test]
 fn builds_against_two_numpys_and_classifies_abi_major() {
     let p = Project::new();
-    p.write("fake/numpy/__init__.py", "raise SystemExit('the host numpy leaked in')\n");
+    p.write(
+        "fake/numpy/__init__.py",
+        "raise SystemExit('the host numpy leaked in')\n",
+    );
     p.write(
         "matrix.toml",
         &format!(
@@ -20,11 +23,22 @@ fn builds_against_two_numpys_and_classifies_abi_major() {
         ),
     );
     let fake = p.path("fake");
-    let run = p.run_with(&[], &[("PYTHONPATH", fake.to_str().unwrap()), ("PYTHONHOME", "/nonexistent")]);
+    let run = p.run_with(
+        &[],
+        &[
+            ("PYTHONPATH", fake.to_str().unwrap()),
+            ("PYTHONHOME", "/nonexistent"),
+        ],
+    );
     assert_eq!(run.code(), Some(0), "{}", run.dump());
 
     for runtime in ["1.26.*", "2.0.*", "2.4.*"] {
-        assert_eq!(run.outcome("2.0.*", runtime), "pass", "2.0 build under {runtime}\n{}", run.dump());
+        assert_eq!(
+            run.outcome("2.0.*", runtime),
+            "pass",
+            "2.0 build under {runtime}\n{}",
+            run.dump()
+        );
     }
     assert_eq!(run.outcome("1.26.*", "1.26.*"), "pass");
     for runtime in ["2.0.*", "2.4.*"] {
@@ -33,8 +47,19 @@ fn builds_against_two_numpys_and_classifies_abi_major() {
         assert_eq!(cell["reason"], "abi-major", "{cell}");
         assert_eq!(cell["exception"], "ImportError", "{cell}");
         let message = cell["message"].as_str().unwrap();
-        assert!(message.starts_with("A module that was compiled using NumPy 1.x cannot be run in NumPy 2."), "{message}");
-        assert!(cell["stderr"].as_str().unwrap().contains("failed to import"), "{cell}");
+        assert!(
+            message.starts_with(
+                "A module that was compiled using NumPy 1.x cannot be run in NumPy 2."
+            ),
+            "{message}"
+        );
+        assert!(
+            cell["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("failed to import"),
+            "{cell}"
+        );
         assert_eq!(cell["met"], true);
     }
     // Resolution picked real releases of each series.
@@ -57,7 +82,12 @@ fn an_unexpected_failure_exits_1() {
     let run = p.run(&[]);
     assert_eq!(run.code(), Some(1), "{}", run.dump());
     assert_eq!(run.cell("1.26.*", "2.0.*")["met"], false);
-    assert!(run.stdout().contains("expected pass by the default, got fail (abi-major)"), "{}", run.dump());
+    assert!(
+        run.stdout()
+            .contains("expected pass by the default, got fail (abi-major)"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// The sample without its import_array() call dereferences NumPy's unset
@@ -68,7 +98,10 @@ fn missing_import_array_is_a_crash_not_a_failure() {
     p.sample_variant(|c| format!("#define ABIMATRIX_SKIP_IMPORT_ARRAY 1\n{c}"));
     p.write(
         "matrix.toml",
-        &format!("{}{VARIANT_EXTENSION}[[expect]]\noutcome = \"crash\"\n", numpy(&["2.0.*"], &["2.0.*"])),
+        &format!(
+            "{}{VARIANT_EXTENSION}[[expect]]\noutcome = \"crash\"\n",
+            numpy(&["2.0.*"], &["2.0.*"])
+        ),
     );
     let run = p.run(&[]);
     assert_eq!(run.code(), Some(0), "{}", run.dump());
@@ -77,7 +110,10 @@ fn missing_import_array_is_a_crash_not_a_failure() {
     assert_eq!(cell["signal"], 11);
     assert_eq!(cell["signal_name"], "SIGSEGV");
     let tb = cell["traceback"].as_str().unwrap_or_default();
-    assert!(tb.contains("Segmentation fault") && tb.contains("<probe>"), "{tb}");
+    assert!(
+        tb.contains("Segmentation fault") && tb.contains("<probe>"),
+        "{tb}"
+    );
     assert!(run.stdout().contains("☠ crash SIGSEGV"), "{}", run.dump());
 }
 
@@ -90,7 +126,10 @@ fn hangs_time_out_and_wrong_answers_fail() {
     p.write("ext/probe.py", "import time\ntime.sleep(120)\n");
     p.write(
         "matrix.toml",
-        &format!("{}{VARIANT_EXTENSION}[run]\ntimeout = \"2s\"\n", numpy(&["2.0.*"], &["2.0.*"])),
+        &format!(
+            "{}{VARIANT_EXTENSION}[run]\ntimeout = \"2s\"\n",
+            numpy(&["2.0.*"], &["2.0.*"])
+        ),
     );
     let run = p.run(&[]);
     assert_eq!(run.code(), Some(1), "{}", run.dump());
@@ -99,10 +138,17 @@ fn hangs_time_out_and_wrong_answers_fail() {
     let took = cell["duration_s"].as_f64().unwrap();
     assert!((2.0..4.0).contains(&took), "timeout reported after {took}s");
 
-    p.write("ext/probe.py", "assert module.get_array_dim(np.zeros((2, 3))) == (3, 2), 'dims swapped'\n");
+    p.write(
+        "ext/probe.py",
+        "assert module.get_array_dim(np.zeros((2, 3))) == (3, 2), 'dims swapped'\n",
+    );
     let run = p.run(&[]);
     let cell = run.cell("2.0.*", "2.0.*");
-    assert_eq!((cell["outcome"].as_str(), cell["reason"].as_str()), (Some("fail"), Some("wrong-result")), "{cell}");
+    assert_eq!(
+        (cell["outcome"].as_str(), cell["reason"].as_str()),
+        (Some("fail"), Some("wrong-result")),
+        "{cell}"
+    );
     assert_eq!(cell["message"], "dims swapped");
 }
 
@@ -129,11 +175,26 @@ fn versions_without_a_wheel_are_unavailable() {
     assert_eq!(run.outcome("2.0.*", "2.0.*"), "pass");
     let cell = run.cell("2.0.*", "1.21.*");
     assert_eq!(cell["outcome"], "unavailable", "{cell}");
-    assert!(cell["message"].as_str().unwrap().contains("no wheel of numpy==1.21.*"), "{cell}");
+    assert!(
+        cell["message"]
+            .as_str()
+            .unwrap()
+            .contains("no wheel of numpy==1.21.*"),
+        "{cell}"
+    );
     let cell = run.cell("1.22.4", "2.0.*");
     assert_eq!(cell["outcome"], "unavailable", "{cell}");
-    assert!(cell["message"].as_str().unwrap().contains("build numpy 1.22.4"), "{cell}");
-    assert_eq!(run.results()["axes"]["runtime"][1]["version"], serde_json::Value::Null);
+    assert!(
+        cell["message"]
+            .as_str()
+            .unwrap()
+            .contains("build numpy 1.22.4"),
+        "{cell}"
+    );
+    assert_eq!(
+        run.results()["axes"]["runtime"][1]["version"],
+        serde_json::Value::Null
+    );
 }
 
 /// A compile error in one row marks that row build-failed with the compiler
@@ -142,7 +203,9 @@ fn versions_without_a_wheel_are_unavailable() {
 fn a_compile_error_fails_its_row_only() {
     let p = Project::new();
     // Broken only against NumPy 2 headers.
-    p.sample_variant(|c| format!("{c}\n#if NPY_ABI_VERSION >= 0x02000000\nthis is not C;\n#endif\n"));
+    p.sample_variant(|c| {
+        format!("{c}\n#if NPY_ABI_VERSION >= 0x02000000\nthis is not C;\n#endif\n")
+    });
     p.write(
         "matrix.toml",
         &format!(
@@ -157,12 +220,26 @@ fn a_compile_error_fails_its_row_only() {
     for runtime in ["1.26.*", "2.0.*"] {
         let cell = run.cell("2.0.*", runtime);
         assert_eq!(cell["outcome"], "build-failed", "{cell}");
-        assert!(cell["message"].as_str().unwrap().contains("error"), "{cell}");
-        assert!(cell["stderr"].as_str().unwrap().contains("this is not C"), "{cell}");
+        assert!(
+            cell["message"].as_str().unwrap().contains("error"),
+            "{cell}"
+        );
+        assert!(
+            cell["stderr"].as_str().unwrap().contains("this is not C"),
+            "{cell}"
+        );
     }
     let builds = run.results()["builds"].as_array().unwrap();
-    assert!(builds.iter().any(|b| b["ok"] == false && b["log"].as_str().unwrap().contains("$ ")));
-    assert!(run.stdout().contains("⚒ build-failed (2 cells, expected)"), "{}", run.dump());
+    assert!(
+        builds
+            .iter()
+            .any(|b| b["ok"] == false && b["log"].as_str().unwrap().contains("$ "))
+    );
+    assert!(
+        run.stdout().contains("⚒ build-failed (2 cells, expected)"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// Without uv the fallback (python -m venv + pip) gives the same outcome.
@@ -186,16 +263,25 @@ fn the_pip_fallback_gives_the_same_outcomes() {
 #[test]
 fn a_bad_config_exits_2_naming_file_line_and_column() {
     let p = Project::new();
-    p.write("matrix.toml", "[numpy]\nbuild = [\"1.26.*\"]\nruntime = [\"2.0.2\", \"2.x\"]\n");
+    p.write(
+        "matrix.toml",
+        "[numpy]\nbuild = [\"1.26.*\"]\nruntime = [\"2.0.2\", \"2.x\"]\n",
+    );
     let run = p.run(&[]);
     assert_eq!(run.code(), Some(2), "{}", run.dump());
     let err = run.stderr();
-    let expected = format!("{}:3:21: invalid version \"2.x\"", p.path("matrix.toml").display());
+    let expected = format!(
+        "{}:3:21: invalid version \"2.x\"",
+        p.path("matrix.toml").display()
+    );
     assert!(err.contains(&expected), "{err}");
     assert!(err.contains("expected an exact version"), "{err}");
     assert!(run.results.is_none(), "a bad config must not write results");
 
-    let missing = matrix().args(["run", "-c", "/nonexistent/matrix.toml"]).output().unwrap();
+    let missing = matrix()
+        .args(["run", "-c", "/nonexistent/matrix.toml"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("matrix init"));
 }
@@ -205,11 +291,19 @@ fn a_missing_interpreter_is_a_broken_environment() {
     let p = Project::new();
     p.write(
         "matrix.toml",
-        &format!("[python]\ninterpreter = \"/nonexistent/python3\"\n{}", numpy(&["2.0.*"], &["2.0.*"])),
+        &format!(
+            "[python]\ninterpreter = \"/nonexistent/python3\"\n{}",
+            numpy(&["2.0.*"], &["2.0.*"])
+        ),
     );
     let run = p.run(&[]);
     assert_eq!(run.code(), Some(3), "{}", run.dump());
-    assert!(run.stderr().contains("interpreter /nonexistent/python3 does not exist"), "{}", run.dump());
+    assert!(
+        run.stderr()
+            .contains("interpreter /nonexistent/python3 does not exist"),
+        "{}",
+        run.dump()
+    );
     assert!(run.stderr().contains("hint:"), "{}", run.dump());
 }
 
@@ -230,7 +324,14 @@ fn init_writes_a_starter_that_run_accepts_and_never_overwrites() {
 fn help_documents_commands_and_exit_codes() {
     let out = matrix().args(["run", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--config", "--jobs", "--keep-envs", "--json", "Exit status", "130"] {
+    for needle in [
+        "--config",
+        "--jobs",
+        "--keep-envs",
+        "--json",
+        "Exit status",
+        "130",
+    ] {
         assert!(help.contains(needle), "run --help lacks {needle}:\n{help}");
     }
     let out = matrix().arg("--help").output().unwrap();
@@ -240,7 +341,10 @@ fn help_documents_commands_and_exit_codes() {
 /// (major, minor) of the python3 on PATH.
 fn python_minor() -> (u32, u32) {
     let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.version_info[0], sys.version_info[1])"])
+        .args([
+            "-c",
+            "import sys; print(sys.version_info[0], sys.version_info[1])",
+        ])
         .output()
         .expect("python3 on PATH");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -60,7 +60,11 @@ fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
         .map_or(source.len(), |i| offset + i);
     let line = source[..offset].matches('\n').count() + 1;
     let column = source[line_start..offset].chars().count() + 1;
-    (line, column, source[line_start..line_end].trim_end_matches('\r'))
+    (
+        line,
+        column,
+        source[line_start..line_end].trim_end_matches('\r'),
+    )
 }
 
 impl fmt::Display for ConfigError {

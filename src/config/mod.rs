@@ -90,7 +90,8 @@ impl Config {
     }
 
     fn from_raw(path: &Path, text: &str, raw: raw::RawConfig) -> Result<Config, ConfigError> {
-        let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, text, span, msg);
+        let err =
+            |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, text, span, msg);
         let base = path.parent().unwrap_or(Path::new("."));
 
         let python = match raw.python.interpreter {
@@ -152,15 +153,19 @@ impl Config {
         for e in raw.expect {
             // The table's first key stands for the table (serde gives no span
             // for the `[[expect]]` header itself).
-            let first = [e.build.as_ref().map(|s| s.span().start), e.runtime.as_ref().map(|s| s.span().start)]
-                .into_iter()
-                .flatten()
-                .chain([e.outcome.span().start])
-                .min()
-                .unwrap_or(0);
+            let first = [
+                e.build.as_ref().map(|s| s.span().start),
+                e.runtime.as_ref().map(|s| s.span().start),
+            ]
+            .into_iter()
+            .flatten()
+            .chain([e.outcome.span().start])
+            .min()
+            .unwrap_or(0);
             let line = text[..first.min(text.len())].matches('\n').count() + 1;
-            let spec = |s: &Option<Spanned<String>>| -> Result<Option<VersionSpecifiers>, ConfigError> {
-                s.as_ref()
+            let spec =
+                |s: &Option<Spanned<String>>| -> Result<Option<VersionSpecifiers>, ConfigError> {
+                    s.as_ref()
                     .map(|s| {
                         VersionSpecifiers::from_str(s.get_ref()).map_err(|e| {
                             err(
@@ -170,16 +175,17 @@ impl Config {
                         })
                     })
                     .transpose()
-            };
+                };
             let (build, runtime) = (spec(&e.build)?, spec(&e.runtime)?);
             let outcome = e.outcome.into_inner();
             if let Some(r) = &e.reason
-                && outcome != OutcomeKind::Fail {
-                    return Err(err(
-                        r.span(),
-                        format!("a reason only applies to outcome = \"fail\", not \"{outcome}\""),
-                    ));
-                }
+                && outcome != OutcomeKind::Fail
+            {
+                return Err(err(
+                    r.span(),
+                    format!("a reason only applies to outcome = \"fail\", not \"{outcome}\""),
+                ));
+            }
             expectations.push(Expectation {
                 build,
                 runtime,
@@ -204,7 +210,9 @@ impl Config {
     /// The expectation for a cell; later `[[expect]]` tables override earlier
     /// ones.
     pub fn expected(&self, build: &Version, runtime: &Version) -> Expected {
-        let fits = |spec: &Option<VersionSpecifiers>, v: &Version| spec.as_ref().is_none_or(|s| s.contains(v));
+        let fits = |spec: &Option<VersionSpecifiers>, v: &Version| {
+            spec.as_ref().is_none_or(|s| s.contains(v))
+        };
         self.expectations
             .iter()
             .rev()
@@ -230,7 +238,9 @@ fn requests(
     let Some(list) = list else {
         return Err(err(
             0..0,
-            format!("missing numpy.{axis}: expected a list of NumPy versions like [\"1.26.*\", \"2.0.2\"]"),
+            format!(
+                "missing numpy.{axis}: expected a list of NumPy versions like [\"1.26.*\", \"2.0.2\"]"
+            ),
         ));
     };
     if list.get_ref().is_empty() {
@@ -243,7 +253,10 @@ fn requests(
     for item in list.get_ref() {
         let request = NumpyRequest::from_str(item.get_ref()).map_err(|m| err(item.span(), m))?;
         if out.contains(&request) {
-            return Err(err(item.span(), format!("\"{request}\" is listed twice in numpy.{axis}")));
+            return Err(err(
+                item.span(),
+                format!("\"{request}\" is listed twice in numpy.{axis}"),
+            ));
         }
         out.push(request);
     }
@@ -258,11 +271,15 @@ fn custom_extension(
     let module = ext.module.get_ref().trim().to_string();
     let is_identifier = !module.is_empty()
         && !module.starts_with(|c: char| c.is_ascii_digit())
-        && module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && module
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !is_identifier {
         return Err(err(
             ext.module.span(),
-            format!("invalid module name \"{module}\": expected a Python identifier like \"my_extension\""),
+            format!(
+                "invalid module name \"{module}\": expected a Python identifier like \"my_extension\""
+            ),
         ));
     }
     if ext.sources.get_ref().is_empty() {
@@ -276,7 +293,10 @@ fn custom_extension(
     for s in ext.sources.get_ref() {
         let path = base.join(s.get_ref());
         let contents = std::fs::read_to_string(&path).map_err(|e| {
-            err(s.span(), format!("cannot read source file {}: {e}", path.display()))
+            err(
+                s.span(),
+                format!("cannot read source file {}: {e}", path.display()),
+            )
         })?;
         if let Some(dir) = path.parent() {
             // Sources may include their own headers with "...".
@@ -304,7 +324,10 @@ fn custom_extension(
         (None, Some(f)) => {
             let path = base.join(f.get_ref());
             std::fs::read_to_string(&path).map_err(|e| {
-                err(f.span(), format!("cannot read probe file {}: {e}", path.display()))
+                err(
+                    f.span(),
+                    format!("cannot read probe file {}: {e}", path.display()),
+                )
             })?
         }
         (None, None) => String::new(),
@@ -357,7 +380,11 @@ mod tests {
     fn unknown_key_is_located_and_lists_what_is_allowed() {
         let e = error("[numpy]\nbuild = [\"1.26.*\"]\nruntme = [\"2.0.2\"]\n");
         assert_eq!((e.line, e.column), (3, 1));
-        assert!(e.message.contains("unknown field `runtme`"), "{}", e.message);
+        assert!(
+            e.message.contains("unknown field `runtme`"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("runtime"), "{}", e.message);
     }
 
@@ -379,9 +406,16 @@ mod tests {
     fn bad_version_points_at_the_string() {
         let e = error("[numpy]\nbuild = [\"1.26.*\", \"1.2x\"]\nruntime = [\"2.0.2\"]\n");
         assert_eq!((e.line, e.column), (2, 20));
-        assert!(e.message.contains("expected an exact version"), "{}", e.message);
+        assert!(
+            e.message.contains("expected an exact version"),
+            "{}",
+            e.message
+        );
         let shown = e.to_string();
-        assert!(shown.starts_with("matrix.toml:2:20: invalid version \"1.2x\""), "{shown}");
+        assert!(
+            shown.starts_with("matrix.toml:2:20: invalid version \"1.2x\""),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -421,10 +455,19 @@ mod tests {
         .unwrap();
         let v = |s: &str| Version::from_str(s).unwrap();
         let e = c.expected(&v("1.26.4"), &v("2.0.2"));
-        assert_eq!((e.outcome, e.reason), (OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
+        assert_eq!(
+            (e.outcome, e.reason),
+            (OutcomeKind::Fail, Some(FailureReason::AbiMajor))
+        );
         assert_eq!(e.line, Some(5));
-        assert_eq!(c.expected(&v("1.26.0"), &v("1.26.4")).outcome, OutcomeKind::Crash);
-        assert_eq!(c.expected(&v("2.0.2"), &v("2.0.2")).outcome, OutcomeKind::Pass);
+        assert_eq!(
+            c.expected(&v("1.26.0"), &v("1.26.4")).outcome,
+            OutcomeKind::Crash
+        );
+        assert_eq!(
+            c.expected(&v("2.0.2"), &v("2.0.2")).outcome,
+            OutcomeKind::Pass
+        );
         assert!(e.is_met_by(OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
         assert!(!e.is_met_by(OutcomeKind::Fail, Some(FailureReason::Other)));
     }
@@ -433,10 +476,18 @@ mod tests {
     fn bad_expectations() {
         let e = error(&format!("{MINIMAL}[[expect]]\noutcome = \"fial\"\n"));
         assert_eq!((e.line, e.column), (5, 11));
-        assert!(e.message.contains("unknown variant `fial`"), "{}", e.message);
-        let e = error(&format!("{MINIMAL}[[expect]]\nbuild = \"<<2\"\noutcome = \"fail\"\n"));
+        assert!(
+            e.message.contains("unknown variant `fial`"),
+            "{}",
+            e.message
+        );
+        let e = error(&format!(
+            "{MINIMAL}[[expect]]\nbuild = \"<<2\"\noutcome = \"fail\"\n"
+        ));
         assert!(e.message.contains("invalid version range"), "{}", e.message);
-        let e = error(&format!("{MINIMAL}[[expect]]\noutcome = \"pass\"\nreason = \"abi-major\"\n"));
+        let e = error(&format!(
+            "{MINIMAL}[[expect]]\noutcome = \"pass\"\nreason = \"abi-major\"\n"
+        ));
         assert!(e.message.contains("only applies"), "{}", e.message);
     }
 
@@ -456,7 +507,11 @@ mod tests {
         let text = format!("{MINIMAL}[extension]\nmodule = \"m\"\nsources = [\"gone.c\"]\n");
         let e = Config::parse(&path, &text).unwrap_err();
         assert_eq!((e.line, e.column), (6, 12));
-        assert!(e.message.contains("cannot read source file"), "{}", e.message);
+        assert!(
+            e.message.contains("cannot read source file"),
+            "{}",
+            e.message
+        );
 
         let text = format!("{MINIMAL}[extension]\nmodule = \"not-valid\"\nsources = [\"m.c\"]\n");
         let e = Config::parse(&path, &text).unwrap_err();

@@ -213,7 +213,12 @@ mod tests {
     #[tokio::test]
     async fn a_failed_assertion_is_a_wrong_result() {
         let r = probe("assert module.ANSWER == 41, 'expected 41'", LIMIT).await;
-        assert_eq!(r.outcome.reason(), Some(FailureReason::WrongResult), "{:?}", r.outcome);
+        assert_eq!(
+            r.outcome.reason(),
+            Some(FailureReason::WrongResult),
+            "{:?}",
+            r.outcome
+        );
         assert_eq!(r.outcome.message(), "expected 41");
     }
 
@@ -256,6 +261,10 @@ mod tests {
         let limit = Duration::from_secs(1);
         let r = probe("import time; time.sleep(60)", limit).await;
         assert_eq!(r.outcome, Outcome::Timeout { limit });
-        assert!(r.duration < limit + Duration::from_secs(2), "{:?}", r.duration);
+        assert!(
+            r.duration < limit + Duration::from_secs(2),
+            "{:?}",
+            r.duration
+        );
     }
 }

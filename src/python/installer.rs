@@ -112,7 +112,11 @@ impl Installer {
     }
 
     /// A new virtual environment for `python` at `dir`; returns its python.
-    pub async fn create_venv(&self, python: &Interpreter, dir: &Path) -> Result<PathBuf, InstallError> {
+    pub async fn create_venv(
+        &self,
+        python: &Interpreter,
+        dir: &Path,
+    ) -> Result<PathBuf, InstallError> {
         let spec = match self {
             Installer::Uv { uv, .. } => uv_command(uv)
                 .args(["venv", "--quiet", "--python"])
@@ -128,15 +132,33 @@ impl Installer {
 
     /// Installs exactly `numpy==version`, wheels only, into the environment
     /// whose interpreter is `venv_python`.
-    pub async fn install_numpy(&self, venv_python: &Path, version: &Version) -> Result<(), InstallError> {
+    pub async fn install_numpy(
+        &self,
+        venv_python: &Path,
+        version: &Version,
+    ) -> Result<(), InstallError> {
         let requirement = format!("numpy=={version}");
         let spec = match self {
             Installer::Uv { uv, .. } => uv_command(uv)
-                .args(["pip", "install", "--quiet", "--only-binary", ":all:", "--python"])
+                .args([
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--only-binary",
+                    ":all:",
+                    "--python",
+                ])
                 .arg(venv_python)
                 .arg(&requirement),
             Installer::Pip => Spec::new(venv_python)
-                .args(["-I", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-I",
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
         };
@@ -150,7 +172,11 @@ impl Installer {
 
     /// The newest release matching `request` that has a wheel for `python`;
     /// exact requests are returned as they are (the install will tell).
-    pub async fn resolve(&self, python: &Interpreter, request: &NumpyRequest) -> Result<Version, InstallError> {
+    pub async fn resolve(
+        &self,
+        python: &Interpreter,
+        request: &NumpyRequest,
+    ) -> Result<Version, InstallError> {
         if let NumpyRequest::Exact(v) = request {
             return Ok(v.clone());
         }
@@ -163,7 +189,14 @@ impl Installer {
             // `pip compile` resolves for exactly this interpreter's tags.
             Installer::Uv { uv, .. } => {
                 let spec = uv_command(uv)
-                    .args(["pip", "compile", "-", "--quiet", "--no-header", "--no-annotate"])
+                    .args([
+                        "pip",
+                        "compile",
+                        "-",
+                        "--quiet",
+                        "--no-header",
+                        "--no-annotate",
+                    ])
                     .args(["--only-binary", ":all:", "--python"])
                     .arg(&python.executable)
                     .cwd(scratch.path())
@@ -172,7 +205,14 @@ impl Installer {
             }
             Installer::Pip => {
                 let spec = Spec::new(&python.executable)
-                    .args(["-I", "-m", "pip", "install", "--dry-run", "--ignore-installed"])
+                    .args([
+                        "-I",
+                        "-m",
+                        "pip",
+                        "install",
+                        "--dry-run",
+                        "--ignore-installed",
+                    ])
                     .args(["--quiet", "--disable-pip-version-check", "--report", "-"])
                     .args(["--only-binary", ":all:"])
                     .arg(&requirement)
@@ -189,7 +229,10 @@ impl Installer {
         };
         found.ok_or_else(|| InstallError::Failed {
             what: format!("resolving {requirement}"),
-            detail: format!("unexpected resolver output: {}", finished.stdout.text.trim()),
+            detail: format!(
+                "unexpected resolver output: {}",
+                finished.stdout.text.trim()
+            ),
         })
     }
 }
@@ -214,12 +257,21 @@ async fn runs(program: &Path) -> bool {
 }
 
 async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(tools).map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+    std::fs::create_dir_all(tools)
+        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
     // Install beside the final place, then rename: a concurrent or killed
     // run never sees a half-installed uv.
-    let staging = tempfile::tempdir_in(tools).map_err(|e| format!("cannot stage in {}: {e}", tools.display()))?;
+    let staging = tempfile::tempdir_in(tools)
+        .map_err(|e| format!("cannot stage in {}: {e}", tools.display()))?;
     let finished = Spec::new(&python.executable)
-        .args(["-I", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-I",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(["--only-binary", ":all:", "--target"])
         .arg(staging.path())
         .arg("uv")
@@ -329,7 +381,13 @@ fn parse_pip_report(output: &str) -> Option<Version> {
     report["install"]
         .as_array()?
         .iter()
-        .find(|item| item["metadata"]["name"].as_str().map(str::to_lowercase).as_deref() == Some("numpy"))
+        .find(|item| {
+            item["metadata"]["name"]
+                .as_str()
+                .map(str::to_lowercase)
+                .as_deref()
+                == Some("numpy")
+        })
         .and_then(|item| item["metadata"]["version"].as_str())
         .and_then(|v| Version::from_str(v).ok())
 }
@@ -340,7 +398,10 @@ mod tests {
 
     #[test]
     fn parses_resolver_outputs() {
-        assert_eq!(parse_pin("numpy==1.26.4\n"), Version::from_str("1.26.4").ok());
+        assert_eq!(
+            parse_pin("numpy==1.26.4\n"),
+            Version::from_str("1.26.4").ok()
+        );
         assert_eq!(parse_pin("Resolved 1 package\n"), None);
         let report = r#"{"install":[{"metadata":{"name":"numpy","version":"2.0.2"}}]}"#;
         assert_eq!(parse_pip_report(report), Version::from_str("2.0.2").ok());
@@ -349,11 +410,25 @@ mod tests {
     #[test]
     fn sorts_installer_errors() {
         let uv_no_wheel = "error: No solution found when resolving dependencies\n  cause: Because numpy==1.20.3 has no usable wheels";
-        assert!(matches!(install_error("numpy==1.20.3", uv_no_wheel), InstallError::NoWheel { .. }));
-        let pip_no_wheel = "ERROR: Could not find a version that satisfies the requirement numpy==1.20.3";
-        assert!(matches!(install_error("numpy==1.20.3", pip_no_wheel), InstallError::NoWheel { .. }));
-        let offline = "error: Failed to fetch: `https://pypi.org/simple/numpy/`\n  Caused by: dns error";
-        assert!(matches!(install_error("numpy==2.0.2", offline), InstallError::Index { .. }));
-        assert!(matches!(install_error("numpy==2.0.2", "disk full"), InstallError::Failed { .. }));
+        assert!(matches!(
+            install_error("numpy==1.20.3", uv_no_wheel),
+            InstallError::NoWheel { .. }
+        ));
+        let pip_no_wheel =
+            "ERROR: Could not find a version that satisfies the requirement numpy==1.20.3";
+        assert!(matches!(
+            install_error("numpy==1.20.3", pip_no_wheel),
+            InstallError::NoWheel { .. }
+        ));
+        let offline =
+            "error: Failed to fetch: `https://pypi.org/simple/numpy/`\n  Caused by: dns error";
+        assert!(matches!(
+            install_error("numpy==2.0.2", offline),
+            InstallError::Index { .. }
+        ));
+        assert!(matches!(
+            install_error("numpy==2.0.2", "disk full"),
+            InstallError::Failed { .. }
+        ));
     }
 }

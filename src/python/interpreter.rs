@@ -106,11 +106,17 @@ mod tests {
     async fn a_candidate_that_does_not_run_is_rejected_with_its_words() {
         let dir = tempfile::tempdir().unwrap();
         let shim = dir.path().join("python3.99");
-        std::fs::write(&shim, "#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\nexit 127\n").unwrap();
+        std::fs::write(
+            &shim,
+            "#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\nexit 127\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = query(&shim).await.unwrap_err();
         assert!(err.to_string().contains("command not found"), "{err}");
-        let err = find(dir.path().join("nope").to_str().unwrap()).await.unwrap_err();
+        let err = find(dir.path().join("nope").to_str().unwrap())
+            .await
+            .unwrap_err();
         assert!(matches!(err, InterpreterError::Missing { .. }));
         let err = find("no-such-python-abimatrix").await.unwrap_err();
         assert!(matches!(err, InterpreterError::NotFound { .. }));

@@ -84,7 +84,10 @@ pub fn render(results: &RunResults) -> String {
             let cell_text = match results.cell(&row, l) {
                 Some(c) => {
                     let marker = if c.met() { ' ' } else { '!' };
-                    paint(style_of(c), &format!("{}{marker}", symbol(c.outcome.kind())))
+                    paint(
+                        style_of(c),
+                        &format!("{}{marker}", symbol(c.outcome.kind())),
+                    )
                 }
                 None => paint(DIM, "? "),
             };
@@ -130,8 +133,13 @@ fn render_reasons(results: &RunResults, out: &mut String) {
     // Cells finish in any order; list them in grid order.
     let order = |c: &CellResult| {
         results.header.as_ref().map(|h| {
-            let pos = |axis: &[crate::runner::AxisEntry], label: &str| axis.iter().position(|a| a.label() == label);
-            (pos(&h.build_axis, &c.build), pos(&h.runtime_axis, &c.runtime))
+            let pos = |axis: &[crate::runner::AxisEntry], label: &str| {
+                axis.iter().position(|a| a.label() == label)
+            };
+            (
+                pos(&h.build_axis, &c.build),
+                pos(&h.runtime_axis, &c.runtime),
+            )
         })
     };
     let mut cells: Vec<&CellResult> = results.cells.iter().collect();
@@ -155,7 +163,11 @@ fn render_reasons(results: &RunResults, out: &mut String) {
             n if n == cells.len() => "unexpected".to_string(),
             n => format!("{n} unexpected"),
         };
-        let style = if unexpected > 0 { UNEXPECTED } else { EXPECTED_BAD };
+        let style = if unexpected > 0 {
+            UNEXPECTED
+        } else {
+            EXPECTED_BAD
+        };
         let plural = if cells.len() == 1 { "" } else { "s" };
         let _ = writeln!(
             out,
@@ -171,13 +183,22 @@ fn render_reasons(results: &RunResults, out: &mut String) {
             .map(|c| format!("{} → {}", c.build, c.runtime))
             .collect();
         let more = cells.len().saturating_sub(shown.len());
-        let tail = if more > 0 { format!(", and {more} more") } else { String::new() };
+        let tail = if more > 0 {
+            format!(", and {more} more")
+        } else {
+            String::new()
+        };
         let _ = writeln!(out, "    {}{tail}", paint(DIM, &shown.join(", ")));
         if let Outcome::Crash {
-            traceback: Some(tb), ..
+            traceback: Some(tb),
+            ..
         } = &cells[0].outcome
         {
-            for line in tb.lines().filter(|l| l.trim_start().starts_with("File ")).take(3) {
+            for line in tb
+                .lines()
+                .filter(|l| l.trim_start().starts_with("File "))
+                .take(3)
+            {
                 let _ = writeln!(out, "    {}", paint(DIM, line.trim()));
             }
         }
@@ -203,7 +224,10 @@ fn render_unmet(results: &RunResults, out: &mut String) {
     let _ = writeln!(
         out,
         "{}",
-        paint(UNEXPECTED, &format!("{} cell(s) did not do what was expected:", unmet.len()))
+        paint(
+            UNEXPECTED,
+            &format!("{} cell(s) did not do what was expected:", unmet.len())
+        )
     );
     for c in unmet {
         let expected = match c.expected.reason {
@@ -214,10 +238,10 @@ fn render_unmet(results: &RunResults, out: &mut String) {
             Some(r) => format!("{} ({r})", c.outcome.kind()),
             None => c.outcome.kind().to_string(),
         };
-        let rule = c
-            .expected
-            .line
-            .map_or_else(|| "the default".to_string(), |l| format!("[[expect]] at line {l}"));
+        let rule = c.expected.line.map_or_else(
+            || "the default".to_string(),
+            |l| format!("[[expect]] at line {l}"),
+        );
         let _ = writeln!(
             out,
             "    {} → {}: expected {expected} by {rule}, got {observed}",

@@ -124,7 +124,12 @@ pub fn to_string(results: &RunResults) -> String {
                     signal,
                     name,
                     traceback,
-                } => (None, Some(*signal), Some(name.as_str()), traceback.as_deref()),
+                } => (
+                    None,
+                    Some(*signal),
+                    Some(name.as_str()),
+                    traceback.as_deref(),
+                ),
                 _ => (None, None, None, None),
             };
             CellDoc {

@@ -30,9 +30,10 @@ impl Progress {
             return Progress::Lines;
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{prefix:>12.bold} [{bar:30}] {pos}/{len} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{prefix:>12.bold} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         let bar = |name: &str| {
             let b = multi.add(ProgressBar::new(0));
             b.set_style(style.clone());
@@ -65,7 +66,9 @@ impl Progress {
                         .filter_map(|a| a.version.clone())
                         .collect();
                     envs.set_length(versions.len() as u64);
-                    builds.set_length(h.build_axis.iter().filter(|a| a.version.is_some()).count() as u64);
+                    builds.set_length(
+                        h.build_axis.iter().filter(|a| a.version.is_some()).count() as u64
+                    );
                     cells.set_length((h.build_axis.len() * h.runtime_axis.len()) as u64);
                     let _ = multi.println(header_line(h));
                     for note in &h.notes {
@@ -79,11 +82,16 @@ impl Progress {
                         let _ = multi.println(format!("numpy {version}: {e}"));
                     }
                 }
-                Event::BuildStarted { version } => builds.set_message(format!("against numpy {version}")),
+                Event::BuildStarted { version } => {
+                    builds.set_message(format!("against numpy {version}"))
+                }
                 Event::BuildFinished(b) => {
                     builds.inc(1);
                     if !b.ok {
-                        let _ = multi.println(format!("build against numpy {} failed: {}", b.version, b.summary));
+                        let _ = multi.println(format!(
+                            "build against numpy {} failed: {}",
+                            b.version, b.summary
+                        ));
                     }
                 }
                 Event::CellFinished(c) => {
@@ -149,9 +157,15 @@ fn line(event: &Event) {
             b.version,
             b.duration.as_secs_f64()
         ),
-        Event::BuildFinished(b) => format!("build against numpy {} FAILED: {}", b.version, b.summary),
+        Event::BuildFinished(b) => {
+            format!("build against numpy {} FAILED: {}", b.version, b.summary)
+        }
         Event::CellFinished(c) => {
-            let reason = c.outcome.reason().map(|r| format!(" ({r})")).unwrap_or_default();
+            let reason = c
+                .outcome
+                .reason()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
             let flag = if c.met() { "" } else { "  UNEXPECTED" };
             let time = if c.outcome.kind() == OutcomeKind::Unavailable {
                 String::new()

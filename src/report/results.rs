@@ -49,6 +49,9 @@ impl RunResults {
     }
 
     pub fn count(&self, kind: OutcomeKind) -> usize {
-        self.cells.iter().filter(|c| c.outcome.kind() == kind).count()
+        self.cells
+            .iter()
+            .filter(|c| c.outcome.kind() == kind)
+            .count()
     }
 }

@@ -86,10 +86,19 @@ impl CellResult {
 #[derive(Debug, Clone)]
 pub enum Event {
     Started(Box<RunHeader>),
-    EnvStarted { version: Version },
-    EnvFinished { version: Version, result: Result<Duration, String> },
-    BuildStarted { version: Version },
+    EnvStarted {
+        version: Version,
+    },
+    EnvFinished {
+        version: Version,
+        result: Result<Duration, String>,
+    },
+    BuildStarted {
+        version: Version,
+    },
     BuildFinished(BuildRecord),
     CellFinished(Box<CellResult>),
-    Finished { duration: Duration },
+    Finished {
+        duration: Duration,
+    },
 }

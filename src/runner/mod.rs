@@ -30,7 +30,9 @@ use crate::config::{Config, NumpyRequest};
 use crate::environment::{self, NumpyEnv};
 use crate::outcome::Outcome;
 use crate::probe::{self, ProbeFiles};
-use crate::python::{self, InstallError, Installer, InstallerChoice, Interpreter, InterpreterError};
+use crate::python::{
+    self, InstallError, Installer, InstallerChoice, Interpreter, InterpreterError,
+};
 
 /// Knobs that come from the command line rather than `matrix.toml`.
 #[derive(Debug, Clone)]
@@ -100,7 +102,11 @@ impl Ctx {
 }
 
 /// Runs the whole matrix of `config`, reporting through `events`.
-pub async fn run(config: &Config, options: &RunOptions, events: UnboundedSender<Event>) -> Result<(), RunError> {
+pub async fn run(
+    config: &Config,
+    options: &RunOptions,
+    events: UnboundedSender<Event>,
+) -> Result<(), RunError> {
     let started = Instant::now();
     let interpreter = python::find(&config.python).await?;
     let mut notes = Vec::new();
@@ -120,12 +126,12 @@ pub async fn run(config: &Config, options: &RunOptions, events: UnboundedSender<
             context: "cannot create a temporary directory".into(),
             source,
         })?;
-    let probe = ProbeFiles::write(&work.path().join("probe"), &config.extension.probe).map_err(|source| {
-        RunError::Io {
+    let probe = ProbeFiles::write(&work.path().join("probe"), &config.extension.probe).map_err(
+        |source| RunError::Io {
             context: format!("cannot write the probe into {}", work.path().display()),
             source,
-        }
-    })?;
+        },
+    )?;
 
     let (build_axis, runtime_axis) = resolve_axes(config, &installer, &interpreter).await?;
     let jobs = options
@@ -159,7 +165,11 @@ pub async fn run(config: &Config, options: &RunOptions, events: UnboundedSender<
 
     // One environment per distinct version, one build per build version.
     let mut envs: HashMap<Version, SharedResult<NumpyEnv>> = HashMap::new();
-    for v in build_axis.iter().chain(&runtime_axis).filter_map(|a| a.version.clone()) {
+    for v in build_axis
+        .iter()
+        .chain(&runtime_axis)
+        .filter_map(|a| a.version.clone())
+    {
         envs.entry(v.clone())
             .or_insert_with(|| env_node(ctx.clone(), v).boxed().shared());
     }
@@ -264,7 +274,11 @@ async fn env_node(ctx: Arc<Ctx>, version: Version) -> Result<Arc<NumpyEnv>, Stri
     result
 }
 
-async fn build_node(ctx: Arc<Ctx>, version: Version, env: SharedResult<NumpyEnv>) -> Result<Arc<Artifact>, RowProblem> {
+async fn build_node(
+    ctx: Arc<Ctx>,
+    version: Version,
+    env: SharedResult<NumpyEnv>,
+) -> Result<Arc<Artifact>, RowProblem> {
     let env = env.await.map_err(RowProblem::Env)?;
     let _permit = ctx
         .permits
@@ -325,8 +339,16 @@ async fn cell_node(
         message: format!("{axis} numpy {}: {why}", entry.label()),
     };
     result.outcome = match (artifact, env) {
-        (None, _) => unavailable("build", &build, build.unavailable.as_deref().unwrap_or("not resolved")),
-        (_, None) => unavailable("runtime", &runtime, runtime.unavailable.as_deref().unwrap_or("not resolved")),
+        (None, _) => unavailable(
+            "build",
+            &build,
+            build.unavailable.as_deref().unwrap_or("not resolved"),
+        ),
+        (_, None) => unavailable(
+            "runtime",
+            &runtime,
+            runtime.unavailable.as_deref().unwrap_or("not resolved"),
+        ),
         (Some(artifact), Some(env)) => match artifact.await {
             Err(RowProblem::Env(why)) => unavailable("build", &build, &why),
             Err(RowProblem::Compile { summary, log }) => {

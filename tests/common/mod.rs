@@ -122,10 +122,17 @@ impl Run {
 
     /// The cell built with request `build` and run under request `runtime`.
     pub fn cell(&self, build: &str, runtime: &str) -> &Value {
-        let (b, r) = (self.resolved("build", build), self.resolved("runtime", runtime));
+        let (b, r) = (
+            self.resolved("build", build),
+            self.resolved("runtime", runtime),
+        );
         self.results()["cells"]
             .as_array()
-            .and_then(|cells| cells.iter().find(|c| c["build"] == b.as_str() && c["runtime"] == r.as_str()))
+            .and_then(|cells| {
+                cells
+                    .iter()
+                    .find(|c| c["build"] == b.as_str() && c["runtime"] == r.as_str())
+            })
             .unwrap_or_else(|| panic!("no cell {b} → {r}\n{}", self.dump()))
     }
 
@@ -139,8 +146,17 @@ impl Run {
 
 /// A `[numpy]` table.
 pub fn numpy(build: &[&str], runtime: &[&str]) -> String {
-    let list = |v: &[&str]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
-    format!("[numpy]\nbuild = [{}]\nruntime = [{}]\n", list(build), list(runtime))
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "[numpy]\nbuild = [{}]\nruntime = [{}]\n",
+        list(build),
+        list(runtime)
+    )
 }
 
 /// An `[extension]` table for the sample variant written by `sample_variant`.
