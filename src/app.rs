@@ -6,8 +6,9 @@ use std::path::Path;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{Cli, Command, InitArgs, RunArgs};
+use crate::cli::{Cli, Command, InitArgs, PythonsArgs, RunArgs};
 use crate::config::{Config, STARTER};
+use crate::python::{self, SearchRoots};
 use crate::report::{self, Progress, RunResults};
 use crate::runner::{self, RunError, RunOptions};
 
@@ -25,7 +26,84 @@ pub async fn main(cli: Cli) -> Exit {
     match cli.command {
         Command::Run(args) => run(args).await,
         Command::Init(args) => init(&args),
+        Command::Pythons(args) => pythons(&args).await,
     }
+}
+
+async fn pythons(args: &PythonsArgs) -> Exit {
+    let uv = which::which("uv").ok().or_else(|| {
+        let cached = crate::cache::tools_dir().join("uv/bin/uv");
+        cached.exists().then_some(cached)
+    });
+    let d = python::discover(&SearchRoots::from_env(uv)).await;
+    if args.json {
+        let found: Vec<serde_json::Value> = d
+            .found
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "version": f.interpreter.version,
+                    "implementation": f.interpreter.implementation,
+                    "machine": f.interpreter.machine,
+                    "executable": f.interpreter.executable,
+                    "found_at": f.path,
+                    "found_in": f.source.to_string(),
+                    "can_build": f.interpreter.python_h,
+                })
+            })
+            .collect();
+        let rejected: Vec<serde_json::Value> = d
+            .rejected
+            .iter()
+            .map(|r| serde_json::json!({"path": r.path, "found_in": r.source.to_string(), "reason": r.reason}))
+            .collect();
+        let doc = serde_json::json!({"found": found, "rejected": rejected});
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Exit::Ok;
+    }
+    let bold = anstyle::Style::new().bold();
+    let dim = anstyle::Style::new().dimmed();
+    let mut out = anstream::stdout();
+    let _ = writeln!(
+        out,
+        "{bold}{:<10} {:<14} {:<8} {:<9} {:<6} path{bold:#}",
+        "version", "implementation", "arch", "found in", "build"
+    );
+    for f in &d.found {
+        let i = &f.interpreter;
+        let build = if i.python_h { "yes" } else { "no" };
+        let place = if f.path == i.executable {
+            i.executable.display().to_string()
+        } else {
+            format!("{} → {}", f.path.display(), i.executable.display())
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<14} {:<8} {:<9} {:<6} {place}",
+            i.version,
+            i.implementation,
+            i.machine,
+            f.source.to_string(),
+            build
+        );
+    }
+    if !d.rejected.is_empty() {
+        let _ = writeln!(out, "\n{bold}rejected{bold:#}");
+        for r in &d.rejected {
+            let _ = writeln!(
+                out,
+                "{} {dim}({}){dim:#}: {}",
+                r.path.display(),
+                r.source,
+                r.reason
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{dim}\"build\": Python.h is present, so extensions can be compiled for it{dim:#}"
+    );
+    Exit::Ok
 }
 
 fn error(message: impl std::fmt::Display) {

@@ -41,6 +41,16 @@ pub enum Command {
     Run(RunArgs),
     /// Write a commented starter matrix.toml.
     Init(InitArgs),
+    /// List every Python interpreter found (PATH, pyenv, uv), and why any
+    /// candidate was rejected.
+    Pythons(PythonsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PythonsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,4 +20,5 @@ pub mod probe;
 pub mod process;
 pub mod python;
 pub mod report;
+pub mod resolve;
 pub mod runner;

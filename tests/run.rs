@@ -69,7 +69,13 @@ fn builds_against_two_numpys_and_classifies_abi_major() {
     let out = run.stdout();
     assert!(out.contains("built with ↓ / runs on →"), "{out}");
     assert!(out.contains("abi-major (2 cells, expected)"), "{out}");
-    assert_eq!(run.results()["schema_version"], 1);
+    assert_eq!(run.results()["schema_version"], 2);
+    assert!(
+        run.results()["cells"][0]["interpreter"]
+            .as_str()
+            .unwrap()
+            .starts_with("CPython 3.")
+    );
     assert_eq!(run.results()["summary"]["unmet"], 0);
 }
 
@@ -229,7 +235,7 @@ fn a_compile_error_fails_its_row_only() {
             "{cell}"
         );
     }
-    let builds = run.results()["builds"].as_array().unwrap();
+    let builds = run.results()["grids"][0]["builds"].as_array().unwrap();
     assert!(
         builds
             .iter()

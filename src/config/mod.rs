@@ -22,6 +22,7 @@ pub use request::NumpyRequest;
 
 use crate::extension::{Extension, SourceFile};
 use crate::outcome::{FailureReason, OutcomeKind};
+use crate::python::PythonRequest;
 
 /// The file `matrix init` writes, and the repository's own default matrix.
 pub const STARTER: &str = include_str!("../../matrix.toml");
@@ -34,8 +35,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    /// An executable name looked up on PATH, or a path.
-    pub python: String,
+    /// The interpreters to run the grid under, in order; never empty.
+    pub python: Vec<PythonRequest>,
     pub build: Vec<NumpyRequest>,
     pub runtime: Vec<NumpyRequest>,
     pub extension: Extension,
@@ -48,6 +49,7 @@ pub struct Config {
 /// One `[[expect]]` table: cells whose versions match get this outcome.
 #[derive(Debug, Clone)]
 pub struct Expectation {
+    pub python: Option<VersionSpecifiers>,
     pub build: Option<VersionSpecifiers>,
     pub runtime: Option<VersionSpecifiers>,
     pub outcome: OutcomeKind,
@@ -94,16 +96,7 @@ impl Config {
             |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, text, span, msg);
         let base = path.parent().unwrap_or(Path::new("."));
 
-        let python = match raw.python.interpreter {
-            Some(name) if name.get_ref().trim().is_empty() => {
-                return Err(err(
-                    name.span(),
-                    "empty interpreter: expected a name on PATH like \"python3\" or a path".into(),
-                ));
-            }
-            Some(name) => name.into_inner(),
-            None => "python3".to_string(),
-        };
+        let python = python_requests(raw.python, base, &err)?;
 
         let numpy = raw.numpy.ok_or_else(|| {
             err(
@@ -153,15 +146,12 @@ impl Config {
         for e in raw.expect {
             // The table's first key stands for the table (serde gives no span
             // for the `[[expect]]` header itself).
-            let first = [
-                e.build.as_ref().map(|s| s.span().start),
-                e.runtime.as_ref().map(|s| s.span().start),
-            ]
-            .into_iter()
-            .flatten()
-            .chain([e.outcome.span().start])
-            .min()
-            .unwrap_or(0);
+            let first = [&e.python, &e.build, &e.runtime]
+                .into_iter()
+                .filter_map(|s| s.as_ref().map(|s| s.span().start))
+                .chain([e.outcome.span().start])
+                .min()
+                .unwrap_or(0);
             let line = text[..first.min(text.len())].matches('\n').count() + 1;
             let spec =
                 |s: &Option<Spanned<String>>| -> Result<Option<VersionSpecifiers>, ConfigError> {
@@ -176,7 +166,7 @@ impl Config {
                     })
                     .transpose()
                 };
-            let (build, runtime) = (spec(&e.build)?, spec(&e.runtime)?);
+            let (python, build, runtime) = (spec(&e.python)?, spec(&e.build)?, spec(&e.runtime)?);
             let outcome = e.outcome.into_inner();
             if let Some(r) = &e.reason
                 && outcome != OutcomeKind::Fail
@@ -187,6 +177,7 @@ impl Config {
                 ));
             }
             expectations.push(Expectation {
+                python,
                 build,
                 runtime,
                 outcome,
@@ -207,16 +198,16 @@ impl Config {
         })
     }
 
-    /// The expectation for a cell; later `[[expect]]` tables override earlier
-    /// ones.
-    pub fn expected(&self, build: &Version, runtime: &Version) -> Expected {
+    /// The expectation for a cell under Python `python`; later `[[expect]]`
+    /// tables override earlier ones.
+    pub fn expected(&self, python: &Version, build: &Version, runtime: &Version) -> Expected {
         let fits = |spec: &Option<VersionSpecifiers>, v: &Version| {
             spec.as_ref().is_none_or(|s| s.contains(v))
         };
         self.expectations
             .iter()
             .rev()
-            .find(|e| fits(&e.build, build) && fits(&e.runtime, runtime))
+            .find(|e| fits(&e.python, python) && fits(&e.build, build) && fits(&e.runtime, runtime))
             .map(|e| Expected {
                 outcome: e.outcome,
                 reason: e.reason,
@@ -227,6 +218,38 @@ impl Config {
                 reason: None,
                 line: None,
             })
+    }
+}
+
+fn python_requests(
+    raw: raw::RawPython,
+    base: &Path,
+    err: &impl Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<Vec<PythonRequest>, ConfigError> {
+    match (raw.interpreter, raw.versions) {
+        (Some(_), Some(v)) => Err(err(
+            v.span(),
+            "give either python.interpreter or python.versions, not both".into(),
+        )),
+        (Some(i), None) => Ok(vec![
+            PythonRequest::parse(i.get_ref(), base).map_err(|m| err(i.span(), m))?,
+        ]),
+        (None, Some(list)) => {
+            if list.get_ref().is_empty() {
+                return Err(err(
+                    list.span(),
+                    "python.versions is empty: expected at least one Python, like [\"3.12\"]"
+                        .into(),
+                ));
+            }
+            list.get_ref()
+                .iter()
+                .map(|item| {
+                    PythonRequest::parse(item.get_ref(), base).map_err(|m| err(item.span(), m))
+                })
+                .collect()
+        }
+        (None, None) => Ok(vec![PythonRequest::Name("python3".into())]),
     }
 }
 
@@ -370,7 +393,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = parse(MINIMAL).unwrap();
-        assert_eq!(c.python, "python3");
+        assert_eq!(c.python, vec![PythonRequest::Name("python3".into())]);
         assert_eq!(c.timeout, DEFAULT_TIMEOUT);
         assert_eq!(c.jobs, None);
         assert_eq!(c.extension.module, "my_extension");
@@ -454,22 +477,65 @@ mod tests {
         ))
         .unwrap();
         let v = |s: &str| Version::from_str(s).unwrap();
-        let e = c.expected(&v("1.26.4"), &v("2.0.2"));
+        let py = v("3.11.7");
+        let e = c.expected(&py, &v("1.26.4"), &v("2.0.2"));
         assert_eq!(
             (e.outcome, e.reason),
             (OutcomeKind::Fail, Some(FailureReason::AbiMajor))
         );
         assert_eq!(e.line, Some(5));
         assert_eq!(
-            c.expected(&v("1.26.0"), &v("1.26.4")).outcome,
+            c.expected(&py, &v("1.26.0"), &v("1.26.4")).outcome,
             OutcomeKind::Crash
         );
         assert_eq!(
-            c.expected(&v("2.0.2"), &v("2.0.2")).outcome,
+            c.expected(&py, &v("2.0.2"), &v("2.0.2")).outcome,
             OutcomeKind::Pass
         );
         assert!(e.is_met_by(OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
         assert!(!e.is_met_by(OutcomeKind::Fail, Some(FailureReason::Other)));
+    }
+
+    #[test]
+    fn python_axis() {
+        let c = parse(&format!(
+            "[python]\nversions = [\"3.9\", \">=3.12\"]\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(c.python.len(), 2);
+        assert!(matches!(c.python[1], PythonRequest::Range(_)));
+        let e = error(&format!(
+            "[python]\nversions = [\"3.9\", \"3.x\"]\n{MINIMAL}"
+        ));
+        assert_eq!((e.line, e.column), (2, 20));
+        assert!(
+            e.message.contains("invalid Python version"),
+            "{}",
+            e.message
+        );
+        let e = error(&format!("[python]\nversions = []\n{MINIMAL}"));
+        assert!(
+            e.message.contains("python.versions is empty"),
+            "{}",
+            e.message
+        );
+        let e = error(&format!(
+            "[python]\ninterpreter = \"python3\"\nversions = [\"3.9\"]\n{MINIMAL}"
+        ));
+        assert!(e.message.contains("not both"), "{}", e.message);
+        let c = parse(&format!(
+            "{MINIMAL}[[expect]]\npython = \"<3.10\"\nbuild = \"==1.22.*\"\noutcome = \"fail\"\nreason = \"api-version\"\n"
+        ))
+        .unwrap();
+        let v = |s: &str| Version::from_str(s).unwrap();
+        assert_eq!(
+            c.expected(&v("3.9.18"), &v("1.22.4"), &v("1.21.1")).outcome,
+            OutcomeKind::Fail
+        );
+        assert_eq!(
+            c.expected(&v("3.12.1"), &v("1.22.4"), &v("1.21.1")).outcome,
+            OutcomeKind::Pass
+        );
     }
 
     #[test]

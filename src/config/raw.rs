@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawPython {
     pub interpreter: Option<Spanned<String>>,
+    pub versions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +55,7 @@ pub(super) struct RawRun {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawExpect {
+    pub python: Option<Spanned<String>>,
     pub build: Option<Spanned<String>>,
     pub runtime: Option<Spanned<String>>,
     pub outcome: Spanned<OutcomeKind>,

@@ -1,15 +1,17 @@
 //! What a user may ask for on a NumPy axis, before it meets a package index.
 //!
-//! `"1.26.4"` names one release; `"1.26.*"` names a series and is resolved
-//! later to the newest release of it that has a wheel for the interpreter.
-//! Keeping the request apart from the resolved version (as uv keeps
+//! `"1.26.4"` names one release; `"1.26.*"` a series, resolved to its newest
+//! release with a wheel for the interpreter; `">=1.23,<3"` a range, expanded
+//! to the newest release of every minor series in it that has such a wheel;
+//! `"oldest"` and `"latest"` the oldest and newest releases with one.
+//! Keeping the request apart from the resolved versions (as uv keeps
 //! `PythonRequest` apart from where an interpreter was found) lets the grid
 //! show what was really installed while errors quote what was written.
 
 use std::fmt;
 use std::str::FromStr;
 
-use pep440_rs::{Version, VersionSpecifier};
+use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
 
 /// One entry of `numpy.build` or `numpy.runtime`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -18,22 +20,39 @@ pub enum NumpyRequest {
     Exact(Version),
     /// A `X.Y.*` series: the newest release of it with a usable wheel.
     Series(Version),
+    /// PEP 440 specifiers: the newest release of each minor series in range.
+    Range(VersionSpecifiers),
+    /// The oldest release with a wheel for the interpreter.
+    Oldest,
+    /// The newest release with a wheel for the interpreter.
+    Latest,
 }
 
 impl NumpyRequest {
-    /// The requirement string handed to the installer (`numpy==1.26.*`).
+    /// The requirement string handed to the installer for requests that
+    /// resolve to one version (`numpy==1.26.*`); ranges are expanded first.
     pub fn requirement(&self) -> String {
         match self {
             NumpyRequest::Exact(v) => format!("numpy=={v}"),
             NumpyRequest::Series(v) => format!("numpy=={v}.*"),
+            NumpyRequest::Range(s) => format!("numpy{s}"),
+            NumpyRequest::Oldest | NumpyRequest::Latest => "numpy".to_string(),
         }
     }
 
-    /// The version written in the request (the series prefix for `X.Y.*`):
-    /// what `[[expect]]` ranges are matched against when nothing resolved.
-    pub fn nominal(&self) -> &Version {
+    /// The version written in the request (the series prefix for `X.Y.*`,
+    /// the lower bound of a range), what `[[expect]]` ranges are matched
+    /// against when nothing resolved.
+    pub fn nominal(&self) -> Version {
         match self {
-            NumpyRequest::Exact(v) | NumpyRequest::Series(v) => v,
+            NumpyRequest::Exact(v) | NumpyRequest::Series(v) => v.clone(),
+            NumpyRequest::Range(s) => s
+                .iter()
+                .map(|s| s.version().clone())
+                .min()
+                .unwrap_or_else(|| Version::new([0])),
+            NumpyRequest::Oldest => Version::new([0]),
+            NumpyRequest::Latest => Version::new([u64::from(u32::MAX)]),
         }
     }
 
@@ -44,6 +63,8 @@ impl NumpyRequest {
             NumpyRequest::Series(prefix) => {
                 VersionSpecifier::equals_star_version(prefix.clone()).contains(version)
             }
+            NumpyRequest::Range(s) => s.contains(version),
+            NumpyRequest::Oldest | NumpyRequest::Latest => true,
         }
     }
 }
@@ -53,28 +74,38 @@ impl fmt::Display for NumpyRequest {
         match self {
             NumpyRequest::Exact(v) => write!(f, "{v}"),
             NumpyRequest::Series(v) => write!(f, "{v}.*"),
+            NumpyRequest::Range(s) => write!(f, "{s}"),
+            NumpyRequest::Oldest => f.write_str("oldest"),
+            NumpyRequest::Latest => f.write_str("latest"),
         }
     }
 }
 
 /// Why a string is not a NumPy request; shown after the config location.
-pub const REQUEST_EXPECTED: &str =
-    "expected an exact version like \"1.26.4\" or a series like \"1.26.*\"";
+pub const REQUEST_EXPECTED: &str = "expected an exact version like \"1.26.4\", a series like \"1.26.*\", a range like \">=1.23,<3\", \"oldest\" or \"latest\"";
 
 impl FromStr for NumpyRequest {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
+        match text {
+            "oldest" => return Ok(NumpyRequest::Oldest),
+            "latest" => return Ok(NumpyRequest::Latest),
+            _ => {}
+        }
+        if text.starts_with(['<', '>', '=', '!', '~']) {
+            let specs = VersionSpecifiers::from_str(text)
+                .map_err(|e| format!("invalid version range \"{s}\" ({e}); {REQUEST_EXPECTED}"))?;
+            if specs.is_empty() {
+                return Err(format!("empty version range \"{s}\"; {REQUEST_EXPECTED}"));
+            }
+            return Ok(NumpyRequest::Range(specs));
+        }
         if let Some(prefix) = text.strip_suffix(".*") {
             let version = Version::from_str(prefix)
                 .map_err(|e| format!("invalid version series \"{s}\" ({e}); {REQUEST_EXPECTED}"))?;
             return Ok(NumpyRequest::Series(version));
-        }
-        if text.contains(['<', '>', '=', '!', '~', ',', '*']) {
-            return Err(format!(
-                "\"{s}\" is a range; {REQUEST_EXPECTED} (ranges are not supported yet)"
-            ));
         }
         let version = Version::from_str(text)
             .map_err(|e| format!("invalid version \"{s}\" ({e}); {REQUEST_EXPECTED}"))?;
@@ -91,9 +122,14 @@ mod tests {
     }
 
     #[test]
-    fn parses_exact_and_series() {
+    fn parses_every_kind() {
         assert_eq!("1.26.4".parse(), Ok(NumpyRequest::Exact(v("1.26.4"))));
         assert_eq!("1.26.*".parse(), Ok(NumpyRequest::Series(v("1.26"))));
+        assert_eq!("oldest".parse(), Ok(NumpyRequest::Oldest));
+        assert_eq!(" latest ".parse(), Ok(NumpyRequest::Latest));
+        let r: NumpyRequest = ">=1.23,<3".parse().unwrap();
+        assert!(matches!(r, NumpyRequest::Range(_)));
+        assert_eq!(r.nominal(), v("1.23"));
         assert_eq!(
             "2.*".parse::<NumpyRequest>().unwrap().requirement(),
             "numpy==2.*"
@@ -101,19 +137,20 @@ mod tests {
     }
 
     #[test]
-    fn rejects_garbage_and_ranges_with_what_was_expected() {
-        let err = "1.2x".parse::<NumpyRequest>().unwrap_err();
-        assert!(err.contains("expected an exact version"), "{err}");
-        let err = ">=1.23".parse::<NumpyRequest>().unwrap_err();
-        assert!(err.contains("range"), "{err}");
-        assert!("".parse::<NumpyRequest>().is_err());
+    fn rejects_garbage_with_what_was_expected() {
+        for bad in ["1.2x", "", ">=1.2x", "newest"] {
+            let err = bad.parse::<NumpyRequest>().unwrap_err();
+            assert!(err.contains("expected an exact version"), "{bad}: {err}");
+        }
     }
 
     #[test]
-    fn series_matches_only_its_releases() {
+    fn requests_match_only_their_releases() {
         let r: NumpyRequest = "1.26.*".parse().unwrap();
         assert!(r.matches(&v("1.26.4")));
         assert!(!r.matches(&v("1.27.0")));
         assert!(!r.matches(&v("1.2.6")));
+        let r: NumpyRequest = ">=1.23,<2".parse().unwrap();
+        assert!(r.matches(&v("1.26.4")) && !r.matches(&v("2.0.0")) && !r.matches(&v("1.22.4")));
     }
 }

@@ -11,7 +11,6 @@ use std::str::FromStr;
 
 use pep440_rs::Version;
 
-use crate::config::NumpyRequest;
 use crate::process::{Finished, Spec};
 use crate::python::Interpreter;
 
@@ -170,17 +169,15 @@ impl Installer {
         }
     }
 
-    /// The newest release matching `request` that has a wheel for `python`;
-    /// exact requests are returned as they are (the install will tell).
+    /// The newest (or with `lowest`, the oldest) release satisfying
+    /// `requirement` that has a wheel for `python`.
     pub async fn resolve(
         &self,
         python: &Interpreter,
-        request: &NumpyRequest,
+        requirement: &str,
+        lowest: bool,
     ) -> Result<Version, InstallError> {
-        if let NumpyRequest::Exact(v) = request {
-            return Ok(v.clone());
-        }
-        let requirement = request.requirement();
+        let requirement = requirement.to_string();
         let scratch = tempfile::tempdir().map_err(|e| InstallError::Failed {
             what: "creating a scratch directory".into(),
             detail: e.to_string(),
@@ -188,7 +185,7 @@ impl Installer {
         let finished = match self {
             // `pip compile` resolves for exactly this interpreter's tags.
             Installer::Uv { uv, .. } => {
-                let spec = uv_command(uv)
+                let mut spec = uv_command(uv)
                     .args([
                         "pip",
                         "compile",
@@ -201,7 +198,16 @@ impl Installer {
                     .arg(&python.executable)
                     .cwd(scratch.path())
                     .stdin(requirement.clone());
+                if lowest {
+                    spec = spec.args(["--resolution", "lowest"]);
+                }
                 run(spec, &requirement).await?
+            }
+            Installer::Pip if lowest => {
+                return Err(InstallError::Failed {
+                    what: format!("resolving the oldest {requirement}"),
+                    detail: "pip cannot resolve to the lowest version; \"oldest\" needs uv".into(),
+                });
             }
             Installer::Pip => {
                 let spec = Spec::new(&python.executable)

@@ -1,9 +1,15 @@
-//! The Python side: finding and querying interpreters, and making
+//! The Python side: discovering and querying interpreters, and making
 //! environments with NumPy in them. Separate nouns, separate files (as uv
 //! separates discovery, interpreter query and virtualenv creation).
 
+mod discovery;
+mod index;
 mod installer;
 mod interpreter;
+mod request;
 
+pub use discovery::{Discovery, Found, NoMatch, PythonSource, Rejected, SearchRoots, discover};
+pub use index::index_versions;
 pub use installer::{InstallError, Installer, InstallerChoice, UvOrigin, venv_python};
 pub use interpreter::{Interpreter, InterpreterError, find, query};
+pub use request::{PYTHON_EXPECTED, PythonRequest};

@@ -10,7 +10,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::results::RunResults;
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::runner::CellResult;
+use crate::runner::{AxisEntry, CellResult, GridHeader};
 
 const PASS: Style = AnsiColor::Green.on_default();
 const EXPECTED_BAD: Style = AnsiColor::Yellow.on_default();
@@ -46,22 +46,41 @@ fn paint(style: Style, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
-/// The whole terminal report.
+/// The whole terminal report: one grid per interpreter, then what was not
+/// as expected and a summary line.
 pub fn render(results: &RunResults) -> String {
     let mut out = String::new();
     let Some(header) = &results.header else {
         return "no results: the run stopped before any version was resolved\n".to_string();
     };
+    for (index, grid) in header.grids.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        render_grid(results, index, grid, &header.extension, &mut out);
+    }
+    out.push('\n');
+    render_unmet(results, &mut out);
+    render_summary(results, &mut out);
+    out
+}
+
+fn render_grid(
+    results: &RunResults,
+    index: usize,
+    grid: &GridHeader,
+    extension: &str,
+    out: &mut String,
+) {
     let _ = writeln!(
         out,
         "{} · {}",
-        paint(BOLD, &header.interpreter.label()),
-        header.extension
+        paint(BOLD, &grid.interpreter.label()),
+        extension
     );
-
     let corner = "built with ↓ / runs on →";
-    let labels: Vec<String> = header.runtime_axis.iter().map(|a| a.label()).collect();
-    let first_width = header
+    let labels: Vec<String> = grid.runtime_axis.iter().map(|a| a.label()).collect();
+    let first_width = grid
         .build_axis
         .iter()
         .map(|a| a.label().chars().count())
@@ -70,18 +89,17 @@ pub fn render(results: &RunResults) -> String {
         .unwrap_or(0);
     let _ = write!(out, "{corner:<first_width$}");
     for l in &labels {
-        let _ = write!(out, "  {l:>w$}", w = l.len().max(2));
+        let _ = write!(out, "  {l:>w$}", w = l.chars().count().max(2));
     }
     out.push('\n');
-    for b in &header.build_axis {
+    for b in &grid.build_axis {
         let row = b.label();
-        let _ = write!(out, "{row:<first_width$}");
+        let _ = write!(out, "{:<first_width$}", row);
         for l in &labels {
-            let w = l.len().max(2);
-            // Symbol centred-right under the version, with room for the
-            // unexpected marker after it.
-            let pad = w.saturating_sub(2);
-            let cell_text = match results.cell(&row, l) {
+            // The symbol sits under the version's last digits, with room for
+            // the unexpected marker after it.
+            let pad = l.chars().count().max(2).saturating_sub(2);
+            let cell_text = match results.cell(index, &row, l) {
                 Some(c) => {
                     let marker = if c.met() { ' ' } else { '!' };
                     paint(
@@ -111,11 +129,7 @@ pub fn render(results: &RunResults) -> String {
             )
         )
     );
-
-    render_reasons(results, &mut out);
-    render_unmet(results, &mut out);
-    render_summary(results, &mut out);
-    out
+    render_reasons(results, index, grid, out);
 }
 
 /// What groups cells in the reason list: outcome plus its finer reason.
@@ -128,21 +142,17 @@ fn group_key(outcome: &Outcome) -> (OutcomeKind, String) {
     (outcome.kind(), detail)
 }
 
-fn render_reasons(results: &RunResults, out: &mut String) {
+fn render_reasons(results: &RunResults, index: usize, grid: &GridHeader, out: &mut String) {
     let mut groups: BTreeMap<(OutcomeKind, String), Vec<&CellResult>> = BTreeMap::new();
     // Cells finish in any order; list them in grid order.
     let order = |c: &CellResult| {
-        results.header.as_ref().map(|h| {
-            let pos = |axis: &[crate::runner::AxisEntry], label: &str| {
-                axis.iter().position(|a| a.label() == label)
-            };
-            (
-                pos(&h.build_axis, &c.build),
-                pos(&h.runtime_axis, &c.runtime),
-            )
-        })
+        let pos = |axis: &[AxisEntry], label: &str| axis.iter().position(|a| a.label() == label);
+        (
+            pos(&grid.build_axis, &c.build),
+            pos(&grid.runtime_axis, &c.runtime),
+        )
     };
-    let mut cells: Vec<&CellResult> = results.cells.iter().collect();
+    let mut cells: Vec<&CellResult> = results.cells.iter().filter(|c| c.grid == index).collect();
     cells.sort_by_key(|c| order(c));
     for c in cells {
         if c.outcome.kind() != OutcomeKind::Pass {
@@ -244,8 +254,8 @@ fn render_unmet(results: &RunResults, out: &mut String) {
         );
         let _ = writeln!(
             out,
-            "    {} → {}: expected {expected} by {rule}, got {observed}",
-            c.build, c.runtime
+            "    {}: {} → {}: expected {expected} by {rule}, got {observed}",
+            c.interpreter, c.build, c.runtime
         );
     }
 }

@@ -1,6 +1,9 @@
 //! The machine-readable results file. Its shape is versioned
 //! (`schema_version`): a consumer checks the version before reading further,
 //! and any incompatible change bumps it.
+//!
+//! Version 2: one entry in `grids` per interpreter (its resolved axes,
+//! skipped series and builds); every cell names its interpreter and grid.
 
 use std::path::Path;
 
@@ -8,9 +11,10 @@ use serde::Serialize;
 
 use super::results::RunResults;
 use crate::outcome::{FailureReason, Outcome, OutcomeKind};
+use crate::runner::{AxisEntry, GridHeader};
 
 pub const SCHEMA: &str = "abimatrix.results";
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -21,14 +25,21 @@ struct Document<'a> {
     /// cells that finished.
     complete: bool,
     duration_s: Option<f64>,
-    interpreter: Option<InterpreterDoc<'a>>,
     installer: Option<&'a str>,
     extension: Option<&'a str>,
     timeout_s: Option<f64>,
-    axes: Axes,
-    builds: Vec<BuildDoc<'a>>,
+    grids: Vec<GridDoc<'a>>,
     cells: Vec<CellDoc<'a>>,
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct GridDoc<'a> {
+    interpreter: InterpreterDoc<'a>,
+    axes: Axes,
+    /// Series inside requested ranges that have no wheel for this interpreter.
+    skipped: &'a [String],
+    builds: Vec<BuildDoc<'a>>,
 }
 
 #[derive(Serialize)]
@@ -37,11 +48,12 @@ struct InterpreterDoc<'a> {
     implementation: &'a str,
     version: &'a str,
     executable: &'a Path,
+    found_in: &'a str,
     machine: &'a str,
     platform: &'a str,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize)]
 struct Axes {
     build: Vec<AxisDoc>,
     runtime: Vec<AxisDoc>,
@@ -73,7 +85,8 @@ struct Expectation {
 
 #[derive(Serialize)]
 struct CellDoc<'a> {
-    interpreter: String,
+    grid: usize,
+    interpreter: &'a str,
     build: &'a str,
     runtime: &'a str,
     outcome: OutcomeKind,
@@ -100,20 +113,51 @@ struct Summary {
     by_outcome: std::collections::BTreeMap<&'static str, usize>,
 }
 
+fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
+    entries
+        .iter()
+        .map(|a| AxisDoc {
+            request: a.request.clone(),
+            version: a.version.as_ref().map(ToString::to_string),
+            unavailable: a.unavailable.clone(),
+        })
+        .collect()
+}
+
+fn grid<'a>(index: usize, g: &'a GridHeader, results: &'a RunResults) -> GridDoc<'a> {
+    GridDoc {
+        interpreter: InterpreterDoc {
+            label: g.interpreter.label(),
+            implementation: &g.interpreter.implementation,
+            version: &g.interpreter.version,
+            executable: &g.interpreter.executable,
+            found_in: &g.source,
+            machine: &g.interpreter.machine,
+            platform: &g.interpreter.platform,
+        },
+        axes: Axes {
+            build: axis(&g.build_axis),
+            runtime: axis(&g.runtime_axis),
+        },
+        skipped: &g.skipped,
+        builds: results
+            .builds
+            .iter()
+            .filter(|b| b.grid == index)
+            .map(|b| BuildDoc {
+                numpy: b.version.to_string(),
+                ok: b.ok,
+                summary: &b.summary,
+                duration_s: b.duration.as_secs_f64(),
+                log: &b.log,
+            })
+            .collect(),
+    }
+}
+
 /// The results as pretty JSON.
 pub fn to_string(results: &RunResults) -> String {
     let header = results.header.as_ref();
-    let interpreter_label = header.map(|h| h.interpreter.label()).unwrap_or_default();
-    let axis = |entries: &[crate::runner::AxisEntry]| {
-        entries
-            .iter()
-            .map(|a| AxisDoc {
-                request: a.request.clone(),
-                version: a.version.as_ref().map(ToString::to_string),
-                unavailable: a.unavailable.clone(),
-            })
-            .collect()
-    };
     let cells = results
         .cells
         .iter()
@@ -133,7 +177,8 @@ pub fn to_string(results: &RunResults) -> String {
                 _ => (None, None, None, None),
             };
             CellDoc {
-                interpreter: interpreter_label.clone(),
+                grid: c.grid,
+                interpreter: &c.interpreter,
                 build: &c.build,
                 runtime: &c.runtime,
                 outcome: c.outcome.kind(),
@@ -163,34 +208,18 @@ pub fn to_string(results: &RunResults) -> String {
         abimatrix_version: env!("CARGO_PKG_VERSION"),
         complete: results.complete(),
         duration_s: results.duration.map(|d| d.as_secs_f64()),
-        interpreter: header.map(|h| InterpreterDoc {
-            label: h.interpreter.label(),
-            implementation: &h.interpreter.implementation,
-            version: &h.interpreter.version,
-            executable: &h.interpreter.executable,
-            machine: &h.interpreter.machine,
-            platform: &h.interpreter.platform,
-        }),
         installer: header.map(|h| h.installer.as_str()),
         extension: header.map(|h| h.extension.as_str()),
         timeout_s: header.map(|h| h.timeout.as_secs_f64()),
-        axes: header
-            .map(|h| Axes {
-                build: axis(&h.build_axis),
-                runtime: axis(&h.runtime_axis),
+        grids: header
+            .map(|h| {
+                h.grids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| grid(i, g, results))
+                    .collect()
             })
             .unwrap_or_default(),
-        builds: results
-            .builds
-            .iter()
-            .map(|b| BuildDoc {
-                numpy: b.version.to_string(),
-                ok: b.ok,
-                summary: &b.summary,
-                duration_s: b.duration.as_secs_f64(),
-                log: &b.log,
-            })
-            .collect(),
         cells,
         summary: Summary {
             planned: results.planned(),

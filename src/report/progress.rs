@@ -2,7 +2,6 @@
 //! and cells on a terminal, one plain line per event otherwise (CI logs).
 //! Purely an output concern: the runner knows nothing of it.
 
-use std::collections::HashSet;
 use std::io::Write as _;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,7 +16,8 @@ pub enum Progress {
         builds: ProgressBar,
         cells: ProgressBar,
     },
-    Lines,
+    /// Interpreter labels by grid, learnt from `Started`.
+    Lines(Vec<String>),
     Quiet,
 }
 
@@ -27,7 +27,7 @@ impl Progress {
             return Progress::Quiet;
         }
         if !terminal {
-            return Progress::Lines;
+            return Progress::Lines(Vec::new());
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let style =
@@ -51,7 +51,12 @@ impl Progress {
     pub fn on(&mut self, event: &Event) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines => line(event),
+            Progress::Lines(labels) => {
+                if let Event::Started(h) = event {
+                    *labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
+                }
+                line(labels, event);
+            }
             Progress::Bars {
                 multi,
                 envs,
@@ -59,30 +64,33 @@ impl Progress {
                 cells,
             } => match event {
                 Event::Started(h) => {
-                    let versions: HashSet<_> = h
-                        .build_axis
-                        .iter()
-                        .chain(&h.runtime_axis)
-                        .filter_map(|a| a.version.clone())
-                        .collect();
-                    envs.set_length(versions.len() as u64);
+                    envs.set_length(h.grids.iter().map(|g| g.versions().len() as u64).sum());
                     builds.set_length(
-                        h.build_axis.iter().filter(|a| a.version.is_some()).count() as u64
+                        h.grids
+                            .iter()
+                            .map(|g| {
+                                g.build_axis.iter().filter(|a| a.version.is_some()).count() as u64
+                            })
+                            .sum(),
                     );
-                    cells.set_length((h.build_axis.len() * h.runtime_axis.len()) as u64);
-                    let _ = multi.println(header_line(h));
-                    for note in &h.notes {
-                        let _ = multi.println(format!("note: {note}"));
-                    }
+                    cells.set_length(
+                        h.grids
+                            .iter()
+                            .map(|g| (g.build_axis.len() * g.runtime_axis.len()) as u64)
+                            .sum(),
+                    );
+                    let _ = multi.println(header_text(h));
                 }
-                Event::EnvStarted { version } => envs.set_message(format!("numpy {version}")),
-                Event::EnvFinished { version, result } => {
+                Event::EnvStarted { version, .. } => envs.set_message(format!("numpy {version}")),
+                Event::EnvFinished {
+                    version, result, ..
+                } => {
                     envs.inc(1);
                     if let Err(e) = result {
                         let _ = multi.println(format!("numpy {version}: {e}"));
                     }
                 }
-                Event::BuildStarted { version } => {
+                Event::BuildStarted { version, .. } => {
                     builds.set_message(format!("against numpy {version}"))
                 }
                 Event::BuildFinished(b) => {
@@ -120,46 +128,68 @@ impl Progress {
     }
 }
 
-fn header_line(h: &crate::runner::RunHeader) -> String {
-    format!(
-        "{} ({}) · {} · {} build × {} runtime NumPy · {} jobs",
-        h.interpreter.label(),
-        h.interpreter.executable.display(),
-        h.installer,
-        h.build_axis.len(),
-        h.runtime_axis.len(),
-        h.jobs
-    )
+/// The resolved table, shown before any work: per interpreter, the NumPy
+/// versions of each axis and what has no wheel there.
+fn header_text(h: &crate::runner::RunHeader) -> String {
+    let mut s = format!("{} · {} · {} jobs", h.extension, h.installer, h.jobs);
+    let list = |axis: &[crate::runner::AxisEntry]| {
+        axis.iter()
+            .map(|a| match &a.version {
+                Some(v) => v.to_string(),
+                None => format!("{} (unavailable)", a.request),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for g in &h.grids {
+        s.push_str(&format!(
+            "\n{} ({}, from {})\n  build:   {}\n  runtime: {}",
+            g.interpreter.label(),
+            g.interpreter.executable.display(),
+            g.source,
+            list(&g.build_axis),
+            list(&g.runtime_axis)
+        ));
+        if !g.skipped.is_empty() {
+            s.push_str(&format!("\n  no wheel: {}", g.skipped.join(", ")));
+        }
+    }
+    for note in &h.notes {
+        s.push_str(&format!("\nnote: {note}"));
+    }
+    s
 }
 
 /// The non-terminal form: one line per event on stderr.
-fn line(event: &Event) {
+fn line(labels: &[String], event: &Event) {
+    let py = |grid: &usize| labels.get(*grid).map_or("", String::as_str);
     let text = match event {
-        Event::Started(h) => {
-            let mut s = header_line(h);
-            for a in h.build_axis.iter().chain(&h.runtime_axis) {
-                if let Some(why) = &a.unavailable {
-                    s.push_str(&format!("\nnumpy {}: {why}", a.request));
-                }
-            }
-            for note in &h.notes {
-                s.push_str(&format!("\nnote: {note}"));
-            }
-            s
-        }
+        Event::Started(h) => header_text(h),
         Event::EnvStarted { .. } | Event::BuildStarted { .. } => return,
-        Event::EnvFinished { version, result } => match result {
-            Ok(d) => format!("env   numpy {version} ready in {:.1}s", d.as_secs_f64()),
-            Err(e) => format!("env   numpy {version} unavailable: {e}"),
+        Event::EnvFinished {
+            grid,
+            version,
+            result,
+        } => match result {
+            Ok(d) => format!(
+                "env   {} · numpy {version} ready in {:.1}s",
+                py(grid),
+                d.as_secs_f64()
+            ),
+            Err(e) => format!("env   {} · numpy {version} unavailable: {e}", py(grid)),
         },
         Event::BuildFinished(b) if b.ok => format!(
-            "build against numpy {} ok in {:.1}s",
+            "build {} · against numpy {} ok in {:.1}s",
+            py(&b.grid),
             b.version,
             b.duration.as_secs_f64()
         ),
-        Event::BuildFinished(b) => {
-            format!("build against numpy {} FAILED: {}", b.version, b.summary)
-        }
+        Event::BuildFinished(b) => format!(
+            "build {} · against numpy {} FAILED: {}",
+            py(&b.grid),
+            b.version,
+            b.summary
+        ),
         Event::CellFinished(c) => {
             let reason = c
                 .outcome
@@ -173,7 +203,8 @@ fn line(event: &Event) {
                 format!(" {:.2}s", c.duration.as_secs_f64())
             };
             format!(
-                "cell  {} → {}: {}{reason}{time}{flag}",
+                "cell  {} · {} → {}: {}{reason}{time}{flag}",
+                c.interpreter,
                 c.build,
                 c.runtime,
                 c.outcome.kind()

@@ -31,17 +31,20 @@ impl RunResults {
         self.duration.is_some()
     }
 
-    /// Cells planned: build axis × runtime axis.
+    /// Cells planned: build axis × runtime axis, summed over interpreters.
     pub fn planned(&self) -> usize {
-        self.header
-            .as_ref()
-            .map_or(0, |h| h.build_axis.len() * h.runtime_axis.len())
+        self.header.as_ref().map_or(0, |h| {
+            h.grids
+                .iter()
+                .map(|g| g.build_axis.len() * g.runtime_axis.len())
+                .sum()
+        })
     }
 
-    pub fn cell(&self, build: &str, runtime: &str) -> Option<&CellResult> {
+    pub fn cell(&self, grid: usize, build: &str, runtime: &str) -> Option<&CellResult> {
         self.cells
             .iter()
-            .find(|c| c.build == build && c.runtime == runtime)
+            .find(|c| c.grid == grid && c.build == build && c.runtime == runtime)
     }
 
     pub fn unmet(&self) -> impl Iterator<Item = &CellResult> {

@@ -8,10 +8,10 @@ use crate::config::Expected;
 use crate::outcome::Outcome;
 use crate::python::Interpreter;
 
-/// One row or column of the grid: what was asked for and what it became.
+/// One row or column of a grid: what was asked for and what it became.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AxisEntry {
-    /// As written in matrix.toml ("1.26.*").
+    /// As written in matrix.toml ("1.26.*", ">=1.23,<3").
     pub request: String,
     /// The release it resolved to, if any has a wheel.
     pub version: Option<Version>,
@@ -36,14 +36,42 @@ impl AxisEntry {
     }
 }
 
+/// One interpreter's grid, as resolved before any work starts.
+#[derive(Debug, Clone)]
+pub struct GridHeader {
+    pub interpreter: Interpreter,
+    /// Where the interpreter was found ("PATH", "pyenv", ...).
+    pub source: String,
+    pub build_axis: Vec<AxisEntry>,
+    pub runtime_axis: Vec<AxisEntry>,
+    /// Series of requested ranges with no wheel for this interpreter.
+    pub skipped: Vec<String>,
+}
+
+impl GridHeader {
+    /// Every distinct resolved version on either axis.
+    pub fn versions(&self) -> Vec<Version> {
+        let mut out: Vec<Version> = Vec::new();
+        for v in self
+            .build_axis
+            .iter()
+            .chain(&self.runtime_axis)
+            .filter_map(|a| a.version.clone())
+        {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+}
+
 /// Known once versions are resolved, before any work starts.
 #[derive(Debug, Clone)]
 pub struct RunHeader {
-    pub interpreter: Interpreter,
+    pub grids: Vec<GridHeader>,
     pub installer: String,
     pub extension: String,
-    pub build_axis: Vec<AxisEntry>,
-    pub runtime_axis: Vec<AxisEntry>,
     pub jobs: usize,
     pub notes: Vec<String>,
     /// Set when --keep-envs keeps the work directory.
@@ -53,6 +81,7 @@ pub struct RunHeader {
 
 #[derive(Debug, Clone)]
 pub struct BuildRecord {
+    pub grid: usize,
     pub version: Version,
     pub ok: bool,
     pub summary: String,
@@ -63,6 +92,10 @@ pub struct BuildRecord {
 /// One finished cell, with everything a report or a person needs.
 #[derive(Debug, Clone)]
 pub struct CellResult {
+    /// Index into `RunHeader::grids`.
+    pub grid: usize,
+    /// The interpreter's label ("CPython 3.11.7").
+    pub interpreter: String,
     pub build: String,
     pub runtime: String,
     pub build_version: Option<Version>,
@@ -87,13 +120,16 @@ impl CellResult {
 pub enum Event {
     Started(Box<RunHeader>),
     EnvStarted {
+        grid: usize,
         version: Version,
     },
     EnvFinished {
+        grid: usize,
         version: Version,
         result: Result<Duration, String>,
     },
     BuildStarted {
+        grid: usize,
         version: Version,
     },
     BuildFinished(BuildRecord),

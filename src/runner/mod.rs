@@ -1,6 +1,8 @@
-//! Scheduling a run: resolve versions, make environments, build, probe, as
-//! one dependency graph rather than phases, so a runtime environment is made
-//! while a build compiles and a cell runs as soon as its two inputs exist.
+//! Scheduling a run: find the interpreters, resolve versions, then make
+//! environments, build and probe as one dependency graph rather than phases,
+//! so a runtime environment is made while a build compiles and a cell runs as
+//! soon as its two inputs exist. All interpreters' grids share one graph and
+//! one limit on concurrent work.
 //!
 //! The runner never prints. It sends [`Event`]s; the caller decides what to
 //! show and what to keep (`runner::run(.., events)` feeding a reporter, as in
@@ -9,11 +11,13 @@
 //! each child's process-group guard kills what it started.
 
 mod events;
+mod select;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,16 +27,16 @@ use pep440_rs::Version;
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use events::{AxisEntry, BuildRecord, CellResult, Event, RunHeader};
+pub use events::{AxisEntry, BuildRecord, CellResult, Event, GridHeader, RunHeader};
+pub use select::{SelectError, select_interpreters};
 
 use crate::build::{self, Artifact};
-use crate::config::{Config, NumpyRequest};
+use crate::config::Config;
 use crate::environment::{self, NumpyEnv};
 use crate::outcome::Outcome;
 use crate::probe::{self, ProbeFiles};
-use crate::python::{
-    self, InstallError, Installer, InstallerChoice, Interpreter, InterpreterError,
-};
+use crate::python::{InstallError, Installer, InstallerChoice, Interpreter};
+use crate::resolve::Resolver;
 
 /// Knobs that come from the command line rather than `matrix.toml`.
 #[derive(Debug, Clone)]
@@ -47,7 +51,7 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Interpreter(#[from] InterpreterError),
+    Interpreter(#[from] SelectError),
     #[error("cannot reach the package index: {0}")]
     Index(String),
     #[error("{context}: {source}")]
@@ -59,18 +63,18 @@ pub enum RunError {
 }
 
 impl RunError {
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             RunError::Interpreter(e) => Some(e.hint()),
             RunError::Index(_) => Some(
-                "check the network, or point uv/pip at a reachable index (UV_INDEX_URL, PIP_INDEX_URL)",
+                "check the network, or point uv/pip at a reachable index (UV_INDEX_URL, PIP_INDEX_URL)".into(),
             ),
             RunError::Io { .. } => None,
         }
     }
 }
 
-type SharedResult<T> = Shared<Pin<Box<dyn Future<Output = Result<Arc<T>, String>> + Send>>>;
+type SharedEnv = Shared<Pin<Box<dyn Future<Output = Result<Arc<NumpyEnv>, String>> + Send>>>;
 
 /// Why a build row produced no artifact.
 #[derive(Debug, Clone)]
@@ -85,7 +89,6 @@ type SharedBuild = Shared<Pin<Box<dyn Future<Output = Result<Arc<Artifact>, RowP
 
 /// Everything the graph's nodes share.
 struct Ctx {
-    interpreter: Interpreter,
     installer: Installer,
     config: Config,
     work: PathBuf,
@@ -101,6 +104,14 @@ impl Ctx {
     }
 }
 
+/// One interpreter's part of the graph.
+struct Grid {
+    index: usize,
+    interpreter: Interpreter,
+    python_version: Version,
+    work: PathBuf,
+}
+
 /// Runs the whole matrix of `config`, reporting through `events`.
 pub async fn run(
     config: &Config,
@@ -108,16 +119,19 @@ pub async fn run(
     events: UnboundedSender<Event>,
 ) -> Result<(), RunError> {
     let started = Instant::now();
-    let interpreter = python::find(&config.python).await?;
     let mut notes = Vec::new();
-    if !interpreter.python_h {
-        notes.push(format!(
-            "{} has no Python.h under {}: builds will fail (install the Python development headers)",
-            interpreter.label(),
-            interpreter.include.display()
-        ));
+    let chosen = select_interpreters(&config.python).await?;
+    for found in &chosen {
+        if !found.interpreter.python_h {
+            notes.push(format!(
+                "{} has no Python.h under {}: builds will fail (install the Python development headers)",
+                found.interpreter.label(),
+                found.interpreter.include.display()
+            ));
+        }
     }
-    let installer = Installer::discover(options.installer, &interpreter, &mut notes).await;
+    let installer =
+        Installer::discover(options.installer, &chosen[0].interpreter, &mut notes).await;
 
     let work = tempfile::Builder::new()
         .prefix("abimatrix-")
@@ -133,19 +147,46 @@ pub async fn run(
         },
     )?;
 
-    let (build_axis, runtime_axis) = resolve_axes(config, &installer, &interpreter).await?;
+    // Resolve every interpreter's axes before any work: the table is shown
+    // first, and an unreachable index stops the run before it starts.
+    let resolver = Resolver::new(&installer);
+    let axes = join_all(chosen.iter().map(|f| async {
+        let build = resolver.axis(&f.interpreter, &config.build).await?;
+        let runtime = resolver.axis(&f.interpreter, &config.runtime).await?;
+        Ok::<_, InstallError>((build, runtime))
+    }))
+    .await;
+    let mut headers = Vec::new();
+    for (found, axes) in chosen.iter().zip(axes) {
+        let (build, runtime) = axes.map_err(|e| match e {
+            InstallError::Index { detail } => RunError::Index(detail),
+            other => RunError::Index(other.to_string()),
+        })?;
+        let mut skipped = build.skipped;
+        for s in runtime.skipped {
+            if !skipped.contains(&s) {
+                skipped.push(s);
+            }
+        }
+        headers.push(GridHeader {
+            interpreter: found.interpreter.clone(),
+            source: found.source.to_string(),
+            build_axis: build.entries,
+            runtime_axis: runtime.entries,
+            skipped,
+        });
+    }
+    drop(resolver);
+
     let jobs = options
         .jobs
         .or(config.jobs)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-
     let header = RunHeader {
-        interpreter: interpreter.clone(),
+        grids: headers.clone(),
         installer: installer.describe(),
         extension: config.extension.label(),
-        build_axis: build_axis.clone(),
-        runtime_axis: runtime_axis.clone(),
         jobs,
         notes,
         work_dir: options.keep_envs.then(|| work.path().to_path_buf()),
@@ -154,7 +195,6 @@ pub async fn run(
     let _ = events.send(Event::Started(Box::new(header)));
 
     let ctx = Arc::new(Ctx {
-        interpreter,
         installer,
         config: config.clone(),
         work: work.path().to_path_buf(),
@@ -163,31 +203,18 @@ pub async fn run(
         probe,
     });
 
-    // One environment per distinct version, one build per build version.
-    let mut envs: HashMap<Version, SharedResult<NumpyEnv>> = HashMap::new();
-    for v in build_axis
-        .iter()
-        .chain(&runtime_axis)
-        .filter_map(|a| a.version.clone())
-    {
-        envs.entry(v.clone())
-            .or_insert_with(|| env_node(ctx.clone(), v).boxed().shared());
-    }
-    let mut builds: HashMap<Version, SharedBuild> = HashMap::new();
-    for v in build_axis.iter().filter_map(|a| a.version.clone()) {
-        let env = envs[&v].clone();
-        builds
-            .entry(v.clone())
-            .or_insert_with(|| build_node(ctx.clone(), v, env).boxed().shared());
-    }
-
     let mut cells = Vec::new();
-    for b in &build_axis {
-        for r in &runtime_axis {
-            let build = b.version.as_ref().map(|v| builds[v].clone());
-            let env = r.version.as_ref().map(|v| envs[v].clone());
-            cells.push(cell_node(ctx.clone(), b.clone(), r.clone(), build, env));
-        }
+    for (index, header) in headers.iter().enumerate() {
+        let grid = Arc::new(Grid {
+            index,
+            interpreter: header.interpreter.clone(),
+            python_version: Version::from_str(&header.interpreter.version)
+                .unwrap_or_else(|_| Version::new([0])),
+            work: ctx
+                .work
+                .join(format!("py{index}-{}", header.interpreter.version)),
+        });
+        cells.extend(grid_cells(&ctx, &grid, header));
     }
     join_all(cells).await;
     ctx.send(Event::Finished {
@@ -201,51 +228,45 @@ pub async fn run(
     Ok(())
 }
 
-/// Resolves every requested version once (the same request on both axes is
-/// one query) and builds the two axes in the order the user wrote them.
-async fn resolve_axes(
-    config: &Config,
-    installer: &Installer,
-    interpreter: &Interpreter,
-) -> Result<(Vec<AxisEntry>, Vec<AxisEntry>), RunError> {
-    let mut distinct: Vec<&NumpyRequest> = Vec::new();
-    for r in config.build.iter().chain(&config.runtime) {
-        if !distinct.contains(&r) {
-            distinct.push(r);
+/// The graph of one grid: one environment per distinct version, one build
+/// per build version, one probe per cell.
+fn grid_cells(
+    ctx: &Arc<Ctx>,
+    grid: &Arc<Grid>,
+    header: &GridHeader,
+) -> Vec<impl Future<Output = ()> + use<>> {
+    let mut envs: HashMap<Version, SharedEnv> = HashMap::new();
+    for v in header.versions() {
+        envs.insert(
+            v.clone(),
+            env_node(ctx.clone(), grid.clone(), v).boxed().shared(),
+        );
+    }
+    let mut builds: HashMap<Version, SharedBuild> = HashMap::new();
+    for v in header.build_axis.iter().filter_map(|a| a.version.clone()) {
+        let env = envs[&v].clone();
+        builds.entry(v.clone()).or_insert_with(|| {
+            build_node(ctx.clone(), grid.clone(), v, env)
+                .boxed()
+                .shared()
+        });
+    }
+    let mut cells = Vec::new();
+    for b in &header.build_axis {
+        for r in &header.runtime_axis {
+            let build = b.version.as_ref().map(|v| builds[v].clone());
+            let env = r.version.as_ref().map(|v| envs[v].clone());
+            cells.push(cell_node(
+                ctx.clone(),
+                grid.clone(),
+                b.clone(),
+                r.clone(),
+                build,
+                env,
+            ));
         }
     }
-    let answers = join_all(distinct.iter().map(|r| installer.resolve(interpreter, r))).await;
-    let mut resolved = HashMap::new();
-    for (request, answer) in distinct.into_iter().zip(answers) {
-        let entry = match answer {
-            Ok(version) => AxisEntry {
-                request: request.to_string(),
-                version: Some(version),
-                unavailable: None,
-                nominal: request.nominal().clone(),
-            },
-            Err(InstallError::Index { detail }) => return Err(RunError::Index(detail)),
-            Err(e) => AxisEntry {
-                request: request.to_string(),
-                version: None,
-                unavailable: Some(unavailable_message(&e, interpreter)),
-                nominal: request.nominal().clone(),
-            },
-        };
-        resolved.insert(request.clone(), entry);
-    }
-    let axis = |requests: &[NumpyRequest]| {
-        let mut out: Vec<AxisEntry> = Vec::new();
-        for r in requests {
-            let entry = resolved[r].clone();
-            // "1.26.*" and "1.26.4" may name the same release: one column.
-            if !out.iter().any(|e| e.label() == entry.label()) {
-                out.push(entry);
-            }
-        }
-        out
-    };
-    Ok((axis(&config.build), axis(&config.runtime)))
+    cells
 }
 
 fn unavailable_message(e: &InstallError, interpreter: &Interpreter) -> String {
@@ -257,17 +278,23 @@ fn unavailable_message(e: &InstallError, interpreter: &Interpreter) -> String {
     }
 }
 
-async fn env_node(ctx: Arc<Ctx>, version: Version) -> Result<Arc<NumpyEnv>, String> {
+async fn env_node(
+    ctx: Arc<Ctx>,
+    grid: Arc<Grid>,
+    version: Version,
+) -> Result<Arc<NumpyEnv>, String> {
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
     ctx.send(Event::EnvStarted {
+        grid: grid.index,
         version: version.clone(),
     });
-    let dir = ctx.work.join("envs").join(version.to_string());
-    let result = environment::create(&ctx.installer, &ctx.interpreter, &version, &dir)
+    let dir = grid.work.join("envs").join(version.to_string());
+    let result = environment::create(&ctx.installer, &grid.interpreter, &version, &dir)
         .await
         .map(Arc::new)
-        .map_err(|e| unavailable_message(&e, &ctx.interpreter));
+        .map_err(|e| unavailable_message(&e, &grid.interpreter));
     ctx.send(Event::EnvFinished {
+        grid: grid.index,
         version,
         result: result.as_ref().map(|e| e.setup).map_err(Clone::clone),
     });
@@ -276,8 +303,9 @@ async fn env_node(ctx: Arc<Ctx>, version: Version) -> Result<Arc<NumpyEnv>, Stri
 
 async fn build_node(
     ctx: Arc<Ctx>,
+    grid: Arc<Grid>,
     version: Version,
-    env: SharedResult<NumpyEnv>,
+    env: SharedEnv,
 ) -> Result<Arc<Artifact>, RowProblem> {
     let env = env.await.map_err(RowProblem::Env)?;
     let _permit = ctx
@@ -286,12 +314,14 @@ async fn build_node(
         .await
         .map_err(|e| RowProblem::Env(e.to_string()))?;
     ctx.send(Event::BuildStarted {
+        grid: grid.index,
         version: version.clone(),
     });
-    let out = ctx.work.join("builds").join(version.to_string());
-    let result = build::build(&ctx.config.extension, &ctx.interpreter, &env, &out).await;
+    let out = grid.work.join("builds").join(version.to_string());
+    let result = build::build(&ctx.config.extension, &grid.interpreter, &env, &out).await;
     let record = match &result {
         Ok(a) => BuildRecord {
+            grid: grid.index,
             version: version.clone(),
             ok: true,
             summary: String::new(),
@@ -299,6 +329,7 @@ async fn build_node(
             duration: a.duration,
         },
         Err(e) => BuildRecord {
+            grid: grid.index,
             version: version.clone(),
             ok: false,
             summary: e.summary.clone(),
@@ -315,15 +346,20 @@ async fn build_node(
 
 async fn cell_node(
     ctx: Arc<Ctx>,
+    grid: Arc<Grid>,
     build: AxisEntry,
     runtime: AxisEntry,
     artifact: Option<SharedBuild>,
-    env: Option<SharedResult<NumpyEnv>>,
+    env: Option<SharedEnv>,
 ) {
-    let expected = ctx
-        .config
-        .expected(build.expectation_version(), runtime.expectation_version());
+    let expected = ctx.config.expected(
+        &grid.python_version,
+        build.expectation_version(),
+        runtime.expectation_version(),
+    );
     let mut result = CellResult {
+        grid: grid.index,
+        interpreter: grid.interpreter.label(),
         build: build.label(),
         runtime: runtime.label(),
         build_version: build.version.clone(),
@@ -357,7 +393,7 @@ async fn cell_node(
             }
             Ok(artifact) => match env.await {
                 Err(why) => unavailable("runtime", &runtime, &why),
-                Ok(env) => match probe_cell(&ctx, &build, &runtime, &artifact, &env).await {
+                Ok(env) => match probe_cell(&ctx, &grid, &build, &runtime, &artifact, &env).await {
                     Ok(run) => {
                         result.stdout = run.stdout;
                         result.stderr = run.stderr;
@@ -375,13 +411,14 @@ async fn cell_node(
 
 async fn probe_cell(
     ctx: &Ctx,
+    grid: &Grid,
     build: &AxisEntry,
     runtime: &AxisEntry,
     artifact: &Artifact,
     env: &NumpyEnv,
 ) -> Result<probe::ProbeRun, String> {
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
-    let dir = cell_dir(&ctx.work, &build.label(), &runtime.label());
+    let dir = cell_dir(&grid.work, &build.label(), &runtime.label());
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(probe::run(
         &ctx.probe,

@@ -106,9 +106,14 @@ impl Run {
             .unwrap_or_else(|| panic!("no results file\n{}", self.dump()))
     }
 
-    /// The resolved label of request `request` on `axis` ("build"/"runtime").
+    /// The resolved label of request `request` on `axis` ("build"/"runtime")
+    /// of the first grid.
     pub fn resolved(&self, axis: &str, request: &str) -> String {
-        self.results()["axes"][axis]
+        self.resolved_in(0, axis, request)
+    }
+
+    pub fn resolved_in(&self, grid: usize, axis: &str, request: &str) -> String {
+        self.results()["grids"][grid]["axes"][axis]
             .as_array()
             .and_then(|a| a.iter().find(|e| e["request"] == request))
             .map(|e| {
@@ -117,23 +122,51 @@ impl Run {
                     .unwrap_or_else(|| e["request"].as_str().unwrap_or_default())
                     .to_string()
             })
-            .unwrap_or_else(|| panic!("no {axis} entry for {request}\n{}", self.dump()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {axis} entry for {request} in grid {grid}\n{}",
+                    self.dump()
+                )
+            })
     }
 
-    /// The cell built with request `build` and run under request `runtime`.
+    /// The resolved versions on `axis` of grid `grid`.
+    pub fn axis(&self, grid: usize, axis: &str) -> Vec<String> {
+        self.results()["grids"][grid]["axes"][axis]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["version"].as_str().unwrap_or("-").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The cell of the first grid built with request `build` and run under
+    /// request `runtime`.
     pub fn cell(&self, build: &str, runtime: &str) -> &Value {
         let (b, r) = (
             self.resolved("build", build),
             self.resolved("runtime", runtime),
         );
+        self.cell_at(0, &b, &r)
+    }
+
+    /// The cell of grid `grid` with resolved versions `build` and `runtime`.
+    pub fn cell_at(&self, grid: usize, build: &str, runtime: &str) -> &Value {
         self.results()["cells"]
             .as_array()
             .and_then(|cells| {
                 cells
                     .iter()
-                    .find(|c| c["build"] == b.as_str() && c["runtime"] == r.as_str())
+                    .find(|c| c["grid"] == grid && c["build"] == build && c["runtime"] == runtime)
             })
-            .unwrap_or_else(|| panic!("no cell {b} → {r}\n{}", self.dump()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no cell {build} → {runtime} in grid {grid}\n{}",
+                    self.dump()
+                )
+            })
     }
 
     pub fn outcome(&self, build: &str, runtime: &str) -> String {

@@ -1,0 +1,377 @@
+//! Finding every Python on this machine that a user could mean, and
+//! choosing among them for a request.
+//!
+//! Candidates come from PATH (`python3.X`, `python3`, `python`), pyenv's
+//! versions directory (`$PYENV_ROOT/versions/*`) and, when uv is at hand,
+//! `uv python list --only-installed`. Every candidate is *run* once (the
+//! query script); one that exists but does not run (a pyenv shim for a
+//! version that is not selected, a dangling link) is rejected with the
+//! reason, never trusted because of its name or place.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use futures::future::join_all;
+use pep440_rs::Version;
+use regex::Regex;
+
+use super::{Interpreter, InterpreterError, PythonRequest, query};
+use crate::process::Spec;
+
+/// Where a candidate was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PythonSource {
+    /// Named explicitly in matrix.toml.
+    Explicit,
+    SearchPath,
+    Pyenv,
+    Uv,
+}
+
+impl fmt::Display for PythonSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PythonSource::Explicit => "matrix.toml",
+            PythonSource::SearchPath => "PATH",
+            PythonSource::Pyenv => "pyenv",
+            PythonSource::Uv => "uv",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Where it was found (may be a link or shim to `interpreter.executable`).
+    pub path: PathBuf,
+    pub source: PythonSource,
+    pub interpreter: Interpreter,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub path: PathBuf,
+    pub source: PythonSource,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub found: Vec<Found>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// Where to look; from the process environment by default, from fakes in
+/// tests.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRoots {
+    pub path: Option<OsString>,
+    pub pyenv_root: Option<PathBuf>,
+    pub uv: Option<PathBuf>,
+}
+
+impl SearchRoots {
+    pub fn from_env(uv: Option<PathBuf>) -> SearchRoots {
+        let pyenv_root = std::env::var_os("PYENV_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".pyenv")));
+        SearchRoots {
+            path: std::env::var_os("PATH"),
+            pyenv_root,
+            uv,
+        }
+    }
+}
+
+static PYTHON_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^python(3(\.\d+)?)?$").expect("constant pattern"));
+
+/// Every candidate, in order of preference (PATH first, as a shell would).
+async fn candidates(roots: &SearchRoots) -> Vec<(PathBuf, PythonSource)> {
+    let mut out = Vec::new();
+    if let Some(path) = &roots.path {
+        for dir in std::env::split_paths(path) {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .filter(|e| PYTHON_NAME.is_match(&e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect();
+            names.sort();
+            out.extend(names.into_iter().map(|p| (p, PythonSource::SearchPath)));
+        }
+    }
+    if let Some(root) = &roots.pyenv_root {
+        if let Ok(entries) = std::fs::read_dir(root.join("versions")) {
+            let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            dirs.sort();
+            for d in dirs {
+                let bin = d.join("bin");
+                let exe = ["python3", "python"]
+                    .iter()
+                    .map(|n| bin.join(n))
+                    .find(|p| p.symlink_metadata().is_ok());
+                if let Some(exe) = exe {
+                    out.push((exe, PythonSource::Pyenv));
+                }
+            }
+        }
+    }
+    if let Some(uv) = &roots.uv {
+        let listed = Spec::new(uv)
+            .args([
+                "python",
+                "list",
+                "--only-installed",
+                "--output-format",
+                "json",
+            ])
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .run()
+            .await;
+        if let Ok(f) = listed {
+            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(f.stdout.text.trim())
+            {
+                out.extend(
+                    items
+                        .iter()
+                        .filter_map(|i| i["path"].as_str())
+                        .map(|p| (PathBuf::from(p), PythonSource::Uv)),
+                );
+            }
+        }
+    }
+    // The same file reached twice (PATH and uv both list it) is one candidate.
+    let mut seen = HashSet::new();
+    out.retain(|(p, _)| seen.insert(p.clone()));
+    out
+}
+
+/// Runs every candidate once and sorts them into found and rejected.
+pub async fn discover(roots: &SearchRoots) -> Discovery {
+    let candidates = candidates(roots).await;
+    let answers = join_all(candidates.iter().map(|(p, _)| probe_candidate(p))).await;
+    let mut discovery = Discovery::default();
+    let mut executables = HashSet::new();
+    for ((path, source), answer) in candidates.into_iter().zip(answers) {
+        match answer {
+            Ok(interpreter) => {
+                // Links and shims to one binary are one interpreter; the
+                // first (most preferred) place it was found names it.
+                let key = std::fs::canonicalize(&interpreter.executable)
+                    .unwrap_or_else(|_| interpreter.executable.clone());
+                if executables.insert(key) {
+                    discovery.found.push(Found {
+                        path,
+                        source,
+                        interpreter,
+                    });
+                }
+            }
+            Err(reason) => discovery.rejected.push(Rejected {
+                path,
+                source,
+                reason,
+            }),
+        }
+    }
+    discovery
+}
+
+async fn probe_candidate(path: &Path) -> Result<Interpreter, String> {
+    if path.symlink_metadata().is_ok() && !path.exists() {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        return Err(format!("dangling link to {target}"));
+    }
+    query(path).await.map_err(|e| match e {
+        InterpreterError::DoesNotRun { detail, .. } => format!("does not run: {detail}"),
+        other => other.to_string(),
+    })
+}
+
+/// Why a request found no interpreter.
+#[derive(Debug, thiserror::Error)]
+#[error("no interpreter matches python \"{request}\"; found: {found}")]
+pub struct NoMatch {
+    pub request: String,
+    pub found: String,
+}
+
+impl Discovery {
+    /// The interpreters for `request`: for a version, the best match; for a
+    /// range, the best of each minor version in it.
+    pub fn select(&self, request: &PythonRequest) -> Result<Vec<Found>, NoMatch> {
+        let mut matching: Vec<&Found> = self
+            .found
+            .iter()
+            .filter(|f| request.accepts(&f.interpreter))
+            .collect();
+        // Best first: can build extensions, then the newest patch, then the
+        // order of discovery (the sort is stable).
+        matching.sort_by_key(|f| {
+            (
+                std::cmp::Reverse(f.interpreter.python_h),
+                std::cmp::Reverse(parse_version(&f.interpreter.version)),
+            )
+        });
+        let chosen: Vec<Found> = match request {
+            PythonRequest::Version(_) => matching.into_iter().take(1).cloned().collect(),
+            _ => {
+                let mut minors = HashSet::new();
+                let mut picked: Vec<Found> = matching
+                    .into_iter()
+                    .filter(|f| minors.insert(minor_of(&f.interpreter.version)))
+                    .cloned()
+                    .collect();
+                picked.sort_by_key(|f| parse_version(&f.interpreter.version));
+                picked
+            }
+        };
+        if chosen.is_empty() {
+            let mut versions: Vec<String> = self
+                .found
+                .iter()
+                .map(|f| format!("{} ({})", f.interpreter.version, f.source))
+                .collect();
+            versions.sort();
+            versions.dedup();
+            return Err(NoMatch {
+                request: request.to_string(),
+                found: if versions.is_empty() {
+                    "none".into()
+                } else {
+                    versions.join(", ")
+                },
+            });
+        }
+        Ok(chosen)
+    }
+}
+
+fn parse_version(text: &str) -> Version {
+    text.parse().unwrap_or_else(|_| Version::new([0]))
+}
+
+fn minor_of(text: &str) -> (u64, u64) {
+    let v = parse_version(text);
+    let r = v.release();
+    (
+        r.first().copied().unwrap_or(0),
+        r.get(1).copied().unwrap_or(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    /// A real executable that answers the query like a Python would.
+    fn fake_python(path: &Path, version: &str, python_h: bool) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let json = format!(
+            r#"{{"executable": "{exe}", "version": "{version}", "implementation": "CPython", "machine": "x86_64", "platform": "linux", "ext_suffix": ".so", "cc": "cc", "cflags": "", "ccshared": "-fPIC", "ldshared": "cc -shared", "include": "/nonexistent", "python_h": {python_h}}}"#,
+            exe = path.display()
+        );
+        std::fs::write(path, format!("#!/bin/sh\ncat <<'EOF'\n{json}\nEOF\n")).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn failing_shim(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            path,
+            "#!/bin/sh\necho 'pyenv: python3.10: command not found' >&2\nexit 127\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn finds_runs_and_rejects_with_reasons() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("bin");
+        let pyenv = tmp.path().join("pyenv");
+        fake_python(&bin.join("python3.42"), "3.42.1", true);
+        failing_shim(&bin.join("python3.10"));
+        std::fs::create_dir_all(&bin).unwrap();
+        symlink(tmp.path().join("gone"), bin.join("python3")).unwrap();
+        std::fs::write(bin.join("not-python"), "").unwrap();
+        fake_python(&pyenv.join("versions/3.41.0/bin/python3"), "3.41.0", true);
+        fake_python(&pyenv.join("versions/3.42.0/bin/python3"), "3.42.0", false);
+
+        let roots = SearchRoots {
+            path: Some(bin.clone().into_os_string()),
+            pyenv_root: Some(pyenv.clone()),
+            uv: None,
+        };
+        let d = discover(&roots).await;
+        let found: Vec<(String, PythonSource)> = d
+            .found
+            .iter()
+            .map(|f| (f.interpreter.version.clone(), f.source))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("3.42.1".to_string(), PythonSource::SearchPath),
+                ("3.41.0".to_string(), PythonSource::Pyenv),
+                ("3.42.0".to_string(), PythonSource::Pyenv),
+            ]
+        );
+        let rejected: Vec<(String, &str)> = d
+            .rejected
+            .iter()
+            .map(|r| {
+                (
+                    r.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    r.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(rejected.len(), 2, "{rejected:?}");
+        assert!(
+            rejected
+                .iter()
+                .any(|(n, r)| n == "python3" && r.starts_with("dangling link to"))
+        );
+        assert!(
+            rejected
+                .iter()
+                .any(|(n, r)| n == "python3.10" && r.contains("command not found"))
+        );
+
+        // "3.42" picks the newest patch that can build extensions.
+        let base = Path::new("/");
+        let pick = d
+            .select(&PythonRequest::parse("3.42", base).unwrap())
+            .unwrap();
+        assert_eq!(pick.len(), 1);
+        assert_eq!(pick[0].interpreter.version, "3.42.1");
+        // A range gives one per minor version, oldest first.
+        let pick = d
+            .select(&PythonRequest::parse(">=3.41", base).unwrap())
+            .unwrap();
+        let versions: Vec<&str> = pick
+            .iter()
+            .map(|f| f.interpreter.version.as_str())
+            .collect();
+        assert_eq!(versions, ["3.41.0", "3.42.1"]);
+        let err = d
+            .select(&PythonRequest::parse("3.9", base).unwrap())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no interpreter matches python \"3.9\""),
+            "{err}"
+        );
+        assert!(err.to_string().contains("3.41.0 (pyenv)"), "{err}");
+    }
+}

@@ -1,0 +1,114 @@
+//! What the user asked for on the Python axis: a version ("3.12"), a range
+//! (">=3.9,<3.14"), a path, or a command name; kept apart from where an
+//! interpreter was found ([`super::PythonSource`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep440_rs::{Version, VersionSpecifiers};
+
+use super::Interpreter;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonRequest {
+    /// "3.12" (any 3.12.x) or "3.12.1" (that release).
+    Version(Version),
+    /// One interpreter for each minor version in range.
+    Range(VersionSpecifiers),
+    /// An interpreter at this path (relative paths are relative to matrix.toml).
+    Path(PathBuf),
+    /// A command looked up on PATH ("python3", "python3.11").
+    Name(String),
+}
+
+pub const PYTHON_EXPECTED: &str = "expected a version like \"3.12\", a range like \">=3.9,<3.14\", a path, or a command like \"python3\"";
+
+impl PythonRequest {
+    /// Parses `text`, resolving relative paths against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<PythonRequest, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(format!("empty Python request; {PYTHON_EXPECTED}"));
+        }
+        if t.contains('/') {
+            let p = PathBuf::from(t);
+            return Ok(PythonRequest::Path(if p.is_absolute() {
+                p
+            } else {
+                base.join(p)
+            }));
+        }
+        if t.starts_with(['<', '>', '=', '!', '~']) {
+            let specs = VersionSpecifiers::from_str(t)
+                .map_err(|e| format!("invalid Python range \"{t}\" ({e}); {PYTHON_EXPECTED}"))?;
+            return Ok(PythonRequest::Range(specs));
+        }
+        if t.starts_with(|c: char| c.is_ascii_digit()) {
+            let v = Version::from_str(t)
+                .map_err(|e| format!("invalid Python version \"{t}\" ({e}); {PYTHON_EXPECTED}"))?;
+            return Ok(PythonRequest::Version(v));
+        }
+        if t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+        {
+            return Ok(PythonRequest::Name(t.to_string()));
+        }
+        Err(format!("invalid Python request \"{t}\"; {PYTHON_EXPECTED}"))
+    }
+
+    /// Whether a found interpreter satisfies a version or range request.
+    pub fn accepts(&self, interpreter: &Interpreter) -> bool {
+        let Ok(found) = Version::from_str(&interpreter.version) else {
+            return false;
+        };
+        match self {
+            PythonRequest::Version(want) => {
+                let (w, f) = (want.release(), found.release());
+                f.len() >= w.len() && f[..w.len()] == *w
+            }
+            PythonRequest::Range(specs) => specs.contains(&found),
+            PythonRequest::Path(_) | PythonRequest::Name(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for PythonRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PythonRequest::Version(v) => write!(f, "{v}"),
+            PythonRequest::Range(s) => write!(f, "{s}"),
+            PythonRequest::Path(p) => write!(f, "{}", p.display()),
+            PythonRequest::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_form() {
+        let base = Path::new("/proj");
+        assert!(matches!(
+            PythonRequest::parse("3.12", base),
+            Ok(PythonRequest::Version(_))
+        ));
+        assert!(matches!(
+            PythonRequest::parse(">=3.9,<3.14", base),
+            Ok(PythonRequest::Range(_))
+        ));
+        assert_eq!(
+            PythonRequest::parse("venv/bin/python", base),
+            Ok(PythonRequest::Path(PathBuf::from("/proj/venv/bin/python")))
+        );
+        assert_eq!(
+            PythonRequest::parse("python3.11", base),
+            Ok(PythonRequest::Name("python3.11".into()))
+        );
+        for bad in ["", "3.x", ">=3.x", "py thon"] {
+            assert!(PythonRequest::parse(bad, base).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! From NumPy requests to the versions a grid really uses, per interpreter.
+//!
+//! Exact versions and series are checked or resolved by the installer for
+//! exactly that interpreter's wheel tags; ranges are expanded into the minor
+//! series the index has, each resolved the same way; `oldest`/`latest` ask
+//! the resolver for the lowest/highest release with a wheel. Everything is
+//! known before any environment is made, so the resolved table can be shown
+//! first and a version without a wheel is `unavailable` from the start.
+
+use std::collections::BTreeSet;
+
+use futures::future::join_all;
+use pep440_rs::Version;
+use tokio::sync::OnceCell;
+
+use crate::config::NumpyRequest;
+use crate::python::{InstallError, Installer, Interpreter, index_versions};
+use crate::runner::AxisEntry;
+
+/// Resolves requests for any number of interpreters, fetching the index's
+/// version list at most once per run.
+pub struct Resolver<'a> {
+    installer: &'a Installer,
+    index: OnceCell<Result<Vec<Version>, InstallError>>,
+}
+
+/// One interpreter's axis, and what was asked for but has no wheel for it.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedAxis {
+    pub entries: Vec<AxisEntry>,
+    /// "1.25.* (from >=1.25,<2.1)": series in a range with no wheel here.
+    pub skipped: Vec<String>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(installer: &'a Installer) -> Resolver<'a> {
+        Resolver {
+            installer,
+            index: OnceCell::new(),
+        }
+    }
+
+    /// The axis for `requests` under `interpreter`, in request order, with
+    /// duplicates (a series and an exact version naming one release) merged.
+    /// Only an unreachable index is an error.
+    pub async fn axis(
+        &self,
+        interpreter: &Interpreter,
+        requests: &[NumpyRequest],
+    ) -> Result<ResolvedAxis, InstallError> {
+        let parts = join_all(requests.iter().map(|r| self.request(interpreter, r))).await;
+        let mut axis = ResolvedAxis::default();
+        for part in parts {
+            let part = part?;
+            for entry in part.entries {
+                if !axis.entries.iter().any(|e| e.label() == entry.label()) {
+                    axis.entries.push(entry);
+                }
+            }
+            axis.skipped.extend(part.skipped);
+        }
+        Ok(axis)
+    }
+
+    async fn request(
+        &self,
+        interpreter: &Interpreter,
+        request: &NumpyRequest,
+    ) -> Result<ResolvedAxis, InstallError> {
+        let one = |answer: Result<Version, InstallError>| -> Result<ResolvedAxis, InstallError> {
+            Ok(ResolvedAxis {
+                entries: vec![entry(request, answer, interpreter)?],
+                skipped: Vec::new(),
+            })
+        };
+        match request {
+            NumpyRequest::Exact(_) | NumpyRequest::Series(_) | NumpyRequest::Latest => one(self
+                .installer
+                .resolve(interpreter, &request.requirement(), false)
+                .await),
+            NumpyRequest::Oldest => one(self.installer.resolve(interpreter, "numpy", true).await),
+            NumpyRequest::Range(specs) => {
+                let index = self
+                    .index
+                    .get_or_init(|| index_versions(interpreter))
+                    .await
+                    .clone()?;
+                let series: BTreeSet<(u64, u64)> = index
+                    .iter()
+                    .filter(|v| specs.contains(v))
+                    .map(|v| {
+                        let r = v.release();
+                        (
+                            r.first().copied().unwrap_or(0),
+                            r.get(1).copied().unwrap_or(0),
+                        )
+                    })
+                    .collect();
+                let answers = join_all(series.iter().map(|(major, minor)| {
+                    let requirement = format!("numpy{specs},=={major}.{minor}.*");
+                    async move {
+                        self.installer
+                            .resolve(interpreter, &requirement, false)
+                            .await
+                    }
+                }))
+                .await;
+                let mut axis = ResolvedAxis::default();
+                for ((major, minor), answer) in series.iter().zip(answers) {
+                    match answer {
+                        Ok(v) => axis.entries.push(AxisEntry {
+                            request: request.to_string(),
+                            version: Some(v),
+                            unavailable: None,
+                            nominal: request.nominal(),
+                        }),
+                        Err(InstallError::Index { detail }) => {
+                            return Err(InstallError::Index { detail });
+                        }
+                        Err(_) => axis
+                            .skipped
+                            .push(format!("{major}.{minor}.* (from {request})")),
+                    }
+                }
+                if axis.entries.is_empty() {
+                    axis.entries.push(AxisEntry {
+                        request: request.to_string(),
+                        version: None,
+                        unavailable: Some(if series.is_empty() {
+                            format!("no NumPy release on the index matches {request}")
+                        } else {
+                            format!(
+                                "no release in {request} has a wheel for {}",
+                                interpreter.label()
+                            )
+                        }),
+                        nominal: request.nominal(),
+                    });
+                }
+                Ok(axis)
+            }
+        }
+    }
+}
+
+/// An axis entry from one resolver answer; an unreachable index is an error.
+fn entry(
+    request: &NumpyRequest,
+    answer: Result<Version, InstallError>,
+    interpreter: &Interpreter,
+) -> Result<AxisEntry, InstallError> {
+    let (version, unavailable) = match answer {
+        Ok(v) => (Some(v), None),
+        Err(InstallError::Index { detail }) => return Err(InstallError::Index { detail }),
+        Err(InstallError::NoWheel { requirement, .. }) => (
+            None,
+            Some(format!(
+                "no wheel of {requirement} for {}",
+                interpreter.label()
+            )),
+        ),
+        Err(other) => (None, Some(other.to_string())),
+    };
+    Ok(AxisEntry {
+        request: request.to_string(),
+        version,
+        unavailable,
+        nominal: request.nominal(),
+    })
+}

@@ -1,0 +1,75 @@
+//! From `[python]` requests to the interpreters a run uses. A command name
+//! or path is run directly (fast, no search); versions and ranges search the
+//! machine once. A request that matches nothing stops the run before any
+//! work, naming what was found.
+
+use crate::python::{
+    self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error(transparent)]
+    Interpreter(#[from] InterpreterError),
+    #[error(transparent)]
+    NoMatch(#[from] NoMatch),
+}
+
+impl SelectError {
+    pub fn hint(&self) -> String {
+        match self {
+            SelectError::Interpreter(e) => e.hint().to_string(),
+            SelectError::NoMatch(_) => {
+                "`matrix pythons` lists every interpreter found and why others were rejected; install the missing one (e.g. with pyenv or uv python install)".to_string()
+            }
+        }
+    }
+}
+
+/// The interpreters for `requests`, in order, each at most once.
+pub async fn select_interpreters(requests: &[PythonRequest]) -> Result<Vec<Found>, SelectError> {
+    let mut discovery: Option<Discovery> = None;
+    let mut out: Vec<Found> = Vec::new();
+    for request in requests {
+        let chosen = match request {
+            PythonRequest::Name(name) => {
+                let interpreter = python::find(name).await?;
+                vec![Found {
+                    path: interpreter.executable.clone(),
+                    source: PythonSource::SearchPath,
+                    interpreter,
+                }]
+            }
+            PythonRequest::Path(path) => {
+                let interpreter = python::find(&path.to_string_lossy()).await?;
+                vec![Found {
+                    path: path.clone(),
+                    source: PythonSource::Explicit,
+                    interpreter,
+                }]
+            }
+            PythonRequest::Version(_) | PythonRequest::Range(_) => {
+                if discovery.is_none() {
+                    let uv = which::which("uv").ok().or_else(|| {
+                        let cached = crate::cache::tools_dir().join("uv/bin/uv");
+                        cached.exists().then_some(cached)
+                    });
+                    discovery = Some(python::discover(&SearchRoots::from_env(uv)).await);
+                }
+                match &discovery {
+                    Some(d) => d.select(request)?,
+                    None => Vec::new(),
+                }
+            }
+        };
+        for f in chosen {
+            if !out
+                .iter()
+                .any(|o| o.interpreter.executable == f.interpreter.executable)
+            {
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
