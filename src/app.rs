@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{Cli, Command, InitArgs, PythonsArgs, RunArgs};
+use crate::cli::{CacheAction, CacheArgs, Cli, Command, InitArgs, PythonsArgs, RunArgs};
 use crate::config::{Config, STARTER};
 use crate::python::{self, SearchRoots};
 use crate::report::{self, Progress, RunResults};
@@ -27,6 +27,44 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Run(args) => run(args).await,
         Command::Init(args) => init(&args),
         Command::Pythons(args) => pythons(&args).await,
+        Command::Cache(args) => cache_command(&args),
+    }
+}
+
+fn cache_command(args: &CacheArgs) -> Exit {
+    let root = crate::cache::root_in(args.cache_dir.as_deref());
+    match args.action {
+        CacheAction::Info => {
+            println!("cache: {}", root.display());
+            for (name, what) in [
+                ("envs", "interpreters with environments"),
+                ("builds", "builds"),
+                ("tools", "tools"),
+            ] {
+                let (bytes, entries) = crate::cache::usage(&root.join(name));
+                println!(
+                    "  {name:<7} {entries:>4} {what:<31} {:>9.1} MiB",
+                    bytes as f64 / (1024.0 * 1024.0)
+                );
+            }
+            Exit::Ok
+        }
+        CacheAction::Clean => {
+            if !root.exists() {
+                println!("nothing to clean at {}", root.display());
+                return Exit::Ok;
+            }
+            match std::fs::remove_dir_all(&root) {
+                Ok(()) => {
+                    println!("removed {}", root.display());
+                    Exit::Ok
+                }
+                Err(e) => {
+                    error(format_args!("cannot remove {}: {e}", root.display()));
+                    Exit::Environment
+                }
+            }
+        }
     }
 }
 
@@ -149,6 +187,7 @@ async fn run(args: RunArgs) -> Exit {
         jobs: args.jobs.map(usize::from),
         keep_envs: args.keep_envs,
         installer: args.installer,
+        cache: (!args.fresh).then(|| crate::cache::root_in(args.cache_dir.as_deref())),
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -21,6 +21,122 @@ pub struct Artifact {
     pub module_path: PathBuf,
     pub log: String,
     pub duration: Duration,
+    /// Taken from the cache rather than compiled by this run.
+    pub reused: bool,
+}
+
+/// Where a build goes.
+#[derive(Debug, Clone, Copy)]
+pub enum BuildPlace<'a> {
+    Temporary {
+        dir: &'a Path,
+    },
+    /// Under the cache root, keyed by everything that affects the result.
+    Cached {
+        root: &'a Path,
+    },
+}
+
+const MARKER: &str = "abimatrix-build.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Marker {
+    module: String,
+    log: String,
+}
+
+/// The key of a build: sources, flags, module name, the interpreter and its
+/// compiler settings, and the NumPy version (its headers).
+pub fn key(extension: &Extension, interpreter: &Interpreter, env: &NumpyEnv) -> String {
+    let mut parts: Vec<Vec<u8>> = vec![
+        crate::cache::interpreter_key(interpreter).into_bytes(),
+        env.numpy.to_string().into_bytes(),
+        extension.module.clone().into_bytes(),
+    ];
+    for s in &extension.sources {
+        parts.push(s.name.clone().into_bytes());
+        parts.push(s.contents.clone().into_bytes());
+    }
+    parts.extend(extension.cflags.iter().map(|f| f.clone().into_bytes()));
+    parts.extend(
+        extension
+            .include_dirs
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned().into_bytes()),
+    );
+    for v in [
+        &interpreter.cc,
+        &interpreter.cflags,
+        &interpreter.ccshared,
+        &interpreter.ldshared,
+    ] {
+        parts.push(v.clone().into_bytes());
+    }
+    crate::cache::digest(parts)
+}
+
+/// The build of `extension` against `env` at `place`: reused from the cache
+/// when a complete entry is there, compiled otherwise. Failed builds are not
+/// cached: they are quick to repeat and the user is about to fix them.
+pub async fn ensure(
+    extension: &Extension,
+    interpreter: &Interpreter,
+    env: &NumpyEnv,
+    place: BuildPlace<'_>,
+) -> Result<Artifact, BuildError> {
+    let root = match place {
+        BuildPlace::Temporary { dir } => return build(extension, interpreter, env, dir).await,
+        BuildPlace::Cached { root } => root.join("builds"),
+    };
+    let dir = root.join(key(extension, interpreter, env));
+    if let Some(artifact) = cached(&dir) {
+        return Ok(artifact);
+    }
+    let io = |e: std::io::Error| BuildError {
+        summary: format!("cannot use the build cache at {}: {e}", root.display()),
+        log: String::new(),
+    };
+    std::fs::create_dir_all(&root).map_err(io)?;
+    let holder = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(&root)
+        .map_err(io)?;
+    let staging = holder.path().join("build");
+    let built = build(extension, interpreter, env, &staging).await?;
+    let marker = Marker {
+        module: built
+            .module_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        log: built.log.clone(),
+    };
+    std::fs::write(
+        staging.join(MARKER),
+        serde_json::to_string(&marker).unwrap_or_default(),
+    )
+    .map_err(io)?;
+    crate::cache::publish(&staging, &dir, |d| cached(d).is_some()).map_err(io)?;
+    let mut artifact = cached(&dir).ok_or_else(|| BuildError {
+        summary: format!("the build at {} vanished after it was made", dir.display()),
+        log: built.log.clone(),
+    })?;
+    artifact.reused = false;
+    artifact.duration = built.duration;
+    Ok(artifact)
+}
+
+fn cached(dir: &Path) -> Option<Artifact> {
+    let marker: Marker =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(MARKER)).ok()?).ok()?;
+    let module_path = dir.join(&marker.module);
+    module_path.is_file().then(|| Artifact {
+        dir: dir.to_path_buf(),
+        module_path,
+        log: marker.log,
+        duration: Duration::ZERO,
+        reused: true,
+    })
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,8 +147,8 @@ pub struct BuildError {
     pub log: String,
 }
 
-/// Builds `extension` against `env`'s NumPy into `out`.
-pub async fn build(
+/// Compiles `extension` against `env`'s NumPy into `out`.
+async fn build(
     extension: &Extension,
     interpreter: &Interpreter,
     env: &NumpyEnv,
@@ -101,6 +217,7 @@ pub async fn build(
         module_path,
         log,
         duration: start.elapsed(),
+        reused: false,
     })
 }
 

@@ -41,6 +41,8 @@ pub enum Command {
     Run(RunArgs),
     /// Write a commented starter matrix.toml.
     Init(InitArgs),
+    /// Show or clean the cache of environments and builds.
+    Cache(CacheArgs),
     /// List every Python interpreter found (PATH, pyenv, uv), and why any
     /// candidate was rejected.
     Pythons(PythonsArgs),
@@ -78,6 +80,33 @@ pub struct RunArgs {
     /// No progress output; only the report.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Ignore the cache: make every environment and build in temporary
+    /// directories, removed at the end (unless --keep-envs).
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// Where cached environments and builds live [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+
+    /// The cache to act on [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Where the cache is and what it holds.
+    Info,
+    /// Remove every cached environment and build (and abimatrix's own uv).
+    Clean,
 }
 
 #[derive(Debug, Args)]

@@ -169,6 +169,7 @@ mod tests {
                 module_path: artifacts.join("fake_ext.py"),
                 log: String::new(),
                 duration: Duration::ZERO,
+                reused: false,
             },
             env: NumpyEnv {
                 numpy: "9.9.9".parse().unwrap(),
@@ -176,6 +177,7 @@ mod tests {
                 python: wrapper,
                 include: root.to_path_buf(),
                 setup: Duration::ZERO,
+                reused: false,
             },
             work,
             _dir: dir,

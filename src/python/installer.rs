@@ -130,14 +130,17 @@ impl Installer {
     }
 
     /// Installs exactly `numpy==version`, wheels only, into the environment
-    /// whose interpreter is `venv_python`.
+    /// whose interpreter is `venv_python`. With `compile_bytecode`, every
+    /// module is compiled at install time (for environments that are kept and
+    /// imported many times).
     pub async fn install_numpy(
         &self,
         venv_python: &Path,
         version: &Version,
+        compile_bytecode: bool,
     ) -> Result<(), InstallError> {
         let requirement = format!("numpy=={version}");
-        let spec = match self {
+        let mut spec = match self {
             Installer::Uv { uv, .. } => uv_command(uv)
                 .args([
                     "pip",
@@ -161,6 +164,17 @@ impl Installer {
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
         };
+        if let Installer::Uv { .. } = self {
+            // uv hard-links files from its own cache by default: a probe that
+            // writes into site-packages (or a damaged environment) would then
+            // corrupt every later environment made from that cache. Copies
+            // keep each environment its own.
+            spec = spec.args(["--link-mode", "copy"]);
+            if compile_bytecode {
+                // pip compiles bytecode by default; uv only when asked.
+                spec = spec.arg("--compile-bytecode");
+            }
+        }
         let finished = run(spec, &requirement).await?;
         if finished.success() {
             Ok(())

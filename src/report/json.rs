@@ -70,6 +70,8 @@ struct AxisDoc {
 struct BuildDoc<'a> {
     numpy: String,
     ok: bool,
+    /// Taken from the cache rather than compiled by this run.
+    reused: bool,
     summary: &'a str,
     duration_s: f64,
     log: &'a str,
@@ -147,6 +149,7 @@ fn grid<'a>(index: usize, g: &'a GridHeader, results: &'a RunResults) -> GridDoc
             .map(|b| BuildDoc {
                 numpy: b.version.to_string(),
                 ok: b.ok,
+                reused: b.reused,
                 summary: &b.summary,
                 duration_s: b.duration.as_secs_f64(),
                 log: &b.log,

@@ -171,13 +171,23 @@ fn line(labels: &[String], event: &Event) {
             version,
             result,
         } => match result {
-            Ok(d) => format!(
-                "env   {} · numpy {version} ready in {:.1}s",
+            Ok((d, reused)) => format!(
+                "env   {} · numpy {version} {} in {:.1}s",
                 py(grid),
+                if *reused {
+                    "reused from the cache"
+                } else {
+                    "ready"
+                },
                 d.as_secs_f64()
             ),
             Err(e) => format!("env   {} · numpy {version} unavailable: {e}", py(grid)),
         },
+        Event::BuildFinished(b) if b.ok && b.reused => format!(
+            "build {} · against numpy {} reused from the cache",
+            py(&b.grid),
+            b.version
+        ),
         Event::BuildFinished(b) if b.ok => format!(
             "build {} · against numpy {} ok in {:.1}s",
             py(&b.grid),

@@ -84,6 +84,8 @@ pub struct BuildRecord {
     pub grid: usize,
     pub version: Version,
     pub ok: bool,
+    /// Taken from the cache.
+    pub reused: bool,
     pub summary: String,
     pub log: String,
     pub duration: Duration,
@@ -126,7 +128,8 @@ pub enum Event {
     EnvFinished {
         grid: usize,
         version: Version,
-        result: Result<Duration, String>,
+        /// Setup time and whether the environment came from the cache.
+        result: Result<(Duration, bool), String>,
     },
     BuildStarted {
         grid: usize,

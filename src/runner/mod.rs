@@ -30,9 +30,9 @@ use tokio::sync::mpsc::UnboundedSender;
 pub use events::{AxisEntry, BuildRecord, CellResult, Event, GridHeader, RunHeader};
 pub use select::{SelectError, select_interpreters};
 
-use crate::build::{self, Artifact};
+use crate::build::{self, Artifact, BuildPlace};
 use crate::config::Config;
-use crate::environment::{self, NumpyEnv};
+use crate::environment::{self, EnvPlace, NumpyEnv};
 use crate::outcome::Outcome;
 use crate::probe::{self, ProbeFiles};
 use crate::python::{InstallError, Installer, InstallerChoice, Interpreter};
@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     pub keep_envs: bool,
     pub installer: InstallerChoice,
+    /// `None`: everything in temporary directories (`--fresh`).
+    pub cache: Option<PathBuf>,
 }
 
 /// Failures that stop the whole run: the machine, not a cell, is at fault.
@@ -90,6 +92,7 @@ type SharedBuild = Shared<Pin<Box<dyn Future<Output = Result<Arc<Artifact>, RowP
 /// Everything the graph's nodes share.
 struct Ctx {
     installer: Installer,
+    cache: Option<PathBuf>,
     config: Config,
     work: PathBuf,
     permits: Semaphore,
@@ -196,6 +199,7 @@ pub async fn run(
 
     let ctx = Arc::new(Ctx {
         installer,
+        cache: options.cache.clone(),
         config: config.clone(),
         work: work.path().to_path_buf(),
         permits: Semaphore::new(jobs),
@@ -289,14 +293,21 @@ async fn env_node(
         version: version.clone(),
     });
     let dir = grid.work.join("envs").join(version.to_string());
-    let result = environment::create(&ctx.installer, &grid.interpreter, &version, &dir)
+    let place = match &ctx.cache {
+        Some(root) => EnvPlace::Cached { root },
+        None => EnvPlace::Temporary { dir: &dir },
+    };
+    let result = environment::ensure(&ctx.installer, &grid.interpreter, &version, place)
         .await
         .map(Arc::new)
         .map_err(|e| unavailable_message(&e, &grid.interpreter));
     ctx.send(Event::EnvFinished {
         grid: grid.index,
         version,
-        result: result.as_ref().map(|e| e.setup).map_err(Clone::clone),
+        result: result
+            .as_ref()
+            .map(|e| (e.setup, e.reused))
+            .map_err(Clone::clone),
     });
     result
 }
@@ -318,12 +329,17 @@ async fn build_node(
         version: version.clone(),
     });
     let out = grid.work.join("builds").join(version.to_string());
-    let result = build::build(&ctx.config.extension, &grid.interpreter, &env, &out).await;
+    let place = match &ctx.cache {
+        Some(root) => BuildPlace::Cached { root },
+        None => BuildPlace::Temporary { dir: &out },
+    };
+    let result = build::ensure(&ctx.config.extension, &grid.interpreter, &env, place).await;
     let record = match &result {
         Ok(a) => BuildRecord {
             grid: grid.index,
             version: version.clone(),
             ok: true,
+            reused: a.reused,
             summary: String::new(),
             log: a.log.clone(),
             duration: a.duration,
@@ -332,6 +348,7 @@ async fn build_node(
             grid: grid.index,
             version: version.clone(),
             ok: false,
+            reused: false,
             summary: e.summary.clone(),
             log: e.log.clone(),
             duration: Duration::ZERO,
