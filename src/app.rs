@@ -188,6 +188,7 @@ async fn run(args: RunArgs) -> Exit {
         keep_envs: args.keep_envs,
         installer: args.installer,
         cache: (!args.fresh).then(|| crate::cache::root_in(args.cache_dir.as_deref())),
+        isolation: args.isolation,
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::probe::Isolation;
 use crate::python::InstallerChoice;
 
 const EXIT_CODES: &str = "\
@@ -80,6 +81,12 @@ pub struct RunArgs {
     /// No progress output; only the report.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// How cells are isolated: fork (children of a per-environment server
+    /// that imported NumPy once; fast) or process (a new Python per cell).
+    /// Overrides run.isolation.
+    #[arg(long, value_enum)]
+    pub isolation: Option<Isolation>,
 
     /// Ignore the cache: make every environment and build in temporary
     /// directories, removed at the end (unless --keep-envs).

@@ -22,6 +22,7 @@ pub use request::NumpyRequest;
 
 use crate::extension::{Extension, SourceFile};
 use crate::outcome::{FailureReason, OutcomeKind};
+use crate::probe::Isolation;
 use crate::python::PythonRequest;
 
 /// The file `matrix init` writes, and the repository's own default matrix.
@@ -43,6 +44,7 @@ pub struct Config {
     pub timeout: Duration,
     /// `None`: as many as the machine has cores.
     pub jobs: Option<usize>,
+    pub isolation: Isolation,
     pub expectations: Vec<Expectation>,
 }
 
@@ -194,6 +196,7 @@ impl Config {
             extension,
             timeout,
             jobs,
+            isolation: raw.run.isolation.unwrap_or_default(),
             expectations,
         })
     }

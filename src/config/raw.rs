@@ -50,6 +50,7 @@ pub(super) struct RawExtension {
 pub(super) struct RawRun {
     pub timeout: Option<Spanned<String>>,
     pub jobs: Option<Spanned<i64>>,
+    pub isolation: Option<crate::probe::Isolation>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,24 +2,48 @@
 //! fresh, isolated child process; the seed's subprocess work-around, made
 //! into a measurement.
 //!
-//! The child's environment is rebuilt from nothing: PYTHONPATH, PYTHONHOME
-//! and friends from the host never reach it, and `-I` makes Python ignore
-//! them and the user site-packages besides.
+//! Two isolation modes give the same outcome on every cell. `process`
+//! starts a new Python per cell; `fork` asks the environment's fork server
+//! (see [`forkserver`]) for a child that has inherited an imported NumPy.
+//! Either way the child's environment is rebuilt from nothing: PYTHONPATH,
+//! PYTHONHOME and friends from the host never reach it, and `-I` makes Python
+//! ignore them and the user site-packages besides.
 
+pub mod forkserver;
+
+use std::ffi::OsString;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 use crate::build::Artifact;
 use crate::environment::NumpyEnv;
 use crate::outcome::{self, ChildExit, Outcome, ProbeReport};
-use crate::process::{Ended, Spec};
+use crate::process::{Captured, Ended, OUTPUT_CAP, Spec};
 
-/// The probe driver, written once per run to `driver_path`.
+pub use forkserver::ForkServer;
+
+/// The probe driver, written once per run.
 pub const DRIVER: &str = include_str!("probe.py");
+/// The fork server, written once per run.
+pub const SERVER: &str = include_str!("forkserver.py");
 
 /// Host variables a child may keep: enough to find programs and decode text,
 /// nothing that changes what Python imports.
 const KEPT_VARS: [&str; 6] = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR"];
+
+/// How cells are isolated from each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// A child forked from a per-environment server that imported NumPy once.
+    #[default]
+    Fork,
+    /// A new Python process per cell.
+    Process,
+}
 
 /// What the probe of one cell produced.
 #[derive(Debug, Clone)]
@@ -28,6 +52,7 @@ pub struct ProbeRun {
     pub stdout: String,
     pub stderr: String,
     pub duration: Duration,
+    /// The process-mode command line that reproduces the cell by hand.
     pub command: String,
 }
 
@@ -35,24 +60,58 @@ pub struct ProbeRun {
 #[derive(Debug, Clone)]
 pub struct ProbeFiles {
     pub driver: PathBuf,
+    pub server: PathBuf,
     pub code: PathBuf,
 }
 
 impl ProbeFiles {
-    /// Writes the driver and the probe code into `dir`.
+    /// Writes the driver, the fork server and the probe code into `dir`.
     pub fn write(dir: &Path, probe_code: &str) -> std::io::Result<ProbeFiles> {
         std::fs::create_dir_all(dir)?;
         let files = ProbeFiles {
             driver: dir.join("abimatrix_probe.py"),
+            server: dir.join("abimatrix_forkserver.py"),
             code: dir.join("probe_code.py"),
         };
         std::fs::write(&files.driver, DRIVER)?;
+        std::fs::write(&files.server, SERVER)?;
         std::fs::write(&files.code, probe_code)?;
         Ok(files)
     }
 }
 
-/// Runs the probe for `artifact` under `env`, in `work_dir` (the cell's own).
+/// The variables a child is given, from the host's.
+pub fn child_env() -> Vec<(String, OsString)> {
+    KEPT_VARS
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+fn process_spec(
+    files: &ProbeFiles,
+    module: &str,
+    artifact: &Artifact,
+    env: &NumpyEnv,
+    work_dir: &Path,
+) -> Spec {
+    let mut spec = Spec::new(&env.python)
+        .env_clear()
+        .args(["-I", "-X", "faulthandler"])
+        .arg(&files.driver)
+        .arg(&artifact.dir)
+        .arg(module)
+        .arg(&files.code)
+        .arg(work_dir.join("result.json"))
+        .cwd(work_dir);
+    for (key, value) in child_env() {
+        spec = spec.env(key, value);
+    }
+    spec
+}
+
+/// Runs the probe for `artifact` under `env` in a new process, in
+/// `work_dir` (the cell's own).
 pub async fn run(
     files: &ProbeFiles,
     module: &str,
@@ -61,54 +120,123 @@ pub async fn run(
     work_dir: &Path,
     timeout: Duration,
 ) -> ProbeRun {
-    let result_file = work_dir.join("result.json");
-    let mut spec = Spec::new(&env.python)
-        .env_clear()
-        .args(["-I", "-X", "faulthandler"])
-        .arg(&files.driver)
-        .arg(&artifact.dir)
-        .arg(module)
-        .arg(&files.code)
-        .arg(&result_file)
-        .cwd(work_dir)
-        .timeout(timeout);
-    for key in KEPT_VARS {
-        if let Some(value) = std::env::var_os(key) {
-            spec = spec.env(key, value);
-        }
-    }
+    let spec = process_spec(files, module, artifact, env, work_dir).timeout(timeout);
     let command = spec.display();
-    let expected = env.numpy.to_string();
     let finished = match spec.run().await {
         Ok(f) => f,
-        Err(e) => {
-            return ProbeRun {
-                outcome: Outcome::Unavailable {
-                    message: format!("could not start the probe: {e}"),
-                },
-                stdout: String::new(),
-                stderr: String::new(),
-                duration: Duration::ZERO,
-                command,
-            };
-        }
+        Err(e) => return could_not_start(command, e.to_string()),
     };
     let exit = match finished.ended {
         Ended::TimedOut(limit) => ChildExit::TimedOut(limit),
         Ended::Exited(status) => exit_of(status),
     };
-    let report: Option<ProbeReport> = std::fs::read_to_string(&result_file)
+    conclude(
+        exit,
+        &finished.stdout,
+        &finished.stderr,
+        work_dir,
+        env,
+        finished.duration,
+        command,
+    )
+}
+
+/// Runs the probe in a child forked by `server` (which runs in `env`).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_forked(
+    server: &ForkServer,
+    files: &ProbeFiles,
+    module: &str,
+    artifact: &Artifact,
+    env: &NumpyEnv,
+    work_dir: &Path,
+    timeout: Duration,
+) -> ProbeRun {
+    let command = process_spec(files, module, artifact, env, work_dir).display();
+    let (stdout, stderr) = (work_dir.join("stdout.txt"), work_dir.join("stderr.txt"));
+    let start = Instant::now();
+    let request = forkserver::Request {
+        artifact: &artifact.dir,
+        module,
+        cwd: work_dir,
+        stdout: &stdout,
+        stderr: &stderr,
+        result: &work_dir.join("result.json"),
+    };
+    let end = match server.run(files, request, timeout).await {
+        Ok(end) => end,
+        Err(e) => return could_not_start(command, e),
+    };
+    let duration = start.elapsed();
+    let exit = match end {
+        forkserver::End::Code(c) => ChildExit::Code(c),
+        forkserver::End::Signal(s) => ChildExit::Signal(s),
+        forkserver::End::TimedOut => ChildExit::TimedOut(timeout),
+    };
+    conclude(
+        exit,
+        &read_capped(&stdout),
+        &read_capped(&stderr),
+        work_dir,
+        env,
+        duration,
+        command,
+    )
+}
+
+fn could_not_start(command: String, why: String) -> ProbeRun {
+    ProbeRun {
+        outcome: Outcome::Unavailable {
+            message: format!("could not start the probe: {why}"),
+        },
+        stdout: String::new(),
+        stderr: String::new(),
+        duration: Duration::ZERO,
+        command,
+    }
+}
+
+/// The outcome from how the child ended, its result file and its output.
+fn conclude(
+    exit: ChildExit,
+    stdout: &Captured,
+    stderr: &Captured,
+    work_dir: &Path,
+    env: &NumpyEnv,
+    duration: Duration,
+    command: String,
+) -> ProbeRun {
+    let report: Option<ProbeReport> = std::fs::read_to_string(work_dir.join("result.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
-    let stdout = finished.stdout.display();
-    let stderr = finished.stderr.display();
-    let outcome = outcome::classify(exit, report.as_ref(), &stdout, &stderr, &expected);
+    let (stdout, stderr) = (stdout.display(), stderr.display());
+    let outcome = outcome::classify(
+        exit,
+        report.as_ref(),
+        &stdout,
+        &stderr,
+        &env.numpy.to_string(),
+    );
     ProbeRun {
         outcome,
         stdout,
         stderr,
-        duration: finished.duration,
+        duration,
         command,
+    }
+}
+
+/// A file's first [`OUTPUT_CAP`] bytes, and how many more there were.
+fn read_capped(path: &Path) -> Captured {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Captured::default();
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut kept = Vec::new();
+    let _ = file.take(OUTPUT_CAP as u64).read_to_end(&mut kept);
+    Captured {
+        text: String::from_utf8_lossy(&kept).into_owned(),
+        dropped: size.saturating_sub(kept.len() as u64),
     }
 }
 
@@ -184,10 +312,51 @@ mod tests {
         }
     }
 
+    /// Runs `code` in both isolation modes, checks they agree on the
+    /// outcome, and returns the process-mode run.
     async fn probe(code: &str, timeout: Duration) -> ProbeRun {
         let s = setup().await;
         let files = ProbeFiles::write(&s.files_dir, code).unwrap();
-        run(&files, "fake_ext", &s.artifact, &s.env, &s.work, timeout).await
+        let process = run(&files, "fake_ext", &s.artifact, &s.env, &s.work, timeout).await;
+        let _ = std::fs::remove_file(s.work.join("result.json"));
+        let server = ForkServer::start(&s.env.python, &files, &child_env())
+            .await
+            .unwrap();
+        let forked = run_forked(
+            &server,
+            &files,
+            "fake_ext",
+            &s.artifact,
+            &s.env,
+            &s.work,
+            timeout,
+        )
+        .await;
+        assert_eq!(
+            (
+                process.outcome.kind(),
+                process.outcome.reason(),
+                process.outcome.message()
+            ),
+            (
+                forked.outcome.kind(),
+                forked.outcome.reason(),
+                forked.outcome.message()
+            ),
+            "process and fork modes disagree\nprocess stderr: {}\nforked stderr: {}",
+            process.stderr,
+            forked.stderr
+        );
+        if let (Outcome::Crash { traceback: a, .. }, Outcome::Crash { traceback: b, .. }) =
+            (&process.outcome, &forked.outcome)
+        {
+            assert_eq!(
+                a.is_some(),
+                b.is_some(),
+                "faulthandler output differs: {a:?} / {b:?}"
+            );
+        }
+        process
     }
 
     const LIMIT: Duration = Duration::from_secs(20);

@@ -6,14 +6,17 @@
 # no result file, and abimatrix reads the exit status instead.
 #
 # argv: artifact_dir module_name probe_file result_file
+#
+# The fork server (forkserver.py) loads this file and calls probe() in each
+# forked child, so both isolation modes run exactly the same code.
 import json
 import os
 import sys
 import traceback
 
 
-def main():
-    artifact_dir, module_name, probe_file, result_file = sys.argv[1:5]
+def probe(artifact_dir, module_name, probe_file, result_file):
+    """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise)."""
     result = {"status": "error", "stage": "import-numpy"}
 
     def write():
@@ -53,6 +56,10 @@ def main():
         os._exit(1)
     result["status"] = "pass"
     write()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
-main()
+if __name__ == "__main__":
+    probe(*sys.argv[1:5])

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::{Shared, join_all};
 use pep440_rs::Version;
-use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{OnceCell, Semaphore};
 
 pub use events::{AxisEntry, BuildRecord, CellResult, Event, GridHeader, RunHeader};
 pub use select::{SelectError, select_interpreters};
@@ -34,7 +34,7 @@ use crate::build::{self, Artifact, BuildPlace};
 use crate::config::Config;
 use crate::environment::{self, EnvPlace, NumpyEnv};
 use crate::outcome::Outcome;
-use crate::probe::{self, ProbeFiles};
+use crate::probe::{self, ForkServer, Isolation, ProbeFiles};
 use crate::python::{InstallError, Installer, InstallerChoice, Interpreter};
 use crate::resolve::Resolver;
 
@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub installer: InstallerChoice,
     /// `None`: everything in temporary directories (`--fresh`).
     pub cache: Option<PathBuf>,
+    /// Overrides `run.isolation`.
+    pub isolation: Option<Isolation>,
 }
 
 /// Failures that stop the whole run: the machine, not a cell, is at fault.
@@ -93,6 +95,7 @@ type SharedBuild = Shared<Pin<Box<dyn Future<Output = Result<Arc<Artifact>, RowP
 struct Ctx {
     installer: Installer,
     cache: Option<PathBuf>,
+    isolation: Isolation,
     config: Config,
     work: PathBuf,
     permits: Semaphore,
@@ -113,6 +116,10 @@ struct Grid {
     interpreter: Interpreter,
     python_version: Version,
     work: PathBuf,
+    /// Fork servers by runtime version, started by the first cell that needs
+    /// one; `Err` (it would not start) sends that version's cells to process
+    /// mode.
+    servers: HashMap<Version, OnceCell<Result<Arc<ForkServer>, String>>>,
 }
 
 /// Runs the whole matrix of `config`, reporting through `events`.
@@ -200,6 +207,7 @@ pub async fn run(
     let ctx = Arc::new(Ctx {
         installer,
         cache: options.cache.clone(),
+        isolation: options.isolation.unwrap_or(config.isolation),
         config: config.clone(),
         work: work.path().to_path_buf(),
         permits: Semaphore::new(jobs),
@@ -217,6 +225,11 @@ pub async fn run(
             work: ctx
                 .work
                 .join(format!("py{index}-{}", header.interpreter.version)),
+            servers: header
+                .versions()
+                .into_iter()
+                .map(|v| (v, OnceCell::new()))
+                .collect(),
         });
         cells.extend(grid_cells(&ctx, &grid, header));
     }
@@ -437,15 +450,26 @@ async fn probe_cell(
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
     let dir = cell_dir(&grid.work, &build.label(), &runtime.label());
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(probe::run(
-        &ctx.probe,
-        &ctx.config.extension.module,
-        artifact,
-        env,
-        &dir,
-        ctx.config.timeout,
-    )
-    .await)
+    let module = &ctx.config.extension.module;
+    let timeout = ctx.config.timeout;
+    if ctx.isolation == Isolation::Fork {
+        if let Some(cell) = grid.servers.get(&env.numpy) {
+            let server = cell
+                .get_or_init(|| async {
+                    ForkServer::start(&env.python, &ctx.probe, &probe::child_env())
+                        .await
+                        .map(Arc::new)
+                })
+                .await;
+            if let Ok(server) = server {
+                return Ok(probe::run_forked(
+                    server, &ctx.probe, module, artifact, env, &dir, timeout,
+                )
+                .await);
+            }
+        }
+    }
+    Ok(probe::run(&ctx.probe, module, artifact, env, &dir, timeout).await)
 }
 
 fn cell_dir(work: &Path, build: &str, runtime: &str) -> PathBuf {

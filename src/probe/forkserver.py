@@ -1,0 +1,116 @@
+# The fork server: one per runtime environment. It imports numpy once, then
+# for each request (one JSON object per line on stdin) forks a child that runs
+# the very same probe() as process mode, in its own process group, working
+# directory and output files. It answers, one JSON object per line on stdout:
+#   {"ready": true, "numpy": "2.0.2"}          once numpy is imported
+#   {"id": N, "pid": P}                         when cell N's child started
+#   {"id": N, "code": C} / {"id": N, "signal": S}   when it ended
+# A crash or hang kills only that child: the server never runs probe code.
+#
+# argv: driver_file (probe.py)
+import importlib.util
+import json
+import os
+import select
+import signal
+import sys
+
+spec = importlib.util.spec_from_file_location("abimatrix_probe", sys.argv[1])
+driver = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(driver)
+
+import numpy  # noqa: E402  the point of the server: imported once, inherited by every fork
+
+out = sys.stdout
+
+
+def send(message):
+    out.write(json.dumps(message) + "\n")
+    out.flush()
+
+
+def start(request, wake_fds):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        try:
+            os.setpgid(pid, pid)  # also done by the child; whichever runs first wins the race
+        except OSError:
+            pass
+        return pid
+    status = 70
+    try:
+        os.setpgid(0, 0)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in wake_fds:
+            os.close(fd)
+        os.chdir(request["cwd"])
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+            f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(f, fd)
+            os.close(f)
+        import faulthandler
+
+        faulthandler.enable(all_threads=True)
+        driver.probe(request["artifact"], request["module"], request["probe"], request["result"])
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
+def main():
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children = {}
+    pending = b""
+    send({"ready": True, "numpy": numpy.__version__})
+    stdin_open = True
+    while stdin_open or children:
+        readable, _, _ = select.select([0, wake_r] if stdin_open else [wake_r], [], [], 1.0)
+        if wake_r in readable:
+            try:
+                os.read(wake_r, 4096)
+            except BlockingIOError:
+                pass
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            cell = children.pop(pid, None)
+            if cell is None:
+                continue
+            if os.WIFSIGNALED(status):
+                send({"id": cell, "signal": os.WTERMSIG(status)})
+            else:
+                send({"id": cell, "code": os.WEXITSTATUS(status)})
+        if stdin_open and 0 in readable:
+            data = os.read(0, 65536)
+            if not data:
+                # abimatrix went away: nothing more will be asked; children
+                # still running belong to their process groups, which
+                # abimatrix kills.
+                stdin_open = False
+                break
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                if line.strip():
+                    request = json.loads(line)
+                    pid = start(request, (wake_r, wake_w))
+                    children[pid] = request["id"]
+                    send({"id": request["id"], "pid": pid})
+
+
+main()
