@@ -130,14 +130,11 @@ impl Installer {
     }
 
     /// Installs exactly `numpy==version`, wheels only, into the environment
-    /// whose interpreter is `venv_python`. With `compile_bytecode`, every
-    /// module is compiled at install time (for environments that are kept and
-    /// imported many times).
+    /// whose interpreter is `venv_python`.
     pub async fn install_numpy(
         &self,
         venv_python: &Path,
         version: &Version,
-        compile_bytecode: bool,
     ) -> Result<(), InstallError> {
         let requirement = format!("numpy=={version}");
         let mut spec = match self {
@@ -170,10 +167,6 @@ impl Installer {
             // corrupt every later environment made from that cache. Copies
             // keep each environment its own.
             spec = spec.args(["--link-mode", "copy"]);
-            if compile_bytecode {
-                // pip compiles bytecode by default; uv only when asked.
-                spec = spec.arg("--compile-bytecode");
-            }
         }
         let finished = run(spec, &requirement).await?;
         if finished.success() {
