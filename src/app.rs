@@ -2,14 +2,20 @@
 //! by side, report out, error mapped to a documented exit status.
 
 use std::io::{IsTerminal, Write as _};
-use std::path::Path;
+use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{CacheAction, CacheArgs, Cli, Command, InitArgs, PythonsArgs, RunArgs};
+use crate::cli::{
+    CacheAction, CacheArgs, Cli, Command, DiffArgs, InitArgs, MergeArgs, Outputs, PlanArgs,
+    PlanFormat, PythonsArgs, ReportArgs, RunArgs,
+};
+use crate::compare;
 use crate::config::{Config, STARTER};
+use crate::outcome::OutcomeKind;
 use crate::python::{self, SearchRoots};
 use crate::report::{self, Progress, RunResults};
+use crate::report::{Document, Format};
 use crate::runner::{self, RunError, RunOptions};
 
 /// Documented exit statuses (see `matrix --help`).
@@ -28,6 +34,10 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Init(args) => init(&args),
         Command::Pythons(args) => pythons(&args).await,
         Command::Cache(args) => cache_command(&args),
+        Command::Report(args) => report_command(&args),
+        Command::Diff(args) => diff_command(&args),
+        Command::Plan(args) => plan_command(&args),
+        Command::Merge(args) => merge_command(&args),
     }
 }
 
@@ -183,12 +193,31 @@ async fn run(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    // Files named on the command line are read before any work, so a typo
+    // costs nothing.
+    let load = |path: &Option<PathBuf>| path.as_deref().map(Document::load).transpose();
+    let (baseline, previous) = match (load(&args.baseline), load(&args.rerun_failed)) {
+        (Ok(b), Ok(p)) => (b, p),
+        (Err(e), _) | (_, Err(e)) => {
+            error(e);
+            return Exit::Usage;
+        }
+    };
+    let only = previous.as_ref().map(|p| {
+        p.cells
+            .iter()
+            .filter(|c| c.outcome != OutcomeKind::Pass)
+            .map(|c| (c.interpreter.clone(), c.build.clone(), c.runtime.clone()))
+            .collect()
+    });
     let options = RunOptions {
         jobs: args.jobs.map(usize::from),
         keep_envs: args.keep_envs,
         installer: args.installer,
         cache: (!args.fresh).then(|| crate::cache::root_in(args.cache_dir.as_deref())),
         isolation: args.isolation,
+        shard: args.shard,
+        only,
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -224,23 +253,176 @@ async fn run(args: RunArgs) -> Exit {
             return Exit::Environment;
         }
     }
+    let mut doc = Document::from_results(&results);
+    if let Some(previous) = previous {
+        doc = with_previous_passes(doc, previous);
+    }
     if results.header.is_some() {
-        let _ = write!(anstream::stdout(), "{}", report::grid::render(&results));
+        let _ = write!(anstream::stdout(), "{}", report::grid::render(&doc));
     }
     if let Some(h) = results.header.as_ref().and_then(|h| h.work_dir.as_ref()) {
         eprintln!("kept environments and builds in {}", h.display());
     }
-    if let Some(path) = &args.json
-        && let Err(e) = write_json(&results, path)
-    {
+    let mut worse = false;
+    if let Some(baseline) = &baseline {
+        let d = compare::diff(baseline, &doc);
+        let _ = write!(anstream::stdout(), "\nsince the baseline: {}", d.render());
+        worse = d.got_worse();
+    }
+    if let Err(e) = write_outputs(&doc, &args.outputs) {
         error(e);
         return Exit::Environment;
     }
     match outcome {
         None => Exit::Interrupted,
         Some(Err(_)) => Exit::Environment,
-        Some(Ok(())) if results.unmet().next().is_some() || !results.complete() => Exit::Unexpected,
+        Some(Ok(())) if worse || doc.unmet().next().is_some() || !doc.complete => Exit::Unexpected,
         Some(Ok(())) => Exit::Ok,
+    }
+}
+
+/// A re-run's report: the re-run cells, plus the cells of the earlier
+/// results that passed (and so were not re-run).
+fn with_previous_passes(doc: Document, previous: Document) -> Document {
+    let passed = Document {
+        cells: previous
+            .cells
+            .iter()
+            .filter(|c| c.outcome == OutcomeKind::Pass)
+            .cloned()
+            .collect(),
+        ..previous
+    };
+    let names = ["the earlier results".to_string(), "this run".to_string()];
+    match report::merge::merge(vec![passed, doc.clone()], &names) {
+        Ok(mut merged) => {
+            merged.complete = doc.complete;
+            merged.duration_s = doc.duration_s;
+            merged
+        }
+        Err(e) => {
+            error(format_args!("cannot combine with the earlier results: {e}"));
+            doc
+        }
+    }
+}
+
+fn write_outputs(doc: &Document, outputs: &Outputs) -> Result<(), String> {
+    for (path, format) in [
+        (&outputs.json, Format::Json),
+        (&outputs.junit, Format::Junit),
+        (&outputs.markdown, Format::Markdown),
+        (&outputs.html, Format::Html),
+    ] {
+        if let Some(path) = path {
+            report::write(doc, format, path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn report_command(args: &ReportArgs) -> Exit {
+    let doc = match Document::load(&args.results) {
+        Ok(d) => d,
+        Err(e) => {
+            error(e);
+            return Exit::Usage;
+        }
+    };
+    match &args.output {
+        Some(path) => match report::write(&doc, args.format, path) {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                error(format_args!("cannot write {}: {e}", path.display()));
+                Exit::Environment
+            }
+        },
+        None => {
+            let _ = write!(anstream::stdout(), "{}", report::render(&doc, args.format));
+            Exit::Ok
+        }
+    }
+}
+
+fn diff_command(args: &DiffArgs) -> Exit {
+    let (old, new) = match (Document::load(&args.old), Document::load(&args.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            error(e);
+            return Exit::Usage;
+        }
+    };
+    if old.matrix_id != new.matrix_id {
+        let style = anstyle::AnsiColor::Yellow.on_default();
+        let _ = writeln!(
+            anstream::stderr(),
+            "{style}note{style:#}: the two results are of different matrices; cells are compared where both have them"
+        );
+    }
+    let d = compare::diff(&old, &new);
+    print!("{}", d.render());
+    if d.got_worse() {
+        Exit::Unexpected
+    } else {
+        Exit::Ok
+    }
+}
+
+fn plan_command(args: &PlanArgs) -> Exit {
+    let n = usize::from(args.shards);
+    match args.format {
+        PlanFormat::Github => {
+            let include: Vec<serde_json::Value> = (1..=n)
+                .map(|k| serde_json::json!({"shard": format!("{k}/{n}"), "index": k, "total": n}))
+                .collect();
+            println!("{}", serde_json::json!({ "include": include }));
+        }
+        PlanFormat::Text => {
+            for k in 1..=n {
+                println!("--shard {k}/{n}");
+            }
+        }
+    }
+    Exit::Ok
+}
+
+fn merge_command(args: &MergeArgs) -> Exit {
+    let mut docs = Vec::new();
+    for path in &args.results {
+        match Document::load(path) {
+            Ok(d) => docs.push(d),
+            Err(e) => {
+                error(e);
+                return Exit::Usage;
+            }
+        }
+    }
+    let names: Vec<String> = args
+        .results
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    match report::merge::merge(docs, &names) {
+        Ok(merged) => match report::write(&merged, Format::Json, &args.output) {
+            Ok(()) => {
+                println!(
+                    "merged {} results into {}: {}",
+                    args.results.len(),
+                    args.output.display(),
+                    report::grid::counts_text(&merged)
+                );
+                Exit::Ok
+            }
+            Err(e) => {
+                error(format_args!("cannot write {}: {e}", args.output.display()));
+                Exit::Environment
+            }
+        },
+        Err(e) => {
+            error(e);
+            Exit::Usage
+        }
     }
 }
 
@@ -249,10 +431,6 @@ fn report_run_error(e: &RunError) {
     if let Some(h) = e.hint() {
         hint(h);
     }
-}
-
-fn write_json(results: &RunResults, path: &Path) -> Result<(), String> {
-    report::json::write(results, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

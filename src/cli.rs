@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::probe::Isolation;
 use crate::python::InstallerChoice;
+use crate::report::Format;
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -42,6 +43,14 @@ pub enum Command {
     Run(RunArgs),
     /// Write a commented starter matrix.toml.
     Init(InitArgs),
+    /// Render a saved results file as text, JSON, JUnit, Markdown or HTML.
+    Report(ReportArgs),
+    /// Cells that got worse or better between two results files (exit 1 if any got worse).
+    Diff(DiffArgs),
+    /// Split the matrix into N shards for a CI system's job matrix.
+    Plan(PlanArgs),
+    /// Join the results of the shards of one matrix into one.
+    Merge(MergeArgs),
     /// Show or clean the cache of environments and builds.
     Cache(CacheArgs),
     /// List every Python interpreter found (PATH, pyenv, uv), and why any
@@ -70,9 +79,22 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_envs: bool,
 
-    /// Also write the results, every cell with its log, as JSON to PATH.
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: Outputs,
+
+    /// Compare with an earlier results file: list cells that got worse or
+    /// better, and exit 1 if any got worse.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Run only shard K of N (cells split by runtime environment; see `matrix plan`).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+
+    /// Re-run only the cells that did not pass in FILE, and report them
+    /// together with the cells of FILE that passed.
+    #[arg(long, value_name = "FILE")]
+    pub rerun_failed: Option<PathBuf>,
 
     /// What makes environments: uv when it can be had, else venv + pip.
     #[arg(long, value_enum, default_value_t = InstallerChoice::Auto)]
@@ -116,6 +138,87 @@ pub enum CacheAction {
     Clean,
 }
 
+/// Report files a run (or `matrix report`) can write.
+#[derive(Debug, Args, Default)]
+pub struct Outputs {
+    /// Write the results, every cell with its log, as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write JUnit XML: a test case per cell.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write the grid as Markdown (for a CI step summary).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML page of the grid with every cell's log.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results file written by `matrix run --json` or `matrix merge`.
+    pub results: PathBuf,
+    #[arg(long, short, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier results.
+    pub old: PathBuf,
+    /// The later results.
+    pub new: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// How many shards (CI jobs) to split the matrix into.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub shards: u16,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Github)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// The JSON a GitHub Actions `strategy.matrix` takes (`fromJSON(...)`).
+    Github,
+    /// One `--shard K/N` per line.
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results files of the shards of one matrix.
+    #[arg(required = true, num_args = 1..)]
+    pub results: Vec<PathBuf>,
+    /// The merged results file.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: PathBuf,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected K/N like 2/3, got \"{text}\""))?;
+    let k: usize = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid shard number \"{k}\""))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid shard count \"{n}\""))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n} does not exist: K must be 1 to N"));
+    }
+    Ok((k, n))
+}
+
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to write it.
@@ -154,5 +257,13 @@ mod tests {
     #[test]
     fn the_cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shards_are_checked() {
+        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
     }
 }

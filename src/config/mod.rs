@@ -45,7 +45,20 @@ pub struct Config {
     /// `None`: as many as the machine has cores.
     pub jobs: Option<usize>,
     pub isolation: Isolation,
+    /// `run.expect`: the default expectation.
+    pub prediction: Prediction,
     pub expectations: Vec<Expectation>,
+}
+
+/// What a cell is expected to do when no `[[expect]]` table says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prediction {
+    /// Every cell passes.
+    #[default]
+    Pass,
+    /// NumPy's published ABI/API rules (see `rules.rs`).
+    NumpyRules,
 }
 
 /// One `[[expect]]` table: cells whose versions match get this outcome.
@@ -65,8 +78,10 @@ pub struct Expectation {
 pub struct Expected {
     pub outcome: OutcomeKind,
     pub reason: Option<FailureReason>,
-    /// The `[[expect]]` line, or `None` for the default (pass).
+    /// The `[[expect]]` line, or `None` for the default.
     pub line: Option<usize>,
+    /// "numpy-rules" when predicted from NumPy's rules rather than written.
+    pub source: Option<&'static str>,
 }
 
 impl Expected {
@@ -197,8 +212,27 @@ impl Config {
             timeout,
             jobs,
             isolation: raw.run.isolation.unwrap_or_default(),
+            prediction: raw.run.expect.unwrap_or_default(),
             expectations,
         })
+    }
+
+    /// Identifies the matrix: what decides which cells exist and what they
+    /// run (Pythons, NumPy requests, the extension), not how results are
+    /// judged or shown. Shards of one matrix share it.
+    pub fn matrix_id(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.python.iter().map(|p| format!("python {p}")));
+        parts.extend(self.build.iter().map(|r| format!("build {r}")));
+        parts.extend(self.runtime.iter().map(|r| format!("runtime {r}")));
+        parts.push(self.extension.module.clone());
+        for s in &self.extension.sources {
+            parts.push(s.name.clone());
+            parts.push(s.contents.clone());
+        }
+        parts.push(self.extension.probe.clone());
+        parts.extend(self.extension.cflags.iter().cloned());
+        crate::cache::digest(parts)
     }
 
     /// The expectation for a cell under Python `python`; later `[[expect]]`
@@ -215,11 +249,18 @@ impl Config {
                 outcome: e.outcome,
                 reason: e.reason,
                 line: Some(e.line),
+                source: None,
             })
-            .unwrap_or(Expected {
-                outcome: OutcomeKind::Pass,
-                reason: None,
-                line: None,
+            .unwrap_or_else(|| match self.prediction {
+                Prediction::NumpyRules => {
+                    crate::rules::predict(build, runtime, &self.extension.cflags)
+                }
+                Prediction::Pass => Expected {
+                    outcome: OutcomeKind::Pass,
+                    reason: None,
+                    line: None,
+                    source: None,
+                },
             })
     }
 }

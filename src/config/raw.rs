@@ -51,6 +51,7 @@ pub(super) struct RawRun {
     pub timeout: Option<Spanned<String>>,
     pub jobs: Option<Spanned<i64>>,
     pub isolation: Option<crate::probe::Isolation>,
+    pub expect: Option<super::Prediction>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,12 +73,7 @@ impl Progress {
                             })
                             .sum(),
                     );
-                    cells.set_length(
-                        h.grids
-                            .iter()
-                            .map(|g| (g.build_axis.len() * g.runtime_axis.len()) as u64)
-                            .sum(),
-                    );
+                    cells.set_length(h.planned as u64);
                     let _ = multi.println(header_text(h));
                 }
                 Event::EnvStarted { version, .. } => envs.set_message(format!("numpy {version}")),

@@ -31,14 +31,9 @@ impl RunResults {
         self.duration.is_some()
     }
 
-    /// Cells planned: build axis × runtime axis, summed over interpreters.
+    /// Cells this run set out to report.
     pub fn planned(&self) -> usize {
-        self.header.as_ref().map_or(0, |h| {
-            h.grids
-                .iter()
-                .map(|g| g.build_axis.len() * g.runtime_axis.len())
-                .sum()
-        })
+        self.header.as_ref().map_or(0, |h| h.planned)
     }
 
     pub fn cell(&self, grid: usize, build: &str, runtime: &str) -> Option<&CellResult> {

@@ -70,6 +70,12 @@ impl GridHeader {
 #[derive(Debug, Clone)]
 pub struct RunHeader {
     pub grids: Vec<GridHeader>,
+    /// Identifies the matrix (see `Config::matrix_id`).
+    pub matrix_id: String,
+    /// (K, N) when running shard K of N.
+    pub shard: Option<(usize, usize)>,
+    /// Cells this run will report (all, a shard's, or those re-run).
+    pub planned: usize,
     pub installer: String,
     pub extension: String,
     pub jobs: usize,

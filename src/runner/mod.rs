@@ -13,7 +13,7 @@
 mod events;
 mod select;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -49,6 +49,27 @@ pub struct RunOptions {
     pub cache: Option<PathBuf>,
     /// Overrides `run.isolation`.
     pub isolation: Option<Isolation>,
+    /// Run only shard K of N: runtime columns (over all grids, in order) are
+    /// dealt round-robin, so each runtime environment lives on one shard and
+    /// shards differ by at most one column.
+    pub shard: Option<(usize, usize)>,
+    /// Run only these (interpreter label, build, runtime) cells.
+    pub only: Option<HashSet<(String, String, String)>>,
+}
+
+impl RunOptions {
+    /// Whether the cell is part of this run.
+    fn includes(&self, column: usize, interpreter: &str, build: &str, runtime: &str) -> bool {
+        let in_shard = self.shard.is_none_or(|(k, n)| column % n == k - 1);
+        let in_only = self.only.as_ref().is_none_or(|only| {
+            only.contains(&(
+                interpreter.to_string(),
+                build.to_string(),
+                runtime.to_string(),
+            ))
+        });
+        in_shard && in_only
+    }
 }
 
 /// Failures that stop the whole run: the machine, not a cell, is at fault.
@@ -193,8 +214,27 @@ pub async fn run(
         .or(config.jobs)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
+    // Which cells this run owns (all, a shard, or the ones to re-run).
+    let mut selected: Vec<Vec<(usize, usize)>> = Vec::new();
+    let mut column = 0;
+    for h in &headers {
+        let label = h.interpreter.label();
+        let mut cells = Vec::new();
+        for (ri, r) in h.runtime_axis.iter().enumerate() {
+            for (bi, b) in h.build_axis.iter().enumerate() {
+                if options.includes(column, &label, &b.label(), &r.label()) {
+                    cells.push((bi, ri));
+                }
+            }
+            column += 1;
+        }
+        selected.push(cells);
+    }
     let header = RunHeader {
         grids: headers.clone(),
+        matrix_id: config.matrix_id(),
+        shard: options.shard,
+        planned: selected.iter().map(Vec::len).sum(),
         installer: installer.describe(),
         extension: config.extension.label(),
         jobs,
@@ -231,7 +271,7 @@ pub async fn run(
                 .map(|v| (v, OnceCell::new()))
                 .collect(),
         });
-        cells.extend(grid_cells(&ctx, &grid, header));
+        cells.extend(grid_cells(&ctx, &grid, header, &selected[index]));
     }
     join_all(cells).await;
     ctx.send(Event::Finished {
@@ -246,11 +286,14 @@ pub async fn run(
 }
 
 /// The graph of one grid: one environment per distinct version, one build
-/// per build version, one probe per cell.
+/// per build version, one probe per selected (build, runtime) cell. The
+/// environment and build nodes are lazy: only what a selected cell awaits is
+/// ever made.
 fn grid_cells(
     ctx: &Arc<Ctx>,
     grid: &Arc<Grid>,
     header: &GridHeader,
+    selected: &[(usize, usize)],
 ) -> Vec<impl Future<Output = ()> + use<>> {
     let mut envs: HashMap<Version, SharedEnv> = HashMap::new();
     for v in header.versions() {
@@ -269,8 +312,11 @@ fn grid_cells(
         });
     }
     let mut cells = Vec::new();
-    for b in &header.build_axis {
-        for r in &header.runtime_axis {
+    for (bi, b) in header.build_axis.iter().enumerate() {
+        for (ri, r) in header.runtime_axis.iter().enumerate() {
+            if !selected.contains(&(bi, ri)) {
+                continue;
+            }
             let build = b.version.as_ref().map(|v| builds[v].clone());
             let env = r.version.as_ref().map(|v| envs[v].clone());
             cells.push(cell_node(

@@ -1,0 +1,88 @@
+//! Markdown: each grid as a table with a legend and the distinct failure
+//! reasons, fit for a CI step summary (`$GITHUB_STEP_SUMMARY`).
+
+use std::fmt::Write as _;
+
+use super::grid::{counts_text, legend, outcome_text, reason_lines, rule_text, symbol};
+use super::model::Document;
+
+/// Makes text safe inside a table cell or list item.
+fn md(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(doc: &Document) -> String {
+    let mut out = String::new();
+    let extension = doc.extension.as_deref().unwrap_or("extension");
+    let _ = writeln!(out, "## abimatrix: {}\n", md(extension));
+    for (index, grid) in doc.grids.iter().enumerate() {
+        let _ = writeln!(out, "### {}\n", md(&grid.interpreter.label));
+        let _ = write!(out, "| built with ↓ / runs on → |");
+        for r in &grid.axes.runtime {
+            let _ = write!(out, " {} |", md(r.label()));
+        }
+        let _ = write!(out, "\n| --- |");
+        for _ in &grid.axes.runtime {
+            out.push_str(" :---: |");
+        }
+        out.push('\n');
+        for b in &grid.axes.build {
+            let _ = write!(out, "| **{}** |", md(b.label()));
+            for r in &grid.axes.runtime {
+                let text = match doc.cell(index, b.label(), r.label()) {
+                    Some(c) if c.met => symbol(c.outcome).to_string(),
+                    Some(c) => format!("**{}!**", symbol(c.outcome)),
+                    None => "?".to_string(),
+                };
+                let _ = write!(out, " {text} |");
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(out, "\n{}\n", legend());
+        for line in reason_lines(doc, index) {
+            let _ = writeln!(
+                out,
+                "- {} **{}** ({}): {}  \n  {}",
+                symbol(line.kind),
+                md(&line.name),
+                line.count_text(),
+                md(&line.message),
+                md(&line.cells_text(12))
+            );
+        }
+        out.push('\n');
+    }
+    let unmet: Vec<_> = doc.unmet().collect();
+    if !unmet.is_empty() {
+        let _ = writeln!(
+            out,
+            "**{} cell(s) did not do what was expected:**\n",
+            unmet.len()
+        );
+        for c in unmet {
+            let _ = writeln!(
+                out,
+                "- {}: {}: expected {} by {}, got {}",
+                md(&c.interpreter),
+                md(&c.pair()),
+                outcome_text(c.expected.outcome, c.expected.reason),
+                md(&rule_text(c)),
+                outcome_text(c.outcome, c.reason)
+            );
+        }
+        out.push('\n');
+    }
+    let verdict = if !doc.complete {
+        format!(
+            "**incomplete**: {} of {} cells finished",
+            doc.cells.len(),
+            doc.summary.planned
+        )
+    } else if doc.summary.unmet == 0 {
+        "every cell as expected".to_string()
+    } else {
+        format!("**{} unexpected**", doc.summary.unmet)
+    };
+    let _ = writeln!(out, "{} · {verdict}", counts_text(doc));
+    out
+}
