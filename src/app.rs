@@ -330,18 +330,22 @@ fn report_command(args: &ReportArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    match &args.output {
-        Some(path) => match report::write(&doc, args.format, path) {
-            Ok(()) => Exit::Ok,
-            Err(e) => {
-                error(format_args!("cannot write {}: {e}", path.display()));
-                Exit::Environment
-            }
-        },
+    let written = match &args.output {
+        Some(path) => report::write(&doc, args.format, path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {
             let _ = write!(anstream::stdout(), "{}", report::render(&doc, args.format));
-            Exit::Ok
+            Ok(())
         }
+    };
+    match written {
+        Err(e) => {
+            error(e);
+            Exit::Environment
+        }
+        // Like `run`: a CI step can gate on the saved results.
+        Ok(()) if doc.unmet().next().is_some() || !doc.complete => Exit::Unexpected,
+        Ok(()) => Exit::Ok,
     }
 }
 

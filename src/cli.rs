@@ -43,7 +43,8 @@ pub enum Command {
     Run(RunArgs),
     /// Write a commented starter matrix.toml.
     Init(InitArgs),
-    /// Render a saved results file as text, JSON, JUnit, Markdown or HTML.
+    /// Render a saved results file as text, JSON, JUnit, Markdown or HTML
+    /// (exit 1 when a cell in it was unexpected, as `run` would).
     Report(ReportArgs),
     /// Cells that got worse or better between two results files (exit 1 if any got worse).
     Diff(DiffArgs),

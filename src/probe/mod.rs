@@ -369,7 +369,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_raising_probe_fails_with_the_exception() {
-        let r = probe("raise ValueError('boom')", LIMIT).await;
+        let r = probe(
+            "print('said before failing')\nraise ValueError('boom')",
+            LIMIT,
+        )
+        .await;
+        assert_eq!(
+            r.stdout, "said before failing\n",
+            "output before a failure is kept"
+        );
         match r.outcome {
             Outcome::Fail(f) => {
                 assert_eq!(f.reason, FailureReason::Other);

@@ -52,6 +52,8 @@ def probe(artifact_dir, module_name, probe_file, result_file):
         result["message"] = str(e)
         traceback.print_exc()
         write()
+        # os._exit skips interpreter shutdown, so flush what the probe wrote.
+        sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
     result["status"] = "pass"

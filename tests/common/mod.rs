@@ -19,6 +19,9 @@ pub struct Project {
 pub struct Run {
     pub output: Output,
     pub results: Option<Value>,
+    /// Where this run's `--json` went (unique per run, so tests sharing a
+    /// project can run at once).
+    pub json: PathBuf,
 }
 
 impl Project {
@@ -53,8 +56,9 @@ impl Project {
     }
 
     pub fn run_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
-        let json = self.path("results.json");
-        let _ = std::fs::remove_file(&json);
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let json = self.path(&format!("results-{n}.json"));
         let mut cmd = matrix();
         cmd.args(["run", "--color", "never", "-c"])
             .arg(self.path("matrix.toml"))
@@ -69,7 +73,11 @@ impl Project {
         let results = std::fs::read_to_string(&json)
             .ok()
             .map(|text| serde_json::from_str(&text).expect("results are JSON"));
-        Run { output, results }
+        Run {
+            output,
+            results,
+            json,
+        }
     }
 }
 
