@@ -89,6 +89,60 @@ fn junit_is_well_formed_with_one_case_per_cell() {
     );
 }
 
+/// Validates the JUnit file against the JUnit XSD that pytest ships for its
+/// own JUnit tests (testing/example_scripts/junit-10.xsd in pytest's sdist,
+/// fetched from PyPI), with xmllint.
+#[test]
+fn junit_validates_against_the_junit_xsd() {
+    let Ok(xmllint) = which::which("xmllint") else {
+        eprintln!("SKIPPED: no xmllint on PATH (.ci/run installs Debian's libxml2-utils)");
+        return;
+    };
+    let (p, _) = grid();
+    let dl = tempfile::tempdir().unwrap();
+    let got = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--dest",
+        ])
+        .arg(dl.path())
+        .arg("pytest==9.2.0")
+        .output()
+        .unwrap();
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let member = "pytest-9.2.0/testing/example_scripts/junit-10.xsd";
+    let untar = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(dl.path().join("pytest-9.2.0.tar.gz"))
+        .arg("-C")
+        .arg(dl.path())
+        .arg(member)
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let check = std::process::Command::new(xmllint)
+        .args(["--noout", "--schema"])
+        .arg(dl.path().join(member))
+        .arg(p.path("all.xml"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 #[test]
 fn markdown_and_html_show_the_grid() {
     let (p, _) = grid();

@@ -1,8 +1,9 @@
 //! JUnit XML: one test suite per interpreter, one test case per cell.
 //! `fail` is a `<failure>`, `crash`, `timeout` and `build-failed` are
 //! `<error>`s, `unavailable` is `<skipped>`; the cell's output goes in
-//! system-out/system-err, and its expectation in properties, so a consumer
-//! that only counts failures still sees what abimatrix judged.
+//! system-out/system-err, after a first line with its expectation (the
+//! JUnit schema has no per-case properties), so a consumer that only counts
+//! failures still sees what abimatrix judged.
 
 use std::fmt::Write as _;
 
@@ -77,24 +78,6 @@ pub fn render(doc: &Document) -> String {
                 escape(&format!("numpy {} → {}", c.build, c.runtime)),
                 c.duration_s
             );
-            let _ = writeln!(out, "      <properties>");
-            for (name, value) in [
-                ("outcome", outcome_text(c.outcome, c.reason)),
-                (
-                    "expected",
-                    outcome_text(c.expected.outcome, c.expected.reason),
-                ),
-                ("expected-by", rule_text(c)),
-                ("met", c.met.to_string()),
-                ("platform", c.platform.clone()),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "        <property name=\"{name}\" value=\"{}\"/>",
-                    escape(&value)
-                );
-            }
-            let _ = writeln!(out, "      </properties>");
             let message = escape(&c.message);
             let kind = escape(&outcome_text(c.outcome, c.reason));
             match c.outcome {
@@ -116,9 +99,23 @@ pub fn render(doc: &Document) -> String {
                     let _ = writeln!(out, "      <skipped message=\"{message}\"/>");
                 }
             }
-            if !c.stdout.is_empty() {
-                let _ = writeln!(out, "      <system-out>{}</system-out>", escape(&c.stdout));
-            }
+            let verdict = format!(
+                "abimatrix: {}: expected {} by {}; {} on {}\n",
+                outcome_text(c.outcome, c.reason),
+                outcome_text(c.expected.outcome, c.expected.reason),
+                rule_text(c),
+                if c.met {
+                    "as expected"
+                } else {
+                    "NOT as expected"
+                },
+                c.platform
+            );
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                escape(&(verdict + &c.stdout))
+            );
             if !c.stderr.is_empty() {
                 let _ = writeln!(out, "      <system-err>{}</system-err>", escape(&c.stderr));
             }
