@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use crate::cli::{
-    CacheAction, CacheArgs, Cli, Command, DiffArgs, InitArgs, MergeArgs, Outputs, PlanArgs,
-    PlanFormat, PythonsArgs, ReportArgs, RunArgs,
+    CacheAction, CacheArgs, Cli, Command, DiffArgs, ExplainArgs, InitArgs, MergeArgs, Outputs,
+    PlanArgs, PlanFormat, PythonsArgs, ReportArgs, RunArgs,
 };
 use crate::compare;
 use crate::config::{Config, STARTER};
@@ -38,6 +38,7 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Diff(args) => diff_command(&args),
         Command::Plan(args) => plan_command(&args),
         Command::Merge(args) => merge_command(&args),
+        Command::Explain(args) => explain_command(&args),
     }
 }
 
@@ -218,6 +219,7 @@ async fn run(args: RunArgs) -> Exit {
         isolation: args.isolation,
         shard: args.shard,
         only,
+        ignore_requires: args.ignore_requires,
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -269,6 +271,9 @@ async fn run(args: RunArgs) -> Exit {
         let _ = write!(anstream::stdout(), "\nsince the baseline: {}", d.render());
         worse = d.got_worse();
     }
+    // Kept for `matrix explain`; losing it is not worth failing the run.
+    let _ = std::fs::create_dir_all(crate::cache::root());
+    let _ = report::json::write(&doc, &last_results_path());
     if let Err(e) = write_outputs(&doc, &args.outputs) {
         error(e);
         return Exit::Environment;
@@ -320,6 +325,51 @@ fn write_outputs(doc: &Document, outputs: &Outputs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Where every run leaves its results, for `matrix explain`.
+fn last_results_path() -> PathBuf {
+    crate::cache::root().join("last-results.json")
+}
+
+fn explain_command(args: &ExplainArgs) -> Exit {
+    let path = args.results.clone().unwrap_or_else(last_results_path);
+    let doc = match Document::load(&path) {
+        Ok(d) => d,
+        Err(e) => {
+            error(e);
+            if args.results.is_none() {
+                hint("run `matrix run` first, or name a results file with --results");
+            }
+            return Exit::Usage;
+        }
+    };
+    let grid = match &args.python {
+        None => Some(0),
+        Some(want) => doc
+            .grids
+            .iter()
+            .position(|g| g.interpreter.version.starts_with(want.as_str())),
+    };
+    let cell = grid.and_then(|g| doc.cell(g, &args.build, &args.runtime));
+    let (Some(grid), Some(cell)) = (grid, cell) else {
+        error(format_args!(
+            "no cell {} → {} in {}",
+            args.build,
+            args.runtime,
+            path.display()
+        ));
+        let cells: Vec<String> = doc
+            .cells
+            .iter()
+            .take(12)
+            .map(|c| format!("{} {}", c.build, c.runtime))
+            .collect();
+        hint(format_args!("cells there include: {}", cells.join(", ")));
+        return Exit::Usage;
+    };
+    print!("{}", report::explain::render(&doc, grid, cell));
+    Exit::Ok
 }
 
 fn report_command(args: &ReportArgs) -> Exit {

@@ -75,20 +75,20 @@ pub fn key(extension: &Extension, interpreter: &Interpreter, env: &NumpyEnv) -> 
     crate::cache::digest(parts)
 }
 
-/// The build of `extension` against `env` at `place`: reused from the cache
-/// when a complete entry is there, compiled otherwise. Failed builds are not
-/// cached: they are quick to repeat and the user is about to fix them.
+/// The artifact `make` produces, at `place`: reused from the cache under
+/// `key` when a complete entry is there, made (in staging, then renamed into
+/// place) otherwise. Failures are not cached: they are quick to repeat and
+/// the user is about to fix them.
 pub async fn ensure(
-    extension: &Extension,
-    interpreter: &Interpreter,
-    env: &NumpyEnv,
     place: BuildPlace<'_>,
+    key: String,
+    make: impl AsyncFnOnce(PathBuf) -> Result<Artifact, BuildError>,
 ) -> Result<Artifact, BuildError> {
     let root = match place {
-        BuildPlace::Temporary { dir } => return build(extension, interpreter, env, dir).await,
+        BuildPlace::Temporary { dir } => return make(dir.to_path_buf()).await,
         BuildPlace::Cached { root } => root.join("builds"),
     };
-    let dir = root.join(key(extension, interpreter, env));
+    let dir = root.join(key);
     if let Some(artifact) = cached(&dir) {
         return Ok(artifact);
     }
@@ -102,12 +102,12 @@ pub async fn ensure(
         .tempdir_in(&root)
         .map_err(io)?;
     let staging = holder.path().join("build");
-    let built = build(extension, interpreter, env, &staging).await?;
+    let built = make(staging.clone()).await?;
     let marker = Marker {
         module: built
             .module_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .strip_prefix(&staging)
+            .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
         log: built.log.clone(),
     };
@@ -130,7 +130,7 @@ fn cached(dir: &Path) -> Option<Artifact> {
     let marker: Marker =
         serde_json::from_str(&std::fs::read_to_string(dir.join(MARKER)).ok()?).ok()?;
     let module_path = dir.join(&marker.module);
-    module_path.is_file().then(|| Artifact {
+    module_path.exists().then(|| Artifact {
         dir: dir.to_path_buf(),
         module_path,
         log: marker.log,
@@ -148,7 +148,7 @@ pub struct BuildError {
 }
 
 /// Compiles `extension` against `env`'s NumPy into `out`.
-async fn build(
+pub async fn compile(
     extension: &Extension,
     interpreter: &Interpreter,
     env: &NumpyEnv,

@@ -54,6 +54,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Show or clean the cache of environments and builds.
     Cache(CacheArgs),
+    /// Everything about one cell: environment, exact commands, logs, to
+    /// reproduce it by hand.
+    Explain(ExplainArgs),
     /// List every Python interpreter found (PATH, pyenv, uv), and why any
     /// candidate was rejected.
     Pythons(PythonsArgs),
@@ -91,6 +94,11 @@ pub struct RunArgs {
     /// Run only shard K of N (cells split by runtime environment; see `matrix plan`).
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,
+
+    /// Run wheel rows even under NumPy versions their metadata forbids
+    /// (otherwise such cells are reported unavailable, with the reason).
+    #[arg(long)]
+    pub ignore_requires: bool,
 
     /// Re-run only the cells that did not pass in FILE, and report them
     /// together with the cells of FILE that passed.
@@ -165,6 +173,20 @@ pub struct ReportArgs {
     /// Write here instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The row: the build NumPy version (or a wheel/requirement row's label).
+    pub build: String,
+    /// The column: the runtime NumPy version.
+    pub runtime: String,
+    /// Which interpreter's grid, by version prefix ("3.11") [default: the first].
+    #[arg(long)]
+    pub python: Option<String>,
+    /// A results file [default: the last `matrix run` on this machine].
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

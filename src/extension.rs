@@ -1,9 +1,13 @@
-//! The extension under test: C sources, the module they define, the probe
-//! that exercises it, and extra compiler flags.
+//! The subject under test, and how each cell exercises it.
 //!
-//! The built-in sample is embedded in the binary so `matrix run` works from
-//! any directory with no files but `matrix.toml`.
+//! Three kinds of subject: C sources compiled here (the built-in sample is
+//! one, embedded in the binary so `matrix run` works from any directory), a
+//! Python project built into a wheel against each build NumPy, or published
+//! wheels (files or requirements), which have no build axis: each is a row.
+//! Whatever the kind, a row ends as an artifact directory that the probe puts
+//! first on `sys.path` in a runtime environment holding only NumPy.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// One C source, held in memory: sources are small, and holding them lets a
@@ -14,14 +18,67 @@ pub struct SourceFile {
     pub contents: String,
 }
 
+/// A row of published code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RowSource {
+    /// A wheel file.
+    Wheel(PathBuf),
+    /// A requirement fetched from the index ("pandas==2.0.3").
+    Requirement(String),
+}
+
+impl RowSource {
+    /// What the installer is given.
+    pub fn install_arg(&self) -> String {
+        match self {
+            RowSource::Wheel(p) => p.display().to_string(),
+            RowSource::Requirement(r) => r.clone(),
+        }
+    }
+}
+
+impl fmt::Display for RowSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowSource::Wheel(p) => write!(
+                f,
+                "{}",
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+            RowSource::Requirement(r) => f.write_str(r),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtensionKind {
+    /// C sources compiled against each build NumPy.
+    Sources,
+    /// A Python project (pyproject.toml) built into a wheel against each
+    /// build NumPy.
+    Project(PathBuf),
+    /// Published wheels or requirements: one row each, no build axis.
+    Rows(Vec<RowSource>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Extension {
-    /// The Python module name; `PyInit_<module>` must exist in the sources.
+    pub kind: ExtensionKind,
+    /// For `Sources`: the module the sources define (`PyInit_<module>`).
+    /// Otherwise: the first of `imports`.
     pub module: String,
+    /// Modules the probe imports, in order; `module` is the first.
+    pub imports: Vec<String>,
     pub sources: Vec<SourceFile>,
-    /// Python code run after the import, with `np` and `module` bound; an
+    /// Python code run after the imports, with `np` and `module` bound; an
     /// `AssertionError` is a wrong result. Empty: importing is the test.
     pub probe: String,
+    /// A command run per cell instead of the probe (process isolation); its
+    /// exit status decides pass or fail, a signal decides crash.
+    pub test: Option<String>,
     pub cflags: Vec<String>,
     pub include_dirs: Vec<PathBuf>,
     /// True for the embedded sample.
@@ -35,12 +92,15 @@ impl Extension {
     /// `my_extension.get_array_dim`, from the seed write-up.
     pub fn sample() -> Extension {
         Extension {
+            kind: ExtensionKind::Sources,
             module: "my_extension".to_string(),
+            imports: vec!["my_extension".to_string()],
             sources: vec![SourceFile {
                 name: "my_extension.c".to_string(),
                 contents: SAMPLE_SOURCE.to_string(),
             }],
             probe: SAMPLE_PROBE.to_string(),
+            test: None,
             cflags: Vec::new(),
             include_dirs: Vec::new(),
             builtin: true,
@@ -49,10 +109,19 @@ impl Extension {
 
     /// How the report names it.
     pub fn label(&self) -> String {
-        if self.builtin {
-            format!("sample extension {}", self.module)
-        } else {
-            format!("extension {}", self.module)
+        match &self.kind {
+            ExtensionKind::Sources if self.builtin => format!("sample extension {}", self.module),
+            ExtensionKind::Sources => format!("extension {}", self.module),
+            ExtensionKind::Project(p) => format!("project {}", p.display()),
+            ExtensionKind::Rows(rows) => {
+                let names: Vec<String> = rows.iter().map(ToString::to_string).collect();
+                format!("wheels {}", names.join(", "))
+            }
         }
+    }
+
+    /// Whether rows are NumPy versions to build against (else published rows).
+    pub fn has_build_axis(&self) -> bool {
+        !matches!(self.kind, ExtensionKind::Rows(_))
     }
 }

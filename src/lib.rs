@@ -17,6 +17,7 @@ pub mod config;
 pub mod environment;
 pub mod extension;
 pub mod outcome;
+pub mod package;
 pub mod probe;
 pub mod process;
 pub mod python;

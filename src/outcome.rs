@@ -267,6 +267,34 @@ pub fn classify(
     }
 }
 
+/// The outcome of a user's test command: its exit status decides pass or
+/// fail, a signal decides crash; a failure is classified from its output.
+pub fn classify_command(exit: ChildExit, stdout: &str, stderr: &str) -> Outcome {
+    match exit {
+        ChildExit::TimedOut(limit) => Outcome::Timeout { limit },
+        ChildExit::Signal(signal) => Outcome::Crash {
+            signal,
+            name: signal_name(signal),
+            traceback: faulthandler_dump(stderr),
+        },
+        ChildExit::Code(0) => Outcome::Pass,
+        ChildExit::Code(code) => {
+            let (reason, detail) = classify_text(&[stderr, stdout]);
+            let message = detail.unwrap_or_else(|| {
+                let last = last_line(stdout)
+                    .or_else(|| last_line(stderr))
+                    .unwrap_or("no output");
+                format!("the test command exited with status {code}: {last}")
+            });
+            Outcome::Fail(Failure {
+                reason,
+                exception: None,
+                message,
+            })
+        }
+    }
+}
+
 struct Rule {
     reason: FailureReason,
     pattern: Regex,

@@ -113,6 +113,7 @@ impl<'a> Resolver<'a> {
                             version: Some(v),
                             unavailable: None,
                             nominal: request.nominal(),
+                            row: None,
                         }),
                         Err(InstallError::Index { detail }) => {
                             return Err(InstallError::Index { detail });
@@ -135,6 +136,7 @@ impl<'a> Resolver<'a> {
                             )
                         }),
                         nominal: request.nominal(),
+                        row: None,
                     });
                 }
                 Ok(axis)
@@ -166,5 +168,6 @@ fn entry(
         version,
         unavailable,
         nominal: request.nominal(),
+        row: None,
     })
 }

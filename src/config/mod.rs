@@ -20,7 +20,7 @@ use toml::Spanned;
 pub use diagnostic::ConfigError;
 pub use request::NumpyRequest;
 
-use crate::extension::{Extension, SourceFile};
+use crate::extension::{Extension, ExtensionKind, RowSource, SourceFile};
 use crate::outcome::{FailureReason, OutcomeKind};
 use crate::probe::Isolation;
 use crate::python::PythonRequest;
@@ -121,13 +121,22 @@ impl Config {
                 "missing table [numpy]: expected `build = [...]` and `runtime = [...]` lists of NumPy versions".into(),
             )
         })?;
-        let build = requests(&numpy.build, "build", &err)?;
-        let runtime = requests(&numpy.runtime, "runtime", &err)?;
-
         let extension = match raw.extension {
             None => Extension::sample(),
             Some(ext) => custom_extension(ext, base, &err)?,
         };
+        let build = if extension.has_build_axis() {
+            requests(&numpy.build, "build", &err)?
+        } else {
+            if let Some(b) = &numpy.build {
+                return Err(err(
+                    b.span(),
+                    "wheels have no build axis: drop numpy.build (each wheel or requirement is a row)".into(),
+                ));
+            }
+            Vec::new()
+        };
+        let runtime = requests(&numpy.runtime, "runtime", &err)?;
 
         let timeout = match raw.run.timeout {
             None => DEFAULT_TIMEOUT,
@@ -225,7 +234,9 @@ impl Config {
         parts.extend(self.python.iter().map(|p| format!("python {p}")));
         parts.extend(self.build.iter().map(|r| format!("build {r}")));
         parts.extend(self.runtime.iter().map(|r| format!("runtime {r}")));
-        parts.push(self.extension.module.clone());
+        parts.push(self.extension.label());
+        parts.extend(self.extension.imports.iter().cloned());
+        parts.extend(self.extension.test.iter().cloned());
         for s in &self.extension.sources {
             parts.push(s.name.clone());
             parts.push(s.contents.clone());
@@ -236,26 +247,37 @@ impl Config {
     }
 
     /// The expectation for a cell under Python `python`; later `[[expect]]`
-    /// tables override earlier ones.
-    pub fn expected(&self, python: &Version, build: &Version, runtime: &Version) -> Expected {
+    /// tables override earlier ones. A row of published code has no build
+    /// NumPy (`build` is `None`): only tables that say nothing of `build`
+    /// apply to it.
+    pub fn expected(
+        &self,
+        python: &Version,
+        build: Option<&Version>,
+        runtime: &Version,
+    ) -> Expected {
         let fits = |spec: &Option<VersionSpecifiers>, v: &Version| {
             spec.as_ref().is_none_or(|s| s.contains(v))
+        };
+        let fits_build = |spec: &Option<VersionSpecifiers>| match build {
+            Some(v) => fits(spec, v),
+            None => spec.is_none(),
         };
         self.expectations
             .iter()
             .rev()
-            .find(|e| fits(&e.python, python) && fits(&e.build, build) && fits(&e.runtime, runtime))
+            .find(|e| fits(&e.python, python) && fits_build(&e.build) && fits(&e.runtime, runtime))
             .map(|e| Expected {
                 outcome: e.outcome,
                 reason: e.reason,
                 line: Some(e.line),
                 source: None,
             })
-            .unwrap_or_else(|| match self.prediction {
-                Prediction::NumpyRules => {
+            .unwrap_or_else(|| match (self.prediction, build) {
+                (Prediction::NumpyRules, Some(build)) => {
                     crate::rules::predict(build, runtime, &self.extension.cflags)
                 }
-                Prediction::Pass => Expected {
+                _ => Expected {
                     outcome: OutcomeKind::Pass,
                     reason: None,
                     line: None,
@@ -330,58 +352,183 @@ fn requests(
     Ok(out)
 }
 
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn custom_extension(
     ext: raw::RawExtension,
     base: &Path,
     err: &impl Fn(std::ops::Range<usize>, String) -> ConfigError,
 ) -> Result<Extension, ConfigError> {
-    let module = ext.module.get_ref().trim().to_string();
-    let is_identifier = !module.is_empty()
-        && !module.starts_with(|c: char| c.is_ascii_digit())
-        && module
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !is_identifier {
-        return Err(err(
-            ext.module.span(),
-            format!(
-                "invalid module name \"{module}\": expected a Python identifier like \"my_extension\""
-            ),
-        ));
+    // Exactly one subject.
+    let requirements: Vec<Spanned<String>> = ext
+        .requirement
+        .into_iter()
+        .chain(
+            ext.requirements
+                .map(Spanned::into_inner)
+                .unwrap_or_default(),
+        )
+        .collect();
+    let given: Vec<(&str, std::ops::Range<usize>)> = [
+        ext.sources.as_ref().map(|s| ("sources", s.span())),
+        ext.project.as_ref().map(|s| ("project", s.span())),
+        ext.wheels.as_ref().map(|s| ("wheels", s.span())),
+        requirements.first().map(|s| ("requirement", s.span())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match given.as_slice() {
+        [] => {
+            return Err(err(
+                0..0,
+                "[extension] needs one of sources (C files), project (a pyproject.toml directory), wheels or requirement".into(),
+            ));
+        }
+        [_] => {}
+        [_, (name, span), ..] => {
+            return Err(err(
+                span.clone(),
+                format!(
+                    "extension.{name} given with extension.{}: give exactly one subject",
+                    given[0].0
+                ),
+            ));
+        }
     }
-    if ext.sources.get_ref().is_empty() {
-        return Err(err(
-            ext.sources.span(),
-            "extension.sources is empty: expected at least one C source file".into(),
-        ));
+
+    let mut imports = Vec::new();
+    if let Some(list) = &ext.imports {
+        for m in list.get_ref() {
+            let name = m.get_ref().trim();
+            if !name.split('.').all(is_identifier) {
+                return Err(err(
+                    m.span(),
+                    format!(
+                        "invalid module \"{name}\": expected a dotted Python module name like \"pkg._native\""
+                    ),
+                ));
+            }
+            imports.push(name.to_string());
+        }
     }
+    let mut module = String::new();
+    if let Some(m) = &ext.module {
+        module = m.get_ref().trim().to_string();
+        if !is_identifier(&module) {
+            return Err(err(
+                m.span(),
+                format!(
+                    "invalid module name \"{module}\": expected a Python identifier like \"my_extension\""
+                ),
+            ));
+        }
+    }
+
     let mut sources = Vec::new();
     let mut include_dirs = Vec::new();
-    for s in ext.sources.get_ref() {
-        let path = base.join(s.get_ref());
-        let contents = std::fs::read_to_string(&path).map_err(|e| {
-            err(
-                s.span(),
-                format!("cannot read source file {}: {e}", path.display()),
-            )
-        })?;
-        if let Some(dir) = path.parent() {
-            // Sources may include their own headers with "...".
-            if !include_dirs.contains(&dir.to_path_buf()) {
-                include_dirs.push(dir.to_path_buf());
-            }
+    let kind = if let Some(list) = &ext.sources {
+        if module.is_empty() {
+            return Err(err(list.span(), "extension.sources needs extension.module: the module the sources define (PyInit_<module>)".into()));
         }
-        sources.push(SourceFile {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "source.c".into()),
-            contents,
-        });
+        if list.get_ref().is_empty() {
+            return Err(err(
+                list.span(),
+                "extension.sources is empty: expected at least one C source file".into(),
+            ));
+        }
+        for s in list.get_ref() {
+            let path = base.join(s.get_ref());
+            let contents = std::fs::read_to_string(&path).map_err(|e| {
+                err(
+                    s.span(),
+                    format!("cannot read source file {}: {e}", path.display()),
+                )
+            })?;
+            if let Some(dir) = path.parent() {
+                // Sources may include their own headers with "...".
+                if !include_dirs.contains(&dir.to_path_buf()) {
+                    include_dirs.push(dir.to_path_buf());
+                }
+            }
+            sources.push(SourceFile {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "source.c".into()),
+                contents,
+            });
+        }
+        if imports.is_empty() {
+            imports.push(module.clone());
+        }
+        ExtensionKind::Sources
+    } else if let Some(p) = &ext.project {
+        let path = base.join(p.get_ref());
+        if !path.join("pyproject.toml").is_file() {
+            return Err(err(
+                p.span(),
+                format!(
+                    "{} has no pyproject.toml: expected a Python project directory",
+                    path.display()
+                ),
+            ));
+        }
+        ExtensionKind::Project(path)
+    } else if let Some(list) = &ext.wheels {
+        let mut rows = Vec::new();
+        for w in list.get_ref() {
+            let pattern = base.join(w.get_ref());
+            let mut matched: Vec<PathBuf> = glob::glob(&pattern.to_string_lossy())
+                .map_err(|e| {
+                    err(
+                        w.span(),
+                        format!("invalid pattern \"{}\": {e}", w.get_ref()),
+                    )
+                })?
+                .filter_map(Result::ok)
+                .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+                .collect();
+            if matched.is_empty() {
+                return Err(err(
+                    w.span(),
+                    format!("no wheel matches {}", pattern.display()),
+                ));
+            }
+            matched.sort();
+            rows.extend(matched.into_iter().map(RowSource::Wheel));
+        }
+        ExtensionKind::Rows(rows)
+    } else {
+        let mut rows = Vec::new();
+        for r in &requirements {
+            let text = r.get_ref().trim();
+            if text.is_empty()
+                || text.contains(char::is_whitespace) && !text.contains(['=', '<', '>', '~', '!'])
+            {
+                return Err(err(
+                    r.span(),
+                    format!("invalid requirement \"{text}\": expected one like \"pandas==2.0.3\""),
+                ));
+            }
+            rows.push(RowSource::Requirement(text.to_string()));
+        }
+        ExtensionKind::Rows(rows)
+    };
+    if !matches!(kind, ExtensionKind::Sources) {
+        if imports.is_empty() {
+            let span = ext.project.as_ref().map(|p| p.span()).unwrap_or(0..0);
+            return Err(err(span, "extension.imports is empty: name the modules to import, like [\"pkg\", \"pkg._native\"]".into()));
+        }
+        module = imports[0].clone();
     }
+
     let probe = match (ext.probe, ext.probe_file) {
-        (Some(p), Some(f)) => {
-            let _ = p;
+        (Some(_), Some(f)) => {
             return Err(err(
                 f.span(),
                 "give either extension.probe or extension.probe-file, not both".into(),
@@ -399,10 +546,28 @@ fn custom_extension(
         }
         (None, None) => String::new(),
     };
+    let test = match ext.test {
+        Some(t) if t.get_ref().trim().is_empty() => {
+            return Err(err(t.span(), "extension.test is empty: expected a command like \"python -m pytest -q --pyargs pkg\"".into()));
+        }
+        Some(t) => {
+            if shlex::split(t.get_ref()).is_none() {
+                return Err(err(
+                    t.span(),
+                    "extension.test is not a valid command line (unbalanced quotes?)".into(),
+                ));
+            }
+            Some(t.into_inner())
+        }
+        None => None,
+    };
     Ok(Extension {
+        kind,
         module,
+        imports,
         sources,
         probe,
+        test,
         cflags: ext.cflags,
         include_dirs,
         builtin: false,
@@ -522,18 +687,18 @@ mod tests {
         .unwrap();
         let v = |s: &str| Version::from_str(s).unwrap();
         let py = v("3.11.7");
-        let e = c.expected(&py, &v("1.26.4"), &v("2.0.2"));
+        let e = c.expected(&py, Some(&v("1.26.4")), &v("2.0.2"));
         assert_eq!(
             (e.outcome, e.reason),
             (OutcomeKind::Fail, Some(FailureReason::AbiMajor))
         );
         assert_eq!(e.line, Some(5));
         assert_eq!(
-            c.expected(&py, &v("1.26.0"), &v("1.26.4")).outcome,
+            c.expected(&py, Some(&v("1.26.0")), &v("1.26.4")).outcome,
             OutcomeKind::Crash
         );
         assert_eq!(
-            c.expected(&py, &v("2.0.2"), &v("2.0.2")).outcome,
+            c.expected(&py, Some(&v("2.0.2")), &v("2.0.2")).outcome,
             OutcomeKind::Pass
         );
         assert!(e.is_met_by(OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
@@ -573,11 +738,13 @@ mod tests {
         .unwrap();
         let v = |s: &str| Version::from_str(s).unwrap();
         assert_eq!(
-            c.expected(&v("3.9.18"), &v("1.22.4"), &v("1.21.1")).outcome,
+            c.expected(&v("3.9.18"), Some(&v("1.22.4")), &v("1.21.1"))
+                .outcome,
             OutcomeKind::Fail
         );
         assert_eq!(
-            c.expected(&v("3.12.1"), &v("1.22.4"), &v("1.21.1")).outcome,
+            c.expected(&v("3.12.1"), Some(&v("1.22.4")), &v("1.21.1"))
+                .outcome,
             OutcomeKind::Pass
         );
     }

@@ -37,10 +37,16 @@ pub(super) struct RawNumpy {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawExtension {
-    pub module: Spanned<String>,
-    pub sources: Spanned<Vec<Spanned<String>>>,
+    pub module: Option<Spanned<String>>,
+    pub sources: Option<Spanned<Vec<Spanned<String>>>>,
+    pub project: Option<Spanned<String>>,
+    pub wheels: Option<Spanned<Vec<Spanned<String>>>>,
+    pub requirement: Option<Spanned<String>>,
+    pub requirements: Option<Spanned<Vec<Spanned<String>>>>,
+    pub imports: Option<Spanned<Vec<Spanned<String>>>>,
     pub probe: Option<String>,
     pub probe_file: Option<Spanned<String>>,
+    pub test: Option<Spanned<String>>,
     #[serde(default)]
     pub cflags: Vec<String>,
 }

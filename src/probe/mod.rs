@@ -66,6 +66,8 @@ pub struct ProbeFiles {
 
 impl ProbeFiles {
     /// Writes the driver, the fork server and the probe code into `dir`.
+    /// Each file is written beside its place and renamed into it, so a run
+    /// sharing `dir` (the cache's, named by content) never reads half a file.
     pub fn write(dir: &Path, probe_code: &str) -> std::io::Result<ProbeFiles> {
         std::fs::create_dir_all(dir)?;
         let files = ProbeFiles {
@@ -73,10 +75,31 @@ impl ProbeFiles {
             server: dir.join("abimatrix_forkserver.py"),
             code: dir.join("probe_code.py"),
         };
-        std::fs::write(&files.driver, DRIVER)?;
-        std::fs::write(&files.server, SERVER)?;
-        std::fs::write(&files.code, probe_code)?;
+        for (path, text) in [
+            (&files.driver, DRIVER),
+            (&files.server, SERVER),
+            (&files.code, probe_code),
+        ] {
+            if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
+                continue;
+            }
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+            tmp.persist(path).map_err(|e| e.error)?;
+        }
         Ok(files)
+    }
+
+    /// Where a run keeps its probe files: in the cache, named by content, so
+    /// the command of a cell can be re-run by hand after the run (`matrix
+    /// explain`); in the run's own directory with `--fresh`.
+    pub fn dir(cache: Option<&Path>, work: &Path, probe_code: &str) -> PathBuf {
+        match cache {
+            Some(root) => root
+                .join("probes")
+                .join(crate::cache::digest([DRIVER, SERVER, probe_code])),
+            None => work.join("probe"),
+        }
     }
 }
 
@@ -182,6 +205,65 @@ pub async fn run_forked(
         duration,
         command,
     )
+}
+
+/// Runs a user's test command for one cell, in a process of its own: the
+/// runtime environment's `bin` first on PATH (so `python` is its Python),
+/// the artifact on PYTHONPATH, nothing else from the host's Python setup.
+pub async fn run_command(
+    command: &str,
+    artifact: &Artifact,
+    env: &NumpyEnv,
+    work_dir: &Path,
+    timeout: Duration,
+) -> ProbeRun {
+    let words = shlex::split(command).unwrap_or_default();
+    let Some((program, args)) = words.split_first() else {
+        return could_not_start(command.to_string(), "empty test command".into());
+    };
+    let bin = env
+        .python
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap_or_default();
+    let mut spec = Spec::new(program).env_clear().args(args);
+    for (key, value) in child_env() {
+        spec = spec.env(key, value);
+    }
+    let spec = spec
+        .env("PATH", path)
+        .env("VIRTUAL_ENV", &env.dir)
+        .env("PYTHONPATH", &artifact.dir)
+        .env("PYTHONNOUSERSITE", "1")
+        .env("PYTHONFAULTHANDLER", "1")
+        .cwd(work_dir)
+        .timeout(timeout);
+    let shown = format!(
+        "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
+        work_dir.display(),
+        env.dir.display(),
+        artifact.dir.display()
+    );
+    let finished = match spec.run().await {
+        Ok(f) => f,
+        Err(e) => return could_not_start(shown, e.to_string()),
+    };
+    let exit = match finished.ended {
+        Ended::TimedOut(limit) => ChildExit::TimedOut(limit),
+        Ended::Exited(status) => exit_of(status),
+    };
+    let (stdout, stderr) = (finished.stdout.display(), finished.stderr.display());
+    ProbeRun {
+        outcome: outcome::classify_command(exit, &stdout, &stderr),
+        stdout,
+        stderr,
+        duration: finished.duration,
+        command: shown,
+    }
 }
 
 fn could_not_start(command: String, why: String) -> ProbeRun {

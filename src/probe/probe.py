@@ -5,7 +5,8 @@
 # happened as JSON to the result file. If the child dies (a signal), there is
 # no result file, and abimatrix reads the exit status instead.
 #
-# argv: artifact_dir module_name probe_file result_file
+# argv: artifact_dir modules probe_file result_file, where modules is a
+# comma-separated list imported in order; `module` is bound to the first.
 #
 # The fork server (forkserver.py) loads this file and calls probe() in each
 # forked child, so both isolation modes run exactly the same code.
@@ -15,7 +16,7 @@ import sys
 import traceback
 
 
-def probe(artifact_dir, module_name, probe_file, result_file):
+def probe(artifact_dir, modules, probe_file, result_file):
     """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise)."""
     result = {"status": "error", "stage": "import-numpy"}
 
@@ -34,16 +35,24 @@ def probe(artifact_dir, module_name, probe_file, result_file):
         sys.path.insert(0, artifact_dir)
         import importlib
 
-        module = importlib.import_module(module_name)
-        origin = os.path.realpath(getattr(module, "__file__", "") or "")
-        if os.path.dirname(origin) != os.path.realpath(artifact_dir):
-            raise ImportError(
-                "imported %s from %s, not the artifact built for this cell" % (module_name, origin)
-            )
+        names = [m for m in modules.split(",") if m]
+        root = os.path.realpath(artifact_dir) + os.sep
+        loaded = []
+        for name in names:
+            mod = importlib.import_module(name)
+            origin = os.path.realpath(getattr(mod, "__file__", "") or "")
+            if not origin.startswith(root):
+                raise ImportError(
+                    "imported %s from %s, not the artifact made for this cell" % (name, origin)
+                )
+            loaded.append(mod)
+        module = loaded[0] if loaded else None
         result["stage"] = "probe"
         with open(probe_file) as f:
             code = f.read()
-        namespace = {"np": np, "numpy": np, "module": module, module_name: module, "__name__": "__probe__"}
+        namespace = {"np": np, "numpy": np, "module": module, "__name__": "__probe__"}
+        for name, mod in zip(names, loaded):
+            namespace.setdefault(name.split(".")[0], sys.modules[name.split(".")[0]])
         exec(compile(code, "<probe>", "exec"), namespace)
     except BaseException as e:  # noqa: B036 - SystemExit from a probe is a failure too
         wrong = isinstance(e, AssertionError) and result["stage"] == "probe"

@@ -1,6 +1,7 @@
 //! Everything that turns results into something to read: live progress,
 //! the terminal grid, the JSON file. One file per output.
 
+pub mod explain;
 pub mod grid;
 pub mod html;
 pub mod json;

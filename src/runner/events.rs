@@ -20,6 +20,8 @@ pub struct AxisEntry {
     /// The version written in the request (the prefix of a series), so a
     /// cell that could not run still matches `[[expect]]` ranges.
     pub nominal: Version,
+    /// For a row of published code: the wheel or requirement (no version).
+    pub row: Option<crate::extension::RowSource>,
 }
 
 impl AxisEntry {
@@ -30,9 +32,13 @@ impl AxisEntry {
             .map_or_else(|| self.request.clone(), ToString::to_string)
     }
 
-    /// What expectations are matched against: the release, else the request.
-    pub fn expectation_version(&self) -> &Version {
-        self.version.as_ref().unwrap_or(&self.nominal)
+    /// What expectations are matched against: the release, else the
+    /// request; nothing for a row of published code (it has no NumPy).
+    pub fn expectation_version(&self) -> Option<&Version> {
+        if self.row.is_some() {
+            return None;
+        }
+        Some(self.version.as_ref().unwrap_or(&self.nominal))
     }
 }
 
@@ -88,7 +94,8 @@ pub struct RunHeader {
 #[derive(Debug, Clone)]
 pub struct BuildRecord {
     pub grid: usize,
-    pub version: Version,
+    /// The row: a build NumPy version, or a wheel/requirement label.
+    pub version: String,
     pub ok: bool,
     /// Taken from the cache.
     pub reused: bool,
@@ -139,7 +146,8 @@ pub enum Event {
     },
     BuildStarted {
         grid: usize,
-        version: Version,
+        /// The row's label.
+        version: String,
     },
     BuildFinished(BuildRecord),
     CellFinished(Box<CellResult>),

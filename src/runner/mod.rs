@@ -33,6 +33,7 @@ pub use select::{SelectError, select_interpreters};
 use crate::build::{self, Artifact, BuildPlace};
 use crate::config::Config;
 use crate::environment::{self, EnvPlace, NumpyEnv};
+use crate::extension::{ExtensionKind, RowSource};
 use crate::outcome::Outcome;
 use crate::probe::{self, ForkServer, Isolation, ProbeFiles};
 use crate::python::{InstallError, Installer, InstallerChoice, Interpreter};
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// Run only these (interpreter label, build, runtime) cells.
     pub only: Option<HashSet<(String, String, String)>>,
+    /// Run wheel rows under NumPy versions their metadata forbids.
+    pub ignore_requires: bool,
 }
 
 impl RunOptions {
@@ -115,6 +118,7 @@ type SharedBuild = Shared<Pin<Box<dyn Future<Output = Result<Arc<Artifact>, RowP
 /// Everything the graph's nodes share.
 struct Ctx {
     installer: Installer,
+    ignore_requires: bool,
     cache: Option<PathBuf>,
     isolation: Isolation,
     config: Config,
@@ -171,18 +175,38 @@ pub async fn run(
             context: "cannot create a temporary directory".into(),
             source,
         })?;
-    let probe = ProbeFiles::write(&work.path().join("probe"), &config.extension.probe).map_err(
-        |source| RunError::Io {
+    let probe_dir = ProbeFiles::dir(
+        options.cache.as_deref(),
+        work.path(),
+        &config.extension.probe,
+    );
+    let probe =
+        ProbeFiles::write(&probe_dir, &config.extension.probe).map_err(|source| RunError::Io {
             context: format!("cannot write the probe into {}", work.path().display()),
             source,
-        },
-    )?;
+        })?;
 
     // Resolve every interpreter's axes before any work: the table is shown
     // first, and an unreachable index stops the run before it starts.
     let resolver = Resolver::new(&installer);
     let axes = join_all(chosen.iter().map(|f| async {
-        let build = resolver.axis(&f.interpreter, &config.build).await?;
+        let build = match &config.extension.kind {
+            // Published code: each wheel or requirement is a row.
+            ExtensionKind::Rows(rows) => crate::resolve::ResolvedAxis {
+                entries: rows
+                    .iter()
+                    .map(|r| AxisEntry {
+                        request: r.to_string(),
+                        version: None,
+                        unavailable: None,
+                        nominal: Version::new([0]),
+                        row: Some(r.clone()),
+                    })
+                    .collect(),
+                skipped: Vec::new(),
+            },
+            _ => resolver.axis(&f.interpreter, &config.build).await?,
+        };
         let runtime = resolver.axis(&f.interpreter, &config.runtime).await?;
         Ok::<_, InstallError>((build, runtime))
     }))
@@ -246,6 +270,7 @@ pub async fn run(
 
     let ctx = Arc::new(Ctx {
         installer,
+        ignore_requires: options.ignore_requires,
         cache: options.cache.clone(),
         isolation: options.isolation.unwrap_or(config.isolation),
         config: config.clone(),
@@ -302,14 +327,19 @@ fn grid_cells(
             env_node(ctx.clone(), grid.clone(), v).boxed().shared(),
         );
     }
-    let mut builds: HashMap<Version, SharedBuild> = HashMap::new();
-    for v in header.build_axis.iter().filter_map(|a| a.version.clone()) {
-        let env = envs[&v].clone();
-        builds.entry(v.clone()).or_insert_with(|| {
-            build_node(ctx.clone(), grid.clone(), v, env)
+    // Rows, by label: a build against a NumPy, or a published package.
+    let mut builds: HashMap<String, SharedBuild> = HashMap::new();
+    for b in &header.build_axis {
+        let node = match (&b.version, &b.row) {
+            (Some(v), _) => build_node(ctx.clone(), grid.clone(), v.clone(), envs[v].clone())
                 .boxed()
-                .shared()
-        });
+                .shared(),
+            (None, Some(row)) => row_node(ctx.clone(), grid.clone(), row.clone())
+                .boxed()
+                .shared(),
+            (None, None) => continue,
+        };
+        builds.insert(b.label(), node);
     }
     let mut cells = Vec::new();
     for (bi, b) in header.build_axis.iter().enumerate() {
@@ -317,7 +347,7 @@ fn grid_cells(
             if !selected.contains(&(bi, ri)) {
                 continue;
             }
-            let build = b.version.as_ref().map(|v| builds[v].clone());
+            let build = builds.get(&b.label()).cloned();
             let env = r.version.as_ref().map(|v| envs[v].clone());
             cells.push(cell_node(
                 ctx.clone(),
@@ -385,18 +415,59 @@ async fn build_node(
         .map_err(|e| RowProblem::Env(e.to_string()))?;
     ctx.send(Event::BuildStarted {
         grid: grid.index,
-        version: version.clone(),
+        version: version.to_string(),
     });
     let out = grid.work.join("builds").join(version.to_string());
     let place = match &ctx.cache {
         Some(root) => BuildPlace::Cached { root },
         None => BuildPlace::Temporary { dir: &out },
     };
-    let result = build::ensure(&ctx.config.extension, &grid.interpreter, &env, place).await;
-    let record = match &result {
+    let extension = &ctx.config.extension;
+    let interpreter = &grid.interpreter;
+    let result = match &extension.kind {
+        ExtensionKind::Project(project) => {
+            let key = crate::cache::digest([
+                "project".to_string(),
+                crate::package::source_hash(project),
+                crate::cache::interpreter_key(interpreter),
+                version.to_string(),
+            ]);
+            build::ensure(place, key, async |dir| {
+                crate::package::build_project(&ctx.installer, interpreter, project, &version, dir)
+                    .await
+            })
+            .await
+        }
+        _ => {
+            build::ensure(
+                place,
+                build::key(extension, interpreter, &env),
+                async |dir| build::compile(extension, interpreter, &env, &dir).await,
+            )
+            .await
+        }
+    };
+    ctx.send(Event::BuildFinished(build_record(
+        grid.index,
+        version.to_string(),
+        &result,
+    )));
+    result.map(Arc::new).map_err(|e| RowProblem::Compile {
+        summary: e.summary,
+        log: e.log,
+    })
+}
+
+/// What the reporter is told of a finished row.
+fn build_record(
+    grid: usize,
+    label: String,
+    result: &Result<Artifact, build::BuildError>,
+) -> BuildRecord {
+    match result {
         Ok(a) => BuildRecord {
-            grid: grid.index,
-            version: version.clone(),
+            grid,
+            version: label,
             ok: true,
             reused: a.reused,
             summary: String::new(),
@@ -404,16 +475,61 @@ async fn build_node(
             duration: a.duration,
         },
         Err(e) => BuildRecord {
-            grid: grid.index,
-            version: version.clone(),
+            grid,
+            version: label,
             ok: false,
             reused: false,
             summary: e.summary.clone(),
             log: e.log.clone(),
             duration: Duration::ZERO,
         },
+    }
+}
+
+/// A row of published code: the wheel or requirement and its dependencies
+/// (not NumPy) installed into an artifact directory, once per interpreter.
+async fn row_node(
+    ctx: Arc<Ctx>,
+    grid: Arc<Grid>,
+    row: RowSource,
+) -> Result<Arc<Artifact>, RowProblem> {
+    let _permit = ctx
+        .permits
+        .acquire()
+        .await
+        .map_err(|e| RowProblem::Env(e.to_string()))?;
+    let arg = row.install_arg();
+    let identity = match &row {
+        // A wheel file is keyed by its contents, not its name.
+        RowSource::Wheel(path) => crate::cache::digest([std::fs::read(path).unwrap_or_default()]),
+        RowSource::Requirement(r) => r.clone(),
     };
-    ctx.send(Event::BuildFinished(record));
+    let key = crate::cache::digest([
+        "row".to_string(),
+        identity,
+        crate::cache::interpreter_key(&grid.interpreter),
+    ]);
+    let out = grid
+        .work
+        .join("rows")
+        .join(crate::cache::digest([arg.as_str()]));
+    let place = match &ctx.cache {
+        Some(root) => BuildPlace::Cached { root },
+        None => BuildPlace::Temporary { dir: &out },
+    };
+    ctx.send(Event::BuildStarted {
+        grid: grid.index,
+        version: row.to_string(),
+    });
+    let result = build::ensure(place, key, async |dir| {
+        crate::package::install_row(&ctx.installer, &grid.interpreter, &arg, dir).await
+    })
+    .await;
+    ctx.send(Event::BuildFinished(build_record(
+        grid.index,
+        row.to_string(),
+        &result,
+    )));
     result.map(Arc::new).map_err(|e| RowProblem::Compile {
         summary: e.summary,
         log: e.log,
@@ -431,7 +547,7 @@ async fn cell_node(
     let expected = ctx.config.expected(
         &grid.python_version,
         build.expectation_version(),
-        runtime.expectation_version(),
+        runtime.expectation_version().unwrap_or(&runtime.nominal),
     );
     let mut result = CellResult {
         grid: grid.index,
@@ -469,20 +585,47 @@ async fn cell_node(
             }
             Ok(artifact) => match env.await {
                 Err(why) => unavailable("runtime", &runtime, &why),
-                Ok(env) => match probe_cell(&ctx, &grid, &build, &runtime, &artifact, &env).await {
-                    Ok(run) => {
-                        result.stdout = run.stdout;
-                        result.stderr = run.stderr;
-                        result.duration = run.duration;
-                        result.command = Some(run.command);
-                        run.outcome
+                Ok(env) => match allowed(&ctx, &grid, &build, &env).await {
+                    Err(why) => Outcome::Unavailable { message: why },
+                    Ok(()) => {
+                        match probe_cell(&ctx, &grid, &build, &runtime, &artifact, &env).await {
+                            Ok(run) => {
+                                result.stdout = run.stdout;
+                                result.stderr = run.stderr;
+                                result.duration = run.duration;
+                                result.command = Some(run.command);
+                                run.outcome
+                            }
+                            Err(e) => Outcome::Unavailable { message: e },
+                        }
                     }
-                    Err(e) => Outcome::Unavailable { message: e },
                 },
             },
         },
     };
     ctx.send(Event::CellFinished(Box::new(result)));
+}
+
+/// For a row of published code: whether its metadata allows this NumPy
+/// (`--ignore-requires` runs the cell regardless).
+async fn allowed(ctx: &Ctx, grid: &Grid, build: &AxisEntry, env: &NumpyEnv) -> Result<(), String> {
+    let Some(row) = &build.row else { return Ok(()) };
+    if ctx.ignore_requires {
+        return Ok(());
+    }
+    crate::package::allows_numpy(
+        &ctx.installer,
+        &grid.interpreter,
+        &row.install_arg(),
+        &env.numpy,
+    )
+    .await
+    .map_err(|why| {
+        format!(
+            "{row}'s metadata forbids numpy {}: {why} (--ignore-requires runs it anyway)",
+            env.numpy
+        )
+    })
 }
 
 async fn probe_cell(
@@ -496,8 +639,14 @@ async fn probe_cell(
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
     let dir = cell_dir(&grid.work, &build.label(), &runtime.label());
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let module = &ctx.config.extension.module;
+    let extension = &ctx.config.extension;
     let timeout = ctx.config.timeout;
+    if let Some(test) = &extension.test {
+        // A user's command may do anything (threads, subprocesses): always a
+        // process of its own.
+        return Ok(probe::run_command(test, artifact, env, &dir, timeout).await);
+    }
+    let module = &extension.imports.join(",");
     if ctx.isolation == Isolation::Fork {
         if let Some(cell) = grid.servers.get(&env.numpy) {
             let server = cell

@@ -1,0 +1,82 @@
+//! `matrix explain`: one cell, with what a maintainer needs to reproduce it
+//! by hand: the interpreter, the environments, the exact build and probe
+//! commands, and everything the child wrote.
+
+use std::fmt::Write as _;
+
+use super::grid::{outcome_text, rule_text};
+use super::model::{CellDoc, Document};
+
+pub fn render(doc: &Document, grid: usize, c: &CellDoc) -> String {
+    let mut out = String::new();
+    let g = &doc.grids[grid];
+    let _ = writeln!(
+        out,
+        "cell:        {} · {}: {}",
+        c.interpreter,
+        c.pair(),
+        outcome_text(c.outcome, c.reason)
+    );
+    let _ = writeln!(
+        out,
+        "expected:    {} by {} ({})",
+        outcome_text(c.expected.outcome, c.expected.reason),
+        rule_text(c),
+        if c.met {
+            "as expected"
+        } else {
+            "NOT as expected"
+        }
+    );
+    if !c.message.is_empty() {
+        let _ = writeln!(out, "message:     {}", c.message);
+    }
+    let _ = writeln!(
+        out,
+        "interpreter: {} ({}, found in {}, {}-{})",
+        g.interpreter.label,
+        g.interpreter.executable.display(),
+        g.interpreter.found_in,
+        g.interpreter.platform,
+        g.interpreter.machine
+    );
+    if let Some(installer) = &doc.extension {
+        let _ = writeln!(out, "subject:     {installer}");
+    }
+    match g.builds.iter().find(|b| b.numpy == c.build) {
+        Some(b) => {
+            let _ = writeln!(
+                out,
+                "\nbuild against numpy {} ({}{}):",
+                b.numpy,
+                if b.ok { "ok" } else { "FAILED" },
+                if b.reused {
+                    ", reused from the cache"
+                } else {
+                    ""
+                }
+            );
+            for line in b.log.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "\nrow {}: no build log in these results", c.build);
+        }
+    }
+    if let Some(cmd) = &c.command {
+        let _ = writeln!(
+            out,
+            "\nrun (the runtime environment is the directory of this python):\n  $ {cmd}"
+        );
+    }
+    if let Some(tb) = &c.traceback {
+        let _ = writeln!(out, "\ntraceback:\n{tb}");
+    }
+    for (name, text) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
+        if !text.is_empty() {
+            let _ = writeln!(out, "\n{name}:\n{}", text.trim_end());
+        }
+    }
+    out
+}
