@@ -15,7 +15,10 @@ use crate::config::{Config, STARTER};
 use crate::outcome::OutcomeKind;
 use crate::python::{self, SearchRoots};
 use crate::report::{self, Progress, RunResults};
+use crate::report::journal::{self, Journal};
+use crate::report::model::CellDoc;
 use crate::report::{Document, Format};
+use crate::runner::Event;
 use crate::runner::{self, RunError, RunOptions};
 
 /// Documented exit statuses (see `matrix --help`).
@@ -211,7 +214,23 @@ async fn run(args: RunArgs) -> Exit {
             .map(|c| (c.interpreter.clone(), c.build.clone(), c.runtime.clone()))
             .collect()
     });
+    // The journal: per matrix (and shard), under the cache root.
+    let cache_root = crate::cache::root_in(args.cache_dir.as_deref());
+    let journal_id = match args.shard {
+        Some((k, n)) => format!("{}-shard-{k}-of-{n}", config.matrix_id()),
+        None => config.matrix_id(),
+    };
+    let journal_path = journal::path(&cache_root, &journal_id);
+    let journaled = if args.resume { journal::read(&journal_path) } else { Vec::new() };
+    if args.resume {
+        eprintln!(
+            "resuming: {} cell(s) already done in {}",
+            journaled.len(),
+            journal_path.display()
+        );
+    }
     let options = RunOptions {
+        skip: journal::keys(&journaled),
         jobs: args.jobs.map(usize::from),
         keep_envs: args.keep_envs,
         installer: args.installer,
@@ -224,13 +243,36 @@ async fn run(args: RunArgs) -> Exit {
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
+    let resume = args.resume;
     let collector = tokio::spawn(async move {
         let mut results = RunResults::default();
+        let mut journal = None;
         while let Some(event) = rx.recv().await {
             progress.on(&event);
             results.on(&event);
+            match &event {
+                Event::Started(_) => {
+                    let (j, problem) = Journal::open(journal_path.clone(), resume);
+                    if let Some(p) = problem {
+                        eprintln!("note: {p}");
+                    }
+                    journal = Some(j);
+                }
+                Event::CellFinished(cell) => {
+                    if let (Some(j), Some(h)) = (&mut journal, &results.header) {
+                        j.record(&CellDoc::from_result(cell, &h.grids));
+                    }
+                }
+                _ => {}
+            }
         }
         progress.finish();
+        // Finished normally: nothing to resume. Interrupted: keep it.
+        if results.complete() {
+            if let Some(j) = journal {
+                j.finish();
+            }
+        }
         results
     });
 
@@ -251,11 +293,17 @@ async fn run(args: RunArgs) -> Exit {
 
     if let Some(Err(e)) = &outcome {
         report_run_error(e);
+        if let RunError::Config(..) = e {
+            return Exit::Usage;
+        }
         if results.cells.is_empty() {
             return Exit::Environment;
         }
     }
     let mut doc = Document::from_results(&results);
+    if !journaled.is_empty() {
+        doc = with_journaled(doc, journaled);
+    }
     if let Some(previous) = previous {
         doc = with_previous_passes(doc, previous);
     }
@@ -284,6 +332,24 @@ async fn run(args: RunArgs) -> Exit {
         Some(Ok(())) if worse || doc.unmet().next().is_some() || !doc.complete => Exit::Unexpected,
         Some(Ok(())) => Exit::Ok,
     }
+}
+
+/// A resumed run's report: the cells of this run plus those the journal
+/// held, placed in this run's grids by interpreter.
+fn with_journaled(mut doc: Document, journaled: Vec<CellDoc>) -> Document {
+    let planned = doc.summary.planned + journaled.len();
+    for mut c in journaled {
+        let Some(grid) = doc.grids.iter().position(|g| g.interpreter.label == c.interpreter) else {
+            continue;
+        };
+        if doc.cell(grid, &c.build, &c.runtime).is_none() {
+            c.grid = grid;
+            doc.cells.push(c);
+        }
+    }
+    doc.sort_cells();
+    doc.summarize(planned);
+    doc
 }
 
 /// A re-run's report: the re-run cells, plus the cells of the earlier

@@ -95,6 +95,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,
 
+    /// Continue an interrupted run of this matrix: run only the cells its
+    /// journal does not hold, and report all of them.
+    #[arg(long)]
+    pub resume: bool,
+
     /// Run wheel rows even under NumPy versions their metadata forbids
     /// (otherwise such cells are reported unavailable, with the reason).
     #[arg(long)]

@@ -175,6 +175,7 @@ impl Spec {
             stdin,
             timeout,
         } = self;
+        die_with_parent(&mut cmd);
         cmd.process_group(0)
             .kill_on_drop(true)
             .stdin(if stdin.is_some() {
@@ -244,6 +245,21 @@ impl Spec {
             stderr,
             duration,
         })
+    }
+}
+
+/// Asks the kernel to SIGKILL the child if `matrix` itself dies without
+/// cleaning up (`kill -9`, a crash): process-group guards only run when we
+/// do. Linux ties this to the spawning *thread*; tokio's worker threads live
+/// as long as the runtime, which is as long as any child of ours.
+pub fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs between fork and exec and only makes one
+    // async-signal-safe system call (prctl).
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
     }
 }
 

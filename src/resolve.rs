@@ -62,6 +62,24 @@ impl<'a> Resolver<'a> {
         Ok(axis)
     }
 
+    /// Whether any release matching `request` exists on the index at all,
+    /// for any interpreter.
+    pub async fn exists_on_index(
+        &self,
+        interpreter: &Interpreter,
+        request: &NumpyRequest,
+    ) -> Result<bool, InstallError> {
+        let index = self
+            .index
+            .get_or_init(|| index_versions(interpreter))
+            .await
+            .clone()?;
+        Ok(match request {
+            NumpyRequest::Oldest | NumpyRequest::Latest => !index.is_empty(),
+            other => index.iter().any(|v| other.matches(v)),
+        })
+    }
+
     async fn request(
         &self,
         interpreter: &Interpreter,

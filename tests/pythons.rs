@@ -127,10 +127,12 @@ fn an_interpreter_asked_for_but_missing_stops_the_run_before_any_work() {
         ),
     );
     let run = p.run(&[]);
-    assert_eq!(run.code(), Some(3), "{}", run.dump());
+    // A Python named in matrix.toml that is not there: a config error with
+    // its location (issue 7 made this exit 2; issue 3 had it exit 3).
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
     let err = run.stderr();
     assert!(
-        err.contains("no interpreter matches python \"3.99\"; found:"),
+        err.contains("matrix.toml:2:13: no interpreter matches python \"3.99\"; found:"),
         "{err}"
     );
     assert!(err.contains("matrix pythons"), "{err}");

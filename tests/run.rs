@@ -293,7 +293,7 @@ fn a_bad_config_exits_2_naming_file_line_and_column() {
 }
 
 #[test]
-fn a_missing_interpreter_is_a_broken_environment() {
+fn a_missing_interpreter_is_located_in_the_config() {
     let p = Project::new();
     p.write(
         "matrix.toml",

@@ -36,6 +36,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
+    /// The file's text, for errors found after parsing (at run time).
+    pub text: std::sync::Arc<str>,
+    /// Where each request was written (`None`: the default `python3`), so a
+    /// Python or NumPy that turns out not to exist is located in the file.
+    pub python_spans: Vec<Option<Span>>,
+    pub build_spans: Vec<Span>,
+    pub runtime_spans: Vec<Span>,
     /// The interpreters to run the grid under, in order; never empty.
     pub python: Vec<PythonRequest>,
     pub build: Vec<NumpyRequest>,
@@ -113,7 +120,8 @@ impl Config {
             |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, text, span, msg);
         let base = path.parent().unwrap_or(Path::new("."));
 
-        let python = python_requests(raw.python, base, &err)?;
+        let (python, python_spans): (Vec<_>, Vec<_>) =
+            python_requests(raw.python, base, &err)?.into_iter().unzip();
 
         let numpy = raw.numpy.ok_or_else(|| {
             err(
@@ -125,7 +133,7 @@ impl Config {
             None => Extension::sample(),
             Some(ext) => custom_extension(ext, base, &err)?,
         };
-        let build = if extension.has_build_axis() {
+        let (build, build_spans) = if extension.has_build_axis() {
             requests(&numpy.build, "build", &err)?
         } else {
             if let Some(b) = &numpy.build {
@@ -134,9 +142,9 @@ impl Config {
                     "wheels have no build axis: drop numpy.build (each wheel or requirement is a row)".into(),
                 ));
             }
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
-        let runtime = requests(&numpy.runtime, "runtime", &err)?;
+        let (runtime, runtime_spans) = requests(&numpy.runtime, "runtime", &err)?;
 
         let timeout = match raw.run.timeout {
             None => DEFAULT_TIMEOUT,
@@ -214,6 +222,10 @@ impl Config {
 
         Ok(Config {
             path: path.to_path_buf(),
+            text: text.into(),
+            python_spans,
+            build_spans,
+            runtime_spans,
             python,
             build,
             runtime,
@@ -224,6 +236,23 @@ impl Config {
             prediction: raw.run.expect.unwrap_or_default(),
             expectations,
         })
+    }
+
+    /// An error about the file found after parsing, at `span`.
+    pub fn error_at(&self, span: Span, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(&self.path, &self.text, span, message)
+    }
+
+    /// Where NumPy request `request` of `axis` ("build"/"runtime") was written.
+    pub fn numpy_span(&self, axis: &str, request: &str) -> Option<Span> {
+        let (requests, spans) = match axis {
+            "build" => (&self.build, &self.build_spans),
+            _ => (&self.runtime, &self.runtime_spans),
+        };
+        requests
+            .iter()
+            .position(|r| r.to_string() == request)
+            .and_then(|i| spans.get(i).cloned())
     }
 
     /// Identifies the matrix: what decides which cells exist and what they
@@ -291,15 +320,16 @@ fn python_requests(
     raw: raw::RawPython,
     base: &Path,
     err: &impl Fn(std::ops::Range<usize>, String) -> ConfigError,
-) -> Result<Vec<PythonRequest>, ConfigError> {
+) -> Result<Vec<(PythonRequest, Option<Span>)>, ConfigError> {
     match (raw.interpreter, raw.versions) {
         (Some(_), Some(v)) => Err(err(
             v.span(),
             "give either python.interpreter or python.versions, not both".into(),
         )),
-        (Some(i), None) => Ok(vec![
+        (Some(i), None) => Ok(vec![(
             PythonRequest::parse(i.get_ref(), base).map_err(|m| err(i.span(), m))?,
-        ]),
+            Some(i.span()),
+        )]),
         (None, Some(list)) => {
             if list.get_ref().is_empty() {
                 return Err(err(
@@ -311,19 +341,23 @@ fn python_requests(
             list.get_ref()
                 .iter()
                 .map(|item| {
-                    PythonRequest::parse(item.get_ref(), base).map_err(|m| err(item.span(), m))
+                    PythonRequest::parse(item.get_ref(), base)
+                        .map(|r| (r, Some(item.span())))
+                        .map_err(|m| err(item.span(), m))
                 })
                 .collect()
         }
-        (None, None) => Ok(vec![PythonRequest::Name("python3".into())]),
+        (None, None) => Ok(vec![(PythonRequest::Name("python3".into()), None)]),
     }
 }
+
+type Span = std::ops::Range<usize>;
 
 fn requests(
     list: &Option<Spanned<Vec<Spanned<String>>>>,
     axis: &str,
     err: &impl Fn(std::ops::Range<usize>, String) -> ConfigError,
-) -> Result<Vec<NumpyRequest>, ConfigError> {
+) -> Result<(Vec<NumpyRequest>, Vec<Span>), ConfigError> {
     let Some(list) = list else {
         return Err(err(
             0..0,
@@ -339,6 +373,7 @@ fn requests(
         ));
     }
     let mut out: Vec<NumpyRequest> = Vec::new();
+    let mut spans = Vec::new();
     for item in list.get_ref() {
         let request = NumpyRequest::from_str(item.get_ref()).map_err(|m| err(item.span(), m))?;
         if out.contains(&request) {
@@ -348,8 +383,9 @@ fn requests(
             ));
         }
         out.push(request);
+        spans.push(item.span());
     }
-    Ok(out)
+    Ok((out, spans))
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -603,6 +639,7 @@ mod tests {
     fn defaults() {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.python, vec![PythonRequest::Name("python3".into())]);
+        assert_eq!(c.python_spans, vec![None]);
         assert_eq!(c.timeout, DEFAULT_TIMEOUT);
         assert_eq!(c.jobs, None);
         assert_eq!(c.extension.module, "my_extension");

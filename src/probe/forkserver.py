@@ -29,6 +29,17 @@ def send(message):
     out.flush()
 
 
+def die_with_parent():
+    """SIGKILL this child when the server dies (Linux), so a killed matrix
+    leaves no cell behind; elsewhere the server's EOF handling does it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def start(request, wake_fds):
     sys.stdout.flush()
     sys.stderr.flush()
@@ -42,6 +53,7 @@ def start(request, wake_fds):
     status = 70
     try:
         os.setpgid(0, 0)
+        die_with_parent()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in wake_fds:
@@ -98,9 +110,13 @@ def main():
         if stdin_open and 0 in readable:
             data = os.read(0, 65536)
             if not data:
-                # abimatrix went away: nothing more will be asked; children
-                # still running belong to their process groups, which
-                # abimatrix kills.
+                # abimatrix went away (finished, or was killed): its cells
+                # go with it.
+                for pid in list(children):
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
                 stdin_open = False
                 break
             pending += data

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod grid;
 pub mod html;
 pub mod json;
+pub mod journal;
 pub mod junit;
 pub mod markdown;
 pub mod merge;

@@ -133,6 +133,48 @@ pub struct CellDoc {
 }
 
 impl CellDoc {
+    /// The document form of a finished cell of the grids `grids`.
+    pub fn from_result(c: &crate::runner::CellResult, grids: &[crate::runner::GridHeader]) -> CellDoc {
+        let (exception, signal, signal_name, traceback) = match &c.outcome {
+            Outcome::Fail(f) => (f.exception.clone(), None, None, None),
+            Outcome::Crash {
+                signal,
+                name,
+                traceback,
+            } => (None, Some(*signal), Some(name.clone()), traceback.clone()),
+            _ => (None, None, None, None),
+        };
+        let platform = grids
+            .get(c.grid)
+            .map(|g| format!("{}-{}", g.interpreter.platform, g.interpreter.machine))
+            .unwrap_or_default();
+        CellDoc {
+            grid: c.grid,
+            interpreter: c.interpreter.clone(),
+            platform,
+            build: c.build.clone(),
+            runtime: c.runtime.clone(),
+            outcome: c.outcome.kind(),
+            reason: c.outcome.reason(),
+            exception,
+            message: c.outcome.message(),
+            signal,
+            signal_name,
+            traceback,
+            expected: Expectation {
+                outcome: c.expected.outcome,
+                reason: c.expected.reason,
+                line: c.expected.line,
+                source: c.expected.source.map(str::to_string),
+            },
+            met: c.met(),
+            duration_s: c.duration.as_secs_f64(),
+            command: c.command.clone(),
+            stdout: c.stdout.clone(),
+            stderr: c.stderr.clone(),
+        }
+    }
+
     /// "1.26.4 → 2.0.2".
     pub fn pair(&self) -> String {
         format!("{} → {}", self.build, self.runtime)
@@ -216,46 +258,7 @@ impl Document {
         let cells = results
             .cells
             .iter()
-            .map(|c| {
-                let (exception, signal, signal_name, traceback) = match &c.outcome {
-                    Outcome::Fail(f) => (f.exception.clone(), None, None, None),
-                    Outcome::Crash {
-                        signal,
-                        name,
-                        traceback,
-                    } => (None, Some(*signal), Some(name.clone()), traceback.clone()),
-                    _ => (None, None, None, None),
-                };
-                let platform = grids
-                    .get(c.grid)
-                    .map(|g| format!("{}-{}", g.interpreter.platform, g.interpreter.machine))
-                    .unwrap_or_default();
-                CellDoc {
-                    grid: c.grid,
-                    interpreter: c.interpreter.clone(),
-                    platform,
-                    build: c.build.clone(),
-                    runtime: c.runtime.clone(),
-                    outcome: c.outcome.kind(),
-                    reason: c.outcome.reason(),
-                    exception,
-                    message: c.outcome.message(),
-                    signal,
-                    signal_name,
-                    traceback,
-                    expected: Expectation {
-                        outcome: c.expected.outcome,
-                        reason: c.expected.reason,
-                        line: c.expected.line,
-                        source: c.expected.source.map(str::to_string),
-                    },
-                    met: c.met(),
-                    duration_s: c.duration.as_secs_f64(),
-                    command: c.command.clone(),
-                    stdout: c.stdout.clone(),
-                    stderr: c.stderr.clone(),
-                }
-            })
+            .map(|c| CellDoc::from_result(c, header.map_or(&[][..], |h| &h.grids[..])))
             .collect();
         let mut doc = Document {
             schema: SCHEMA.to_string(),

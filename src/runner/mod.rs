@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub only: Option<HashSet<(String, String, String)>>,
     /// Run wheel rows under NumPy versions their metadata forbids.
     pub ignore_requires: bool,
+    /// Cells already done (from a journal, `--resume`): not run again.
+    pub skip: HashSet<(String, String, String)>,
 }
 
 impl RunOptions {
@@ -80,6 +82,10 @@ impl RunOptions {
 pub enum RunError {
     #[error(transparent)]
     Interpreter(#[from] SelectError),
+    /// Something named in matrix.toml does not exist (an interpreter, a
+    /// NumPy version): a config error, located.
+    #[error("{0}")]
+    Config(crate::config::ConfigError, &'static str),
     #[error("cannot reach the package index: {0}")]
     Index(String),
     #[error("{context}: {source}")]
@@ -98,6 +104,7 @@ impl RunError {
                 "check the network, or point uv/pip at a reachable index (UV_INDEX_URL, PIP_INDEX_URL)".into(),
             ),
             RunError::Io { .. } => None,
+            RunError::Config(_, hint) => Some((*hint).to_string()),
         }
     }
 }
@@ -155,7 +162,15 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let started = Instant::now();
     let mut notes = Vec::new();
-    let chosen = select_interpreters(&config.python).await?;
+    let chosen = select_interpreters(&config.python).await.map_err(|(index, e)| {
+        match config.python_spans.get(index).cloned().flatten() {
+            Some(span) => RunError::Config(
+                config.error_at(span, format!("{e}")),
+                "`matrix pythons` lists every interpreter found and why others were rejected",
+            ),
+            None => RunError::Interpreter(e),
+        }
+    })?;
     for found in &chosen {
         if !found.interpreter.python_h {
             notes.push(format!(
@@ -231,6 +246,7 @@ pub async fn run(
             skipped,
         });
     }
+    check_requests_exist(config, &resolver, &chosen[0].interpreter, &headers).await?;
     drop(resolver);
 
     let jobs = options
@@ -306,6 +322,50 @@ pub async fn run(
     if options.keep_envs {
         // Kept on purpose: the user asked to inspect the environments.
         let _ = work.keep();
+    }
+    Ok(())
+}
+
+/// A NumPy request that resolved to nothing because no such release exists
+/// at all (not merely no wheel for this interpreter) is a mistake in the
+/// file: say where.
+async fn check_requests_exist(
+    config: &Config,
+    resolver: &Resolver<'_>,
+    interpreter: &Interpreter,
+    headers: &[GridHeader],
+) -> Result<(), RunError> {
+    for h in headers {
+        for (axis, entries) in [("build", &h.build_axis), ("runtime", &h.runtime_axis)] {
+            for e in entries.iter().filter(|e| e.version.is_none() && e.row.is_none()) {
+                let Some(request) = config
+                    .build
+                    .iter()
+                    .chain(&config.runtime)
+                    .find(|r| r.to_string() == e.request)
+                else {
+                    continue;
+                };
+                match resolver.exists_on_index(interpreter, request).await {
+                    Ok(false) => {
+                        let span = config.numpy_span(axis, &e.request).unwrap_or(0..0);
+                        return Err(RunError::Config(
+                            config.error_at(
+                                span,
+                                format!(
+                                    "no NumPy release on the package index matches \"{}\": expected an existing version",
+                                    e.request
+                                ),
+                            ),
+                            "`pip index versions numpy` lists the releases",
+                        ));
+                    }
+                    Ok(true) => {}
+                    Err(InstallError::Index { detail }) => return Err(RunError::Index(detail)),
+                    Err(_) => {}
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -3,9 +3,7 @@
 //! machine once. A request that matches nothing stops the run before any
 //! work, naming what was found.
 
-use crate::python::{
-    self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots,
-};
+use crate::python::{self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SelectError {
@@ -26,42 +24,15 @@ impl SelectError {
     }
 }
 
-/// The interpreters for `requests`, in order, each at most once.
-pub async fn select_interpreters(requests: &[PythonRequest]) -> Result<Vec<Found>, SelectError> {
+/// The interpreters for `requests`, in order, each at most once; on error,
+/// the index of the request that found nothing.
+pub async fn select_interpreters(requests: &[PythonRequest]) -> Result<Vec<Found>, (usize, SelectError)> {
     let mut discovery: Option<Discovery> = None;
     let mut out: Vec<Found> = Vec::new();
-    for request in requests {
-        let chosen = match request {
-            PythonRequest::Name(name) => {
-                let interpreter = python::find(name).await?;
-                vec![Found {
-                    path: interpreter.executable.clone(),
-                    source: PythonSource::SearchPath,
-                    interpreter,
-                }]
-            }
-            PythonRequest::Path(path) => {
-                let interpreter = python::find(&path.to_string_lossy()).await?;
-                vec![Found {
-                    path: path.clone(),
-                    source: PythonSource::Explicit,
-                    interpreter,
-                }]
-            }
-            PythonRequest::Version(_) | PythonRequest::Range(_) => {
-                if discovery.is_none() {
-                    let uv = which::which("uv").ok().or_else(|| {
-                        let cached = crate::cache::tools_dir().join("uv/bin/uv");
-                        cached.exists().then_some(cached)
-                    });
-                    discovery = Some(python::discover(&SearchRoots::from_env(uv)).await);
-                }
-                match &discovery {
-                    Some(d) => d.select(request)?,
-                    None => Vec::new(),
-                }
-            }
-        };
+    for (index, request) in requests.iter().enumerate() {
+        let chosen = select_one(request, &mut discovery)
+            .await
+            .map_err(|e| (index, e))?;
         for f in chosen {
             if !out
                 .iter()
@@ -72,4 +43,38 @@ pub async fn select_interpreters(requests: &[PythonRequest]) -> Result<Vec<Found
         }
     }
     Ok(out)
+}
+
+async fn select_one(request: &PythonRequest, discovery: &mut Option<Discovery>) -> Result<Vec<Found>, SelectError> {
+    Ok(match request {
+        PythonRequest::Name(name) => {
+            let interpreter = python::find(name).await?;
+            vec![Found {
+                path: interpreter.executable.clone(),
+                source: PythonSource::SearchPath,
+                interpreter,
+            }]
+        }
+        PythonRequest::Path(path) => {
+            let interpreter = python::find(&path.to_string_lossy()).await?;
+            vec![Found {
+                path: path.clone(),
+                source: PythonSource::Explicit,
+                interpreter,
+            }]
+        }
+        PythonRequest::Version(_) | PythonRequest::Range(_) => {
+            if discovery.is_none() {
+                let uv = which::which("uv").ok().or_else(|| {
+                    let cached = crate::cache::tools_dir().join("uv/bin/uv");
+                    cached.exists().then_some(cached)
+                });
+                *discovery = Some(python::discover(&SearchRoots::from_env(uv)).await);
+            }
+            match discovery {
+                Some(d) => d.select(request)?,
+                None => Vec::new(),
+            }
+        }
+    })
 }
