@@ -14,9 +14,9 @@ use crate::compare;
 use crate::config::{Config, STARTER};
 use crate::outcome::OutcomeKind;
 use crate::python::{self, SearchRoots};
-use crate::report::{self, Progress, RunResults};
 use crate::report::journal::{self, Journal};
 use crate::report::model::CellDoc;
+use crate::report::{self, Progress, RunResults};
 use crate::report::{Document, Format};
 use crate::runner::Event;
 use crate::runner::{self, RunError, RunOptions};
@@ -221,7 +221,11 @@ async fn run(args: RunArgs) -> Exit {
         None => config.matrix_id(),
     };
     let journal_path = journal::path(&cache_root, &journal_id);
-    let journaled = if args.resume { journal::read(&journal_path) } else { Vec::new() };
+    let journaled = if args.resume {
+        journal::read(&journal_path)
+    } else {
+        Vec::new()
+    };
     if args.resume {
         eprintln!(
             "resuming: {} cell(s) already done in {}",
@@ -339,7 +343,11 @@ async fn run(args: RunArgs) -> Exit {
 fn with_journaled(mut doc: Document, journaled: Vec<CellDoc>) -> Document {
     let planned = doc.summary.planned + journaled.len();
     for mut c in journaled {
-        let Some(grid) = doc.grids.iter().position(|g| g.interpreter.label == c.interpreter) else {
+        let Some(grid) = doc
+            .grids
+            .iter()
+            .position(|g| g.interpreter.label == c.interpreter)
+        else {
             continue;
         };
         if doc.cell(grid, &c.build, &c.runtime).is_none() {

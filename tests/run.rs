@@ -303,7 +303,10 @@ fn a_missing_interpreter_is_located_in_the_config() {
         ),
     );
     let run = p.run(&[]);
-    assert_eq!(run.code(), Some(3), "{}", run.dump());
+    // A named interpreter that does not exist is a mistake in the config, so
+    // it is reported like every other config error: exit 2, file:line:col.
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    assert!(run.stderr().contains("matrix.toml:2:15"), "{}", run.dump());
     assert!(
         run.stderr()
             .contains("interpreter /nonexistent/python3 does not exist"),

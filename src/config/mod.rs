@@ -742,6 +742,97 @@ mod tests {
         assert!(!e.is_met_by(OutcomeKind::Fail, Some(FailureReason::Other)));
     }
 
+    /// A fuzz test of the loader: 20,000 deterministic mutations of valid
+    /// configs (deleted, duplicated and inserted pieces, truncation, TOML
+    /// punctuation in odd places) must each give Ok or a located error, and
+    /// never a panic.
+    #[test]
+    fn the_loader_never_panics_on_mutated_input() {
+        let seeds = [
+            STARTER.to_string(),
+            format!(
+                "[python]\nversions = [\"3.9\", \">=3.11\"]\n{MINIMAL}[run]\nexpect = \"numpy-rules\"\nisolation = \"process\"\n\
+                 [[expect]]\npython = \"<3.10\"\nbuild = \"<2\"\nruntime = \">=2\"\noutcome = \"fail\"\nreason = \"abi-major\"\n\
+                 [extension]\nrequirement = \"pandas==2.0.3\"\nimports = [\"pandas\"]\n"
+            ),
+        ];
+        let tokens = [
+            "[",
+            "]",
+            "[[",
+            "]]",
+            "=",
+            "\"",
+            "'",
+            ",",
+            "\n",
+            "#",
+            "{",
+            "}",
+            ".*",
+            ">=",
+            "<",
+            "~=",
+            "\\",
+            "é",
+            "\u{0}",
+            "1e999",
+            "-1",
+            "true",
+            "0x",
+            "[numpy]",
+            "build",
+            "runtime",
+            "[[expect]]",
+            "outcome",
+            "\"\"\"",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            // xorshift64*: deterministic, so a failure reproduces.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+        };
+        for i in 0..20_000 {
+            let mut chars: Vec<char> = seeds[i % seeds.len()].chars().collect();
+            for _ in 0..=next(4) {
+                let at = next(chars.len() + 1);
+                match next(5) {
+                    0 => {
+                        let end = (at + next(12)).min(chars.len());
+                        chars.drain(at..end);
+                    }
+                    1 => chars
+                        .splice(at..at, tokens[next(tokens.len())].chars())
+                        .for_each(drop),
+                    2 => chars.truncate(at),
+                    3 => {
+                        let end = (at + next(30)).min(chars.len());
+                        let piece: Vec<char> = chars[at..end].to_vec();
+                        chars.splice(at..at, piece).for_each(drop);
+                    }
+                    _ => {
+                        if at < chars.len() {
+                            chars[at] = tokens[next(tokens.len())].chars().next().unwrap_or('x');
+                        }
+                    }
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            let result = std::panic::catch_unwind(|| parse(&text).map(|_| ()));
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => assert!(
+                    e.line >= 1 || e.message.contains("missing"),
+                    "unlocated error for\n{text}\n{e}"
+                ),
+                Err(_) => panic!("the loader panicked on:\n{text}"),
+            }
+        }
+    }
+
     #[test]
     fn python_axis() {
         let c = parse(&format!(

@@ -21,7 +21,9 @@ pub struct Journal {
 pub type CellKey = (String, String, String);
 
 pub fn path(cache_root: &Path, matrix_id: &str) -> PathBuf {
-    cache_root.join("journals").join(format!("{matrix_id}.jsonl"))
+    cache_root
+        .join("journals")
+        .join(format!("{matrix_id}.jsonl"))
 }
 
 /// The cells a journal holds; unreadable lines (a line cut by the kill) are
@@ -65,9 +67,18 @@ impl Journal {
                 Ok(f)
             });
         match opened {
-            Ok(file) => (Journal { path, file: Some(file) }, None),
+            Ok(file) => (
+                Journal {
+                    path,
+                    file: Some(file),
+                },
+                None,
+            ),
             Err(e) => {
-                let why = format!("cannot write the journal {}: {e}; --resume will not work for this run", path.display());
+                let why = format!(
+                    "cannot write the journal {}: {e}; --resume will not work for this run",
+                    path.display()
+                );
                 (Journal { path, file: None }, Some(why))
             }
         }

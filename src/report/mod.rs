@@ -4,8 +4,8 @@
 pub mod explain;
 pub mod grid;
 pub mod html;
-pub mod json;
 pub mod journal;
+pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod merge;

@@ -134,7 +134,10 @@ pub struct CellDoc {
 
 impl CellDoc {
     /// The document form of a finished cell of the grids `grids`.
-    pub fn from_result(c: &crate::runner::CellResult, grids: &[crate::runner::GridHeader]) -> CellDoc {
+    pub fn from_result(
+        c: &crate::runner::CellResult,
+        grids: &[crate::runner::GridHeader],
+    ) -> CellDoc {
         let (exception, signal, signal_name, traceback) = match &c.outcome {
             Outcome::Fail(f) => (f.exception.clone(), None, None, None),
             Outcome::Crash {

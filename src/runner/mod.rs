@@ -66,14 +66,13 @@ impl RunOptions {
     /// Whether the cell is part of this run.
     fn includes(&self, column: usize, interpreter: &str, build: &str, runtime: &str) -> bool {
         let in_shard = self.shard.is_none_or(|(k, n)| column % n == k - 1);
-        let in_only = self.only.as_ref().is_none_or(|only| {
-            only.contains(&(
-                interpreter.to_string(),
-                build.to_string(),
-                runtime.to_string(),
-            ))
-        });
-        in_shard && in_only
+        let key = (
+            interpreter.to_string(),
+            build.to_string(),
+            runtime.to_string(),
+        );
+        let in_only = self.only.as_ref().is_none_or(|only| only.contains(&key));
+        in_shard && in_only && !self.skip.contains(&key)
     }
 }
 
@@ -103,6 +102,9 @@ impl RunError {
             RunError::Index(_) => Some(
                 "check the network, or point uv/pip at a reachable index (UV_INDEX_URL, PIP_INDEX_URL)".into(),
             ),
+            RunError::Io { context, .. } if context.contains("cache") => {
+                Some("name a writable directory with --cache-dir, or run without the cache with --fresh".into())
+            }
             RunError::Io { .. } => None,
             RunError::Config(_, hint) => Some((*hint).to_string()),
         }
@@ -162,15 +164,17 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let started = Instant::now();
     let mut notes = Vec::new();
-    let chosen = select_interpreters(&config.python).await.map_err(|(index, e)| {
-        match config.python_spans.get(index).cloned().flatten() {
-            Some(span) => RunError::Config(
-                config.error_at(span, format!("{e}")),
-                "`matrix pythons` lists every interpreter found and why others were rejected",
-            ),
-            None => RunError::Interpreter(e),
-        }
-    })?;
+    let chosen = select_interpreters(&config.python)
+        .await
+        .map_err(
+            |(index, e)| match config.python_spans.get(index).cloned().flatten() {
+                Some(span) => RunError::Config(
+                    config.error_at(span, format!("{e}")),
+                    "`matrix pythons` lists every interpreter found and why others were rejected",
+                ),
+                None => RunError::Interpreter(e),
+            },
+        )?;
     for found in &chosen {
         if !found.interpreter.python_h {
             notes.push(format!(
@@ -179,6 +183,16 @@ pub async fn run(
                 found.interpreter.include.display()
             ));
         }
+    }
+    if let Some(root) = &options.cache {
+        // Checked up front: an unwritable or full cache is one clear error,
+        // not a grid of "unavailable" cells.
+        std::fs::create_dir_all(root)
+            .and_then(|()| tempfile::NamedTempFile::new_in(root).map(drop))
+            .map_err(|source| RunError::Io {
+                context: format!("cannot write the cache at {}", root.display()),
+                source,
+            })?;
     }
     let installer =
         Installer::discover(options.installer, &chosen[0].interpreter, &mut notes).await;
@@ -337,7 +351,10 @@ async fn check_requests_exist(
 ) -> Result<(), RunError> {
     for h in headers {
         for (axis, entries) in [("build", &h.build_axis), ("runtime", &h.runtime_axis)] {
-            for e in entries.iter().filter(|e| e.version.is_none() && e.row.is_none()) {
+            for e in entries
+                .iter()
+                .filter(|e| e.version.is_none() && e.row.is_none())
+            {
                 let Some(request) = config
                     .build
                     .iter()

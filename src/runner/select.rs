@@ -3,7 +3,9 @@
 //! machine once. A request that matches nothing stops the run before any
 //! work, naming what was found.
 
-use crate::python::{self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots};
+use crate::python::{
+    self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SelectError {
@@ -26,7 +28,9 @@ impl SelectError {
 
 /// The interpreters for `requests`, in order, each at most once; on error,
 /// the index of the request that found nothing.
-pub async fn select_interpreters(requests: &[PythonRequest]) -> Result<Vec<Found>, (usize, SelectError)> {
+pub async fn select_interpreters(
+    requests: &[PythonRequest],
+) -> Result<Vec<Found>, (usize, SelectError)> {
     let mut discovery: Option<Discovery> = None;
     let mut out: Vec<Found> = Vec::new();
     for (index, request) in requests.iter().enumerate() {
@@ -45,7 +49,10 @@ pub async fn select_interpreters(requests: &[PythonRequest]) -> Result<Vec<Found
     Ok(out)
 }
 
-async fn select_one(request: &PythonRequest, discovery: &mut Option<Discovery>) -> Result<Vec<Found>, SelectError> {
+async fn select_one(
+    request: &PythonRequest,
+    discovery: &mut Option<Discovery>,
+) -> Result<Vec<Found>, SelectError> {
     Ok(match request {
         PythonRequest::Name(name) => {
             let interpreter = python::find(name).await?;
