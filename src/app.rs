@@ -325,9 +325,41 @@ async fn run(args: RunArgs) -> Exit {
     }
     // Kept for `matrix explain`; losing it is not worth failing the run.
     let _ = std::fs::create_dir_all(crate::cache::root());
-    let _ = report::json::write(&doc, &last_results_path());
-    if let Err(e) = write_outputs(&doc, &args.outputs) {
-        error(e);
+    let kept = report::json::write(&doc, &last_results_path()).is_ok();
+    let failed = write_outputs(&doc, &args.outputs);
+    if !failed.is_empty() {
+        for e in &failed {
+            error(e);
+        }
+        if kept {
+            hint(format_args!(
+                "the results are kept in {}; `matrix report {0} --format FORMAT -o PATH` writes them again",
+                last_results_path().display()
+            ));
+        }
+        return Exit::Environment;
+    }
+    if let Some(c) = doc.cells.iter().find(|c| {
+        matches!(
+            c.outcome,
+            OutcomeKind::Unavailable | OutcomeKind::BuildFailed
+        ) && crate::outcome::disk_full(&c.message)
+    }) {
+        let line = c
+            .message
+            .lines()
+            .find(|l| crate::outcome::disk_full(l))
+            .unwrap_or_default()
+            .trim();
+        error(format_args!(
+            "the disk filled up ({} → {} is {}): {line}",
+            c.build, c.runtime, c.outcome
+        ));
+        hint(format_args!(
+            "free space there, or point --cache-dir at another disk (the cache is {}, temporary files go to {})",
+            cache_root.display(),
+            std::env::temp_dir().display()
+        ));
         return Exit::Environment;
     }
     match outcome {
@@ -386,7 +418,10 @@ fn with_previous_passes(doc: Document, previous: Document) -> Document {
     }
 }
 
-fn write_outputs(doc: &Document, outputs: &Outputs) -> Result<(), String> {
+/// Writes every requested report; one that cannot be written (a full disk, a
+/// missing directory) does not stop the others. Returns what failed.
+fn write_outputs(doc: &Document, outputs: &Outputs) -> Vec<String> {
+    let mut failed = Vec::new();
     for (path, format) in [
         (&outputs.json, Format::Json),
         (&outputs.junit, Format::Junit),
@@ -394,11 +429,12 @@ fn write_outputs(doc: &Document, outputs: &Outputs) -> Result<(), String> {
         (&outputs.html, Format::Html),
     ] {
         if let Some(path) = path {
-            report::write(doc, format, path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            if let Err(e) = report::write(doc, format, path) {
+                failed.push(format!("cannot write {}: {e}", path.display()));
+            }
         }
     }
-    Ok(())
+    failed
 }
 
 /// Where every run leaves its results, for `matrix explain`.

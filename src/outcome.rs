@@ -358,6 +358,14 @@ fn faulthandler_dump(stderr: &str) -> Option<String> {
         .map(|i| stderr[i..].trim_end().to_string())
 }
 
+/// Whether a failed step's log says the disk filled up (ENOSPC, as uv, pip,
+/// the compiler and Python all print it). A full disk says nothing about
+/// NumPy compatibility, so the run reports it as a broken environment rather
+/// than as a verdict on the cells it spoiled.
+pub fn disk_full(log: &str) -> bool {
+    log.contains("No space left on device") || log.contains("os error 28")
+}
+
 /// `SIGSEGV` for 11; a number the platform does not name is shown as such.
 pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)

@@ -77,7 +77,12 @@ fn hanging(name: &str) -> Hanging {
 
 impl Hanging {
     fn spawn(&self, extra: &[&str]) -> (Child, PathBuf) {
-        let err = self.p.path(&format!("stderr-{}.txt", extra.join("")));
+        self.spawn_with(extra, Stdio::null())
+    }
+
+    fn spawn_with(&self, extra: &[&str], stdout: Stdio) -> (Child, PathBuf) {
+        let name = extra.join("").replace('/', "_");
+        let err = self.p.path(&format!("stderr-{name}.txt"));
         let child = matrix()
             .args(["run", "--color", "never", "-c"])
             .arg(self.p.path("matrix.toml"))
@@ -85,7 +90,7 @@ impl Hanging {
             .arg(self.p.path("partial.json"))
             .args(extra)
             .env("TMPDIR", &self.tmp)
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(std::fs::File::create(&err).unwrap())
             .spawn()
             .unwrap();
@@ -153,6 +158,51 @@ fn interrupts_lose_nothing_and_leave_nothing() {
         assert!(left.is_empty(), "{signal}: temporary files left: {left:?}");
         drop(h.hang);
     }
+}
+
+/// A second Ctrl-C while matrix writes what it has leaves at once. Its
+/// stdout is a pipe that a thread of this test keeps full and nobody reads,
+/// so after the first interrupt the grid's write blocks for good: only the
+/// second interrupt can end the process.
+#[test]
+fn a_second_interrupt_exits_at_once() {
+    let h = hanging("second interrupt");
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let stdout = writer.try_clone().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        // Blocks once the pipe is full; ends when the reader is dropped.
+        while writer.write_all(&[b'x'; 4096]).is_ok() {}
+    });
+    let (mut child, err) = h.spawn_with(&[], Stdio::from(stdout));
+    let hung = h.wait_mid_grid(&err);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    wait_for(
+        "the hanging probe to be gone",
+        Duration::from_secs(2),
+        || !running(hung),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "matrix should still be blocked writing the grid to a full pipe"
+    );
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(1) {
+            let _ = child.kill();
+            panic!("matrix was still running 1 s after the second Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    drop(reader);
+    drop(h.hang);
 }
 
 /// kill -9 of matrix itself mid-grid: the hanging cell dies with it, and
@@ -504,6 +554,96 @@ fn bad_input_exits_2_with_a_location() {
         );
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+/// A report that cannot be written (a full disk: Linux's `/dev/full` answers
+/// every write with ENOSPC; a missing directory) is a clear error that does
+/// not cost the other reports, and a device named as the output is written,
+/// not replaced by a file.
+#[test]
+fn an_unwritable_report_loses_no_other_report() {
+    use std::os::unix::fs::FileTypeExt;
+    let full = Path::new("/dev/full");
+    if !std::fs::metadata(full).is_ok_and(|m| m.file_type().is_char_device()) {
+        eprintln!("SKIPPED: /dev/full is not a character device here");
+        return;
+    }
+    let p = Project::new();
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
+    let run = p.run(&[
+        "-q",
+        "--markdown",
+        "/dev/full",
+        "--html",
+        p.path("no-such-dir/grid.html").to_str().unwrap(),
+        "--junit",
+        p.path("junit.xml").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), Some(3), "{}", run.dump());
+    let err = run.stderr();
+    assert!(
+        err.contains("cannot write /dev/full: No space left on device"),
+        "{}",
+        run.dump()
+    );
+    assert!(err.contains("no-such-dir/grid.html"), "{}", run.dump());
+    assert!(err.contains("last-results.json"), "{}", run.dump());
+    assert_eq!(run.outcome("2.0.*", "2.0.*"), "pass", "the JSON is written");
+    let junit = std::fs::read_to_string(p.path("junit.xml")).unwrap();
+    assert!(junit.contains("<testcase"), "{junit}");
+    let meta = std::fs::metadata(full).unwrap();
+    assert!(meta.file_type().is_char_device(), "/dev/full was replaced");
+}
+
+/// A full disk under the cache: a 2 MiB tmpfs, mounted in a private mount
+/// namespace (`unshare -rm`, so no root and nothing to unmount) where
+/// NumPy cannot be installed. The run says the disk filled up (exit 3, the
+/// path, the way out) and still reports every cell.
+#[test]
+fn a_full_disk_is_a_clear_error_that_loses_no_cell() {
+    let p = Project::new();
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["1.26.*", "2.0.*"]));
+    let small = p.path("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let probe = Command::new("unshare")
+        .args(["-rm", "mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&small)
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: cannot mount a small tmpfs with `unshare -rm` here");
+        return;
+    }
+    let json = p.path("results.json");
+    let script = "mount -t tmpfs -o size=2m tmpfs \"$1\" && shift && exec \"$@\"";
+    let output = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .arg(&small)
+        .arg(env!("CARGO_BIN_EXE_matrix"))
+        .args(["run", "-q", "--color", "never", "--cache-dir"])
+        .arg(&small)
+        .arg("-c")
+        .arg(p.path("matrix.toml"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert!(err.contains("the disk filled up"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains(small.to_str().unwrap()),
+        "names the disk: {err}"
+    );
+    assert!(err.contains("--cache-dir"), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cells = doc["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "every cell is reported");
+    assert!(
+        cells.iter().all(|c| c["outcome"] == "unavailable"),
+        "{cells:?}"
+    );
 }
 
 /// A cached environment with a deleted binary is rebuilt; two runs at once

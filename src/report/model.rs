@@ -378,7 +378,18 @@ fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
 
 /// Writes `text` to `path` atomically (temp file + rename), so a reader or a
 /// crash mid-write never leaves half a file.
+///
+/// Only regular files are replaced that way. A path that already names
+/// something else (`/dev/stdout`, a FIFO a CI step reads from, a device) is
+/// written in place: renaming over it would swap the device for a file (as
+/// root, even `/dev/full`) or fail for want of a writable `/dev`.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        let mut out = std::fs::OpenOptions::new().write(true).open(path)?;
+        std::io::Write::write_all(&mut out, text.as_bytes())?;
+        return std::io::Write::flush(&mut out);
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -387,4 +398,39 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    #[test]
+    fn a_regular_file_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "old contents, longer than the new").unwrap();
+        write_atomic(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "no temporary file left beside it");
+    }
+
+    /// A FIFO (what `--json >(jq ...)` hands us) is written into, not
+    /// renamed over: the reader at the other end gets the text.
+    #[test]
+    fn a_fifo_is_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomic(&fifo, "through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        let meta = std::fs::metadata(&fifo).unwrap();
+        assert!(meta.file_type().is_fifo(), "the FIFO is still a FIFO");
+    }
 }
