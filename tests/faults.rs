@@ -136,9 +136,7 @@ fn interrupts_lose_nothing_and_leave_nothing() {
             "{signal}: took {took:?} to stop"
         );
         assert_eq!(status.code(), Some(130), "{signal}");
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(h.p.path("partial.json")).unwrap())
-                .unwrap();
+        let doc = common::read_json(&h.p.path("partial.json"));
         assert_eq!(doc["complete"], false);
         assert_eq!(
             doc["cells"].as_array().unwrap().len(),
@@ -371,8 +369,7 @@ elif v.startswith("2.2."):
             peak_kib < 100 * 1024,
             "{mode}: matrix peaked at {peak_kib} KiB"
         );
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let doc = common::read_json(&json);
         let cell = |prefix: &str| {
             doc["cells"]
                 .as_array()
@@ -636,8 +633,7 @@ fn a_full_disk_is_a_clear_error_that_loses_no_cell() {
         "names the disk: {err}"
     );
     assert!(err.contains("--cache-dir"), "{err}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let doc = common::read_json(&json);
     let cells = doc["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 2, "every cell is reported");
     assert!(
@@ -764,8 +760,7 @@ fn a_12_by_12_grid_with_32_jobs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let doc = common::read_json(&json);
     assert_eq!(doc["cells"].as_array().unwrap().len(), 144);
     assert_eq!(doc["summary"]["unmet"], 0);
     let left: Vec<_> = std::fs::read_dir(&tmp)

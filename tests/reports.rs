@@ -218,8 +218,7 @@ fn three_shards_merge_into_the_unsharded_grid() {
             "{}",
             String::from_utf8_lossy(&status.stderr)
         );
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let doc = common::read_json(&out);
         let n = doc["cells"].as_array().unwrap().len();
         assert!(
             n == 4 || n == 8,

@@ -203,6 +203,13 @@ pub fn numpy(build: &[&str], runtime: &[&str]) -> String {
 /// An `[extension]` table for the sample variant written by `sample_variant`.
 pub const VARIANT_EXTENSION: &str = "[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\n";
 
+/// A results file (or any JSON file) a run wrote, parsed.
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
