@@ -1,17 +1,21 @@
 //! The persistent cache: what a warm run reuses instead of redoing.
 //!
 //! ```text
-//! <root>/v1/tools/uv/            uv, when abimatrix had to install it
+//! <root>/v1/tools/uv/                uv, when abimatrix had to install it
 //! <root>/v1/envs/<python>/<numpy>/   one virtual environment per interpreter × NumPy
-//! <root>/v1/builds/<hash>/       one built module per (sources, flags, interpreter, NumPy)
+//! <root>/v1/builds/<hash>/           one built module per (sources, flags, interpreter, NumPy)
+//! <root>/v1/probes/<hash>/           the probe driver and code, so `explain`'s commands re-run
+//! <root>/v1/journals/<matrix>.jsonl  finished cells of an interrupted run (`--resume`)
+//! <root>/v1/last-results.json        the last run's results (`explain`)
 //! ```
 //!
-//! `<python>` identifies an interpreter by what it is (executable, version,
-//! platform), not by what it is called. Entries are made in a temporary
-//! directory beside their final place and renamed into it, so a run that is
-//! killed mid-way, or two runs at once, never leave or see half an entry; an
-//! entry is checked before use and rebuilt when the check fails. The layout
-//! version is in the path, so a future layout never misreads this one.
+//! Every sub-folder is named once, by [`Bucket`]. `<python>` identifies an
+//! interpreter by what it is (executable, version, platform), not by what it
+//! is called. Entries are made by [`ensure`]: in a staging directory beside
+//! their place, then renamed into it, so a run that is killed mid-way, or
+//! two runs at once, never leave or see half an entry; an entry is verified
+//! before use and remade when the check fails. The layout version is in the
+//! path, so a future layout never misreads this one.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +25,51 @@ use crate::python::Interpreter;
 
 /// Bumped whenever the layout under the cache root changes incompatibly.
 const LAYOUT: &str = "v1";
+
+/// The sub-folders of the cache root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Tools,
+    Envs,
+    Builds,
+    Probes,
+    Journals,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::Tools,
+        Bucket::Envs,
+        Bucket::Builds,
+        Bucket::Probes,
+        Bucket::Journals,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::Tools => "tools",
+            Bucket::Envs => "envs",
+            Bucket::Builds => "builds",
+            Bucket::Probes => "probes",
+            Bucket::Journals => "journals",
+        }
+    }
+
+    /// What `matrix cache info` calls its entries.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bucket::Tools => "tools",
+            Bucket::Envs => "interpreters with environments",
+            Bucket::Builds => "builds",
+            Bucket::Probes => "probe files",
+            Bucket::Journals => "journals of unfinished runs",
+        }
+    }
+
+    pub fn dir(self, root: &Path) -> PathBuf {
+        root.join(self.name())
+    }
+}
 
 /// `--cache-dir`, else `$ABIMATRIX_CACHE_DIR`, else the platform cache dir
 /// (XDG on Linux), else the system temp dir so a HOME-less CI still works.
@@ -42,10 +91,9 @@ pub fn root() -> PathBuf {
     root_in(None)
 }
 
-/// Tools abimatrix installs for itself (uv). Always in the default root, so
-/// `--cache-dir` for a test does not mean a second uv download.
-pub fn tools_dir() -> PathBuf {
-    root().join("tools")
+/// Where every run leaves its results, for `matrix explain`.
+pub fn last_results(root: &Path) -> PathBuf {
+    root.join("last-results.json")
 }
 
 /// A short, stable hash of `parts` (SHA-256, hex, 16 characters).
@@ -69,10 +117,11 @@ where
 /// what it reported being.
 pub fn interpreter_key(i: &Interpreter) -> String {
     let real = std::fs::canonicalize(&i.executable).unwrap_or_else(|_| i.executable.clone());
-    let short = format!("{}-{}", i.implementation.to_lowercase(), i.version);
+    let version = i.version.to_string();
+    let short = format!("{}-{version}", i.implementation.to_lowercase());
     let hash = digest([
         real.to_string_lossy().as_bytes(),
-        i.version.as_bytes(),
+        version.as_bytes(),
         i.implementation.as_bytes(),
         i.machine.as_bytes(),
         i.ext_suffix.as_bytes(),
@@ -80,13 +129,73 @@ pub fn interpreter_key(i: &Interpreter) -> String {
     format!("{short}-{hash}")
 }
 
+/// Where an entry goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// A directory of this run only (`--fresh`): made, never verified or kept.
+    Temporary(&'a Path),
+    /// A cache entry at this path: reused when it verifies, else made.
+    Cached(&'a Path),
+}
+
+/// A value from [`ensure`], and whether it came from the cache.
+#[derive(Debug, Clone)]
+pub struct Ensured<T> {
+    pub value: T,
+    pub reused: bool,
+}
+
+/// The one way entries are made: reuse the entry at `place` when `verify`
+/// accepts it; otherwise `make` it in a staging directory beside its place
+/// (`make` writes everything the entry holds, its marker included), publish
+/// it by renaming, and verify it again where it landed. `io` turns a
+/// failure of ours (creating the staging directory, renaming) into `E`.
+pub async fn ensure<T, E>(
+    place: Place<'_>,
+    verify: impl Fn(&Path) -> Option<T>,
+    make: impl AsyncFnOnce(&Path) -> Result<T, E>,
+    io: impl Fn(String, std::io::Error) -> E,
+) -> Result<Ensured<T>, E> {
+    let target = match place {
+        Place::Temporary(dir) => {
+            return make(dir).await.map(|value| Ensured {
+                value,
+                reused: false,
+            });
+        }
+        Place::Cached(target) => target,
+    };
+    if let Some(value) = verify(target) {
+        return Ok(Ensured {
+            value,
+            reused: true,
+        });
+    }
+    let parent = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io(format!("creating {}", parent.display()), e))?;
+    let holder = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(parent)
+        .map_err(|e| io(format!("staging in {}", parent.display()), e))?;
+    let staging = holder.path().join("entry");
+    make(&staging).await?;
+    publish(&staging, target, |d| verify(d).is_some())
+        .map_err(|e| io(format!("publishing {}", target.display()), e))?;
+    match verify(target) {
+        Some(value) => Ok(Ensured {
+            value,
+            reused: false,
+        }),
+        None => Err(io(
+            format!("checking {}", target.display()),
+            std::io::Error::other("the entry is incomplete right after it was made"),
+        )),
+    }
+}
+
 /// Publishes `staging` as `target`: rename, or if another run got there
 /// first with an entry that `valid` accepts, keep theirs.
-pub fn publish(
-    staging: &Path,
-    target: &Path,
-    valid: impl Fn(&Path) -> bool,
-) -> std::io::Result<()> {
+fn publish(staging: &Path, target: &Path, valid: impl Fn(&Path) -> bool) -> std::io::Result<()> {
     if target.exists() && !valid(target) {
         // A broken entry (killed run, deleted files) is replaced.
         std::fs::remove_dir_all(target)?;
@@ -99,6 +208,17 @@ pub fn publish(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Reads a JSON marker an entry was published with.
+pub fn read_marker<M: serde::de::DeserializeOwned>(path: &Path) -> Option<M> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Writes a JSON marker into a staging entry.
+pub fn write_marker<M: serde::Serialize>(path: &Path, marker: &M) -> std::io::Result<()> {
+    let text = serde_json::to_string(marker).map_err(std::io::Error::other)?;
+    std::fs::write(path, text)
 }
 
 /// Total size in bytes and number of entries under `dir`.
@@ -154,5 +274,38 @@ mod tests {
         publish(&staging, &target, ok).unwrap();
         assert_eq!(std::fs::read_to_string(target.join("ok")).unwrap(), "1");
         assert!(!staging.exists());
+    }
+
+    #[tokio::test]
+    async fn ensure_makes_once_then_reuses_and_remakes_a_damaged_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("bucket").join("key");
+        let verify = |p: &Path| std::fs::read_to_string(p.join("v")).ok();
+        let io = |what: String, e: std::io::Error| format!("{what}: {e}");
+        let make = async |p: &Path| -> Result<String, String> {
+            std::fs::create_dir_all(p).map_err(|e| e.to_string())?;
+            std::fs::write(p.join("v"), "made").map_err(|e| e.to_string())?;
+            Ok("made".to_string())
+        };
+        let first = ensure(Place::Cached(&target), verify, make, io)
+            .await
+            .unwrap();
+        assert_eq!((first.value.as_str(), first.reused), ("made", false));
+        let never = async |_: &Path| -> Result<String, String> { Err("must not make".into()) };
+        let second = ensure(Place::Cached(&target), verify, never, io)
+            .await
+            .unwrap();
+        assert!(second.reused);
+        std::fs::remove_file(target.join("v")).unwrap();
+        let third = ensure(Place::Cached(&target), verify, make, io)
+            .await
+            .unwrap();
+        assert!(!third.reused, "a damaged entry is made again");
+        // No staging directory is left beside the entry.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("bucket"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(left.len(), 1);
     }
 }

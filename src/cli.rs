@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::plan::Shard;
 use crate::probe::Isolation;
 use crate::python::InstallerChoice;
 use crate::report::Format;
@@ -92,8 +93,8 @@ pub struct RunArgs {
     pub baseline: Option<PathBuf>,
 
     /// Run only shard K of N (cells split by runtime environment; see `matrix plan`).
-    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
-    pub shard: Option<(usize, usize)>,
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 
     /// Continue an interrupted run of this matrix: run only the cells its
     /// journal does not hold, and report all of them.
@@ -229,24 +230,6 @@ pub struct MergeArgs {
     pub output: PathBuf,
 }
 
-fn parse_shard(text: &str) -> Result<(usize, usize), String> {
-    let (k, n) = text
-        .split_once('/')
-        .ok_or_else(|| format!("expected K/N like 2/3, got \"{text}\""))?;
-    let k: usize = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid shard number \"{k}\""))?;
-    let n: usize = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid shard count \"{n}\""))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {k}/{n} does not exist: K must be 1 to N"));
-    }
-    Ok((k, n))
-}
-
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to write it.
@@ -288,10 +271,13 @@ mod tests {
     }
 
     #[test]
-    fn shards_are_checked() {
-        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
-        for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
-            assert!(parse_shard(bad).is_err(), "{bad}");
-        }
+    fn shards_are_checked_on_the_command_line() {
+        let ok = Cli::try_parse_from(["matrix", "run", "--shard", "2/3"]).unwrap();
+        let Command::Run(args) = ok.command else {
+            panic!()
+        };
+        assert_eq!(args.shard, Some(Shard { index: 2, total: 3 }));
+        let err = Cli::try_parse_from(["matrix", "run", "--shard", "4/3"]).unwrap_err();
+        assert!(err.to_string().contains("K must be 1 to N"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
 //! One virtual environment with one NumPy in it: made for this run in a
 //! temporary directory (`--fresh`), or taken from the persistent cache when a
-//! checked entry is there, and made into it when not.
+//! verified entry is there, and made into it when not.
 //!
 //! Creation is checked, not assumed: after the install the environment's own
 //! Python is asked which NumPy it imports and where its headers are. A cached
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::cache;
+use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
 use crate::python::{InstallError, Installer, Interpreter, venv_python};
 
@@ -30,15 +30,6 @@ pub struct NumpyEnv {
     pub setup: Duration,
     /// Reused from the cache rather than made by this run.
     pub reused: bool,
-}
-
-/// Where an environment lives.
-#[derive(Debug, Clone, Copy)]
-pub enum EnvPlace<'a> {
-    /// `dir` is made for this run only.
-    Temporary { dir: &'a Path },
-    /// Under the cache root, keyed by interpreter and NumPy version.
-    Cached { root: &'a Path },
 }
 
 const CHECK: &str = "import json, numpy; print(json.dumps({'version': numpy.__version__, 'include': numpy.get_include()}))";
@@ -60,76 +51,53 @@ struct Marker {
     interpreter: PathBuf,
 }
 
+/// Where the cached environment of `interpreter` with `version` lives.
+pub fn cached_dir(root: &Path, interpreter: &Interpreter, version: &Version) -> PathBuf {
+    Bucket::Envs
+        .dir(root)
+        .join(cache::interpreter_key(interpreter))
+        .join(version.to_string())
+}
+
 /// The environment with `numpy==version` for `interpreter` at `place`.
 pub async fn ensure(
     installer: &Installer,
     interpreter: &Interpreter,
     version: &Version,
-    place: EnvPlace<'_>,
+    place: Place<'_>,
 ) -> Result<NumpyEnv, InstallError> {
     let start = Instant::now();
-    match place {
-        EnvPlace::Temporary { dir } => {
-            let include = create(installer, interpreter, version, dir).await?;
-            Ok(NumpyEnv {
-                numpy: version.clone(),
-                dir: dir.to_path_buf(),
-                python: venv_python(dir),
-                include,
-                setup: start.elapsed(),
-                reused: false,
-            })
-        }
-        EnvPlace::Cached { root } => {
-            let parent = root.join("envs").join(cache::interpreter_key(interpreter));
-            let dir = parent.join(version.to_string());
-            if let Some(include) = valid(&dir, version) {
-                return Ok(NumpyEnv {
-                    numpy: version.clone(),
-                    python: venv_python(&dir),
-                    dir,
-                    include,
-                    setup: start.elapsed(),
-                    reused: true,
-                });
-            }
-            let io = |what: &str, e: std::io::Error| InstallError::Failed {
-                what: format!("{what} in the cache at {}", parent.display()),
-                detail: e.to_string(),
-            };
-            std::fs::create_dir_all(&parent).map_err(|e| io("creating a directory", e))?;
-            let holder = tempfile::Builder::new()
-                .prefix(".tmp-")
-                .tempdir_in(&parent)
-                .map_err(|e| io("creating a staging directory", e))?;
-            let staging = holder.path().join("env");
-            let include = create(installer, interpreter, version, &staging).await?;
+    let make = async |dir: &Path| -> Result<PathBuf, InstallError> {
+        let include = create(installer, interpreter, version, dir).await?;
+        if matches!(place, Place::Cached(_)) {
             let marker = Marker {
                 numpy: version.to_string(),
-                include: include
-                    .strip_prefix(&staging)
-                    .unwrap_or(&include)
-                    .to_path_buf(),
+                include: include.strip_prefix(dir).unwrap_or(&include).to_path_buf(),
                 interpreter: interpreter.executable.clone(),
             };
-            let text = serde_json::to_string(&marker).unwrap_or_default();
-            std::fs::write(staging.join(MARKER), text).map_err(|e| io("writing the marker", e))?;
-            cache::publish(&staging, &dir, |d| valid(d, version).is_some())
-                .map_err(|e| io("publishing the environment", e))?;
-            let include = valid(&dir, version).ok_or_else(|| InstallError::Failed {
-                what: format!("checking the numpy {version} environment"),
-                detail: format!("{} is incomplete right after it was made", dir.display()),
-            })?;
-            Ok(NumpyEnv {
-                numpy: version.clone(),
-                python: venv_python(&dir),
-                dir,
-                include,
-                setup: start.elapsed(),
-                reused: false,
-            })
+            cache::write_marker(&dir.join(MARKER), &marker)
+                .map_err(|e| InstallError::io("writing the environment's marker", e))?;
         }
-    }
+        Ok(include)
+    };
+    let ensured = cache::ensure(
+        place,
+        |dir| valid(dir, version),
+        make,
+        |what, e| InstallError::io(format!("{what} in the cache"), e),
+    )
+    .await?;
+    let dir = match place {
+        Place::Temporary(dir) | Place::Cached(dir) => dir.to_path_buf(),
+    };
+    Ok(NumpyEnv {
+        numpy: version.clone(),
+        python: venv_python(&dir),
+        dir,
+        include: ensured.value,
+        setup: start.elapsed(),
+        reused: ensured.reused,
+    })
 }
 
 /// Makes the environment at `dir` and returns `numpy.get_include()`.
@@ -141,27 +109,30 @@ async fn create(
 ) -> Result<PathBuf, InstallError> {
     let python = installer.create_venv(interpreter, dir).await?;
     installer.install_numpy(&python, version).await?;
-    let failed = |detail: String| InstallError::Failed {
-        what: format!("checking the numpy {version} environment"),
-        detail,
-    };
+    let what = format!("checking the numpy {version} environment");
     // This first import writes the bytecode of exactly the modules `import
     // numpy` needs (-I ignores PYTHONDONTWRITEBYTECODE), so cells and fork
     // servers don't each compile them. Compiling all of NumPy at install
     // (--compile-bytecode) measured 40% slower for a cold 7 x 7 grid and
     // bought nothing: probes import what this import imports.
-    let finished = Spec::new(&python)
-        .args(["-I", "-c", CHECK])
-        .run()
-        .await
-        .map_err(|e| failed(e.to_string()))?;
+    let finished = Spec::new(&python).args(["-I", "-c", CHECK]).run().await?;
     if !finished.success() {
-        return Err(failed(finished.output()));
+        return Err(InstallError::Failed {
+            what,
+            output: finished.output(),
+        });
     }
-    let check: Check =
-        serde_json::from_str(finished.stdout.text.trim()).map_err(|e| failed(e.to_string()))?;
+    let check: Check = serde_json::from_str(finished.stdout.text.trim()).map_err(|_| {
+        InstallError::Unexpected {
+            what: what.clone(),
+            output: finished.stdout.text.clone(),
+        }
+    })?;
     if check.version != version.to_string() {
-        return Err(failed(format!("it imports numpy {}", check.version)));
+        return Err(InstallError::Failed {
+            what,
+            output: format!("it imports numpy {}", check.version),
+        });
     }
     Ok(check.include)
 }
@@ -169,8 +140,7 @@ async fn create(
 /// The include directory of a complete, intact cached environment at `dir`
 /// for `version`; `None` when anything is missing or changed.
 pub fn valid(dir: &Path, version: &Version) -> Option<PathBuf> {
-    let marker: Marker =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(MARKER)).ok()?).ok()?;
+    let marker: Marker = cache::read_marker(&dir.join(MARKER))?;
     if marker.numpy != version.to_string()
         || !venv_python(dir).exists()
         || !marker.interpreter.exists()

@@ -5,7 +5,9 @@
 //! Python project built into a wheel against each build NumPy, or published
 //! wheels (files or requirements), which have no build axis: each is a row.
 //! Whatever the kind, a row ends as an artifact directory that the probe puts
-//! first on `sys.path` in a runtime environment holding only NumPy.
+//! first on `sys.path` in a runtime environment holding only NumPy. What
+//! only one kind has lives in that kind's variant, so no field means
+//! nothing.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,6 +18,18 @@ use std::path::PathBuf;
 pub struct SourceFile {
     pub name: String,
     pub contents: String,
+}
+
+/// C sources compiled against each build NumPy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    /// The module the sources define (`PyInit_<module>`).
+    pub module: String,
+    pub files: Vec<SourceFile>,
+    pub include_dirs: Vec<PathBuf>,
+    pub cflags: Vec<String>,
+    /// True for the embedded sample.
+    pub builtin: bool,
 }
 
 /// A row of published code.
@@ -53,10 +67,10 @@ impl fmt::Display for RowSource {
     }
 }
 
+/// What is built or installed per row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExtensionKind {
-    /// C sources compiled against each build NumPy.
-    Sources,
+pub enum Subject {
+    Sources(Sources),
     /// A Python project (pyproject.toml) built into a wheel against each
     /// build NumPy.
     Project(PathBuf),
@@ -66,23 +80,15 @@ pub enum ExtensionKind {
 
 #[derive(Debug, Clone)]
 pub struct Extension {
-    pub kind: ExtensionKind,
-    /// For `Sources`: the module the sources define (`PyInit_<module>`).
-    /// Otherwise: the first of `imports`.
-    pub module: String,
-    /// Modules the probe imports, in order; `module` is the first.
+    pub subject: Subject,
+    /// Modules the probe imports, in order; `module` is bound to the first.
     pub imports: Vec<String>,
-    pub sources: Vec<SourceFile>,
     /// Python code run after the imports, with `np` and `module` bound; an
     /// `AssertionError` is a wrong result. Empty: importing is the test.
     pub probe: String,
     /// A command run per cell instead of the probe (process isolation); its
     /// exit status decides pass or fail, a signal decides crash.
     pub test: Option<String>,
-    pub cflags: Vec<String>,
-    pub include_dirs: Vec<PathBuf>,
-    /// True for the embedded sample.
-    pub builtin: bool,
 }
 
 const SAMPLE_SOURCE: &str = include_str!("sample/my_extension.c");
@@ -92,28 +98,29 @@ impl Extension {
     /// `my_extension.get_array_dim`, from the seed write-up.
     pub fn sample() -> Extension {
         Extension {
-            kind: ExtensionKind::Sources,
-            module: "my_extension".to_string(),
+            subject: Subject::Sources(Sources {
+                module: "my_extension".to_string(),
+                files: vec![SourceFile {
+                    name: "my_extension.c".to_string(),
+                    contents: SAMPLE_SOURCE.to_string(),
+                }],
+                include_dirs: Vec::new(),
+                cflags: Vec::new(),
+                builtin: true,
+            }),
             imports: vec!["my_extension".to_string()],
-            sources: vec![SourceFile {
-                name: "my_extension.c".to_string(),
-                contents: SAMPLE_SOURCE.to_string(),
-            }],
             probe: SAMPLE_PROBE.to_string(),
             test: None,
-            cflags: Vec::new(),
-            include_dirs: Vec::new(),
-            builtin: true,
         }
     }
 
     /// How the report names it.
     pub fn label(&self) -> String {
-        match &self.kind {
-            ExtensionKind::Sources if self.builtin => format!("sample extension {}", self.module),
-            ExtensionKind::Sources => format!("extension {}", self.module),
-            ExtensionKind::Project(p) => format!("project {}", p.display()),
-            ExtensionKind::Rows(rows) => {
+        match &self.subject {
+            Subject::Sources(s) if s.builtin => format!("sample extension {}", s.module),
+            Subject::Sources(s) => format!("extension {}", s.module),
+            Subject::Project(p) => format!("project {}", p.display()),
+            Subject::Rows(rows) => {
                 let names: Vec<String> = rows.iter().map(ToString::to_string).collect();
                 format!("wheels {}", names.join(", "))
             }
@@ -122,6 +129,15 @@ impl Extension {
 
     /// Whether rows are NumPy versions to build against (else published rows).
     pub fn has_build_axis(&self) -> bool {
-        !matches!(self.kind, ExtensionKind::Rows(_))
+        !matches!(self.subject, Subject::Rows(_))
+    }
+
+    /// The flags the sources are compiled with (none for other subjects):
+    /// NumPy's rules read `NPY_TARGET_VERSION` from them.
+    pub fn cflags(&self) -> &[String] {
+        match &self.subject {
+            Subject::Sources(s) => &s.cflags,
+            _ => &[],
+        }
     }
 }

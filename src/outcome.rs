@@ -13,6 +13,8 @@ use std::time::Duration;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::process::Exit;
+
 /// Why a cell failed, classified from everything the child wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -171,127 +173,61 @@ impl Outcome {
     }
 }
 
-/// How the child process ended, as far as the OS says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildExit {
-    Code(i32),
-    Signal(i32),
-    TimedOut(Duration),
-}
-
-/// What the probe script itself reported (see `probe/probe.py`); absent when
-/// the child died before it could write.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ProbeReport {
-    /// `pass`, `wrong-result` or `error`.
-    pub status: String,
-    /// Where the probe was when it stopped: import-numpy, import-module, probe.
-    #[serde(default)]
-    pub stage: String,
-    #[serde(default)]
-    pub exception: Option<String>,
-    #[serde(default)]
-    pub message: String,
-    /// `numpy.__version__` as imported by the child, once it got that far.
-    #[serde(default)]
-    pub numpy: Option<String>,
-}
-
-/// Decides a cell's outcome from how its child ended, what it reported and
-/// what it wrote. `expected_numpy` guards against a pass under the wrong
-/// NumPy, which would make the whole grid a lie.
-pub fn classify(
-    exit: ChildExit,
-    report: Option<&ProbeReport>,
-    stdout: &str,
-    stderr: &str,
-    expected_numpy: &str,
-) -> Outcome {
-    match exit {
-        ChildExit::TimedOut(limit) => return Outcome::Timeout { limit },
-        ChildExit::Signal(signal) => {
-            return Outcome::Crash {
+impl Outcome {
+    /// The outcome when how the child ended decides it on its own: a
+    /// timeout, or a signal (a crash, with faulthandler's dump when it wrote
+    /// one). `None` when it exited and its report or output must decide.
+    pub fn of_exit(exit: Exit, stderr: &str) -> Option<Outcome> {
+        match exit {
+            Exit::TimedOut(limit) => Some(Outcome::Timeout { limit }),
+            Exit::Signal(signal) => Some(Outcome::Crash {
                 signal,
                 name: signal_name(signal),
                 traceback: faulthandler_dump(stderr),
-            };
-        }
-        ChildExit::Code(_) => {}
-    }
-    let Some(report) = report else {
-        let code = match exit {
-            ChildExit::Code(c) => c,
-            _ => -1,
-        };
-        let (reason, detail) = classify_text(&[stderr, stdout]);
-        let message = detail.unwrap_or_else(|| {
-            last_line(stderr)
-                .map(|l| format!("exited with status {code} before reporting: {l}"))
-                .unwrap_or_else(|| format!("exited with status {code} before reporting"))
-        });
-        return Outcome::Fail(Failure {
-            reason,
-            exception: None,
-            message,
-        });
-    };
-    match report.status.as_str() {
-        "pass" => match report.numpy.as_deref() {
-            Some(found) if found != expected_numpy => Outcome::Fail(Failure {
-                reason: FailureReason::Other,
-                exception: None,
-                message: format!(
-                    "the probe imported numpy {found}, not {expected_numpy}: the runtime environment is not what it claims"
-                ),
             }),
-            _ => Outcome::Pass,
-        },
-        "wrong-result" => Outcome::Fail(Failure {
-            reason: FailureReason::WrongResult,
-            exception: report.exception.clone(),
-            message: report.message.clone(),
-        }),
-        _ => {
-            let exception_line = match &report.exception {
-                Some(e) if !report.message.is_empty() => format!("{e}: {}", report.message),
-                Some(e) => e.clone(),
-                None => report.message.clone(),
-            };
-            let (reason, detail) = classify_text(&[&exception_line, stderr, stdout]);
-            Outcome::Fail(Failure {
-                reason,
-                exception: report.exception.clone(),
-                message: detail.unwrap_or(exception_line),
-            })
+            Exit::Code(_) => None,
         }
+    }
+
+    /// A failure classified from what the child wrote (`texts`, most
+    /// telling first); `fallback` is the message when no known pattern
+    /// matches.
+    pub fn failure(texts: &[&str], exception: Option<String>, fallback: String) -> Outcome {
+        let (reason, detail) = classify_text(texts);
+        Outcome::Fail(Failure {
+            reason,
+            exception,
+            message: detail.unwrap_or(fallback),
+        })
     }
 }
 
 /// The outcome of a user's test command: its exit status decides pass or
 /// fail, a signal decides crash; a failure is classified from its output.
-pub fn classify_command(exit: ChildExit, stdout: &str, stderr: &str) -> Outcome {
+pub fn classify_command(exit: Exit, stdout: &str, stderr: &str) -> Outcome {
+    if let Some(o) = Outcome::of_exit(exit, stderr) {
+        return o;
+    }
     match exit {
-        ChildExit::TimedOut(limit) => Outcome::Timeout { limit },
-        ChildExit::Signal(signal) => Outcome::Crash {
-            signal,
-            name: signal_name(signal),
-            traceback: faulthandler_dump(stderr),
-        },
-        ChildExit::Code(0) => Outcome::Pass,
-        ChildExit::Code(code) => {
-            let (reason, detail) = classify_text(&[stderr, stdout]);
-            let message = detail.unwrap_or_else(|| {
-                let last = last_line(stdout)
-                    .or_else(|| last_line(stderr))
-                    .unwrap_or("no output");
-                format!("the test command exited with status {code}: {last}")
-            });
-            Outcome::Fail(Failure {
-                reason,
-                exception: None,
-                message,
-            })
+        Exit::Code(0) => Outcome::Pass,
+        Exit::Code(code) => {
+            let last = last_line(stdout)
+                .or_else(|| last_line(stderr))
+                .unwrap_or("no output");
+            Outcome::failure(
+                &[stderr, stdout],
+                None,
+                format!("the test command exited with status {code}: {last}"),
+            )
         }
+        Exit::Signal(_) | Exit::TimedOut(_) => unreachable_outcome(exit),
+    }
+}
+
+/// `of_exit` decides these; kept total without a panic.
+fn unreachable_outcome(exit: Exit) -> Outcome {
+    Outcome::Unavailable {
+        message: format!("unclassified child exit {exit:?}"),
     }
 }
 
@@ -347,7 +283,7 @@ pub fn classify_text(texts: &[&str]) -> (FailureReason, Option<String>) {
     (FailureReason::Other, None)
 }
 
-fn last_line(text: &str) -> Option<&str> {
+pub fn last_line(text: &str) -> Option<&str> {
     text.lines().rev().map(str::trim).find(|l| !l.is_empty())
 }
 
@@ -379,56 +315,34 @@ mod tests {
 
     // Real texts, as NumPy 1.26 / 2.0 print them (captured from this tool's
     // own sample extension).
-    const ABI_MAJOR_STDERR: &str = "\nA module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash. To support both 1.x and 2.x\nversions of NumPy, modules must be compiled with NumPy 2.0.\n";
+    pub(crate) const ABI_MAJOR_STDERR: &str = "\nA module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash. To support both 1.x and 2.x\nversions of NumPy, modules must be compiled with NumPy 2.0.\n";
     const API_V2_STDERR: &str = "RuntimeError: module was compiled against NumPy C-API version 0x12 (NumPy 2.0) but the running NumPy has C-API version 0x11. Check the section C-API incompatibility at the Troubleshooting ImportError section at https://numpy.org/devdocs/user/troubleshooting-importerror.html#c-api-incompatibility for indications on how to solve this problem.\n";
     const API_V1_STDERR: &str =
         "RuntimeError: module compiled against API version 0xf but this version of numpy is 0xe\n";
 
-    fn import_error() -> ProbeReport {
-        ProbeReport {
-            status: "error".into(),
-            stage: "import-module".into(),
-            exception: Some("ImportError".into()),
-            message: "numpy.core.multiarray failed to import".into(),
-            numpy: Some("2.0.2".into()),
-        }
-    }
-
-    fn fail(outcome: Outcome) -> Failure {
-        match outcome {
-            Outcome::Fail(f) => f,
-            other => panic!("expected a failure, got {other:?}"),
-        }
-    }
-
     #[test]
-    fn abi_major_is_found_in_stderr_behind_a_generic_import_error() {
-        let f = fail(classify(
-            ChildExit::Code(1),
-            Some(&import_error()),
-            "",
+    fn abi_major_is_found_and_folded_to_one_line() {
+        let (r, m) = classify_text(&[
+            "ImportError: numpy.core.multiarray failed to import",
             ABI_MAJOR_STDERR,
-            "2.0.2",
-        ));
-        assert_eq!(f.reason, FailureReason::AbiMajor);
-        assert_eq!(f.exception.as_deref(), Some("ImportError"));
+        ]);
+        assert_eq!(r, FailureReason::AbiMajor);
         assert_eq!(
-            f.message,
-            "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.2 as it may crash."
+            m.as_deref(),
+            Some(
+                "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.2 as it may crash."
+            )
         );
     }
 
     #[test]
     fn api_version_both_wordings() {
         for stderr in [API_V1_STDERR, API_V2_STDERR] {
-            let f = fail(classify(
-                ChildExit::Code(1),
-                Some(&import_error()),
-                "",
-                stderr,
-                "2.0.2",
-            ));
-            assert_eq!(f.reason, FailureReason::ApiVersion, "{stderr}");
+            assert_eq!(
+                classify_text(&[stderr]).0,
+                FailureReason::ApiVersion,
+                "{stderr}"
+            );
         }
         let (_, msg) = classify_text(&[API_V1_STDERR]);
         assert_eq!(
@@ -446,75 +360,57 @@ mod tests {
         let (r, m) = classify_text(&["ImportError: /x/m.so: undefined symbol: PyArray_Foo"]);
         assert_eq!(r, FailureReason::MissingSymbol);
         assert_eq!(m.as_deref(), Some("undefined symbol: PyArray_Foo"));
-    }
-
-    #[test]
-    fn unknown_error_is_other_with_the_exception_line() {
-        let report = ProbeReport {
-            message: "boom".into(),
-            exception: Some("ValueError".into()),
-            ..import_error()
-        };
-        let f = fail(classify(ChildExit::Code(1), Some(&report), "", "", "2.0.2"));
-        assert_eq!(f.reason, FailureReason::Other);
-        assert_eq!(f.message, "ValueError: boom");
-    }
-
-    #[test]
-    fn wrong_result_is_a_failure_not_a_pass() {
-        let report = ProbeReport {
-            status: "wrong-result".into(),
-            stage: "probe".into(),
-            exception: Some("AssertionError".into()),
-            message: "got (3, 2), expected (2, 3)".into(),
-            numpy: Some("2.0.2".into()),
-        };
-        let f = fail(classify(ChildExit::Code(1), Some(&report), "", "", "2.0.2"));
-        assert_eq!(f.reason, FailureReason::WrongResult);
-    }
-
-    #[test]
-    fn pass_under_the_wrong_numpy_is_not_a_pass() {
-        let report = ProbeReport {
-            status: "pass".into(),
-            numpy: Some("1.26.4".into()),
-            ..import_error()
-        };
         assert_eq!(
-            classify(ChildExit::Code(0), Some(&report), "", "", "1.26.4"),
-            Outcome::Pass
+            classify_text(&["ValueError: boom"]),
+            (FailureReason::Other, None)
         );
-        let f = fail(classify(ChildExit::Code(0), Some(&report), "", "", "2.0.2"));
-        assert_eq!(f.reason, FailureReason::Other);
-        assert!(f.message.contains("not 2.0.2"));
     }
 
     #[test]
-    fn signals_and_timeouts() {
+    fn signals_and_timeouts_decide_on_their_own() {
         let stderr = "Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n  File \"<probe>\", line 3\n";
-        match classify(ChildExit::Signal(11), None, "", stderr, "2.0.2") {
-            Outcome::Crash {
+        match Outcome::of_exit(Exit::Signal(11), stderr) {
+            Some(Outcome::Crash {
                 signal,
                 name,
                 traceback,
-            } => {
+            }) => {
                 assert_eq!((signal, name.as_str()), (11, "SIGSEGV"));
                 assert!(traceback.unwrap().contains("<probe>"));
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(signal_name(6), "SIGABRT");
+        assert_eq!(signal_name(99), "signal 99");
         let limit = Duration::from_secs(2);
         assert_eq!(
-            classify(ChildExit::TimedOut(limit), None, "", "", "2.0.2"),
-            Outcome::Timeout { limit }
+            Outcome::of_exit(Exit::TimedOut(limit), ""),
+            Some(Outcome::Timeout { limit })
+        );
+        assert_eq!(Outcome::of_exit(Exit::Code(1), ""), None);
+    }
+
+    #[test]
+    fn a_test_command_is_judged_by_its_status() {
+        assert_eq!(classify_command(Exit::Code(0), "", ""), Outcome::Pass);
+        let o = classify_command(Exit::Code(2), "1 failed\n", "");
+        assert_eq!(o.kind(), OutcomeKind::Fail);
+        assert_eq!(
+            o.message(),
+            "the test command exited with status 2: 1 failed"
+        );
+        let o = classify_command(Exit::Code(1), "", ABI_MAJOR_STDERR);
+        assert_eq!(o.reason(), Some(FailureReason::AbiMajor));
+        assert_eq!(
+            classify_command(Exit::Signal(6), "", "").kind(),
+            OutcomeKind::Crash
         );
     }
 
     #[test]
-    fn silent_nonzero_exit_is_a_failure_that_says_so() {
-        let f = fail(classify(ChildExit::Code(3), None, "", "", "2.0.2"));
-        assert_eq!(f.reason, FailureReason::Other);
-        assert_eq!(f.message, "exited with status 3 before reporting");
+    fn disk_full_is_recognised_in_every_wording() {
+        assert!(disk_full("OSError: [Errno 28] No space left on device"));
+        assert!(disk_full("failed to write (os error 28)"));
+        assert!(!disk_full("ImportError"));
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! Why a process group: a probe or compiler may start children of its own. A
 //! timeout that kills only the direct child leaves the rest running and
-//! holding our pipes open, so the run would hang on a "finished" cell.
+//! holding our pipes open, so the run would hang on a "finished" cell. The
+//! group guard and the staged termination here are the only ones in the
+//! program: the fork server's cells use them too.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::io;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -21,15 +24,35 @@ use tokio::process::Command;
 /// child that floods its output cannot exhaust our memory.
 pub const OUTPUT_CAP: usize = 4 * 1024 * 1024;
 
-/// After SIGTERM, how long the group gets before SIGKILL.
+/// After SIGTERM, how long a group gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_millis(500);
 
-/// How a finished child ended.
+/// How a child ended: the one answer every kind of child gives (a command,
+/// a probe in its own process, a cell forked by the fork server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    Exited(ExitStatus),
-    /// Still running at the limit; the group was terminated.
+pub enum Exit {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+    /// Still running at the limit; its group was terminated.
     TimedOut(Duration),
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    /// From the operating system's status.
+    pub fn of(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (_, Some(signal)) => Exit::Signal(signal),
+            (Some(code), None) => Exit::Code(code),
+            (None, None) => Exit::Code(-1),
+        }
+    }
 }
 
 /// One stream of a child's output, capped at [`OUTPUT_CAP`].
@@ -52,11 +75,27 @@ impl Captured {
             )
         }
     }
+
+    /// A file's first [`OUTPUT_CAP`] bytes, and how many more there were
+    /// (the fork server's cells write their output to files).
+    pub fn read_file(path: &Path) -> Captured {
+        use std::io::Read as _;
+        let Ok(file) = std::fs::File::open(path) else {
+            return Captured::default();
+        };
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut kept = Vec::new();
+        let _ = file.take(OUTPUT_CAP as u64).read_to_end(&mut kept);
+        Captured {
+            text: String::from_utf8_lossy(&kept).into_owned(),
+            dropped: size.saturating_sub(kept.len() as u64),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Finished {
-    pub ended: Ended,
+    pub exit: Exit,
     pub stdout: Captured,
     pub stderr: Captured,
     pub duration: Duration,
@@ -64,7 +103,7 @@ pub struct Finished {
 
 impl Finished {
     pub fn success(&self) -> bool {
-        matches!(self.ended, Ended::Exited(s) if s.success())
+        self.exit.success()
     }
 
     /// Both streams, for error messages: what a person needs to see.
@@ -133,11 +172,6 @@ impl Spec {
         self
     }
 
-    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Spec {
-        self.cmd.env_remove(key);
-        self
-    }
-
     /// Start from an empty environment (then add what the child needs).
     pub fn env_clear(mut self) -> Spec {
         self.cmd.env_clear();
@@ -154,15 +188,22 @@ impl Spec {
         self
     }
 
+    /// The value this spec sets for `key` (for tests of command builders).
+    #[cfg(test)]
+    pub fn env_value(&self, key: &str) -> Option<String> {
+        self.cmd
+            .as_std()
+            .get_envs()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+    }
+
     /// The command line, for logs and `explain`.
     pub fn display(&self) -> String {
         let std = self.cmd.as_std();
         std::iter::once(std.get_program())
             .chain(std.get_args())
-            .map(|a| {
-                let s = a.to_string_lossy();
-                shlex::try_quote(&s).map_or_else(|_| s.to_string(), |q| q.into_owned())
-            })
+            .map(|a| quote(&a.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -186,13 +227,14 @@ impl Spec {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let start = Instant::now();
-        let mut child = cmd.spawn().map_err(|source| SpawnError {
+        let spawn_error = |source| SpawnError {
             program: program.clone(),
             source,
-        })?;
+        };
+        let mut child = cmd.spawn().map_err(spawn_error)?;
         // The group id is the child's pid (process_group(0)); the guard kills
         // the group if this future is dropped (Ctrl-C, run aborted).
-        let guard = child.id().map(|pid| GroupGuard(Pid::from_raw(pid as i32)));
+        let guard = child.id().map(GroupGuard::of);
 
         if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
             // Fed from a task: a child that never reads must not block us.
@@ -203,49 +245,36 @@ impl Spec {
         let stdout = tokio::spawn(capture(child.stdout.take()));
         let stderr = tokio::spawn(capture(child.stderr.take()));
 
-        let wait = async {
-            match timeout {
-                Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
-                    Ok(status) => status.map(Ended::Exited),
-                    Err(_) => {
-                        if let Some(g) = &guard {
-                            g.signal(Signal::SIGTERM);
-                        }
-                        if tokio::time::timeout(TERM_GRACE, child.wait())
-                            .await
-                            .is_err()
-                        {
-                            if let Some(g) = &guard {
-                                g.signal(Signal::SIGKILL);
-                            }
-                            child.wait().await?;
-                        }
-                        Ok(Ended::TimedOut(limit))
+        let exit = match (timeout, &guard) {
+            (Some(limit), Some(guard)) => match tokio::time::timeout(limit, child.wait()).await {
+                Ok(status) => Exit::of(status.map_err(spawn_error)?),
+                Err(_) => {
+                    if guard.terminate(child.wait()).await.is_none() {
+                        child.wait().await.map_err(spawn_error)?;
                     }
-                },
-                None => child.wait().await.map(Ended::Exited),
-            }
+                    Exit::TimedOut(limit)
+                }
+            },
+            _ => Exit::of(child.wait().await.map_err(spawn_error)?),
         };
-        let ended = wait.await.map_err(|source| SpawnError {
-            program: program.clone(),
-            source,
-        })?;
         let duration = start.elapsed();
         // Descendants left behind would keep our pipes open; they belong to
         // the cell, so they end with it.
-        if let Some(g) = guard {
-            g.signal(Signal::SIGKILL);
-            std::mem::forget(g);
-        }
+        drop(guard);
         let stdout = stdout.await.unwrap_or_default();
         let stderr = stderr.await.unwrap_or_default();
         Ok(Finished {
-            ended,
+            exit,
             stdout,
             stderr,
             duration,
         })
     }
+}
+
+/// A word of a command line, quoted for a POSIX shell where it needs it.
+pub fn quote(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
 }
 
 /// Asks the kernel to SIGKILL the child if `matrix` itself dies without
@@ -263,13 +292,36 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Kills a process group when dropped.
-struct GroupGuard(Pid);
+/// Owns a process group: SIGKILLs it when dropped, so no child outlives the
+/// future that started it (Ctrl-C drops every future of the run).
+#[derive(Debug)]
+pub struct GroupGuard(Pid);
 
 impl GroupGuard {
-    fn signal(&self, signal: Signal) {
+    /// The group led by `pid` (a child started with `process_group(0)`, or
+    /// a forked cell that called `setpgid(0, 0)`).
+    pub fn of(pid: u32) -> GroupGuard {
+        GroupGuard(Pid::from_raw(pid as i32))
+    }
+
+    pub fn signal(&self, signal: Signal) {
         // ESRCH (the group is already gone) is the normal case, not an error.
         let _ = killpg(self.0, signal);
+    }
+
+    /// The staged termination: SIGTERM to the group, then SIGKILL unless
+    /// `ended` resolves within the grace period. Returns what `ended` gave,
+    /// or `None` when the SIGKILL stage was needed (the caller then waits
+    /// for the child to be reaped).
+    pub async fn terminate<F: Future>(&self, ended: F) -> Option<F::Output> {
+        self.signal(Signal::SIGTERM);
+        match tokio::time::timeout(TERM_GRACE, ended).await {
+            Ok(out) => Some(out),
+            Err(_) => {
+                self.signal(Signal::SIGKILL);
+                None
+            }
+        }
     }
 }
 
@@ -306,7 +358,6 @@ async fn capture<R: AsyncRead + Unpin>(pipe: Option<R>) -> Captured {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
 
     fn sh(script: &str) -> Spec {
         Spec::new("sh").arg("-c").arg(script)
@@ -317,20 +368,14 @@ mod tests {
         let f = sh("echo out; echo err >&2; exit 3").run().await.unwrap();
         assert_eq!(f.stdout.text, "out\n");
         assert_eq!(f.stderr.text, "err\n");
-        match f.ended {
-            Ended::Exited(s) => assert_eq!(s.code(), Some(3)),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(f.exit, Exit::Code(3));
         assert!(!f.success());
     }
 
     #[tokio::test]
     async fn reports_the_signal_that_killed_the_child() {
         let f = sh("kill -SEGV $$").run().await.unwrap();
-        match f.ended {
-            Ended::Exited(s) => assert_eq!(s.signal(), Some(11)),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(f.exit, Exit::Signal(11));
     }
 
     #[tokio::test]
@@ -348,9 +393,11 @@ mod tests {
             .run()
             .await
             .unwrap();
-        assert_eq!(f.ended, Ended::TimedOut(Duration::from_millis(300)));
+        assert_eq!(f.exit, Exit::TimedOut(Duration::from_millis(300)));
+        // Far above the normal 0.8 s (limit + grace): proves the run did not
+        // wait for the 30 s sleeps, whatever the load.
         assert!(
-            start.elapsed() < Duration::from_secs(3),
+            start.elapsed() < Duration::from_secs(20),
             "{:?}",
             start.elapsed()
         );
@@ -362,7 +409,7 @@ mod tests {
         // Killed processes may linger as zombies until init reaps them (in a
         // container it may never do so): a zombie runs nothing, so it counts
         // as gone.
-        let gone = (0..50).any(|_| {
+        let gone = (0..250).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
             !running(pid)
         });
@@ -397,5 +444,18 @@ mod tests {
         let err = Spec::new("/nonexistent/prog").run().await.unwrap_err();
         assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().starts_with("cannot run /nonexistent/prog"));
+    }
+
+    #[test]
+    fn a_file_is_read_up_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        std::fs::write(&path, vec![b'x'; OUTPUT_CAP + 10]).unwrap();
+        let c = Captured::read_file(&path);
+        assert_eq!((c.text.len(), c.dropped), (OUTPUT_CAP, 10));
+        assert_eq!(
+            Captured::read_file(&dir.path().join("none")),
+            Captured::default()
+        );
     }
 }

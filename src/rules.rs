@@ -16,8 +16,14 @@ use std::sync::LazyLock;
 use pep440_rs::Version;
 use regex::Regex;
 
-use crate::config::Expected;
 use crate::outcome::{FailureReason, OutcomeKind};
+
+/// What NumPy's rules say a cell does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prediction {
+    pub outcome: OutcomeKind,
+    pub reason: Option<FailureReason>,
+}
 
 /// The C-API feature version (`NPY_API_VERSION`) of a NumPy release series.
 pub fn api_version(major: u64, minor: u64) -> Option<u32> {
@@ -81,12 +87,10 @@ pub fn required_api(build: &Version, cflags: &[String]) -> Option<u32> {
 }
 
 /// The predicted outcome of a cell.
-pub fn predict(build: &Version, runtime: &Version, cflags: &[String]) -> Expected {
-    let fail = |reason| Expected {
+pub fn predict(build: &Version, runtime: &Version, cflags: &[String]) -> Prediction {
+    let fail = |reason| Prediction {
         outcome: OutcomeKind::Fail,
         reason: Some(reason),
-        line: None,
-        source: Some("numpy-rules"),
     };
     let (bm, _) = series(build);
     let (rm, rn) = series(runtime);
@@ -98,11 +102,9 @@ pub fn predict(build: &Version, runtime: &Version, cflags: &[String]) -> Expecte
             return fail(FailureReason::ApiVersion);
         }
     }
-    Expected {
+    Prediction {
         outcome: OutcomeKind::Pass,
         reason: None,
-        line: None,
-        source: Some("numpy-rules"),
     }
 }
 

@@ -47,8 +47,7 @@ pub(super) struct RawExtension {
     pub probe: Option<String>,
     pub probe_file: Option<Spanned<String>>,
     pub test: Option<Spanned<String>>,
-    #[serde(default)]
-    pub cflags: Vec<String>,
+    pub cflags: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,7 +56,7 @@ pub(super) struct RawRun {
     pub timeout: Option<Spanned<String>>,
     pub jobs: Option<Spanned<i64>>,
     pub isolation: Option<crate::probe::Isolation>,
-    pub expect: Option<super::Prediction>,
+    pub expect: Option<crate::expect::DefaultExpectation>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,18 +41,14 @@ impl NumpyRequest {
     }
 
     /// The version written in the request (the series prefix for `X.Y.*`,
-    /// the lower bound of a range), what `[[expect]]` ranges are matched
-    /// against when nothing resolved.
-    pub fn nominal(&self) -> Version {
+    /// the lowest version a range names), what `[[expect]]` ranges are
+    /// matched against when nothing resolved; `oldest` and `latest` name
+    /// none.
+    pub fn nominal(&self) -> Option<Version> {
         match self {
-            NumpyRequest::Exact(v) | NumpyRequest::Series(v) => v.clone(),
-            NumpyRequest::Range(s) => s
-                .iter()
-                .map(|s| s.version().clone())
-                .min()
-                .unwrap_or_else(|| Version::new([0])),
-            NumpyRequest::Oldest => Version::new([0]),
-            NumpyRequest::Latest => Version::new([u64::from(u32::MAX)]),
+            NumpyRequest::Exact(v) | NumpyRequest::Series(v) => Some(v.clone()),
+            NumpyRequest::Range(s) => s.iter().map(|s| s.version().clone()).min(),
+            NumpyRequest::Oldest | NumpyRequest::Latest => None,
         }
     }
 
@@ -129,7 +125,8 @@ mod tests {
         assert_eq!(" latest ".parse(), Ok(NumpyRequest::Latest));
         let r: NumpyRequest = ">=1.23,<3".parse().unwrap();
         assert!(matches!(r, NumpyRequest::Range(_)));
-        assert_eq!(r.nominal(), v("1.23"));
+        assert_eq!(r.nominal(), Some(v("1.23")));
+        assert_eq!(NumpyRequest::Latest.nominal(), None);
         assert_eq!(
             "2.*".parse::<NumpyRequest>().unwrap().requirement(),
             "numpy==2.*"

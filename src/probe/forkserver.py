@@ -1,10 +1,12 @@
 # The fork server: one per runtime environment. It imports numpy once, then
 # for each request (one JSON object per line on stdin) forks a child that runs
 # the very same probe() as process mode, in its own process group, working
-# directory and output files. It answers, one JSON object per line on stdout:
-#   {"ready": true, "numpy": "2.0.2"}          once numpy is imported
-#   {"id": N, "pid": P}                         when cell N's child started
-#   {"id": N, "code": C} / {"id": N, "signal": S}   when it ended
+# directory and output files. It answers, one JSON object per line on stdout,
+# each tagged by "event" (forkserver.rs reads them as one tagged enum):
+#   {"event": "ready", "numpy": "2.0.2"}               once numpy is imported
+#   {"event": "started", "id": N, "pid": P}            when cell N's child started
+#   {"event": "exited", "id": N, "code": C}            when it exited
+#   {"event": "killed", "id": N, "signal": S}          when a signal ended it
 # A crash or hang kills only that child: the server never runs probe code.
 #
 # argv: driver_file (probe.py)
@@ -84,7 +86,7 @@ def main():
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children = {}
     pending = b""
-    send({"ready": True, "numpy": numpy.__version__})
+    send({"event": "ready", "numpy": numpy.__version__})
     stdin_open = True
     while stdin_open or children:
         readable, _, _ = select.select([0, wake_r] if stdin_open else [wake_r], [], [], 1.0)
@@ -104,9 +106,9 @@ def main():
             if cell is None:
                 continue
             if os.WIFSIGNALED(status):
-                send({"id": cell, "signal": os.WTERMSIG(status)})
+                send({"event": "killed", "id": cell, "signal": os.WTERMSIG(status)})
             else:
-                send({"id": cell, "code": os.WEXITSTATUS(status)})
+                send({"event": "exited", "id": cell, "code": os.WEXITSTATUS(status)})
         if stdin_open and 0 in readable:
             data = os.read(0, 65536)
             if not data:
@@ -126,7 +128,7 @@ def main():
                     request = json.loads(line)
                     pid = start(request, (wake_r, wake_w))
                     children[pid] = request["id"]
-                    send({"id": request["id"], "pid": pid})
+                    send({"event": "started", "id": request["id"], "pid": pid})
 
 
 main()

@@ -7,12 +7,15 @@
 //! (see [`forkserver`]) for a child that has inherited an imported NumPy.
 //! Either way the child's environment is rebuilt from nothing: PYTHONPATH,
 //! PYTHONHOME and friends from the host never reach it, and `-I` makes Python
-//! ignore them and the user site-packages besides.
+//! ignore them and the user site-packages besides. A user's `test` command
+//! ([`command`]) always runs as a process of its own. What the probe script
+//! reports back is typed in [`report`].
 
+pub mod command;
 pub mod forkserver;
+pub mod report;
 
 use std::ffi::OsString;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,10 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::Artifact;
 use crate::environment::NumpyEnv;
-use crate::outcome::{self, ChildExit, Outcome, ProbeReport};
-use crate::process::{Captured, Ended, OUTPUT_CAP, Spec};
+use crate::outcome::Outcome;
+use crate::process::{Captured, Exit, Spec};
 
 pub use forkserver::ForkServer;
+use report::ProbeReport;
 
 /// The probe driver, written once per run.
 pub const DRIVER: &str = include_str!("probe.py");
@@ -95,8 +99,8 @@ impl ProbeFiles {
     /// explain`); in the run's own directory with `--fresh`.
     pub fn dir(cache: Option<&Path>, work: &Path, probe_code: &str) -> PathBuf {
         match cache {
-            Some(root) => root
-                .join("probes")
+            Some(root) => crate::cache::Bucket::Probes
+                .dir(root)
                 .join(crate::cache::digest([DRIVER, SERVER, probe_code])),
             None => work.join("probe"),
         }
@@ -147,14 +151,10 @@ pub async fn run(
     let command = spec.display();
     let finished = match spec.run().await {
         Ok(f) => f,
-        Err(e) => return could_not_start(command, e.to_string()),
-    };
-    let exit = match finished.ended {
-        Ended::TimedOut(limit) => ChildExit::TimedOut(limit),
-        Ended::Exited(status) => exit_of(status),
+        Err(e) => return could_not_start(command, &e),
     };
     conclude(
-        exit,
+        finished.exit,
         &finished.stdout,
         &finished.stderr,
         work_dir,
@@ -186,87 +186,22 @@ pub async fn run_forked(
         stderr: &stderr,
         result: &work_dir.join("result.json"),
     };
-    let end = match server.run(files, request, timeout).await {
-        Ok(end) => end,
-        Err(e) => return could_not_start(command, e),
-    };
-    let duration = start.elapsed();
-    let exit = match end {
-        forkserver::End::Code(c) => ChildExit::Code(c),
-        forkserver::End::Signal(s) => ChildExit::Signal(s),
-        forkserver::End::TimedOut => ChildExit::TimedOut(timeout),
+    let exit = match server.run(files, request, timeout).await {
+        Ok(exit) => exit,
+        Err(e) => return could_not_start(command, &e),
     };
     conclude(
         exit,
-        &read_capped(&stdout),
-        &read_capped(&stderr),
+        &Captured::read_file(&stdout),
+        &Captured::read_file(&stderr),
         work_dir,
         env,
-        duration,
+        start.elapsed(),
         command,
     )
 }
 
-/// Runs a user's test command for one cell, in a process of its own: the
-/// runtime environment's `bin` first on PATH (so `python` is its Python),
-/// the artifact on PYTHONPATH, nothing else from the host's Python setup.
-pub async fn run_command(
-    command: &str,
-    artifact: &Artifact,
-    env: &NumpyEnv,
-    work_dir: &Path,
-    timeout: Duration,
-) -> ProbeRun {
-    let words = shlex::split(command).unwrap_or_default();
-    let Some((program, args)) = words.split_first() else {
-        return could_not_start(command.to_string(), "empty test command".into());
-    };
-    let bin = env
-        .python
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap_or_default();
-    let mut spec = Spec::new(program).env_clear().args(args);
-    for (key, value) in child_env() {
-        spec = spec.env(key, value);
-    }
-    let spec = spec
-        .env("PATH", path)
-        .env("VIRTUAL_ENV", &env.dir)
-        .env("PYTHONPATH", &artifact.dir)
-        .env("PYTHONNOUSERSITE", "1")
-        .env("PYTHONFAULTHANDLER", "1")
-        .cwd(work_dir)
-        .timeout(timeout);
-    let shown = format!(
-        "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
-        work_dir.display(),
-        env.dir.display(),
-        artifact.dir.display()
-    );
-    let finished = match spec.run().await {
-        Ok(f) => f,
-        Err(e) => return could_not_start(shown, e.to_string()),
-    };
-    let exit = match finished.ended {
-        Ended::TimedOut(limit) => ChildExit::TimedOut(limit),
-        Ended::Exited(status) => exit_of(status),
-    };
-    let (stdout, stderr) = (finished.stdout.display(), finished.stderr.display());
-    ProbeRun {
-        outcome: outcome::classify_command(exit, &stdout, &stderr),
-        stdout,
-        stderr,
-        duration: finished.duration,
-        command: shown,
-    }
-}
-
-fn could_not_start(command: String, why: String) -> ProbeRun {
+fn could_not_start(command: String, why: &dyn std::fmt::Display) -> ProbeRun {
     ProbeRun {
         outcome: Outcome::Unavailable {
             message: format!("could not start the probe: {why}"),
@@ -280,7 +215,7 @@ fn could_not_start(command: String, why: String) -> ProbeRun {
 
 /// The outcome from how the child ended, its result file and its output.
 fn conclude(
-    exit: ChildExit,
+    exit: Exit,
     stdout: &Captured,
     stderr: &Captured,
     work_dir: &Path,
@@ -288,11 +223,9 @@ fn conclude(
     duration: Duration,
     command: String,
 ) -> ProbeRun {
-    let report: Option<ProbeReport> = std::fs::read_to_string(work_dir.join("result.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok());
+    let report = ProbeReport::read(&work_dir.join("result.json"));
     let (stdout, stderr) = (stdout.display(), stderr.display());
-    let outcome = outcome::classify(
+    let outcome = report::classify(
         exit,
         report.as_ref(),
         &stdout,
@@ -305,29 +238,6 @@ fn conclude(
         stderr,
         duration,
         command,
-    }
-}
-
-/// A file's first [`OUTPUT_CAP`] bytes, and how many more there were.
-fn read_capped(path: &Path) -> Captured {
-    let Ok(file) = std::fs::File::open(path) else {
-        return Captured::default();
-    };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut kept = Vec::new();
-    let _ = file.take(OUTPUT_CAP as u64).read_to_end(&mut kept);
-    Captured {
-        text: String::from_utf8_lossy(&kept).into_owned(),
-        dropped: size.saturating_sub(kept.len() as u64),
-    }
-}
-
-fn exit_of(status: std::process::ExitStatus) -> ChildExit {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (_, Some(signal)) => ChildExit::Signal(signal),
-        (Some(code), None) => ChildExit::Code(code),
-        (None, None) => ChildExit::Code(-1),
     }
 }
 

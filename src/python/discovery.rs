@@ -15,11 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use futures::future::join_all;
-use pep440_rs::Version;
 use regex::Regex;
 
-use super::{Interpreter, InterpreterError, PythonRequest, query};
-use crate::process::Spec;
+use super::{Interpreter, InterpreterError, PythonRequest, Uv, query};
 
 /// Where a candidate was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,11 +67,11 @@ pub struct Discovery {
 pub struct SearchRoots {
     pub path: Option<OsString>,
     pub pyenv_root: Option<PathBuf>,
-    pub uv: Option<PathBuf>,
+    pub uv: Option<Uv>,
 }
 
 impl SearchRoots {
-    pub fn from_env(uv: Option<PathBuf>) -> SearchRoots {
+    pub fn from_env(uv: Option<Uv>) -> SearchRoots {
         let pyenv_root = std::env::var_os("PYENV_ROOT")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -123,17 +121,7 @@ async fn candidates(roots: &SearchRoots) -> Vec<(PathBuf, PythonSource)> {
         }
     }
     if let Some(uv) = &roots.uv {
-        let listed = Spec::new(uv)
-            .args([
-                "python",
-                "list",
-                "--only-installed",
-                "--output-format",
-                "json",
-            ])
-            .env("UV_PYTHON_DOWNLOADS", "never")
-            .run()
-            .await;
+        let listed = uv.python_list().run().await;
         if let Ok(f) = listed {
             if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(f.stdout.text.trim())
             {
@@ -218,7 +206,7 @@ impl Discovery {
         matching.sort_by_key(|f| {
             (
                 std::cmp::Reverse(f.interpreter.python_h),
-                std::cmp::Reverse(parse_version(&f.interpreter.version)),
+                std::cmp::Reverse(f.interpreter.version.clone()),
             )
         });
         let chosen: Vec<Found> = match request {
@@ -227,10 +215,10 @@ impl Discovery {
                 let mut minors = HashSet::new();
                 let mut picked: Vec<Found> = matching
                     .into_iter()
-                    .filter(|f| minors.insert(minor_of(&f.interpreter.version)))
+                    .filter(|f| minors.insert(f.interpreter.minor()))
                     .cloned()
                     .collect();
-                picked.sort_by_key(|f| parse_version(&f.interpreter.version));
+                picked.sort_by_key(|f| f.interpreter.version.clone());
                 picked
             }
         };
@@ -253,19 +241,6 @@ impl Discovery {
         }
         Ok(chosen)
     }
-}
-
-fn parse_version(text: &str) -> Version {
-    text.parse().unwrap_or_else(|_| Version::new([0]))
-}
-
-fn minor_of(text: &str) -> (u64, u64) {
-    let v = parse_version(text);
-    let r = v.release();
-    (
-        r.first().copied().unwrap_or(0),
-        r.get(1).copied().unwrap_or(0),
-    )
 }
 
 #[cfg(test)]
@@ -316,7 +291,7 @@ mod tests {
         let found: Vec<(String, PythonSource)> = d
             .found
             .iter()
-            .map(|f| (f.interpreter.version.clone(), f.source))
+            .map(|f| (f.interpreter.version.to_string(), f.source))
             .collect();
         assert_eq!(
             found,
@@ -354,14 +329,14 @@ mod tests {
             .select(&PythonRequest::parse("3.42", base).unwrap())
             .unwrap();
         assert_eq!(pick.len(), 1);
-        assert_eq!(pick[0].interpreter.version, "3.42.1");
+        assert_eq!(pick[0].interpreter.version.to_string(), "3.42.1");
         // A range gives one per minor version, oldest first.
         let pick = d
             .select(&PythonRequest::parse(">=3.41", base).unwrap())
             .unwrap();
-        let versions: Vec<&str> = pick
+        let versions: Vec<String> = pick
             .iter()
-            .map(|f| f.interpreter.version.as_str())
+            .map(|f| f.interpreter.version.to_string())
             .collect();
         assert_eq!(versions, ["3.41.0", "3.42.1"]);
         let err = d

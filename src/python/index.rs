@@ -17,13 +17,10 @@ pub async fn index_versions(interpreter: &Interpreter) -> Result<Vec<Version>, I
         .args(["-I", "-c", SCRIPT])
         .timeout(std::time::Duration::from_secs(90))
         .run()
-        .await
-        .map_err(|e| InstallError::Index {
-            detail: e.to_string(),
-        })?;
+        .await?;
     if !finished.success() {
         let out = finished.output();
-        return Err(InstallError::Index {
+        return Err(InstallError::Network {
             detail: out.lines().last().unwrap_or("no output").to_string(),
         });
     }

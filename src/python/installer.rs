@@ -8,16 +8,18 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pep440_rs::Version;
 
-use crate::process::{Finished, Spec};
+use super::Uv;
+use crate::process::{SpawnError, Spec};
 use crate::python::Interpreter;
 
 /// The tool that creates environments and installs wheels.
 #[derive(Debug, Clone)]
 pub enum Installer {
-    Uv { uv: PathBuf, origin: UvOrigin },
+    Uv { uv: Uv, origin: UvOrigin },
     Pip,
 }
 
@@ -37,7 +39,8 @@ pub enum InstallerChoice {
     Pip,
 }
 
-/// Why an install or resolution did not give us NumPy.
+/// Why an install or resolution did not give us what was asked, by cause:
+/// each is reported in its own words (Clone, so it can travel in events).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum InstallError {
     /// The index has no release matching the request with a wheel for this
@@ -46,9 +49,61 @@ pub enum InstallError {
     NoWheel { requirement: String, detail: String },
     /// The package index could not be reached: nothing will work.
     #[error("cannot reach the package index: {detail}")]
-    Index { detail: String },
-    #[error("{what} failed: {detail}")]
-    Failed { what: String, detail: String },
+    Network { detail: String },
+    /// The installer itself could not be started.
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// A command ran and said no; `output` is what it said.
+    #[error("{what} failed: {output}")]
+    Failed { what: String, output: String },
+    /// A file or directory of ours could not be made or read.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// A command succeeded but answered something we cannot read.
+    #[error("{what}: unexpected answer: {output}")]
+    Unexpected { what: String, output: String },
+}
+
+impl InstallError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> InstallError {
+        InstallError::Io {
+            what: what.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            InstallError::Network { .. } => Some(
+                "check the network, or point uv/pip at a reachable index (UV_INDEX_URL, PIP_INDEX_URL)",
+            ),
+            InstallError::Spawn { .. } => {
+                Some("--installer pip uses python -m venv + pip instead of uv")
+            }
+            InstallError::Io { .. } => Some(
+                "name a writable directory with --cache-dir, or run without the cache with --fresh",
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl From<SpawnError> for InstallError {
+    fn from(e: SpawnError) -> InstallError {
+        InstallError::Spawn {
+            program: e.program,
+            source: Arc::new(e.source),
+        }
+    }
 }
 
 impl Installer {
@@ -60,7 +115,7 @@ impl Installer {
                     UvOrigin::Cache => "from the abimatrix cache",
                     UvOrigin::Bootstrapped => "bootstrapped into the abimatrix cache",
                 };
-                format!("uv ({}, {from})", uv.display())
+                format!("uv ({}, {from})", uv.path.display())
             }
             Installer::Pip => "python -m venv + pip".to_string(),
         }
@@ -79,25 +134,25 @@ impl Installer {
         if let Ok(uv) = which::which("uv") {
             if runs(&uv).await {
                 return Installer::Uv {
-                    uv,
+                    uv: Uv::new(uv),
                     origin: UvOrigin::Path,
                 };
             }
             notes.push(format!("ignoring {}: it does not run", uv.display()));
         }
-        let tools = crate::cache::tools_dir();
-        let cached = tools.join("uv").join("bin").join("uv");
+        let cached = Uv::cached_path(&crate::cache::root());
         if runs(&cached).await {
             return Installer::Uv {
-                uv: cached,
+                uv: Uv::new(cached),
                 origin: UvOrigin::Cache,
             };
         }
+        let tools = crate::cache::Bucket::Tools.dir(&crate::cache::root());
         match bootstrap_uv(python, &tools).await {
             Ok(uv) => {
                 notes.push(format!("installed uv into {}", uv.display()));
                 Installer::Uv {
-                    uv,
+                    uv: Uv::new(uv),
                     origin: UvOrigin::Bootstrapped,
                 }
             }
@@ -117,15 +172,18 @@ impl Installer {
         dir: &Path,
     ) -> Result<PathBuf, InstallError> {
         let spec = match self {
-            Installer::Uv { uv, .. } => uv_command(uv)
-                .args(["venv", "--quiet", "--python"])
-                .arg(&python.executable)
-                .arg(dir),
+            Installer::Uv { uv, .. } => uv.venv(&python.executable, dir),
             Installer::Pip => Spec::new(&python.executable)
                 .args(["-I", "-m", "venv"])
                 .arg(dir),
         };
-        checked(spec, "creating a virtual environment").await?;
+        let finished = spec.run().await?;
+        if !finished.success() {
+            return Err(InstallError::Failed {
+                what: "creating a virtual environment".into(),
+                output: finished.output(),
+            });
+        }
         Ok(venv_python(dir))
     }
 
@@ -137,17 +195,10 @@ impl Installer {
         version: &Version,
     ) -> Result<(), InstallError> {
         let requirement = format!("numpy=={version}");
-        let mut spec = match self {
-            Installer::Uv { uv, .. } => uv_command(uv)
-                .args([
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--only-binary",
-                    ":all:",
-                    "--python",
-                ])
-                .arg(venv_python)
+        let spec = match self {
+            Installer::Uv { uv, .. } => uv
+                .pip_install(venv_python)
+                .args(["--only-binary", ":all:"])
                 .arg(&requirement),
             Installer::Pip => Spec::new(venv_python)
                 .args([
@@ -161,14 +212,7 @@ impl Installer {
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
         };
-        if let Installer::Uv { .. } = self {
-            // uv hard-links files from its own cache by default: a probe that
-            // writes into site-packages (or a damaged environment) would then
-            // corrupt every later environment made from that cache. Copies
-            // keep each environment its own.
-            spec = spec.args(["--link-mode", "copy"]);
-        }
-        let finished = run(spec, &requirement).await?;
+        let finished = spec.run().await?;
         if finished.success() {
             Ok(())
         } else {
@@ -185,35 +229,25 @@ impl Installer {
         lowest: bool,
     ) -> Result<Version, InstallError> {
         let requirement = requirement.to_string();
-        let scratch = tempfile::tempdir().map_err(|e| InstallError::Failed {
-            what: "creating a scratch directory".into(),
-            detail: e.to_string(),
-        })?;
+        let scratch =
+            tempfile::tempdir().map_err(|e| InstallError::io("creating a scratch directory", e))?;
         let finished = match self {
             // `pip compile` resolves for exactly this interpreter's tags.
             Installer::Uv { uv, .. } => {
-                let mut spec = uv_command(uv)
-                    .args([
-                        "pip",
-                        "compile",
-                        "-",
-                        "--quiet",
-                        "--no-header",
-                        "--no-annotate",
-                    ])
-                    .args(["--only-binary", ":all:", "--python"])
-                    .arg(&python.executable)
+                let mut spec = uv
+                    .pip_compile(&python.executable)
+                    .args(["--only-binary", ":all:"])
                     .cwd(scratch.path())
                     .stdin(requirement.clone());
                 if lowest {
                     spec = spec.args(["--resolution", "lowest"]);
                 }
-                run(spec, &requirement).await?
+                spec.run().await?
             }
             Installer::Pip if lowest => {
                 return Err(InstallError::Failed {
                     what: format!("resolving the oldest {requirement}"),
-                    detail: "pip cannot resolve to the lowest version; \"oldest\" needs uv".into(),
+                    output: "pip cannot resolve to the lowest version; \"oldest\" needs uv".into(),
                 });
             }
             Installer::Pip => {
@@ -230,7 +264,7 @@ impl Installer {
                     .args(["--only-binary", ":all:"])
                     .arg(&requirement)
                     .cwd(scratch.path());
-                run(spec, &requirement).await?
+                spec.run().await?
             }
         };
         if !finished.success() {
@@ -240,12 +274,9 @@ impl Installer {
             Installer::Uv { .. } => parse_pin(&finished.stdout.text),
             Installer::Pip => parse_pip_report(&finished.stdout.text),
         };
-        found.ok_or_else(|| InstallError::Failed {
+        found.ok_or_else(|| InstallError::Unexpected {
             what: format!("resolving {requirement}"),
-            detail: format!(
-                "unexpected resolver output: {}",
-                finished.stdout.text.trim()
-            ),
+            output: finished.stdout.text.trim().to_string(),
         })
     }
 }
@@ -255,18 +286,12 @@ pub fn venv_python(dir: &Path) -> PathBuf {
     dir.join("bin").join("python")
 }
 
-fn uv_command(uv: &Path) -> Spec {
-    // uv must never fetch a Python of its own: the interpreter is the user's.
-    Spec::new(uv)
-        .env("UV_PYTHON_DOWNLOADS", "never")
-        .env("UV_NO_PROGRESS", "1")
-}
-
 async fn runs(program: &Path) -> bool {
     if !program.exists() {
         return false;
     }
-    matches!(Spec::new(program).arg("--version").run().await, Ok(f) if f.success())
+    let uv = Uv::new(program.to_path_buf());
+    matches!(uv.version().run().await, Ok(f) if f.success())
 }
 
 async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, String> {
@@ -317,25 +342,6 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
     }
 }
 
-async fn run(spec: Spec, what: &str) -> Result<Finished, InstallError> {
-    spec.run().await.map_err(|e| InstallError::Failed {
-        what: what.to_string(),
-        detail: e.to_string(),
-    })
-}
-
-async fn checked(spec: Spec, what: &str) -> Result<Finished, InstallError> {
-    let finished = run(spec, what).await?;
-    if finished.success() {
-        Ok(finished)
-    } else {
-        Err(InstallError::Failed {
-            what: what.to_string(),
-            detail: finished.output(),
-        })
-    }
-}
-
 /// Sorts an installer's complaint: network trouble, no wheel, or other.
 fn install_error(requirement: &str, output: &str) -> InstallError {
     const NETWORK: [&str; 7] = [
@@ -355,7 +361,7 @@ fn install_error(requirement: &str, output: &str) -> InstallError {
         "Could not find a version that satisfies",
     ];
     if NETWORK.iter().any(|p| output.contains(p)) {
-        return InstallError::Index {
+        return InstallError::Network {
             detail: first_error_line(output),
         };
     }
@@ -367,7 +373,7 @@ fn install_error(requirement: &str, output: &str) -> InstallError {
     }
     InstallError::Failed {
         what: format!("installing {requirement}"),
-        detail: output.trim().to_string(),
+        output: output.trim().to_string(),
     }
 }
 
@@ -437,7 +443,7 @@ mod tests {
             "error: Failed to fetch: `https://pypi.org/simple/numpy/`\n  Caused by: dns error";
         assert!(matches!(
             install_error("numpy==2.0.2", offline),
-            InstallError::Index { .. }
+            InstallError::Network { .. }
         ));
         assert!(matches!(
             install_error("numpy==2.0.2", "disk full"),

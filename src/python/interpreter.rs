@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pep440_rs::Version;
 use serde::Deserialize;
 
 use crate::process::Spec;
@@ -17,7 +18,9 @@ const QUERY: &str = include_str!("query.py");
 pub struct Interpreter {
     /// `sys.executable`: the real binary, not a shim.
     pub executable: PathBuf,
-    pub version: String,
+    /// `platform.python_version()`, parsed: a version that does not parse
+    /// is a query that failed, never a silent 0.
+    pub version: Version,
     pub implementation: String,
     pub machine: String,
     pub platform: String,
@@ -35,6 +38,15 @@ impl Interpreter {
     pub fn label(&self) -> String {
         format!("{} {}", self.implementation, self.version)
     }
+
+    /// (major, minor): "3.11" picks an interpreter by this.
+    pub fn minor(&self) -> (u64, u64) {
+        let r = self.version.release();
+        (
+            r.first().copied().unwrap_or(0),
+            r.get(1).copied().unwrap_or(0),
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +61,14 @@ pub enum InterpreterError {
 
 impl InterpreterError {
     pub fn hint(&self) -> &'static str {
-        "set [python] interpreter in matrix.toml to a working Python, e.g. \"python3.11\" or \"/usr/bin/python3\""
+        match self {
+            InterpreterError::NotFound { .. } | InterpreterError::Missing { .. } => {
+                "`matrix pythons` lists every interpreter found; name one of them in [python] (e.g. \"3.11\" or \"/usr/bin/python3\")"
+            }
+            InterpreterError::DoesNotRun { .. } => {
+                "set [python] interpreter in matrix.toml to a working Python, e.g. \"python3.11\" or \"/usr/bin/python3\""
+            }
+        }
     }
 }
 
@@ -97,7 +116,7 @@ mod tests {
     #[tokio::test]
     async fn the_python_on_path_answers_the_query() {
         let i = find("python3").await.unwrap();
-        assert!(i.version.starts_with('3'), "{i:?}");
+        assert_eq!(i.version.release()[0], 3, "{i:?}");
         assert!(i.executable.is_absolute());
         assert!(i.ext_suffix.ends_with(".so"), "{i:?}");
     }

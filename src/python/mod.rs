@@ -1,15 +1,18 @@
 //! The Python side: discovering and querying interpreters, and making
 //! environments with NumPy in them. Separate nouns, separate files (as uv
-//! separates discovery, interpreter query and virtualenv creation).
+//! separates discovery, interpreter query and virtualenv creation), and one
+//! builder for every uv command.
 
 mod discovery;
 mod index;
 mod installer;
 mod interpreter;
 mod request;
+mod uv;
 
 pub use discovery::{Discovery, Found, NoMatch, PythonSource, Rejected, SearchRoots, discover};
 pub use index::index_versions;
 pub use installer::{InstallError, Installer, InstallerChoice, UvOrigin, venv_python};
 pub use interpreter::{Interpreter, InterpreterError, find, query};
 pub use request::{PYTHON_EXPECTED, PythonRequest};
+pub use uv::Uv;

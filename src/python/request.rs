@@ -59,15 +59,13 @@ impl PythonRequest {
 
     /// Whether a found interpreter satisfies a version or range request.
     pub fn accepts(&self, interpreter: &Interpreter) -> bool {
-        let Ok(found) = Version::from_str(&interpreter.version) else {
-            return false;
-        };
+        let found = &interpreter.version;
         match self {
             PythonRequest::Version(want) => {
                 let (w, f) = (want.release(), found.release());
                 f.len() >= w.len() && f[..w.len()] == *w
             }
-            PythonRequest::Range(specs) => specs.contains(&found),
+            PythonRequest::Range(specs) => specs.contains(found),
             PythonRequest::Path(_) | PythonRequest::Name(_) => false,
         }
     }

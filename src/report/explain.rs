@@ -4,12 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{outcome_text, rule_text};
-use super::model::{CellDoc, Document};
+use super::grid::outcome_text;
+use crate::results::{CellDoc, Document};
 
-pub fn render(doc: &Document, grid: usize, c: &CellDoc) -> String {
+pub fn render(doc: &Document, c: &CellDoc) -> String {
     let mut out = String::new();
-    let g = &doc.grids[grid];
     let _ = writeln!(
         out,
         "cell:        {} · {}: {}",
@@ -21,7 +20,7 @@ pub fn render(doc: &Document, grid: usize, c: &CellDoc) -> String {
         out,
         "expected:    {} by {} ({})",
         outcome_text(c.expected.outcome, c.expected.reason),
-        rule_text(c),
+        c.expected.rule(),
         if c.met {
             "as expected"
         } else {
@@ -31,19 +30,24 @@ pub fn render(doc: &Document, grid: usize, c: &CellDoc) -> String {
     if !c.message.is_empty() {
         let _ = writeln!(out, "message:     {}", c.message);
     }
-    let _ = writeln!(
-        out,
-        "interpreter: {} ({}, found in {}, {}-{})",
-        g.interpreter.label,
-        g.interpreter.executable.display(),
-        g.interpreter.found_in,
-        g.interpreter.platform,
-        g.interpreter.machine
-    );
+    // A loaded document is checked (every cell's grid exists); a cell
+    // handed in from elsewhere is shown without its grid rather than panic.
+    let grid = doc.grids.get(c.grid);
+    if let Some(g) = grid {
+        let _ = writeln!(
+            out,
+            "interpreter: {} ({}, found in {}, {}-{})",
+            g.interpreter.label,
+            g.interpreter.executable.display(),
+            g.interpreter.found_in,
+            g.interpreter.platform,
+            g.interpreter.machine
+        );
+    }
     if let Some(installer) = &doc.extension {
         let _ = writeln!(out, "subject:     {installer}");
     }
-    match g.builds.iter().find(|b| b.numpy == c.build) {
+    match grid.and_then(|g| g.builds.iter().find(|b| b.numpy == c.build)) {
         Some(b) => {
             let _ = writeln!(
                 out,

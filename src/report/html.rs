@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, rule_text, symbol};
-use super::model::Document;
+use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
 use crate::outcome::OutcomeKind;
+use crate::results::Document;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -126,7 +126,7 @@ pub fn render(doc: &Document) -> String {
                 if c.met { "" } else { " (unexpected)" },
                 escape(&c.message),
                 escape(&outcome_text(c.expected.outcome, c.expected.reason)),
-                escape(&rule_text(c)),
+                escape(&c.expected.rule()),
                 c.duration_s,
                 escape(&c.platform)
             );

@@ -1,10 +1,7 @@
-//! The `--json` results file: the [`Document`] as pretty JSON, written
-//! atomically.
+//! The `--json` results file: the [`Document`] itself, pretty-printed.
 
-use std::path::Path;
+use crate::results::Document;
 
-use super::model::{Document, write_atomic};
-
-pub fn write(doc: &Document, path: &Path) -> std::io::Result<()> {
-    write_atomic(path, &doc.to_json())
+pub fn render(doc: &Document) -> String {
+    doc.to_json()
 }

@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{outcome_text, rule_text};
-use super::model::Document;
+use super::grid::outcome_text;
 use crate::outcome::OutcomeKind;
+use crate::results::Document;
 
 /// Escapes text for XML, dropping characters XML 1.0 cannot carry at all
 /// (a child process may write any bytes).
@@ -103,7 +103,7 @@ pub fn render(doc: &Document) -> String {
                 "abimatrix: {}: expected {} by {}; {} on {}\n",
                 outcome_text(c.outcome, c.reason),
                 outcome_text(c.expected.outcome, c.expected.reason),
-                rule_text(c),
+                c.expected.rule(),
                 if c.met {
                     "as expected"
                 } else {

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, rule_text, symbol};
-use super::model::Document;
+use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
+use crate::results::Document;
 
 /// Makes text safe inside a table cell or list item.
 fn md(text: &str) -> String {
@@ -66,7 +66,7 @@ pub fn render(doc: &Document) -> String {
                 md(&c.interpreter),
                 md(&c.pair()),
                 outcome_text(c.expected.outcome, c.expected.reason),
-                md(&rule_text(c)),
+                md(&c.expected.rule()),
                 outcome_text(c.outcome, c.reason)
             );
         }

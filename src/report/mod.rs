@@ -1,21 +1,23 @@
-//! Everything that turns results into something to read: live progress,
-//! the terminal grid, the JSON file. One file per output.
+//! Everything that turns results into something to read, and nothing else:
+//! live progress ([`progress`]) fed by the [`Reporter`], and one renderer
+//! per format, each a pure function of a results document (hyperfine's one
+//! file per export format). The wording they share is in [`grid`].
 
+pub mod diff;
 pub mod explain;
 pub mod grid;
 pub mod html;
-pub mod journal;
 pub mod json;
 pub mod junit;
 pub mod markdown;
-pub mod merge;
-pub mod model;
 pub mod progress;
-pub mod results;
+pub mod reporter;
+pub mod text;
 
-pub use model::Document;
 pub use progress::Progress;
-pub use results::RunResults;
+pub use reporter::Reporter;
+
+use crate::results::Document;
 
 /// Every format a report can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,25 +30,49 @@ pub enum Format {
     Html,
 }
 
-/// `doc` in `format`.
-pub fn render(doc: &Document, format: Format) -> String {
-    match format {
-        Format::Text => grid::render(doc),
-        Format::Json => doc.to_json(),
-        Format::Junit => junit::render(doc),
-        Format::Markdown => markdown::render(doc),
-        Format::Html => html::render(doc),
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Text,
+        Format::Json,
+        Format::Junit,
+        Format::Markdown,
+        Format::Html,
+    ];
+}
+
+/// A format: a pure function from a results document to its text.
+pub trait Render {
+    fn render(&self, doc: &Document) -> String;
+}
+
+/// Each format's renderer, by name.
+struct Renderer(fn(&Document) -> String);
+
+impl Render for Renderer {
+    fn render(&self, doc: &Document) -> String {
+        (self.0)(doc)
     }
 }
 
-/// Writes `doc` in `format` to `path` atomically; text is written without
-/// colour.
-pub fn write(doc: &Document, format: Format, path: &std::path::Path) -> std::io::Result<()> {
-    let text = render(doc, format);
-    let text = if format == Format::Text {
-        anstream::adapter::strip_str(&text).to_string()
-    } else {
-        text
-    };
-    model::write_atomic(path, &text)
+impl Format {
+    /// The renderer of this format.
+    pub fn renderer(self) -> &'static dyn Render {
+        const TEXT: Renderer = Renderer(text::render);
+        const JSON: Renderer = Renderer(json::render);
+        const JUNIT: Renderer = Renderer(junit::render);
+        const MARKDOWN: Renderer = Renderer(markdown::render);
+        const HTML: Renderer = Renderer(html::render);
+        match self {
+            Format::Text => &TEXT,
+            Format::Json => &JSON,
+            Format::Junit => &JUNIT,
+            Format::Markdown => &MARKDOWN,
+            Format::Html => &HTML,
+        }
+    }
+}
+
+/// `doc` in `format`.
+pub fn render(doc: &Document, format: Format) -> String {
+    format.renderer().render(doc)
 }

@@ -1,13 +1,41 @@
-//! Live progress while the run goes: indicatif bars for environments, builds
-//! and cells on a terminal, one plain line per event otherwise (CI logs).
-//! Purely an output concern: the runner knows nothing of it.
+//! Live progress while the run goes: indicatif bars for environments,
+//! builds and cells on a terminal, one plain line per update otherwise (CI
+//! logs). Purely an output concern: the runner knows nothing of it. The text
+//! of every line is made by pure functions ([`header_text`], [`line`]) so it
+//! can be tested without a terminal.
 
 use std::io::Write as _;
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pep440_rs::Version;
 
 use crate::outcome::OutcomeKind;
-use crate::runner::Event;
+use crate::plan::{AxisEntry, RunHeader};
+use crate::python::InstallError;
+use crate::results::CellDoc;
+use crate::runner::BuildRecord;
+
+/// What progress is told, with cells already judged.
+#[derive(Debug, Clone, Copy)]
+pub enum Update<'a> {
+    EnvStarted {
+        grid: usize,
+        version: &'a Version,
+    },
+    EnvFinished {
+        grid: usize,
+        version: &'a Version,
+        result: &'a Result<(Duration, bool), InstallError>,
+    },
+    BuildStarted {
+        grid: usize,
+        row: &'a str,
+    },
+    BuildFinished(&'a BuildRecord),
+    Cell(&'a CellDoc),
+    Finished(Duration),
+}
 
 pub enum Progress {
     Bars {
@@ -16,7 +44,7 @@ pub enum Progress {
         builds: ProgressBar,
         cells: ProgressBar,
     },
-    /// Interpreter labels by grid, learnt from `Started`.
+    /// Interpreter labels by grid.
     Lines(Vec<String>),
     Quiet,
 }
@@ -48,36 +76,54 @@ impl Progress {
         }
     }
 
-    pub fn on(&mut self, event: &Event) {
+    /// The run is planned: show the resolved table.
+    pub fn started(&mut self, h: &RunHeader) {
         match self {
             Progress::Quiet => {}
             Progress::Lines(labels) => {
-                if let Event::Started(h) = event {
-                    *labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
-                }
-                line(labels, event);
+                *labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
+                eprintln_locked(&header_text(h));
             }
             Progress::Bars {
                 multi,
                 envs,
                 builds,
                 cells,
-            } => match event {
-                Event::Started(h) => {
-                    envs.set_length(h.grids.iter().map(|g| g.versions().len() as u64).sum());
-                    builds.set_length(
-                        h.grids
-                            .iter()
-                            .map(|g| {
-                                g.build_axis.iter().filter(|a| a.version.is_some()).count() as u64
-                            })
-                            .sum(),
-                    );
-                    cells.set_length(h.planned as u64);
-                    let _ = multi.println(header_text(h));
+            } => {
+                envs.set_length(h.grids.iter().map(|g| g.versions().len() as u64).sum());
+                builds.set_length(
+                    h.grids
+                        .iter()
+                        .map(|g| {
+                            g.build_axis
+                                .iter()
+                                .filter(|a| !matches!(a, AxisEntry::Missing { .. }))
+                                .count() as u64
+                        })
+                        .sum(),
+                );
+                cells.set_length(h.planned() as u64);
+                let _ = multi.println(header_text(h));
+            }
+        }
+    }
+
+    pub fn on(&mut self, update: Update<'_>) {
+        match self {
+            Progress::Quiet => {}
+            Progress::Lines(labels) => {
+                if let Some(text) = line(labels, update) {
+                    eprintln_locked(&text);
                 }
-                Event::EnvStarted { version, .. } => envs.set_message(format!("numpy {version}")),
-                Event::EnvFinished {
+            }
+            Progress::Bars {
+                multi,
+                envs,
+                builds,
+                cells,
+            } => match update {
+                Update::EnvStarted { version, .. } => envs.set_message(format!("numpy {version}")),
+                Update::EnvFinished {
                     version, result, ..
                 } => {
                     envs.inc(1);
@@ -85,23 +131,23 @@ impl Progress {
                         let _ = multi.println(format!("numpy {version}: {e}"));
                     }
                 }
-                Event::BuildStarted { version, .. } => {
-                    builds.set_message(format!("against numpy {version}"))
+                Update::BuildStarted { row, .. } => {
+                    builds.set_message(format!("against numpy {row}"))
                 }
-                Event::BuildFinished(b) => {
+                Update::BuildFinished(b) => {
                     builds.inc(1);
-                    if !b.ok {
+                    if let Err(e) = &b.result {
                         let _ = multi.println(format!(
                             "build against numpy {} failed: {}",
-                            b.version, b.summary
+                            b.row, e.summary
                         ));
                     }
                 }
-                Event::CellFinished(c) => {
+                Update::Cell(c) => {
                     cells.inc(1);
-                    cells.set_message(format!("{} → {} {}", c.build, c.runtime, c.outcome.kind()));
+                    cells.set_message(format!("{} → {} {}", c.build, c.runtime, c.outcome));
                 }
-                Event::Finished { .. } => {}
+                Update::Finished(_) => {}
             },
         }
     }
@@ -123,15 +169,20 @@ impl Progress {
     }
 }
 
+fn eprintln_locked(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 /// The resolved table, shown before any work: per interpreter, the NumPy
 /// versions of each axis and what has no wheel there.
-fn header_text(h: &crate::runner::RunHeader) -> String {
+pub fn header_text(h: &RunHeader) -> String {
     let mut s = format!("{} · {} · {} jobs", h.extension, h.installer, h.jobs);
-    let list = |axis: &[crate::runner::AxisEntry]| {
+    let list = |axis: &[AxisEntry]| {
         axis.iter()
-            .map(|a| match &a.version {
-                Some(v) => v.to_string(),
-                None => format!("{} (unavailable)", a.request),
+            .map(|a| match a {
+                AxisEntry::Missing { request, .. } => format!("{request} (unavailable)"),
+                other => other.label(),
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -155,13 +206,13 @@ fn header_text(h: &crate::runner::RunHeader) -> String {
     s
 }
 
-/// The non-terminal form: one line per event on stderr.
-fn line(labels: &[String], event: &Event) {
-    let py = |grid: &usize| labels.get(*grid).map_or("", String::as_str);
-    let text = match event {
-        Event::Started(h) => header_text(h),
-        Event::EnvStarted { .. } | Event::BuildStarted { .. } => return,
-        Event::EnvFinished {
+/// The non-terminal form of an update: one line, or nothing for updates a
+/// log does not need.
+pub fn line(labels: &[String], update: Update<'_>) -> Option<String> {
+    let py = |grid: usize| labels.get(grid).map_or("", String::as_str);
+    Some(match update {
+        Update::EnvStarted { .. } | Update::BuildStarted { .. } => return None,
+        Update::EnvFinished {
             grid,
             version,
             result,
@@ -178,45 +229,38 @@ fn line(labels: &[String], event: &Event) {
             ),
             Err(e) => format!("env   {} · numpy {version} unavailable: {e}", py(grid)),
         },
-        Event::BuildFinished(b) if b.ok && b.reused => format!(
-            "build {} · against numpy {} reused from the cache",
-            py(&b.grid),
-            b.version
-        ),
-        Event::BuildFinished(b) if b.ok => format!(
-            "build {} · against numpy {} ok in {:.1}s",
-            py(&b.grid),
-            b.version,
-            b.duration.as_secs_f64()
-        ),
-        Event::BuildFinished(b) => format!(
-            "build {} · against numpy {} FAILED: {}",
-            py(&b.grid),
-            b.version,
-            b.summary
-        ),
-        Event::CellFinished(c) => {
-            let reason = c
-                .outcome
-                .reason()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
-            let flag = if c.met() { "" } else { "  UNEXPECTED" };
-            let time = if c.outcome.kind() == OutcomeKind::Unavailable {
+        Update::BuildFinished(b) => match &b.result {
+            Ok(built) if built.reused => format!(
+                "build {} · against numpy {} reused from the cache",
+                py(b.grid),
+                b.row
+            ),
+            Ok(built) => format!(
+                "build {} · against numpy {} ok in {:.1}s",
+                py(b.grid),
+                b.row,
+                built.duration.as_secs_f64()
+            ),
+            Err(e) => format!(
+                "build {} · against numpy {} FAILED: {}",
+                py(b.grid),
+                b.row,
+                e.summary
+            ),
+        },
+        Update::Cell(c) => {
+            let reason = c.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+            let flag = if c.met { "" } else { "  UNEXPECTED" };
+            let time = if c.outcome == OutcomeKind::Unavailable {
                 String::new()
             } else {
-                format!(" {:.2}s", c.duration.as_secs_f64())
+                format!(" {:.2}s", c.duration_s)
             };
             format!(
                 "cell  {} · {} → {}: {}{reason}{time}{flag}",
-                c.interpreter,
-                c.build,
-                c.runtime,
-                c.outcome.kind()
+                c.interpreter, c.build, c.runtime, c.outcome
             )
         }
-        Event::Finished { duration } => format!("done in {:.1}s", duration.as_secs_f64()),
-    };
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{text}");
+        Update::Finished(duration) => format!("done in {:.1}s", duration.as_secs_f64()),
+    })
 }

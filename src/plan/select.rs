@@ -3,8 +3,9 @@
 //! machine once. A request that matches nothing stops the run before any
 //! work, naming what was found.
 
+use crate::config::Located;
 use crate::python::{
-    self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots,
+    self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots, Uv,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -16,27 +17,27 @@ pub enum SelectError {
 }
 
 impl SelectError {
-    pub fn hint(&self) -> String {
+    pub fn hint(&self) -> &'static str {
         match self {
-            SelectError::Interpreter(e) => e.hint().to_string(),
+            SelectError::Interpreter(e) => e.hint(),
             SelectError::NoMatch(_) => {
-                "`matrix pythons` lists every interpreter found and why others were rejected; install the missing one (e.g. with pyenv or uv python install)".to_string()
+                "`matrix pythons` lists every interpreter found and why others were rejected; install the missing one (e.g. with pyenv or uv python install)"
             }
         }
     }
 }
 
 /// The interpreters for `requests`, in order, each at most once; on error,
-/// the index of the request that found nothing.
+/// the request that found nothing.
 pub async fn select_interpreters(
-    requests: &[PythonRequest],
-) -> Result<Vec<Found>, (usize, SelectError)> {
+    requests: &[Located<PythonRequest>],
+) -> Result<Vec<Found>, (&Located<PythonRequest>, SelectError)> {
     let mut discovery: Option<Discovery> = None;
     let mut out: Vec<Found> = Vec::new();
-    for (index, request) in requests.iter().enumerate() {
-        let chosen = select_one(request, &mut discovery)
+    for request in requests {
+        let chosen = select_one(&request.value, &mut discovery)
             .await
-            .map_err(|e| (index, e))?;
+            .map_err(|e| (request, e))?;
         for f in chosen {
             if !out
                 .iter()
@@ -72,11 +73,7 @@ async fn select_one(
         }
         PythonRequest::Version(_) | PythonRequest::Range(_) => {
             if discovery.is_none() {
-                let uv = which::which("uv").ok().or_else(|| {
-                    let cached = crate::cache::tools_dir().join("uv/bin/uv");
-                    cached.exists().then_some(cached)
-                });
-                *discovery = Some(python::discover(&SearchRoots::from_env(uv)).await);
+                *discovery = Some(python::discover(&SearchRoots::from_env(Uv::locate())).await);
             }
             match discovery {
                 Some(d) => d.select(request)?,

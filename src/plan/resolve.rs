@@ -13,9 +13,9 @@ use futures::future::join_all;
 use pep440_rs::Version;
 use tokio::sync::OnceCell;
 
+use super::AxisEntry;
 use crate::config::NumpyRequest;
 use crate::python::{InstallError, Installer, Interpreter, index_versions};
-use crate::runner::AxisEntry;
 
 /// Resolves requests for any number of interpreters, fetching the index's
 /// version list at most once per run.
@@ -40,15 +40,23 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    async fn index(&self, interpreter: &Interpreter) -> Result<Vec<Version>, InstallError> {
+        self.index
+            .get_or_init(|| index_versions(interpreter))
+            .await
+            .clone()
+    }
+
     /// The axis for `requests` under `interpreter`, in request order, with
     /// duplicates (a series and an exact version naming one release) merged.
-    /// Only an unreachable index is an error.
-    pub async fn axis(
+    /// Only an unreachable index (or an installer that cannot run) is an
+    /// error; a request without a wheel is a missing entry.
+    pub async fn axis<'r>(
         &self,
         interpreter: &Interpreter,
-        requests: &[NumpyRequest],
+        requests: impl IntoIterator<Item = &'r NumpyRequest>,
     ) -> Result<ResolvedAxis, InstallError> {
-        let parts = join_all(requests.iter().map(|r| self.request(interpreter, r))).await;
+        let parts = join_all(requests.into_iter().map(|r| self.request(interpreter, r))).await;
         let mut axis = ResolvedAxis::default();
         for part in parts {
             let part = part?;
@@ -69,11 +77,7 @@ impl<'a> Resolver<'a> {
         interpreter: &Interpreter,
         request: &NumpyRequest,
     ) -> Result<bool, InstallError> {
-        let index = self
-            .index
-            .get_or_init(|| index_versions(interpreter))
-            .await
-            .clone()?;
+        let index = self.index(interpreter).await?;
         Ok(match request {
             NumpyRequest::Oldest | NumpyRequest::Latest => !index.is_empty(),
             other => index.iter().any(|v| other.matches(v)),
@@ -98,11 +102,7 @@ impl<'a> Resolver<'a> {
                 .await),
             NumpyRequest::Oldest => one(self.installer.resolve(interpreter, "numpy", true).await),
             NumpyRequest::Range(specs) => {
-                let index = self
-                    .index
-                    .get_or_init(|| index_versions(interpreter))
-                    .await
-                    .clone()?;
+                let index = self.index(interpreter).await?;
                 let series: BTreeSet<(u64, u64)> = index
                     .iter()
                     .filter(|v| specs.contains(v))
@@ -126,35 +126,28 @@ impl<'a> Resolver<'a> {
                 let mut axis = ResolvedAxis::default();
                 for ((major, minor), answer) in series.iter().zip(answers) {
                     match answer {
-                        Ok(v) => axis.entries.push(AxisEntry {
-                            request: request.to_string(),
-                            version: Some(v),
-                            unavailable: None,
-                            nominal: request.nominal(),
-                            row: None,
+                        Ok(version) => axis.entries.push(AxisEntry::Numpy {
+                            request: request.clone(),
+                            version,
                         }),
-                        Err(InstallError::Index { detail }) => {
-                            return Err(InstallError::Index { detail });
-                        }
+                        Err(e) if is_fatal(&e) => return Err(e),
                         Err(_) => axis
                             .skipped
                             .push(format!("{major}.{minor}.* (from {request})")),
                     }
                 }
                 if axis.entries.is_empty() {
-                    axis.entries.push(AxisEntry {
-                        request: request.to_string(),
-                        version: None,
-                        unavailable: Some(if series.is_empty() {
-                            format!("no NumPy release on the index matches {request}")
-                        } else {
-                            format!(
-                                "no release in {request} has a wheel for {}",
-                                interpreter.label()
-                            )
-                        }),
-                        nominal: request.nominal(),
-                        row: None,
+                    let why = if series.is_empty() {
+                        format!("no NumPy release on the index matches {request}")
+                    } else {
+                        format!(
+                            "no release in {request} has a wheel for {}",
+                            interpreter.label()
+                        )
+                    };
+                    axis.entries.push(AxisEntry::Missing {
+                        request: request.clone(),
+                        why,
                     });
                 }
                 Ok(axis)
@@ -163,29 +156,30 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// Errors that stop the run rather than leave one request without a wheel.
+fn is_fatal(e: &InstallError) -> bool {
+    matches!(e, InstallError::Network { .. } | InstallError::Spawn { .. })
+}
+
 /// An axis entry from one resolver answer; an unreachable index is an error.
 fn entry(
     request: &NumpyRequest,
     answer: Result<Version, InstallError>,
     interpreter: &Interpreter,
 ) -> Result<AxisEntry, InstallError> {
-    let (version, unavailable) = match answer {
-        Ok(v) => (Some(v), None),
-        Err(InstallError::Index { detail }) => return Err(InstallError::Index { detail }),
-        Err(InstallError::NoWheel { requirement, .. }) => (
-            None,
-            Some(format!(
-                "no wheel of {requirement} for {}",
-                interpreter.label()
-            )),
-        ),
-        Err(other) => (None, Some(other.to_string())),
-    };
-    Ok(AxisEntry {
-        request: request.to_string(),
-        version,
-        unavailable,
-        nominal: request.nominal(),
-        row: None,
-    })
+    match answer {
+        Ok(version) => Ok(AxisEntry::Numpy {
+            request: request.clone(),
+            version,
+        }),
+        Err(e) if is_fatal(&e) => Err(e),
+        Err(InstallError::NoWheel { requirement, .. }) => Ok(AxisEntry::Missing {
+            request: request.clone(),
+            why: format!("no wheel of {requirement} for {}", interpreter.label()),
+        }),
+        Err(other) => Ok(AxisEntry::Missing {
+            request: request.clone(),
+            why: other.to_string(),
+        }),
+    }
 }

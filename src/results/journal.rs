@@ -10,20 +10,18 @@ use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::model::CellDoc;
+use super::document::CellDoc;
+use crate::cache::Bucket;
+use crate::plan::CellKey;
 
 pub struct Journal {
     path: PathBuf,
     file: Option<std::fs::File>,
 }
 
-/// A cell's identity in a journal: interpreter label, build, runtime.
-pub type CellKey = (String, String, String);
-
-pub fn path(cache_root: &Path, matrix_id: &str) -> PathBuf {
-    cache_root
-        .join("journals")
-        .join(format!("{matrix_id}.jsonl"))
+/// The journal of the matrix (or shard) `id`.
+pub fn path(cache_root: &Path, id: &str) -> PathBuf {
+    Bucket::Journals.dir(cache_root).join(format!("{id}.jsonl"))
 }
 
 /// The cells a journal holds; unreadable lines (a line cut by the kill) are
@@ -38,11 +36,17 @@ pub fn read(path: &Path) -> Vec<CellDoc> {
         .unwrap_or_default()
 }
 
+fn ends_mid_line(path: &Path) -> bool {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n'
+}
+
 pub fn keys(cells: &[CellDoc]) -> HashSet<CellKey> {
-    cells
-        .iter()
-        .map(|c| (c.interpreter.clone(), c.build.clone(), c.runtime.clone()))
-        .collect()
+    cells.iter().map(CellDoc::key).collect()
 }
 
 impl Journal {
@@ -60,9 +64,13 @@ impl Journal {
                     .truncate(false)
                     .open(&path)
             })
-            .and_then(|f| {
+            .and_then(|mut f| {
                 if !resume {
                     f.set_len(0)?;
+                } else if ends_mid_line(&path) {
+                    // A kill mid-write left a cut line: end it, or the first
+                    // cell of this run would be glued to it and lost.
+                    f.write_all(b"\n")?;
                 }
                 Ok(f)
             });
@@ -98,5 +106,49 @@ impl Journal {
     pub fn finish(self) {
         drop(self.file);
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::document::tests::cell;
+
+    #[test]
+    fn cells_survive_a_kill_mid_line_and_resume_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(dir.path(), "m");
+        let (mut j, problem) = Journal::open(path.clone(), false);
+        assert!(problem.is_none());
+        j.record(&cell("1.26.4", "2.0.2", crate::outcome::OutcomeKind::Fail));
+        j.record(&cell("2.0.2", "2.0.2", crate::outcome::OutcomeKind::Pass));
+        drop(j);
+        // A kill mid-write leaves a cut line: skipped, that cell runs again.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"grid\": 0, \"interp");
+        std::fs::write(&path, text).unwrap();
+        let back = read(&path);
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].build, "1.26.4");
+        let keys = keys(&back);
+        assert!(keys.contains(&back[1].key()));
+
+        // Resuming appends; a fresh run starts the journal over.
+        let (mut j, _) = Journal::open(path.clone(), true);
+        j.record(&cell("1.26.4", "1.26.4", crate::outcome::OutcomeKind::Pass));
+        drop(j);
+        assert_eq!(read(&path).len(), 3);
+        let (j, _) = Journal::open(path.clone(), false);
+        assert_eq!(read(&path).len(), 0);
+        j.finish();
+        assert!(!path.exists(), "a finished run removes its journal");
+    }
+
+    #[test]
+    fn an_unwritable_journal_is_a_note_not_a_failure() {
+        let (mut j, problem) = Journal::open(PathBuf::from("/proc/no/such/journal.jsonl"), false);
+        assert!(problem.unwrap().contains("--resume will not work"));
+        j.record(&cell("1", "2", crate::outcome::OutcomeKind::Pass));
+        assert!(read(Path::new("/proc/no/such/journal.jsonl")).is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Joining the results of the shards of one matrix into one document that
 //! renders exactly like a single-machine run of the same matrix.
 
-use super::model::{Document, GridDoc};
+use super::document::{Document, GridDoc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -73,12 +73,8 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
         }
         for mut c in doc.cells {
             c.grid = map.get(c.grid).copied().unwrap_or(c.grid);
-            if merged.cell(c.grid, &c.build, &c.runtime).is_some() {
-                return Err(MergeError::Duplicate(format!(
-                    "{}: {}",
-                    c.interpreter,
-                    c.pair()
-                )));
+            if merged.find(&c.key()).is_some() {
+                return Err(MergeError::Duplicate(c.key().to_string()));
             }
             merged.cells.push(c);
         }
@@ -93,4 +89,59 @@ fn same_grid(a: &GridDoc, b: &GridDoc) -> bool {
     a.interpreter.label == b.interpreter.label
         && a.interpreter.platform == b.interpreter.platform
         && a.interpreter.machine == b.interpreter.machine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::OutcomeKind;
+    use crate::results::document::tests::{cell, document};
+
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("shard{i}.json")).collect()
+    }
+
+    #[test]
+    fn shards_merge_into_the_whole_grid() {
+        let whole = document(vec![
+            cell("1.26.4", "1.26.4", OutcomeKind::Pass),
+            cell("1.26.4", "2.0.2", OutcomeKind::Fail),
+            cell("2.0.2", "1.26.4", OutcomeKind::Pass),
+            cell("2.0.2", "2.0.2", OutcomeKind::Pass),
+        ]);
+        let shard = |runtime: &str| {
+            let mut d = whole.clone();
+            d.cells.retain(|c| c.runtime == runtime);
+            d.shard = Some("x".into());
+            d
+        };
+        let merged = merge(vec![shard("2.0.2"), shard("1.26.4")], &names(2)).unwrap();
+        assert_eq!(
+            merged.cells, whole.cells,
+            "cells in grid order, whatever the input order"
+        );
+        assert_eq!(merged.summary.planned, 4);
+        assert!(merged.complete);
+        assert_eq!(merged.shard, None);
+    }
+
+    #[test]
+    fn duplicates_and_other_matrices_are_refused() {
+        let a = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        let e = merge(vec![a.clone(), a.clone()], &names(2)).unwrap_err();
+        assert!(matches!(e, MergeError::Duplicate(_)), "{e}");
+        let mut b = a.clone();
+        b.matrix_id = Some("other".into());
+        let e = merge(vec![a, b], &names(2)).unwrap_err();
+        assert!(e.to_string().contains("different matrices"), "{e}");
+        assert!(matches!(merge(vec![], &[]), Err(MergeError::Empty)));
+    }
+
+    #[test]
+    fn an_interrupted_shard_makes_the_merge_incomplete() {
+        let a = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        let mut b = document(vec![cell("2.0.2", "1.26.4", OutcomeKind::Pass)]);
+        b.complete = false;
+        assert!(!merge(vec![a, b], &names(2)).unwrap().complete);
+    }
 }

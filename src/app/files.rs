@@ -1,0 +1,128 @@
+//! The files the commands read and write: the config, results documents
+//! named on the command line, reports, and the last results kept for
+//! `explain`. Errors are printed here with the path the user gave.
+
+use std::path::{Path, PathBuf};
+
+use super::{Exit, error, hint};
+use crate::cli::Outputs;
+use crate::config::Config;
+use crate::report::{self, Format};
+use crate::results::Document;
+
+/// Reads `matrix.toml`; a bad one is exit 2, with the location.
+pub fn load_config(path: &Path) -> Result<Config, Exit> {
+    Config::load(path).map_err(|e| {
+        error(&e);
+        if e.line == 0 && !path.exists() {
+            hint("create one with `matrix init`, or name another with -c FILE");
+        }
+        Exit::Usage
+    })
+}
+
+/// Reads a results file named on the command line; a bad one is exit 2.
+pub fn load_document(path: &Path) -> Result<Document, Exit> {
+    Document::load(path).map_err(|e| {
+        error(e);
+        Exit::Usage
+    })
+}
+
+/// Writes `doc` in `format` to `path`; text is written without colour.
+pub fn write_report(doc: &Document, format: Format, path: &Path) -> Result<(), String> {
+    let text = report::render(doc, format);
+    let text = if format == Format::Text {
+        anstream::adapter::strip_str(&text).to_string()
+    } else {
+        text
+    };
+    write_atomic(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes every requested report; one that cannot be written (a full disk, a
+/// missing directory) does not stop the others. Returns what failed.
+pub fn write_outputs(doc: &Document, outputs: &Outputs) -> Vec<String> {
+    [
+        (&outputs.json, Format::Json),
+        (&outputs.junit, Format::Junit),
+        (&outputs.markdown, Format::Markdown),
+        (&outputs.html, Format::Html),
+    ]
+    .into_iter()
+    .filter_map(|(path, format)| path.as_ref().map(|p| (p, format)))
+    .filter_map(|(path, format)| write_report(doc, format, path).err())
+    .collect()
+}
+
+/// Where every run leaves its results, for `matrix explain`.
+pub fn last_results_path() -> PathBuf {
+    crate::cache::last_results(&crate::cache::root())
+}
+
+/// Keeps `doc` as the last results; returns whether it could.
+pub fn keep_last_results(doc: &Document) -> bool {
+    let path = last_results_path();
+    path.parent()
+        .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
+        && write_report(doc, Format::Json, &path).is_ok()
+}
+
+/// Writes `text` to `path` atomically (temp file + rename), so a reader or a
+/// crash mid-write never leaves half a file.
+///
+/// Only regular files are replaced that way. A path that already names
+/// something else (`/dev/stdout`, a FIFO a CI step reads from, a device) is
+/// written in place: renaming over it would swap the device for a file (as
+/// root, even `/dev/full`) or fail for want of a writable `/dev`.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        let mut out = std::fs::OpenOptions::new().write(true).open(path)?;
+        std::io::Write::write_all(&mut out, text.as_bytes())?;
+        return std::io::Write::flush(&mut out);
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    #[test]
+    fn a_regular_file_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "old contents, longer than the new").unwrap();
+        write_atomic(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "no temporary file left beside it");
+    }
+
+    /// A FIFO (what `--json >(jq ...)` hands us) is written into, not
+    /// renamed over: the reader at the other end gets the text.
+    #[test]
+    fn a_fifo_is_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomic(&fifo, "through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        let meta = std::fs::metadata(&fifo).unwrap();
+        assert!(meta.file_type().is_fifo(), "the FIFO is still a FIFO");
+    }
+}

@@ -1,0 +1,77 @@
+//! The commands, wired together: each command group in its own file, every
+//! error printed with its hint, every outcome mapped to a documented exit
+//! status. Library code below this never prints and never exits.
+
+mod commands;
+mod files;
+mod run;
+mod system;
+
+use std::io::Write as _;
+
+use crate::cli::{Cli, Command};
+
+/// Documented exit statuses (see `matrix --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Unexpected = 1,
+    Usage = 2,
+    Environment = 3,
+    Interrupted = 130,
+}
+
+pub async fn main(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Init(args) => system::init(&args),
+        Command::Pythons(args) => system::pythons(&args).await,
+        Command::Cache(args) => system::cache(&args),
+        Command::Report(args) => commands::report(&args),
+        Command::Diff(args) => commands::diff(&args),
+        Command::Plan(args) => commands::plan(&args),
+        Command::Merge(args) => commands::merge(&args),
+        Command::Explain(args) => commands::explain(&args),
+    }
+}
+
+fn error(message: impl std::fmt::Display) {
+    let style = anstyle::AnsiColor::Red.on_default().bold();
+    let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {message}");
+}
+
+fn hint(message: impl std::fmt::Display) {
+    let style = anstyle::AnsiColor::Cyan.on_default().bold();
+    let _ = writeln!(anstream::stderr(), "{style}hint{style:#}: {message}");
+}
+
+fn note(message: impl std::fmt::Display) {
+    let style = anstyle::AnsiColor::Yellow.on_default();
+    let _ = writeln!(anstream::stderr(), "{style}note{style:#}: {message}");
+}
+
+/// An error and, when it has one, its hint.
+fn error_with_hint(e: &dyn std::fmt::Display, h: Option<&str>) {
+    error(e);
+    if let Some(h) = h {
+        hint(h);
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Create it once and keep it: a listener
+/// made anew each time could miss a signal that arrives in between.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,314 @@
+//! `matrix run`: config → plan → runner → reporter → reports, and the exit
+//! status. The files a run reads besides the config (a baseline, an earlier
+//! run to re-run the failures of, a journal to resume) are gathered first in
+//! [`Inputs`], so a typo costs nothing.
+
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::files::{self, keep_last_results, last_results_path, write_outputs};
+use super::{Exit, error, error_with_hint, hint, interrupted};
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::outcome::{self, OutcomeKind};
+use crate::plan::{self, Plan, PlanOptions, RunHeader};
+use crate::report::{self, Progress, Reporter};
+use crate::results::journal::{self, Journal};
+use crate::results::{CellDoc, Document, compare, merge};
+use crate::runner::{self, RunError};
+
+pub async fn run(args: RunArgs) -> Exit {
+    let config = match files::load_config(&args.config) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let inputs = match Inputs::read(&args, &config) {
+        Ok(i) => i,
+        Err(exit) => return exit,
+    };
+    let mut stop = std::pin::pin!(interrupted());
+    let plan = tokio::select! {
+        p = plan::make(&config, &inputs.options) => p,
+        _ = &mut stop => return Exit::Interrupted,
+    };
+    let plan = match plan {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            error_with_hint(&e, e.hint());
+            return if e.is_config() {
+                Exit::Usage
+            } else {
+                Exit::Environment
+            };
+        }
+    };
+    let progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
+    let journal = inputs.open_journal();
+    let mut reporter = Reporter::new(
+        plan.header.clone(),
+        config.expectations.clone(),
+        progress,
+        journal,
+    );
+    let ended = dispatch(plan.clone(), args.keep_envs, &mut reporter, stop).await;
+    if ended.is_none() {
+        // A second interrupt while we write what we have: leave at once.
+        tokio::spawn(async {
+            interrupted().await;
+            std::process::exit(Exit::Interrupted as i32);
+        });
+    }
+    let results = reporter.finish();
+    if let Some(Err(e)) = &ended {
+        error_with_hint(e, e.hint());
+        if results.cells.is_empty() {
+            return Exit::Environment;
+        }
+    }
+    let doc = inputs.combine(Document::from_results(&results), &config, &plan.header);
+    let _ = write!(anstream::stdout(), "{}", report::text::render(&doc));
+    if let Some(Ok(Some(kept))) = &ended {
+        eprintln!("kept environments and builds in {}", kept.display());
+    }
+    let mut worse = false;
+    if let Some(baseline) = &inputs.baseline {
+        let d = compare::diff(baseline, &doc);
+        let _ = write!(
+            anstream::stdout(),
+            "\nsince the baseline: {}",
+            report::diff::render(&d)
+        );
+        worse = d.got_worse();
+    }
+    // Kept for `matrix explain`; losing it is not worth failing the run.
+    let kept = keep_last_results(&doc);
+    let failed = write_outputs(&doc, &args.outputs);
+    if !failed.is_empty() {
+        failed.iter().for_each(error);
+        if kept {
+            hint(format_args!(
+                "the results are kept in {}; `matrix report {0} --format FORMAT -o PATH` writes them again",
+                last_results_path().display()
+            ));
+        }
+        return Exit::Environment;
+    }
+    if disk_filled(&doc, &inputs.cache_root) {
+        return Exit::Environment;
+    }
+    match ended {
+        None => Exit::Interrupted,
+        Some(Err(_)) => Exit::Environment,
+        Some(Ok(_)) if worse || doc.unmet().next().is_some() || !doc.complete => Exit::Unexpected,
+        Some(Ok(_)) => Exit::Ok,
+    }
+}
+
+/// Runs the plan, handing every event to the reporter as it comes, until
+/// the run ends (`Some`) or a signal arrives (`None`). Dropping the runner's
+/// future on a signal kills every child (process-group guards) and removes
+/// the temporary directory; the events already sent are still reported.
+async fn dispatch(
+    plan: Arc<Plan>,
+    keep: bool,
+    reporter: &mut Reporter,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Option<Result<Option<PathBuf>, RunError>> {
+    let (sink, mut events) = runner::channel();
+    // Boxed so it can be dropped here, killing every child, before the
+    // events already sent are drained.
+    let mut run = Box::pin(runner::run(plan, keep, sink));
+    let mut ended = None;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(e) => reporter.report(e),
+                // Every sender is gone: the run is over and drained.
+                None => return ended,
+            },
+            r = &mut run, if ended.is_none() => ended = Some(r),
+            _ = &mut stop => break,
+        }
+    }
+    drop(run);
+    while let Ok(e) = events.try_recv() {
+        reporter.report(e);
+    }
+    None
+}
+
+/// What a run reads besides the config, read before any work.
+struct Inputs {
+    options: PlanOptions,
+    baseline: Option<Document>,
+    /// `--rerun-failed`: the earlier results.
+    previous: Option<Document>,
+    /// `--resume`: the cells the journal already holds.
+    journaled: Vec<CellDoc>,
+    journal_path: PathBuf,
+    resume: bool,
+    cache_root: PathBuf,
+}
+
+impl Inputs {
+    fn read(args: &RunArgs, config: &Config) -> Result<Inputs, Exit> {
+        let load = |p: &Option<PathBuf>| p.as_deref().map(files::load_document).transpose();
+        let baseline = load(&args.baseline)?;
+        let previous = load(&args.rerun_failed)?;
+        let cache_root = crate::cache::root_in(args.cache_dir.as_deref());
+        let journal_id = match args.shard {
+            Some(s) => format!("{}-shard-{}-of-{}", config.matrix_id(), s.index, s.total),
+            None => config.matrix_id(),
+        };
+        let journal_path = journal::path(&cache_root, &journal_id);
+        let journaled = if args.resume {
+            let cells = journal::read(&journal_path);
+            eprintln!(
+                "resuming: {} cell(s) already done in {}",
+                cells.len(),
+                journal_path.display()
+            );
+            cells
+        } else {
+            Vec::new()
+        };
+        let options = PlanOptions {
+            jobs: args.jobs.map(usize::from),
+            installer: Some(args.installer),
+            cache: (!args.fresh).then(|| cache_root.clone()),
+            isolation: args.isolation,
+            shard: args.shard,
+            only: previous.as_ref().map(|p| {
+                p.cells
+                    .iter()
+                    .filter(|c| c.outcome != OutcomeKind::Pass)
+                    .map(CellDoc::key)
+                    .collect()
+            }),
+            skip: journal::keys(&journaled),
+            ignore_requires: args.ignore_requires,
+        };
+        Ok(Inputs {
+            options,
+            baseline,
+            previous,
+            journaled,
+            journal_path,
+            resume: args.resume,
+            cache_root,
+        })
+    }
+
+    /// The journal this run appends to; one that cannot be written is a
+    /// note, not a failure (only `--resume` loses its footing).
+    fn open_journal(&self) -> Option<Journal> {
+        let (journal, problem) = Journal::open(self.journal_path.clone(), self.resume);
+        if let Some(p) = problem {
+            eprintln!("note: {p}");
+        }
+        Some(journal)
+    }
+
+    /// This run's document plus what it did not run: the journaled cells of
+    /// a resumed run, the earlier passes of a re-run.
+    fn combine(&self, mut doc: Document, config: &Config, header: &RunHeader) -> Document {
+        if !self.journaled.is_empty() {
+            let planned = doc.summary.planned + self.journaled.len();
+            for c in &self.journaled {
+                let Some(grid) = doc
+                    .grids
+                    .iter()
+                    .position(|g| g.interpreter.label == c.interpreter)
+                else {
+                    continue;
+                };
+                if doc.find(&c.key()).is_none() {
+                    let mut c = c.clone();
+                    c.grid = grid;
+                    rejudge(&mut c, config, header);
+                    doc.cells.push(c);
+                }
+            }
+            doc.sort_cells();
+            doc.summarize(planned);
+        }
+        if let Some(previous) = &self.previous {
+            doc = with_previous_passes(doc, previous.clone());
+        }
+        doc
+    }
+}
+
+/// A journaled cell judged by the expectations of this run, not those of
+/// the run that wrote the journal.
+fn rejudge(c: &mut CellDoc, config: &Config, header: &RunHeader) {
+    let Some(g) = header.grids.get(c.grid) else {
+        return;
+    };
+    let side = |axis: &[crate::plan::AxisEntry], label: &str| {
+        axis.iter().find(|a| a.label() == label).map(|a| a.side())
+    };
+    if let (Some(b), Some(r)) = (
+        side(&g.build_axis, &c.build),
+        side(&g.runtime_axis, &c.runtime),
+    ) {
+        let expected = config.expectations.expected(&g.interpreter.version, &b, &r);
+        c.judge(&expected);
+    }
+}
+
+/// A re-run's report: the re-run cells, plus the cells of the earlier
+/// results that passed (and so were not re-run).
+fn with_previous_passes(doc: Document, previous: Document) -> Document {
+    let passed = Document {
+        cells: previous
+            .cells
+            .iter()
+            .filter(|c| c.outcome == OutcomeKind::Pass)
+            .cloned()
+            .collect(),
+        ..previous
+    };
+    let names = ["the earlier results".to_string(), "this run".to_string()];
+    match merge::merge(vec![passed, doc.clone()], &names) {
+        Ok(mut merged) => {
+            merged.complete = doc.complete;
+            merged.duration_s = doc.duration_s;
+            merged
+        }
+        Err(e) => {
+            error(format_args!("cannot combine with the earlier results: {e}"));
+            doc
+        }
+    }
+}
+
+/// Whether a cell's log says the disk filled up: that is the machine's
+/// fault, reported as such (exit 3) with the way out.
+fn disk_filled(doc: &Document, cache_root: &std::path::Path) -> bool {
+    let Some(c) = doc.cells.iter().find(|c| {
+        matches!(
+            c.outcome,
+            OutcomeKind::Unavailable | OutcomeKind::BuildFailed
+        ) && outcome::disk_full(&c.message)
+    }) else {
+        return false;
+    };
+    let line = c
+        .message
+        .lines()
+        .find(|l| outcome::disk_full(l))
+        .unwrap_or_default()
+        .trim();
+    error(format_args!(
+        "the disk filled up ({} → {} is {}): {line}",
+        c.build, c.runtime, c.outcome
+    ));
+    hint(format_args!(
+        "free space there, or point --cache-dir at another disk (the cache is {}, temporary files go to {})",
+        cache_root.display(),
+        std::env::temp_dir().display()
+    ));
+    true
+}

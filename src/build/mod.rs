@@ -1,0 +1,168 @@
+//! Rows of the grid: what each cell imports, made once per row and
+//! interpreter. Three ways to make one, one file each: C sources compiled
+//! against a NumPy's headers ([`sources`]), a Python project built into a
+//! wheel against a NumPy ([`project`]), and published wheels or
+//! requirements installed as they are ([`rows`]). All three end as an
+//! [`Artifact`]: a directory the probe puts first on `sys.path`, kept in
+//! the cache through the same staged entry as environments.
+//!
+//! Every command and its output go into the build log, kept for the report:
+//! a build failure is shown, not summarized away.
+
+pub mod project;
+pub mod rows;
+pub mod sources;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cache::{self, Bucket, Place};
+use crate::process::Spec;
+
+/// A built (or installed) row, importable from `dir`.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub dir: PathBuf,
+    /// The file that proves the row was made (the built module), or `dir`
+    /// itself for installed packages.
+    pub module_path: PathBuf,
+    pub log: String,
+    pub duration: Duration,
+    /// Taken from the cache rather than made by this run.
+    pub reused: bool,
+}
+
+/// Why a row produced no artifact: the most telling line for the grid's
+/// summary, and the whole log for the report.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{summary}")]
+pub struct BuildError {
+    pub summary: String,
+    pub log: String,
+}
+
+impl BuildError {
+    pub fn new(summary: impl Into<String>, log: &str) -> BuildError {
+        BuildError {
+            summary: summary.into(),
+            log: log.to_string(),
+        }
+    }
+}
+
+const MARKER: &str = "abimatrix-build.json";
+
+/// Written last into a cached build: its presence means "complete".
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Marker {
+    /// `module_path` relative to the entry ("" for the entry itself).
+    module: String,
+    log: String,
+}
+
+/// Where the cached build with `key` lives.
+pub fn cached_dir(root: &Path, key: &str) -> PathBuf {
+    Bucket::Builds.dir(root).join(key)
+}
+
+/// The artifact `make` produces, at `place`: reused from the cache when a
+/// complete entry is there, made (in staging, then renamed into place)
+/// otherwise. Failures are not cached: they are quick to repeat and the user
+/// is about to fix them.
+pub async fn ensure(
+    place: Place<'_>,
+    make: impl AsyncFnOnce(&Path) -> Result<Artifact, BuildError>,
+) -> Result<Artifact, BuildError> {
+    let cached = matches!(place, Place::Cached(_));
+    let made = async |dir: &Path| -> Result<Artifact, BuildError> {
+        let built = make(dir).await?;
+        if cached {
+            let marker = Marker {
+                module: built
+                    .module_path
+                    .strip_prefix(dir)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                log: built.log.clone(),
+            };
+            cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
+                BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
+            })?;
+        }
+        Ok(built)
+    };
+    let mut duration = Duration::ZERO;
+    let ensured = cache::ensure(
+        place,
+        |dir| {
+            let marker: Marker = cache::read_marker(&dir.join(MARKER))?;
+            let module_path = dir.join(&marker.module);
+            if !module_path.exists() {
+                return None;
+            }
+            Some(Artifact {
+                dir: dir.to_path_buf(),
+                module_path,
+                log: marker.log,
+                duration: Duration::ZERO,
+                reused: true,
+            })
+        },
+        async |dir: &Path| {
+            let a = made(dir).await?;
+            duration = a.duration;
+            Ok(a)
+        },
+        |what, e| BuildError::new(format!("cannot use the build cache ({what}): {e}"), ""),
+    )
+    .await?;
+    let mut artifact = ensured.value;
+    artifact.reused = ensured.reused;
+    if !ensured.reused {
+        artifact.duration = duration;
+    }
+    Ok(artifact)
+}
+
+/// Runs one command of a build, appending it and its output to `log`; a
+/// non-zero exit is a `BuildError` whose summary is the output's most
+/// telling line (`telling` picks it), prefixed with `what`.
+pub(crate) async fn step(
+    spec: Spec,
+    log: &mut String,
+    what: Option<&str>,
+    telling: fn(&str) -> bool,
+) -> Result<String, BuildError> {
+    let _ = writeln!(log, "$ {}", spec.display());
+    let finished = match spec.run().await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(log, "{e}");
+            let summary = match what {
+                Some(w) => format!("{w}: {e}"),
+                None => e.to_string(),
+            };
+            return Err(BuildError::new(summary, log));
+        }
+    };
+    let output = finished.output();
+    if !output.is_empty() {
+        let _ = writeln!(log, "{output}");
+    }
+    if finished.success() {
+        return Ok(finished.stdout.text);
+    }
+    let line = output
+        .lines()
+        .find(|l| telling(l))
+        .or_else(|| output.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no output")
+        .trim()
+        .to_string();
+    let summary = match what {
+        Some(w) => format!("{w}: {line}"),
+        None => line,
+    };
+    Err(BuildError::new(summary, log))
+}

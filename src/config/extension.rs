@@ -1,0 +1,296 @@
+//! `[extension]`: exactly one subject (sources, a project, wheels or
+//! requirements), the modules to import, and the probe or test command.
+//! Each subject is checked by its own function, so a key that only one kind
+//! of subject understands is refused, located, for the others.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::raw::RawExtension;
+use super::{ConfigError, Err, Span};
+use crate::extension::{Extension, RowSource, SourceFile, Sources, Subject};
+
+pub(super) fn parse(
+    ext: RawExtension,
+    base: &Path,
+    err: &Err<'_>,
+) -> Result<Extension, ConfigError> {
+    let requirements: Vec<Spanned<String>> = ext
+        .requirement
+        .clone()
+        .into_iter()
+        .chain(
+            ext.requirements
+                .clone()
+                .map(Spanned::into_inner)
+                .unwrap_or_default(),
+        )
+        .collect();
+    let given: Vec<(&str, Span)> = [
+        ext.sources.as_ref().map(|s| ("sources", s.span())),
+        ext.project.as_ref().map(|s| ("project", s.span())),
+        ext.wheels.as_ref().map(|s| ("wheels", s.span())),
+        requirements.first().map(|s| ("requirement", s.span())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match given.as_slice() {
+        [] => {
+            return Err(err(
+                0..0,
+                "[extension] needs one of sources (C files), project (a pyproject.toml directory), wheels or requirement".into(),
+            ));
+        }
+        [_] => {}
+        [_, (name, span), ..] => {
+            return Err(err(
+                span.clone(),
+                format!(
+                    "extension.{name} given with extension.{}: give exactly one subject",
+                    given[0].0
+                ),
+            ));
+        }
+    }
+    let mut imports = imports(&ext, err)?;
+    let subject = if let Some(list) = &ext.sources {
+        let sources = sources(&ext, list, base, err)?;
+        if imports.is_empty() {
+            imports.push(sources.module.clone());
+        }
+        Subject::Sources(sources)
+    } else {
+        only_for_sources(&ext, err)?;
+        let subject = if let Some(p) = &ext.project {
+            project(p, base, err)?
+        } else if let Some(list) = &ext.wheels {
+            wheels(list, base, err)?
+        } else {
+            self::requirements(&requirements, err)?
+        };
+        if imports.is_empty() {
+            let span = ext.project.as_ref().map(|p| p.span()).unwrap_or(0..0);
+            return Err(err(
+                span,
+                "extension.imports is empty: name the modules to import, like [\"pkg\", \"pkg._native\"]".into(),
+            ));
+        }
+        subject
+    };
+    Ok(Extension {
+        subject,
+        imports,
+        probe: probe(ext.probe, ext.probe_file, base, err)?,
+        test: test(ext.test, err)?,
+    })
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn imports(ext: &RawExtension, err: &Err<'_>) -> Result<Vec<String>, ConfigError> {
+    let mut imports = Vec::new();
+    for m in ext.imports.iter().flat_map(|l| l.get_ref()) {
+        let name = m.get_ref().trim();
+        if !name.split('.').all(is_identifier) {
+            return Err(err(
+                m.span(),
+                format!(
+                    "invalid module \"{name}\": expected a dotted Python module name like \"pkg._native\""
+                ),
+            ));
+        }
+        imports.push(name.to_string());
+    }
+    Ok(imports)
+}
+
+/// Keys that only C sources understand, refused for other subjects.
+fn only_for_sources(ext: &RawExtension, err: &Err<'_>) -> Result<(), ConfigError> {
+    let stray = [
+        ext.module.as_ref().map(|m| ("module", m.span())),
+        ext.cflags.as_ref().map(|c| ("cflags", c.span())),
+    ];
+    match stray.into_iter().flatten().next() {
+        Some((key, span)) => Err(err(
+            span,
+            format!(
+                "extension.{key} applies to C sources only; for projects and wheels, name the modules in extension.imports"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn sources(
+    ext: &RawExtension,
+    list: &Spanned<Vec<Spanned<String>>>,
+    base: &Path,
+    err: &Err<'_>,
+) -> Result<Sources, ConfigError> {
+    let Some(m) = &ext.module else {
+        return Err(err(
+            list.span(),
+            "extension.sources needs extension.module: the module the sources define (PyInit_<module>)".into(),
+        ));
+    };
+    let module = m.get_ref().trim().to_string();
+    if !is_identifier(&module) {
+        return Err(err(
+            m.span(),
+            format!(
+                "invalid module name \"{module}\": expected a Python identifier like \"my_extension\""
+            ),
+        ));
+    }
+    if list.get_ref().is_empty() {
+        return Err(err(
+            list.span(),
+            "extension.sources is empty: expected at least one C source file".into(),
+        ));
+    }
+    let mut files = Vec::new();
+    let mut include_dirs: Vec<PathBuf> = Vec::new();
+    for s in list.get_ref() {
+        let path = base.join(s.get_ref());
+        let contents = std::fs::read_to_string(&path).map_err(|e| {
+            err(
+                s.span(),
+                format!("cannot read source file {}: {e}", path.display()),
+            )
+        })?;
+        if let Some(dir) = path.parent() {
+            // Sources may include their own headers with "...".
+            if !include_dirs.iter().any(|d| d == dir) {
+                include_dirs.push(dir.to_path_buf());
+            }
+        }
+        files.push(SourceFile {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "source.c".into()),
+            contents,
+        });
+    }
+    Ok(Sources {
+        module,
+        files,
+        include_dirs,
+        cflags: ext
+            .cflags
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .unwrap_or_default(),
+        builtin: false,
+    })
+}
+
+fn project(p: &Spanned<String>, base: &Path, err: &Err<'_>) -> Result<Subject, ConfigError> {
+    let path = base.join(p.get_ref());
+    if !path.join("pyproject.toml").is_file() {
+        return Err(err(
+            p.span(),
+            format!(
+                "{} has no pyproject.toml: expected a Python project directory",
+                path.display()
+            ),
+        ));
+    }
+    Ok(Subject::Project(path))
+}
+
+fn wheels(
+    list: &Spanned<Vec<Spanned<String>>>,
+    base: &Path,
+    err: &Err<'_>,
+) -> Result<Subject, ConfigError> {
+    let mut rows = Vec::new();
+    for w in list.get_ref() {
+        let pattern = base.join(w.get_ref());
+        let mut matched: Vec<PathBuf> = glob::glob(&pattern.to_string_lossy())
+            .map_err(|e| {
+                err(
+                    w.span(),
+                    format!("invalid pattern \"{}\": {e}", w.get_ref()),
+                )
+            })?
+            .filter_map(Result::ok)
+            .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+            .collect();
+        if matched.is_empty() {
+            return Err(err(
+                w.span(),
+                format!("no wheel matches {}", pattern.display()),
+            ));
+        }
+        matched.sort();
+        rows.extend(matched.into_iter().map(RowSource::Wheel));
+    }
+    Ok(Subject::Rows(rows))
+}
+
+fn requirements(list: &[Spanned<String>], err: &Err<'_>) -> Result<Subject, ConfigError> {
+    let mut rows = Vec::new();
+    for r in list {
+        let text = r.get_ref().trim();
+        if text.is_empty()
+            || text.contains(char::is_whitespace) && !text.contains(['=', '<', '>', '~', '!'])
+        {
+            return Err(err(
+                r.span(),
+                format!("invalid requirement \"{text}\": expected one like \"pandas==2.0.3\""),
+            ));
+        }
+        rows.push(RowSource::Requirement(text.to_string()));
+    }
+    Ok(Subject::Rows(rows))
+}
+
+fn probe(
+    code: Option<String>,
+    file: Option<Spanned<String>>,
+    base: &Path,
+    err: &Err<'_>,
+) -> Result<String, ConfigError> {
+    match (code, file) {
+        (Some(_), Some(f)) => Err(err(
+            f.span(),
+            "give either extension.probe or extension.probe-file, not both".into(),
+        )),
+        (Some(code), None) => Ok(code),
+        (None, Some(f)) => {
+            let path = base.join(f.get_ref());
+            std::fs::read_to_string(&path).map_err(|e| {
+                err(
+                    f.span(),
+                    format!("cannot read probe file {}: {e}", path.display()),
+                )
+            })
+        }
+        (None, None) => Ok(String::new()),
+    }
+}
+
+fn test(raw: Option<Spanned<String>>, err: &Err<'_>) -> Result<Option<String>, ConfigError> {
+    let Some(t) = raw else { return Ok(None) };
+    if t.get_ref().trim().is_empty() {
+        return Err(err(
+            t.span(),
+            "extension.test is empty: expected a command like \"python -m pytest -q --pyargs pkg\""
+                .into(),
+        ));
+    }
+    if shlex::split(t.get_ref()).is_none() {
+        return Err(err(
+            t.span(),
+            "extension.test is not a valid command line (unbalanced quotes?)".into(),
+        ));
+    }
+    Ok(Some(t.into_inner()))
+}

@@ -1,0 +1,71 @@
+//! One row or column of a grid: what was asked for and what it became. A
+//! state that cannot exist cannot be written: an entry is a NumPy release
+//! resolved from a request, a request that resolved to nothing (and why), or
+//! a row of published code.
+
+use pep440_rs::Version;
+
+use crate::config::NumpyRequest;
+use crate::expect::Side;
+use crate::extension::RowSource;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AxisEntry {
+    /// A NumPy release, from `request`.
+    Numpy {
+        request: NumpyRequest,
+        version: Version,
+    },
+    /// `request` has no release with a wheel for this interpreter (or none
+    /// at all): its cells are `unavailable`.
+    Missing { request: NumpyRequest, why: String },
+    /// A row of published code (no NumPy of its own).
+    Row(RowSource),
+}
+
+impl AxisEntry {
+    /// How grids, keys and reports name it: the release, else the request,
+    /// else the row.
+    pub fn label(&self) -> String {
+        match self {
+            AxisEntry::Numpy { version, .. } => version.to_string(),
+            AxisEntry::Missing { request, .. } => request.to_string(),
+            AxisEntry::Row(row) => row.to_string(),
+        }
+    }
+
+    /// What was written in matrix.toml for it.
+    pub fn request(&self) -> String {
+        match self {
+            AxisEntry::Numpy { request, .. } | AxisEntry::Missing { request, .. } => {
+                request.to_string()
+            }
+            AxisEntry::Row(row) => row.to_string(),
+        }
+    }
+
+    pub fn version(&self) -> Option<&Version> {
+        match self {
+            AxisEntry::Numpy { version, .. } => Some(version),
+            _ => None,
+        }
+    }
+
+    /// Why there is no version, for a missing entry.
+    pub fn unavailable(&self) -> Option<&str> {
+        match self {
+            AxisEntry::Missing { why, .. } => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The entry as expectations see it: the release, else the version
+    /// written in the request; a row has none.
+    pub fn side(&self) -> Side {
+        match self {
+            AxisEntry::Numpy { version, .. } => Side::Numpy(Some(version.clone())),
+            AxisEntry::Missing { request, .. } => Side::Numpy(request.nominal()),
+            AxisEntry::Row(_) => Side::Row,
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Planning a run: from a checked config to a [`Plan`] of typed cells,
+//! before any environment is made or any build starts.
+//!
+//! Interpreters are selected ([`select`]), every request on both NumPy axes
+//! is resolved per interpreter ([`resolve`]), requests that name no release
+//! at all are refused as config errors (located by position), and the cells
+//! this run owns are chosen: all, a shard's, the ones to re-run, minus those
+//! a journal already holds. The runner then only executes the plan; the
+//! reporter shows the [`RunHeader`] before the first cell.
+
+mod axis;
+mod resolve;
+mod select;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::join_all;
+use pep440_rs::Version;
+
+pub use axis::AxisEntry;
+pub use resolve::{ResolvedAxis, Resolver};
+pub use select::{SelectError, select_interpreters};
+
+use crate::config::{Axis, Config, ConfigError};
+use crate::extension::{Extension, Subject};
+use crate::probe::Isolation;
+use crate::python::{Found, InstallError, Installer, InstallerChoice, Interpreter, PythonSource};
+
+/// Shard K of N: runtime columns (over all grids, in order) are dealt
+/// round-robin, so each runtime environment lives on one shard and shards
+/// differ by at most one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: usize,
+    pub total: usize,
+}
+
+impl Shard {
+    /// Whether the `column`th runtime column (counted over all grids)
+    /// belongs to this shard.
+    pub fn owns(self, column: usize) -> bool {
+        column % self.total == self.index - 1
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.total)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("expected K/N like 2/3, got \"{text}\""))?;
+        let index: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid shard number \"{k}\""))?;
+        let total: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid shard count \"{n}\""))?;
+        if total == 0 || index == 0 || index > total {
+            return Err(format!(
+                "shard {index}/{total} does not exist: K must be 1 to N"
+            ));
+        }
+        Ok(Shard { index, total })
+    }
+}
+
+/// A cell's identity across runs and files: the interpreter's label and the
+/// row and column labels (full versions, or a row's label). The journal,
+/// `--rerun-failed`, `diff` and `merge` all match cells by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey {
+    pub interpreter: String,
+    pub build: String,
+    pub runtime: String,
+}
+
+impl fmt::Display for CellKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} → {}", self.interpreter, self.build, self.runtime)
+    }
+}
+
+/// What the command line adds to the config.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Overrides `run.jobs`.
+    pub jobs: Option<usize>,
+    pub installer: Option<InstallerChoice>,
+    /// `None`: everything in temporary directories (`--fresh`).
+    pub cache: Option<PathBuf>,
+    /// Overrides `run.isolation`.
+    pub isolation: Option<Isolation>,
+    pub shard: Option<Shard>,
+    /// Run only these cells (`--rerun-failed`).
+    pub only: Option<HashSet<CellKey>>,
+    /// Cells already done (from a journal, `--resume`): not run again.
+    pub skip: HashSet<CellKey>,
+    /// Run wheel rows under NumPy versions their metadata forbids.
+    pub ignore_requires: bool,
+}
+
+/// One interpreter's grid, as resolved before any work starts.
+#[derive(Debug, Clone)]
+pub struct GridPlan {
+    pub interpreter: Interpreter,
+    /// Where the interpreter was found.
+    pub source: PythonSource,
+    pub build_axis: Vec<AxisEntry>,
+    pub runtime_axis: Vec<AxisEntry>,
+    /// Series of requested ranges with no wheel for this interpreter.
+    pub skipped: Vec<String>,
+    /// The (build, runtime) positions this run owns.
+    pub cells: Vec<(usize, usize)>,
+}
+
+impl GridPlan {
+    /// Every distinct resolved version on either axis.
+    pub fn versions(&self) -> Vec<Version> {
+        let mut out: Vec<Version> = Vec::new();
+        for v in self
+            .build_axis
+            .iter()
+            .chain(&self.runtime_axis)
+            .filter_map(AxisEntry::version)
+        {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+        out
+    }
+
+    /// The key of the cell at (build, runtime).
+    pub fn key(&self, build: usize, runtime: usize) -> Option<CellKey> {
+        Some(CellKey {
+            interpreter: self.interpreter.label(),
+            build: self.build_axis.get(build)?.label(),
+            runtime: self.runtime_axis.get(runtime)?.label(),
+        })
+    }
+}
+
+/// What a run is, as reports show it: known once versions are resolved,
+/// before any work starts.
+#[derive(Debug, Clone)]
+pub struct RunHeader {
+    pub grids: Vec<GridPlan>,
+    /// Identifies the matrix (see `Config::matrix_id`).
+    pub matrix_id: String,
+    pub shard: Option<Shard>,
+    pub installer: String,
+    pub extension: String,
+    pub jobs: usize,
+    pub notes: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl RunHeader {
+    /// Cells this run will report.
+    pub fn planned(&self) -> usize {
+        self.grids.iter().map(|g| g.cells.len()).sum()
+    }
+}
+
+/// Everything the runner needs, and nothing it must look up again.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub header: RunHeader,
+    pub installer: Installer,
+    pub extension: Extension,
+    pub timeout: Duration,
+    pub isolation: Isolation,
+    pub ignore_requires: bool,
+    pub cache: Option<PathBuf>,
+}
+
+/// What stops a run before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Something named in matrix.toml does not exist (an interpreter, a
+    /// NumPy version): a config error, located.
+    #[error("{error}")]
+    Config {
+        error: ConfigError,
+        hint: &'static str,
+    },
+    #[error(transparent)]
+    Select(SelectError),
+    /// Versions could not be resolved at all.
+    #[error("cannot resolve NumPy versions: {0}")]
+    Resolve(InstallError),
+    /// Checked up front: an unwritable or full cache is one clear error,
+    /// not a grid of "unavailable" cells.
+    #[error("cannot write the cache at {}: {source}", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PlanError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            PlanError::Config { hint, .. } => Some(hint),
+            PlanError::Select(e) => Some(e.hint()),
+            PlanError::Resolve(e) => e.hint(),
+            PlanError::Cache { .. } => Some(
+                "name a writable directory with --cache-dir, or run without the cache with --fresh",
+            ),
+        }
+    }
+
+    /// A mistake in the config (exit 2) rather than the machine (exit 3).
+    pub fn is_config(&self) -> bool {
+        matches!(self, PlanError::Config { .. })
+    }
+}
+
+/// Plans the run of `config` with `options`.
+pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let mut notes = Vec::new();
+    let chosen = select_interpreters(&config.python).await.map_err(
+        |(request, e)| match &request.span {
+            Some(_) => PlanError::Config {
+                error: config.error_at(request.span.clone(), e.to_string()),
+                hint: "`matrix pythons` lists every interpreter found and why others were rejected",
+            },
+            None => PlanError::Select(e),
+        },
+    )?;
+    for found in &chosen {
+        if !found.interpreter.python_h {
+            notes.push(format!(
+                "{} has no Python.h under {}: builds will fail (install the Python development headers)",
+                found.interpreter.label(),
+                found.interpreter.include.display()
+            ));
+        }
+    }
+    if let Some(root) = &options.cache {
+        check_writable(root)?;
+    }
+    let installer = Installer::discover(
+        options.installer.unwrap_or(InstallerChoice::Auto),
+        &chosen[0].interpreter,
+        &mut notes,
+    )
+    .await;
+    let mut grids = resolve_grids(config, &installer, &chosen).await?;
+    select_cells(&mut grids, options);
+    let jobs = options
+        .jobs
+        .or(config.jobs)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    Ok(Plan {
+        header: RunHeader {
+            grids,
+            matrix_id: config.matrix_id(),
+            shard: options.shard,
+            installer: installer.describe(),
+            extension: config.extension.label(),
+            jobs,
+            notes,
+            timeout: config.timeout,
+        },
+        installer,
+        extension: config.extension.clone(),
+        timeout: config.timeout,
+        isolation: options.isolation.unwrap_or(config.isolation),
+        ignore_requires: options.ignore_requires,
+        cache: options.cache.clone(),
+    })
+}
+
+fn check_writable(root: &Path) -> Result<(), PlanError> {
+    std::fs::create_dir_all(root)
+        .and_then(|()| tempfile::NamedTempFile::new_in(root).map(drop))
+        .map_err(|source| PlanError::Cache {
+            path: root.to_path_buf(),
+            source,
+        })
+}
+
+/// Every interpreter's axes, resolved before any work: the table is shown
+/// first, and an unreachable index stops the run before it starts.
+async fn resolve_grids(
+    config: &Config,
+    installer: &Installer,
+    chosen: &[Found],
+) -> Result<Vec<GridPlan>, PlanError> {
+    let resolver = Resolver::new(installer);
+    let values = |axis: Axis| config.axis(axis).iter().map(|r| &r.value);
+    let axes = join_all(chosen.iter().map(|f| async {
+        let build = match &config.extension.subject {
+            // Published code: each wheel or requirement is a row.
+            Subject::Rows(rows) => ResolvedAxis {
+                entries: rows.iter().cloned().map(AxisEntry::Row).collect(),
+                skipped: Vec::new(),
+            },
+            _ => resolver.axis(&f.interpreter, values(Axis::Build)).await?,
+        };
+        let runtime = resolver.axis(&f.interpreter, values(Axis::Runtime)).await?;
+        Ok::<_, InstallError>((build, runtime))
+    }))
+    .await;
+    let mut grids = Vec::new();
+    for (found, axes) in chosen.iter().zip(axes) {
+        let (build, runtime) = axes.map_err(PlanError::Resolve)?;
+        let mut skipped = build.skipped;
+        for s in runtime.skipped {
+            if !skipped.contains(&s) {
+                skipped.push(s);
+            }
+        }
+        grids.push(GridPlan {
+            interpreter: found.interpreter.clone(),
+            source: found.source,
+            build_axis: build.entries,
+            runtime_axis: runtime.entries,
+            skipped,
+            cells: Vec::new(),
+        });
+    }
+    if let Some(first) = chosen.first() {
+        check_requests_exist(config, &resolver, &first.interpreter, &grids).await?;
+    }
+    Ok(grids)
+}
+
+/// A NumPy request that resolved to nothing because no such release exists
+/// at all (not merely no wheel for this interpreter) is a mistake in the
+/// file: say where.
+async fn check_requests_exist(
+    config: &Config,
+    resolver: &Resolver<'_>,
+    interpreter: &Interpreter,
+    grids: &[GridPlan],
+) -> Result<(), PlanError> {
+    for axis in [Axis::Build, Axis::Runtime] {
+        for located in config.axis(axis) {
+            let missing = grids.iter().any(|g| {
+                let entries = match axis {
+                    Axis::Build => &g.build_axis,
+                    Axis::Runtime => &g.runtime_axis,
+                };
+                entries.iter().any(
+                    |e| matches!(e, AxisEntry::Missing { request, .. } if *request == located.value),
+                )
+            });
+            if !missing {
+                continue;
+            }
+            match resolver.exists_on_index(interpreter, &located.value).await {
+                Ok(false) => {
+                    return Err(PlanError::Config {
+                        error: config.error_at(
+                            located.span.clone(),
+                            format!(
+                                "no NumPy release on the package index matches \"{}\": expected an existing version",
+                                located.value
+                            ),
+                        ),
+                        hint: "`pip index versions numpy` lists the releases",
+                    });
+                }
+                Ok(true) => {}
+                Err(e @ InstallError::Network { .. }) => return Err(PlanError::Resolve(e)),
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which cells this run owns (all, a shard, or the ones to re-run), minus
+/// those already done.
+fn select_cells(grids: &mut [GridPlan], options: &PlanOptions) {
+    let mut column = 0;
+    for g in grids {
+        let mut cells = Vec::new();
+        for ri in 0..g.runtime_axis.len() {
+            let in_shard = options.shard.is_none_or(|s| s.owns(column));
+            column += 1;
+            if !in_shard {
+                continue;
+            }
+            for bi in 0..g.build_axis.len() {
+                let Some(key) = g.key(bi, ri) else { continue };
+                let in_only = options.only.as_ref().is_none_or(|only| only.contains(&key));
+                if in_only && !options.skip.contains(&key) {
+                    cells.push((bi, ri));
+                }
+            }
+        }
+        g.cells = cells;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_parsed_and_checked() {
+        assert_eq!("2/3".parse(), Ok(Shard { index: 2, total: 3 }));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        let s = Shard { index: 2, total: 3 };
+        let owned: Vec<usize> = (0..7).filter(|c| s.owns(*c)).collect();
+        assert_eq!(owned, [1, 4]);
+    }
+}

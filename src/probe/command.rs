@@ -1,0 +1,67 @@
+//! A user's `test = "..."` command, run once per cell instead of the probe:
+//! in a process of its own (a command may start threads and subprocesses,
+//! which a fork server's child must not), with the runtime environment's
+//! `bin` first on PATH (so `python` is its Python), the artifact on
+//! PYTHONPATH, and nothing else from the host's Python setup. Its exit
+//! status decides pass or fail, a signal decides crash.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{ProbeRun, child_env, could_not_start};
+use crate::build::Artifact;
+use crate::environment::NumpyEnv;
+use crate::outcome;
+use crate::process::Spec;
+
+pub async fn run(
+    command: &str,
+    artifact: &Artifact,
+    env: &NumpyEnv,
+    work_dir: &Path,
+    timeout: Duration,
+) -> ProbeRun {
+    let words = shlex::split(command).unwrap_or_default();
+    let Some((program, args)) = words.split_first() else {
+        return could_not_start(command.to_string(), &"empty test command");
+    };
+    let bin = env
+        .python
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap_or_default();
+    let mut spec = Spec::new(program).env_clear().args(args);
+    for (key, value) in child_env() {
+        spec = spec.env(key, value);
+    }
+    let spec = spec
+        .env("PATH", path)
+        .env("VIRTUAL_ENV", &env.dir)
+        .env("PYTHONPATH", &artifact.dir)
+        .env("PYTHONNOUSERSITE", "1")
+        .env("PYTHONFAULTHANDLER", "1")
+        .cwd(work_dir)
+        .timeout(timeout);
+    let shown = format!(
+        "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
+        work_dir.display(),
+        env.dir.display(),
+        artifact.dir.display()
+    );
+    let finished = match spec.run().await {
+        Ok(f) => f,
+        Err(e) => return could_not_start(shown, &e),
+    };
+    let (stdout, stderr) = (finished.stdout.display(), finished.stderr.display());
+    ProbeRun {
+        outcome: outcome::classify_command(finished.exit, &stdout, &stderr),
+        stdout,
+        stderr,
+        duration: finished.duration,
+        command: shown,
+    }
+}

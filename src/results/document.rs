@@ -1,0 +1,679 @@
+//! The results document: what a run found, as data every report renders
+//! from and `--json` writes. Reports of a saved file (`matrix report`), of a
+//! merged set of shards (`matrix merge`) and of a live run therefore look
+//! exactly alike.
+//!
+//! The shape is versioned (`schema_version`): a reader checks the version
+//! before reading further, and any incompatible change bumps it. Version 2:
+//! one entry in `grids` per interpreter; every cell names its interpreter,
+//! grid and platform.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use serde::{Deserialize, Serialize};
+
+use super::collect::RunResults;
+use crate::expect::{ExpectSource, Expected};
+use crate::outcome::{FailureReason, Outcome, OutcomeKind};
+use crate::plan::{AxisEntry, CellKey, GridPlan};
+use crate::runner::CellResult;
+
+pub const SCHEMA: &str = "abimatrix.results";
+pub const SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub schema: String,
+    pub schema_version: u32,
+    pub abimatrix_version: String,
+    /// False when the run was interrupted: `cells` then holds only the cells
+    /// that finished.
+    pub complete: bool,
+    pub duration_s: Option<f64>,
+    pub installer: Option<String>,
+    pub extension: Option<String>,
+    pub timeout_s: Option<f64>,
+    /// Identifies the matrix (config contents that decide the cells): shards
+    /// and baselines of different matrices are not mixed.
+    #[serde(default)]
+    pub matrix_id: Option<String>,
+    /// "K/N" when this is one shard of a sharded run.
+    #[serde(default)]
+    pub shard: Option<String>,
+    pub grids: Vec<GridDoc>,
+    pub cells: Vec<CellDoc>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridDoc {
+    pub interpreter: InterpreterDoc,
+    pub axes: Axes,
+    /// Series inside requested ranges that have no wheel for this interpreter.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+    #[serde(default)]
+    pub builds: Vec<BuildDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterpreterDoc {
+    pub label: String,
+    pub implementation: String,
+    pub version: String,
+    pub executable: PathBuf,
+    pub found_in: String,
+    pub machine: String,
+    pub platform: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Axes {
+    pub build: Vec<AxisDoc>,
+    pub runtime: Vec<AxisDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AxisDoc {
+    pub request: String,
+    pub version: Option<String>,
+    pub unavailable: Option<String>,
+}
+
+impl AxisDoc {
+    pub fn label(&self) -> &str {
+        self.version.as_deref().unwrap_or(&self.request)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildDoc {
+    pub numpy: String,
+    pub ok: bool,
+    /// Taken from the cache rather than compiled by this run.
+    #[serde(default)]
+    pub reused: bool,
+    pub summary: String,
+    pub duration_s: f64,
+    pub log: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expectation {
+    pub outcome: OutcomeKind,
+    pub reason: Option<FailureReason>,
+    /// The `[[expect]]` line that set it; null for the default.
+    pub line: Option<usize>,
+    /// "numpy-rules" when predicted from NumPy's published rules.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl Expectation {
+    pub fn of(e: &Expected) -> Expectation {
+        let (line, source) = match e.source {
+            ExpectSource::Table { line } => (Some(line), None),
+            ExpectSource::NumpyRules => (None, Some("numpy-rules".to_string())),
+            ExpectSource::Default => (None, None),
+        };
+        Expectation {
+            outcome: e.outcome,
+            reason: e.reason,
+            line,
+            source,
+        }
+    }
+
+    /// Which rule set it, in words.
+    pub fn rule(&self) -> String {
+        match (&self.source, self.line) {
+            (Some(source), _) => source.clone(),
+            (None, Some(l)) => ExpectSource::Table { line: l }.to_string(),
+            (None, None) => ExpectSource::Default.to_string(),
+        }
+    }
+
+    pub fn is_met_by(&self, outcome: OutcomeKind, reason: Option<FailureReason>) -> bool {
+        self.outcome == outcome && (self.reason.is_none() || self.reason == reason)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellDoc {
+    pub grid: usize,
+    pub interpreter: String,
+    /// "linux-x86_64": where the cell ran (shards may differ).
+    #[serde(default)]
+    pub platform: String,
+    pub build: String,
+    pub runtime: String,
+    pub outcome: OutcomeKind,
+    pub reason: Option<FailureReason>,
+    pub exception: Option<String>,
+    pub message: String,
+    pub signal: Option<i32>,
+    pub signal_name: Option<String>,
+    pub traceback: Option<String>,
+    pub expected: Expectation,
+    pub met: bool,
+    pub duration_s: f64,
+    pub command: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CellDoc {
+    /// The document form of a finished cell of `grid` (index `index`),
+    /// judged by `expected`.
+    pub fn new(c: &CellResult, grid: &GridPlan, expected: &Expected) -> CellDoc {
+        let (exception, signal, signal_name, traceback) = match &c.outcome {
+            Outcome::Fail(f) => (f.exception.clone(), None, None, None),
+            Outcome::Crash {
+                signal,
+                name,
+                traceback,
+            } => (None, Some(*signal), Some(name.clone()), traceback.clone()),
+            _ => (None, None, None, None),
+        };
+        let label =
+            |axis: &[AxisEntry], i: usize| axis.get(i).map(AxisEntry::label).unwrap_or_default();
+        CellDoc {
+            grid: c.grid,
+            interpreter: grid.interpreter.label(),
+            platform: format!("{}-{}", grid.interpreter.platform, grid.interpreter.machine),
+            build: label(&grid.build_axis, c.build),
+            runtime: label(&grid.runtime_axis, c.runtime),
+            outcome: c.outcome.kind(),
+            reason: c.outcome.reason(),
+            exception,
+            message: c.outcome.message(),
+            signal,
+            signal_name,
+            traceback,
+            expected: Expectation::of(expected),
+            met: expected.is_met_by(c.outcome.kind(), c.outcome.reason()),
+            duration_s: c.duration.as_secs_f64(),
+            command: c.command.clone(),
+            stdout: c.stdout.clone(),
+            stderr: c.stderr.clone(),
+        }
+    }
+
+    /// Judges the cell afresh (a resumed run's journaled cells).
+    pub fn judge(&mut self, expected: &Expected) {
+        self.expected = Expectation::of(expected);
+        self.met = self.expected.is_met_by(self.outcome, self.reason);
+    }
+
+    /// Its identity across files.
+    pub fn key(&self) -> CellKey {
+        CellKey {
+            interpreter: self.interpreter.clone(),
+            build: self.build.clone(),
+            runtime: self.runtime.clone(),
+        }
+    }
+
+    /// "1.26.4 → 2.0.2".
+    pub fn pair(&self) -> String {
+        format!("{} → {}", self.build, self.runtime)
+    }
+
+    /// Where the cell stands in a grid's axes, for ordering.
+    pub fn position(&self, grid: &GridDoc) -> (usize, usize) {
+        let pos = |axis: &[AxisDoc], label: &str| {
+            axis.iter()
+                .position(|a| a.label() == label)
+                .unwrap_or(usize::MAX)
+        };
+        (
+            pos(&grid.axes.build, &self.build),
+            pos(&grid.axes.runtime, &self.runtime),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub planned: usize,
+    pub finished: usize,
+    pub met: usize,
+    pub unmet: usize,
+    pub by_outcome: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not an abimatrix results file: {detail}")]
+    Format { path: PathBuf, detail: String },
+}
+
+impl Document {
+    /// The document of a (possibly unfinished) run.
+    pub fn from_results(results: &RunResults) -> Document {
+        let header = &results.header;
+        let grids: Vec<GridDoc> = header
+            .grids
+            .iter()
+            .enumerate()
+            .map(|(index, g)| GridDoc {
+                interpreter: InterpreterDoc {
+                    label: g.interpreter.label(),
+                    implementation: g.interpreter.implementation.clone(),
+                    version: g.interpreter.version.to_string(),
+                    executable: g.interpreter.executable.clone(),
+                    found_in: g.source.to_string(),
+                    machine: g.interpreter.machine.clone(),
+                    platform: g.interpreter.platform.clone(),
+                },
+                axes: Axes {
+                    build: axis(&g.build_axis),
+                    runtime: axis(&g.runtime_axis),
+                },
+                skipped: g.skipped.clone(),
+                builds: results
+                    .builds
+                    .iter()
+                    .filter(|b| b.grid == index)
+                    .map(|b| match &b.result {
+                        Ok(built) => BuildDoc {
+                            numpy: b.row.clone(),
+                            ok: true,
+                            reused: built.reused,
+                            summary: String::new(),
+                            duration_s: built.duration.as_secs_f64(),
+                            log: built.log.clone(),
+                        },
+                        Err(e) => BuildDoc {
+                            numpy: b.row.clone(),
+                            ok: false,
+                            reused: false,
+                            summary: e.summary.clone(),
+                            duration_s: 0.0,
+                            log: e.log.clone(),
+                        },
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut doc = Document {
+            schema: SCHEMA.to_string(),
+            schema_version: SCHEMA_VERSION,
+            abimatrix_version: env!("CARGO_PKG_VERSION").to_string(),
+            complete: results.complete(),
+            duration_s: results.duration.map(|d| d.as_secs_f64()),
+            installer: Some(header.installer.clone()),
+            extension: Some(header.extension.clone()),
+            timeout_s: Some(header.timeout.as_secs_f64()),
+            matrix_id: Some(header.matrix_id.clone()),
+            shard: header.shard.map(|s| s.to_string()),
+            grids,
+            cells: results.cells.clone(),
+            summary: Summary::default(),
+        };
+        doc.sort_cells();
+        doc.summarize(header.planned());
+        doc
+    }
+
+    /// Cells in grid order (interpreter, build row, runtime column), so every
+    /// rendering of the same results is the same, however cells finished.
+    pub fn sort_cells(&mut self) {
+        let grids = self.grids.clone();
+        self.cells.sort_by_key(|c| {
+            let (b, r) = grids
+                .get(c.grid)
+                .map_or((usize::MAX, usize::MAX), |g| c.position(g));
+            (c.grid, b, r)
+        });
+    }
+
+    /// Recomputes `summary` from the cells.
+    pub fn summarize(&mut self, planned: usize) {
+        let unmet = self.cells.iter().filter(|c| !c.met).count();
+        let mut by_outcome = BTreeMap::new();
+        for c in &self.cells {
+            *by_outcome
+                .entry(c.outcome.as_str().to_string())
+                .or_insert(0) += 1;
+        }
+        self.summary = Summary {
+            planned,
+            finished: self.cells.len(),
+            met: self.cells.len() - unmet,
+            unmet,
+            by_outcome,
+        };
+    }
+
+    /// Cells planned by the axes.
+    pub fn planned_by_axes(&self) -> usize {
+        self.grids
+            .iter()
+            .map(|g| g.axes.build.len() * g.axes.runtime.len())
+            .sum()
+    }
+
+    pub fn cell(&self, grid: usize, build: &str, runtime: &str) -> Option<&CellDoc> {
+        self.cells
+            .iter()
+            .find(|c| c.grid == grid && c.build == build && c.runtime == runtime)
+    }
+
+    /// The cell with `key`, in whichever grid holds it.
+    pub fn find(&self, key: &CellKey) -> Option<&CellDoc> {
+        self.cells.iter().find(|c| c.key() == *key)
+    }
+
+    pub fn unmet(&self) -> impl Iterator<Item = &CellDoc> {
+        self.cells.iter().filter(|c| !c.met)
+    }
+
+    pub fn count(&self, kind: OutcomeKind) -> usize {
+        self.cells.iter().filter(|c| c.outcome == kind).count()
+    }
+
+    pub fn to_json(&self) -> String {
+        // Plain strings and numbers: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Reads a results file, checking that it is one, of this version, and
+    /// consistent (see [`Document::check`]).
+    pub fn load(path: &Path) -> Result<Document, LoadError> {
+        let text = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Document::parse(&text).map_err(|detail| LoadError::Format {
+            path: path.to_path_buf(),
+            detail,
+        })
+    }
+
+    /// Parses and checks the bytes of a results file.
+    pub fn parse(bytes: &[u8]) -> Result<Document, String> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if value["schema"] != SCHEMA {
+            return Err("no \"schema\": \"abimatrix.results\"".into());
+        }
+        if value["schema_version"] != SCHEMA_VERSION {
+            return Err(format!(
+                "schema_version {} (this abimatrix reads {SCHEMA_VERSION})",
+                value["schema_version"]
+            ));
+        }
+        let doc: Document = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        doc.check()?;
+        Ok(doc)
+    }
+
+    /// What every reader relies on: each cell names a grid that exists and
+    /// the interpreter of that grid, its row and column are on that grid's
+    /// axes, no cell appears twice, and resolved versions are versions.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, g) in self.grids.iter().enumerate() {
+            for a in g.axes.build.iter().chain(&g.axes.runtime) {
+                if let Some(v) = &a.version
+                    && Version::from_str(v).is_err()
+                {
+                    return Err(format!("grid {i}: \"{v}\" is not a version"));
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, c) in self.cells.iter().enumerate() {
+            let Some(g) = self.grids.get(c.grid) else {
+                return Err(format!(
+                    "cell {i} ({}) names grid {}, but there are {} grid(s)",
+                    c.pair(),
+                    c.grid,
+                    self.grids.len()
+                ));
+            };
+            if c.interpreter != g.interpreter.label {
+                return Err(format!(
+                    "cell {i} ({}) is of {} but sits in the grid of {}",
+                    c.pair(),
+                    c.interpreter,
+                    g.interpreter.label
+                ));
+            }
+            let (b, r) = c.position(g);
+            if b == usize::MAX || r == usize::MAX {
+                return Err(format!(
+                    "cell {i} ({}) is not on the axes of its grid",
+                    c.pair()
+                ));
+            }
+            if !seen.insert(c.key()) {
+                return Err(format!("cell {} appears twice", c.key()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
+    entries
+        .iter()
+        .map(|a| AxisDoc {
+            request: a.request(),
+            version: a.version().map(ToString::to_string),
+            unavailable: a.unavailable().map(str::to_string),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! In-memory documents for the tests of every stage that reads one:
+    //! merge, diff, journal and every renderer.
+    use super::*;
+
+    pub(crate) fn interpreter(label: &str) -> InterpreterDoc {
+        InterpreterDoc {
+            label: label.to_string(),
+            implementation: "CPython".into(),
+            version: label.trim_start_matches("CPython ").to_string(),
+            executable: PathBuf::from("/usr/bin/python3.11"),
+            found_in: "PATH".into(),
+            machine: "x86_64".into(),
+            platform: "linux".into(),
+        }
+    }
+
+    fn axis_doc(label: &str) -> AxisDoc {
+        AxisDoc {
+            request: format!("{}.*", label.rsplit_once('.').map_or(label, |p| p.0)),
+            version: Some(label.to_string()),
+            unavailable: None,
+        }
+    }
+
+    /// A cell of "CPython 3.11.7" in grid 0 with `kind`, expected to do
+    /// exactly that.
+    pub(crate) fn cell(build: &str, runtime: &str, kind: OutcomeKind) -> CellDoc {
+        let reason = (kind == OutcomeKind::Fail).then_some(FailureReason::Other);
+        CellDoc {
+            grid: 0,
+            interpreter: "CPython 3.11.7".into(),
+            platform: "linux-x86_64".into(),
+            build: build.into(),
+            runtime: runtime.into(),
+            outcome: kind,
+            reason,
+            exception: None,
+            message: String::new(),
+            signal: None,
+            signal_name: None,
+            traceback: None,
+            expected: Expectation {
+                outcome: kind,
+                reason,
+                line: None,
+                source: None,
+            },
+            met: true,
+            duration_s: 0.25,
+            command: None,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// A one-grid document holding `cells`, its axes taken from them.
+    pub(crate) fn document(cells: Vec<CellDoc>) -> Document {
+        let mut build: Vec<String> = Vec::new();
+        let mut runtime: Vec<String> = Vec::new();
+        for c in &cells {
+            if !build.contains(&c.build) {
+                build.push(c.build.clone());
+            }
+            if !runtime.contains(&c.runtime) {
+                runtime.push(c.runtime.clone());
+            }
+        }
+        build.sort();
+        runtime.sort();
+        let mut doc = Document {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            abimatrix_version: "0.0.0-test".into(),
+            complete: true,
+            duration_s: Some(1.5),
+            installer: Some("uv (/usr/bin/uv, from PATH)".into()),
+            extension: Some("sample extension my_extension".into()),
+            timeout_s: Some(60.0),
+            matrix_id: Some("0123456789abcdef".into()),
+            shard: None,
+            grids: vec![GridDoc {
+                interpreter: interpreter("CPython 3.11.7"),
+                axes: Axes {
+                    build: build.iter().map(|b| axis_doc(b)).collect(),
+                    runtime: runtime.iter().map(|r| axis_doc(r)).collect(),
+                },
+                skipped: Vec::new(),
+                builds: Vec::new(),
+            }],
+            cells,
+            summary: Summary::default(),
+        };
+        doc.sort_cells();
+        let planned = doc.planned_by_axes();
+        doc.summarize(planned);
+        doc
+    }
+
+    #[test]
+    fn a_document_round_trips_through_its_file_form() {
+        let doc = document(vec![
+            cell("1.26.4", "2.0.2", OutcomeKind::Fail),
+            cell("2.0.2", "2.0.2", OutcomeKind::Pass),
+        ]);
+        let back = Document::parse(doc.to_json().as_bytes()).unwrap();
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn inconsistent_files_are_refused_with_what_is_wrong() {
+        let good = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        let bad = |edit: &dyn Fn(&mut Document)| {
+            let mut d = good.clone();
+            edit(&mut d);
+            Document::parse(serde_json::to_string(&d).unwrap().as_bytes()).unwrap_err()
+        };
+        assert!(bad(&|d| d.cells[0].grid = 3).contains("names grid 3"));
+        assert!(bad(&|d| d.grids.clear()).contains("there are 0 grid(s)"));
+        assert!(
+            bad(&|d| d.cells[0].interpreter = "CPython 3.9.1".into()).contains("sits in the grid")
+        );
+        assert!(bad(&|d| d.cells[0].build = "9.9".into()).contains("not on the axes"));
+        assert!(
+            bad(&|d| {
+                let c = d.cells[0].clone();
+                d.cells.push(c)
+            })
+            .contains("appears twice")
+        );
+        assert!(
+            bad(&|d| d.grids[0].axes.runtime[0].version = Some("two".into()))
+                .contains("not a version")
+        );
+        assert!(Document::parse(b"{}").unwrap_err().contains("schema"));
+        assert!(Document::parse(b"[1,").is_err());
+    }
+
+    /// Mutated results files (bytes cut, flipped, fields dropped or
+    /// retyped) must each load or be refused, never panic; and whatever
+    /// loads must render in every format without a panic.
+    #[test]
+    fn loading_and_rendering_never_panic_on_mutated_files() {
+        let mut seed = document(vec![
+            cell("1.26.4", "2.0.2", OutcomeKind::Fail),
+            cell("2.0.2", "2.0.2", OutcomeKind::Crash),
+            cell("1.26.4", "1.26.4", OutcomeKind::Pass),
+            cell("2.0.2", "1.26.4", OutcomeKind::Timeout),
+        ]);
+        seed.cells[0].met = false;
+        let text = seed.to_json();
+        let tokens = [
+            "", "0", "-1", "99", "null", "\"\"", "[]", "{}", "\"x\"", "1e400", "true",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33) as usize % n.max(1)
+        };
+        let mut loaded = 0;
+        for _ in 0..3000 {
+            let mut bytes = text.clone().into_bytes();
+            match next(3) {
+                0 => bytes.truncate(next(bytes.len())),
+                1 => {
+                    let at = next(bytes.len());
+                    bytes[at] = b"{}[],:\"0a-"[next(10)];
+                }
+                _ => {
+                    // Replace one JSON value (after a ": ") with another token.
+                    let starts: Vec<usize> = text.match_indices(": ").map(|(i, _)| i + 2).collect();
+                    let at = starts[next(starts.len())];
+                    let end = text[at..].find([',', '\n']).map_or(text.len(), |e| at + e);
+                    bytes.splice(at..end, tokens[next(tokens.len())].bytes());
+                }
+            }
+            let result = std::panic::catch_unwind(|| {
+                if let Ok(doc) = Document::parse(&bytes) {
+                    for format in crate::report::Format::ALL {
+                        let _ = crate::report::render(&doc, format);
+                    }
+                    if let Some(c) = doc.cells.first() {
+                        let _ = crate::report::explain::render(&doc, c);
+                    }
+                    let _ =
+                        crate::report::diff::render(&crate::results::compare::diff(&doc, &seed));
+                    return true;
+                }
+                false
+            });
+            match result {
+                Ok(ok) => loaded += usize::from(ok),
+                Err(_) => panic!("panicked on:\n{}", String::from_utf8_lossy(&bytes)),
+            }
+        }
+        assert!(
+            loaded > 100,
+            "the mutations should leave many files loadable ({loaded})"
+        );
+    }
+}

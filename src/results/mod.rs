@@ -1,0 +1,14 @@
+//! The saved results and the operations on them: the versioned document
+//! every report renders from ([`document`]), the run as collected so far
+//! ([`collect`]), the journal that lets an interrupted run resume
+//! ([`journal`]), joining shards ([`merge`]) and comparing two runs
+//! ([`compare`]). Nothing here prints.
+
+pub mod collect;
+pub mod compare;
+pub mod document;
+pub mod journal;
+pub mod merge;
+
+pub use collect::RunResults;
+pub use document::{CellDoc, Document, LoadError};
