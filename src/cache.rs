@@ -37,14 +37,6 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
-        Bucket::Tools,
-        Bucket::Envs,
-        Bucket::Builds,
-        Bucket::Probes,
-        Bucket::Journals,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Bucket::Tools => "tools",

@@ -59,15 +59,18 @@ pub fn cached_dir(root: &Path, interpreter: &Interpreter, version: &Version) -> 
         .join(version.to_string())
 }
 
-/// The environment with `numpy==version` for `interpreter` at `place`.
+/// The environment with `numpy==version` for `interpreter` at `place`;
+/// `started` is called when it must be made (not when it is reused).
 pub async fn ensure(
     installer: &Installer,
     interpreter: &Interpreter,
     version: &Version,
     place: Place<'_>,
+    started: impl FnOnce(),
 ) -> Result<NumpyEnv, InstallError> {
     let start = Instant::now();
     let make = async |dir: &Path| -> Result<PathBuf, InstallError> {
+        started();
         let include = create(installer, interpreter, version, dir).await?;
         if matches!(place, Place::Cached(_)) {
             let marker = Marker {

@@ -15,19 +15,19 @@
 //! - `report`: the reporter and one renderer per format.
 
 pub mod app;
-pub mod build;
-pub mod cache;
+pub(crate) mod build;
+pub(crate) mod cache;
 pub mod cli;
-pub mod config;
-pub mod environment;
-pub mod expect;
-pub mod extension;
-pub mod outcome;
-pub mod plan;
-pub mod probe;
-pub mod process;
-pub mod python;
-pub mod report;
-pub mod results;
-pub mod rules;
-pub mod runner;
+pub(crate) mod config;
+pub(crate) mod environment;
+pub(crate) mod expect;
+pub(crate) mod extension;
+pub(crate) mod outcome;
+pub(crate) mod plan;
+pub(crate) mod probe;
+pub(crate) mod process;
+pub(crate) mod python;
+pub(crate) mod report;
+pub(crate) mod results;
+pub(crate) mod rules;
+pub(crate) mod runner;

@@ -10,9 +10,9 @@ mod interpreter;
 mod request;
 mod uv;
 
-pub use discovery::{Discovery, Found, NoMatch, PythonSource, Rejected, SearchRoots, discover};
+pub use discovery::{Discovery, Found, NoMatch, PythonSource, SearchRoots, discover};
 pub use index::index_versions;
-pub use installer::{InstallError, Installer, InstallerChoice, UvOrigin, venv_python};
+pub use installer::{InstallError, Installer, InstallerChoice, venv_python};
 pub use interpreter::{Interpreter, InterpreterError, find, query};
-pub use request::{PYTHON_EXPECTED, PythonRequest};
+pub use request::PythonRequest;
 pub use uv::Uv;

@@ -25,12 +25,12 @@ pub fn render(d: &Diff<'_>) -> String {
         );
     };
     for (title, list) in [
-        ("worse", &d.worse),
-        ("better", &d.better),
-        ("changed", &d.changed),
+        ("got worse", &d.worse),
+        ("got better", &d.better),
+        ("changed reason", &d.changed),
     ] {
         if !list.is_empty() {
-            let _ = writeln!(out, "{} cell(s) got {title}:", list.len());
+            let _ = writeln!(out, "{} cell(s) {title}:", list.len());
             for pair in list.iter() {
                 line(&mut out, pair);
             }
@@ -54,4 +54,29 @@ pub fn render(d: &Diff<'_>) -> String {
         out.push_str("no cell changed\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{FailureReason, OutcomeKind};
+    use crate::report::fixtures;
+    use crate::results::compare::diff;
+
+    #[test]
+    fn every_kind_of_change() {
+        let old = fixtures::every_outcome();
+        let mut new = old.clone();
+        new.cells[0].outcome = OutcomeKind::Crash; // fail -> crash: worse
+        new.cells[0].reason = None;
+        new.cells[2].outcome = OutcomeKind::Pass; // crash -> pass: better
+        new.cells[2].message.clear();
+        new.cells[3].reason = Some(FailureReason::Other); // same rank, new reason
+        let gone = new.cells.remove(1);
+        let mut added = gone.clone();
+        added.runtime = "2.4.6".into();
+        new.cells.push(added);
+        insta::assert_snapshot!(render(&diff(&old, &new)));
+        assert_eq!(render(&diff(&old, &old)), "no cell changed\n");
+    }
 }

@@ -84,3 +84,33 @@ pub fn render(doc: &Document, c: &CellDoc) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::OutcomeKind;
+    use crate::report::fixtures;
+
+    #[test]
+    fn a_crash_a_build_failure_and_a_failure_with_markup() {
+        let doc = fixtures::every_outcome();
+        for kind in [
+            OutcomeKind::Crash,
+            OutcomeKind::BuildFailed,
+            OutcomeKind::Fail,
+            OutcomeKind::Unavailable,
+        ] {
+            let cell = doc.cells.iter().rev().find(|c| c.outcome == kind).unwrap();
+            insta::assert_snapshot!(format!("explain-{kind}"), render(&doc, cell));
+        }
+    }
+
+    #[test]
+    fn a_cell_without_its_grid_is_shown_not_a_panic() {
+        let mut doc = fixtures::every_outcome();
+        let mut cell = doc.cells[0].clone();
+        cell.grid = 9;
+        doc.grids.clear();
+        assert!(render(&doc, &cell).starts_with("cell:"));
+    }
+}

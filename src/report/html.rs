@@ -151,6 +151,17 @@ pub fn render(doc: &Document) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn every_outcome() {
+        insta::assert_snapshot!(render(&fixtures::every_outcome()));
+    }
+
+    #[test]
+    fn an_interrupted_run() {
+        insta::assert_snapshot!(render(&fixtures::interrupted()));
+    }
 
     #[test]
     fn escapes_everything_a_child_could_write() {

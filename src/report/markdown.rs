@@ -86,3 +86,19 @@ pub fn render(doc: &Document) -> String {
     let _ = writeln!(out, "{} · {verdict}", counts_text(doc));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn every_outcome() {
+        insta::assert_snapshot!(render(&fixtures::every_outcome()));
+    }
+
+    #[test]
+    fn an_interrupted_run() {
+        insta::assert_snapshot!(render(&fixtures::interrupted()));
+    }
+}

@@ -5,6 +5,8 @@
 
 pub mod diff;
 pub mod explain;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod grid;
 pub mod html;
 pub mod json;

@@ -211,7 +211,14 @@ pub fn header_text(h: &RunHeader) -> String {
 pub fn line(labels: &[String], update: Update<'_>) -> Option<String> {
     let py = |grid: usize| labels.get(grid).map_or("", String::as_str);
     Some(match update {
-        Update::EnvStarted { .. } | Update::BuildStarted { .. } => return None,
+        // Said when work starts (not for what the cache holds), so a long
+        // step in a CI log is not silent.
+        Update::EnvStarted { grid, version } => {
+            format!("env   {} · numpy {version} being made", py(grid))
+        }
+        Update::BuildStarted { grid, row } => {
+            format!("build {} · against numpy {row} started", py(grid))
+        }
         Update::EnvFinished {
             grid,
             version,
@@ -263,4 +270,89 @@ pub fn line(labels: &[String], update: Update<'_>) -> Option<String> {
         }
         Update::Finished(duration) => format!("done in {:.1}s", duration.as_secs_f64()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::BuildError;
+    use crate::outcome::OutcomeKind;
+    use crate::report::fixtures;
+    use crate::runner::Built;
+    use std::str::FromStr;
+
+    #[test]
+    fn the_resolved_table() {
+        insta::assert_snapshot!(header_text(&fixtures::header()));
+    }
+
+    #[test]
+    fn one_line_per_update() {
+        let labels = vec!["CPython 3.11.7".to_string()];
+        let v = Version::from_str("2.0.2").unwrap();
+        let ok: Result<(Duration, bool), InstallError> = Ok((Duration::from_millis(1500), false));
+        let reused: Result<(Duration, bool), InstallError> = Ok((Duration::from_millis(10), true));
+        let failed: Result<(Duration, bool), InstallError> = Err(InstallError::NoWheel {
+            requirement: "numpy==2.0.2".into(),
+            detail: String::new(),
+        });
+        let built = |reused: bool| BuildRecord {
+            grid: 0,
+            row: "2.0.2".into(),
+            result: Ok(Built {
+                reused,
+                duration: Duration::from_millis(2100),
+                log: String::new(),
+            }),
+        };
+        let broken = BuildRecord {
+            grid: 0,
+            row: "2.4.6".into(),
+            result: Err(BuildError::new(
+                "src/ext.c:14:27: error: 'PyArray_Foo' undeclared",
+                "",
+            )),
+        };
+        let doc = fixtures::every_outcome();
+        let mut updates = vec![
+            Update::EnvStarted {
+                grid: 0,
+                version: &v,
+            },
+            Update::EnvFinished {
+                grid: 0,
+                version: &v,
+                result: &ok,
+            },
+            Update::EnvFinished {
+                grid: 0,
+                version: &v,
+                result: &reused,
+            },
+            Update::EnvFinished {
+                grid: 0,
+                version: &v,
+                result: &failed,
+            },
+            Update::BuildStarted {
+                grid: 0,
+                row: "2.0.2",
+            },
+        ];
+        let (a, b) = (built(false), built(true));
+        updates.push(Update::BuildFinished(&a));
+        updates.push(Update::BuildFinished(&b));
+        updates.push(Update::BuildFinished(&broken));
+        for kind in OutcomeKind::ALL {
+            for c in doc.cells.iter().filter(|c| c.outcome == kind) {
+                updates.push(Update::Cell(c));
+            }
+        }
+        updates.push(Update::Finished(Duration::from_millis(3250)));
+        let lines: Vec<String> = updates
+            .into_iter()
+            .filter_map(|u| line(&labels, u))
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
 }

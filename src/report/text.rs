@@ -164,3 +164,43 @@ fn render_summary(doc: &Document, out: &mut String) {
         .unwrap_or_default();
     let _ = writeln!(out, "{} · {verdict}{time}", counts_text(doc));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn plain(doc: &Document) -> String {
+        anstream::adapter::strip_str(&render(doc)).to_string()
+    }
+
+    #[test]
+    fn every_outcome() {
+        insta::assert_snapshot!(plain(&fixtures::every_outcome()));
+    }
+
+    #[test]
+    fn an_interrupted_run() {
+        insta::assert_snapshot!(plain(&fixtures::interrupted()));
+    }
+
+    #[test]
+    fn unexpected_cells_are_red_and_expected_failures_yellow() {
+        let text = render(&fixtures::every_outcome());
+        let red = format!("{UNEXPECTED}☠!{UNEXPECTED:#}");
+        let yellow = format!("{EXPECTED_BAD}✗ {EXPECTED_BAD:#}");
+        assert!(text.contains(&red), "{text}");
+        assert!(text.contains(&yellow), "{text}");
+    }
+
+    #[test]
+    fn no_results() {
+        let mut doc = fixtures::every_outcome();
+        doc.grids.clear();
+        doc.cells.clear();
+        assert_eq!(
+            plain(&doc),
+            "no results: the run stopped before any version was resolved\n"
+        );
+    }
+}

@@ -11,4 +11,4 @@ pub mod journal;
 pub mod merge;
 
 pub use collect::RunResults;
-pub use document::{CellDoc, Document, LoadError};
+pub use document::{CellDoc, Document};

@@ -138,10 +138,6 @@ async fn env_node(
     version: Version,
 ) -> Result<Arc<NumpyEnv>, InstallError> {
     let _permit = ctx.permits.acquire().await;
-    ctx.send(Event::EnvStarted {
-        grid: grid.index,
-        version: version.clone(),
-    });
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("envs").join(version.to_string());
     let cached = ctx
@@ -155,6 +151,12 @@ async fn env_node(
         interpreter,
         &version,
         place(&ctx, &cached, &temporary),
+        || {
+            ctx.send(Event::EnvStarted {
+                grid: grid.index,
+                version: version.clone(),
+            })
+        },
     )
     .await
     .map(Arc::new);
@@ -178,10 +180,12 @@ async fn build_node(
     let env = env.await.map_err(RowProblem::Env)?;
     let _permit = ctx.permits.acquire().await;
     let row = version.to_string();
-    ctx.send(Event::BuildStarted {
-        grid: grid.index,
-        row: row.clone(),
-    });
+    let started = || {
+        ctx.send(Event::BuildStarted {
+            grid: grid.index,
+            row: row.clone(),
+        })
+    };
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("builds").join(&row);
     let installer = &ctx.plan.installer;
@@ -195,6 +199,7 @@ async fn build_node(
             ]);
             let cached = cached_build(&ctx, &key);
             build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+                started();
                 build::project::build(installer, interpreter, project, &version, dir).await
             })
             .await
@@ -202,6 +207,7 @@ async fn build_node(
         Subject::Sources(sources) => {
             let cached = cached_build(&ctx, &build::sources::key(sources, interpreter, &env));
             build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+                started();
                 build::sources::compile(sources, interpreter, &env, dir).await
             })
             .await
@@ -268,12 +274,12 @@ async fn row_node(
         .work
         .join("rows")
         .join(crate::cache::digest([arg.as_str()]));
-    ctx.send(Event::BuildStarted {
-        grid: grid.index,
-        row: row.to_string(),
-    });
     let cached = cached_build(&ctx, &key);
     let result = build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+        ctx.send(Event::BuildStarted {
+            grid: grid.index,
+            row: row.to_string(),
+        });
         build::rows::install(&ctx.plan.installer, interpreter, &arg, dir).await
     })
     .await;

@@ -19,7 +19,9 @@ use futures::future::join_all;
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-pub use events::{BuildRecord, Built, CellResult, Event};
+#[cfg(test)]
+pub use events::Built;
+pub use events::{BuildRecord, CellResult, Event};
 
 use crate::plan::Plan;
 use crate::probe::ProbeFiles;

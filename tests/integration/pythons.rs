@@ -1,9 +1,7 @@
-//! Several interpreters in one run, on this machine's real pyenv Pythons.
-//! A test whose interpreter is absent says so and is skipped visibly.
+//! Several interpreters in one run, on this machine's real pyenv Pythons
+//! (CPython 3.9 and 3.12 must be there: the test fails, saying so, if not).
 
-mod common;
-
-use common::{Project, matrix, numpy};
+use crate::common::{self, Project, matrix, numpy};
 
 fn have(version: &str) -> bool {
     let out = matrix()
@@ -27,10 +25,10 @@ fn have(version: &str) -> bool {
 /// the newest patch of each series with a cp312 wheel, skipping 1.25.
 #[test]
 fn two_interpreters_two_grids_with_ranges() {
-    if !have("3.9") || !have("3.12") {
-        eprintln!("SKIPPED: needs CPython 3.9 and 3.12 (see `matrix pythons`)");
-        return;
-    }
+    common::require(
+        have("3.9") && have("3.12"),
+        "CPython 3.9 and 3.12 (pyenv; see `matrix pythons`)",
+    );
     let p = Project::new();
     p.write(
         "matrix.toml",

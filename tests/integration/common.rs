@@ -213,3 +213,27 @@ pub fn read_json(path: &Path) -> Value {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// A test's requirement of the machine. There are no skipped tests: what a
+/// test needs, `.ci/run` installs (chromium, xmllint) or the machine has
+/// (pyenv's CPython 3.9 and 3.12, root for `unshare`); without it the test
+/// fails and says what is missing.
+pub fn require(ok: bool, what: &str) {
+    assert!(
+        ok,
+        "this test needs {what} (`.ci/run` installs or checks what the tests need)"
+    );
+}
+
+/// A program on PATH, or the test fails naming it.
+pub fn program(names: &[&str], package: &str) -> PathBuf {
+    names
+        .iter()
+        .find_map(|n| which::which(n).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs {} on PATH (Debian's {package}; `.ci/run` installs it)",
+                names[0]
+            )
+        })
+}

@@ -2,9 +2,8 @@
 //! builds, a damaged environment is detected and rebuilt, `--fresh` leaves
 //! the cache alone, `matrix cache` reports and cleans it.
 
-mod common;
-
-use common::{Project, matrix, numpy};
+use crate::common;
+use crate::common::{Project, matrix, numpy};
 
 fn outcomes(run: &common::Run) -> Vec<(String, String, String)> {
     let mut v: Vec<(String, String, String)> = run.results()["cells"]

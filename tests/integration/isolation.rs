@@ -1,9 +1,8 @@
 //! Fork mode and process mode must agree on every cell of a real grid:
 //! outcome, reason and message, for passes, abi-major failures and crashes.
 
-mod common;
-
-use common::{Project, VARIANT_EXTENSION, numpy};
+use crate::common;
+use crate::common::{Project, VARIANT_EXTENSION, numpy};
 
 fn cells(run: &common::Run) -> Vec<(String, String, String, String, String)> {
     let mut v: Vec<_> = run.results()["cells"]

@@ -1,11 +1,10 @@
 //! Reports, NumPy's rules, regressions, sharding and re-runs, on a real grid.
 //! The grid is run once per test binary and its results reused.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{Project, matrix, numpy};
+use crate::common;
+use crate::common::{Project, matrix, numpy};
 
 /// A 4 × 4 grid judged by NumPy's own rules, with every report written; run
 /// once and shared by the tests below.
@@ -94,10 +93,7 @@ fn junit_is_well_formed_with_one_case_per_cell() {
 /// fetched from PyPI), with xmllint.
 #[test]
 fn junit_validates_against_the_junit_xsd() {
-    let Ok(xmllint) = which::which("xmllint") else {
-        eprintln!("SKIPPED: no xmllint on PATH (.ci/run installs Debian's libxml2-utils)");
-        return;
-    };
+    let xmllint = common::program(&["xmllint"], "libxml2-utils");
     let (p, _) = grid();
     let dl = tempfile::tempdir().unwrap();
     let got = std::process::Command::new("python3")
@@ -349,13 +345,10 @@ fn rerun_failed_runs_only_what_did_not_pass() {
 /// included) must stay text.
 #[test]
 fn html_renders_in_a_real_browser_and_child_text_stays_text() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|n| which::which(n).ok())
-    else {
-        eprintln!("SKIPPED: no chromium on PATH (.ci/run installs Debian's chromium)");
-        return;
-    };
+    let chromium = common::program(
+        &["chromium", "chromium-browser", "google-chrome"],
+        "chromium",
+    );
     let (p, _) = grid();
     // A grid whose child writes markup to stdout and fails.
     let hostile = Project::new();
@@ -442,4 +435,69 @@ fn html_renders_in_a_real_browser_and_child_text_stays_text() {
         green > amber * 2,
         "12 pass cells vs 4 fail cells: {green} vs {amber}"
     );
+}
+
+/// Every command that reads a results file refuses a damaged one with exit
+/// 2 and the file's name, never a panic: a cell naming a grid that is not
+/// there (`explain` once panicked on it), a cell off its grid's axes, cut
+/// JSON, another schema.
+#[test]
+fn damaged_results_files_are_refused_by_every_command() {
+    let (p, _) = grid();
+    let good: serde_json::Value = serde_json::from_str(&read(p, "all.json")).unwrap();
+    let damaged = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut doc = good.clone();
+        edit(&mut doc);
+        let path = p.path(name);
+        std::fs::write(&path, doc.to_string()).unwrap();
+        path
+    };
+    let files = [
+        damaged("bad-grid.json", &|d| d["cells"][0]["grid"] = 7.into()),
+        damaged("bad-axes.json", &|d| {
+            d["cells"][0]["build"] = "9.9.9".into()
+        }),
+        damaged("no-grids.json", &|d| d["grids"] = serde_json::json!([])),
+        damaged("bad-version.json", &|d| d["schema_version"] = 99.into()),
+        {
+            let path = p.path("cut.json");
+            let text = read(p, "all.json");
+            std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+            path
+        },
+    ];
+    let all = p.path("all.json");
+    for bad in &files {
+        let b = bad.to_str().unwrap();
+        let cell = &good["cells"][0];
+        let (build, runtime) = (
+            cell["build"].as_str().unwrap(),
+            cell["runtime"].as_str().unwrap(),
+        );
+        let runs: Vec<Vec<&str>> = vec![
+            vec!["report", b],
+            vec!["diff", b, all.to_str().unwrap()],
+            vec!["diff", all.to_str().unwrap(), b],
+            vec!["merge", b, "-o", "/dev/null"],
+            vec!["explain", build, runtime, "--results", b],
+        ];
+        for args in runs {
+            let out = matrix().args(&args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(b) && !err.contains("panicked"),
+                "{args:?}: {err}"
+            );
+        }
+        for flag in ["--baseline", "--rerun-failed"] {
+            let run = p.run(&["-q", flag, b]);
+            assert_eq!(run.code(), Some(2), "{flag} {b}: {}", run.dump());
+            assert!(
+                run.stderr().contains("not an abimatrix results file"),
+                "{}",
+                run.dump()
+            );
+        }
+    }
 }

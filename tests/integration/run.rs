@@ -1,9 +1,7 @@
 //! `matrix run` for real: the Python on PATH, real NumPy wheels from the
 //! index, the real C compiler, real child processes.
 
-mod common;
-
-use common::{Project, VARIANT_EXTENSION, matrix, numpy};
+use crate::common::{Project, VARIANT_EXTENSION, matrix, numpy};
 
 /// A 2.x build imports and passes under 1.26 and 2.x; a 1.26 build fails
 /// under 2.x with abi-major, as declared; a fake numpy planted on the host's
@@ -141,8 +139,13 @@ fn hangs_time_out_and_wrong_answers_fail() {
     assert_eq!(run.code(), Some(1), "{}", run.dump());
     let cell = run.cell("2.0.*", "2.0.*");
     assert_eq!(cell["outcome"], "timeout", "{cell}");
+    // At the limit, not after the probe's 120 s: the upper bound is far
+    // above the normal 2.0-2.6 s, so load cannot break it.
     let took = cell["duration_s"].as_f64().unwrap();
-    assert!((2.0..4.0).contains(&took), "timeout reported after {took}s");
+    assert!(
+        (2.0..30.0).contains(&took),
+        "timeout reported after {took}s"
+    );
 
     p.write(
         "ext/probe.py",
@@ -159,15 +162,13 @@ fn hangs_time_out_and_wrong_answers_fail() {
 }
 
 /// NumPy 1.21 has no wheel for Python ≥ 3.11 (and 1.22.4 none for ≥ 3.11):
-/// both are `unavailable`, never built from source. Skipped, visibly, on an
-/// older Python where those wheels exist.
+/// both are `unavailable`, never built from source.
 #[test]
 fn versions_without_a_wheel_are_unavailable() {
-    let version = python_minor();
-    if version < (3, 11) {
-        eprintln!("SKIPPED: python3 is {version:?}; NumPy 1.21/1.22 have wheels for it");
-        return;
-    }
+    crate::common::require(
+        python_minor() >= (3, 11),
+        "python3 on PATH to be 3.11 or newer (older ones have NumPy 1.21 wheels)",
+    );
     let p = Project::new();
     p.write(
         "matrix.toml",

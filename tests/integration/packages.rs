@@ -2,9 +2,8 @@
 //! meson-python against each build NumPy, published wheels from the index,
 //! test commands, and `matrix explain`.
 
-mod common;
-
-use common::{Project, matrix};
+use crate::common;
+use crate::common::{Project, matrix};
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -22,8 +21,17 @@ fn project_matrix(project: &str, package: &str, extra: &str) -> String {
 /// Both fixture projects, built with their own backends against 1.26 and
 /// 2.0, behave as NumPy's rules say, and each build saw exactly its NumPy.
 #[test]
-fn setuptools_and_meson_python_projects_through_a_real_grid() {
-    for (project, package) in [("setuptools_pkg", "npdemo"), ("meson_pkg", "npmeson")] {
+fn a_setuptools_project_through_a_real_grid() {
+    project_through_a_real_grid("setuptools_pkg", "npdemo");
+}
+
+#[test]
+fn a_meson_python_project_through_a_real_grid() {
+    project_through_a_real_grid("meson_pkg", "npmeson");
+}
+
+fn project_through_a_real_grid(project: &str, package: &str) {
+    {
         let p = Project::new();
         let probe = format!("probe-file = \"{}\"\n", fixture("project_probe.py"));
         p.write("matrix.toml", &project_matrix(project, package, &probe));

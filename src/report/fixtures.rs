@@ -1,0 +1,351 @@
+//! In-memory results for the renderers' snapshot tests: every outcome kind,
+//! expected and unexpected, every source of an expectation, a build log, a
+//! crash with its traceback, and child output full of markup, so each
+//! renderer's every line is pinned without running a grid.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use pep440_rs::Version;
+
+use crate::config::NumpyRequest;
+use crate::outcome::{FailureReason, OutcomeKind};
+use crate::plan::{AxisEntry, GridPlan, RunHeader};
+use crate::python::{Interpreter, PythonSource};
+use crate::results::document::{
+    Axes, AxisDoc, BuildDoc, Expectation, GridDoc, InterpreterDoc, SCHEMA, SCHEMA_VERSION, Summary,
+};
+use crate::results::{CellDoc, Document};
+
+fn axis(request: &str, version: Option<&str>) -> AxisDoc {
+    AxisDoc {
+        request: request.into(),
+        version: version.map(str::to_string),
+        unavailable: version
+            .is_none()
+            .then(|| format!("no wheel of numpy=={request} for CPython 3.12.1")),
+    }
+}
+
+fn expect(
+    outcome: OutcomeKind,
+    reason: Option<FailureReason>,
+    line: Option<usize>,
+    rules: bool,
+) -> Expectation {
+    Expectation {
+        outcome,
+        reason,
+        line,
+        source: rules.then(|| "numpy-rules".to_string()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cell(
+    grid: usize,
+    interpreter: &str,
+    build: &str,
+    runtime: &str,
+    outcome: OutcomeKind,
+    reason: Option<FailureReason>,
+    message: &str,
+    expected: Expectation,
+) -> CellDoc {
+    let met = expected.is_met_by(outcome, reason);
+    CellDoc {
+        grid,
+        interpreter: interpreter.into(),
+        platform: "linux-x86_64".into(),
+        build: build.into(),
+        runtime: runtime.into(),
+        outcome,
+        reason,
+        exception: (outcome == OutcomeKind::Fail).then(|| "ImportError".to_string()),
+        message: message.into(),
+        signal: None,
+        signal_name: None,
+        traceback: None,
+        expected,
+        met,
+        duration_s: 0.125,
+        command: (outcome != OutcomeKind::Unavailable && outcome != OutcomeKind::BuildFailed).then(|| {
+            format!("/cache/envs/numpy-{runtime}/bin/python -I -X faulthandler /cache/probes/abimatrix_probe.py /cache/builds/{build} my_extension /cache/probes/probe_code.py result.json")
+        }),
+        stdout: String::new(),
+        stderr: String::new(),
+    }
+}
+
+/// Two grids: CPython 3.11.7 with every outcome kind, and CPython 3.12.1
+/// where a series has no wheel.
+pub fn every_outcome() -> Document {
+    let py11 = "CPython 3.11.7";
+    let py12 = "CPython 3.12.1";
+    let abi =
+        "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.2 as it may crash.";
+    let mut crash = cell(
+        0,
+        py11,
+        "2.0.2",
+        "1.26.4",
+        OutcomeKind::Crash,
+        None,
+        "killed by SIGSEGV (signal 11)",
+        expect(OutcomeKind::Pass, None, None, true),
+    );
+    crash.signal = Some(11);
+    crash.signal_name = Some("SIGSEGV".into());
+    crash.exception = None;
+    crash.traceback = Some("Fatal Python error: Segmentation fault\n\nCurrent thread 0x00007f (most recent call first):\n  File \"<probe>\", line 2 in <module>\n  File \"/cache/probes/abimatrix_probe.py\", line 58 in probe".into());
+    crash.stderr = crash.traceback.clone().unwrap_or_default();
+    let mut markup = cell(
+        0,
+        py11,
+        "2.0.2",
+        "2.0.2",
+        OutcomeKind::Fail,
+        Some(FailureReason::WrongResult),
+        "get_array_dim returned (3, 2) <not> \"(2, 3)\" & more",
+        expect(OutcomeKind::Pass, None, None, false),
+    );
+    markup.exception = Some("AssertionError".into());
+    markup.stdout = "<img src=x onerror=\"alert(1)\"> | pipe | \u{1}ctrl\n".into();
+    markup.stderr = "Traceback (most recent call last):\n  File \"<probe>\", line 1\nAssertionError: <b>bold</b>\n".into();
+    let mut build_failed = cell(
+        0,
+        py11,
+        "2.4.6",
+        "1.26.4",
+        OutcomeKind::BuildFailed,
+        None,
+        "src/ext.c:14:27: error: 'PyArray_Foo' undeclared",
+        expect(OutcomeKind::BuildFailed, None, Some(12), false),
+    );
+    build_failed.exception = None;
+    build_failed.stderr =
+        "$ gcc -c src/ext.c\nsrc/ext.c:14:27: error: 'PyArray_Foo' undeclared\n".into();
+    let mut build_failed2 = build_failed.clone();
+    build_failed2.runtime = "2.0.2".into();
+    build_failed2.command = None;
+    let mut timeout = cell(
+        0,
+        py11,
+        "1.26.4",
+        "1.26.4",
+        OutcomeKind::Timeout,
+        None,
+        "still running after 2s",
+        expect(OutcomeKind::Pass, None, None, true),
+    );
+    timeout.exception = None;
+    timeout.duration_s = 2.5;
+    let cells = vec![
+        cell(
+            0,
+            py11,
+            "1.26.4",
+            "2.0.2",
+            OutcomeKind::Fail,
+            Some(FailureReason::AbiMajor),
+            abi,
+            expect(OutcomeKind::Fail, Some(FailureReason::AbiMajor), None, true),
+        ),
+        timeout,
+        crash,
+        markup,
+        build_failed,
+        build_failed2,
+        cell(
+            1,
+            py12,
+            "2.0.2",
+            "2.0.2",
+            OutcomeKind::Pass,
+            None,
+            "",
+            expect(OutcomeKind::Pass, None, None, false),
+        ),
+        cell(
+            1,
+            py12,
+            "2.0.2",
+            "1.21.*",
+            OutcomeKind::Unavailable,
+            None,
+            "runtime numpy 1.21.*: no wheel of numpy==1.21.* for CPython 3.12.1",
+            expect(OutcomeKind::Unavailable, None, Some(20), false),
+        ),
+        cell(
+            1,
+            py12,
+            "1.22.4",
+            "2.0.2",
+            OutcomeKind::Fail,
+            Some(FailureReason::ApiVersion),
+            "module compiled against API version 0xf but this version of numpy is 0xd",
+            expect(
+                OutcomeKind::Fail,
+                Some(FailureReason::AbiMajor),
+                Some(7),
+                false,
+            ),
+        ),
+        cell(
+            1,
+            py12,
+            "1.22.4",
+            "1.21.*",
+            OutcomeKind::Unavailable,
+            None,
+            "runtime numpy 1.21.*: no wheel of numpy==1.21.* for CPython 3.12.1",
+            expect(OutcomeKind::Unavailable, None, Some(20), false),
+        ),
+    ];
+    let interpreter = |label: &str, exe: &str| InterpreterDoc {
+        label: label.into(),
+        implementation: "CPython".into(),
+        version: label.trim_start_matches("CPython ").into(),
+        executable: PathBuf::from(exe),
+        found_in: "pyenv".into(),
+        machine: "x86_64".into(),
+        platform: "linux".into(),
+    };
+    let build = |numpy: &str, ok: bool, reused: bool, log: &str| BuildDoc {
+        numpy: numpy.into(),
+        ok,
+        reused,
+        summary: if ok {
+            String::new()
+        } else {
+            "src/ext.c:14:27: error: 'PyArray_Foo' undeclared".into()
+        },
+        duration_s: if reused { 0.0 } else { 1.5 },
+        log: log.into(),
+    };
+    let mut doc = Document {
+        schema: SCHEMA.into(),
+        schema_version: SCHEMA_VERSION,
+        abimatrix_version: "0.1.0".into(),
+        complete: true,
+        duration_s: Some(3.25),
+        installer: Some("uv (/usr/bin/uv, from PATH)".into()),
+        extension: Some("extension my_extension".into()),
+        timeout_s: Some(2.0),
+        matrix_id: Some("0123456789abcdef".into()),
+        shard: None,
+        grids: vec![
+            GridDoc {
+                interpreter: interpreter(py11, "/root/.pyenv/versions/3.11.7/bin/python3.11"),
+                axes: Axes {
+                    build: vec![
+                        axis("1.26.*", Some("1.26.4")),
+                        axis("2.0.*", Some("2.0.2")),
+                        axis("2.4.*", Some("2.4.6")),
+                    ],
+                    runtime: vec![axis("1.26.*", Some("1.26.4")), axis("2.0.*", Some("2.0.2"))],
+                },
+                skipped: Vec::new(),
+                builds: vec![
+                    build(
+                        "1.26.4",
+                        true,
+                        true,
+                        "$ gcc -c src/ext.c -o ext.o\n$ gcc -shared ext.o -o my_extension.so\n",
+                    ),
+                    build("2.0.2", true, false, "$ gcc -c src/ext.c -o ext.o\n"),
+                    build(
+                        "2.4.6",
+                        false,
+                        false,
+                        "$ gcc -c src/ext.c\nsrc/ext.c:14:27: error: 'PyArray_Foo' undeclared\n",
+                    ),
+                ],
+            },
+            GridDoc {
+                interpreter: interpreter(py12, "/root/.pyenv/versions/3.12.1/bin/python3.12"),
+                axes: Axes {
+                    build: vec![axis("1.22.4", Some("1.22.4")), axis("2.0.*", Some("2.0.2"))],
+                    runtime: vec![axis("1.21.*", None), axis("2.0.*", Some("2.0.2"))],
+                },
+                skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],
+                builds: Vec::new(),
+            },
+        ],
+        cells,
+        summary: Summary::default(),
+    };
+    doc.sort_cells();
+    doc.summarize(doc.planned_by_axes());
+    doc
+}
+
+/// The same first grid, but cut short: an interrupted run.
+pub fn interrupted() -> Document {
+    let mut doc = every_outcome();
+    doc.complete = false;
+    doc.duration_s = None;
+    doc.cells.truncate(3);
+    let planned = doc.planned_by_axes();
+    doc.summarize(planned);
+    doc
+}
+
+fn interpreter(version: &str) -> Interpreter {
+    Interpreter {
+        executable: PathBuf::from(format!("/root/.pyenv/versions/{version}/bin/python3")),
+        version: Version::from_str(version).unwrap_or_else(|_| Version::new([3])),
+        implementation: "CPython".into(),
+        machine: "x86_64".into(),
+        platform: "linux".into(),
+        ext_suffix: ".cpython-311-x86_64-linux-gnu.so".into(),
+        cc: "gcc".into(),
+        cflags: "-O2".into(),
+        ccshared: "-fPIC".into(),
+        ldshared: "gcc -shared".into(),
+        include: PathBuf::from("/root/.pyenv/versions/3.11.7/include/python3.11"),
+        python_h: true,
+    }
+}
+
+/// A planned run's header, as progress shows it before any work.
+pub fn header() -> RunHeader {
+    let v = |s: &str| Version::from_str(s).unwrap_or_else(|_| Version::new([0]));
+    let series = |s: &str| NumpyRequest::from_str(s).unwrap_or(NumpyRequest::Latest);
+    RunHeader {
+        grids: vec![GridPlan {
+            interpreter: interpreter("3.12.1"),
+            source: PythonSource::Pyenv,
+            build_axis: vec![
+                AxisEntry::Numpy {
+                    request: series("2.0.*"),
+                    version: v("2.0.2"),
+                },
+                AxisEntry::Missing {
+                    request: series("1.22.*"),
+                    why: "no wheel of numpy==1.22.* for CPython 3.12.1".into(),
+                },
+            ],
+            runtime_axis: vec![
+                AxisEntry::Numpy {
+                    request: series(">=1.25,<2.1"),
+                    version: v("1.26.4"),
+                },
+                AxisEntry::Numpy {
+                    request: series(">=1.25,<2.1"),
+                    version: v("2.0.2"),
+                },
+            ],
+            skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],
+            cells: vec![(0, 0), (0, 1), (1, 0), (1, 1)],
+        }],
+        matrix_id: "0123456789abcdef".into(),
+        shard: None,
+        installer: "uv (/usr/bin/uv, from PATH)".into(),
+        extension: "sample extension my_extension".into(),
+        jobs: 2,
+        notes: vec!["installed uv into /root/.cache/abimatrix/v1/tools/uv/bin/uv".into()],
+        timeout: Duration::from_secs(60),
+    }
+}

@@ -1,0 +1,16 @@
+//! The integration suite: one test binary (so its tests share one build and
+//! run side by side) that drives the real `matrix` binary with real
+//! interpreters, real NumPy wheels from the index, the real compiler and
+//! real child processes, each test from a project folder of its own.
+//! Pure logic (renderers, diff, merge, rules, the journal) is tested by unit
+//! and snapshot tests beside the code instead.
+
+mod common;
+
+mod cache;
+mod faults;
+mod isolation;
+mod packages;
+mod pythons;
+mod reports;
+mod run;
