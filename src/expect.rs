@@ -5,13 +5,16 @@
 //! expectations never needs a cell to run again.
 //!
 //! The rules, in order: the last `[[expect]]` table whose specifiers all
-//! match; else the run's default, which is either "pass" or NumPy's own
-//! published rules (`rules.rs`).
+//! match; else, for a cell the package's own declaration forbids (its build
+//! requirements, or its metadata's NumPy requirement), "unavailable": that
+//! is what the package says should happen; else the run's default, which is
+//! either "pass" or NumPy's own published rules (`rules.rs`).
 
 use std::fmt;
 
 use pep440_rs::{Version, VersionSpecifiers};
 
+use crate::extension::PackageRow;
 use crate::outcome::{FailureReason, OutcomeKind};
 use crate::rules;
 
@@ -34,6 +37,8 @@ pub enum ExpectSource {
     Table { line: usize },
     /// NumPy's published rules (`[run] expect = "numpy-rules"`).
     NumpyRules,
+    /// The package's own declaration forbids the pair.
+    Declared,
     /// Nothing said otherwise: pass.
     Default,
 }
@@ -43,6 +48,7 @@ impl fmt::Display for ExpectSource {
         match self {
             ExpectSource::Table { line } => write!(f, "[[expect]] at line {line}"),
             ExpectSource::NumpyRules => f.write_str("numpy-rules"),
+            ExpectSource::Declared => f.write_str("the package's own requirements"),
             ExpectSource::Default => f.write_str("the default"),
         }
     }
@@ -69,6 +75,9 @@ pub struct ExpectTable {
     pub python: Option<VersionSpecifiers>,
     pub build: Option<VersionSpecifiers>,
     pub runtime: Option<VersionSpecifiers>,
+    /// A row of published code: the requirement as written, a wheel file
+    /// glob, or the row's label.
+    pub row: Option<String>,
     pub outcome: OutcomeKind,
     pub reason: Option<FailureReason>,
     /// Where it was written, so a report can say which rule applied.
@@ -81,9 +90,9 @@ pub enum Side {
     /// A NumPy release: resolved, or (for a request that resolved to
     /// nothing) the version written in the request, when it names one.
     Numpy(Option<Version>),
-    /// A row of published code: it has no NumPy of its own, so only tables
-    /// that say nothing of this axis apply to it.
-    Row,
+    /// A row of published code: it has no NumPy of its own, so tables that
+    /// name a build NumPy never apply to it; `row = ...` tables name it.
+    Row(PackageRow),
 }
 
 impl Side {
@@ -91,6 +100,14 @@ impl Side {
         match (spec, self) {
             (None, _) => true,
             (Some(s), Side::Numpy(Some(v))) => s.contains(v),
+            (Some(_), _) => false,
+        }
+    }
+
+    fn fits_row(&self, pattern: &Option<String>) -> bool {
+        match (pattern, self) {
+            (None, _) => true,
+            (Some(p), Side::Row(row)) => row.matches(p),
             (Some(_), _) => false,
         }
     }
@@ -107,18 +124,33 @@ pub struct Expectations {
 
 impl Expectations {
     /// The expectation for a cell under Python `python`; later tables
-    /// override earlier ones.
-    pub fn expected(&self, python: &Version, build: &Side, runtime: &Side) -> Expected {
+    /// override earlier ones. `forbidden`: the cell was not run because the
+    /// package's own declaration forbids it.
+    pub fn expected(
+        &self,
+        python: &Version,
+        build: &Side,
+        runtime: &Side,
+        forbidden: bool,
+    ) -> Expected {
         let python = Side::Numpy(Some(python.clone()));
-        if let Some(t) =
-            self.tables.iter().rev().find(|t| {
-                python.fits(&t.python) && build.fits(&t.build) && runtime.fits(&t.runtime)
-            })
-        {
+        if let Some(t) = self.tables.iter().rev().find(|t| {
+            python.fits(&t.python)
+                && build.fits(&t.build)
+                && build.fits_row(&t.row)
+                && runtime.fits(&t.runtime)
+        }) {
             return Expected {
                 outcome: t.outcome,
                 reason: t.reason,
                 source: ExpectSource::Table { line: t.line },
+            };
+        }
+        if forbidden {
+            return Expected {
+                outcome: OutcomeKind::Unavailable,
+                reason: None,
+                source: ExpectSource::Declared,
             };
         }
         match (self.default, build, runtime) {
@@ -157,6 +189,7 @@ mod tests {
             python: None,
             build: (!build.is_empty()).then(|| spec(build)).flatten(),
             runtime: (!runtime.is_empty()).then(|| spec(runtime)).flatten(),
+            row: None,
             outcome,
             reason: None,
             line,
@@ -177,6 +210,7 @@ mod tests {
             &py,
             &Side::Numpy(Some(v("1.26.4"))),
             &Side::Numpy(Some(v("2.0.2"))),
+            false,
         );
         assert_eq!(
             (got.outcome, got.source),
@@ -186,17 +220,56 @@ mod tests {
             &py,
             &Side::Numpy(Some(v("1.26.0"))),
             &Side::Numpy(Some(v("1.26.4"))),
+            false,
         );
         assert_eq!(got.outcome, OutcomeKind::Crash);
         let got = e.expected(
             &py,
             &Side::Numpy(Some(v("2.0.2"))),
             &Side::Numpy(Some(v("2.0.2"))),
+            false,
         );
         assert_eq!(
             (got.outcome, got.source),
             (OutcomeKind::Pass, ExpectSource::Default)
         );
+    }
+
+    fn row() -> Side {
+        Side::Row(PackageRow::new(crate::extension::RowSource::Requirement(
+            "pandas==2.0.3".into(),
+        )))
+    }
+
+    #[test]
+    fn tables_name_rows_and_a_declaration_is_expected_to_be_kept() {
+        let mut t = table("", ">=2", OutcomeKind::Fail, 3);
+        t.row = Some("pandas 2.0.3".into());
+        let mut other = table("", "", OutcomeKind::Crash, 6);
+        other.row = Some("scipy*".into());
+        let e = Expectations {
+            tables: vec![t, other],
+            ..Expectations::default()
+        };
+        let py = v("3.11.7");
+        let got = e.expected(&py, &row(), &Side::Numpy(Some(v("2.0.2"))), false);
+        assert_eq!(
+            (got.outcome, got.source),
+            (OutcomeKind::Fail, ExpectSource::Table { line: 3 })
+        );
+        let got = e.expected(&py, &row(), &Side::Numpy(Some(v("1.26.4"))), true);
+        assert_eq!(
+            (got.outcome, got.source),
+            (OutcomeKind::Unavailable, ExpectSource::Declared)
+        );
+        // A row table never applies to a build against a NumPy.
+        let got = e.expected(
+            &py,
+            &Side::Numpy(Some(v("1.26.4"))),
+            &Side::Numpy(Some(v("2.0.2"))),
+            false,
+        );
+        assert_eq!(got.source, ExpectSource::Default);
     }
 
     #[test]
@@ -210,11 +283,16 @@ mod tests {
         };
         let py = v("3.11.7");
         // A row is never "<2"; but the runtime table applies to it.
-        let got = e.expected(&py, &Side::Row, &Side::Numpy(Some(v("2.0.2"))));
+        let got = e.expected(&py, &row(), &Side::Numpy(Some(v("2.0.2"))), false);
         assert_eq!(got.outcome, OutcomeKind::Crash);
-        let got = e.expected(&py, &Side::Row, &Side::Numpy(Some(v("1.26.4"))));
+        let got = e.expected(&py, &row(), &Side::Numpy(Some(v("1.26.4"))), false);
         assert_eq!(got.outcome, OutcomeKind::Pass);
-        let got = e.expected(&py, &Side::Numpy(None), &Side::Numpy(Some(v("1.26.4"))));
+        let got = e.expected(
+            &py,
+            &Side::Numpy(None),
+            &Side::Numpy(Some(v("1.26.4"))),
+            false,
+        );
         assert_eq!(got.outcome, OutcomeKind::Pass);
     }
 
@@ -228,6 +306,7 @@ mod tests {
             &v("3.11.7"),
             &Side::Numpy(Some(v("1.26.4"))),
             &Side::Numpy(Some(v("2.0.2"))),
+            false,
         );
         assert_eq!(
             (got.outcome, got.reason, got.source),
@@ -240,7 +319,7 @@ mod tests {
         assert!(got.is_met_by(OutcomeKind::Fail, Some(FailureReason::AbiMajor)));
         assert!(!got.is_met_by(OutcomeKind::Fail, Some(FailureReason::Other)));
         // A row has no build NumPy: the rules cannot speak, pass is expected.
-        let got = e.expected(&v("3.11.7"), &Side::Row, &Side::Numpy(Some(v("2.0.2"))));
+        let got = e.expected(&v("3.11.7"), &row(), &Side::Numpy(Some(v("2.0.2"))), false);
         assert_eq!(got.source, ExpectSource::Default);
     }
 
@@ -254,11 +333,11 @@ mod tests {
         };
         let one = &Side::Numpy(Some(v("1.22.4")));
         assert_eq!(
-            e.expected(&v("3.9.18"), one, one).outcome,
+            e.expected(&v("3.9.18"), one, one, false).outcome,
             OutcomeKind::Fail
         );
         assert_eq!(
-            e.expected(&v("3.12.1"), one, one).outcome,
+            e.expected(&v("3.12.1"), one, one, false).outcome,
             OutcomeKind::Pass
         );
     }

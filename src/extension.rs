@@ -12,10 +12,14 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// One C source, held in memory: sources are small, and holding them lets a
-/// build be reproduced exactly even if the file changes mid-run.
+/// One C source. A user's source is compiled where it is, by its absolute
+/// path, so the compiler's messages name the user's own file; its contents
+/// are read once at load for the build's key. The embedded sample has no
+/// file: it is written into its build directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
+    /// Absolute; `None` for the embedded sample.
+    pub path: Option<PathBuf>,
     pub name: String,
     pub contents: String,
 }
@@ -26,8 +30,13 @@ pub struct Sources {
     /// The module the sources define (`PyInit_<module>`).
     pub module: String,
     pub files: Vec<SourceFile>,
+    /// `-I` folders: the ones named in matrix.toml, then each source's own.
     pub include_dirs: Vec<PathBuf>,
+    /// `-l` names and `-L` folders for the link.
+    pub libraries: Vec<String>,
+    pub library_dirs: Vec<PathBuf>,
     pub cflags: Vec<String>,
+    pub ldflags: Vec<String>,
     /// True for the embedded sample.
     pub builtin: bool,
 }
@@ -42,27 +51,113 @@ pub enum RowSource {
 }
 
 impl RowSource {
-    /// What the installer is given.
-    pub fn install_arg(&self) -> String {
-        match self {
+    /// What the installer is given (with `extras`, when there are any).
+    pub fn install_arg(&self, extras: &[String]) -> String {
+        let base = match self {
             RowSource::Wheel(p) => p.display().to_string(),
+            RowSource::Requirement(r) => r.clone(),
+        };
+        if extras.is_empty() {
+            return base;
+        }
+        let extras = format!("[{}]", extras.join(","));
+        match self {
+            RowSource::Wheel(_) => base + &extras,
+            // "pandas==2.0.3" -> "pandas[test]==2.0.3".
+            RowSource::Requirement(r) => {
+                let name_end = r
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                    .unwrap_or(r.len());
+                format!("{}{extras}{}", &r[..name_end], &r[name_end..])
+            }
+        }
+    }
+
+    /// The distribution's name and, where the source says it, its version:
+    /// a wheel's file name (PEP 427) or an exact `==` pin.
+    pub fn declared(&self) -> (String, Option<String>) {
+        match self {
+            RowSource::Wheel(p) => {
+                let file = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let mut parts = file.splitn(3, '-');
+                let name = parts.next().unwrap_or_default().replace('_', "-");
+                (name, parts.next().map(str::to_string))
+            }
+            RowSource::Requirement(r) => {
+                let name_end = r
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                    .unwrap_or(r.len());
+                let rest = r[name_end..].trim();
+                let rest = rest.strip_prefix('[').map_or(rest, |x| {
+                    x.split_once(']').map_or("", |(_, tail)| tail.trim())
+                });
+                let version = rest
+                    .strip_prefix("==")
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty() && !v.contains([',', '*', ';', ' ']));
+                (r[..name_end].to_string(), version.map(str::to_string))
+            }
+        }
+    }
+
+    /// The wheel file's name, or the requirement as written.
+    pub fn written(&self) -> String {
+        match self {
+            RowSource::Wheel(p) => p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
             RowSource::Requirement(r) => r.clone(),
         }
     }
 }
 
-impl fmt::Display for RowSource {
+/// A row of published code, named as grids show it ("pandas 2.1.4").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PackageRow {
+    pub source: RowSource,
+    pub name: String,
+    /// From the wheel's name or an exact pin, else as resolved for the
+    /// interpreter; `None` only when it could not be resolved.
+    pub version: Option<String>,
+}
+
+impl PackageRow {
+    /// A row whose version the source itself says (or none yet).
+    pub fn new(source: RowSource) -> PackageRow {
+        let (name, version) = source.declared();
+        PackageRow {
+            source,
+            name,
+            version,
+        }
+    }
+
+    /// Whether `[[expect]] row = pattern` names this row: the requirement as
+    /// written, a glob over the wheel's file name (or path), or the label.
+    pub fn matches(&self, pattern: &str) -> bool {
+        let pattern = pattern.trim();
+        if pattern == self.to_string() || pattern == self.source.written() {
+            return true;
+        }
+        let Ok(glob) = glob::Pattern::new(pattern) else {
+            return false;
+        };
+        match &self.source {
+            RowSource::Wheel(p) => glob.matches(&self.source.written()) || glob.matches_path(p),
+            RowSource::Requirement(r) => glob.matches(r),
+        }
+    }
+}
+
+impl fmt::Display for PackageRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RowSource::Wheel(p) => write!(
-                f,
-                "{}",
-                p.file_name().map_or_else(
-                    || p.display().to_string(),
-                    |n| n.to_string_lossy().into_owned()
-                )
-            ),
-            RowSource::Requirement(r) => f.write_str(r),
+        match &self.version {
+            Some(v) => write!(f, "{} {v}", self.name),
+            None => f.write_str(&self.source.written()),
         }
     }
 }
@@ -89,10 +184,44 @@ pub struct Extension {
     /// A command run per cell instead of the probe (process isolation); its
     /// exit status decides pass or fail, a signal decides crash.
     pub test: Option<String>,
+    /// Installed into each cell with the column's NumPy pinned (`-r FILE`
+    /// entries hold absolute paths).
+    pub test_requires: Vec<String>,
+    /// Extras of the package under test (projects and package rows).
+    pub extras: Vec<String>,
 }
 
 const SAMPLE_SOURCE: &str = include_str!("sample/my_extension.c");
 const SAMPLE_PROBE: &str = include_str!("sample/probe.py");
+
+/// What kind of rows a subject has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    Sources,
+    Project,
+    /// Published wheels and requirements: rows are packages, not builds.
+    Packages,
+}
+
+impl fmt::Display for SubjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SubjectKind::Sources => "sources",
+            SubjectKind::Project => "project",
+            SubjectKind::Packages => "packages",
+        })
+    }
+}
+
+impl Subject {
+    pub fn kind(&self) -> SubjectKind {
+        match self {
+            Subject::Sources(_) => SubjectKind::Sources,
+            Subject::Project(_) => SubjectKind::Project,
+            Subject::Rows(_) => SubjectKind::Packages,
+        }
+    }
+}
 
 impl Extension {
     /// `my_extension.get_array_dim`, from the seed write-up.
@@ -101,16 +230,22 @@ impl Extension {
             subject: Subject::Sources(Sources {
                 module: "my_extension".to_string(),
                 files: vec![SourceFile {
+                    path: None,
                     name: "my_extension.c".to_string(),
                     contents: SAMPLE_SOURCE.to_string(),
                 }],
                 include_dirs: Vec::new(),
+                libraries: Vec::new(),
+                library_dirs: Vec::new(),
                 cflags: Vec::new(),
+                ldflags: Vec::new(),
                 builtin: true,
             }),
             imports: vec!["my_extension".to_string()],
             probe: SAMPLE_PROBE.to_string(),
             test: None,
+            test_requires: Vec::new(),
+            extras: Vec::new(),
         }
     }
 
@@ -121,7 +256,7 @@ impl Extension {
             Subject::Sources(s) => format!("extension {}", s.module),
             Subject::Project(p) => format!("project {}", p.display()),
             Subject::Rows(rows) => {
-                let names: Vec<String> = rows.iter().map(ToString::to_string).collect();
+                let names: Vec<String> = rows.iter().map(RowSource::written).collect();
                 format!("wheels {}", names.join(", "))
             }
         }
@@ -139,5 +274,57 @@ impl Extension {
             Subject::Sources(s) => &s.cflags,
             _ => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_named_by_distribution_and_version() {
+        let wheel = RowSource::Wheel(PathBuf::from(
+            "/p/dist/pandas-2.0.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        ));
+        assert_eq!(PackageRow::new(wheel.clone()).to_string(), "pandas 2.0.3");
+        let odd = RowSource::Wheel(PathBuf::from(
+            "/p/Bottleneck-1.3.7-cp311-cp311-linux_x86_64.whl",
+        ));
+        assert_eq!(PackageRow::new(odd).to_string(), "Bottleneck 1.3.7");
+        let pinned = RowSource::Requirement("scipy[test]==1.11.4".into());
+        assert_eq!(pinned.declared(), ("scipy".into(), Some("1.11.4".into())));
+        let ranged = RowSource::Requirement("pandas>=2,<3".into());
+        assert_eq!(ranged.declared(), ("pandas".into(), None));
+        assert_eq!(PackageRow::new(ranged).to_string(), "pandas>=2,<3");
+    }
+
+    #[test]
+    fn extras_go_where_the_installer_expects_them() {
+        let r = RowSource::Requirement("pandas==2.0.3".into());
+        assert_eq!(
+            r.install_arg(&["test".into(), "performance".into()]),
+            "pandas[test,performance]==2.0.3"
+        );
+        assert_eq!(r.install_arg(&[]), "pandas==2.0.3");
+        let w = RowSource::Wheel(PathBuf::from("/d/x-1.0-py3-none-any.whl"));
+        assert_eq!(w.install_arg(&["a".into()]), "/d/x-1.0-py3-none-any.whl[a]");
+    }
+
+    #[test]
+    fn expectations_name_rows_three_ways() {
+        let row = PackageRow::new(RowSource::Wheel(PathBuf::from(
+            "/p/dist/pandas-2.0.3-cp311-cp311-manylinux_2_17_x86_64.whl",
+        )));
+        assert!(row.matches("pandas 2.0.3"));
+        assert!(row.matches("pandas-2.0.3-*.whl"));
+        assert!(row.matches("/p/dist/*.whl"));
+        assert!(!row.matches("pandas 2.1.0"));
+        let req = PackageRow {
+            source: RowSource::Requirement("pandas>=2".into()),
+            name: "pandas".into(),
+            version: Some("2.2.3".into()),
+        };
+        assert!(req.matches("pandas>=2") && req.matches("pandas 2.2.3"));
+        assert!(!req.matches("scipy*"));
     }
 }

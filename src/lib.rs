@@ -22,6 +22,7 @@ pub(crate) mod config;
 pub(crate) mod environment;
 pub(crate) mod expect;
 pub(crate) mod extension;
+pub(crate) mod hints;
 pub(crate) mod outcome;
 pub(crate) mod plan;
 pub(crate) mod probe;

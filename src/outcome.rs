@@ -93,9 +93,13 @@ pub enum Outcome {
         message: String,
     },
     /// This NumPy (build or runtime) has no wheel for the interpreter, or its
-    /// environment could not be made; `message` says which.
+    /// environment could not be made, or the package's own declaration
+    /// forbids the pair (`forbidden`: then unavailable is what the package
+    /// says, and so what is expected unless a table says otherwise);
+    /// `message` says which.
     Unavailable {
         message: String,
+        forbidden: bool,
     },
 }
 
@@ -141,6 +145,32 @@ impl fmt::Display for OutcomeKind {
 }
 
 impl Outcome {
+    /// Could not run, for a reason of the machine or the index.
+    pub fn unavailable(message: impl Into<String>) -> Outcome {
+        Outcome::Unavailable {
+            message: message.into(),
+            forbidden: false,
+        }
+    }
+
+    /// Not run because the package's own declaration forbids it.
+    pub fn forbidden(message: impl Into<String>) -> Outcome {
+        Outcome::Unavailable {
+            message: message.into(),
+            forbidden: true,
+        }
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Unavailable {
+                forbidden: true,
+                ..
+            }
+        )
+    }
+
     pub fn kind(&self) -> OutcomeKind {
         match self {
             Outcome::Pass => OutcomeKind::Pass,
@@ -168,7 +198,9 @@ impl Outcome {
             Outcome::Timeout { limit } => {
                 format!("still running after {}", humantime::format_duration(*limit))
             }
-            Outcome::BuildFailed { message } | Outcome::Unavailable { message } => message.clone(),
+            Outcome::BuildFailed { message } | Outcome::Unavailable { message, .. } => {
+                message.clone()
+            }
         }
     }
 }
@@ -228,6 +260,7 @@ pub fn classify_command(exit: Exit, stdout: &str, stderr: &str) -> Outcome {
 fn unreachable_outcome(exit: Exit) -> Outcome {
     Outcome::Unavailable {
         message: format!("unclassified child exit {exit:?}"),
+        forbidden: false,
     }
 }
 

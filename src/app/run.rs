@@ -253,7 +253,9 @@ fn rejudge(c: &mut CellDoc, config: &Config, header: &RunHeader) {
         side(&g.build_axis, &c.build),
         side(&g.runtime_axis, &c.runtime),
     ) {
-        let expected = config.expectations.expected(&g.interpreter.version, &b, &r);
+        let expected = config
+            .expectations
+            .expected(&g.interpreter.version, &b, &r, c.forbidden);
         c.judge(&expected);
     }
 }

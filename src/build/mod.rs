@@ -9,6 +9,7 @@
 //! Every command and its output go into the build log, kept for the report:
 //! a build failure is shown, not summarized away.
 
+pub mod deps;
 pub mod project;
 pub mod rows;
 pub mod sources;
@@ -31,6 +32,11 @@ pub struct Artifact {
     pub duration: Duration,
     /// Taken from the cache rather than made by this run.
     pub reused: bool,
+    /// A project's wheel, kept in the entry: its dependencies are resolved
+    /// per column from it.
+    pub wheel: Option<PathBuf>,
+    /// The distribution installed (projects and package rows).
+    pub package: Option<String>,
 }
 
 /// Why a row produced no artifact: the most telling line for the grid's
@@ -40,6 +46,9 @@ pub struct Artifact {
 pub struct BuildError {
     pub summary: String,
     pub log: String,
+    /// Not built because the project's own build requirements forbid the
+    /// row's NumPy: its cells are unavailable (expected), not failed.
+    pub forbidden: bool,
 }
 
 impl BuildError {
@@ -47,6 +56,14 @@ impl BuildError {
         BuildError {
             summary: summary.into(),
             log: log.to_string(),
+            forbidden: false,
+        }
+    }
+
+    pub fn forbidden(summary: impl Into<String>, log: &str) -> BuildError {
+        BuildError {
+            forbidden: true,
+            ..BuildError::new(summary, log)
         }
     }
 }
@@ -59,6 +76,10 @@ struct Marker {
     /// `module_path` relative to the entry ("" for the entry itself).
     module: String,
     log: String,
+    #[serde(default)]
+    wheel: Option<String>,
+    #[serde(default)]
+    package: Option<String>,
 }
 
 /// Where the cached build with `key` lives.
@@ -69,22 +90,36 @@ pub fn cached_dir(root: &Path, key: &str) -> PathBuf {
 /// The artifact `make` produces, at `place`: reused from the cache when a
 /// complete entry is there, made (in staging, then renamed into place)
 /// otherwise. Failures are not cached: they are quick to repeat and the user
-/// is about to fix them.
+/// is about to fix them. The log is kept with the entry with every path of
+/// the staging directory replaced by the entry's own, so its commands can be
+/// re-run by hand as printed.
 pub async fn ensure(
     place: Place<'_>,
     make: impl AsyncFnOnce(&Path) -> Result<Artifact, BuildError>,
 ) -> Result<Artifact, BuildError> {
-    let cached = matches!(place, Place::Cached(_));
+    let target = match place {
+        Place::Cached(target) => Some(target),
+        Place::Temporary(_) => None,
+    };
     let made = async |dir: &Path| -> Result<Artifact, BuildError> {
-        let built = make(dir).await?;
-        if cached {
-            let marker = Marker {
-                module: built
-                    .module_path
-                    .strip_prefix(dir)
+        let mut built = make(dir).await.map_err(|mut e| {
+            if let Some(t) = target {
+                e.log = moved(&e.log, dir, t);
+            }
+            e
+        })?;
+        if let Some(target) = target {
+            built.log = moved(&built.log, dir, target);
+            let relative = |p: &Path| {
+                p.strip_prefix(dir)
                     .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                    .ok()
+            };
+            let marker = Marker {
+                module: relative(&built.module_path).unwrap_or_default(),
                 log: built.log.clone(),
+                wheel: built.wheel.as_deref().and_then(relative),
+                package: built.package.clone(),
             };
             cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
                 BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
@@ -107,6 +142,8 @@ pub async fn ensure(
                 log: marker.log,
                 duration: Duration::ZERO,
                 reused: true,
+                wheel: marker.wheel.map(|w| dir.join(w)),
+                package: marker.package,
             })
         },
         async |dir: &Path| {
@@ -123,6 +160,11 @@ pub async fn ensure(
         artifact.duration = duration;
     }
     Ok(artifact)
+}
+
+/// `log` with the staging directory's paths replaced by the entry's.
+fn moved(log: &str, staging: &Path, target: &Path) -> String {
+    log.replace(&*staging.to_string_lossy(), &target.to_string_lossy())
 }
 
 /// Runs one command of a build, appending it and its output to `log`; a

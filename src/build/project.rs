@@ -1,15 +1,24 @@
 //! A Python project (pyproject.toml) built into a wheel against one build
-//! NumPy, then installed with its dependencies, without NumPy, into the
-//! row's artifact.
+//! NumPy, as a PEP 517 frontend would, then installed without its
+//! dependencies into the row's artifact (they come per column, with that
+//! column's NumPy pinned: see `deps.rs`).
 //!
 //! How the wheel is kept on the row's NumPy: it is built without build
 //! isolation, in a fresh environment that has `numpy==X` plus the project's
-//! `[build-system] requires` resolved under the constraint `numpy==X` (a
-//! requirement that forbids X fails the row, visibly), and after the build
-//! that environment is asked which NumPy it has: anything but X fails the
-//! row. Every build runs on its own copy of the sources: builds of one tree
-//! against two NumPys at once would share (and reuse!) setuptools' `build/`
-//! directory, and the user's tree stays untouched.
+//! `[build-system] requires` and the requirements its backend adds at build
+//! time (`get_requires_for_build_wheel`: ninja, cmake, setuptools-scm...),
+//! all resolved under the constraint `numpy==X`; after the build that
+//! environment is asked which NumPy it has, and anything but X fails the
+//! row. A row whose own build requirements forbid X is not built at all: it
+//! is `unavailable`, in the package's own words, unless `--ignore-requires`
+//! asks to build it anyway (the row's pin then wins).
+//!
+//! Every build runs on its own copy of the sources, kept in the entry
+//! (`.abimatrix/src`): builds of one tree against two NumPys at once would
+//! share (and reuse!) setuptools' `build/` directory, the user's tree stays
+//! untouched, and the commands in the log can be re-run by hand as printed
+//! (the build environment is removed after the build; the first commands
+//! of the log make it again).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,10 +26,73 @@ use std::time::Instant;
 
 use pep440_rs::Version;
 
-use super::rows::{install_into, uv_of};
+use super::rows::uv_of;
 use super::{Artifact, BuildError, step};
 use crate::process::Spec;
-use crate::python::{Installer, Interpreter, venv_python};
+use crate::python::{Installer, Interpreter, Uv, venv_python};
+
+const BUILD_REQUIRES: &str = include_str!("build_requires.py");
+
+/// A project's `[build-system]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSystem {
+    pub requires: Vec<String>,
+    pub backend: String,
+    pub backend_path: Vec<String>,
+}
+
+impl BuildSystem {
+    /// Reads it from `project`'s pyproject.toml, with PEP 517's defaults.
+    pub fn read(project: &Path) -> Result<BuildSystem, String> {
+        let path = project.join("pyproject.toml");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let doc: toml::Table =
+            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+        let table = doc.get("build-system");
+        let strings = |key: &str| -> Option<Vec<String>> {
+            table?.get(key)?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+        };
+        Ok(BuildSystem {
+            requires: strings("requires").unwrap_or_else(|| vec!["setuptools>=40.8.0".to_string()]),
+            backend: table
+                .and_then(|t| t.get("build-backend"))
+                .and_then(|b| b.as_str())
+                .unwrap_or("setuptools.build_meta:__legacy__")
+                .to_string(),
+            backend_path: strings("backend-path").unwrap_or_default(),
+        })
+    }
+}
+
+/// The distribution a requirement names, normalized (PEP 503).
+pub fn requirement_name(requirement: &str) -> String {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(requirement.len());
+    requirement[..end].to_lowercase().replace(['_', '.'], "-")
+}
+
+/// The distribution a wheel file holds (PEP 427: name, then version).
+pub fn wheel_name(wheel: &Path) -> String {
+    let file = wheel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    requirement_name(file.split('-').next().unwrap_or_default())
+}
+
+/// The requirements that say which NumPy a build may use.
+fn names_numpy(requirement: &str) -> bool {
+    matches!(
+        requirement_name(requirement).as_str(),
+        "numpy" | "oldest-supported-numpy"
+    )
+}
 
 /// The project's source files, relative to it, in a stable order: build
 /// outputs, VCS data and bytecode left out.
@@ -77,123 +149,317 @@ fn copy_sources(project: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `[build-system] requires` of the project (PEP 518's default when absent).
-fn build_requires(project: &Path) -> Result<Vec<String>, String> {
-    let text =
-        std::fs::read_to_string(project.join("pyproject.toml")).map_err(|e| e.to_string())?;
-    let doc: toml::Table =
-        toml::from_str(&text).map_err(|e| format!("pyproject.toml: {}", e.message()))?;
-    Ok(doc
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_else(|| vec!["setuptools>=40.8.0".to_string()]))
-}
-
 /// An installer's or backend's line worth showing in a summary.
 fn telling(line: &str) -> bool {
     line.contains("error") || line.contains("Error") || line.contains("unsatisfiable")
 }
 
-/// Builds `project` into a wheel against `numpy==version` and installs it
-/// (with its dependencies, without NumPy) into `out`.
-pub async fn build(
-    installer: &Installer,
-    interpreter: &Interpreter,
-    project: &Path,
-    version: &Version,
-    out: &Path,
-) -> Result<Artifact, BuildError> {
-    let start = Instant::now();
-    let uv = uv_of(installer)?;
-    let mut log = String::new();
-    let scratch = tempfile::tempdir()
-        .map_err(|e| BuildError::new(format!("cannot create a scratch directory: {e}"), ""))?;
-    let env = scratch.path().join("build-env");
-    let constraint = scratch.path().join("numpy-constraint.txt");
-    std::fs::write(&constraint, format!("numpy=={version}\n"))
-        .map_err(|e| BuildError::new(format!("cannot write {}: {e}", constraint.display()), ""))?;
-    let requires = build_requires(project)
-        .map_err(|e| BuildError::new(format!("cannot read the build requirements: {e}"), ""))?;
-    let tree = scratch.path().join("src");
-    copy_sources(project, &tree)
-        .map_err(|e| BuildError::new(format!("cannot copy {}: {e}", project.display()), ""))?;
-    let _ = writeln!(
-        log,
-        "# building a copy of {} in {}",
-        project.display(),
-        tree.display()
-    );
+/// What one project build needs.
+pub struct ProjectBuild<'a> {
+    pub installer: &'a Installer,
+    pub interpreter: &'a Interpreter,
+    pub project: &'a Path,
+    pub numpy: &'a Version,
+    /// Build even when the project's build requirements forbid `numpy`.
+    pub ignore_requires: bool,
+}
 
-    step(
-        uv.venv(&interpreter.executable, &env),
-        &mut log,
-        Some("creating the build environment"),
-        telling,
-    )
-    .await?;
-    let python = venv_python(&env);
-    step(
-        uv.pip_install(&python)
-            .arg("--constraint")
-            .arg(&constraint)
-            .arg(format!("numpy=={version}"))
-            .args(&requires),
-        &mut log,
-        Some(&format!(
-            "installing the build requirements with numpy {version}"
-        )),
-        telling,
-    )
-    .await?;
-    let wheels = scratch.path().join("wheels");
-    step(
-        uv.build_wheel(&python, &tree, &wheels),
-        &mut log,
-        Some("building the wheel"),
-        telling,
-    )
-    .await?;
-    // The guarantee, checked: the build saw exactly this NumPy.
-    let seen = step(
-        Spec::new(&python).args(["-I", "-c", "import numpy; print(numpy.__version__)"]),
-        &mut log,
-        Some("checking the build environment's numpy"),
-        telling,
-    )
-    .await?;
-    if seen.trim() != version.to_string() {
-        return Err(BuildError::new(
-            format!(
-                "the build environment ended with numpy {} instead of {version}",
-                seen.trim()
-            ),
-            &log,
-        ));
-    }
-    let _ = writeln!(
-        log,
-        "built against numpy {version} (checked after the build)"
-    );
-    let wheel = std::fs::read_dir(&wheels)
-        .ok()
-        .and_then(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "whl"))
+impl ProjectBuild<'_> {
+    /// Builds the project into a wheel against `numpy==X` and installs it
+    /// (without dependencies) into `out`.
+    pub async fn build(&self, out: &Path) -> Result<Artifact, BuildError> {
+        let start = Instant::now();
+        let uv = uv_of(self.installer)?;
+        let version = self.numpy;
+        let mut log = String::new();
+        let io = |what: &str, e: std::io::Error| BuildError::new(format!("{what}: {e}"), "");
+        let system = BuildSystem::read(self.project)
+            .map_err(|e| BuildError::new(format!("cannot read the build requirements: {e}"), ""))?;
+        let work = out.join(".abimatrix");
+        let tree = work.join("src");
+        copy_sources(self.project, &tree)
+            .map_err(|e| io(&format!("cannot copy {}", self.project.display()), e))?;
+        let _ = writeln!(
+            log,
+            "# building a copy of {} in {}",
+            self.project.display(),
+            tree.display()
+        );
+        let constraint = work.join("numpy-constraint.txt");
+        std::fs::write(&constraint, format!("numpy=={version}\n"))
+            .map_err(|e| io(&format!("cannot write {}", constraint.display()), e))?;
+        let env = work.join("build-env");
+        step(
+            uv.venv(&self.interpreter.executable, &env),
+            &mut log,
+            Some("creating the build environment"),
+            telling,
+        )
+        .await?;
+        let python = venv_python(&env);
+        self.install_requires(uv, &python, &system, &constraint, &work, &mut log)
+            .await?;
+        let dynamic = self
+            .dynamic_requires(&python, &system, &tree, &env, &mut log)
+            .await?;
+        if !dynamic.is_empty() {
+            step(
+                uv.pip_install(&python)
+                    .arg("--constraint")
+                    .arg(&constraint)
+                    .args(&dynamic),
+                &mut log,
+                Some("installing the requirements the backend asked for"),
+                telling,
+            )
+            .await?;
+        }
+        let wheels = work.join("wheels");
+        step(
+            uv.build_wheel(&python, &tree, &wheels)
+                .env("PATH", path_with(&env))
+                .env("VIRTUAL_ENV", &env),
+            &mut log,
+            Some("building the wheel"),
+            backend_error,
+        )
+        .await?;
+        // The guarantee, checked: the build saw exactly this NumPy.
+        let seen = step(
+            Spec::new(&python).args(["-I", "-c", "import numpy; print(numpy.__version__)"]),
+            &mut log,
+            Some("checking the build environment's numpy"),
+            telling,
+        )
+        .await?;
+        if seen.trim() != version.to_string() {
+            return Err(BuildError::new(
+                format!(
+                    "the build environment ended with numpy {} instead of {version}",
+                    seen.trim()
+                ),
+                &log,
+            ));
+        }
+        let _ = writeln!(
+            log,
+            "built against numpy {version} (checked after the build)"
+        );
+        let wheel = std::fs::read_dir(&wheels)
+            .ok()
+            .and_then(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            })
+            .ok_or_else(|| BuildError::new("the build produced no wheel", &log))?;
+        step(
+            uv.pip_install(&self.interpreter.executable)
+                .arg("--no-deps")
+                .arg("--target")
+                .arg(out)
+                .arg(&wheel),
+            &mut log,
+            Some("installing the wheel"),
+            telling,
+        )
+        .await?;
+        // The environment is large and the log's first commands make it
+        // again; the sources and the wheel stay.
+        let _ = std::fs::remove_dir_all(&env);
+        let _ = writeln!(
+            log,
+            "# removed {} after the build (the commands above make it again)",
+            env.display()
+        );
+        let package = wheel_name(&wheel);
+        Ok(Artifact {
+            dir: out.to_path_buf(),
+            module_path: out.to_path_buf(),
+            log,
+            duration: start.elapsed(),
+            reused: false,
+            wheel: Some(wheel),
+            package: Some(package),
         })
-        .ok_or_else(|| BuildError::new("the build produced no wheel", &log))?;
-    install_into(uv, interpreter, &wheel.display().to_string(), out, &mut log).await?;
-    Ok(Artifact {
-        dir: out.to_path_buf(),
-        module_path: out.to_path_buf(),
-        log,
-        duration: start.elapsed(),
-        reused: false,
-    })
+    }
+
+    /// `[build-system] requires` with `numpy==X`, under the constraint.
+    /// When the project's own requirements forbid X, say so in its words;
+    /// with `--ignore-requires`, drop the requirements that name NumPy.
+    async fn install_requires(
+        &self,
+        uv: &Uv,
+        python: &Path,
+        system: &BuildSystem,
+        constraint: &Path,
+        work: &Path,
+        log: &mut String,
+    ) -> Result<(), BuildError> {
+        let version = self.numpy;
+        let what = format!("installing the build requirements with numpy {version}");
+        let install = |requires: &[String]| {
+            uv.pip_install(python)
+                .arg("--constraint")
+                .arg(constraint)
+                .arg(format!("numpy=={version}"))
+                .args(requires)
+        };
+        let Err(failed) = step(install(&system.requires), log, Some(&what), telling).await else {
+            return Ok(());
+        };
+        // Forbidden, or broken? Resolve the requirements without the pin.
+        let listed = work.join("build-requires.txt");
+        std::fs::write(&listed, system.requires.join("\n") + "\n")
+            .map_err(|e| BuildError::new(format!("cannot write {}: {e}", listed.display()), log))?;
+        let free = uv.pip_compile(python).arg(&listed).run().await;
+        if !free.is_ok_and(|f| f.success()) {
+            return Err(failed);
+        }
+        let pins: Vec<&str> = system
+            .requires
+            .iter()
+            .map(String::as_str)
+            .filter(|r| names_numpy(r))
+            .collect();
+        let reason = format!(
+            "build requirements forbid numpy {version}: {}",
+            pins.join(", ")
+        );
+        if !self.ignore_requires {
+            let _ = writeln!(log, "# {reason}; --ignore-requires builds it anyway");
+            return Err(BuildError::forbidden(reason, log));
+        }
+        let _ = writeln!(
+            log,
+            "# {reason}; --ignore-requires: building with numpy {version} anyway, without them"
+        );
+        let kept: Vec<String> = system
+            .requires
+            .iter()
+            .filter(|r| !names_numpy(r))
+            .cloned()
+            .collect();
+        step(install(&kept), log, Some(&what), telling)
+            .await
+            .map(drop)
+    }
+
+    /// What the backend adds at build time (PEP 517), asked of it in the
+    /// build environment from the source tree.
+    async fn dynamic_requires(
+        &self,
+        python: &Path,
+        system: &BuildSystem,
+        tree: &Path,
+        env: &Path,
+        log: &mut String,
+    ) -> Result<Vec<String>, BuildError> {
+        let script = tree.join("..").join("build_requires.py");
+        let result = tree.join("..").join("build-requires.json");
+        std::fs::write(&script, BUILD_REQUIRES)
+            .map_err(|e| BuildError::new(format!("cannot write {}: {e}", script.display()), log))?;
+        step(
+            Spec::new(python)
+                .arg(&script)
+                .arg(&result)
+                .arg(&system.backend)
+                .args(&system.backend_path)
+                .cwd(tree)
+                .env("PATH", path_with(env))
+                .env("VIRTUAL_ENV", env),
+            log,
+            Some(&format!(
+                "asking {} for its build requirements",
+                system.backend
+            )),
+            backend_error,
+        )
+        .await?;
+        let requires: Vec<String> = std::fs::read_to_string(&result)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| {
+                BuildError::new(
+                    format!("{} answered no list of requirements", system.backend),
+                    log,
+                )
+            })?;
+        let _ = writeln!(
+            log,
+            "# {} asks for: {}",
+            system.backend,
+            if requires.is_empty() {
+                "nothing more".to_string()
+            } else {
+                requires.join(", ")
+            }
+        );
+        Ok(requires)
+    }
+}
+
+/// A backend's line worth showing: a compiler's or a Python error.
+fn backend_error(line: &str) -> bool {
+    telling(line) && !line.trim_start().starts_with('$')
+}
+
+/// `PATH` with the environment's bin first: backends run tools (meson,
+/// ninja, cmake, cython) installed there, as an isolated build would.
+fn path_with(env: &Path) -> std::ffi::OsString {
+    let bin = env.join("bin");
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest)))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_build_systems_as_pep_517_says() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"meson-python\", \"numpy>=2.0.0rc1\"]\nbuild-backend = \"mesonpy\"\nbackend-path = [\".\"]\n",
+        )
+        .unwrap();
+        let b = BuildSystem::read(dir.path()).unwrap();
+        assert_eq!(b.requires, ["meson-python", "numpy>=2.0.0rc1"]);
+        assert_eq!(
+            (b.backend.as_str(), b.backend_path.as_slice()),
+            ("mesonpy", &[".".to_string()][..])
+        );
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"x\"\n",
+        )
+        .unwrap();
+        let b = BuildSystem::read(dir.path()).unwrap();
+        assert_eq!(b.backend, "setuptools.build_meta:__legacy__");
+        assert_eq!(b.requires, ["setuptools>=40.8.0"]);
+        assert!(BuildSystem::read(&dir.path().join("none")).is_err());
+    }
+
+    #[test]
+    fn requirements_naming_numpy_are_found() {
+        for r in [
+            "numpy>=2.0.0rc1",
+            "numpy ~= 2.0",
+            "NumPy",
+            "oldest-supported-numpy",
+            "numpy>=2.1; python_version>='3.13'",
+        ] {
+            assert!(names_numpy(r), "{r}");
+        }
+        for r in ["numpyro", "scipy", "meson-python", "pybind11[global]"] {
+            assert!(!names_numpy(r), "{r}");
+        }
+        assert_eq!(requirement_name("Fast_Histogram>=0.14"), "fast-histogram");
+        assert_eq!(
+            wheel_name(Path::new("/w/Fast_Histogram-0.14-cp39-abi3-manylinux.whl")),
+            "fast-histogram"
+        );
+    }
 }

@@ -46,7 +46,12 @@ fn compiler_error(line: &str) -> bool {
     line.contains("error")
 }
 
-/// Compiles `sources` against `env`'s NumPy into `out`.
+/// Compiles `sources` against `env`'s NumPy into `out`: each source where
+/// it is, by its absolute path (so the compiler's messages name the user's
+/// own file and its "..." headers are found beside it), each object under a
+/// name of its own (`obj/0-util.o`, `obj/1-util.o`: two `util.c` in two
+/// folders do not collide), then the link, then a check that the module
+/// defines `PyInit_<module>`.
 pub async fn compile(
     sources: &Sources,
     interpreter: &Interpreter,
@@ -55,10 +60,10 @@ pub async fn compile(
 ) -> Result<Artifact, BuildError> {
     let start = Instant::now();
     let mut log = String::new();
-    let src_dir = out.join("src");
-    std::fs::create_dir_all(&src_dir)
-        .map_err(|e| BuildError::new(format!("cannot create {}: {e}", src_dir.display()), ""))?;
-
+    let objects_dir = out.join("obj");
+    std::fs::create_dir_all(&objects_dir).map_err(|e| {
+        BuildError::new(format!("cannot create {}: {e}", objects_dir.display()), "")
+    })?;
     let words = |what: &str, value: &str| {
         shlex::split(value)
             .ok_or_else(|| BuildError::new(format!("cannot parse sysconfig {what}: {value}"), ""))
@@ -72,11 +77,24 @@ pub async fn compile(
     };
 
     let mut objects = Vec::new();
-    for source in &sources.files {
-        let src = src_dir.join(&source.name);
-        std::fs::write(&src, &source.contents)
-            .map_err(|e| BuildError::new(format!("cannot write {}: {e}", src.display()), &log))?;
-        let object = out.join(format!("{}.o", source.name));
+    for (i, source) in sources.files.iter().enumerate() {
+        let src = match &source.path {
+            Some(path) => path.clone(),
+            None => {
+                // The embedded sample: written into the build, once.
+                let path = out.join("src").join(&source.name);
+                std::fs::create_dir_all(out.join("src"))
+                    .and_then(|()| std::fs::write(&path, &source.contents))
+                    .map_err(|e| {
+                        BuildError::new(format!("cannot write {}: {e}", path.display()), &log)
+                    })?;
+                path
+            }
+        };
+        let stem = Path::new(&source.name)
+            .file_stem()
+            .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned());
+        let object = objects_dir.join(format!("{i}-{stem}.o"));
         let mut spec = Spec::new(cc_prog)
             .args(&cc[1..])
             .args(&cflags)
@@ -98,18 +116,66 @@ pub async fn compile(
     }
 
     let module_path = out.join(format!("{}{}", sources.module, interpreter.ext_suffix));
-    let spec = Spec::new(ld_prog)
+    let mut spec = Spec::new(ld_prog)
         .args(&ldshared[1..])
         .args(&objects)
         .arg("-o")
-        .arg(&module_path)
-        .cwd(out);
+        .arg(&module_path);
+    for dir in &sources.library_dirs {
+        spec = spec.arg(format!("-L{}", dir.display()));
+    }
+    for lib in &sources.libraries {
+        spec = spec.arg(format!("-l{lib}"));
+    }
+    spec = spec.args(&sources.ldflags).cwd(out);
     step(spec, &mut log, None, compiler_error).await?;
+    check_init(&module_path, &sources.module, &log)?;
     Ok(Artifact {
         dir: out.to_path_buf(),
         module_path,
+        wheel: None,
+        package: None,
         log,
         duration: start.elapsed(),
         reused: false,
     })
+}
+
+/// The `PyInit_*` functions a built module exports (its dynamic symbols).
+pub fn init_functions(module: &Path) -> Result<Vec<String>, String> {
+    use object::{Object as _, ObjectSymbol as _};
+    let data =
+        std::fs::read(module).map_err(|e| format!("cannot read {}: {e}", module.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("{} is not a shared object: {e}", module.display()))?;
+    let mut names: Vec<String> = file
+        .dynamic_symbols()
+        .filter(|s| s.is_definition())
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .filter(|n| n.starts_with("PyInit_"))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Python imports `module` by calling `PyInit_<module>`: without it every
+/// cell would fail with "dynamic module does not define module export
+/// function". Said once, at build time, naming the key to change.
+fn check_init(module_path: &Path, module: &str, log: &str) -> Result<(), BuildError> {
+    let found = init_functions(module_path).map_err(|e| BuildError::new(e, log))?;
+    let want = format!("PyInit_{module}");
+    if found.contains(&want) {
+        return Ok(());
+    }
+    let defines = match found.as_slice() {
+        [] => "it defines no PyInit_ function at all".to_string(),
+        names => format!("it defines {}", names.join(", ")),
+    };
+    Err(BuildError::new(
+        format!(
+            "the built module does not define {want}, so Python cannot import it as \"{module}\": {defines}; set extension.module in matrix.toml to the name the sources define (PyInit_<module>)"
+        ),
+        log,
+    ))
 }

@@ -1,7 +1,10 @@
 //! `[extension]`: exactly one subject (sources, a project, wheels or
 //! requirements), the modules to import, and the probe or test command.
 //! Each subject is checked by its own function, so a key that only one kind
-//! of subject understands is refused, located, for the others.
+//! of subject understands is refused, located, for the others. Every path
+//! is made absolute here, against the folder that holds the config file
+//! (`base`, itself absolute), so no later stage depends on the working
+//! folder.
 
 use std::path::{Path, PathBuf};
 
@@ -79,12 +82,108 @@ pub(super) fn parse(
         }
         subject
     };
+    let extras = match (&subject, &ext.extras) {
+        (Subject::Sources(_), Some(e)) => {
+            return Err(err(
+                e.span(),
+                "extension.extras applies to projects and package rows, not C sources".into(),
+            ));
+        }
+        (_, Some(e)) => names(e, "extra", err)?,
+        (_, None) => Vec::new(),
+    };
     Ok(Extension {
         subject,
         imports,
         probe: probe(ext.probe, ext.probe_file, base, err)?,
         test: test(ext.test, err)?,
+        test_requires: test_requires(ext.test_requires.as_ref(), base, err)?,
+        extras,
     })
+}
+
+/// Plain names (extras, libraries): non-empty, no spaces or separators.
+fn names(
+    list: &Spanned<Vec<Spanned<String>>>,
+    what: &str,
+    err: &Err<'_>,
+) -> Result<Vec<String>, ConfigError> {
+    list.get_ref()
+        .iter()
+        .map(|n| {
+            let name = n.get_ref().trim();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
+            {
+                Err(err(
+                    n.span(),
+                    format!("invalid {what} \"{name}\": expected a plain name like \"test\""),
+                ))
+            } else {
+                Ok(name.to_string())
+            }
+        })
+        .collect()
+}
+
+/// Paths relative to the config's folder, made absolute; each must be a
+/// directory.
+fn dirs(
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+    key: &str,
+    base: &Path,
+    err: &Err<'_>,
+) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut out = Vec::new();
+    for d in list.into_iter().flat_map(|l| l.get_ref()) {
+        let path = base.join(d.get_ref());
+        if !path.is_dir() {
+            return Err(err(
+                d.span(),
+                format!("extension.{key}: {} is not a directory", path.display()),
+            ));
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// `test-requires`: requirements as pip takes them, or `-r FILE` (FILE
+/// relative to the config's folder, made absolute).
+fn test_requires(
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+    base: &Path,
+    err: &Err<'_>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for r in list.into_iter().flat_map(|l| l.get_ref()) {
+        let text = r.get_ref().trim();
+        if let Some(file) = text.strip_prefix("-r").map(str::trim) {
+            let path = base.join(file);
+            if file.is_empty() || !path.is_file() {
+                return Err(err(
+                    r.span(),
+                    format!(
+                        "extension.test-requires: no requirements file {}",
+                        path.display()
+                    ),
+                ));
+            }
+            out.push(format!("-r {}", path.display()));
+        } else if text.is_empty() || text.starts_with('-') {
+            return Err(err(
+                r.span(),
+                format!(
+                    "invalid test requirement \"{text}\": expected one like \"pytest>=8\" or \"-r requirements-test.txt\""
+                ),
+            ));
+        } else {
+            out.push(text.to_string());
+        }
+    }
+    Ok(out)
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -115,6 +214,14 @@ fn only_for_sources(ext: &RawExtension, err: &Err<'_>) -> Result<(), ConfigError
     let stray = [
         ext.module.as_ref().map(|m| ("module", m.span())),
         ext.cflags.as_ref().map(|c| ("cflags", c.span())),
+        ext.ldflags.as_ref().map(|c| ("ldflags", c.span())),
+        ext.include_dirs
+            .as_ref()
+            .map(|c| ("include-dirs", c.span())),
+        ext.libraries.as_ref().map(|c| ("libraries", c.span())),
+        ext.library_dirs
+            .as_ref()
+            .map(|c| ("library-dirs", c.span())),
     ];
     match stray.into_iter().flatten().next() {
         Some((key, span)) => Err(err(
@@ -155,7 +262,7 @@ fn sources(
         ));
     }
     let mut files = Vec::new();
-    let mut include_dirs: Vec<PathBuf> = Vec::new();
+    let mut include_dirs = dirs(ext.include_dirs.as_ref(), "include-dirs", base, err)?;
     for s in list.get_ref() {
         let path = base.join(s.get_ref());
         let contents = std::fs::read_to_string(&path).map_err(|e| {
@@ -165,7 +272,9 @@ fn sources(
             )
         })?;
         if let Some(dir) = path.parent() {
-            // Sources may include their own headers with "...".
+            // A source's own folder is searched for "..." headers anyway
+            // (it is compiled where it is); listed too, for headers a
+            // source in another folder includes.
             if !include_dirs.iter().any(|d| d == dir) {
                 include_dirs.push(dir.to_path_buf());
             }
@@ -175,18 +284,24 @@ fn sources(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "source.c".into()),
+            path: Some(path),
             contents,
         });
     }
+    let flags = |f: &Option<Spanned<Vec<String>>>| {
+        f.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default()
+    };
     Ok(Sources {
         module,
         files,
         include_dirs,
-        cflags: ext
-            .cflags
-            .as_ref()
-            .map(|c| c.get_ref().clone())
-            .unwrap_or_default(),
+        libraries: match &ext.libraries {
+            Some(l) => names(l, "library", err)?,
+            None => Vec::new(),
+        },
+        library_dirs: dirs(ext.library_dirs.as_ref(), "library-dirs", base, err)?,
+        cflags: flags(&ext.cflags),
+        ldflags: flags(&ext.ldflags),
         builtin: false,
     })
 }

@@ -101,7 +101,14 @@ impl Config {
 
     fn from_raw(path: &Path, text: &str, raw: raw::RawConfig) -> Result<Config, ConfigError> {
         let err = |span: Span, msg: String| ConfigError::at(path, text, span, msg);
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Every path in the file is relative to the folder that holds it,
+        // made absolute once, here: `matrix run` in that folder, `-c
+        // ../other/matrix.toml` and a test harness's absolute path all mean
+        // the same files. Errors still name the path as the user gave it.
+        let absolute = std::path::absolute(path).map_err(|e| {
+            ConfigError::whole_file(path, format!("cannot tell where the file is: {e}"))
+        })?;
+        let base = absolute.parent().unwrap_or(Path::new("/"));
 
         let python = python_requests(raw.python, base, &err)?;
         let numpy = raw.numpy.ok_or_else(|| {
@@ -302,7 +309,7 @@ fn jobs(raw: Option<Spanned<i64>>, err: &Err<'_>) -> Result<Option<usize>, Confi
 fn expect_table(e: raw::RawExpect, text: &str, err: &Err<'_>) -> Result<ExpectTable, ConfigError> {
     // The table's first key stands for the table (serde gives no span for
     // the `[[expect]]` header itself).
-    let first = [&e.python, &e.build, &e.runtime]
+    let first = [&e.python, &e.build, &e.runtime, &e.row]
         .into_iter()
         .filter_map(|s| s.as_ref().map(|s| s.span().start))
         .chain([e.outcome.span().start])
@@ -334,10 +341,19 @@ fn expect_table(e: raw::RawExpect, text: &str, err: &Err<'_>) -> Result<ExpectTa
             format!("a reason only applies to outcome = \"fail\", not \"{outcome}\""),
         ));
     }
+    if let Some(r) = &e.row
+        && r.get_ref().trim().is_empty()
+    {
+        return Err(err(
+            r.span(),
+            "an empty row pattern: expected the requirement as written, a wheel file glob or a label like \"pandas 2.1.4\"".into(),
+        ));
+    }
     Ok(ExpectTable {
         python,
         build,
         runtime,
+        row: e.row.map(Spanned::into_inner),
         outcome,
         reason: e.reason.map(Spanned::into_inner),
         line,

@@ -47,7 +47,13 @@ pub(super) struct RawExtension {
     pub probe: Option<String>,
     pub probe_file: Option<Spanned<String>>,
     pub test: Option<Spanned<String>>,
+    pub test_requires: Option<Spanned<Vec<Spanned<String>>>>,
+    pub extras: Option<Spanned<Vec<Spanned<String>>>>,
     pub cflags: Option<Spanned<Vec<String>>>,
+    pub ldflags: Option<Spanned<Vec<String>>>,
+    pub include_dirs: Option<Spanned<Vec<Spanned<String>>>>,
+    pub libraries: Option<Spanned<Vec<Spanned<String>>>>,
+    pub library_dirs: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +71,7 @@ pub(super) struct RawExpect {
     pub python: Option<Spanned<String>>,
     pub build: Option<Spanned<String>>,
     pub runtime: Option<Spanned<String>>,
+    pub row: Option<Spanned<String>>,
     pub outcome: Spanned<OutcomeKind>,
     pub reason: Option<Spanned<FailureReason>>,
 }

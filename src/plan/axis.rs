@@ -7,7 +7,7 @@ use pep440_rs::Version;
 
 use crate::config::NumpyRequest;
 use crate::expect::Side;
-use crate::extension::RowSource;
+use crate::extension::PackageRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AxisEntry {
@@ -20,7 +20,7 @@ pub enum AxisEntry {
     /// at all): its cells are `unavailable`.
     Missing { request: NumpyRequest, why: String },
     /// A row of published code (no NumPy of its own).
-    Row(RowSource),
+    Row(PackageRow),
 }
 
 impl AxisEntry {
@@ -34,13 +34,13 @@ impl AxisEntry {
         }
     }
 
-    /// What was written in matrix.toml for it.
+    /// What was written in matrix.toml for it (a wheel's file name).
     pub fn request(&self) -> String {
         match self {
             AxisEntry::Numpy { request, .. } | AxisEntry::Missing { request, .. } => {
                 request.to_string()
             }
-            AxisEntry::Row(row) => row.to_string(),
+            AxisEntry::Row(row) => row.source.written(),
         }
     }
 
@@ -65,7 +65,7 @@ impl AxisEntry {
         match self {
             AxisEntry::Numpy { version, .. } => Side::Numpy(Some(version.clone())),
             AxisEntry::Missing { request, .. } => Side::Numpy(request.nominal()),
-            AxisEntry::Row(_) => Side::Row,
+            AxisEntry::Row(row) => Side::Row(row.clone()),
         }
     }
 }

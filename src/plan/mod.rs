@@ -26,7 +26,7 @@ pub use resolve::{ResolvedAxis, Resolver};
 pub use select::{SelectError, select_interpreters};
 
 use crate::config::{Axis, Config, ConfigError};
-use crate::extension::{Extension, Subject};
+use crate::extension::{Extension, PackageRow, RowSource, Subject, SubjectKind};
 use crate::probe::Isolation;
 use crate::python::{Found, InstallError, Installer, InstallerChoice, Interpreter, PythonSource};
 
@@ -164,6 +164,8 @@ pub struct RunHeader {
     pub shard: Option<Shard>,
     pub installer: String,
     pub extension: String,
+    /// What the rows are.
+    pub subject: SubjectKind,
     pub jobs: usize,
     pub notes: Vec<String>,
     pub timeout: Duration,
@@ -275,6 +277,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             shard: options.shard,
             installer: installer.describe(),
             extension: config.extension.label(),
+            subject: config.extension.subject.kind(),
             jobs,
             notes,
             timeout: config.timeout,
@@ -310,7 +313,11 @@ async fn resolve_grids(
         let build = match &config.extension.subject {
             // Published code: each wheel or requirement is a row.
             Subject::Rows(rows) => ResolvedAxis {
-                entries: rows.iter().cloned().map(AxisEntry::Row).collect(),
+                entries: join_all(rows.iter().map(|r| row_entry(installer, &f.interpreter, r)))
+                    .await
+                    .into_iter()
+                    .map(|r| r.map(AxisEntry::Row))
+                    .collect::<Result<_, _>>()?,
                 skipped: Vec::new(),
             },
             _ => resolver.axis(&f.interpreter, values(Axis::Build)).await?,
@@ -341,6 +348,31 @@ async fn resolve_grids(
         check_requests_exist(config, &resolver, &first.interpreter, &grids).await?;
     }
     Ok(grids)
+}
+
+/// A package row, named by its version: the one its wheel or exact pin
+/// says, else the one the resolver picks for this interpreter (so the grid
+/// says "pandas 2.2.3", not "pandas>=2").
+async fn row_entry(
+    installer: &Installer,
+    interpreter: &Interpreter,
+    source: &RowSource,
+) -> Result<PackageRow, InstallError> {
+    let mut row = PackageRow::new(source.clone());
+    if row.version.is_none()
+        && let RowSource::Requirement(r) = source
+    {
+        match installer
+            .resolve_package(interpreter, r, &row.name, false)
+            .await
+        {
+            Ok(v) => row.version = Some(v.to_string()),
+            Err(e @ (InstallError::Network { .. } | InstallError::Spawn { .. })) => return Err(e),
+            // The row's own build fails later with the resolver's words.
+            Err(_) => {}
+        }
+    }
+    Ok(row)
 }
 
 /// A NumPy request that resolved to nothing because no such release exists

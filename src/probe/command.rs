@@ -8,15 +8,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{ProbeRun, child_env, could_not_start};
-use crate::build::Artifact;
+use std::path::PathBuf;
+
+use super::{ProbeRun, child_env, could_not_start, search_path};
 use crate::environment::NumpyEnv;
 use crate::outcome;
 use crate::process::Spec;
 
 pub async fn run(
     command: &str,
-    artifact: &Artifact,
+    artifacts: &[PathBuf],
     env: &NumpyEnv,
     work_dir: &Path,
     timeout: Duration,
@@ -41,7 +42,7 @@ pub async fn run(
     let spec = spec
         .env("PATH", path)
         .env("VIRTUAL_ENV", &env.dir)
-        .env("PYTHONPATH", &artifact.dir)
+        .env("PYTHONPATH", search_path(artifacts))
         .env("PYTHONNOUSERSITE", "1")
         .env("PYTHONFAULTHANDLER", "1")
         .cwd(work_dir)
@@ -50,7 +51,7 @@ pub async fn run(
         "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
         work_dir.display(),
         env.dir.display(),
-        artifact.dir.display()
+        search_path(artifacts).to_string_lossy()
     );
     let finished = match spec.run().await {
         Ok(f) => f,

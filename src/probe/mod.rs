@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::build::Artifact;
 use crate::environment::NumpyEnv;
 use crate::outcome::Outcome;
 use crate::process::{Captured, Exit, Spec};
@@ -115,10 +114,16 @@ pub fn child_env() -> Vec<(String, OsString)> {
         .collect()
 }
 
+/// The row's artifact and the cell's dependencies, as one `os.pathsep`
+/// list (the probe's first argument, and a test command's PYTHONPATH).
+pub fn search_path(artifacts: &[PathBuf]) -> std::ffi::OsString {
+    std::env::join_paths(artifacts).unwrap_or_default()
+}
+
 fn process_spec(
     files: &ProbeFiles,
     module: &str,
-    artifact: &Artifact,
+    artifacts: &[PathBuf],
     env: &NumpyEnv,
     work_dir: &Path,
 ) -> Spec {
@@ -126,7 +131,7 @@ fn process_spec(
         .env_clear()
         .args(["-I", "-X", "faulthandler"])
         .arg(&files.driver)
-        .arg(&artifact.dir)
+        .arg(search_path(artifacts))
         .arg(module)
         .arg(&files.code)
         .arg(work_dir.join("result.json"))
@@ -142,12 +147,12 @@ fn process_spec(
 pub async fn run(
     files: &ProbeFiles,
     module: &str,
-    artifact: &Artifact,
+    artifacts: &[PathBuf],
     env: &NumpyEnv,
     work_dir: &Path,
     timeout: Duration,
 ) -> ProbeRun {
-    let spec = process_spec(files, module, artifact, env, work_dir).timeout(timeout);
+    let spec = process_spec(files, module, artifacts, env, work_dir).timeout(timeout);
     let command = spec.display();
     let finished = match spec.run().await {
         Ok(f) => f,
@@ -170,16 +175,17 @@ pub async fn run_forked(
     server: &ForkServer,
     files: &ProbeFiles,
     module: &str,
-    artifact: &Artifact,
+    artifacts: &[PathBuf],
     env: &NumpyEnv,
     work_dir: &Path,
     timeout: Duration,
 ) -> ProbeRun {
-    let command = process_spec(files, module, artifact, env, work_dir).display();
+    let command = process_spec(files, module, artifacts, env, work_dir).display();
     let (stdout, stderr) = (work_dir.join("stdout.txt"), work_dir.join("stderr.txt"));
     let start = Instant::now();
+    let path = search_path(artifacts);
     let request = forkserver::Request {
-        artifact: &artifact.dir,
+        artifact: Path::new(&path),
         module,
         cwd: work_dir,
         stdout: &stdout,
@@ -203,9 +209,7 @@ pub async fn run_forked(
 
 fn could_not_start(command: String, why: &dyn std::fmt::Display) -> ProbeRun {
     ProbeRun {
-        outcome: Outcome::Unavailable {
-            message: format!("could not start the probe: {why}"),
-        },
+        outcome: Outcome::unavailable(format!("could not start the probe: {why}")),
         stdout: String::new(),
         stderr: String::new(),
         duration: Duration::ZERO,
@@ -253,7 +257,7 @@ mod tests {
     struct Setup {
         _dir: tempfile::TempDir,
         files_dir: PathBuf,
-        artifact: Artifact,
+        artifacts: Vec<PathBuf>,
         env: NumpyEnv,
         work: PathBuf,
     }
@@ -284,13 +288,7 @@ mod tests {
         std::fs::create_dir_all(&work).unwrap();
         Setup {
             files_dir: root.join("probe"),
-            artifact: Artifact {
-                dir: artifacts.clone(),
-                module_path: artifacts.join("fake_ext.py"),
-                log: String::new(),
-                duration: Duration::ZERO,
-                reused: false,
-            },
+            artifacts: vec![artifacts.clone()],
             env: NumpyEnv {
                 numpy: "9.9.9".parse().unwrap(),
                 dir: root.to_path_buf(),
@@ -309,7 +307,7 @@ mod tests {
     async fn probe(code: &str, timeout: Duration) -> ProbeRun {
         let s = setup().await;
         let files = ProbeFiles::write(&s.files_dir, code).unwrap();
-        let process = run(&files, "fake_ext", &s.artifact, &s.env, &s.work, timeout).await;
+        let process = run(&files, "fake_ext", &s.artifacts, &s.env, &s.work, timeout).await;
         let _ = std::fs::remove_file(s.work.join("result.json"));
         let server = ForkServer::start(&s.env.python, &files, &child_env())
             .await
@@ -318,7 +316,7 @@ mod tests {
             &server,
             &files,
             "fake_ext",
-            &s.artifact,
+            &s.artifacts,
             &s.env,
             &s.work,
             timeout,
@@ -390,7 +388,26 @@ mod tests {
             "{:?}",
             r.outcome
         );
-        assert_eq!(r.outcome.message(), "expected 41");
+        // The probe's own message, then where it failed and what was compared.
+        assert_eq!(
+            r.outcome.message(),
+            "expected 41 — line 1: assert module.ANSWER == 41, 'expected 41'; left: 42, right: 41"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bare_failed_assertion_says_where_and_what() {
+        let r = probe("x = 1\nassert module.ANSWER + x == 41", LIMIT).await;
+        assert_eq!(r.outcome.reason(), Some(FailureReason::WrongResult));
+        assert_eq!(
+            r.outcome.message(),
+            "line 2: assert module.ANSWER + x == 41; left: 43, right: 41"
+        );
+        let r = probe("assert not module.ANSWER", LIMIT).await;
+        assert_eq!(
+            r.outcome.message(),
+            "line 1: assert not module.ANSWER; it was False"
+        );
     }
 
     #[tokio::test]

@@ -2,11 +2,15 @@
 # user site, no PYTHON* variables, no current directory on sys.path) and
 # faulthandler on. It imports numpy, imports the module built for this cell
 # from its own artifact directory, runs the probe code, and writes what
-# happened as JSON to the result file. If the child dies (a signal), there is
-# no result file, and abimatrix reads the exit status instead.
+# happened as JSON to the result file (read as one tagged enum by
+# probe/report.rs: {"status": "pass" | "wrong-result" | "error", ...}). If
+# the child dies (a signal), there is no result file, and abimatrix reads
+# the exit status instead.
 #
-# argv: artifact_dir modules probe_file result_file, where modules is a
-# comma-separated list imported in order; `module` is bound to the first.
+# argv: artifact_dirs modules probe_file result_file. artifact_dirs is the
+# row's artifact, then (os.pathsep-separated) the cell's dependencies; the
+# modules, a comma-separated list imported in order, must come from the
+# first; `module` is bound to the first module.
 #
 # The fork server (forkserver.py) loads this file and calls probe() in each
 # forked child, so both isolation modes run exactly the same code.
@@ -16,9 +20,48 @@ import sys
 import traceback
 
 
-def probe(artifact_dir, modules, probe_file, result_file):
+def assertion_detail(error, code):
+    """Where an assert in the probe failed, and, when it compares, what
+    each side was: 'line 3: assert module.answer() == 1; left: 2, right:
+    1'. Best effort: the operands are evaluated again in the probe's own
+    namespace, as pytest's report would show them."""
+    import ast
+
+    frame = None
+    for f, lineno in traceback.walk_tb(error.__traceback__):
+        if f.f_code.co_filename == "<probe>":
+            frame = (f, lineno)
+    if frame is None:
+        return ""
+    f, lineno = frame
+    lines = code.splitlines()
+    source = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+    detail = "line %d: %s" % (lineno, source)
+    try:
+        node = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):
+        return detail
+    if not isinstance(node, ast.Assert):
+        return detail
+    test = node.test
+    try:
+        if isinstance(test, ast.Compare) and len(test.comparators) == 1:
+            sides = [test.left, test.comparators[0]]
+            values = [
+                eval(compile(ast.Expression(s), "<probe>", "eval"), f.f_globals, f.f_locals)
+                for s in sides
+            ]
+            return "%s; left: %r, right: %r" % (detail, values[0], values[1])
+        value = eval(compile(ast.Expression(test), "<probe>", "eval"), f.f_globals, f.f_locals)
+        return "%s; it was %r" % (detail, value)
+    except BaseException:  # noqa: B036 - the operands may raise; the line still helps
+        return detail
+
+
+def probe(artifact_dirs, modules, probe_file, result_file):
     """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise)."""
     result = {"status": "error", "stage": "import-numpy"}
+    code = ""
 
     def write():
         # Written then renamed: a reader never sees half a result.
@@ -32,11 +75,12 @@ def probe(artifact_dir, modules, probe_file, result_file):
 
         result["numpy"] = np.__version__
         result["stage"] = "import-module"
-        sys.path.insert(0, artifact_dir)
+        dirs = [d for d in artifact_dirs.split(os.pathsep) if d]
+        sys.path[0:0] = dirs
         import importlib
 
         names = [m for m in modules.split(",") if m]
-        root = os.path.realpath(artifact_dir) + os.sep
+        root = os.path.realpath(dirs[0]) + os.sep
         loaded = []
         for name in names:
             mod = importlib.import_module(name)
@@ -58,7 +102,11 @@ def probe(artifact_dir, modules, probe_file, result_file):
         wrong = isinstance(e, AssertionError) and result["stage"] == "probe"
         result["status"] = "wrong-result" if wrong else "error"
         result["exception"] = type(e).__name__
-        result["message"] = str(e)
+        message = str(e)
+        if wrong:
+            detail = assertion_detail(e, code)
+            message = "%s \u2014 %s" % (message, detail) if message and detail else message or detail
+        result["message"] = message
         traceback.print_exc()
         write()
         # os._exit skips interpreter shutdown, so flush what the probe wrote.

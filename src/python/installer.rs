@@ -228,6 +228,19 @@ impl Installer {
         requirement: &str,
         lowest: bool,
     ) -> Result<Version, InstallError> {
+        self.resolve_package(python, requirement, "numpy", lowest)
+            .await
+    }
+
+    /// The version of distribution `name` that resolving `requirement` for
+    /// `python` picks (a package row's "pandas>=2" becomes "pandas 2.2.3").
+    pub async fn resolve_package(
+        &self,
+        python: &Interpreter,
+        requirement: &str,
+        name: &str,
+        lowest: bool,
+    ) -> Result<Version, InstallError> {
         let requirement = requirement.to_string();
         let scratch =
             tempfile::tempdir().map_err(|e| InstallError::io("creating a scratch directory", e))?;
@@ -271,8 +284,8 @@ impl Installer {
             return Err(install_error(&requirement, &finished.output()));
         }
         let found = match self {
-            Installer::Uv { .. } => parse_pin(&finished.stdout.text),
-            Installer::Pip => parse_pip_report(&finished.stdout.text),
+            Installer::Uv { .. } => parse_pin(&finished.stdout.text, name),
+            Installer::Pip => parse_pip_report(&finished.stdout.text, name),
         };
         found.ok_or_else(|| InstallError::Unexpected {
             what: format!("resolving {requirement}"),
@@ -387,26 +400,27 @@ fn first_error_line(output: &str) -> String {
 }
 
 /// `numpy==1.26.4` in `uv pip compile` output.
-fn parse_pin(output: &str) -> Option<Version> {
-    output
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("numpy=="))
-        .find_map(|v| Version::from_str(v.trim()).ok())
+fn parse_pin(output: &str, name: &str) -> Option<Version> {
+    let want = normalized(name);
+    output.lines().find_map(|l| {
+        let (n, v) = l.trim().split_once("==")?;
+        (normalized(n) == want).then(|| Version::from_str(v.trim()).ok())?
+    })
+}
+
+/// A distribution name as PEP 503 compares them.
+fn normalized(name: &str) -> String {
+    name.trim().to_lowercase().replace(['_', '.'], "-")
 }
 
 /// The version pip's `--report` would install.
-fn parse_pip_report(output: &str) -> Option<Version> {
+fn parse_pip_report(output: &str, name: &str) -> Option<Version> {
     let report: serde_json::Value = serde_json::from_str(output.trim()).ok()?;
+    let want = normalized(name);
     report["install"]
         .as_array()?
         .iter()
-        .find(|item| {
-            item["metadata"]["name"]
-                .as_str()
-                .map(str::to_lowercase)
-                .as_deref()
-                == Some("numpy")
-        })
+        .find(|item| item["metadata"]["name"].as_str().map(normalized) == Some(want.clone()))
         .and_then(|item| item["metadata"]["version"].as_str())
         .and_then(|v| Version::from_str(v).ok())
 }
@@ -418,12 +432,19 @@ mod tests {
     #[test]
     fn parses_resolver_outputs() {
         assert_eq!(
-            parse_pin("numpy==1.26.4\n"),
+            parse_pin("pandas==2.2.3\nnumpy==1.26.4\n", "numpy"),
             Version::from_str("1.26.4").ok()
         );
-        assert_eq!(parse_pin("Resolved 1 package\n"), None);
+        assert_eq!(parse_pin("Resolved 1 package\n", "numpy"), None);
+        assert_eq!(
+            parse_pin("Fast_Histogram==0.14\n", "fast-histogram"),
+            Version::from_str("0.14").ok()
+        );
         let report = r#"{"install":[{"metadata":{"name":"numpy","version":"2.0.2"}}]}"#;
-        assert_eq!(parse_pip_report(report), Version::from_str("2.0.2").ok());
+        assert_eq!(
+            parse_pip_report(report, "numpy"),
+            Version::from_str("2.0.2").ok()
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub fn render(doc: &Document, c: &CellDoc) -> String {
     if !c.message.is_empty() {
         let _ = writeln!(out, "message:     {}", c.message);
     }
+    if let Some(hint) = &c.hint {
+        let _ = writeln!(out, "hint:        {hint}");
+    }
     // A loaded document is checked (every cell's grid exists); a cell
     // handed in from elsewhere is shown without its grid rather than panic.
     let grid = doc.grids.get(c.grid);

@@ -25,6 +25,7 @@ fn axis(request: &str, version: Option<&str>) -> AxisDoc {
         unavailable: version
             .is_none()
             .then(|| format!("no wheel of numpy=={request} for CPython 3.12.1")),
+        label: None,
     }
 }
 
@@ -75,6 +76,8 @@ fn cell(
         }),
         stdout: String::new(),
         stderr: String::new(),
+        forbidden: false,
+        hint: None,
     }
 }
 
@@ -100,6 +103,7 @@ pub fn every_outcome() -> Document {
     crash.exception = None;
     crash.traceback = Some("Fatal Python error: Segmentation fault\n\nCurrent thread 0x00007f (most recent call first):\n  File \"<probe>\", line 2 in <module>\n  File \"/cache/probes/abimatrix_probe.py\", line 58 in probe".into());
     crash.stderr = crash.traceback.clone().unwrap_or_default();
+    crash.hint = Some("the sources never call import_array() (or PyArray_ImportNumPyAPI()): NumPy's C-API table stays empty and the first NumPy call crashes; call it in PyInit_my_extension".into());
     let mut markup = cell(
         0,
         py11,
@@ -235,6 +239,7 @@ pub fn every_outcome() -> Document {
         timeout_s: Some(2.0),
         matrix_id: Some("0123456789abcdef".into()),
         shard: None,
+        subject: Some("sources".into()),
         grids: vec![
             GridDoc {
                 interpreter: interpreter(py11, "/root/.pyenv/versions/3.11.7/bin/python3.11"),
@@ -278,6 +283,85 @@ pub fn every_outcome() -> Document {
     };
     doc.sort_cells();
     doc.summarize(doc.planned_by_axes());
+    doc
+}
+
+/// Published packages as rows: one runs, one fails, one is forbidden by
+/// its own metadata (expected), one by a table.
+pub fn packages() -> Document {
+    let py = "CPython 3.11.7";
+    let mut doc = every_outcome();
+    doc.subject = Some("packages".into());
+    doc.extension =
+        Some("wheels pandas-2.0.3-cp311-cp311-manylinux_2_17_x86_64.whl, scipy==1.11.4".into());
+    doc.grids.truncate(1);
+    doc.grids[0].axes.build = vec![
+        axis("pandas-2.0.3-cp311-cp311-manylinux_2_17_x86_64.whl", None),
+        axis("scipy==1.11.4", None),
+    ];
+    for (a, label) in doc.grids[0]
+        .axes
+        .build
+        .iter_mut()
+        .zip(["pandas 2.0.3", "scipy 1.11.4"])
+    {
+        a.unavailable = None;
+        a.label = Some(label.into());
+    }
+    doc.grids[0].builds.clear();
+    let mut forbidden = cell(
+        0,
+        py,
+        "scipy 1.11.4",
+        "2.0.2",
+        OutcomeKind::Unavailable,
+        None,
+        "scipy 1.11.4's metadata forbids numpy 2.0.2: Because scipy==1.11.4 depends on numpy>=1.21.6,<1.28.0 and you require numpy==2.0.2, we can conclude that your requirements are unsatisfiable. (--ignore-requires runs it anyway)",
+        expect(OutcomeKind::Unavailable, None, None, false),
+    );
+    forbidden.expected.source = Some("declared".into());
+    forbidden.forbidden = true;
+    doc.cells = vec![
+        cell(
+            0,
+            py,
+            "pandas 2.0.3",
+            "1.26.4",
+            OutcomeKind::Pass,
+            None,
+            "",
+            expect(OutcomeKind::Pass, None, None, false),
+        ),
+        cell(
+            0,
+            py,
+            "pandas 2.0.3",
+            "2.0.2",
+            OutcomeKind::Fail,
+            Some(FailureReason::DtypeSize),
+            "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject",
+            expect(
+                OutcomeKind::Fail,
+                Some(FailureReason::DtypeSize),
+                Some(9),
+                false,
+            ),
+        ),
+        cell(
+            0,
+            py,
+            "scipy 1.11.4",
+            "1.26.4",
+            OutcomeKind::Pass,
+            None,
+            "",
+            expect(OutcomeKind::Pass, None, None, false),
+        ),
+        forbidden,
+    ];
+    doc.sort_cells();
+    let planned = doc.cells.len();
+    doc.summarize(planned);
     doc
 }
 
@@ -344,6 +428,7 @@ pub fn header() -> RunHeader {
         shard: None,
         installer: "uv (/usr/bin/uv, from PATH)".into(),
         extension: "sample extension my_extension".into(),
+        subject: crate::extension::SubjectKind::Sources,
         jobs: 2,
         notes: vec!["installed uv into /root/.cache/abimatrix/v1/tools/uv/bin/uv".into()],
         timeout: Duration::from_secs(60),

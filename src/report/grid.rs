@@ -42,8 +42,11 @@ pub struct ReasonLine<'a> {
     pub unexpected: usize,
     /// The first cell's first message line.
     pub message: String,
-    /// Up to three "File ..." lines of the first crash's traceback.
-    pub traceback: Vec<String>,
+    /// What explains it at a glance: up to three "File ..." lines of the
+    /// first crash's traceback, or the last lines of a failed build's log.
+    pub detail: Vec<String>,
+    /// Advice for the first mistake these cells point to, when there is one.
+    pub hint: Option<String>,
 }
 
 impl ReasonLine<'_> {
@@ -97,25 +100,50 @@ pub fn reason_lines(doc: &Document, grid: usize) -> Vec<ReasonLine<'_>> {
             };
             let first = cells[0];
             let message = first_line(&first.message);
-            let traceback = first
-                .traceback
-                .as_deref()
-                .unwrap_or("")
-                .lines()
-                .filter(|l| l.trim_start().starts_with("File "))
-                .take(3)
-                .map(|l| l.trim().to_string())
-                .collect();
+            let detail = if kind == OutcomeKind::BuildFailed {
+                last_lines(&first.stderr, 5)
+            } else {
+                first
+                    .traceback
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("File "))
+                    .take(3)
+                    .map(|l| l.trim().to_string())
+                    .collect()
+            };
             ReasonLine {
                 kind,
                 name,
                 unexpected: cells.iter().filter(|c| !c.met).count(),
+                hint: cells.iter().find_map(|c| c.hint.clone()),
                 cells,
                 message,
-                traceback,
+                detail,
             }
         })
         .collect()
+}
+
+/// The last `n` non-empty lines of a log, each shortened to fit.
+pub fn last_lines(log: &str, n: usize) -> Vec<String> {
+    let lines: Vec<String> = log
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .map(first_line)
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// The corner of a grid: what rows and columns are.
+pub fn corner(doc: &Document) -> &'static str {
+    if doc.has_package_rows() {
+        "package ↓ / numpy →"
+    } else {
+        "built with ↓ / runs on →"
+    }
 }
 
 /// A message's first line, shortened to fit a summary.

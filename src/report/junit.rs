@@ -130,17 +130,6 @@ pub fn render(doc: &Document) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
-
-    #[test]
-    fn every_outcome() {
-        insta::assert_snapshot!(render(&fixtures::every_outcome()));
-    }
-
-    #[test]
-    fn an_interrupted_run() {
-        insta::assert_snapshot!(render(&fixtures::interrupted()));
-    }
 
     #[test]
     fn escapes_markup_and_drops_what_xml_cannot_hold() {

@@ -78,3 +78,28 @@ impl Format {
 pub fn render(doc: &Document, format: Format) -> String {
     format.renderer().render(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every format's whole output, pinned: each line a user reads, for
+    //! every outcome kind (expected and unexpected), a run cut short, and
+    //! published packages as rows. `cargo insta review` shows a change.
+    use super::*;
+
+    #[test]
+    fn every_format_of_every_fixture() {
+        let fixtures = [
+            ("every-outcome", fixtures::every_outcome()),
+            ("interrupted", fixtures::interrupted()),
+            ("packages", fixtures::packages()),
+        ];
+        for format in Format::ALL {
+            for (name, doc) in &fixtures {
+                let text = render(doc, format);
+                // The terminal's colours are tested in text.rs; here the words.
+                let text = anstream::adapter::strip_str(&text).to_string();
+                insta::assert_snapshot!(format!("{format:?}-{name}").to_lowercase(), text);
+            }
+        }
+    }
+}

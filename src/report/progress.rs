@@ -10,6 +10,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pep440_rs::Version;
 
+use crate::extension::SubjectKind;
 use crate::outcome::OutcomeKind;
 use crate::plan::{AxisEntry, RunHeader};
 use crate::python::InstallError;
@@ -44,8 +45,8 @@ pub enum Progress {
         builds: ProgressBar,
         cells: ProgressBar,
     },
-    /// Interpreter labels by grid.
-    Lines(Vec<String>),
+    /// Interpreter labels by grid, and whether rows are packages.
+    Lines(Vec<String>, bool),
     Quiet,
 }
 
@@ -55,7 +56,7 @@ impl Progress {
             return Progress::Quiet;
         }
         if !terminal {
-            return Progress::Lines(Vec::new());
+            return Progress::Lines(Vec::new(), false);
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let style =
@@ -80,8 +81,9 @@ impl Progress {
     pub fn started(&mut self, h: &RunHeader) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines(labels) => {
+            Progress::Lines(labels, packages) => {
                 *labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
+                *packages = h.subject == SubjectKind::Packages;
                 eprintln_locked(&header_text(h));
             }
             Progress::Bars {
@@ -111,8 +113,8 @@ impl Progress {
     pub fn on(&mut self, update: Update<'_>) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines(labels) => {
-                if let Some(text) = line(labels, update) {
+            Progress::Lines(labels, packages) => {
+                if let Some(text) = line(labels, *packages, update) {
                     eprintln_locked(&text);
                 }
             }
@@ -131,16 +133,11 @@ impl Progress {
                         let _ = multi.println(format!("numpy {version}: {e}"));
                     }
                 }
-                Update::BuildStarted { row, .. } => {
-                    builds.set_message(format!("against numpy {row}"))
-                }
+                Update::BuildStarted { row, .. } => builds.set_message(row.to_string()),
                 Update::BuildFinished(b) => {
                     builds.inc(1);
                     if let Err(e) = &b.result {
-                        let _ = multi.println(format!(
-                            "build against numpy {} failed: {}",
-                            b.row, e.summary
-                        ));
+                        let _ = multi.println(format!("{} not made: {}", b.row, e.summary));
                     }
                 }
                 Update::Cell(c) => {
@@ -207,18 +204,25 @@ pub fn header_text(h: &RunHeader) -> String {
 }
 
 /// The non-terminal form of an update: one line, or nothing for updates a
-/// log does not need.
-pub fn line(labels: &[String], update: Update<'_>) -> Option<String> {
+/// log does not need. `packages`: rows are published packages (installed),
+/// not builds against a NumPy.
+pub fn line(labels: &[String], packages: bool, update: Update<'_>) -> Option<String> {
     let py = |grid: usize| labels.get(grid).map_or("", String::as_str);
+    // "build CPython 3.11.7 · against numpy 2.0.2", "row   CPython 3.11.7 · pandas 2.0.3".
+    let row = |grid: usize, r: &str| {
+        if packages {
+            format!("row   {} · {r}", py(grid))
+        } else {
+            format!("build {} · against numpy {r}", py(grid))
+        }
+    };
     Some(match update {
         // Said when work starts (not for what the cache holds), so a long
         // step in a CI log is not silent.
         Update::EnvStarted { grid, version } => {
             format!("env   {} · numpy {version} being made", py(grid))
         }
-        Update::BuildStarted { grid, row } => {
-            format!("build {} · against numpy {row} started", py(grid))
-        }
+        Update::BuildStarted { grid, row: r } => format!("{} started", row(grid, r)),
         Update::EnvFinished {
             grid,
             version,
@@ -237,23 +241,16 @@ pub fn line(labels: &[String], update: Update<'_>) -> Option<String> {
             Err(e) => format!("env   {} · numpy {version} unavailable: {e}", py(grid)),
         },
         Update::BuildFinished(b) => match &b.result {
-            Ok(built) if built.reused => format!(
-                "build {} · against numpy {} reused from the cache",
-                py(b.grid),
-                b.row
-            ),
+            Ok(built) if built.reused => {
+                format!("{} reused from the cache", row(b.grid, &b.row))
+            }
             Ok(built) => format!(
-                "build {} · against numpy {} ok in {:.1}s",
-                py(b.grid),
-                b.row,
+                "{} ok in {:.1}s",
+                row(b.grid, &b.row),
                 built.duration.as_secs_f64()
             ),
-            Err(e) => format!(
-                "build {} · against numpy {} FAILED: {}",
-                py(b.grid),
-                b.row,
-                e.summary
-            ),
+            Err(e) if e.forbidden => format!("{} not built: {}", row(b.grid, &b.row), e.summary),
+            Err(e) => format!("{} FAILED: {}", row(b.grid, &b.row), e.summary),
         },
         Update::Cell(c) => {
             let reason = c.reason.map(|r| format!(" ({r})")).unwrap_or_default();
@@ -351,7 +348,7 @@ mod tests {
         updates.push(Update::Finished(Duration::from_millis(3250)));
         let lines: Vec<String> = updates
             .into_iter()
-            .filter_map(|u| line(&labels, u))
+            .filter_map(|u| line(&labels, false, u))
             .collect();
         insta::assert_snapshot!(lines.join("\n"));
     }

@@ -80,6 +80,7 @@ impl Reporter {
             &grid.interpreter.version,
             &grid.build_axis.get(cell.build)?.side(),
             &grid.runtime_axis.get(cell.runtime)?.side(),
+            cell.outcome.is_forbidden(),
         );
         Some(CellDoc::new(cell, grid, &expected))
     }

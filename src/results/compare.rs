@@ -131,6 +131,7 @@ mod tests {
                 request: "2.4.*".into(),
                 version: Some("2.4.6".into()),
                 unavailable: None,
+                label: None,
             });
         let d = diff(&old, &new);
         assert_eq!(d.worse.len(), 1);

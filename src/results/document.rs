@@ -43,6 +43,10 @@ pub struct Document {
     /// "K/N" when this is one shard of a sharded run.
     #[serde(default)]
     pub shard: Option<String>,
+    /// What the rows are: "sources", "project" or "packages" (published
+    /// wheels and requirements, whose rows are not NumPy versions).
+    #[serde(default)]
+    pub subject: Option<String>,
     pub grids: Vec<GridDoc>,
     pub cells: Vec<CellDoc>,
     pub summary: Summary,
@@ -81,11 +85,18 @@ pub struct AxisDoc {
     pub request: String,
     pub version: Option<String>,
     pub unavailable: Option<String>,
+    /// A package row's name and version ("pandas 2.0.3"); `request` then
+    /// holds the wheel file or requirement as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 impl AxisDoc {
     pub fn label(&self) -> &str {
-        self.version.as_deref().unwrap_or(&self.request)
+        self.label
+            .as_deref()
+            .or(self.version.as_deref())
+            .unwrap_or(&self.request)
     }
 }
 
@@ -117,6 +128,7 @@ impl Expectation {
         let (line, source) = match e.source {
             ExpectSource::Table { line } => (Some(line), None),
             ExpectSource::NumpyRules => (None, Some("numpy-rules".to_string())),
+            ExpectSource::Declared => (None, Some("declared".to_string())),
             ExpectSource::Default => (None, None),
         };
         Expectation {
@@ -130,6 +142,7 @@ impl Expectation {
     /// Which rule set it, in words.
     pub fn rule(&self) -> String {
         match (&self.source, self.line) {
+            (Some(s), _) if s == "declared" => ExpectSource::Declared.to_string(),
             (Some(source), _) => source.clone(),
             (None, Some(l)) => ExpectSource::Table { line: l }.to_string(),
             (None, None) => ExpectSource::Default.to_string(),
@@ -163,6 +176,12 @@ pub struct CellDoc {
     pub command: Option<String>,
     pub stdout: String,
     pub stderr: String,
+    /// Not run because the package's own declaration forbids the pair.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forbidden: bool,
+    /// Advice for a first mistake the outcome points to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl CellDoc {
@@ -199,6 +218,8 @@ impl CellDoc {
             command: c.command.clone(),
             stdout: c.stdout.clone(),
             stderr: c.stderr.clone(),
+            forbidden: c.outcome.is_forbidden(),
+            hint: c.hint.clone(),
         }
     }
 
@@ -315,6 +336,7 @@ impl Document {
             timeout_s: Some(header.timeout.as_secs_f64()),
             matrix_id: Some(header.matrix_id.clone()),
             shard: header.shard.map(|s| s.to_string()),
+            subject: Some(header.subject.to_string()),
             grids,
             cells: results.cells.clone(),
             summary: Summary::default(),
@@ -371,6 +393,11 @@ impl Document {
     /// The cell with `key`, in whichever grid holds it.
     pub fn find(&self, key: &CellKey) -> Option<&CellDoc> {
         self.cells.iter().find(|c| c.key() == *key)
+    }
+
+    /// Whether rows are published packages rather than builds.
+    pub fn has_package_rows(&self) -> bool {
+        self.subject.as_deref() == Some("packages")
     }
 
     pub fn unmet(&self) -> impl Iterator<Item = &CellDoc> {
@@ -469,6 +496,7 @@ fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
             request: a.request(),
             version: a.version().map(ToString::to_string),
             unavailable: a.unavailable().map(str::to_string),
+            label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
         })
         .collect()
 }
@@ -496,6 +524,7 @@ pub(crate) mod tests {
             request: format!("{}.*", label.rsplit_once('.').map_or(label, |p| p.0)),
             version: Some(label.to_string()),
             unavailable: None,
+            label: None,
         }
     }
 
@@ -527,6 +556,8 @@ pub(crate) mod tests {
             command: None,
             stdout: String::new(),
             stderr: String::new(),
+            forbidden: false,
+            hint: None,
         }
     }
 
@@ -555,6 +586,7 @@ pub(crate) mod tests {
             timeout_s: Some(60.0),
             matrix_id: Some("0123456789abcdef".into()),
             shard: None,
+            subject: Some("sources".into()),
             grids: vec![GridDoc {
                 interpreter: interpreter("CPython 3.11.7"),
                 axes: Axes {

@@ -41,6 +41,8 @@ pub struct CellResult {
     pub stderr: String,
     /// The probe's command line, to reproduce the cell by hand.
     pub command: Option<String>,
+    /// Advice for a first mistake this outcome points to (`hints.rs`).
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone)]

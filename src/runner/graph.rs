@@ -21,7 +21,7 @@ use super::events::{BuildRecord, Built, CellResult, Event};
 use crate::build::{self, Artifact, BuildError};
 use crate::cache::Place;
 use crate::environment::{self, NumpyEnv};
-use crate::extension::{RowSource, Subject};
+use crate::extension::{PackageRow, RowSource, Subject};
 use crate::outcome::Outcome;
 use crate::plan::{AxisEntry, GridPlan, Plan};
 use crate::probe::forkserver::ServerError;
@@ -35,11 +35,26 @@ type SharedEnv = Shared<Pin<Box<dyn Future<Output = Result<Arc<NumpyEnv>, Instal
 enum RowProblem {
     /// Its NumPy environment could not be made.
     Env(InstallError),
-    /// The build said no; the log goes with every cell of the row.
+    /// The build said no (or the project's own requirements forbid it);
+    /// the log goes with every cell of the row.
     Build(BuildError),
 }
 
 type SharedBuild = Shared<Pin<Box<dyn Future<Output = Result<Arc<Artifact>, RowProblem>> + Send>>>;
+
+/// Why a cell's dependencies could not be had.
+#[derive(Debug, Clone)]
+enum LayerProblem {
+    /// The row itself failed (its cells say why).
+    Row,
+    /// The package's metadata forbids the column's NumPy.
+    Forbidden(String),
+    Failed(BuildError),
+}
+
+/// A cell's dependencies beside its row (`None`: it needs none).
+type SharedLayer =
+    Shared<Pin<Box<dyn Future<Output = Result<Option<Arc<Artifact>>, LayerProblem>> + Send>>>;
 
 /// Everything the graph's nodes share.
 pub(super) struct Ctx {
@@ -112,15 +127,33 @@ pub(super) fn cells(ctx: &Arc<Ctx>, grid: &Arc<Grid>) -> Vec<impl Future<Output 
         };
         builds.insert(i, node);
     }
+    // Dependencies by row and runtime NumPy, for the subjects that have any.
+    let mut layers: HashMap<(usize, Version), SharedLayer> = HashMap::new();
+    let needs_layer = match &ctx.plan.extension.subject {
+        Subject::Sources(_) => !ctx.plan.extension.test_requires.is_empty(),
+        Subject::Project(_) | Subject::Rows(_) => true,
+    };
     grid.plan
         .cells
         .iter()
         .map(|&(bi, ri)| {
             let build = builds.get(&bi).cloned();
-            let env = grid.plan.runtime_axis[ri]
-                .version()
-                .map(|v| envs[v].clone());
-            cell_node(ctx.clone(), grid.clone(), bi, ri, build, env)
+            let version = grid.plan.runtime_axis[ri].version();
+            let env = version.map(|v| envs[v].clone());
+            let layer = match (needs_layer, &build, version) {
+                (true, Some(row), Some(v)) => Some(
+                    layers
+                        .entry((bi, v.clone()))
+                        .or_insert_with(|| {
+                            layer_node(ctx.clone(), grid.clone(), bi, v.clone(), row.clone())
+                                .boxed()
+                                .shared()
+                        })
+                        .clone(),
+                ),
+                _ => None,
+            };
+            cell_node(ctx.clone(), grid.clone(), bi, ri, build, env, layer)
         })
         .collect()
 }
@@ -196,11 +229,19 @@ async fn build_node(
                 build::project::source_hash(project),
                 crate::cache::interpreter_key(interpreter),
                 row.clone(),
+                ctx.plan.ignore_requires.to_string(),
             ]);
             let cached = cached_build(&ctx, &key);
+            let build = build::project::ProjectBuild {
+                installer,
+                interpreter,
+                project,
+                numpy: &version,
+                ignore_requires: ctx.plan.ignore_requires,
+            };
             build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
                 started();
-                build::project::build(installer, interpreter, project, &version, dir).await
+                build.build(dir).await
             })
             .await
         }
@@ -250,40 +291,106 @@ fn finish_row(
     result.map(Arc::new).map_err(RowProblem::Build)
 }
 
-/// A row of published code: the wheel or requirement and its dependencies
-/// (not NumPy) installed into an artifact directory, once per interpreter.
+/// A row of published code: the wheel or requirement itself (its
+/// dependencies come per column), once per interpreter.
 async fn row_node(
     ctx: Arc<Ctx>,
     grid: Arc<Grid>,
-    row: RowSource,
+    row: PackageRow,
 ) -> Result<Arc<Artifact>, RowProblem> {
     let _permit = ctx.permits.acquire().await;
-    let arg = row.install_arg();
-    let identity = match &row {
+    let identity = match &row.source {
         // A wheel file is keyed by its contents, not its name.
         RowSource::Wheel(path) => crate::cache::digest([std::fs::read(path).unwrap_or_default()]),
-        RowSource::Requirement(r) => r.clone(),
+        RowSource::Requirement(_) => build::rows::install_arg(&row, &[]),
     };
     let interpreter = &grid.plan.interpreter;
     let key = crate::cache::digest([
         "row".to_string(),
-        identity,
+        identity.clone(),
         crate::cache::interpreter_key(interpreter),
     ]);
     let temporary = grid
         .work
         .join("rows")
-        .join(crate::cache::digest([arg.as_str()]));
+        .join(crate::cache::digest([identity.as_str()]));
     let cached = cached_build(&ctx, &key);
     let result = build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
         ctx.send(Event::BuildStarted {
             grid: grid.index,
             row: row.to_string(),
         });
-        build::rows::install(&ctx.plan.installer, interpreter, &arg, dir).await
+        build::rows::install(&ctx.plan.installer, interpreter, &row, dir).await
     })
     .await;
     finish_row(&ctx, &grid, row.to_string(), result)
+}
+
+/// A cell's dependencies: the row's own (with extras) and the test
+/// requirements, resolved with the column's NumPy pinned, installed beside
+/// the row; shared by the columns whose resolution is the same.
+async fn layer_node(
+    ctx: Arc<Ctx>,
+    grid: Arc<Grid>,
+    build: usize,
+    numpy: Version,
+    row: SharedBuild,
+) -> Result<Option<Arc<Artifact>>, LayerProblem> {
+    let artifact = row.await.map_err(|_| LayerProblem::Row)?;
+    let extension = &ctx.plan.extension;
+    let mut inputs = Vec::new();
+    match &grid.plan.build_axis[build] {
+        AxisEntry::Row(row) => inputs.push(build::rows::install_arg(row, &extension.extras)),
+        AxisEntry::Numpy { .. } => {
+            if let Some(wheel) = &artifact.wheel {
+                let extras = if extension.extras.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}]", extension.extras.join(","))
+                };
+                inputs.push(format!("{}{extras}", wheel.display()));
+            }
+        }
+        AxisEntry::Missing { .. } => {}
+    }
+    inputs.extend(extension.test_requires.iter().cloned());
+    if inputs.is_empty() {
+        return Ok(None);
+    }
+    let _permit = ctx.permits.acquire().await;
+    let interpreter = &grid.plan.interpreter;
+    let request = build::deps::Request {
+        installer: &ctx.plan.installer,
+        interpreter,
+        inputs,
+        package: artifact.package.clone(),
+        numpy: &numpy,
+        ignore_requires: ctx.plan.ignore_requires,
+    };
+    let pins = match request.resolve().await.map_err(LayerProblem::Failed)? {
+        build::deps::Resolution::Forbidden(why) => {
+            let row = grid.plan.build_axis[build].label();
+            return Err(LayerProblem::Forbidden(format!(
+                "{row}'s metadata forbids numpy {numpy}: {why} (--ignore-requires runs it anyway)"
+            )));
+        }
+        build::deps::Resolution::Pins(pins) if pins.is_empty() => return Ok(None),
+        build::deps::Resolution::Pins(pins) => pins,
+    };
+    let mut parts = vec![
+        "deps".to_string(),
+        crate::cache::interpreter_key(interpreter),
+    ];
+    parts.extend(pins.iter().cloned());
+    let key = crate::cache::digest(parts);
+    let cached = cached_build(&ctx, &key);
+    let temporary = grid.work.join("deps").join(&key);
+    build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+        build::deps::install(&ctx.plan.installer, interpreter, &pins, dir).await
+    })
+    .await
+    .map(|a| Some(Arc::new(a)))
+    .map_err(LayerProblem::Failed)
 }
 
 async fn cell_node(
@@ -293,6 +400,7 @@ async fn cell_node(
     runtime: usize,
     artifact: Option<SharedBuild>,
     env: Option<SharedEnv>,
+    layer: Option<SharedLayer>,
 ) {
     let mut result = CellResult {
         grid: grid.index,
@@ -303,41 +411,62 @@ async fn cell_node(
         stdout: String::new(),
         stderr: String::new(),
         command: None,
+        hint: None,
     };
     let (b, r) = (
         &grid.plan.build_axis[build],
         &grid.plan.runtime_axis[runtime],
     );
-    let unavailable =
-        |axis: &str, entry: &AxisEntry, why: &dyn std::fmt::Display| Outcome::Unavailable {
-            message: format!("{axis} numpy {}: {why}", entry.label()),
-        };
+    let unavailable = |axis: &str, entry: &AxisEntry, why: &dyn std::fmt::Display| {
+        Outcome::unavailable(format!("{axis} numpy {}: {why}", entry.label()))
+    };
     let missing = |e: &AxisEntry| e.unavailable().unwrap_or("not resolved").to_string();
     result.outcome = match (artifact, env) {
         (None, _) => unavailable("build", b, &missing(b)),
         (_, None) => unavailable("runtime", r, &missing(r)),
         (Some(artifact), Some(env)) => match artifact.await {
             Err(RowProblem::Env(why)) => unavailable("build", b, &env_problem(&why, &grid)),
+            Err(RowProblem::Build(e)) if e.forbidden => {
+                result.stderr = e.log;
+                Outcome::forbidden(format!(
+                    "{}{}",
+                    e.summary, " (--ignore-requires builds it anyway)"
+                ))
+            }
             Err(RowProblem::Build(e)) => {
                 result.stderr = e.log;
                 Outcome::BuildFailed { message: e.summary }
             }
             Ok(artifact) => match env.await {
                 Err(why) => unavailable("runtime", r, &env_problem(&why, &grid)),
-                Ok(env) => match forbidden(&ctx, &grid, b, &env).await {
-                    Some(outcome) => outcome,
-                    None => {
-                        let run = probe_cell(&ctx, &grid, build, runtime, &artifact, &env).await;
-                        result.stdout = run.stdout;
-                        result.stderr = run.stderr;
-                        result.duration = run.duration;
-                        result.command = Some(run.command);
-                        run.outcome
+                Ok(env) => {
+                    let layer = match layer {
+                        Some(layer) => layer.await,
+                        None => Ok(None),
+                    };
+                    match layer {
+                        Err(LayerProblem::Forbidden(why)) => Outcome::forbidden(why),
+                        Err(LayerProblem::Failed(e)) => {
+                            result.stderr = e.log;
+                            Outcome::unavailable(format!("the cell's dependencies: {}", e.summary))
+                        }
+                        Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
+                        Ok(layer) => {
+                            let mut dirs = vec![artifact.dir.clone()];
+                            dirs.extend(layer.map(|l| l.dir.clone()));
+                            let run = probe_cell(&ctx, &grid, build, runtime, &dirs, &env).await;
+                            result.stdout = run.stdout;
+                            result.stderr = run.stderr;
+                            result.duration = run.duration;
+                            result.command = Some(run.command);
+                            run.outcome
+                        }
                     }
-                },
+                }
             },
         },
     };
+    result.hint = crate::hints::for_cell(&ctx.plan.extension, &result.outcome);
     ctx.send(Event::CellFinished(Box::new(result)));
 }
 
@@ -354,42 +483,12 @@ fn env_problem(e: &InstallError, grid: &Grid) -> String {
     }
 }
 
-/// For a row of published code: the outcome when its metadata forbids this
-/// NumPy (`--ignore-requires` runs the cell regardless).
-async fn forbidden(ctx: &Ctx, grid: &Grid, build: &AxisEntry, env: &NumpyEnv) -> Option<Outcome> {
-    let AxisEntry::Row(row) = build else {
-        return None;
-    };
-    if ctx.plan.ignore_requires {
-        return None;
-    }
-    let why = build::rows::forbids_numpy(
-        &ctx.plan.installer,
-        &grid.plan.interpreter,
-        &row.install_arg(),
-        &env.numpy,
-    )
-    .await;
-    let message = match why {
-        Ok(None) => return None,
-        Ok(Some(why)) => format!(
-            "{row}'s metadata forbids numpy {}: {why} (--ignore-requires runs it anyway)",
-            env.numpy
-        ),
-        Err(e) => format!(
-            "cannot tell whether {row}'s metadata allows numpy {}: {e}",
-            env.numpy
-        ),
-    };
-    Some(Outcome::Unavailable { message })
-}
-
 async fn probe_cell(
     ctx: &Ctx,
     grid: &Grid,
     build: usize,
     runtime: usize,
-    artifact: &Artifact,
+    artifacts: &[PathBuf],
     env: &NumpyEnv,
 ) -> ProbeRun {
     let _permit = ctx.permits.acquire().await;
@@ -400,9 +499,7 @@ async fn probe_cell(
     ));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return ProbeRun {
-            outcome: Outcome::Unavailable {
-                message: format!("cannot create {}: {e}", dir.display()),
-            },
+            outcome: Outcome::unavailable(format!("cannot create {}: {e}", dir.display())),
             stdout: String::new(),
             stderr: String::new(),
             duration: Duration::ZERO,
@@ -412,7 +509,7 @@ async fn probe_cell(
     let extension = &ctx.plan.extension;
     let timeout = ctx.plan.timeout;
     if let Some(test) = &extension.test {
-        return probe::command::run(test, artifact, env, &dir, timeout).await;
+        return probe::command::run(test, artifacts, env, &dir, timeout).await;
     }
     let module = &extension.imports.join(",");
     if ctx.plan.isolation == Isolation::Fork {
@@ -425,10 +522,12 @@ async fn probe_cell(
                 })
                 .await;
             if let Ok(server) = server {
-                return probe::run_forked(server, &ctx.probe, module, artifact, env, &dir, timeout)
-                    .await;
+                return probe::run_forked(
+                    server, &ctx.probe, module, artifacts, env, &dir, timeout,
+                )
+                .await;
             }
         }
     }
-    probe::run(&ctx.probe, module, artifact, env, &dir, timeout).await
+    probe::run(&ctx.probe, module, artifacts, env, &dir, timeout).await
 }

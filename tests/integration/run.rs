@@ -158,7 +158,11 @@ fn hangs_time_out_and_wrong_answers_fail() {
         (Some("fail"), Some("wrong-result")),
         "{cell}"
     );
-    assert_eq!(cell["message"], "dims swapped");
+    // The probe's message, then where the assert failed and both sides.
+    assert_eq!(
+        cell["message"],
+        "dims swapped — line 1: assert module.get_array_dim(np.zeros((2, 3))) == (3, 2), 'dims swapped'; left: (2, 3), right: (3, 2)"
+    );
 }
 
 /// NumPy 1.21 has no wheel for Python ≥ 3.11 (and 1.22.4 none for ≥ 3.11):
