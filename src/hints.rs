@@ -151,8 +151,13 @@ mod tests {
 
     #[test]
     fn an_undefined_symbol_names_the_library_that_defines_it() {
-        // libm's cos is on every Linux machine that compiles C.
+        // libm's cos is on every Linux machine that compiles C, and gcc's
+        // OpenMP runtime beside gcc.
         assert_eq!(library_defining("cos").as_deref(), Some("m"));
+        assert_eq!(
+            library_defining("omp_get_max_threads").as_deref(),
+            Some("gomp")
+        );
         let fail = Outcome::Fail(Failure {
             reason: FailureReason::MissingSymbol,
             exception: Some("ImportError".into()),

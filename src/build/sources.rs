@@ -23,13 +23,26 @@ pub fn key(sources: &Sources, interpreter: &Interpreter, env: &NumpyEnv) -> Stri
         parts.push(s.name.clone().into_bytes());
         parts.push(s.contents.clone().into_bytes());
     }
-    parts.extend(sources.cflags.iter().map(|f| f.clone().into_bytes()));
-    parts.extend(
-        sources
-            .include_dirs
-            .iter()
-            .map(|d| d.to_string_lossy().into_owned().into_bytes()),
-    );
+    // Every flag and folder of the compile and the link, each list tagged
+    // so an entry cannot move from one list to the next unnoticed.
+    for (tag, list) in [
+        ("cflags", &sources.cflags),
+        ("ldflags", &sources.ldflags),
+        ("libraries", &sources.libraries),
+    ] {
+        parts.push(tag.as_bytes().to_vec());
+        parts.extend(list.iter().map(|f| f.clone().into_bytes()));
+    }
+    for (tag, dirs) in [
+        ("include-dirs", &sources.include_dirs),
+        ("library-dirs", &sources.library_dirs),
+    ] {
+        parts.push(tag.as_bytes().to_vec());
+        parts.extend(
+            dirs.iter()
+                .map(|d| d.to_string_lossy().into_owned().into_bytes()),
+        );
+    }
     for v in [
         &interpreter.cc,
         &interpreter.cflags,
@@ -178,4 +191,51 @@ fn check_init(module_path: &Path, module: &str, log: &str) -> Result<(), BuildEr
         ),
         log,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extension::{Extension, Subject};
+
+    /// Anything that changes the compile or the link changes the key: a
+    /// warm run never reuses a build made without the library asked for.
+    #[test]
+    fn every_flag_and_folder_is_in_the_key() {
+        let Subject::Sources(base) = Extension::sample().subject else {
+            unreachable!()
+        };
+        let interpreter = crate::report::fixtures::interpreter("3.11.7");
+        let env = NumpyEnv {
+            numpy: "2.0.2".parse().unwrap(),
+            dir: "/e".into(),
+            python: "/e/bin/python".into(),
+            include: "/e/include".into(),
+            setup: std::time::Duration::ZERO,
+            reused: false,
+        };
+        let k = |s: &Sources| key(s, &interpreter, &env);
+        let mut seen = vec![k(&base)];
+        let edits: [fn(&mut Sources); 6] = [
+            |s| s.cflags.push("-O3".into()),
+            |s| s.ldflags.push("-Wl,-z,now".into()),
+            |s| s.libraries.push("gomp".into()),
+            |s| s.include_dirs.push("/inc".into()),
+            |s| s.library_dirs.push("/lib".into()),
+            |s| s.files[0].contents.push(' '),
+        ];
+        for edit in edits {
+            let mut s = base.clone();
+            edit(&mut s);
+            let key = k(&s);
+            assert!(!seen.contains(&key), "{s:?}");
+            seen.push(key);
+        }
+        // A library name moved into the flags is another build too.
+        let mut a = base.clone();
+        a.libraries.push("m".into());
+        let mut b = base.clone();
+        b.ldflags.push("m".into());
+        assert_ne!(k(&a), k(&b));
+    }
 }

@@ -168,6 +168,15 @@ impl Config {
         }
     }
 
+    /// The folder that holds the file (absolute): what every path in it is
+    /// relative to.
+    pub fn dir(&self) -> PathBuf {
+        std::path::absolute(&self.path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
     /// The requests of one NumPy axis.
     pub fn axis(&self, axis: Axis) -> &[Located<NumpyRequest>] {
         match axis {

@@ -188,6 +188,9 @@ pub struct Plan {
     pub isolation: Isolation,
     pub ignore_requires: bool,
     pub cache: Option<PathBuf>,
+    /// The folder that holds the config: test commands run there, as tox
+    /// and nox run theirs in their file's folder.
+    pub config_dir: PathBuf,
 }
 
 /// What stops a run before it starts.
@@ -288,6 +291,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         isolation: options.isolation.unwrap_or(config.isolation),
         ignore_requires: options.ignore_requires,
         cache: options.cache.clone(),
+        config_dir: config.dir(),
     })
 }
 

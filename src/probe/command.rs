@@ -1,9 +1,12 @@
 //! A user's `test = "..."` command, run once per cell instead of the probe:
 //! in a process of its own (a command may start threads and subprocesses,
-//! which a fork server's child must not), with the runtime environment's
-//! `bin` first on PATH (so `python` is its Python), the artifact on
-//! PYTHONPATH, and nothing else from the host's Python setup. Its exit
-//! status decides pass or fail, a signal decides crash.
+//! which a fork server's child must not), in the folder that holds
+//! matrix.toml (as tox and nox run commands in their file's folder, so
+//! `pytest tests/` means the user's tests), with the runtime environment's
+//! `bin` first on PATH (so `python` is its Python), the row's artifact and
+//! the cell's dependencies on PYTHONPATH, the cell's own folder in
+//! `ABIMATRIX_CELL_DIR`, and nothing else from the host's Python setup. Its
+//! exit status decides pass or fail, a signal decides crash.
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,7 +22,8 @@ pub async fn run(
     command: &str,
     artifacts: &[PathBuf],
     env: &NumpyEnv,
-    work_dir: &Path,
+    cwd: &Path,
+    cell_dir: &Path,
     timeout: Duration,
 ) -> ProbeRun {
     let words = shlex::split(command).unwrap_or_default();
@@ -45,11 +49,12 @@ pub async fn run(
         .env("PYTHONPATH", search_path(artifacts))
         .env("PYTHONNOUSERSITE", "1")
         .env("PYTHONFAULTHANDLER", "1")
-        .cwd(work_dir)
+        .env("ABIMATRIX_CELL_DIR", cell_dir)
+        .cwd(cwd)
         .timeout(timeout);
     let shown = format!(
         "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
-        work_dir.display(),
+        crate::process::quote(&cwd.to_string_lossy()),
         env.dir.display(),
         search_path(artifacts).to_string_lossy()
     );

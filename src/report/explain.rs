@@ -50,6 +50,13 @@ pub fn render(doc: &Document, c: &CellDoc) -> String {
     if let Some(installer) = &doc.extension {
         let _ = writeln!(out, "subject:     {installer}");
     }
+    // A package row's label is short; its file or requirement is here.
+    if let Some(row) = grid
+        .filter(|_| doc.has_package_rows())
+        .and_then(|g| g.axes.build.iter().find(|a| a.label() == c.build))
+    {
+        let _ = writeln!(out, "row:         {} ({})", c.build, row.request);
+    }
     match grid.and_then(|g| g.builds.iter().find(|b| b.numpy == c.build)) {
         Some(b) => {
             let _ = writeln!(

@@ -376,7 +376,7 @@ pub fn interrupted() -> Document {
     doc
 }
 
-fn interpreter(version: &str) -> Interpreter {
+pub fn interpreter(version: &str) -> Interpreter {
     Interpreter {
         executable: PathBuf::from(format!("/root/.pyenv/versions/{version}/bin/python3")),
         version: Version::from_str(version).unwrap_or_else(|_| Version::new([3])),

@@ -509,7 +509,8 @@ async fn probe_cell(
     let extension = &ctx.plan.extension;
     let timeout = ctx.plan.timeout;
     if let Some(test) = &extension.test {
-        return probe::command::run(test, artifacts, env, &dir, timeout).await;
+        return probe::command::run(test, artifacts, env, &ctx.plan.config_dir, &dir, timeout)
+            .await;
     }
     let module = &extension.imports.join(",");
     if ctx.plan.isolation == Isolation::Fork {

@@ -237,3 +237,88 @@ pub fn program(names: &[&str], package: &str) -> PathBuf {
             )
         })
 }
+
+impl Project {
+    /// `matrix run ARGS` as a user runs it: started in the project folder,
+    /// the config found as `./matrix.toml`, every path relative.
+    pub fn run_here(&self, extra: &[&str]) -> Run {
+        self.run_in(self.dir.path(), extra, &[])
+    }
+
+    /// `matrix run ARGS` started in `cwd` (paths in ARGS relative to it).
+    pub fn run_in(&self, cwd: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("here-{n}.json");
+        let mut cmd = matrix();
+        cmd.args(["run", "--color", "never", "--json", &name])
+            .args(extra)
+            .current_dir(cwd);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run matrix");
+        let json = cwd.join(&name);
+        let results = std::fs::read_to_string(&json)
+            .ok()
+            .map(|text| serde_json::from_str(&text).expect("results are JSON"));
+        Run {
+            output,
+            results,
+            json,
+        }
+    }
+}
+
+/// A real sdist from the package index (its PEP 691 page, sha256 checked),
+/// unpacked into `dir` as shipped; returns the project's folder.
+pub fn sdist(dir: &Path, name: &str, version: &str) -> PathBuf {
+    const FETCH: &str = r#"
+import hashlib, json, re, sys, tarfile, urllib.request
+name, version, dest = sys.argv[1:4]
+norm = re.sub(r"[-_.]+", "-", name).lower()
+req = urllib.request.Request(
+    f"https://pypi.org/simple/{norm}/",
+    headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+)
+files = json.load(urllib.request.urlopen(req, timeout=120))["files"]
+want = re.compile(r"^" + re.escape(norm).replace("\\-", "[-_.]") + "-" + re.escape(version) + r"\.tar\.gz$", re.I)
+file = next(f for f in files if want.match(f["filename"]))
+data = urllib.request.urlopen(file["url"], timeout=300).read()
+assert hashlib.sha256(data).hexdigest() == file["hashes"]["sha256"], "sha256 mismatch"
+path = f"{dest}/{file['filename']}"
+open(path, "wb").write(data)
+with tarfile.open(path) as t:
+    t.extractall(dest)
+    print(t.getnames()[0].split("/")[0])
+"#;
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let out = Command::new("python3")
+        .args(["-c", FETCH, name, version])
+        .arg(dir)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "fetching {name} {version}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// PATH without any folder that holds ninja, cmake or meson: the machine
+/// the README promises (build tools come from the backends' own requests).
+pub fn path_without_build_tools() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| {
+            ["ninja", "cmake", "meson"]
+                .iter()
+                .all(|t| !d.join(t).exists())
+        })
+        .collect();
+    std::env::join_paths(kept)
+        .expect("PATH")
+        .to_string_lossy()
+        .into_owned()
+}

@@ -14,3 +14,5 @@ mod packages;
 mod pythons;
 mod reports;
 mod run;
+mod sdists;
+mod users;
