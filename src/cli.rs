@@ -106,9 +106,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub ignore_requires: bool,
 
-    /// Re-run only the cells that did not pass in FILE, and report them
-    /// together with the cells of FILE that passed.
-    #[arg(long, value_name = "FILE")]
+    /// Re-run only the cells that did not pass in FILE (default: this
+    /// config's last run), and report them with the cells that passed.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub rerun_failed: Option<PathBuf>,
 
     /// What makes environments: uv when it can be had, else venv + pip.
@@ -133,6 +133,17 @@ pub struct RunArgs {
     /// Where cached environments and builds live [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Never use the network: versions, interpreters and environments come
+    /// from the cache (and uv's), and what is missing is an error naming it.
+    /// Also set by UV_OFFLINE.
+    #[arg(long, conflicts_with = "refresh")]
+    pub offline: bool,
+
+    /// Ask the package index again for what a day-old answer would give
+    /// (the newest release of a series or range, `latest`, a package row).
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +162,10 @@ pub enum CacheAction {
     Info,
     /// Remove every cached environment and build (and abimatrix's own uv).
     Clean,
+    /// Check every cached environment and build to the last byte (every
+    /// file's SHA-256); remove the damaged ones, which the next run makes
+    /// again.
+    Verify,
 }
 
 /// Report files a run (or `matrix report`) can write.
@@ -190,9 +205,13 @@ pub struct ExplainArgs {
     /// Which interpreter's grid, by version prefix ("3.11") [default: the first].
     #[arg(long)]
     pub python: Option<String>,
-    /// A results file [default: the last `matrix run` on this machine].
+    /// A results file [default: the last run of the config, else the last
+    /// run on this machine].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// The config whose last run to explain.
+    #[arg(short, long, value_name = "FILE", default_value = "matrix.toml")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

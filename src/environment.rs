@@ -4,10 +4,12 @@
 //!
 //! Creation is checked, not assumed: after the install the environment's own
 //! Python is asked which NumPy it imports and where its headers are. A cached
-//! entry is checked before use: its marker must name the right NumPy, its
-//! Python must exist, and every file NumPy's RECORD lists must be there with
-//! its recorded size, so a deleted or truncated file means a rebuild, never a
-//! wrong grid.
+//! entry carries a manifest (`cache::manifest`) of what proves it: every file
+//! NumPy's RECORD lists, `pyvenv.cfg` and the interpreter behind
+//! `bin/python`, each with its SHA-256. Before use it is checked (a stat per
+//! file, a hash only of what changed), so a deleted, truncated or edited
+//! file means a rebuild, never a wrong grid; `matrix cache verify` and a
+//! suspicious cell failure check every hash.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
+use crate::cache::manifest::{Depth, Manifest, Verdict};
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
 use crate::python::{InstallError, Installer, Interpreter, venv_python};
@@ -33,7 +36,8 @@ pub struct NumpyEnv {
 }
 
 const CHECK: &str = "import json, numpy; print(json.dumps({'version': numpy.__version__, 'include': numpy.get_include()}))";
-const MARKER: &str = "abimatrix-env.json";
+/// Written last into a cached environment: its presence means complete.
+pub const MARKER: &str = "abimatrix-env.json";
 
 #[derive(Deserialize)]
 struct Check {
@@ -49,6 +53,8 @@ struct Marker {
     /// from staging to its place).
     include: PathBuf,
     interpreter: PathBuf,
+    /// What the environment must contain, with the hashes that prove it.
+    manifest: Manifest,
 }
 
 /// Where the cached environment of `interpreter` with `version` lives.
@@ -77,6 +83,8 @@ pub async fn ensure(
                 numpy: version.to_string(),
                 include: include.strip_prefix(dir).unwrap_or(&include).to_path_buf(),
                 interpreter: interpreter.executable.clone(),
+                manifest: manifest(dir, version)
+                    .map_err(|e| InstallError::io("recording what the environment holds", e))?,
             };
             cache::write_marker(&dir.join(MARKER), &marker)
                 .map_err(|e| InstallError::io("writing the environment's marker", e))?;
@@ -85,7 +93,7 @@ pub async fn ensure(
     };
     let ensured = cache::ensure(
         place,
-        |dir| valid(dir, version),
+        |dir| valid(dir, version, Depth::Quick).ok(),
         make,
         |what, e| InstallError::io(format!("{what} in the cache"), e),
     )
@@ -140,58 +148,56 @@ async fn create(
     Ok(check.include)
 }
 
-/// The include directory of a complete, intact cached environment at `dir`
-/// for `version`; `None` when anything is missing or changed.
-pub fn valid(dir: &Path, version: &Version) -> Option<PathBuf> {
-    let marker: Marker = cache::read_marker(&dir.join(MARKER))?;
-    if marker.numpy != version.to_string()
-        || !venv_python(dir).exists()
-        || !marker.interpreter.exists()
-    {
-        return None;
-    }
-    let include = dir.join(&marker.include);
-    if !include.join("numpy").join("arrayobject.h").is_file() {
-        return None;
-    }
-    record_intact(dir, version).then_some(include)
-}
-
-/// Every file NumPy's wheel RECORD lists with a size exists with that size.
-/// Stat-only, so it costs milliseconds, not a hash of every file.
-fn record_intact(dir: &Path, version: &Version) -> bool {
-    let Some(site) = site_packages(dir) else {
-        return false;
-    };
+/// The files that prove an environment: `pyvenv.cfg`, `bin/python` (the
+/// interpreter behind the link) and every file NumPy's RECORD lists
+/// (bytecode aside: a newer .pyc of the same source is Python's to write).
+fn manifest(dir: &Path, version: &Version) -> std::io::Result<Manifest> {
+    let site = site_packages(dir).ok_or_else(|| std::io::Error::other("no site-packages"))?;
+    let site_rel = site.strip_prefix(dir).unwrap_or(&site).to_path_buf();
     let record = site
         .join(format!("numpy-{version}.dist-info"))
         .join("RECORD");
-    let Ok(text) = std::fs::read_to_string(&record) else {
-        return false;
-    };
-    let mut checked = 0;
+    let text = std::fs::read_to_string(&record)?;
+    let mut paths = vec!["pyvenv.cfg".to_string(), "bin/python".to_string()];
     for line in text.lines() {
         // path,hash,size; paths with commas are quoted, and none of NumPy's
-        // are, so a plain rsplit is exact here.
-        let mut parts = line.rsplitn(3, ',');
-        let (Some(size), Some(_hash), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
+        // are, so a plain split is exact here.
+        let Some(path) = line.split(',').next().filter(|p| !p.is_empty()) else {
             continue;
         };
-        let Ok(size) = size.trim().parse::<u64>() else {
-            continue;
-        };
-        // Bytecode is Python's to rewrite (a newer pyc of the same source is
-        // normal); the sources and binaries are what must be intact.
-        if path.ends_with(".pyc") {
+        if path.ends_with(".pyc") || path.starts_with("..") {
             continue;
         }
-        match std::fs::metadata(site.join(path)) {
-            Ok(m) if m.len() == size => checked += 1,
-            _ => return false,
+        paths.push(site_rel.join(path).to_string_lossy().into_owned());
+    }
+    Manifest::of(dir, paths.iter().map(String::as_str))
+}
+
+/// The include directory of a complete, intact cached environment at `dir`
+/// for `version`, or why it is not one.
+pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, String> {
+    let marker_path = dir.join(MARKER);
+    let mut marker: Marker = cache::read_marker(&marker_path)
+        .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
+    if marker.numpy != version.to_string() {
+        return Err(format!("{} holds numpy {}", dir.display(), marker.numpy));
+    }
+    if !marker.interpreter.exists() {
+        return Err(format!(
+            "its interpreter {} is gone",
+            marker.interpreter.display()
+        ));
+    }
+    match marker.manifest.check(dir, depth) {
+        Verdict::Damaged(why) => Err(why),
+        Verdict::Intact { reproven } => {
+            if reproven {
+                // Proven again: remember it, so the next check is a stat.
+                let _ = cache::write_marker_atomic(&marker_path, &marker);
+            }
+            Ok(dir.join(&marker.include))
         }
     }
-    checked > 0
 }
 
 fn site_packages(dir: &Path) -> Option<PathBuf> {

@@ -11,7 +11,8 @@
 use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
-use std::path::Path;
+use std::os::fd::AsRawFd as _;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,10 @@ pub const OUTPUT_CAP: usize = 4 * 1024 * 1024;
 
 /// After SIGTERM, how long a group gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_millis(500);
+
+/// After the child ended and its group was killed, how long its output
+/// pipes may stay open: only a process that left the group holds them.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// How a child ended: the one answer every kind of child gives (a command,
 /// a probe in its own process, a cell forked by the fork server).
@@ -99,6 +104,9 @@ pub struct Finished {
     pub stdout: Captured,
     pub stderr: Captured,
     pub duration: Duration,
+    /// Processes that escaped the child's group (a new session) and still
+    /// held its output when it ended: killed, and named here.
+    pub escaped: Vec<Stray>,
 }
 
 impl Finished {
@@ -242,8 +250,17 @@ impl Spec {
                 let _ = pipe.write_all(&bytes).await;
             });
         }
-        let stdout = tokio::spawn(capture(child.stdout.take()));
-        let stderr = tokio::spawn(capture(child.stderr.take()));
+        let pipes: Vec<Holding> = [
+            child.stdout.as_ref().map(|p| p.as_raw_fd()),
+            child.stderr.as_ref().map(|p| p.as_raw_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(pipe_inode)
+        .map(Holding::Pipe)
+        .collect();
+        let mut stdout = tokio::spawn(capture(child.stdout.take()));
+        let mut stderr = tokio::spawn(capture(child.stderr.take()));
 
         let exit = match (timeout, &guard) {
             (Some(limit), Some(guard)) => match tokio::time::timeout(limit, child.wait()).await {
@@ -261,14 +278,138 @@ impl Spec {
         // Descendants left behind would keep our pipes open; they belong to
         // the cell, so they end with it.
         drop(guard);
-        let stdout = stdout.await.unwrap_or_default();
-        let stderr = stderr.await.unwrap_or_default();
+        // A process that left the group (setsid) may still hold the pipes:
+        // the child has ended, so it is not waited for. It is found by the
+        // pipes it holds, named, and killed: it belongs to the child.
+        let both = async { futures::future::join(&mut stdout, &mut stderr).await };
+        let mut escaped = Vec::new();
+        let (out, err) = match tokio::time::timeout(PIPE_GRACE, both).await {
+            Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
+            Err(_) => {
+                escaped = holders(&pipes);
+                kill(&escaped);
+                let both = async { futures::future::join(&mut stdout, &mut stderr).await };
+                match tokio::time::timeout(PIPE_GRACE, both).await {
+                    Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
+                    Err(_) => {
+                        stdout.abort();
+                        stderr.abort();
+                        (Captured::default(), Captured::default())
+                    }
+                }
+            }
+        };
         Ok(Finished {
             exit,
-            stdout,
-            stderr,
+            stdout: out,
+            stderr: err,
             duration,
+            escaped,
         })
+    }
+}
+
+/// A process that outlived what started it outside its process group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    pub pid: i32,
+    pub command: String,
+}
+
+impl std::fmt::Display for Stray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} {}", self.pid, self.command)
+    }
+}
+
+/// What ties a process to a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holding {
+    /// It holds this pipe (by inode) open.
+    Pipe(u64),
+    /// It holds this file open.
+    File(PathBuf),
+    /// Its working directory is this one.
+    Cwd(PathBuf),
+}
+
+fn pipe_inode(fd: i32) -> Option<u64> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    link.to_string_lossy()
+        .strip_prefix("pipe:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The processes other than this one that hold any of `what`, from /proc.
+pub fn holders(what: &[Holding]) -> Vec<Stray> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let held = |h: &Holding| match h {
+            Holding::Cwd(dir) => std::fs::read_link(p.path().join("cwd")).is_ok_and(|c| c == *dir),
+            Holding::Pipe(_) | Holding::File(_) => std::fs::read_dir(p.path().join("fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .any(|target| match h {
+                    Holding::Pipe(ino) => target.to_string_lossy() == format!("pipe:[{ino}]"),
+                    Holding::File(path) => target == *path,
+                    Holding::Cwd(_) => false,
+                }),
+        };
+        if what.iter().any(held) {
+            let command = std::fs::read(p.path().join("cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .split('\0')
+                        .filter(|w| !w.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            out.push(Stray { pid, command });
+        }
+    }
+    out
+}
+
+/// Whether any other process holds `path` open for writing: `Some(false)`
+/// proven not (a read lease, which the kernel grants only then, was
+/// granted and given back), `Some(true)` proven so, `None` when the file
+/// system cannot say. O(1), where a scan of /proc costs milliseconds.
+pub fn held_for_writing(path: &Path) -> Option<bool> {
+    let file = std::fs::File::open(path).ok()?;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own and keep open for the call; the
+    // lease is released before the file is closed.
+    let granted = unsafe { nix::libc::fcntl(fd, nix::libc::F_SETLEASE, nix::libc::F_RDLCK) };
+    if granted == 0 {
+        // SAFETY: as above.
+        unsafe { nix::libc::fcntl(fd, nix::libc::F_SETLEASE, nix::libc::F_UNLCK) };
+        return Some(false);
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(code) if code == nix::libc::EAGAIN => Some(true),
+        _ => None,
+    }
+}
+
+/// SIGKILLs each of `strays`: they belong to the child that started them.
+pub fn kill(strays: &[Stray]) {
+    for s in strays {
+        let _ = nix::sys::signal::kill(Pid::from_raw(s.pid), Signal::SIGKILL);
     }
 }
 
@@ -444,6 +585,62 @@ mod tests {
         let err = Spec::new("/nonexistent/prog").run().await.unwrap_err();
         assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().starts_with("cannot run /nonexistent/prog"));
+    }
+
+    /// A grandchild that leaves the process group (a new session) and keeps
+    /// the output pipes open does not hold up the end: it is found by the
+    /// pipes, named and killed, and what was written is kept.
+    #[tokio::test]
+    async fn an_escaped_daemon_is_named_and_does_not_hang_the_end() {
+        let start = Instant::now();
+        // The pause lets the daemon leave the group before the shell ends.
+        let f = sh("echo before; setsid sleep 77 & sleep 0.5; echo after")
+            .timeout(Duration::from_secs(30))
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(f.exit, Exit::Code(0));
+        // Far below the daemon's 77 s: the end does not wait for it.
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(f.stdout.text, "before\nafter\n");
+        assert_eq!(f.escaped.len(), 1, "{:?}", f.escaped);
+        assert!(
+            f.escaped[0].to_string().ends_with("sleep 77"),
+            "{}",
+            f.escaped[0]
+        );
+        let pid = f.escaped[0].pid;
+        let gone = (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            !running(pid)
+        });
+        assert!(gone, "the escaped sleep {pid} was not killed");
+    }
+
+    #[test]
+    fn a_file_held_open_for_writing_is_seen_without_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stdout.txt");
+        std::fs::write(&path, "x").unwrap();
+        let mut holder = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec 3>>{}; exec sleep 30", path.display()))
+            .spawn()
+            .unwrap();
+        let held = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            held_for_writing(&path) == Some(true)
+        });
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert!(held, "the shell's open descriptor was not seen");
+        assert_eq!(held_for_writing(&path), Some(false));
+        let strays = holders(&[Holding::File(path.clone())]);
+        assert!(strays.is_empty(), "{strays:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 
-use super::files::{last_results_path, load_document, write_report};
+use super::files::{load_document, write_report};
 use super::{Exit, error, hint, note};
 use crate::cli::{DiffArgs, ExplainArgs, MergeArgs, PlanArgs, PlanFormat, ReportArgs};
 use crate::report::{self, Format};
@@ -107,7 +107,16 @@ pub fn merge(args: &MergeArgs) -> Exit {
 }
 
 pub fn explain(args: &ExplainArgs) -> Exit {
-    let path = args.results.clone().unwrap_or_else(last_results_path);
+    let path = match &args.results {
+        Some(p) => p.clone(),
+        None => {
+            let (path, note) = super::files::default_results(&args.config);
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            path
+        }
+    };
     let doc = match load_document(&path) {
         Ok(d) => d,
         Err(exit) => {

@@ -37,7 +37,20 @@ pub fn write_report(doc: &Document, format: Format, path: &Path) -> Result<(), S
     } else {
         text
     };
-    write_atomic(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    // The error as the OS said it, without the temporary file's name: the
+    // user named `path`.
+    write_atomic(path, &text)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), os_error(&e)))
+}
+
+/// The operating system's own words for `e`, without the temporary file's
+/// name that tempfile appends (" at path ...": the user never named it).
+fn os_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at path \"") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
 }
 
 /// Writes every requested report; one that cannot be written (a full disk, a
@@ -55,17 +68,58 @@ pub fn write_outputs(doc: &Document, outputs: &Outputs) -> Vec<String> {
     .collect()
 }
 
-/// Where every run leaves its results, for `matrix explain`.
+/// Where every run leaves its results, for `matrix explain` away from any
+/// config.
 pub fn last_results_path() -> PathBuf {
     crate::cache::last_results(&crate::cache::root())
 }
 
-/// Keeps `doc` as the last results; returns whether it could.
-pub fn keep_last_results(doc: &Document) -> bool {
-    let path = last_results_path();
-    path.parent()
-        .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
-        && write_report(doc, Format::Json, &path).is_ok()
+/// Where the last run of the config at `config` left its results.
+pub fn last_results_of(config: &Path) -> PathBuf {
+    let absolute = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
+    crate::cache::last_results_of(&crate::cache::root(), &absolute)
+}
+
+/// Keeps `doc` as the last results of `config` and of the machine; returns
+/// where it kept them, if it could.
+pub fn keep_last_results(doc: &Document, config: &Path) -> Option<PathBuf> {
+    let mut kept = None;
+    for path in [last_results_path(), last_results_of(config)] {
+        let ok = path
+            .parent()
+            .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
+            && write_report(doc, Format::Json, &path).is_ok();
+        if ok {
+            kept = Some(path);
+        }
+    }
+    kept
+}
+
+/// The results a command uses when none is named: the last run of the
+/// config at `config` when there is one, else the last run on this machine;
+/// says which it read, and when the config has changed since.
+pub fn default_results(config: &Path) -> (PathBuf, Option<String>) {
+    let own = last_results_of(config);
+    if own.is_file() {
+        let note = format!(
+            "reading {} (the last run of {})",
+            own.display(),
+            config.display()
+        );
+        return (own, Some(note));
+    }
+    let any = last_results_path();
+    let note = if config.is_file() {
+        format!(
+            "{} has no run in the cache; reading the last run on this machine, {}",
+            config.display(),
+            any.display()
+        )
+    } else {
+        format!("reading the last run on this machine, {}", any.display())
+    };
+    (any, Some(note))
 }
 
 /// Writes `text` to `path` atomically (temp file + rename), so a reader or a

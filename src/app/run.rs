@@ -7,8 +7,9 @@ use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::files::{self, keep_last_results, last_results_path, write_outputs};
+use super::files::{self, keep_last_results, write_outputs};
 use super::{Exit, error, error_with_hint, hint, interrupted};
+use crate::cache::memo::{Memo, Network};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::outcome::{self, OutcomeKind};
@@ -82,14 +83,14 @@ pub async fn run(args: RunArgs) -> Exit {
         worse = d.got_worse();
     }
     // Kept for `matrix explain`; losing it is not worth failing the run.
-    let kept = keep_last_results(&doc);
+    let kept = keep_last_results(&doc, &args.config);
     let failed = write_outputs(&doc, &args.outputs);
     if !failed.is_empty() {
         failed.iter().for_each(error);
-        if kept {
+        if let Some(kept) = kept {
             hint(format_args!(
                 "the results are kept in {}; `matrix report {0} --format FORMAT -o PATH` writes them again",
-                last_results_path().display()
+                kept.display()
             ));
         }
         return Exit::Environment;
@@ -147,6 +148,7 @@ struct Inputs {
     /// `--resume`: the cells the journal already holds.
     journaled: Vec<CellDoc>,
     journal_path: PathBuf,
+    journal_header: journal::Header,
     resume: bool,
     cache_root: PathBuf,
 }
@@ -155,15 +157,44 @@ impl Inputs {
     fn read(args: &RunArgs, config: &Config) -> Result<Inputs, Exit> {
         let load = |p: &Option<PathBuf>| p.as_deref().map(files::load_document).transpose();
         let baseline = load(&args.baseline)?;
-        let previous = load(&args.rerun_failed)?;
+        // `--rerun-failed` alone: this config's last run.
+        let rerun = args.rerun_failed.as_ref().map(|f| {
+            if f.as_os_str().is_empty() {
+                let (path, note) = files::default_results(&args.config);
+                if let Some(note) = note {
+                    eprintln!("{note}");
+                }
+                path
+            } else {
+                f.clone()
+            }
+        });
+        let previous = load(&rerun)?;
         let cache_root = crate::cache::root_in(args.cache_dir.as_deref());
         let journal_id = match args.shard {
-            Some(s) => format!("{}-shard-{}-of-{}", config.matrix_id(), s.index, s.total),
-            None => config.matrix_id(),
+            Some(s) => format!(
+                "{}#shard-{}-of-{}",
+                config.absolute_path().display(),
+                s.index,
+                s.total
+            ),
+            None => config.absolute_path().display().to_string(),
         };
         let journal_path = journal::path(&cache_root, &journal_id);
+        let header = journal::Header::new(config.matrix_id(), config.fingerprint());
         let journaled = if args.resume {
-            let cells = journal::read(&journal_path);
+            let (was, cells) = journal::read(&journal_path);
+            if let Some(was) = was.filter(|w| w.matrix_id != header.matrix_id) {
+                error(format_args!(
+                    "cannot resume: since the interrupted run, {} changed (journal {})",
+                    was.changed(&header).join(", "),
+                    journal_path.display()
+                ));
+                hint(
+                    "--resume continues the same matrix; run without --resume to start it afresh (changed expectations are fine: cells are judged again)",
+                );
+                return Err(Exit::Usage);
+            }
             eprintln!(
                 "resuming: {} cell(s) already done in {}",
                 cells.len(),
@@ -173,10 +204,20 @@ impl Inputs {
         } else {
             Vec::new()
         };
+        let offline = args.offline
+            || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+        let network = match (offline, args.refresh) {
+            (true, _) => Network::Offline,
+            (false, true) => Network::Refresh,
+            (false, false) => Network::Online,
+        };
+        let memo = Memo::open((!args.fresh).then(|| Memo::path_in(&cache_root)), network);
         let options = PlanOptions {
             jobs: args.jobs.map(usize::from),
             installer: Some(args.installer),
             cache: (!args.fresh).then(|| cache_root.clone()),
+            cache_root: cache_root.clone(),
+            memo: Arc::new(memo),
             isolation: args.isolation,
             shard: args.shard,
             only: previous.as_ref().map(|p| {
@@ -195,6 +236,7 @@ impl Inputs {
             previous,
             journaled,
             journal_path,
+            journal_header: header,
             resume: args.resume,
             cache_root,
         })
@@ -203,7 +245,8 @@ impl Inputs {
     /// The journal this run appends to; one that cannot be written is a
     /// note, not a failure (only `--resume` loses its footing).
     fn open_journal(&self) -> Option<Journal> {
-        let (journal, problem) = Journal::open(self.journal_path.clone(), self.resume);
+        let (journal, problem) =
+            Journal::open(self.journal_path.clone(), self.resume, &self.journal_header);
         if let Some(p) = problem {
             eprintln!("note: {p}");
         }

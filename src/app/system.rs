@@ -5,6 +5,7 @@
 use std::io::Write as _;
 
 use super::{Exit, error, hint};
+use crate::cache::manifest::Depth;
 use crate::cache::{self, Bucket};
 use crate::cli::{CacheAction, CacheArgs, InitArgs, PythonsArgs};
 use crate::config::STARTER;
@@ -44,6 +45,7 @@ pub fn cache(args: &CacheArgs) -> Exit {
             }
             Exit::Ok
         }
+        CacheAction::Verify => verify(&root),
         CacheAction::Clean => {
             if !root.exists() {
                 println!("nothing to clean at {}", root.display());
@@ -63,8 +65,73 @@ pub fn cache(args: &CacheArgs) -> Exit {
     }
 }
 
+/// `matrix cache verify`: every entry proven by every hash, the damaged
+/// ones removed (exit 1 when there were any, so a CI step sees it).
+fn verify(root: &std::path::Path) -> Exit {
+    let mut checked = 0;
+    let mut damaged = Vec::new();
+    let envs = Bucket::Envs.dir(root);
+    for interpreter in std::fs::read_dir(&envs).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(interpreter.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let dir = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            checked += 1;
+            let verdict = name
+                .parse()
+                .map_err(|_| format!("{} is not named by a NumPy version", dir.display()))
+                .and_then(|v| crate::environment::valid(&dir, &v, Depth::Deep).map(drop));
+            if let Err(why) = verdict {
+                damaged.push((dir, why));
+            }
+        }
+    }
+    for entry in std::fs::read_dir(Bucket::Builds.dir(root))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        checked += 1;
+        if let Err(why) = crate::build::verify_deep(&entry.path()) {
+            damaged.push((entry.path(), why));
+        }
+    }
+    for (dir, why) in &damaged {
+        let removed = std::fs::remove_dir_all(dir).is_ok();
+        println!(
+            "damaged: {}: {why}{}",
+            dir.display(),
+            if removed {
+                "; removed, the next run makes it again"
+            } else {
+                "; could not remove it"
+            }
+        );
+    }
+    println!("{checked} entries checked, {} damaged", damaged.len());
+    if damaged.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Unexpected
+    }
+}
+
 pub async fn pythons(args: &PythonsArgs) -> Exit {
-    let d = python::discover(&SearchRoots::from_env(Uv::locate())).await;
+    let root = cache::root();
+    let memo = crate::cache::memo::Memo::open(
+        Some(crate::cache::memo::Memo::path_in(&root)),
+        Default::default(),
+    );
+    let d = python::discover(&SearchRoots::from_env(Uv::locate(&root)), &memo).await;
     if args.json {
         let found: Vec<serde_json::Value> = d
             .found

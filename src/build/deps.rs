@@ -40,7 +40,7 @@ pub struct Request<'a> {
 }
 
 /// What the resolver said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Resolution {
     /// These pins (without NumPy or the row itself); empty: nothing to add.
     Pins(Vec<String>),
@@ -174,6 +174,7 @@ pub async fn install(
         reused: false,
         wheel: None,
         package: None,
+        inputs: Vec::new(),
     })
 }
 

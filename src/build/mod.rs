@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cache::manifest::{self, Depth, Manifest, Verdict};
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
 
@@ -37,6 +38,11 @@ pub struct Artifact {
     pub wheel: Option<PathBuf>,
     /// The distribution installed (projects and package rows).
     pub package: Option<String>,
+    /// Every file the build read besides its own folder (a C build's
+    /// sources and headers, from the compiler's dependency files): a cached
+    /// build is reused only while each still has the content it was built
+    /// from.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Why a row produced no artifact: the most telling line for the grid's
@@ -80,6 +86,64 @@ struct Marker {
     wheel: Option<String>,
     #[serde(default)]
     package: Option<String>,
+    /// What the entry must contain, with the hashes that prove it.
+    manifest: Manifest,
+    /// The files the build read, with their hashes when it read them.
+    #[serde(default)]
+    inputs: Vec<Input>,
+}
+
+/// A file a build read, and its content's hash then.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Input {
+    path: PathBuf,
+    sha256: String,
+}
+
+/// The files of an entry that prove it: everything but the marker and the
+/// work folder (`.abimatrix/`: a project's copy of its sources).
+fn proving(rel: &str) -> bool {
+    rel != MARKER && rel != ".abimatrix" && !rel.starts_with(".abimatrix/")
+}
+
+/// Whether the cached build in `dir` is whole and was built from what its
+/// inputs hold now; the artifact it holds, or why not.
+fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
+    let marker_path = dir.join(MARKER);
+    let mut marker: Marker = cache::read_marker(&marker_path)
+        .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
+    // The inputs are hashed every time: a header edited since the build
+    // (same size, same name) is a new build, whatever its mtime says.
+    for input in &marker.inputs {
+        match manifest::hash_file(&input.path) {
+            Ok(h) if h == input.sha256 => {}
+            Ok(_) => return Err(format!("{} changed since the build", input.path.display())),
+            Err(e) => return Err(format!("{} is gone ({e})", input.path.display())),
+        }
+    }
+    match marker.manifest.check(dir, depth) {
+        Verdict::Damaged(why) => return Err(why),
+        Verdict::Intact { reproven: true } => {
+            let _ = cache::write_marker_atomic(&marker_path, &marker);
+        }
+        Verdict::Intact { reproven: false } => {}
+    }
+    Ok(Artifact {
+        dir: dir.to_path_buf(),
+        module_path: dir.join(&marker.module),
+        log: marker.log,
+        duration: Duration::ZERO,
+        reused: true,
+        wheel: marker.wheel.map(|w| dir.join(w)),
+        package: marker.package,
+        inputs: marker.inputs.into_iter().map(|i| i.path).collect(),
+    })
+}
+
+/// Checks a cached build to the last byte (`matrix cache verify`, and a
+/// cell whose failure could come from a damaged entry).
+pub fn verify_deep(dir: &Path) -> Result<(), String> {
+    verify(dir, Depth::Deep).map(drop)
 }
 
 /// Where the cached build with `key` lives.
@@ -115,11 +179,28 @@ pub async fn ensure(
                     .map(|p| p.to_string_lossy().into_owned())
                     .ok()
             };
+            let fail = |what: &str, e: std::io::Error| {
+                BuildError::new(format!("cannot record {what}: {e}"), &built.log)
+            };
+            let inputs = built
+                .inputs
+                .iter()
+                .map(|p| {
+                    manifest::hash_file(p).map(|sha256| Input {
+                        path: p.clone(),
+                        sha256,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail("what the build read", e))?;
             let marker = Marker {
                 module: relative(&built.module_path).unwrap_or_default(),
                 log: built.log.clone(),
                 wheel: built.wheel.as_deref().and_then(relative),
                 package: built.package.clone(),
+                manifest: Manifest::of_tree(dir, |rel| !proving(rel))
+                    .map_err(|e| fail("what the build holds", e))?,
+                inputs,
             };
             cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
                 BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
@@ -130,22 +211,7 @@ pub async fn ensure(
     let mut duration = Duration::ZERO;
     let ensured = cache::ensure(
         place,
-        |dir| {
-            let marker: Marker = cache::read_marker(&dir.join(MARKER))?;
-            let module_path = dir.join(&marker.module);
-            if !module_path.exists() {
-                return None;
-            }
-            Some(Artifact {
-                dir: dir.to_path_buf(),
-                module_path,
-                log: marker.log,
-                duration: Duration::ZERO,
-                reused: true,
-                wheel: marker.wheel.map(|w| dir.join(w)),
-                package: marker.package,
-            })
-        },
+        |dir| verify(dir, Depth::Quick).ok(),
         async |dir: &Path| {
             let a = made(dir).await?;
             duration = a.duration;
@@ -194,6 +260,18 @@ pub(crate) async fn step(
     }
     if finished.success() {
         return Ok(finished.stdout.text);
+    }
+    if let crate::process::Exit::TimedOut(limit) = finished.exit {
+        let said = format!(
+            "did not finish within {} (its process group was killed; [run] build-timeout sets the limit)",
+            humantime::format_duration(limit)
+        );
+        let _ = writeln!(log, "{said}");
+        let summary = match what {
+            Some(w) => format!("{w}: {said}"),
+            None => said,
+        };
+        return Err(BuildError::new(summary, log));
     }
     let line = output
         .lines()

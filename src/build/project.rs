@@ -94,38 +94,40 @@ fn names_numpy(requirement: &str) -> bool {
     )
 }
 
-/// The project's source files, relative to it, in a stable order: build
-/// outputs, VCS data and bytecode left out.
+/// The project's source files, relative to it, in a stable order: what is
+/// copied for each build and hashed into its key. In a git checkout, as a
+/// fresh clone would have it (`.gitignore` honoured: no virtual
+/// environment, no in-place build products); elsewhere (an unpacked sdist,
+/// whose generated C files its own `.gitignore` may list) every file. Never
+/// the outputs of earlier builds or VCS data.
 fn source_files(project: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut entries: Vec<_> = entries.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let skip = matches!(
-                name.as_str(),
+    let walker = ignore::WalkBuilder::new(project)
+        .hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(true)
+        .parents(false)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            !(matches!(
+                name.as_ref(),
                 "build" | "dist" | ".git" | "__pycache__" | "target"
             ) || name.ends_with(".egg-info")
-                || name.starts_with(".mesonpy");
-            if skip {
-                continue;
-            }
-            let path = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => walk(&path, root, out),
-                Ok(t) if t.is_file() => {
-                    out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf())
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(project, project, &mut out);
-    out
+                || name.starts_with(".mesonpy"))
+        })
+        .build();
+    walker
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| {
+            e.path()
+                .strip_prefix(project)
+                .unwrap_or(e.path())
+                .to_path_buf()
+        })
+        .collect()
 }
 
 /// A hash of the project's sources.
@@ -162,6 +164,8 @@ pub struct ProjectBuild<'a> {
     pub numpy: &'a Version,
     /// Build even when the project's build requirements forbid `numpy`.
     pub ignore_requires: bool,
+    /// The limit on each step that runs the backend (`[run] build-timeout`).
+    pub limit: std::time::Duration,
 }
 
 impl ProjectBuild<'_> {
@@ -217,6 +221,7 @@ impl ProjectBuild<'_> {
         let wheels = work.join("wheels");
         step(
             uv.build_wheel(&python, &tree, &wheels)
+                .timeout(self.limit)
                 .env("PATH", path_with(&env))
                 .env("VIRTUAL_ENV", &env),
             &mut log,
@@ -281,6 +286,7 @@ impl ProjectBuild<'_> {
             reused: false,
             wheel: Some(wheel),
             package: Some(package),
+            inputs: Vec::new(),
         })
     }
 
@@ -366,6 +372,7 @@ impl ProjectBuild<'_> {
                 .arg(&system.backend)
                 .args(&system.backend_path)
                 .cwd(tree)
+                .timeout(self.limit)
                 .env("PATH", path_with(env))
                 .env("VIRTUAL_ENV", env),
             log,
@@ -440,6 +447,44 @@ mod tests {
         assert_eq!(b.backend, "setuptools.build_meta:__legacy__");
         assert_eq!(b.requires, ["setuptools>=40.8.0"]);
         assert!(BuildSystem::read(&dir.path().join("none")).is_err());
+    }
+
+    #[test]
+    fn the_source_tree_is_what_git_would_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        for f in [
+            "pyproject.toml",
+            "src/a.c",
+            "notes.log",
+            "build/lib/x.so",
+            ".gitignore",
+        ] {
+            std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
+            std::fs::write(p.join(f), f).unwrap();
+        }
+        std::fs::write(p.join(".gitignore"), "*.log\n").unwrap();
+        // An sdist: its .gitignore may list files it ships (generated C).
+        let files: Vec<String> = source_files(p)
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        assert_eq!(
+            files,
+            [".gitignore", "notes.log", "pyproject.toml", "src/a.c"]
+        );
+        // A checkout: as a fresh clone would have it.
+        std::fs::create_dir_all(p.join(".git")).unwrap();
+        let files: Vec<String> = source_files(p)
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        assert_eq!(files, [".gitignore", "pyproject.toml", "src/a.c"]);
+        let before = source_hash(p);
+        std::fs::write(p.join("notes.log"), "ignored").unwrap();
+        assert_eq!(source_hash(p), before, "an ignored file is not a source");
+        std::fs::write(p.join("src/a.c"), "changed").unwrap();
+        assert_ne!(source_hash(p), before);
     }
 
     #[test]

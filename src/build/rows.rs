@@ -20,6 +20,7 @@ pub(crate) fn uv_of(installer: &Installer) -> Result<&Uv, BuildError> {
             "building projects, installing package rows and test-requires need uv (the pip fallback does not do them)",
             "",
         )),
+        Installer::Unusable(why) => Err(BuildError::new(why.to_string(), "")),
     }
 }
 
@@ -77,5 +78,6 @@ pub async fn install(
         reused: false,
         wheel: None,
         package: Some(super::project::requirement_name(&row.name)),
+        inputs: Vec::new(),
     })
 }

@@ -2,7 +2,7 @@
 //! own compiler settings (sysconfig's CC, CFLAGS, CCSHARED, LDSHARED), the
 //! way setuptools would but without its start-up cost.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{Artifact, BuildError, step};
@@ -70,6 +70,7 @@ pub async fn compile(
     interpreter: &Interpreter,
     env: &NumpyEnv,
     out: &Path,
+    limit: std::time::Duration,
 ) -> Result<Artifact, BuildError> {
     let start = Instant::now();
     let mut log = String::new();
@@ -90,6 +91,7 @@ pub async fn compile(
     };
 
     let mut objects = Vec::new();
+    let mut dep_files = Vec::new();
     for (i, source) in sources.files.iter().enumerate() {
         let src = match &source.path {
             Some(path) => path.clone(),
@@ -108,6 +110,7 @@ pub async fn compile(
             .file_stem()
             .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned());
         let object = objects_dir.join(format!("{i}-{stem}.o"));
+        let deps = objects_dir.join(format!("{i}-{stem}.d"));
         let mut spec = Spec::new(cc_prog)
             .args(&cc[1..])
             .args(&cflags)
@@ -117,15 +120,22 @@ pub async fn compile(
         for dir in &sources.include_dirs {
             spec = spec.arg(format!("-I{}", dir.display()));
         }
+        // -MD -MF: the compiler lists every file it read, so a warm run
+        // rebuilds when a header changed, not only when a listed source did.
         spec = spec
             .args(&sources.cflags)
+            .arg("-MD")
+            .arg("-MF")
+            .arg(&deps)
             .arg("-c")
             .arg(&src)
             .arg("-o")
             .arg(&object)
-            .cwd(out);
+            .cwd(out)
+            .timeout(limit);
         step(spec, &mut log, None, compiler_error).await?;
         objects.push(object);
+        dep_files.push(deps);
     }
 
     let module_path = out.join(format!("{}{}", sources.module, interpreter.ext_suffix));
@@ -140,18 +150,63 @@ pub async fn compile(
     for lib in &sources.libraries {
         spec = spec.arg(format!("-l{lib}"));
     }
-    spec = spec.args(&sources.ldflags).cwd(out);
+    spec = spec.args(&sources.ldflags).cwd(out).timeout(limit);
     step(spec, &mut log, None, compiler_error).await?;
     check_init(&module_path, &sources.module, &log)?;
+    // What the compiler read, but this build's own folder (the embedded
+    // sample's source) and the NumPy environment's headers (the
+    // environment's own manifest proves those).
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    for d in &dep_files {
+        let text = std::fs::read_to_string(d)
+            .map_err(|e| BuildError::new(format!("cannot read {}: {e}", d.display()), &log))?;
+        for path in dependencies(&text) {
+            if !path.starts_with(out) && !path.starts_with(&env.dir) && !inputs.contains(&path) {
+                inputs.push(path);
+            }
+        }
+    }
     Ok(Artifact {
         dir: out.to_path_buf(),
         module_path,
         wheel: None,
         package: None,
+        inputs,
         log,
         duration: start.elapsed(),
         reused: false,
     })
+}
+
+/// The files a make-style dependency file (`-MD -MF`) lists as read.
+fn dependencies(text: &str) -> Vec<PathBuf> {
+    // "target.o: a.c b.h \\\n c.h": join the continued lines, drop the target,
+    // and unescape "\\ " (a space in a name).
+    let joined = text.replace("\\\n", " ");
+    let Some((_, deps)) = joined.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut chars = deps.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                word.push(' ');
+                chars.next();
+            }
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    out.push(PathBuf::from(std::mem::take(&mut word)));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(PathBuf::from(word));
+    }
+    out
 }
 
 /// The `PyInit_*` functions a built module exports (its dynamic symbols).
@@ -197,6 +252,21 @@ fn check_init(module_path: &Path, module: &str, log: &str) -> Result<(), BuildEr
 mod tests {
     use super::*;
     use crate::extension::{Extension, Subject};
+
+    #[test]
+    fn dependency_files_are_read_as_make_writes_them() {
+        let text = "/b/obj/0-ext.o: /p/src/ext.c /usr/include/stdio.h \\\n /p/my\\ dir/helper.h \\\n /e/numpy/arrayobject.h\n";
+        assert_eq!(
+            dependencies(text),
+            [
+                PathBuf::from("/p/src/ext.c"),
+                PathBuf::from("/usr/include/stdio.h"),
+                PathBuf::from("/p/my dir/helper.h"),
+                PathBuf::from("/e/numpy/arrayobject.h"),
+            ]
+        );
+        assert!(dependencies("garbage").is_empty());
+    }
 
     /// Anything that changes the compile or the link changes the key: a
     /// warm run never reuses a build made without the library asked for.

@@ -37,6 +37,10 @@ pub const STARTER: &str = include_str!("../../matrix.toml");
 /// so anything near this is a hang, not a slow machine.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The default limit on one build step (a compile, a project's build): a
+/// large C++ project builds in minutes; an hour is a hang.
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// A byte range of the config file.
 pub type Span = std::ops::Range<usize>;
 
@@ -75,6 +79,8 @@ pub struct Config {
     pub runtime: Vec<Located<NumpyRequest>>,
     pub extension: Extension,
     pub timeout: Duration,
+    /// Each build step's limit (`[run] build-timeout`).
+    pub build_timeout: Duration,
     /// `None`: as many as the machine has cores.
     pub jobs: Option<usize>,
     pub isolation: Isolation,
@@ -84,8 +90,21 @@ pub struct Config {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .map_err(|e| ConfigError::whole_file(path, format!("cannot read the file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let bad = e.as_bytes().get(at).copied().unwrap_or(0);
+            let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            ConfigError::at(
+                path,
+                &shown,
+                at..at + 1,
+                format!(
+                    "byte 0x{bad:02X} is not UTF-8: expected a UTF-8 text file (TOML is UTF-8)"
+                ),
+            )
+        })?;
         Config::parse(path, &text)
     }
 
@@ -133,7 +152,13 @@ impl Config {
             Vec::new()
         };
         let runtime = requests(&numpy.runtime, Axis::Runtime, &err)?;
-        let timeout = timeout(raw.run.timeout, &err)?;
+        let timeout = duration(raw.run.timeout, "timeout", DEFAULT_TIMEOUT, &err)?;
+        let build_timeout = duration(
+            raw.run.build_timeout,
+            "build-timeout",
+            DEFAULT_BUILD_TIMEOUT,
+            &err,
+        )?;
         let jobs = jobs(raw.run.jobs, &err)?;
         let tables = raw
             .expect
@@ -153,6 +178,7 @@ impl Config {
             runtime,
             extension,
             timeout,
+            build_timeout,
             jobs,
             isolation: raw.run.isolation.unwrap_or_default(),
             expectations,
@@ -168,13 +194,18 @@ impl Config {
         }
     }
 
+    /// The file's absolute path: what names this config in the cache (its
+    /// journal, its last results).
+    pub fn absolute_path(&self) -> PathBuf {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+
     /// The folder that holds the file (absolute): what every path in it is
     /// relative to.
     pub fn dir(&self) -> PathBuf {
-        std::path::absolute(&self.path)
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| PathBuf::from("."))
+        self.absolute_path()
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
     }
 
     /// The requests of one NumPy axis.
@@ -185,27 +216,89 @@ impl Config {
         }
     }
 
-    /// Identifies the matrix: what decides which cells exist and what they
-    /// run (Pythons, NumPy requests, the extension), not how results are
-    /// judged or shown. Shards of one matrix share it.
-    pub fn matrix_id(&self) -> String {
+    /// What decides which cells exist and what they run (Pythons, NumPy
+    /// requests, the subject with its sources and headers, flags, imports,
+    /// probe, test command and requirements), not how results are judged
+    /// or shown: each part digested, named as a person would say it.
+    pub fn fingerprint(&self) -> Vec<(&'static str, String)> {
         use crate::extension::Subject;
-        let mut parts: Vec<String> = Vec::new();
-        parts.extend(self.python.iter().map(|p| format!("python {}", p.value)));
-        parts.extend(self.build.iter().map(|r| format!("build {}", r.value)));
-        parts.extend(self.runtime.iter().map(|r| format!("runtime {}", r.value)));
-        parts.push(self.extension.label());
-        parts.extend(self.extension.imports.iter().cloned());
-        parts.extend(self.extension.test.iter().cloned());
+        let digest = |parts: Vec<String>| crate::cache::digest(parts);
+        let mut sources = vec![self.extension.label()];
         if let Subject::Sources(s) = &self.extension.subject {
             for f in &s.files {
-                parts.push(f.name.clone());
-                parts.push(f.contents.clone());
+                sources.push(f.name.clone());
+                sources.push(f.contents.clone());
+            }
+            // Headers beside the sources and in include-dirs: a resumed run
+            // must build from what the interrupted one built from.
+            for dir in &s.include_dirs {
+                let mut headers: Vec<_> = std::fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.extension().is_some_and(|e| {
+                            ["h", "hh", "hpp", "inc"].contains(&&*e.to_string_lossy())
+                        })
+                    })
+                    .collect();
+                headers.sort();
+                for h in headers {
+                    sources.push(h.display().to_string());
+                    sources.push(std::fs::read_to_string(&h).unwrap_or_default());
+                }
             }
         }
-        parts.push(self.extension.probe.clone());
-        parts.extend(self.extension.cflags().iter().cloned());
-        crate::cache::digest(parts)
+        let mut flags: Vec<String> = self.extension.cflags().to_vec();
+        if let Subject::Sources(s) = &self.extension.subject {
+            flags.extend(s.ldflags.iter().cloned());
+            flags.extend(s.libraries.iter().map(|l| format!("-l{l}")));
+            flags.extend(s.library_dirs.iter().map(|d| format!("-L{}", d.display())));
+        }
+        vec![
+            (
+                "the Pythons",
+                digest(self.python.iter().map(|p| p.value.to_string()).collect()),
+            ),
+            (
+                "the build NumPy versions",
+                digest(self.build.iter().map(|r| r.value.to_string()).collect()),
+            ),
+            (
+                "the runtime NumPy versions",
+                digest(self.runtime.iter().map(|r| r.value.to_string()).collect()),
+            ),
+            ("the sources", digest(sources)),
+            ("the flags", digest(flags)),
+            (
+                "the modules imported",
+                digest(self.extension.imports.clone()),
+            ),
+            ("the probe", digest(vec![self.extension.probe.clone()])),
+            (
+                "the test command and its requirements",
+                digest(
+                    self.extension
+                        .test
+                        .iter()
+                        .chain(&self.extension.test_requires)
+                        .chain(&self.extension.extras)
+                        .cloned()
+                        .collect(),
+                ),
+            ),
+        ]
+    }
+
+    /// Identifies the matrix: every part of its fingerprint. Shards of one
+    /// matrix share it.
+    pub fn matrix_id(&self) -> String {
+        crate::cache::digest(
+            self.fingerprint()
+                .into_iter()
+                .flat_map(|(k, v)| [k.to_string(), v]),
+        )
     }
 }
 
@@ -284,21 +377,26 @@ fn requests(
     Ok(out)
 }
 
-fn timeout(raw: Option<Spanned<String>>, err: &Err<'_>) -> Result<Duration, ConfigError> {
+fn duration(
+    raw: Option<Spanned<String>>,
+    key: &str,
+    default: Duration,
+    err: &Err<'_>,
+) -> Result<Duration, ConfigError> {
     let Some(t) = raw else {
-        return Ok(DEFAULT_TIMEOUT);
+        return Ok(default);
     };
     let d = humantime::parse_duration(t.get_ref()).map_err(|e| {
         err(
             t.span(),
             format!(
-                "invalid timeout \"{}\" ({e}): expected a duration like \"30s\" or \"2m\"",
+                "invalid {key} \"{}\" ({e}): expected a duration like \"30s\" or \"2m\"",
                 t.get_ref()
             ),
         )
     })?;
     if d.is_zero() {
-        return Err(err(t.span(), "timeout must be longer than zero".into()));
+        return Err(err(t.span(), format!("{key} must be longer than zero")));
     }
     Ok(d)
 }
@@ -395,6 +493,16 @@ mod tests {
         assert!(matches!(&config.extension.subject, Subject::Sources(s) if s.builtin));
         assert!(config.build.len() >= 2 && config.runtime.len() >= 2);
         assert!(!config.expectations.tables.is_empty());
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("matrix.toml");
+        std::fs::write(&path, b"[numpy]\nbuild = [\"1.26.*\"] # caf\xe9\n").unwrap();
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 25), "{e}");
+        assert!(e.message.contains("byte 0xE9 is not UTF-8"), "{e}");
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub(super) struct RawExtension {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawRun {
     pub timeout: Option<Spanned<String>>,
+    pub build_timeout: Option<Spanned<String>>,
     pub jobs: Option<Spanned<i64>>,
     pub isolation: Option<crate::probe::Isolation>,
     pub expect: Option<crate::expect::DefaultExpectation>,

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -25,8 +26,9 @@ pub use axis::AxisEntry;
 pub use resolve::{ResolvedAxis, Resolver};
 pub use select::{SelectError, select_interpreters};
 
+use crate::cache::memo::Memo;
 use crate::config::{Axis, Config, ConfigError};
-use crate::extension::{Extension, PackageRow, RowSource, Subject, SubjectKind};
+use crate::extension::{Extension, Subject, SubjectKind};
 use crate::probe::Isolation;
 use crate::python::{Found, InstallError, Installer, InstallerChoice, Interpreter, PythonSource};
 
@@ -102,6 +104,11 @@ pub struct PlanOptions {
     pub installer: Option<InstallerChoice>,
     /// `None`: everything in temporary directories (`--fresh`).
     pub cache: Option<PathBuf>,
+    /// Where tools abimatrix installs for itself (uv) live, even with
+    /// `--fresh`: the cache root the run would use.
+    pub cache_root: PathBuf,
+    /// What the index and the machine said before (and whether to ask).
+    pub memo: Arc<Memo>,
     /// Overrides `run.isolation`.
     pub isolation: Option<Isolation>,
     pub shard: Option<Shard>,
@@ -185,12 +192,15 @@ pub struct Plan {
     pub installer: Installer,
     pub extension: Extension,
     pub timeout: Duration,
+    /// Each build step's limit.
+    pub build_timeout: Duration,
     pub isolation: Isolation,
     pub ignore_requires: bool,
     pub cache: Option<PathBuf>,
     /// The folder that holds the config: test commands run there, as tox
     /// and nox run theirs in their file's folder.
     pub config_dir: PathBuf,
+    pub memo: Arc<Memo>,
 }
 
 /// What stops a run before it starts.
@@ -239,15 +249,15 @@ impl PlanError {
 /// Plans the run of `config` with `options`.
 pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
-    let chosen = select_interpreters(&config.python).await.map_err(
-        |(request, e)| match &request.span {
+    let chosen = select_interpreters(&config.python, &options.cache_root, &options.memo)
+        .await
+        .map_err(|(request, e)| match &request.span {
             Some(_) => PlanError::Config {
                 error: config.error_at(request.span.clone(), e.to_string()),
                 hint: "`matrix pythons` lists every interpreter found and why others were rejected",
             },
             None => PlanError::Select(e),
-        },
-    )?;
+        })?;
     for found in &chosen {
         if !found.interpreter.python_h {
             notes.push(format!(
@@ -263,10 +273,13 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     let installer = Installer::discover(
         options.installer.unwrap_or(InstallerChoice::Auto),
         &chosen[0].interpreter,
+        &options.cache_root,
+        &options.memo,
         &mut notes,
     )
     .await;
-    let mut grids = resolve_grids(config, &installer, &chosen).await?;
+    let resolver = Resolver::new(&installer, &options.memo, options.cache.as_deref());
+    let mut grids = resolve_grids(config, &resolver, &chosen).await?;
     select_cells(&mut grids, options);
     let jobs = options
         .jobs
@@ -288,10 +301,12 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         installer,
         extension: config.extension.clone(),
         timeout: config.timeout,
+        build_timeout: config.build_timeout,
         isolation: options.isolation.unwrap_or(config.isolation),
         ignore_requires: options.ignore_requires,
         cache: options.cache.clone(),
         config_dir: config.dir(),
+        memo: options.memo.clone(),
     })
 }
 
@@ -308,16 +323,15 @@ fn check_writable(root: &Path) -> Result<(), PlanError> {
 /// first, and an unreachable index stops the run before it starts.
 async fn resolve_grids(
     config: &Config,
-    installer: &Installer,
+    resolver: &Resolver<'_>,
     chosen: &[Found],
 ) -> Result<Vec<GridPlan>, PlanError> {
-    let resolver = Resolver::new(installer);
     let values = |axis: Axis| config.axis(axis).iter().map(|r| &r.value);
     let axes = join_all(chosen.iter().map(|f| async {
         let build = match &config.extension.subject {
             // Published code: each wheel or requirement is a row.
             Subject::Rows(rows) => ResolvedAxis {
-                entries: join_all(rows.iter().map(|r| row_entry(installer, &f.interpreter, r)))
+                entries: join_all(rows.iter().map(|r| resolver.row(&f.interpreter, r)))
                     .await
                     .into_iter()
                     .map(|r| r.map(AxisEntry::Row))
@@ -349,34 +363,9 @@ async fn resolve_grids(
         });
     }
     if let Some(first) = chosen.first() {
-        check_requests_exist(config, &resolver, &first.interpreter, &grids).await?;
+        check_requests_exist(config, resolver, &first.interpreter, &grids).await?;
     }
     Ok(grids)
-}
-
-/// A package row, named by its version: the one its wheel or exact pin
-/// says, else the one the resolver picks for this interpreter (so the grid
-/// says "pandas 2.2.3", not "pandas>=2").
-async fn row_entry(
-    installer: &Installer,
-    interpreter: &Interpreter,
-    source: &RowSource,
-) -> Result<PackageRow, InstallError> {
-    let mut row = PackageRow::new(source.clone());
-    if row.version.is_none()
-        && let RowSource::Requirement(r) = source
-    {
-        match installer
-            .resolve_package(interpreter, r, &row.name, false)
-            .await
-        {
-            Ok(v) => row.version = Some(v.to_string()),
-            Err(e @ (InstallError::Network { .. } | InstallError::Spawn { .. })) => return Err(e),
-            // The row's own build fails later with the resolver's words.
-            Err(_) => {}
-        }
-    }
-    Ok(row)
 }
 
 /// A NumPy request that resolved to nothing because no such release exists

@@ -6,6 +6,10 @@
 //! the resolver for the lowest/highest release with a wheel. Everything is
 //! known before any environment is made, so the resolved table can be shown
 //! first and a version without a wheel is `unavailable` from the start.
+//!
+//! Every answer is remembered (`cache::memo`): a warm run asks the index
+//! nothing; an exact version whose environment is in the cache is not even
+//! looked up; `--offline` uses only what is remembered.
 
 use std::collections::BTreeSet;
 
@@ -13,15 +17,30 @@ use futures::future::join_all;
 use pep440_rs::Version;
 use tokio::sync::OnceCell;
 
+use serde::{Deserialize, Serialize};
+
 use super::AxisEntry;
+use crate::cache::memo::{Lasts, Memo, Network, index_identity};
 use crate::config::NumpyRequest;
+use crate::extension::{PackageRow, RowSource};
 use crate::python::{InstallError, Installer, Interpreter, index_versions};
 
 /// Resolves requests for any number of interpreters, fetching the index's
 /// version list at most once per run.
 pub struct Resolver<'a> {
     installer: &'a Installer,
+    memo: &'a Memo,
+    /// Where cached environments are (an exact version found there needs
+    /// no index); `None` with `--fresh`.
+    cache: Option<&'a std::path::Path>,
     index: OnceCell<Result<Vec<Version>, InstallError>>,
+}
+
+/// A remembered answer of the resolver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Answer {
+    Version(String),
+    NoWheel { requirement: String },
 }
 
 /// One interpreter's axis, and what was asked for but has no wheel for it.
@@ -33,18 +52,91 @@ pub struct ResolvedAxis {
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(installer: &'a Installer) -> Resolver<'a> {
+    pub fn new(
+        installer: &'a Installer,
+        memo: &'a Memo,
+        cache: Option<&'a std::path::Path>,
+    ) -> Resolver<'a> {
         Resolver {
             installer,
+            memo,
+            cache,
             index: OnceCell::new(),
         }
     }
 
+    /// Every release the index lists (remembered for a day).
     async fn index(&self, interpreter: &Interpreter) -> Result<Vec<Version>, InstallError> {
         self.index
-            .get_or_init(|| index_versions(interpreter))
+            .get_or_init(|| async {
+                let key = format!("index-versions|{}", index_identity());
+                if let Some(list) = self.memo.get::<Vec<String>>(&key) {
+                    return Ok(list.iter().filter_map(|v| v.parse().ok()).collect());
+                }
+                if self.memo.network() == Network::Offline {
+                    return Err(InstallError::Offline {
+                        what: "the list of NumPy releases on the index".into(),
+                    });
+                }
+                let list = index_versions(interpreter).await?;
+                let text: Vec<String> = list.iter().map(ToString::to_string).collect();
+                self.memo.put(&key, &text, Lasts::Day);
+                Ok(list)
+            })
             .await
             .clone()
+    }
+
+    /// The release `requirement` resolves to for `interpreter` (or that it
+    /// has none with a wheel), remembered: for good when it names one
+    /// release, for a day when a newer one could appear.
+    async fn resolve(
+        &self,
+        interpreter: &Interpreter,
+        requirement: &str,
+        lowest: bool,
+        lasts: Lasts,
+    ) -> Result<Version, InstallError> {
+        let key = format!(
+            "numpy|{}|{}|{requirement}|{lowest}",
+            index_identity(),
+            crate::cache::interpreter_key(interpreter)
+        );
+        match self.memo.get::<Answer>(&key) {
+            Some(Answer::Version(v)) => {
+                if let Ok(v) = v.parse() {
+                    return Ok(v);
+                }
+            }
+            Some(Answer::NoWheel { requirement }) => {
+                return Err(InstallError::NoWheel {
+                    requirement,
+                    detail: "remembered from an earlier run".into(),
+                });
+            }
+            None => {}
+        }
+        if self.memo.network() == Network::Offline {
+            return Err(InstallError::Offline {
+                what: format!("which release {requirement} is for {}", interpreter.label()),
+            });
+        }
+        let answer = self
+            .installer
+            .resolve(interpreter, requirement, lowest)
+            .await;
+        match &answer {
+            Ok(v) => self.memo.put(&key, &Answer::Version(v.to_string()), lasts),
+            Err(InstallError::NoWheel { requirement, .. }) => self.memo.put(
+                &key,
+                &Answer::NoWheel {
+                    requirement: requirement.clone(),
+                },
+                Lasts::Day,
+            ),
+            Err(_) => {}
+        }
+        answer
     }
 
     /// The axis for `requests` under `interpreter`, in request order, with
@@ -68,6 +160,52 @@ impl<'a> Resolver<'a> {
             axis.skipped.extend(part.skipped);
         }
         Ok(axis)
+    }
+
+    /// A package row, named by its version: the one its wheel or exact pin
+    /// says, else the one the resolver picks for this interpreter
+    /// (remembered for a day), so the grid says "pandas 2.2.3", not
+    /// "pandas>=2".
+    pub async fn row(
+        &self,
+        interpreter: &Interpreter,
+        source: &RowSource,
+    ) -> Result<PackageRow, InstallError> {
+        let mut row = PackageRow::new(source.clone());
+        let RowSource::Requirement(r) = source else {
+            return Ok(row);
+        };
+        if row.version.is_some() {
+            return Ok(row);
+        }
+        let key = format!(
+            "row|{}|{}|{r}",
+            index_identity(),
+            crate::cache::interpreter_key(interpreter)
+        );
+        if let Some(v) = self.memo.get::<String>(&key) {
+            row.version = Some(v);
+            return Ok(row);
+        }
+        if self.memo.network() == Network::Offline {
+            return Err(InstallError::Offline {
+                what: format!("which release of {r} is for {}", interpreter.label()),
+            });
+        }
+        match self
+            .installer
+            .resolve_package(interpreter, r, &row.name, false)
+            .await
+        {
+            Ok(v) => {
+                self.memo.put(&key, &v.to_string(), Lasts::Day);
+                row.version = Some(v.to_string());
+            }
+            Err(e) if is_fatal(&e) => return Err(e),
+            // The row's own install fails later with the resolver's words.
+            Err(_) => {}
+        }
+        Ok(row)
     }
 
     /// Whether any release matching `request` exists on the index at all,
@@ -96,11 +234,24 @@ impl<'a> Resolver<'a> {
             })
         };
         match request {
-            NumpyRequest::Exact(_) | NumpyRequest::Series(_) | NumpyRequest::Latest => one(self
-                .installer
-                .resolve(interpreter, &request.requirement(), false)
+            NumpyRequest::Exact(v) => {
+                // Its environment in the cache is proof enough that it has a
+                // wheel for this interpreter: no index needed.
+                let cached = self.cache.map(|root| {
+                    crate::environment::cached_dir(root, interpreter, v)
+                        .join(crate::environment::MARKER)
+                });
+                if cached.is_some_and(|m| m.is_file()) {
+                    return one(Ok(v.clone()));
+                }
+                one(self
+                    .resolve(interpreter, &request.requirement(), false, Lasts::Always)
+                    .await)
+            }
+            NumpyRequest::Series(_) | NumpyRequest::Latest => one(self
+                .resolve(interpreter, &request.requirement(), false, Lasts::Day)
                 .await),
-            NumpyRequest::Oldest => one(self.installer.resolve(interpreter, "numpy", true).await),
+            NumpyRequest::Oldest => one(self.resolve(interpreter, "numpy", true, Lasts::Day).await),
             NumpyRequest::Range(specs) => {
                 let index = self.index(interpreter).await?;
                 let series: BTreeSet<(u64, u64)> = index
@@ -117,8 +268,7 @@ impl<'a> Resolver<'a> {
                 let answers = join_all(series.iter().map(|(major, minor)| {
                     let requirement = format!("numpy{specs},=={major}.{minor}.*");
                     async move {
-                        self.installer
-                            .resolve(interpreter, &requirement, false)
+                        self.resolve(interpreter, &requirement, false, Lasts::Day)
                             .await
                     }
                 }))
@@ -158,7 +308,10 @@ impl<'a> Resolver<'a> {
 
 /// Errors that stop the run rather than leave one request without a wheel.
 fn is_fatal(e: &InstallError) -> bool {
-    matches!(e, InstallError::Network { .. } | InstallError::Spawn { .. })
+    matches!(
+        e,
+        InstallError::Network { .. } | InstallError::Spawn { .. } | InstallError::Offline { .. }
+    )
 }
 
 /// An axis entry from one resolver answer; an unreachable index is an error.

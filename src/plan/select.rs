@@ -3,6 +3,9 @@
 //! machine once. A request that matches nothing stops the run before any
 //! work, naming what was found.
 
+use std::path::Path;
+
+use crate::cache::memo::Memo;
 use crate::config::Located;
 use crate::python::{
     self, Discovery, Found, InterpreterError, NoMatch, PythonRequest, PythonSource, SearchRoots, Uv,
@@ -29,13 +32,21 @@ impl SelectError {
 
 /// The interpreters for `requests`, in order, each at most once; on error,
 /// the request that found nothing.
-pub async fn select_interpreters(
-    requests: &[Located<PythonRequest>],
-) -> Result<Vec<Found>, (&Located<PythonRequest>, SelectError)> {
+pub async fn select_interpreters<'r>(
+    requests: &'r [Located<PythonRequest>],
+    cache_root: &Path,
+    memo: &Memo,
+) -> Result<Vec<Found>, (&'r Located<PythonRequest>, SelectError)> {
     let mut discovery: Option<Discovery> = None;
     let mut out: Vec<Found> = Vec::new();
+    // Discovery looks for what every version request could use, at once.
+    let searched: Vec<PythonRequest> = requests
+        .iter()
+        .map(|r| r.value.clone())
+        .filter(|r| matches!(r, PythonRequest::Version(_) | PythonRequest::Range(_)))
+        .collect();
     for request in requests {
-        let chosen = select_one(&request.value, &mut discovery)
+        let chosen = select_one(&request.value, cache_root, memo, &searched, &mut discovery)
             .await
             .map_err(|e| (request, e))?;
         for f in chosen {
@@ -52,11 +63,14 @@ pub async fn select_interpreters(
 
 async fn select_one(
     request: &PythonRequest,
+    cache_root: &Path,
+    memo: &Memo,
+    searched: &[PythonRequest],
     discovery: &mut Option<Discovery>,
 ) -> Result<Vec<Found>, SelectError> {
     Ok(match request {
         PythonRequest::Name(name) => {
-            let interpreter = python::find(name).await?;
+            let interpreter = python::find(name, memo).await?;
             vec![Found {
                 path: interpreter.executable.clone(),
                 source: PythonSource::SearchPath,
@@ -64,7 +78,7 @@ async fn select_one(
             }]
         }
         PythonRequest::Path(path) => {
-            let interpreter = python::find(&path.to_string_lossy()).await?;
+            let interpreter = python::find(&path.to_string_lossy(), memo).await?;
             vec![Found {
                 path: path.clone(),
                 source: PythonSource::Explicit,
@@ -73,7 +87,8 @@ async fn select_one(
         }
         PythonRequest::Version(_) | PythonRequest::Range(_) => {
             if discovery.is_none() {
-                *discovery = Some(python::discover(&SearchRoots::from_env(Uv::locate())).await);
+                let roots = SearchRoots::from_env(Uv::locate(cache_root));
+                *discovery = Some(python::discover_for(&roots, memo, searched).await);
             }
             match discovery {
                 Some(d) => d.select(request)?,

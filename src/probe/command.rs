@@ -63,11 +63,13 @@ pub async fn run(
         Err(e) => return could_not_start(shown, &e),
     };
     let (stdout, stderr) = (finished.stdout.display(), finished.stderr.display());
-    ProbeRun {
+    let mut run = ProbeRun {
         outcome: outcome::classify_command(finished.exit, &stdout, &stderr),
         stdout,
         stderr,
         duration: finished.duration,
         command: shown,
-    }
+    };
+    super::note_escaped(&mut run, &finished.escaped);
+    run
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::environment::NumpyEnv;
 use crate::outcome::Outcome;
-use crate::process::{Captured, Exit, Spec};
+use crate::process::{Captured, Exit, Holding, Spec};
 
 pub use forkserver::ForkServer;
 use report::ProbeReport;
@@ -158,7 +158,7 @@ pub async fn run(
         Ok(f) => f,
         Err(e) => return could_not_start(command, &e),
     };
-    conclude(
+    let mut run = conclude(
         finished.exit,
         &finished.stdout,
         &finished.stderr,
@@ -166,7 +166,19 @@ pub async fn run(
         env,
         finished.duration,
         command,
-    )
+    );
+    note_escaped(&mut run, &finished.escaped);
+    run
+}
+
+/// Says, in the cell's output, which processes escaped its group and were
+/// killed when it ended.
+pub(crate) fn note_escaped(run: &mut ProbeRun, escaped: &[crate::process::Stray]) {
+    for s in escaped {
+        run.stderr.push_str(&format!(
+            "\n[abimatrix: left running after the cell ended, outside its process group, and killed: {s}]"
+        ));
+    }
 }
 
 /// Runs the probe in a child forked by `server` (which runs in `env`).
@@ -196,7 +208,24 @@ pub async fn run_forked(
         Ok(exit) => exit,
         Err(e) => return could_not_start(command, &e),
     };
-    conclude(
+    // A forked cell writes to files, so nothing waits for a process that
+    // left its group; one that still holds the cell's output is found (by
+    // the files it holds and the folder it runs in), named, and killed.
+    // Asking the kernel first costs nothing; the scan only runs then.
+    let held = [&stdout, &stderr]
+        .iter()
+        .any(|p| crate::process::held_for_writing(p) != Some(false));
+    let escaped = if held {
+        crate::process::holders(&[
+            Holding::File(stdout.clone()),
+            Holding::File(stderr.clone()),
+            Holding::Cwd(work_dir.to_path_buf()),
+        ])
+    } else {
+        Vec::new()
+    };
+    crate::process::kill(&escaped);
+    let mut run = conclude(
         exit,
         &Captured::read_file(&stdout),
         &Captured::read_file(&stderr),
@@ -204,7 +233,9 @@ pub async fn run_forked(
         env,
         start.elapsed(),
         command,
-    )
+    );
+    note_escaped(&mut run, &escaped);
+    run
 }
 
 fn could_not_start(command: String, why: &dyn std::fmt::Display) -> ProbeRun {
@@ -271,7 +302,10 @@ mod tests {
         let artifacts = root.join("artifact");
         std::fs::create_dir_all(&artifacts).unwrap();
         std::fs::write(artifacts.join("fake_ext.py"), "ANSWER = 42\n").unwrap();
-        let real = crate::python::find("python3").await.unwrap().executable;
+        let real = crate::python::find("python3", &Default::default())
+            .await
+            .unwrap()
+            .executable;
         let wrapper = root.join("python");
         // Drops -I (which would ignore PYTHONPATH) and keeps the rest.
         std::fs::write(

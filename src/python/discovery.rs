@@ -3,7 +3,7 @@
 //!
 //! Candidates come from PATH (`python3.X`, `python3`, `python`), pyenv's
 //! versions directory (`$PYENV_ROOT/versions/*`) and, when uv is at hand,
-//! `uv python list --only-installed`. Every candidate is *run* once (the
+//! the Pythons uv installed (`uv python dir`). Every candidate is *run* once (the
 //! query script); one that exists but does not run (a pyenv shim for a
 //! version that is not selected, a dangling link) is rejected with the
 //! reason, never trusted because of its name or place.
@@ -17,7 +17,10 @@ use std::sync::LazyLock;
 use futures::future::join_all;
 use regex::Regex;
 
-use super::{Interpreter, InterpreterError, PythonRequest, Uv, query};
+use pep440_rs::Version;
+
+use super::{Interpreter, InterpreterError, PythonRequest, Uv, query_remembered};
+use crate::cache::memo::Memo;
 
 /// Where a candidate was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -87,8 +90,13 @@ impl SearchRoots {
 static PYTHON_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^python(3(\.\d+)?)?$").expect("constant pattern"));
 
-/// Every candidate, in order of preference (PATH first, as a shell would).
-async fn candidates(roots: &SearchRoots) -> Vec<(PathBuf, PythonSource)> {
+/// A place an interpreter may be, and the version its name says, if any
+/// (`python3.12`, pyenv's `versions/3.12.1`, uv's listing).
+type Candidate = (PathBuf, PythonSource, Option<Version>);
+
+/// The candidates on PATH and in pyenv, in order of preference (PATH
+/// first, as a shell would).
+fn local_candidates(roots: &SearchRoots) -> Vec<Candidate> {
     let mut out = Vec::new();
     if let Some(path) = &roots.path {
         for dir in std::env::split_paths(path) {
@@ -101,7 +109,18 @@ async fn candidates(roots: &SearchRoots) -> Vec<(PathBuf, PythonSource)> {
                 .map(|e| e.path())
                 .collect();
             names.sort();
-            out.extend(names.into_iter().map(|p| (p, PythonSource::SearchPath)));
+            out.extend(names.into_iter().map(|p| {
+                let hint = p
+                    .file_name()
+                    .and_then(|n| {
+                        n.to_string_lossy()
+                            .strip_prefix("python")
+                            .map(str::to_string)
+                    })
+                    .filter(|v| v.contains('.'))
+                    .and_then(|v| v.parse().ok());
+                (p, PythonSource::SearchPath, hint)
+            }));
         }
     }
     if let Some(root) = &roots.pyenv_root {
@@ -115,38 +134,99 @@ async fn candidates(roots: &SearchRoots) -> Vec<(PathBuf, PythonSource)> {
                     .map(|n| bin.join(n))
                     .find(|p| p.symlink_metadata().is_ok());
                 if let Some(exe) = exe {
-                    out.push((exe, PythonSource::Pyenv));
+                    let hint = d.file_name().and_then(|n| n.to_string_lossy().parse().ok());
+                    out.push((exe, PythonSource::Pyenv, hint));
                 }
             }
         }
     }
-    if let Some(uv) = &roots.uv {
-        let listed = uv.python_list().run().await;
-        if let Ok(f) = listed {
-            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(f.stdout.text.trim())
-            {
-                out.extend(
-                    items
-                        .iter()
-                        .filter_map(|i| i["path"].as_str())
-                        .map(|p| (PathBuf::from(p), PythonSource::Uv)),
-                );
-            }
-        }
-    }
-    // The same file reached twice (PATH and uv both list it) is one candidate.
-    let mut seen = HashSet::new();
-    out.retain(|(p, _)| seen.insert(p.clone()));
     out
 }
 
+/// The interpreters uv installed: `<uv python dir>/cpython-3.12.1-…/bin/python3`,
+/// the version read from the folder's name.
+async fn uv_candidates(uv: &super::Uv) -> Vec<Candidate> {
+    let Ok(f) = uv.python_dir().timeout(UV_LIMIT).run().await else {
+        return Vec::new();
+    };
+    let dir = PathBuf::from(f.stdout.text.trim());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    dirs.sort();
+    dirs.into_iter()
+        .filter_map(|d| {
+            let exe = ["python3", "python"]
+                .iter()
+                .map(|n| d.join("bin").join(n))
+                .find(|p| p.exists())?;
+            let name = d.file_name()?.to_string_lossy().into_owned();
+            let hint = name.split('-').nth(1).and_then(|v| v.parse().ok());
+            Some((exe, PythonSource::Uv, hint))
+        })
+        .collect()
+}
+
+/// How long `uv python dir` may take.
+const UV_LIMIT: std::time::Duration = super::interpreter::QUERY_LIMIT;
+
 /// Runs every candidate once and sorts them into found and rejected.
-pub async fn discover(roots: &SearchRoots) -> Discovery {
-    let candidates = candidates(roots).await;
-    let answers = join_all(candidates.iter().map(|(p, _)| probe_candidate(p))).await;
+pub async fn discover(roots: &SearchRoots, memo: &Memo) -> Discovery {
+    discover_for(roots, memo, &[]).await
+}
+
+/// The candidates that could answer `requests` (all, when there are none),
+/// each run once (its answer remembered); uv's list is asked only when PATH
+/// and pyenv do not answer every request. A candidate whose name says a
+/// version no request accepts is not run: a hanging `python3.14` on PATH
+/// does not hold up a run that asks for 3.11.
+pub async fn discover_for(
+    roots: &SearchRoots,
+    memo: &Memo,
+    requests: &[PythonRequest],
+) -> Discovery {
+    let wanted = |c: &Candidate| match &c.2 {
+        Some(hint) if !requests.is_empty() => requests.iter().any(|r| r.could_be(hint)),
+        _ => true,
+    };
     let mut discovery = Discovery::default();
+    let mut seen = HashSet::new();
     let mut executables = HashSet::new();
-    for ((path, source), answer) in candidates.into_iter().zip(answers) {
+    let local: Vec<Candidate> = local_candidates(roots)
+        .into_iter()
+        .filter(|c| wanted(c))
+        .collect();
+    probe_all(local, memo, &mut seen, &mut executables, &mut discovery).await;
+    let satisfied = !requests.is_empty()
+        && requests
+            .iter()
+            .all(|r| discovery.found.iter().any(|f| r.accepts(&f.interpreter)));
+    if let (false, Some(uv)) = (satisfied, &roots.uv) {
+        let listed: Vec<Candidate> = uv_candidates(uv)
+            .await
+            .into_iter()
+            .filter(|c| wanted(c))
+            .collect();
+        probe_all(listed, memo, &mut seen, &mut executables, &mut discovery).await;
+    }
+    discovery
+}
+
+async fn probe_all(
+    candidates: Vec<Candidate>,
+    memo: &Memo,
+    seen: &mut HashSet<PathBuf>,
+    executables: &mut HashSet<PathBuf>,
+    discovery: &mut Discovery,
+) {
+    // The same file reached twice (PATH and uv both list it) is one candidate.
+    let candidates: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| seen.insert(c.0.clone()))
+        .collect();
+    let answers = join_all(candidates.iter().map(|c| probe_candidate(&c.0, memo))).await;
+    for ((path, source, _), answer) in candidates.into_iter().zip(answers) {
         match answer {
             Ok(interpreter) => {
                 // Links and shims to one binary are one interpreter; the
@@ -168,18 +248,26 @@ pub async fn discover(roots: &SearchRoots) -> Discovery {
             }),
         }
     }
-    discovery
 }
 
-async fn probe_candidate(path: &Path) -> Result<Interpreter, String> {
+async fn probe_candidate(path: &Path, memo: &Memo) -> Result<Interpreter, String> {
     if path.symlink_metadata().is_ok() && !path.exists() {
         let target = std::fs::read_link(path)
             .map(|t| t.display().to_string())
             .unwrap_or_else(|_| "?".into());
         return Err(format!("dangling link to {target}"));
     }
-    query(path).await.map_err(|e| match e {
+    query_remembered(path, memo).await.map_err(|e| match e {
         InterpreterError::DoesNotRun { detail, .. } => format!("does not run: {detail}"),
+        InterpreterError::NoAnswer { .. } => {
+            format!(
+                "did not answer within {} s",
+                super::interpreter::QUERY_LIMIT.as_secs()
+            )
+        }
+        InterpreterError::NotPython { answer, .. } => {
+            format!("not a Python interpreter: it answered {answer:?}")
+        }
         other => other.to_string(),
     })
 }
@@ -287,7 +375,7 @@ mod tests {
             pyenv_root: Some(pyenv.clone()),
             uv: None,
         };
-        let d = discover(&roots).await;
+        let d = discover(&roots, &Memo::default()).await;
         let found: Vec<(String, PythonSource)> = d
             .found
             .iter()

@@ -13,14 +13,22 @@ use std::sync::Arc;
 use pep440_rs::Version;
 
 use super::Uv;
+use crate::cache::memo::{Lasts, Memo, Network};
 use crate::process::{SpawnError, Spec};
 use crate::python::Interpreter;
 
 /// The tool that creates environments and installs wheels.
 #[derive(Debug, Clone)]
 pub enum Installer {
-    Uv { uv: Uv, origin: UvOrigin },
+    Uv {
+        uv: Uv,
+        origin: UvOrigin,
+    },
     Pip,
+    /// Neither can work: installing uv failed for a reason the pip fallback
+    /// would meet too (a full disk). Every operation says why, so the cells
+    /// are reported with it rather than with pip's vaguer failure.
+    Unusable(InstallError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +78,9 @@ pub enum InstallError {
     /// A command succeeded but answered something we cannot read.
     #[error("{what}: unexpected answer: {output}")]
     Unexpected { what: String, output: String },
+    /// `--offline`, and this is not in the cache.
+    #[error("offline, and not in the cache: {what}")]
+    Offline { what: String },
 }
 
 impl InstallError {
@@ -91,6 +102,9 @@ impl InstallError {
             }
             InstallError::Io { .. } => Some(
                 "name a writable directory with --cache-dir, or run without the cache with --fresh",
+            ),
+            InstallError::Offline { .. } => Some(
+                "run once without --offline (and without UV_OFFLINE) to fetch it into the cache; later runs need no network",
             ),
             _ => None,
         }
@@ -118,6 +132,7 @@ impl Installer {
                 format!("uv ({}, {from})", uv.path.display())
             }
             Installer::Pip => "python -m venv + pip".to_string(),
+            Installer::Unusable(why) => format!("none ({why})"),
         }
     }
 
@@ -126,35 +141,44 @@ impl Installer {
     pub async fn discover(
         choice: InstallerChoice,
         python: &Interpreter,
+        cache_root: &Path,
+        memo: &Memo,
         notes: &mut Vec<String>,
     ) -> Installer {
         if choice == InstallerChoice::Pip {
             return Installer::Pip;
         }
-        if let Ok(uv) = which::which("uv") {
-            if runs(&uv).await {
-                return Installer::Uv {
-                    uv: Uv::new(uv),
-                    origin: UvOrigin::Path,
-                };
+        let offline = memo.network() == Network::Offline;
+        let uv = |path: PathBuf, origin| Installer::Uv {
+            uv: Uv { path, offline },
+            origin,
+        };
+        if let Ok(path) = which::which("uv") {
+            if runs_remembered(&path, memo).await {
+                return uv(path, UvOrigin::Path);
             }
-            notes.push(format!("ignoring {}: it does not run", uv.display()));
+            notes.push(format!("ignoring {}: it does not run", path.display()));
         }
-        let cached = Uv::cached_path(&crate::cache::root());
-        if runs(&cached).await {
-            return Installer::Uv {
-                uv: Uv::new(cached),
-                origin: UvOrigin::Cache,
-            };
+        let cached = Uv::cached_path(cache_root);
+        if runs_remembered(&cached, memo).await {
+            return uv(cached, UvOrigin::Cache);
         }
-        let tools = crate::cache::Bucket::Tools.dir(&crate::cache::root());
+        if offline {
+            notes.push("no uv in the cache and --offline: using python -m venv + pip".into());
+            return Installer::Pip;
+        }
+        let tools = crate::cache::Bucket::Tools.dir(cache_root);
         match bootstrap_uv(python, &tools).await {
-            Ok(uv) => {
-                notes.push(format!("installed uv into {}", uv.display()));
-                Installer::Uv {
-                    uv: Uv::new(uv),
-                    origin: UvOrigin::Bootstrapped,
-                }
+            Ok(path) => {
+                notes.push(format!("installed uv into {}", path.display()));
+                uv(path, UvOrigin::Bootstrapped)
+            }
+            Err(why) if crate::outcome::disk_full(&why) => {
+                notes.push(format!("uv could not be installed: {why}"));
+                Installer::Unusable(InstallError::Failed {
+                    what: format!("installing uv into {}", tools.display()),
+                    output: why,
+                })
             }
             Err(why) => {
                 notes.push(format!(
@@ -172,6 +196,7 @@ impl Installer {
         dir: &Path,
     ) -> Result<PathBuf, InstallError> {
         let spec = match self {
+            Installer::Unusable(why) => return Err(why.clone()),
             Installer::Uv { uv, .. } => uv.venv(&python.executable, dir),
             Installer::Pip => Spec::new(&python.executable)
                 .args(["-I", "-m", "venv"])
@@ -196,6 +221,7 @@ impl Installer {
     ) -> Result<(), InstallError> {
         let requirement = format!("numpy=={version}");
         let spec = match self {
+            Installer::Unusable(why) => return Err(why.clone()),
             Installer::Uv { uv, .. } => uv
                 .pip_install(venv_python)
                 .args(["--only-binary", ":all:"])
@@ -216,7 +242,7 @@ impl Installer {
         if finished.success() {
             Ok(())
         } else {
-            Err(install_error(&requirement, &finished.output()))
+            Err(install_error(&requirement, &finished))
         }
     }
 
@@ -245,6 +271,7 @@ impl Installer {
         let scratch =
             tempfile::tempdir().map_err(|e| InstallError::io("creating a scratch directory", e))?;
         let finished = match self {
+            Installer::Unusable(why) => return Err(why.clone()),
             // `pip compile` resolves for exactly this interpreter's tags.
             Installer::Uv { uv, .. } => {
                 let mut spec = uv
@@ -281,11 +308,13 @@ impl Installer {
             }
         };
         if !finished.success() {
-            return Err(install_error(&requirement, &finished.output()));
+            return Err(install_error(&requirement, &finished));
         }
         let found = match self {
             Installer::Uv { .. } => parse_pin(&finished.stdout.text, name),
-            Installer::Pip => parse_pip_report(&finished.stdout.text, name),
+            Installer::Pip | Installer::Unusable(_) => {
+                parse_pip_report(&finished.stdout.text, name)
+            }
         };
         found.ok_or_else(|| InstallError::Unexpected {
             what: format!("resolving {requirement}"),
@@ -297,6 +326,30 @@ impl Installer {
 /// The interpreter inside a virtual environment.
 pub fn venv_python(dir: &Path) -> PathBuf {
     dir.join("bin").join("python")
+}
+
+/// `runs`, remembered for the binary as it is (size, mtime, inode): a
+/// warm run starts no `uv --version`.
+async fn runs_remembered(program: &Path, memo: &Memo) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(m) = std::fs::metadata(program) else {
+        return false;
+    };
+    let key = format!(
+        "uv-runs|{}|{}|{}|{}",
+        program.display(),
+        m.len(),
+        m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        m.ino()
+    );
+    if memo.get::<bool>(&key) == Some(true) {
+        return true;
+    }
+    let ok = runs(program).await;
+    if ok {
+        memo.put(&key, &true, Lasts::Always);
+    }
+    ok
 }
 
 async fn runs(program: &Path) -> bool {
@@ -355,8 +408,22 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
     }
 }
 
-/// Sorts an installer's complaint: network trouble, no wheel, or other.
-fn install_error(requirement: &str, output: &str) -> InstallError {
+/// Sorts an installer's complaint: a hang, network trouble, no wheel, or
+/// other.
+fn install_error(requirement: &str, finished: &crate::process::Finished) -> InstallError {
+    if let crate::process::Exit::TimedOut(limit) = finished.exit {
+        return InstallError::Failed {
+            what: format!("installing {requirement}"),
+            output: format!(
+                "did not finish within {} (its process group was killed)",
+                humantime::format_duration(limit)
+            ),
+        };
+    }
+    classify_output(requirement, &finished.output())
+}
+
+fn classify_output(requirement: &str, output: &str) -> InstallError {
     const NETWORK: [&str; 7] = [
         "Failed to fetch",
         "error sending request",
@@ -373,6 +440,12 @@ fn install_error(requirement: &str, output: &str) -> InstallError {
         "No matching distribution",
         "Could not find a version that satisfies",
     ];
+    // uv with UV_OFFLINE: the wheel is not in its cache.
+    if output.contains("etwork connectivity is disabled") || output.contains("offline mode") {
+        return InstallError::Offline {
+            what: format!("a wheel for {requirement} in uv's cache"),
+        };
+    }
     if NETWORK.iter().any(|p| output.contains(p)) {
         return InstallError::Network {
             detail: first_error_line(output),
@@ -451,23 +524,23 @@ mod tests {
     fn sorts_installer_errors() {
         let uv_no_wheel = "error: No solution found when resolving dependencies\n  cause: Because numpy==1.20.3 has no usable wheels";
         assert!(matches!(
-            install_error("numpy==1.20.3", uv_no_wheel),
+            classify_output("numpy==1.20.3", uv_no_wheel),
             InstallError::NoWheel { .. }
         ));
         let pip_no_wheel =
             "ERROR: Could not find a version that satisfies the requirement numpy==1.20.3";
         assert!(matches!(
-            install_error("numpy==1.20.3", pip_no_wheel),
+            classify_output("numpy==1.20.3", pip_no_wheel),
             InstallError::NoWheel { .. }
         ));
         let offline =
             "error: Failed to fetch: `https://pypi.org/simple/numpy/`\n  Caused by: dns error";
         assert!(matches!(
-            install_error("numpy==2.0.2", offline),
+            classify_output("numpy==2.0.2", offline),
             InstallError::Network { .. }
         ));
         assert!(matches!(
-            install_error("numpy==2.0.2", "disk full"),
+            classify_output("numpy==2.0.2", "disk full"),
             InstallError::Failed { .. }
         ));
     }

@@ -6,15 +6,24 @@
 
 use std::path::{Path, PathBuf};
 
-use pep440_rs::Version;
-use serde::Deserialize;
+use std::os::unix::fs::MetadataExt as _;
+use std::time::Duration;
 
-use crate::process::Spec;
+use pep440_rs::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::cache::memo::{Lasts, Memo};
+use crate::process::{Exit, Spec};
+
+/// How long a candidate may take to answer the query: a Python starts in
+/// tens of milliseconds; anything that takes seconds is not one we want,
+/// and must not hold up a run.
+pub const QUERY_LIMIT: Duration = Duration::from_secs(10);
 
 const QUERY: &str = include_str!("query.py");
 
 /// A Python we have run, and what it told us about itself.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Interpreter {
     /// `sys.executable`: the real binary, not a shim.
     pub executable: PathBuf,
@@ -57,6 +66,10 @@ pub enum InterpreterError {
     Missing { path: PathBuf },
     #[error("{path} exists but does not run as Python: {detail}")]
     DoesNotRun { path: PathBuf, detail: String },
+    #[error("{path} did not answer within {} s", QUERY_LIMIT.as_secs())]
+    NoAnswer { path: PathBuf },
+    #[error("{path} is not a Python interpreter: it answered {answer:?}")]
+    NotPython { path: PathBuf, answer: String },
 }
 
 impl InterpreterError {
@@ -65,7 +78,9 @@ impl InterpreterError {
             InterpreterError::NotFound { .. } | InterpreterError::Missing { .. } => {
                 "`matrix pythons` lists every interpreter found; name one of them in [python] (e.g. \"3.11\" or \"/usr/bin/python3\")"
             }
-            InterpreterError::DoesNotRun { .. } => {
+            InterpreterError::DoesNotRun { .. }
+            | InterpreterError::NoAnswer { .. }
+            | InterpreterError::NotPython { .. } => {
                 "set [python] interpreter in matrix.toml to a working Python, e.g. \"python3.11\" or \"/usr/bin/python3\""
             }
         }
@@ -73,7 +88,7 @@ impl InterpreterError {
 }
 
 /// Finds and queries the interpreter the user asked for.
-pub async fn find(request: &str) -> Result<Interpreter, InterpreterError> {
+pub async fn find(request: &str, memo: &Memo) -> Result<Interpreter, InterpreterError> {
     let candidate = if request.contains(std::path::MAIN_SEPARATOR) {
         let path = PathBuf::from(request);
         if !path.exists() {
@@ -85,27 +100,76 @@ pub async fn find(request: &str) -> Result<Interpreter, InterpreterError> {
             name: request.to_string(),
         })?
     };
-    query(&candidate).await
+    query_remembered(&candidate, memo).await
+}
+
+/// `query`, answered from the memo when the executable behind `path` is the
+/// same file it was (its real path, size, mtime and inode): a warm run
+/// starts no interpreter to learn what it already knows.
+pub async fn query_remembered(path: &Path, memo: &Memo) -> Result<Interpreter, InterpreterError> {
+    let key = std::fs::canonicalize(path).ok().and_then(|real| {
+        let m = std::fs::metadata(&real).ok()?;
+        Some(format!(
+            "python|{}|{}|{}|{}|{}",
+            path.display(),
+            real.display(),
+            m.len(),
+            m.mtime_nsec() + m.mtime() * 1_000_000_000,
+            m.ino()
+        ))
+    });
+    if let Some(found) = key.as_deref().and_then(|k| memo.get::<Interpreter>(k)) {
+        if found.executable.exists() {
+            return Ok(found);
+        }
+    }
+    let found = query(path).await?;
+    if let Some(k) = &key {
+        memo.put(k, &found, Lasts::Always);
+    }
+    Ok(found)
 }
 
 /// Runs the query script in `path`, isolated from the user's environment.
 pub async fn query(path: &Path) -> Result<Interpreter, InterpreterError> {
+    query_within(path, QUERY_LIMIT).await
+}
+
+async fn query_within(path: &Path, limit: Duration) -> Result<Interpreter, InterpreterError> {
     let does_not_run = |detail: String| InterpreterError::DoesNotRun {
         path: path.to_path_buf(),
         detail,
     };
     let finished = Spec::new(path)
         .args(["-I", "-c", QUERY])
+        .timeout(limit)
         .run()
         .await
         .map_err(|e| does_not_run(e.source.to_string()))?;
-    if !finished.success() {
-        let output = finished.output();
-        let first = output.lines().next().unwrap_or("no output").to_string();
-        return Err(does_not_run(first));
+    if let Exit::TimedOut(_) = finished.exit {
+        return Err(InterpreterError::NoAnswer {
+            path: path.to_path_buf(),
+        });
     }
-    serde_json::from_str(finished.stdout.text.trim())
-        .map_err(|e| does_not_run(format!("unexpected answer to the query ({e})")))
+    let first_line = |text: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("nothing")
+            .trim();
+        let mut short: String = line.chars().take(100).collect();
+        if short.len() < line.len() {
+            short.push('…');
+        }
+        short
+    };
+    if !finished.success() {
+        return Err(does_not_run(first_line(&finished.output())));
+    }
+    serde_json::from_str(finished.stdout.text.trim()).map_err(|_| InterpreterError::NotPython {
+        path: path.to_path_buf(),
+        answer: first_line(&finished.output()),
+    })
 }
 
 #[cfg(test)]
@@ -115,7 +179,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_python_on_path_answers_the_query() {
-        let i = find("python3").await.unwrap();
+        let i = find("python3", &Memo::default()).await.unwrap();
         assert_eq!(i.version.release()[0], 3, "{i:?}");
         assert!(i.executable.is_absolute());
         assert!(i.ext_suffix.ends_with(".so"), "{i:?}");
@@ -133,11 +197,46 @@ mod tests {
         std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = query(&shim).await.unwrap_err();
         assert!(err.to_string().contains("command not found"), "{err}");
-        let err = find(dir.path().join("nope").to_str().unwrap())
+        let err = find(dir.path().join("nope").to_str().unwrap(), &Memo::default())
             .await
             .unwrap_err();
         assert!(matches!(err, InterpreterError::Missing { .. }));
-        let err = find("no-such-python-abimatrix").await.unwrap_err();
+        let err = find("no-such-python-abimatrix", &Memo::default())
+            .await
+            .unwrap_err();
         assert!(matches!(err, InterpreterError::NotFound { .. }));
+    }
+
+    #[tokio::test]
+    async fn something_else_is_named_in_one_line() {
+        // echo answers with the whole query script: one line of it is said.
+        let err = query(Path::new("/bin/echo")).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("/bin/echo is not a Python interpreter: it answered \"-I -c"),
+            "{text}"
+        );
+        assert!(text.len() < 200, "{text}");
+        let err = query(Path::new("/bin/ls")).await.unwrap_err();
+        assert!(err.to_string().lines().count() == 1, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_candidate_that_does_not_answer_is_given_up_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let hang = dir.path().join("python3.14");
+        std::fs::write(&hang, "#!/bin/sh\nsleep 600\n").unwrap();
+        std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let start = std::time::Instant::now();
+        let err = query_within(&hang, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, InterpreterError::NoAnswer { .. }), "{err}");
+        assert!(
+            err.to_string().ends_with("did not answer within 10 s"),
+            "{err}"
+        );
+        // The limit, not the 600 s sleep.
+        assert!(start.elapsed() < Duration::from_secs(60));
     }
 }

@@ -10,9 +10,9 @@ mod interpreter;
 mod request;
 mod uv;
 
-pub use discovery::{Discovery, Found, NoMatch, PythonSource, SearchRoots, discover};
+pub use discovery::{Discovery, Found, NoMatch, PythonSource, SearchRoots, discover, discover_for};
 pub use index::index_versions;
 pub use installer::{InstallError, Installer, InstallerChoice, venv_python};
-pub use interpreter::{Interpreter, InterpreterError, find, query};
+pub use interpreter::{Interpreter, InterpreterError, find, query_remembered};
 pub use request::PythonRequest;
 pub use uv::Uv;

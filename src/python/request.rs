@@ -57,6 +57,37 @@ impl PythonRequest {
         Err(format!("invalid Python request \"{t}\"; {PYTHON_EXPECTED}"))
     }
 
+    /// Whether an interpreter whose name says `hint` ("3.14" for python3.14,
+    /// "3.12.1" for pyenv's folder) could satisfy this request: only the
+    /// candidates that could are run.
+    pub fn could_be(&self, hint: &Version) -> bool {
+        let h = hint.release();
+        match self {
+            PythonRequest::Version(want) => {
+                let w = want.release();
+                let n = w.len().min(h.len());
+                w[..n] == h[..n]
+            }
+            PythonRequest::Range(specs) => {
+                if h.len() >= 3 {
+                    return specs.contains(hint);
+                }
+                // A minor version: any of its patches might be in range.
+                let (major, minor) = (
+                    h.first().copied().unwrap_or(0),
+                    h.get(1).copied().unwrap_or(0),
+                );
+                specs.contains(&Version::new([major, minor, 0]))
+                    || specs.contains(&Version::new([major, minor, 9999]))
+                    || specs.iter().any(|s| {
+                        let r = s.version().release();
+                        r.len() >= 3 && r.starts_with(&[major, minor])
+                    })
+            }
+            PythonRequest::Path(_) | PythonRequest::Name(_) => false,
+        }
+    }
+
     /// Whether a found interpreter satisfies a version or range request.
     pub fn accepts(&self, interpreter: &Interpreter) -> bool {
         let found = &interpreter.version;
@@ -108,5 +139,18 @@ mod tests {
         for bad in ["", "3.x", ">=3.x", "py thon"] {
             assert!(PythonRequest::parse(bad, base).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_that_say_another_version_are_not_candidates() {
+        let base = Path::new("/");
+        let v = |s: &str| Version::from_str(s).unwrap();
+        let r = PythonRequest::parse("3.11", base).unwrap();
+        assert!(r.could_be(&v("3.11")) && r.could_be(&v("3.11.7")));
+        assert!(!r.could_be(&v("3.14")) && !r.could_be(&v("3.1")));
+        let r = PythonRequest::parse(">=3.9,<3.14", base).unwrap();
+        assert!(r.could_be(&v("3.13")) && !r.could_be(&v("3.14")) && !r.could_be(&v("3.8.18")));
+        let r = PythonRequest::parse(">3.11.2,<3.11.5", base).unwrap();
+        assert!(r.could_be(&v("3.11")), "a patch inside the range may exist");
     }
 }

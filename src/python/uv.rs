@@ -4,27 +4,37 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::{self, Bucket};
+use crate::cache::Bucket;
 use crate::process::Spec;
+
+/// How long one uv command may take: generous for a slow download of a
+/// large wheel, and still a bound (a hung index never hangs a run).
+pub const UV_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A uv binary that runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uv {
     pub path: PathBuf,
+    /// `--offline`: every command is told so (UV_OFFLINE), and installs
+    /// only from uv's own cache.
+    pub offline: bool,
 }
 
 impl Uv {
     pub fn new(path: PathBuf) -> Uv {
-        Uv { path }
+        Uv {
+            path,
+            offline: false,
+        }
     }
 
-    /// uv from PATH, else the one abimatrix installed into its cache; not
-    /// yet checked to run.
-    pub fn locate() -> Option<Uv> {
+    /// uv from PATH, else the one abimatrix installed into the cache at
+    /// `root`; not yet checked to run.
+    pub fn locate(root: &Path) -> Option<Uv> {
         which::which("uv")
             .ok()
             .or_else(|| {
-                let cached = Uv::cached_path(&cache::root());
+                let cached = Uv::cached_path(root);
                 cached.exists().then_some(cached)
             })
             .map(Uv::new)
@@ -46,10 +56,16 @@ impl Uv {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Spec::new(&self.path)
+        let spec = Spec::new(&self.path)
             .env("UV_PYTHON_DOWNLOADS", "never")
             .env("UV_NO_PROGRESS", "1")
-            .args(args)
+            .timeout(UV_LIMIT);
+        let spec = if self.offline {
+            spec.env("UV_OFFLINE", "1")
+        } else {
+            spec
+        };
+        spec.args(args)
     }
 
     pub fn version(&self) -> Spec {
@@ -93,30 +109,21 @@ impl Uv {
         .arg(python)
     }
 
-    /// `uv build --wheel --no-build-isolation` of `tree` with `python`.
+    /// `uv build --wheel --no-build-isolation` of `tree` with `python`; not
+    /// quiet: the backend's own output is what explains a failed build.
     pub fn build_wheel(&self, python: &Path, tree: &Path, out: &Path) -> Spec {
-        self.command([
-            "build",
-            "--wheel",
-            "--no-build-isolation",
-            "--quiet",
-            "--python",
-        ])
-        .arg(python)
-        .arg("--out-dir")
-        .arg(out)
-        .arg(tree)
+        self.command(["build", "--wheel", "--no-build-isolation", "--python"])
+            .arg(python)
+            .arg("--out-dir")
+            .arg(out)
+            .arg(tree)
     }
 
-    /// `uv python list --only-installed` as JSON.
-    pub fn python_list(&self) -> Spec {
-        self.command([
-            "python",
-            "list",
-            "--only-installed",
-            "--output-format",
-            "json",
-        ])
+    /// The folder where uv keeps the Pythons it installed (`uv python
+    /// dir`): scanned rather than `uv python list`, which runs every
+    /// interpreter on PATH to list it (a hanging one would hang it).
+    pub fn python_dir(&self) -> Spec {
+        self.command(["python", "dir"])
     }
 }
 
@@ -133,7 +140,7 @@ mod tests {
             uv.pip_install(Path::new("/py")),
             uv.pip_compile(Path::new("/py")),
             uv.build_wheel(Path::new("/py"), Path::new("/t"), Path::new("/o")),
-            uv.python_list(),
+            uv.python_dir(),
         ] {
             assert!(spec.display().starts_with("/opt/uv "), "{}", spec.display());
             assert_eq!(

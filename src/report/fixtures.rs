@@ -430,7 +430,7 @@ pub fn header() -> RunHeader {
         extension: "sample extension my_extension".into(),
         subject: crate::extension::SubjectKind::Sources,
         jobs: 2,
-        notes: vec!["installed uv into /root/.cache/abimatrix/v1/tools/uv/bin/uv".into()],
+        notes: vec!["installed uv into /root/.cache/abimatrix/v2/tools/uv/bin/uv".into()],
         timeout: Duration::from_secs(60),
     }
 }

@@ -20,6 +20,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use super::events::{BuildRecord, Built, CellResult, Event};
 use crate::build::{self, Artifact, BuildError};
 use crate::cache::Place;
+use crate::cache::manifest::Depth;
 use crate::environment::{self, NumpyEnv};
 use crate::extension::{PackageRow, RowSource, Subject};
 use crate::outcome::Outcome;
@@ -63,6 +64,9 @@ pub(super) struct Ctx {
     pub permits: Semaphore,
     pub events: UnboundedSender<Event>,
     pub probe: ProbeFiles,
+    /// Cache entries proven to the last byte (or made again) this run, for
+    /// cells whose failure could come from a damaged entry; one at a time.
+    pub proven: tokio::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl Ctx {
@@ -219,10 +223,24 @@ async fn build_node(
             row: row.clone(),
         })
     };
+    let result = make_build(&ctx, &grid, &version, &env, started).await;
+    finish_row(&ctx, &grid, row, result)
+}
+
+/// A build row's artifact, from the cache or made (`started` is told when
+/// it must be made).
+async fn make_build(
+    ctx: &Ctx,
+    grid: &Grid,
+    version: &Version,
+    env: &NumpyEnv,
+    started: impl Fn(),
+) -> Result<Artifact, BuildError> {
+    let row = version.to_string();
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("builds").join(&row);
     let installer = &ctx.plan.installer;
-    let result = match &ctx.plan.extension.subject {
+    match &ctx.plan.extension.subject {
         Subject::Project(project) => {
             let key = crate::cache::digest([
                 "project".to_string(),
@@ -231,25 +249,27 @@ async fn build_node(
                 row.clone(),
                 ctx.plan.ignore_requires.to_string(),
             ]);
-            let cached = cached_build(&ctx, &key);
+            let cached = cached_build(ctx, &key);
             let build = build::project::ProjectBuild {
                 installer,
                 interpreter,
                 project,
-                numpy: &version,
+                numpy: version,
                 ignore_requires: ctx.plan.ignore_requires,
+                limit: ctx.plan.build_timeout,
             };
-            build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+            build::ensure(place(ctx, &cached, &temporary), async |dir: &Path| {
                 started();
                 build.build(dir).await
             })
             .await
         }
         Subject::Sources(sources) => {
-            let cached = cached_build(&ctx, &build::sources::key(sources, interpreter, &env));
-            build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+            let cached = cached_build(ctx, &build::sources::key(sources, interpreter, env));
+            build::ensure(place(ctx, &cached, &temporary), async |dir: &Path| {
                 started();
-                build::sources::compile(sources, interpreter, &env, dir).await
+                build::sources::compile(sources, interpreter, env, dir, ctx.plan.build_timeout)
+                    .await
             })
             .await
         }
@@ -257,8 +277,7 @@ async fn build_node(
             "published rows are not built against a NumPy",
             "",
         )),
-    };
-    finish_row(&ctx, &grid, row, result)
+    }
 }
 
 fn cached_build(ctx: &Ctx, key: &str) -> PathBuf {
@@ -299,10 +318,26 @@ async fn row_node(
     row: PackageRow,
 ) -> Result<Arc<Artifact>, RowProblem> {
     let _permit = ctx.permits.acquire().await;
+    let started = || {
+        ctx.send(Event::BuildStarted {
+            grid: grid.index,
+            row: row.to_string(),
+        })
+    };
+    let result = make_package_row(&ctx, &grid, &row, started).await;
+    finish_row(&ctx, &grid, row.to_string(), result)
+}
+
+async fn make_package_row(
+    ctx: &Ctx,
+    grid: &Grid,
+    row: &PackageRow,
+    started: impl Fn(),
+) -> Result<Artifact, BuildError> {
     let identity = match &row.source {
         // A wheel file is keyed by its contents, not its name.
         RowSource::Wheel(path) => crate::cache::digest([std::fs::read(path).unwrap_or_default()]),
-        RowSource::Requirement(_) => build::rows::install_arg(&row, &[]),
+        RowSource::Requirement(_) => build::rows::install_arg(row, &[]),
     };
     let interpreter = &grid.plan.interpreter;
     let key = crate::cache::digest([
@@ -314,16 +349,12 @@ async fn row_node(
         .work
         .join("rows")
         .join(crate::cache::digest([identity.as_str()]));
-    let cached = cached_build(&ctx, &key);
-    let result = build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
-        ctx.send(Event::BuildStarted {
-            grid: grid.index,
-            row: row.to_string(),
-        });
-        build::rows::install(&ctx.plan.installer, interpreter, &row, dir).await
+    let cached = cached_build(ctx, &key);
+    build::ensure(place(ctx, &cached, &temporary), async |dir: &Path| {
+        started();
+        build::rows::install(&ctx.plan.installer, interpreter, row, dir).await
     })
-    .await;
-    finish_row(&ctx, &grid, row.to_string(), result)
+    .await
 }
 
 /// A cell's dependencies: the row's own (with extras) and the test
@@ -367,7 +398,10 @@ async fn layer_node(
         numpy: &numpy,
         ignore_requires: ctx.plan.ignore_requires,
     };
-    let pins = match request.resolve().await.map_err(LayerProblem::Failed)? {
+    let pins = match remembered_resolution(&ctx, &request)
+        .await
+        .map_err(LayerProblem::Failed)?
+    {
         build::deps::Resolution::Forbidden(why) => {
             let row = grid.plan.build_axis[build].label();
             return Err(LayerProblem::Forbidden(format!(
@@ -452,9 +486,43 @@ async fn cell_node(
                         }
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {
-                            let mut dirs = vec![artifact.dir.clone()];
-                            dirs.extend(layer.map(|l| l.dir.clone()));
-                            let run = probe_cell(&ctx, &grid, build, runtime, &dirs, &env).await;
+                            let layer = layer.map(|l| l.dir.clone());
+                            let dirs = |a: &Artifact| {
+                                [Some(a.dir.clone()), layer.clone()]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                            };
+                            let mut run = probe_cell(
+                                &ctx,
+                                &grid,
+                                build,
+                                runtime,
+                                &dirs(&artifact),
+                                &env,
+                                false,
+                            )
+                            .await;
+                            if suspicious(&run) {
+                                if let Some((env, artifact, note)) =
+                                    second_opinion(&ctx, &grid, build, &env, &artifact).await
+                                {
+                                    run = probe_cell(
+                                        &ctx,
+                                        &grid,
+                                        build,
+                                        runtime,
+                                        &dirs(&artifact),
+                                        &env,
+                                        true,
+                                    )
+                                    .await;
+                                    run.stderr = format!(
+                                        "[abimatrix: {note}; this is the cell's second run]\n{}",
+                                        run.stderr
+                                    );
+                                }
+                            }
                             result.stdout = run.stdout;
                             result.stderr = run.stderr;
                             result.duration = run.duration;
@@ -468,6 +536,114 @@ async fn cell_node(
     };
     result.hint = crate::hints::for_cell(&ctx.plan.extension, &result.outcome);
     ctx.send(Event::CellFinished(Box::new(result)));
+}
+
+/// A layer's resolution, remembered for a day (a warm run runs no `uv pip
+/// compile`); with `--offline`, only what is remembered.
+async fn remembered_resolution(
+    ctx: &Ctx,
+    request: &build::deps::Request<'_>,
+) -> Result<build::deps::Resolution, BuildError> {
+    use crate::cache::memo::{Lasts, Network, index_identity};
+    let key = format!(
+        "deps|{}|{}|{}|{}|{}",
+        index_identity(),
+        crate::cache::interpreter_key(request.interpreter),
+        request.inputs.join(";"),
+        request.numpy,
+        request.ignore_requires
+    );
+    if let Some(answer) = ctx.plan.memo.get(&key) {
+        return Ok(answer);
+    }
+    if ctx.plan.memo.network() == Network::Offline {
+        return Err(BuildError::new(
+            format!(
+                "offline, and not in the cache: the dependencies of {} with numpy {} (run once without --offline)",
+                request.inputs.join(", "),
+                request.numpy
+            ),
+            "",
+        ));
+    }
+    let answer = request.resolve().await?;
+    ctx.plan.memo.put(&key, &answer, Lasts::Day);
+    Ok(answer)
+}
+
+/// Whether a cell's failure could come from a damaged cache entry rather
+/// than the extension: the loader's and Python's words for a broken file,
+/// a NumPy that is not the environment's, or a crash.
+fn suspicious(run: &ProbeRun) -> bool {
+    const DAMAGE: [&str; 8] = [
+        "file too short",
+        "invalid ELF header",
+        "wrong ELF class",
+        "No module named 'numpy'",
+        "No module named numpy",
+        "is not what it claims",
+        "cannot open shared object file",
+        "bad marshal data",
+    ];
+    match &run.outcome {
+        Outcome::Crash { .. } => true,
+        Outcome::Fail(f) => DAMAGE
+            .iter()
+            .any(|d| f.message.contains(d) || run.stderr.contains(d)),
+        _ => false,
+    }
+}
+
+/// Proves the cell's environment and row to the last byte; when either is
+/// damaged, makes it again and says so, for the cell to run once more (in
+/// a process of its own: a fork server may hold the damaged NumPy).
+async fn second_opinion(
+    ctx: &Ctx,
+    grid: &Grid,
+    build: usize,
+    env: &NumpyEnv,
+    artifact: &Artifact,
+) -> Option<(NumpyEnv, Artifact, String)> {
+    ctx.plan.cache.as_ref()?;
+    let mut proven = ctx.proven.lock().await;
+    let mut notes = Vec::new();
+    let mut env = env.clone();
+    if proven.insert(env.dir.clone())
+        && let Err(why) = environment::valid(&env.dir, &env.numpy, Depth::Deep)
+    {
+        let _ = std::fs::remove_dir_all(&env.dir);
+        env = environment::ensure(
+            &ctx.plan.installer,
+            &grid.plan.interpreter,
+            &env.numpy,
+            Place::Cached(&env.dir),
+            || {},
+        )
+        .await
+        .ok()?;
+        notes.push(format!(
+            "the cached environment {} was damaged ({why}) and was made again",
+            env.dir.display()
+        ));
+    }
+    let mut artifact = artifact.clone();
+    if proven.insert(artifact.dir.clone())
+        && let Err(why) = build::verify_deep(&artifact.dir)
+    {
+        let _ = std::fs::remove_dir_all(&artifact.dir);
+        artifact = match &grid.plan.build_axis[build] {
+            AxisEntry::Numpy { version, .. } => {
+                make_build(ctx, grid, version, &env, || {}).await.ok()?
+            }
+            AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok()?,
+            AxisEntry::Missing { .. } => return None,
+        };
+        notes.push(format!(
+            "the cached build {} was damaged ({why}) and was made again",
+            artifact.dir.display()
+        ));
+    }
+    (!notes.is_empty()).then(|| (env, artifact, notes.join("; ")))
 }
 
 /// How an environment that could not be made is described in its cells.
@@ -490,6 +666,7 @@ async fn probe_cell(
     runtime: usize,
     artifacts: &[PathBuf],
     env: &NumpyEnv,
+    own_process: bool,
 ) -> ProbeRun {
     let _permit = ctx.permits.acquire().await;
     let dir = grid.work.join("cells").join(format!(
@@ -513,7 +690,7 @@ async fn probe_cell(
             .await;
     }
     let module = &extension.imports.join(",");
-    if ctx.plan.isolation == Isolation::Fork {
+    if ctx.plan.isolation == Isolation::Fork && !own_process {
         if let Some(cell) = grid.servers.get(&env.numpy) {
             let server = cell
                 .get_or_init(|| async {

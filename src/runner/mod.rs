@@ -83,6 +83,7 @@ pub async fn run(
         plan: plan.clone(),
         events,
         probe,
+        proven: Default::default(),
     });
     let mut cells = Vec::new();
     for (index, grid) in plan.header.grids.iter().enumerate() {

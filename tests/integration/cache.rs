@@ -53,7 +53,7 @@ fn a_warm_run_reuses_and_a_damaged_environment_is_rebuilt() {
 
     // Truncate a file of one cached NumPy: that environment is rebuilt.
     let v126 = warm.resolved("runtime", "1.26.*");
-    let init = std::fs::read_dir(cache.join("v1/envs"))
+    let init = std::fs::read_dir(cache.join("v2/envs"))
         .unwrap()
         .flatten()
         .map(|e| e.path().join(&v126))
@@ -93,7 +93,7 @@ fn a_warm_run_reuses_and_a_damaged_environment_is_rebuilt() {
         .output()
         .unwrap();
     assert!(clean.status.success());
-    assert!(!cache.join("v1").exists());
+    assert!(!cache.join("v2").exists());
 }
 
 #[test]
@@ -103,5 +103,5 @@ fn fresh_runs_leave_the_cache_alone() {
     p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
     let run = p.run(&["--fresh", "--cache-dir", cache.to_str().unwrap()]);
     assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert!(!cache.join("v1/envs").exists() && !cache.join("v1/builds").exists());
+    assert!(!cache.join("v2/envs").exists() && !cache.join("v2/builds").exists());
 }

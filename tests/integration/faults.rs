@@ -253,6 +253,67 @@ fn kill_9_then_resume_runs_only_what_had_not_finished() {
     assert_eq!(resumed.results()["complete"], true);
 }
 
+/// `--resume` judges the journaled cells by the expectations of now (an
+/// `[[expect]]` added after the kill applies to them), and refuses when
+/// what the cells do has changed (the probe), saying what changed.
+#[test]
+fn resume_judges_afresh_and_refuses_another_matrix() {
+    let h = hanging("rejudge");
+    let (mut child, err) = h.spawn(&[]);
+    let hung = h.wait_mid_grid(&err);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for("the orphaned probe to die", Duration::from_secs(3), || {
+        !running(hung)
+    });
+    // The journaled cell (2.0 → 1.26, a pass) is now expected to fail.
+    let config = std::fs::read_to_string(h.p.path("matrix.toml")).unwrap();
+    h.p.write(
+        "matrix.toml",
+        &format!("{config}[[expect]]\nruntime = \"<2\"\noutcome = \"fail\"\n"),
+    );
+    std::fs::remove_file(&h.hang).unwrap();
+    let resumed = h.p.run(&["--resume"]);
+    assert_eq!(resumed.code(), Some(1), "{}", resumed.dump());
+    let cell = resumed.results()["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["runtime"].as_str().unwrap().starts_with("1.26"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (cell["outcome"].as_str(), cell["met"].as_bool()),
+        (Some("pass"), Some(false)),
+        "{cell}"
+    );
+    assert!(
+        cell["expected"]["line"].as_u64().is_some(),
+        "judged by the new table: {cell}"
+    );
+
+    // Interrupted again, then the probe changes: no resume.
+    std::fs::write(&h.hang, "").unwrap();
+    let (mut child, err) = h.spawn(&[]);
+    let hung = h.wait_mid_grid(&err);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for("the orphaned probe to die", Duration::from_secs(3), || {
+        !running(hung)
+    });
+    let probe = std::fs::read_to_string(h.p.path("ext/probe.py")).unwrap();
+    h.p.write("ext/probe.py", &format!("{probe}\nassert True\n"));
+    let refused = h.p.run(&["--resume"]);
+    assert_eq!(refused.code(), Some(2), "{}", refused.dump());
+    assert!(
+        refused
+            .stderr()
+            .contains("cannot resume: since the interrupted run, the probe changed"),
+        "{}",
+        refused.dump()
+    );
+}
+
 /// One grid of hostile probes, by runtime NumPy: abort, exit 3, an infinite
 /// loop, 256 MiB on stdout, a grandchild that ignores SIGTERM and outlives its
 /// parent, a probe that deletes its working directory's files, a segfault,
@@ -596,7 +657,12 @@ fn an_unwritable_report_loses_no_other_report() {
         run.dump()
     );
     assert!(err.contains("no-such-dir/grid.html"), "{}", run.dump());
-    assert!(err.contains("last-results.json"), "{}", run.dump());
+    // The results are kept in the cache, as this config's last run.
+    assert!(
+        err.contains("the results are kept in") && err.contains("/results/"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.outcome("2.0.*", "2.0.*"), "pass", "the JSON is written");
     let junit = std::fs::read_to_string(p.path("junit.xml")).unwrap();
     assert!(junit.contains("<testcase"), "{junit}");
@@ -691,7 +757,7 @@ fn the_cache_survives_damage_and_sharing() {
     }
     // Delete NumPy's core extension module from every cached environment.
     let mut deleted = 0;
-    for env in std::fs::read_dir(cache.join("v1/envs")).unwrap().flatten() {
+    for env in std::fs::read_dir(cache.join("v2/envs")).unwrap().flatten() {
         for version in std::fs::read_dir(env.path()).unwrap().flatten() {
             let site = std::fs::read_dir(version.path().join("lib"))
                 .unwrap()

@@ -15,4 +15,5 @@ mod pythons;
 mod reports;
 mod run;
 mod sdists;
+mod truth;
 mod users;

@@ -1,12 +1,14 @@
 //! The persistent cache: what a warm run reuses instead of redoing.
 //!
 //! ```text
-//! <root>/v1/tools/uv/                uv, when abimatrix had to install it
-//! <root>/v1/envs/<python>/<numpy>/   one virtual environment per interpreter × NumPy
-//! <root>/v1/builds/<hash>/           one built module per (sources, flags, interpreter, NumPy)
-//! <root>/v1/probes/<hash>/           the probe driver and code, so `explain`'s commands re-run
-//! <root>/v1/journals/<matrix>.jsonl  finished cells of an interrupted run (`--resume`)
-//! <root>/v1/last-results.json        the last run's results (`explain`)
+//! <root>/v2/tools/uv/                uv, when abimatrix had to install it (in the
+//!                                    root the run uses: `--cache-dir` holds it too)
+//! <root>/v2/envs/<python>/<numpy>/   one virtual environment per interpreter × NumPy
+//! <root>/v2/builds/<hash>/           one built module per (sources, flags, interpreter, NumPy)
+//! <root>/v2/probes/<hash>/           the probe driver and code, so `explain`'s commands re-run
+//! <root>/v2/journals/<matrix>.jsonl  finished cells of an interrupted run (`--resume`)
+//! <root>/v2/results/<config>.json    the last results of each config (`explain`)
+//! <root>/v2/last-results.json        the last run's results, whatever its config
 //! ```
 //!
 //! Every sub-folder is named once, by [`Bucket`]. `<python>` identifies an
@@ -17,6 +19,9 @@
 //! before use and remade when the check fails. The layout version is in the
 //! path, so a future layout never misreads this one.
 
+pub mod manifest;
+pub mod memo;
+
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -24,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::python::Interpreter;
 
 /// Bumped whenever the layout under the cache root changes incompatibly.
-const LAYOUT: &str = "v1";
+const LAYOUT: &str = "v2";
 
 /// The sub-folders of the cache root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +39,8 @@ pub enum Bucket {
     Builds,
     Probes,
     Journals,
+    /// The last results of each config, for `explain` and `--rerun-failed`.
+    Results,
 }
 
 impl Bucket {
@@ -44,6 +51,7 @@ impl Bucket {
             Bucket::Builds => "builds",
             Bucket::Probes => "probes",
             Bucket::Journals => "journals",
+            Bucket::Results => "results",
         }
     }
 
@@ -55,6 +63,7 @@ impl Bucket {
             Bucket::Builds => "builds",
             Bucket::Probes => "probe files",
             Bucket::Journals => "journals of unfinished runs",
+            Bucket::Results => "last results, one per config",
         }
     }
 
@@ -83,9 +92,20 @@ pub fn root() -> PathBuf {
     root_in(None)
 }
 
-/// Where every run leaves its results, for `matrix explain`.
+/// Where every run leaves its results, for `matrix explain` away from any
+/// config.
 pub fn last_results(root: &Path) -> PathBuf {
     root.join("last-results.json")
+}
+
+/// Where the last run of the config at `config` (absolute) leaves its
+/// results: `explain` and `--rerun-failed` read these, never another
+/// project's.
+pub fn last_results_of(root: &Path, config: &Path) -> PathBuf {
+    Bucket::Results.dir(root).join(format!(
+        "{}.json",
+        digest([config.to_string_lossy().as_bytes()])
+    ))
 }
 
 /// A short, stable hash of `parts` (SHA-256, hex, 16 characters).
@@ -211,6 +231,17 @@ pub fn read_marker<M: serde::de::DeserializeOwned>(path: &Path) -> Option<M> {
 pub fn write_marker<M: serde::Serialize>(path: &Path, marker: &M) -> std::io::Result<()> {
     let text = serde_json::to_string(marker).map_err(std::io::Error::other)?;
     std::fs::write(path, text)
+}
+
+/// Rewrites the marker of a published entry: beside it, then renamed, so a
+/// run reading it at the same moment sees the old one or the new one.
+pub fn write_marker_atomic<M: serde::Serialize>(path: &Path, marker: &M) -> std::io::Result<()> {
+    let text = serde_json::to_string(marker).map_err(std::io::Error::other)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Total size in bytes and number of entries under `dir`.

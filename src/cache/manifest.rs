@@ -1,0 +1,258 @@
+//! What a cache entry must contain, and the proof: every file that matters
+//! with its size and SHA-256, recorded when the entry is published.
+//!
+//! Two depths of checking. The *quick* check runs before every use: it
+//! stats each file and re-hashes only a file whose size, inode or ctime
+//! changed since it was last proven (ctime moves on every write, chmod or
+//! link and cannot be set back from user space, so an unchanged ctime means
+//! unchanged content); a file that still hashes right is proven again, and
+//! the entry's record updated. The *deep* check re-hashes every file: it is
+//! what `matrix cache verify` does, and what a cell whose failure could come
+//! from a damaged entry ("file too short", "No module named 'numpy'") gets
+//! before the failure is believed.
+
+use std::fs::File;
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One file of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Relative to the entry.
+    pub path: String,
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// When it was last proven: inode and ctime (nanoseconds).
+    #[serde(default)]
+    pub ino: u64,
+    #[serde(default)]
+    pub ctime_ns: i128,
+}
+
+/// The files of an entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub files: Vec<FileRecord>,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Intact {
+        /// Some files were re-hashed (and proven): the record should be
+        /// written back so the next quick check is a stat again.
+        reproven: bool,
+    },
+    /// The first file that is missing or differs, and how.
+    Damaged(String),
+}
+
+/// How deep to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Quick,
+    Deep,
+}
+
+/// Hex SHA-256 of a file's content.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
+    i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec())
+}
+
+impl FileRecord {
+    /// The record of `root/path` as it is now.
+    pub fn of(root: &Path, path: &str) -> std::io::Result<FileRecord> {
+        let full = root.join(path);
+        let meta = std::fs::metadata(&full)?;
+        Ok(FileRecord {
+            path: path.to_string(),
+            size: meta.len(),
+            sha256: hash_file(&full)?,
+            ino: meta.ino(),
+            ctime_ns: ctime_ns(&meta),
+        })
+    }
+}
+
+impl Manifest {
+    /// The manifest of `paths` (relative to `root`), hashed now.
+    pub fn of<'a>(
+        root: &Path,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> std::io::Result<Manifest> {
+        let mut files: Vec<FileRecord> = paths
+            .into_iter()
+            .map(|p| FileRecord::of(root, p))
+            .collect::<Result<_, _>>()?;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Manifest { files })
+    }
+
+    /// Every regular file under `root` (links followed as files), except
+    /// those `skip` names.
+    pub fn of_tree(root: &Path, skip: impl Fn(&str) -> bool) -> std::io::Result<Manifest> {
+        fn walk(
+            dir: &Path,
+            root: &Path,
+            out: &mut Vec<String>,
+            skip: &dyn Fn(&str) -> bool,
+        ) -> std::io::Result<()> {
+            for e in std::fs::read_dir(dir)? {
+                let e = e?;
+                let path = e.path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                if skip(&rel) {
+                    continue;
+                }
+                let meta = std::fs::metadata(&path)?;
+                if meta.is_dir() {
+                    walk(&path, root, out, skip)?;
+                } else if meta.is_file() {
+                    out.push(rel);
+                }
+            }
+            Ok(())
+        }
+        let mut paths = Vec::new();
+        walk(root, root, &mut paths, &skip)?;
+        Manifest::of(root, paths.iter().map(String::as_str))
+    }
+
+    /// Checks the files under `root`; with `Depth::Quick`, re-hashes only
+    /// what changed since it was proven, and updates those records.
+    pub fn check(&mut self, root: &Path, depth: Depth) -> Verdict {
+        let mut reproven = false;
+        for f in &mut self.files {
+            let full = root.join(&f.path);
+            let meta = match std::fs::metadata(&full) {
+                Ok(m) => m,
+                Err(e) => return Verdict::Damaged(format!("{} is missing ({e})", full.display())),
+            };
+            if meta.len() != f.size {
+                return Verdict::Damaged(format!(
+                    "{} has {} bytes, not the {} it was made with",
+                    full.display(),
+                    meta.len(),
+                    f.size
+                ));
+            }
+            let unchanged = meta.ino() == f.ino && ctime_ns(&meta) == f.ctime_ns;
+            if depth == Depth::Quick && unchanged {
+                continue;
+            }
+            match hash_file(&full) {
+                Ok(h) if h == f.sha256 => {
+                    if !unchanged {
+                        f.ino = meta.ino();
+                        f.ctime_ns = ctime_ns(&meta);
+                        reproven = true;
+                    }
+                }
+                Ok(_) => {
+                    return Verdict::Damaged(format!(
+                        "{} changed since it was made (its SHA-256 differs)",
+                        full.display()
+                    ));
+                }
+                Err(e) => return Verdict::Damaged(format!("cannot read {}: {e}", full.display())),
+            }
+        }
+        Verdict::Intact { reproven }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> (tempfile::TempDir, Manifest) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lib")).unwrap();
+        std::fs::write(dir.path().join("lib/core.so"), vec![7u8; 5000]).unwrap();
+        std::fs::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let m = Manifest::of_tree(dir.path(), |p| p == "skipped").unwrap();
+        (dir, m)
+    }
+
+    #[test]
+    fn an_untouched_entry_is_proven_by_stat_alone() {
+        let (dir, mut m) = entry();
+        assert_eq!(m.files.len(), 2);
+        assert_eq!(
+            m.check(dir.path(), Depth::Quick),
+            Verdict::Intact { reproven: false }
+        );
+        assert_eq!(
+            m.check(dir.path(), Depth::Deep),
+            Verdict::Intact { reproven: false }
+        );
+    }
+
+    #[test]
+    fn a_flipped_byte_of_the_same_size_is_found_by_the_quick_check() {
+        let (dir, mut m) = entry();
+        let path = dir.path().join("lib/core.so");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[1234] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        match m.check(dir.path(), Depth::Quick) {
+            Verdict::Damaged(why) => assert!(why.contains("SHA-256 differs"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_and_truncated_files_are_damage() {
+        let (dir, mut m) = entry();
+        std::fs::write(dir.path().join("lib/core.so"), "").unwrap();
+        assert!(
+            matches!(m.check(dir.path(), Depth::Quick), Verdict::Damaged(w) if w.contains("0 bytes"))
+        );
+        let (dir, mut m) = entry();
+        std::fs::remove_file(dir.path().join("pyvenv.cfg")).unwrap();
+        assert!(
+            matches!(m.check(dir.path(), Depth::Quick), Verdict::Damaged(w) if w.contains("missing"))
+        );
+    }
+
+    #[test]
+    fn a_rewrite_with_the_same_content_is_proven_again_and_remembered() {
+        let (dir, mut m) = entry();
+        std::fs::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert_eq!(
+            m.check(dir.path(), Depth::Quick),
+            Verdict::Intact { reproven: true }
+        );
+        assert_eq!(
+            m.check(dir.path(), Depth::Quick),
+            Verdict::Intact { reproven: false }
+        );
+    }
+}

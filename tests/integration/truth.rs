@@ -1,0 +1,439 @@
+//! The cache never changes an answer, nothing hangs, and a cached grid runs
+//! without a network: each as a user would meet it, on the real binary.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, Project, matrix, numpy};
+
+/// The cells of a run as (build, runtime, outcome, reason).
+fn grid(run: &common::Run) -> Vec<(String, String, String, String)> {
+    let mut v: Vec<_> = run.results()["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["build"].as_str().unwrap().to_string(),
+                c["runtime"].as_str().unwrap().to_string(),
+                c["outcome"].as_str().unwrap().to_string(),
+                c["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn reused(run: &common::Run) -> Vec<bool> {
+    run.results()["grids"][0]["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reused"].as_bool().unwrap())
+        .collect()
+}
+
+const HEADER_EXT: &str = r#"#define PY_SSIZE_T_CLEAN
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <Python.h>
+#include <numpy/arrayobject.h>
+#include "helper.h"
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(ANSWER); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef ext = {PyModuleDef_HEAD_INIT, "ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_ext(void) { import_array(); return PyModule_Create(&ext); }
+"#;
+
+/// A header edited after a cached build: the warm run rebuilds (the
+/// compiler's dependency list is re-hashed) and says what --fresh says.
+#[test]
+fn an_edited_header_rebuilds_without_fresh() {
+    let p = Project::new();
+    let cache = p.path("cache");
+    let cache = cache.to_str().unwrap();
+    p.write("src/ext.c", HEADER_EXT);
+    p.write("src/helper.h", "#define ANSWER 1\n");
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{}[extension]\nmodule = \"ext\"\nsources = [\"src/ext.c\"]\nprobe = \"assert module.answer() == 1\"\n",
+            numpy(&["2.0.*"], &["2.0.*"])
+        ),
+    );
+    let first = p.run(&["--cache-dir", cache]);
+    assert_eq!(first.code(), Some(0), "{}", first.dump());
+    let warm = p.run(&["--cache-dir", cache]);
+    assert_eq!(reused(&warm), [true], "{}", warm.dump());
+    // Same size, same name, another value: only its content says so.
+    p.write("src/helper.h", "#define ANSWER 2\n");
+    let edited = p.run(&["--cache-dir", cache]);
+    assert_eq!(
+        reused(&edited),
+        [false],
+        "the edited header must rebuild\n{}",
+        edited.dump()
+    );
+    let fresh = p.run(&["--fresh"]);
+    assert_eq!(grid(&edited), grid(&fresh));
+    assert_eq!(grid(&edited)[0].3, "wrong-result", "{}", edited.dump());
+}
+
+/// Damage in the cache (a truncated build, a deleted pyvenv.cfg, one byte
+/// of NumPy's core library flipped) is found before use, the entry made
+/// again, and the grid is the one a fresh run gives; `matrix cache verify`
+/// finds the same damage by hashing everything.
+#[test]
+fn damaged_entries_are_found_remade_and_never_blamed_on_the_extension() {
+    let p = Project::new();
+    let cache_dir = p.path("cache");
+    let cache = cache_dir.to_str().unwrap();
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{}[[expect]]\nbuild = \"<2\"\nruntime = \">=2\"\noutcome = \"fail\"\nreason = \"abi-major\"\n",
+            numpy(&["1.26.*", "2.0.*"], &["1.26.*", "2.0.*"])
+        ),
+    );
+    let first = p.run(&["--cache-dir", cache]);
+    assert_eq!(first.code(), Some(0), "{}", first.dump());
+    let expected = grid(&first);
+    let root = cache_dir.join("v2");
+
+    // A built module truncated to nothing.
+    let module = files_named(&root.join("builds"), "my_extension")[0].clone();
+    std::fs::write(&module, "").unwrap();
+    let run = p.run(&["--cache-dir", cache]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    assert_eq!(grid(&run), expected);
+    assert!(
+        reused(&run).contains(&false),
+        "the truncated build was made again"
+    );
+
+    // An environment without its pyvenv.cfg.
+    let cfg = files_named(&root.join("envs"), "pyvenv.cfg")[0].clone();
+    std::fs::remove_file(&cfg).unwrap();
+    let run = p.run(&["--cache-dir", cache]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    assert_eq!(grid(&run), expected);
+    assert!(cfg.exists(), "the environment was made again");
+
+    // One byte of NumPy's core library flipped, the size unchanged: the
+    // check before use finds it (the file's ctime moved), and the
+    // environment is made again.
+    let flip = || {
+        let core = files_named(&root.join("envs"), "_multiarray_umath")
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "so"))
+            .unwrap();
+        let mut bytes = std::fs::read(&core).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x55;
+        std::fs::write(&core, &bytes).unwrap();
+        core
+    };
+    let core = flip();
+    let run = p.run(&["--cache-dir", cache]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    assert_eq!(grid(&run), expected);
+    let remade = run
+        .stderr()
+        .lines()
+        .filter(|l| l.contains(" ready in "))
+        .count();
+    assert_eq!(remade, 1, "one environment made again\n{}", run.dump());
+    assert!(common::exists(&core));
+
+    // `matrix cache verify` hashes everything and removes what is damaged.
+    flip();
+    let verify = matrix()
+        .args(["cache", "verify", "--cache-dir", cache])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("SHA-256 differs") && said.contains("1 damaged"),
+        "{said}"
+    );
+    let run = p.run(&["--cache-dir", cache]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    assert_eq!(grid(&run), expected);
+}
+
+/// Files under `dir` whose name starts with `prefix`.
+fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else if e.file_name().to_string_lossy().starts_with(prefix) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty(), "no {prefix}* under {}", dir.display());
+    out
+}
+
+/// A `python3.14` first on PATH that never answers: a run that asks for
+/// 3.11 does not wait for it, and `matrix pythons` gives up on it.
+#[test]
+fn a_hanging_interpreter_holds_up_nothing() {
+    let p = Project::new();
+    let bin = p.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let hang = bin.join("python3.14");
+    std::fs::write(&hang, "#!/bin/sh\nsleep 600\n").unwrap();
+    std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[python]\nversions = [\"3.11\"]\n{}",
+            numpy(&["2.0.*"], &["2.0.*"])
+        ),
+    );
+    let start = Instant::now();
+    let run = p.run_with(&[], &[("PATH", &path)]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    // Far below the 10 s a query may take: the candidate was never run.
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let listed = matrix()
+        .args(["pythons", "--json"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let rejected = doc["rejected"].as_array().unwrap();
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["path"] == hang.to_str().unwrap()
+                && r["reason"] == "did not answer within 10 s"),
+        "{rejected:?}"
+    );
+}
+
+/// A probe that starts a daemon in a new session, holding the cell's
+/// output, in both isolation modes: the cell ends when the probe does, the
+/// daemon is named in the cell's output and killed.
+#[test]
+fn an_escaped_daemon_is_named_and_holds_up_no_cell() {
+    let p = Project::new();
+    p.sample_variant(|c| c.to_string());
+    p.write(
+        "ext/probe.py",
+        "import subprocess, time\nsubprocess.Popen(['setsid', 'sleep', '77'])\ntime.sleep(0.5)\n",
+    );
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{}{}[run]\ntimeout = \"30s\"\n",
+            numpy(&["2.0.*"], &["2.0.*"]),
+            common::VARIANT_EXTENSION
+        ),
+    );
+    for mode in ["process", "fork"] {
+        let start = Instant::now();
+        let run = p.run(&["--isolation", mode]);
+        assert_eq!(run.code(), Some(0), "{mode}\n{}", run.dump());
+        assert!(
+            start.elapsed() < Duration::from_secs(25),
+            "{mode}: waited for the daemon"
+        );
+        let cell = &run.results()["cells"][0];
+        let stderr = cell["stderr"].as_str().unwrap();
+        let named = stderr
+            .lines()
+            .find(|l| l.contains("left running after the cell ended") && l.ends_with("sleep 77]"))
+            .unwrap_or_else(|| panic!("{mode}: the daemon is not named:\n{stderr}"));
+        let pid: i32 = named
+            .split("pid ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+            })
+        });
+        assert!(gone, "{mode}: sleep {pid} still runs");
+    }
+}
+
+/// A warm grid in a namespace without any network: the same grid, from the
+/// cache and the memo alone, with and without --offline; what the cache
+/// lacks is an error naming it (exit 3), with how to fetch it.
+#[test]
+fn a_cached_grid_runs_without_a_network() {
+    let online = std::process::Command::new("unshare")
+        .args(["-rn", "true"])
+        .status();
+    common::require(
+        online.is_ok_and(|s| s.success()),
+        "`unshare -rn` (root, or user namespaces)",
+    );
+    let p = Project::new();
+    let cache = p.path("cache");
+    let cache = cache.to_str().unwrap();
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{}[run]\nexpect = \"numpy-rules\"\n",
+            numpy(&["1.26.*", "2.0.2"], &["1.26.*", "2.0.2"])
+        ),
+    );
+    let warmed = p.run(&["--cache-dir", cache]);
+    assert_eq!(warmed.code(), Some(0), "{}", warmed.dump());
+    let offline = |extra: &[&str]| {
+        let json = p.path("offline.json");
+        let out = std::process::Command::new("unshare")
+            .arg("-rn")
+            .arg(env!("CARGO_BIN_EXE_matrix"))
+            .args(["run", "-q", "--color", "never", "--cache-dir", cache, "-c"])
+            .arg(p.path("matrix.toml"))
+            .arg("--json")
+            .arg(&json)
+            .args(extra)
+            .output()
+            .unwrap();
+        (out, json)
+    };
+    for extra in [&[][..], &["--offline"][..]] {
+        let (out, json) = offline(extra);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc = common::read_json(&json);
+        let cells = doc["cells"].as_array().unwrap().len();
+        assert_eq!(cells, 4);
+        assert_eq!(doc["summary"]["met"], 4, "{extra:?}");
+    }
+    p.write("matrix.toml", &numpy(&["2.0.2"], &["2.1.*"]));
+    let (out, _) = offline(&["--offline"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("offline, and not in the cache: which release numpy==2.1.* is for CPython"),
+        "{err}"
+    );
+    assert!(err.contains("run once without --offline"), "{err}");
+}
+
+/// `matrix explain` in a project's folder explains that project's last run,
+/// not the last run on the machine, and says which file it read.
+#[test]
+fn explain_reads_the_last_run_of_this_config() {
+    let a = Project::new();
+    a.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
+    let b = Project::new();
+    b.write("matrix.toml", &numpy(&["1.26.*"], &["1.26.*"]));
+    let ran = a.run_here(&[]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.dump());
+    let build = ran.results()["cells"][0]["build"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Another project runs last on this machine.
+    assert_eq!(b.run_here(&[]).code(), Some(0));
+    let out = matrix()
+        .args(["explain", &build, &build])
+        .current_dir(a.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(the last run of matrix.toml)"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{build} → {build}")));
+}
+
+/// The small things: a config that is not UTF-8 is located; a report that
+/// cannot be written names the path given, not a temporary file; a program
+/// that is not Python is said in one line; --cache-dir holds uv too.
+#[test]
+fn small_things_said_plainly() {
+    let p = Project::new();
+    std::fs::write(
+        p.path("matrix.toml"),
+        b"[numpy]\nbuild = [\"2.0.*\"] # caf\xe9\nruntime = [\"2.0.*\"]\n",
+    )
+    .unwrap();
+    let run = p.run(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    assert!(
+        run.stderr()
+            .contains("matrix.toml:2:24: byte 0xE9 is not UTF-8"),
+        "{}",
+        run.dump()
+    );
+
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[python]\ninterpreter = \"/bin/ls\"\n{}",
+            numpy(&["2.0.*"], &["2.0.*"])
+        ),
+    );
+    let run = p.run(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    let said = run.stderr();
+    let line = said
+        .lines()
+        .find(|l| l.contains("/bin/ls"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("/bin/ls exists but does not run as Python: "),
+        "{said}"
+    );
+    assert!(
+        line.len() < 300,
+        "one short line, not the query script: {said}"
+    );
+
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
+    let cache = p.path("own-cache");
+    let missing = p.path("no-such-dir/out.html");
+    let run = p.run(&[
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--html",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), Some(3), "{}", run.dump());
+    let said = run.stderr();
+    assert!(
+        said.contains(&format!(
+            "cannot write {}: No such file or directory",
+            missing.display()
+        )) && !said.contains("at path"),
+        "{said}"
+    );
+    if which::which("uv").is_err() {
+        assert!(
+            cache.join("v2/tools/uv/bin/uv").is_file(),
+            "uv lives in --cache-dir too"
+        );
+    }
+}
