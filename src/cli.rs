@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::plan::Shard;
+use crate::plan::{Selector, Shard};
 use crate::probe::Isolation;
 use crate::python::InstallerChoice;
 use crate::report::Format;
@@ -92,9 +92,37 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 
-    /// Run only shard K of N (cells split by runtime environment; see `matrix plan`).
+    /// Run only shard K of N (see `matrix plan`, which lists each shard's
+    /// Pythons and columns).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+
+    /// Print the cells (and what each is expected to do) without building
+    /// or running anything.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Run only the cells EXPR picks: `[PYTHON/]BUILD[:RUNTIME]`, each part
+    /// a glob (`2.0.*`), PEP 440 specifiers (`>=2`) or empty; repeat for
+    /// more (`-k 2.0.2:1.26.*`, `-k ':>=2'`, `-k '3.12/<2:2.*'`).
+    #[arg(short = 'k', long = "select", value_name = "EXPR")]
+    pub select: Vec<Selector>,
+
+    /// Use only these Pythons: narrows the config's [python] (a version
+    /// like 3.12, a range, a path or a command replaces the default python3).
+    #[arg(long = "python", short = 'p', value_name = "PYTHON")]
+    pub python: Vec<String>,
+
+    /// Make the builds and stop: no runtime environment, no cell. With
+    /// --artifacts, into that folder (for CI jobs that test them).
+    #[arg(long, conflicts_with_all = ["list", "resume", "rerun_failed"])]
+    pub build_only: bool,
+
+    /// A folder of builds made by `run --build-only --artifacts DIR`: builds
+    /// are taken from it (checked by the same keys as the cache) and made
+    /// there when missing.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
 
     /// Continue an interrupted run of this matrix: run only the cells its
     /// journal does not hold, and report all of them.
@@ -224,18 +252,26 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// How many shards (CI jobs) to split the matrix into.
+    /// The matrix to split.
+    #[arg(short, long, value_name = "FILE", default_value = "matrix.toml")]
+    pub config: PathBuf,
+    /// How many shards (CI jobs) to split the matrix into; never more than
+    /// its units (Pythons × runtime NumPy requests).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub shards: u16,
+    /// As `run --python`: the Pythons to plan for.
+    #[arg(long = "python", short = 'p', value_name = "PYTHON")]
+    pub python: Vec<String>,
     #[arg(long, value_enum, default_value_t = PlanFormat::Github)]
     pub format: PlanFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
-    /// The JSON a GitHub Actions `strategy.matrix` takes (`fromJSON(...)`).
+    /// The JSON a GitHub Actions `strategy.matrix` takes (`fromJSON(...)`):
+    /// each shard's `shard`, `name` and the `python` versions it needs.
     Github,
-    /// One `--shard K/N` per line.
+    /// Each shard, its Pythons and its cells, for people.
     Text,
 }
 

@@ -3,11 +3,15 @@
 //! one operation of `results` or one renderer of `report`, and maps the
 //! answer to an exit status.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use super::files::{load_document, write_report};
 use super::{Exit, error, hint, note};
 use crate::cli::{DiffArgs, ExplainArgs, MergeArgs, PlanArgs, PlanFormat, ReportArgs};
+use crate::config::Config;
+use crate::extension::Subject;
+use crate::plan::{self, ShardPlan};
 use crate::report::{self, Format};
 use crate::results::{compare, merge};
 
@@ -23,6 +27,11 @@ pub fn report(args: &ReportArgs) -> Exit {
             Ok(())
         }
     };
+    // The gate of a sharded CI run: annotate what it found. On stderr, which
+    // the runner reads for commands too, so a JSON report on stdout stays JSON.
+    if report::github::enabled() {
+        eprint!("{}", report::github::annotations(&doc));
+    }
     match written {
         Err(e) => {
             error(e);
@@ -44,29 +53,104 @@ pub fn diff(args: &DiffArgs) -> Exit {
     }
     let d = compare::diff(&old, &new);
     print!("{}", report::diff::render(&d));
-    if d.got_worse() {
+    if !new.complete {
+        // Cells of a lost shard would read as "gone", not as worse: an
+        // incomplete grid fails the comparison on its own.
+        error(format_args!(
+            "{} is incomplete: {}",
+            args.new.display(),
+            new.incomplete_text()
+        ));
+        Exit::Unexpected
+    } else if d.got_worse() {
         Exit::Unexpected
     } else {
         Exit::Ok
     }
 }
 
+/// The shards of a matrix, from its config alone (nothing is resolved or
+/// looked for): what a CI job matrix fans out over.
 pub fn plan(args: &PlanArgs) -> Exit {
-    let n = usize::from(args.shards);
+    let config = match super::files::load_config(&args.config) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let python = match super::run::python_requests(&args.python) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let choice = match plan::narrow(&config.python, &python) {
+        Ok(c) => c,
+        Err(e) => {
+            error(e);
+            return Exit::Usage;
+        }
+    };
+    let runtimes: Vec<String> = config.runtime.iter().map(|r| r.value.to_string()).collect();
+    let asked = usize::from(args.shards);
+    let shards = ShardPlan::new(&choice.names, &runtimes, asked);
+    if shards.shards < asked {
+        note(format_args!(
+            "{} shard(s), not {asked}: the matrix has {} unit(s) ({} Python(s) × {} runtime NumPy request(s)), and a shard never splits one (each runtime environment is made on one machine)",
+            shards.shards,
+            shards.units.len(),
+            choice.names.len(),
+            runtimes.len()
+        ));
+    }
     match args.format {
         PlanFormat::Github => {
-            let include: Vec<serde_json::Value> = (1..=n)
-                .map(|k| serde_json::json!({"shard": format!("{k}/{n}"), "index": k, "total": n}))
+            let include: Vec<serde_json::Value> = (1..=shards.shards)
+                .map(|k| {
+                    let pythons = shards.pythons_of(k);
+                    // setup-python takes versions, one per line.
+                    let versions: Vec<&str> = pythons
+                        .iter()
+                        .copied()
+                        .filter(|p| p.starts_with(|c: char| c.is_ascii_digit()))
+                        .collect();
+                    serde_json::json!({
+                        "shard": format!("{k}/{}", shards.shards),
+                        "index": k,
+                        "total": shards.shards,
+                        "name": shards.label_of(k),
+                        "python": pythons,
+                        "python-version": versions.join("\n"),
+                    })
+                })
                 .collect();
             println!("{}", serde_json::json!({ "include": include }));
         }
-        PlanFormat::Text => {
-            for k in 1..=n {
-                println!("--shard {k}/{n}");
+        PlanFormat::Text => print!("{}", plan_text(&config, &shards)),
+    }
+    Exit::Ok
+}
+
+/// Each shard, the Pythons it needs and its cells (as requested: versions
+/// are resolved when the shard runs).
+fn plan_text(config: &Config, shards: &ShardPlan) -> String {
+    let builds: Vec<String> = match &config.extension.subject {
+        Subject::Rows(rows) => rows.iter().map(|r| r.written()).collect(),
+        _ => config.build.iter().map(|b| b.value.to_string()).collect(),
+    };
+    let mut out = String::new();
+    for k in 1..=shards.shards {
+        let cells = shards.units_of(k).count() * builds.len();
+        let _ = writeln!(
+            out,
+            "--shard {k}/{}  {}  ({cells} cell(s); Python {})",
+            shards.shards,
+            shards.label_of(k),
+            shards.pythons_of(k).join(", ")
+        );
+        for u in shards.units_of(k) {
+            for b in &builds {
+                let _ = writeln!(out, "    {}: {b} → {}", u.python, u.runtime);
             }
         }
     }
-    Exit::Ok
+    out
 }
 
 pub fn merge(args: &MergeArgs) -> Exit {
@@ -97,7 +181,20 @@ pub fn merge(args: &MergeArgs) -> Exit {
                 args.output.display(),
                 report::grid::counts_text(&merged)
             );
-            Exit::Ok
+            if merged.complete {
+                Exit::Ok
+            } else {
+                // Written all the same: the cells that ran are worth a
+                // report, and the gate on it fails for the same reason.
+                error(format_args!(
+                    "the merged grid is incomplete: {}",
+                    merged.incomplete_text()
+                ));
+                hint(
+                    "merge the results of every shard `matrix plan` listed (a CI job that died uploads none)",
+                );
+                Exit::Unexpected
+            }
         }
         Err(e) => {
             error(e);

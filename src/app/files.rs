@@ -10,12 +10,28 @@ use crate::config::Config;
 use crate::report::{self, Format};
 use crate::results::Document;
 
-/// Reads `matrix.toml`; a bad one is exit 2, with the location.
+/// The config a command uses: `path`, or when that is the default
+/// `matrix.toml` and there is none, a `pyproject.toml` with a
+/// `[tool.abimatrix]` table beside it.
+pub fn config_path(path: &Path) -> PathBuf {
+    let pyproject = path.with_file_name("pyproject.toml");
+    let holds_ours =
+        || std::fs::read_to_string(&pyproject).is_ok_and(|t| t.contains("[tool.abimatrix"));
+    if path.file_name().is_some_and(|n| n == "matrix.toml") && !path.exists() && holds_ours() {
+        pyproject
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads the config (see [`config_path`]); a bad one is exit 2, with the
+/// location.
 pub fn load_config(path: &Path) -> Result<Config, Exit> {
-    Config::load(path).map_err(|e| {
+    let path = config_path(path);
+    Config::load(&path).map_err(|e| {
         error(&e);
         if e.line == 0 && !path.exists() {
-            hint("create one with `matrix init`, or name another with -c FILE");
+            hint("create one with `matrix init` (or a [tool.abimatrix] table in pyproject.toml), or name another with -c FILE");
         }
         Exit::Usage
     })

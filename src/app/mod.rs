@@ -4,6 +4,7 @@
 
 mod commands;
 mod files;
+mod list;
 mod run;
 mod system;
 

@@ -14,6 +14,7 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::outcome::{self, OutcomeKind};
 use crate::plan::{self, Plan, PlanOptions, RunHeader};
+use crate::python::PythonRequest;
 use crate::report::{self, Progress, Reporter};
 use crate::results::journal::{self, Journal};
 use crate::results::{CellDoc, Document, compare, merge};
@@ -28,6 +29,7 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(i) => i,
         Err(exit) => return exit,
     };
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let mut stop = std::pin::pin!(interrupted());
     let plan = tokio::select! {
         p = plan::make(&config, &inputs.options) => p,
@@ -44,6 +46,14 @@ pub async fn run(args: RunArgs) -> Exit {
             };
         }
     };
+    if args.list {
+        let _ = write!(
+            anstream::stdout(),
+            "{}",
+            super::list::render(&plan, &config)
+        );
+        return Exit::Ok;
+    }
     let progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
     let journal = inputs.open_journal();
     let mut reporter = Reporter::new(
@@ -67,8 +77,14 @@ pub async fn run(args: RunArgs) -> Exit {
             return Exit::Environment;
         }
     }
-    let doc = inputs.combine(Document::from_results(&results), &config, &plan.header);
+    let mut doc = inputs.combine(Document::from_results(&results), &config, &plan.header);
+    doc.config = Some(args.config.display().to_string());
+    doc.date = Some(started.to_string());
+    doc.commit = commit_of(&config.dir());
     let _ = write!(anstream::stdout(), "{}", report::text::render(&doc));
+    if report::github::enabled() {
+        eprint!("{}", report::github::annotations(&doc));
+    }
     if let Some(Ok(Some(kept))) = &ended {
         eprintln!("kept environments and builds in {}", kept.display());
     }
@@ -121,8 +137,10 @@ async fn dispatch(
     // events already sent are drained.
     let mut run = Box::pin(runner::run(plan, keep, sink));
     let mut ended = None;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
         tokio::select! {
+            _ = ticks.tick() => reporter.tick(),
             event = events.recv() => match event {
                 Some(e) => reporter.report(e),
                 // Every sender is gone: the run is over and drained.
@@ -229,6 +247,8 @@ impl Inputs {
             }),
             skip: journal::keys(&journaled),
             ignore_requires: args.ignore_requires,
+            python: python_requests(&args.python)?,
+            select: args.select.clone(),
         };
         Ok(Inputs {
             options,
@@ -318,7 +338,9 @@ fn with_previous_passes(doc: Document, previous: Document) -> Document {
     let names = ["the earlier results".to_string(), "this run".to_string()];
     match merge::merge(vec![passed, doc.clone()], &names) {
         Ok(mut merged) => {
+            // The earlier results are one input, not a shard of this run.
             merged.complete = doc.complete;
+            merged.missing = doc.missing.clone();
             merged.duration_s = doc.duration_s;
             merged
         }
@@ -356,4 +378,40 @@ fn disk_filled(doc: &Document, cache_root: &std::path::Path) -> bool {
         std::env::temp_dir().display()
     ));
     true
+}
+
+/// `--python` values, paths relative to the working folder (where the user
+/// typed them).
+pub(super) fn python_requests(values: &[String]) -> Result<Vec<PythonRequest>, Exit> {
+    let here = std::env::current_dir().unwrap_or_default();
+    values
+        .iter()
+        .map(|v| {
+            PythonRequest::parse(v, &here).map_err(|e| {
+                error(format_args!("--python {v}: {e}"));
+                Exit::Usage
+            })
+        })
+        .collect()
+}
+
+/// The commit of the code under test: `GITHUB_SHA` in a GitHub Actions
+/// job, else the HEAD of the git checkout that holds the config (if git is
+/// there and it is one).
+fn commit_of(dir: &std::path::Path) -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA")
+        && !sha.is_empty()
+    {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
 }

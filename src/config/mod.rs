@@ -110,11 +110,25 @@ impl Config {
 
     /// Checks `text` as if read from `path` (relative paths in it are
     /// relative to `path`'s directory).
+    /// A file named `pyproject.toml` holds the config in its
+    /// `[tool.abimatrix]` table, with the same keys and the same located
+    /// errors (lines and columns of the pyproject file).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let syntax = |e: toml::de::Error| {
             let span = e.span().unwrap_or(0..0);
             ConfigError::at(path, text, span, e.message().trim_end().to_string())
-        })?;
+        };
+        let raw = if is_pyproject(path) {
+            let doc: raw::RawPyproject = toml::from_str(text).map_err(syntax)?;
+            doc.tool.and_then(|t| t.abimatrix).ok_or_else(|| {
+                ConfigError::whole_file(
+                    path,
+                    "no [tool.abimatrix] table: expected the matrix there (the same keys as matrix.toml, under [tool.abimatrix], [tool.abimatrix.numpy], ...)",
+                )
+            })?
+        } else {
+            toml::from_str(text).map_err(syntax)?
+        };
         Config::from_raw(path, text, raw)
     }
 
@@ -303,6 +317,12 @@ impl Config {
 }
 
 type Err<'a> = dyn Fn(Span, String) -> ConfigError + 'a;
+
+/// Whether `path` names a pyproject.toml (the config under
+/// `[tool.abimatrix]`).
+pub fn is_pyproject(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "pyproject.toml")
+}
 
 fn python_requests(
     raw: raw::RawPython,
@@ -503,6 +523,22 @@ mod tests {
         let e = Config::load(&path).unwrap_err();
         assert_eq!((e.line, e.column), (2, 25), "{e}");
         assert!(e.message.contains("byte 0xE9 is not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn pyproject_holds_it_under_tool_abimatrix_with_located_errors() {
+        let text = "[project]\nname = \"x\"\n\n[tool.abimatrix.numpy]\nbuild = [\"1.26.*\"]\nruntime = [\"2.0.2\"]\n";
+        let c = Config::parse(Path::new("pyproject.toml"), text).unwrap();
+        assert_eq!(c.runtime.len(), 1);
+        let bad = text.replace("\"2.0.2\"", "\"2.x\"");
+        let e = Config::parse(Path::new("pyproject.toml"), &bad).unwrap_err();
+        assert_eq!((e.line, e.column), (6, 12), "{e}");
+        let e =
+            Config::parse(Path::new("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap_err();
+        assert!(e.message.contains("no [tool.abimatrix] table"), "{e}");
+        let e = Config::parse(Path::new("pyproject.toml"), "[tool.abimatrix]\nnumpi = 1\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1), "{e}");
     }
 
     #[test]

@@ -20,6 +20,18 @@ pub(super) struct RawConfig {
     pub expect: Vec<RawExpect>,
 }
 
+/// A pyproject.toml: only `[tool.abimatrix]` is ours; every other table is
+/// someone else's and passes unread.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawPyproject {
+    pub tool: Option<RawTool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawTool {
+    pub abimatrix: Option<RawConfig>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawPython {

@@ -11,11 +11,12 @@
 mod axis;
 mod resolve;
 mod select;
+mod selector;
+mod shard;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,61 +25,17 @@ use pep440_rs::Version;
 
 pub use axis::AxisEntry;
 pub use resolve::{ResolvedAxis, Resolver};
-pub use select::{SelectError, select_interpreters};
+pub use select::{SelectError, narrow, select_interpreters};
+pub use selector::{CellView, Selector};
+pub use shard::{Shard, ShardPlan};
 
 use crate::cache::memo::Memo;
 use crate::config::{Axis, Config, ConfigError};
 use crate::extension::{Extension, Subject, SubjectKind};
 use crate::probe::Isolation;
-use crate::python::{Found, InstallError, Installer, InstallerChoice, Interpreter, PythonSource};
-
-/// Shard K of N: runtime columns (over all grids, in order) are dealt
-/// round-robin, so each runtime environment lives on one shard and shards
-/// differ by at most one column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// 1-based.
-    pub index: usize,
-    pub total: usize,
-}
-
-impl Shard {
-    /// Whether the `column`th runtime column (counted over all grids)
-    /// belongs to this shard.
-    pub fn owns(self, column: usize) -> bool {
-        column % self.total == self.index - 1
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.total)
-    }
-}
-
-impl FromStr for Shard {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let (k, n) = text
-            .split_once('/')
-            .ok_or_else(|| format!("expected K/N like 2/3, got \"{text}\""))?;
-        let index: usize = k
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid shard number \"{k}\""))?;
-        let total: usize = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid shard count \"{n}\""))?;
-        if total == 0 || index == 0 || index > total {
-            return Err(format!(
-                "shard {index}/{total} does not exist: K must be 1 to N"
-            ));
-        }
-        Ok(Shard { index, total })
-    }
-}
+use crate::python::{
+    Found, InstallError, Installer, InstallerChoice, Interpreter, PythonRequest, PythonSource,
+};
 
 /// A cell's identity across runs and files: the interpreter's label and the
 /// row and column labels (full versions, or a row's label). The journal,
@@ -118,6 +75,11 @@ pub struct PlanOptions {
     pub skip: HashSet<CellKey>,
     /// Run wheel rows under NumPy versions their metadata forbids.
     pub ignore_requires: bool,
+    /// `--python`: narrows (or, with no `[python]` in the config, replaces)
+    /// the interpreters.
+    pub python: Vec<PythonRequest>,
+    /// `-k`: run only the cells some selector picks (all when empty).
+    pub select: Vec<Selector>,
 }
 
 /// One interpreter's grid, as resolved before any work starts.
@@ -126,6 +88,8 @@ pub struct GridPlan {
     pub interpreter: Interpreter,
     /// Where the interpreter was found.
     pub source: PythonSource,
+    /// Which Python of the shard plan's units it is.
+    pub python_unit: usize,
     pub build_axis: Vec<AxisEntry>,
     pub runtime_axis: Vec<AxisEntry>,
     /// Series of requested ranges with no wheel for this interpreter.
@@ -169,6 +133,9 @@ pub struct RunHeader {
     /// Identifies the matrix (see `Config::matrix_id`).
     pub matrix_id: String,
     pub shard: Option<Shard>,
+    /// Every unit of the matrix and the shard that owns it: what a merge
+    /// of shards checks itself against.
+    pub shards: ShardPlan,
     pub installer: String,
     pub extension: String,
     /// What the rows are.
@@ -215,6 +182,9 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Select(SelectError),
+    /// The command line asks for what the config does not have.
+    #[error("{message}")]
+    Options { message: String, hint: &'static str },
     /// Versions could not be resolved at all.
     #[error("cannot resolve NumPy versions: {0}")]
     Resolve(InstallError),
@@ -233,6 +203,7 @@ impl PlanError {
         match self {
             PlanError::Config { hint, .. } => Some(hint),
             PlanError::Select(e) => Some(e.hint()),
+            PlanError::Options { hint, .. } => Some(hint),
             PlanError::Resolve(e) => e.hint(),
             PlanError::Cache { .. } => Some(
                 "name a writable directory with --cache-dir, or run without the cache with --fresh",
@@ -242,14 +213,44 @@ impl PlanError {
 
     /// A mistake in the config (exit 2) rather than the machine (exit 3).
     pub fn is_config(&self) -> bool {
-        matches!(self, PlanError::Config { .. })
+        matches!(self, PlanError::Config { .. } | PlanError::Options { .. })
     }
 }
 
 /// Plans the run of `config` with `options`.
 pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
-    let chosen = select_interpreters(&config.python, &options.cache_root, &options.memo)
+    let mut choice = narrow(&config.python, &options.python).map_err(|message| {
+        PlanError::Options {
+            message,
+            hint: "--python narrows the Pythons of the config's [python]; drop it, or add the Python there",
+        }
+    })?;
+    let runtimes: Vec<String> = config.runtime.iter().map(|r| r.value.to_string()).collect();
+    let shards = ShardPlan::new(
+        &choice.names,
+        &runtimes,
+        options.shard.map_or(1, |s| s.total),
+    );
+    if let Some(s) = options.shard {
+        if s.total > shards.shards {
+            return Err(PlanError::Options {
+                message: format!(
+                    "shard {s} does not exist for this matrix: it has {} unit(s) (Pythons × runtime NumPy requests), so at most {} shard(s)",
+                    shards.units.len(),
+                    shards.shards
+                ),
+                hint: "`matrix plan --shards N` prints the shards to run",
+            });
+        }
+        // A shard finds only the Pythons its units need: its CI job
+        // installs no others.
+        let runtimes = runtimes.len();
+        choice.requests.retain(|(p, _)| {
+            (p * runtimes..(p + 1) * runtimes).any(|u| s.owns(u, shards.units.len()))
+        });
+    }
+    let mut chosen = select_interpreters(&choice.requests, &options.cache_root, &options.memo)
         .await
         .map_err(|(request, e)| match &request.span {
             Some(_) => PlanError::Config {
@@ -258,7 +259,26 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             },
             None => PlanError::Select(e),
         })?;
-    for found in &chosen {
+    if !choice.filter.is_empty() {
+        let found: Vec<String> = chosen.iter().map(|(_, f)| f.interpreter.label()).collect();
+        chosen.retain(|(_, f)| choice.filter.iter().any(|w| w.accepts(&f.interpreter)));
+        if chosen.is_empty() {
+            return Err(PlanError::Options {
+                message: format!(
+                    "--python {} matches none of the interpreters the config chose ({})",
+                    choice
+                        .filter
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    found.join(", ")
+                ),
+                hint: "`matrix pythons` lists every interpreter found",
+            });
+        }
+    }
+    for (_, found) in &chosen {
         if !found.interpreter.python_h {
             notes.push(format!(
                 "{} has no Python.h under {}: builds will fail (install the Python development headers)",
@@ -272,7 +292,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     }
     let installer = Installer::discover(
         options.installer.unwrap_or(InstallerChoice::Auto),
-        &chosen[0].interpreter,
+        &chosen[0].1.interpreter,
         &options.cache_root,
         &options.memo,
         &mut notes,
@@ -280,7 +300,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     .await;
     let resolver = Resolver::new(&installer, &options.memo, options.cache.as_deref());
     let mut grids = resolve_grids(config, &resolver, &chosen).await?;
-    select_cells(&mut grids, options);
+    select_cells(&mut grids, options, config, &shards);
     let jobs = options
         .jobs
         .or(config.jobs)
@@ -291,6 +311,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             grids,
             matrix_id: config.matrix_id(),
             shard: options.shard,
+            shards,
             installer: installer.describe(),
             extension: config.extension.label(),
             subject: config.extension.subject.kind(),
@@ -324,10 +345,10 @@ fn check_writable(root: &Path) -> Result<(), PlanError> {
 async fn resolve_grids(
     config: &Config,
     resolver: &Resolver<'_>,
-    chosen: &[Found],
+    chosen: &[(usize, Found)],
 ) -> Result<Vec<GridPlan>, PlanError> {
     let values = |axis: Axis| config.axis(axis).iter().map(|r| &r.value);
-    let axes = join_all(chosen.iter().map(|f| async {
+    let axes = join_all(chosen.iter().map(|(_, f)| async {
         let build = match &config.extension.subject {
             // Published code: each wheel or requirement is a row.
             Subject::Rows(rows) => ResolvedAxis {
@@ -345,7 +366,7 @@ async fn resolve_grids(
     }))
     .await;
     let mut grids = Vec::new();
-    for (found, axes) in chosen.iter().zip(axes) {
+    for ((unit, found), axes) in chosen.iter().zip(axes) {
         let (build, runtime) = axes.map_err(PlanError::Resolve)?;
         let mut skipped = build.skipped;
         for s in runtime.skipped {
@@ -356,13 +377,14 @@ async fn resolve_grids(
         grids.push(GridPlan {
             interpreter: found.interpreter.clone(),
             source: found.source,
+            python_unit: *unit,
             build_axis: build.entries,
             runtime_axis: runtime.entries,
             skipped,
             cells: Vec::new(),
         });
     }
-    if let Some(first) = chosen.first() {
+    if let Some((_, first)) = chosen.first() {
         check_requests_exist(config, resolver, &first.interpreter, &grids).await?;
     }
     Ok(grids)
@@ -413,22 +435,46 @@ async fn check_requests_exist(
     Ok(())
 }
 
-/// Which cells this run owns (all, a shard, or the ones to re-run), minus
-/// those already done.
-fn select_cells(grids: &mut [GridPlan], options: &PlanOptions) {
-    let mut column = 0;
+/// Which cells this run owns (all, a shard's, the ones to re-run, the
+/// ones `-k` picks), minus those already done.
+fn select_cells(
+    grids: &mut [GridPlan],
+    options: &PlanOptions,
+    config: &Config,
+    shards: &ShardPlan,
+) {
+    let runtimes = config.runtime.len();
     for g in grids {
         let mut cells = Vec::new();
-        for ri in 0..g.runtime_axis.len() {
-            let in_shard = options.shard.is_none_or(|s| s.owns(column));
-            column += 1;
-            if !in_shard {
+        for (ri, column) in g.runtime_axis.iter().enumerate() {
+            // Entries come from requests in config order; a request may
+            // give several (a range of series), all in the request's unit.
+            let request = config
+                .runtime
+                .iter()
+                .position(|r| column_request(column) == Some(&r.value))
+                .unwrap_or(0);
+            let unit = g.python_unit * runtimes + request;
+            if options
+                .shard
+                .is_some_and(|s| !s.owns(unit, shards.units.len()))
+            {
                 continue;
             }
-            for bi in 0..g.build_axis.len() {
+            for (bi, row) in g.build_axis.iter().enumerate() {
                 let Some(key) = g.key(bi, ri) else { continue };
                 let in_only = options.only.as_ref().is_none_or(|only| only.contains(&key));
-                if in_only && !options.skip.contains(&key) {
+                let picked = options.select.is_empty()
+                    || options.select.iter().any(|s| {
+                        s.picks(&CellView {
+                            python: &g.interpreter.version,
+                            build: &key.build,
+                            build_version: row.version(),
+                            runtime: &key.runtime,
+                            runtime_version: column.version(),
+                        })
+                    });
+                if in_only && picked && !options.skip.contains(&key) {
                     cells.push((bi, ri));
                 }
             }
@@ -437,18 +483,9 @@ fn select_cells(grids: &mut [GridPlan], options: &PlanOptions) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_are_parsed_and_checked() {
-        assert_eq!("2/3".parse(), Ok(Shard { index: 2, total: 3 }));
-        for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
-            assert!(bad.parse::<Shard>().is_err(), "{bad}");
-        }
-        let s = Shard { index: 2, total: 3 };
-        let owned: Vec<usize> = (0..7).filter(|c| s.owns(*c)).collect();
-        assert_eq!(owned, [1, 4]);
+fn column_request(entry: &AxisEntry) -> Option<&crate::config::NumpyRequest> {
+    match entry {
+        AxisEntry::Numpy { request, .. } | AxisEntry::Missing { request, .. } => Some(request),
+        AxisEntry::Row(_) => None,
     }
 }

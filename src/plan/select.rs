@@ -30,31 +30,32 @@ impl SelectError {
     }
 }
 
-/// The interpreters for `requests`, in order, each at most once; on error,
-/// the request that found nothing.
+/// The interpreters for `requests` (each with the index of its Python in
+/// the units), in order, each at most once; on error, the request that
+/// found nothing.
 pub async fn select_interpreters<'r>(
-    requests: &'r [Located<PythonRequest>],
+    requests: &'r [(usize, Located<PythonRequest>)],
     cache_root: &Path,
     memo: &Memo,
-) -> Result<Vec<Found>, (&'r Located<PythonRequest>, SelectError)> {
+) -> Result<Vec<(usize, Found)>, (&'r Located<PythonRequest>, SelectError)> {
     let mut discovery: Option<Discovery> = None;
-    let mut out: Vec<Found> = Vec::new();
+    let mut out: Vec<(usize, Found)> = Vec::new();
     // Discovery looks for what every version request could use, at once.
     let searched: Vec<PythonRequest> = requests
         .iter()
-        .map(|r| r.value.clone())
+        .map(|(_, r)| r.value.clone())
         .filter(|r| matches!(r, PythonRequest::Version(_) | PythonRequest::Range(_)))
         .collect();
-    for request in requests {
+    for (unit, request) in requests {
         let chosen = select_one(&request.value, cache_root, memo, &searched, &mut discovery)
             .await
             .map_err(|e| (request, e))?;
         for f in chosen {
             if !out
                 .iter()
-                .any(|o| o.interpreter.executable == f.interpreter.executable)
+                .any(|(_, o)| o.interpreter.executable == f.interpreter.executable)
             {
-                out.push(f);
+                out.push((*unit, f));
             }
         }
     }
@@ -96,4 +97,172 @@ async fn select_one(
             }
         }
     })
+}
+
+/// The Python requests of a run: the config's, narrowed by `--python`
+/// (tox's and nox's habit), and the names shards are cut over.
+#[derive(Debug, Clone)]
+pub struct PythonChoice {
+    /// Each request with the index of its Python among `names`.
+    pub requests: Vec<(usize, Located<PythonRequest>)>,
+    /// The Pythons units are made of (see [`super::shard`]), as narrowed:
+    /// `matrix plan` and `matrix run` given the same `--python` agree.
+    pub names: Vec<String>,
+    /// Command-line versions and ranges every chosen interpreter must
+    /// satisfy (a config's `python3` is only known to be 3.12 once run).
+    pub filter: Vec<PythonRequest>,
+}
+
+/// What `--python` leaves of the config's Python requests. With no
+/// `[python]` in the config (the default `python3`), or a command or path
+/// on the command line, the command line replaces them; otherwise it
+/// narrows them: a config "3.12" stays for `--python 3.12` and goes for
+/// `--python 3.11`, a config range ">=3.10" becomes "3.12". `Err` when
+/// nothing is left, with what the config has.
+pub fn narrow(
+    config: &[Located<PythonRequest>],
+    cli: &[PythonRequest],
+) -> Result<PythonChoice, String> {
+    let names = |rs: &mut dyn Iterator<Item = &PythonRequest>| rs.map(|r| r.to_string()).collect();
+    let written = config.iter().any(|r| r.span.is_some());
+    let concrete = |r: &PythonRequest| matches!(r, PythonRequest::Name(_) | PythonRequest::Path(_));
+    if cli.is_empty() {
+        return Ok(PythonChoice {
+            requests: config.iter().cloned().enumerate().collect(),
+            names: names(&mut config.iter().map(|r| &r.value)),
+            filter: Vec::new(),
+        });
+    }
+    if !written || cli.iter().any(concrete) {
+        return Ok(PythonChoice {
+            requests: cli
+                .iter()
+                .map(|r| Located {
+                    value: r.clone(),
+                    span: None,
+                })
+                .enumerate()
+                .collect(),
+            names: names(&mut cli.iter()),
+            filter: Vec::new(),
+        });
+    }
+    let mut requests = Vec::new();
+    for c in config {
+        let narrowed = cli.iter().find_map(|want| narrow_one(&c.value, want));
+        if let Some(value) = narrowed {
+            requests.push((
+                requests.len(),
+                Located {
+                    value,
+                    span: c.span.clone(),
+                },
+            ));
+        }
+    }
+    if requests.is_empty() {
+        let asked: Vec<String> = names(&mut cli.iter());
+        let have: Vec<String> = names(&mut config.iter().map(|r| &r.value));
+        return Err(format!(
+            "--python {} matches none of the Pythons the config lists ({})",
+            asked.join(" "),
+            have.join(", ")
+        ));
+    }
+    Ok(PythonChoice {
+        names: names(&mut requests.iter().map(|(_, r)| &r.value)),
+        requests,
+        filter: cli.to_vec(),
+    })
+}
+
+/// `config` narrowed by the version or range `want`, if they can meet.
+fn narrow_one(config: &PythonRequest, want: &PythonRequest) -> Option<PythonRequest> {
+    use PythonRequest::{Name, Path, Range, Version};
+    match (config, want) {
+        (Version(c), Version(w)) => {
+            let (cr, wr) = (c.release(), w.release());
+            let n = cr.len().min(wr.len());
+            (cr[..n] == wr[..n]).then(|| if wr.len() > cr.len() { want } else { config }.clone())
+        }
+        (Range(_), Version(w)) => config.could_be(w).then(|| want.clone()),
+        (Version(c), Range(_)) => want.could_be(c).then(|| config.clone()),
+        // Known only once found: kept, and filtered after.
+        (Range(_) | Name(_) | Path(_), Range(_)) | (Name(_) | Path(_), Version(_)) => {
+            Some(config.clone())
+        }
+        (_, Name(_) | Path(_)) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requests(items: &[&str]) -> Vec<PythonRequest> {
+        items
+            .iter()
+            .map(|s| PythonRequest::parse(s, Path::new("/p")).unwrap())
+            .collect()
+    }
+
+    fn located(items: &[&str]) -> Vec<Located<PythonRequest>> {
+        requests(items)
+            .into_iter()
+            .map(|value| Located {
+                value,
+                span: Some(0..1),
+            })
+            .collect()
+    }
+
+    fn chosen(c: &PythonChoice) -> Vec<(usize, String)> {
+        c.requests
+            .iter()
+            .map(|(i, r)| (*i, r.value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_command_line_narrows_what_the_config_lists() {
+        let config = located(&["3.11", "3.12", ">=3.9,<3.11"]);
+        let c = narrow(&config, &requests(&["3.12"])).unwrap();
+        assert_eq!(chosen(&c), [(0, "3.12".to_string())]);
+        assert_eq!(c.names, ["3.12"]);
+        let c = narrow(&config, &requests(&["3.10", "3.11"])).unwrap();
+        assert_eq!(
+            chosen(&c),
+            [(0, "3.11".to_string()), (1, "3.10".to_string())],
+            "config order; a range narrows to the version"
+        );
+        let c = narrow(&config, &requests(&["3.12.4"])).unwrap();
+        assert_eq!(chosen(&c), [(0, "3.12.4".to_string())]);
+        assert_eq!(
+            c.filter.len(),
+            1,
+            "and what was found is checked against it"
+        );
+        let e = narrow(&config, &requests(&["3.8"])).unwrap_err();
+        assert!(
+            e.contains("matches none") && e.contains("3.11, 3.12"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_replaces_the_default_python() {
+        let default = vec![Located {
+            value: PythonRequest::Name("python3".into()),
+            span: None,
+        }];
+        let c = narrow(&default, &requests(&["3.12", "3.13"])).unwrap();
+        assert_eq!(
+            chosen(&c),
+            [(0, "3.12".to_string()), (1, "3.13".to_string())]
+        );
+        assert_eq!(c.names, ["3.12", "3.13"]);
+        assert!(c.filter.is_empty());
+        let c = narrow(&default, &[]).unwrap();
+        assert_eq!(chosen(&c), [(0, "python3".to_string())]);
+    }
 }

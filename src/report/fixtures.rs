@@ -240,9 +240,15 @@ pub fn every_outcome() -> Document {
         matrix_id: Some("0123456789abcdef".into()),
         shard: None,
         subject: Some("sources".into()),
+        plan: None,
+        date: Some("2026-11-26T01:02:03Z".into()),
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        config: None,
+        missing: Vec::new(),
         grids: vec![
             GridDoc {
                 interpreter: interpreter(py11, "/root/.pyenv/versions/3.11.7/bin/python3.11"),
+                python: Some("3.11".into()),
                 axes: Axes {
                     build: vec![
                         axis("1.26.*", Some("1.26.4")),
@@ -270,6 +276,7 @@ pub fn every_outcome() -> Document {
             },
             GridDoc {
                 interpreter: interpreter(py12, "/root/.pyenv/versions/3.12.1/bin/python3.12"),
+                python: Some("3.12".into()),
                 axes: Axes {
                     build: vec![axis("1.22.4", Some("1.22.4")), axis("2.0.*", Some("2.0.2"))],
                     runtime: vec![axis("1.21.*", None), axis("2.0.*", Some("2.0.2"))],
@@ -401,6 +408,7 @@ pub fn header() -> RunHeader {
         grids: vec![GridPlan {
             interpreter: interpreter("3.12.1"),
             source: PythonSource::Pyenv,
+            python_unit: 0,
             build_axis: vec![
                 AxisEntry::Numpy {
                     request: series("2.0.*"),
@@ -426,6 +434,7 @@ pub fn header() -> RunHeader {
         }],
         matrix_id: "0123456789abcdef".into(),
         shard: None,
+        shards: crate::plan::ShardPlan::new(&["3.12".into()], &[">=1.25,<2.1".into()], 1),
         installer: "uv (/usr/bin/uv, from PATH)".into(),
         extension: "sample extension my_extension".into(),
         subject: crate::extension::SubjectKind::Sources,

@@ -14,7 +14,9 @@ pub fn symbol(kind: OutcomeKind) -> char {
         OutcomeKind::Pass => '✓',
         OutcomeKind::Fail => '✗',
         OutcomeKind::Crash => '☠',
-        OutcomeKind::Timeout => '⧗',
+        // In DejaVu Sans, which Chromium and most terminals fall back to
+        // (U+29D7, once used, is in neither DejaVu nor Liberation).
+        OutcomeKind::Timeout => '◷',
         OutcomeKind::BuildFailed => '⚒',
         OutcomeKind::Unavailable => '·',
     }
@@ -166,6 +168,19 @@ pub fn outcome_text(kind: OutcomeKind, reason: Option<FailureReason>) -> String 
 }
 
 /// "16 cells: 12 pass, 4 fail".
+/// The verdict, in plain words: incomplete, every cell as expected, or how
+/// many were not.
+pub fn verdict_text(doc: &Document) -> String {
+    let unmet = doc.unmet().count();
+    if !doc.complete {
+        format!("INCOMPLETE: {}", doc.incomplete_text())
+    } else if unmet == 0 {
+        "every cell as expected".to_string()
+    } else {
+        format!("{unmet} unexpected")
+    }
+}
+
 pub fn counts_text(doc: &Document) -> String {
     let parts: Vec<String> = OutcomeKind::ALL
         .iter()

@@ -2,12 +2,20 @@
 //! network), one coloured grid per interpreter; every cell links to its
 //! details (reason, expectation, command, stdout, stderr) below the grid.
 //! Every piece of text that came from a child process is escaped.
+//!
+//! Colour says what matters first: green passed, pale amber did not pass
+//! but was expected not to, red was not what was expected (whatever it
+//! was); the glyph says which outcome. The glyphs are in DejaVu Sans, the
+//! font Chromium falls back to on a bare Linux machine. The page says when
+//! the run was, of which commit, with which abimatrix, and which release
+//! each requested version resolved to.
 
 use std::fmt::Write as _;
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
+use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol, verdict_text};
 use crate::outcome::OutcomeKind;
 use crate::results::Document;
+use crate::results::document::{AxisDoc, CellDoc, GridDoc};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -26,17 +34,23 @@ pub fn escape(text: &str) -> String {
 }
 
 const STYLE: &str = r#"
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; overflow-wrap: anywhere; }
 table.grid { border-collapse: collapse; margin: 1em 0; }
 .grid th, .grid td { border: 1px solid #ccc; padding: 4px 10px; text-align: center; }
+.grid th { max-width: 14em; overflow-wrap: anywhere; }
 .grid th.row { text-align: right; }
 .grid td a { display: block; text-decoration: none; color: inherit; font-size: 18px; }
-td.pass { background: #c8f0c8; } td.fail { background: #ffe3a3; } td.crash { background: #e8b3f0; }
-td.timeout { background: #ffd0a0; } td.build-failed { background: #f5c6a5; } td.unavailable { background: #eee; color: #999; }
-td.unexpected { outline: 3px solid #d00; outline-offset: -3px; font-weight: bold; }
-details { margin: 4px 0; border: 1px solid #ddd; padding: 4px 8px; }
+td.pass { background: #c8f0c8; }
+td.expected { background: #fff1c2; color: #6b5200; }
+td.unavailable { background: #eee; color: #999; }
+td.unexpected { background: #d93025; color: #fff; font-weight: bold; }
+.swatch { display: inline-block; width: 1em; height: 1em; vertical-align: middle; border: 1px solid #ccc; }
+.verdict.bad { color: #d93025; font-weight: bold; } .verdict.good { color: #1e7b1e; }
+table.versions { border-collapse: collapse; margin: .5em 0 1em; font-size: 13px; }
+.versions th, .versions td { border: 1px solid #ddd; padding: 2px 8px; text-align: left; overflow-wrap: anywhere; }
+details { margin: 4px 0; border: 1px solid #ddd; padding: 4px 8px; overflow-wrap: anywhere; }
 details:target, details[open] { background: #fafafa; }
-pre { white-space: pre-wrap; background: #f4f4f4; padding: 6px; max-height: 30em; overflow: auto; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f4f4; padding: 6px; max-height: 30em; overflow: auto; }
 .legend, .muted { color: #666; }
 "#;
 
@@ -45,60 +59,38 @@ function openTarget() { var d = document.getElementById(location.hash.slice(1));
 window.addEventListener('hashchange', openTarget); window.addEventListener('load', openTarget);
 "#;
 
-fn class_of(kind: OutcomeKind) -> &'static str {
-    kind.as_str()
+/// The cell's colour class: what it means, not which outcome it was.
+fn class_of(c: &CellDoc) -> &'static str {
+    match (c.met, c.outcome) {
+        (false, _) => "unexpected",
+        (true, OutcomeKind::Pass) => "pass",
+        (true, OutcomeKind::Unavailable) => "unavailable",
+        (true, _) => "expected",
+    }
 }
 
 pub fn render(doc: &Document) -> String {
     let mut out = String::new();
     let extension = escape(doc.extension.as_deref().unwrap_or("extension"));
+    let verdict = verdict_text(doc);
+    let good = doc.complete && doc.unmet().next().is_none();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>abimatrix: {extension}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\n<h1>abimatrix: {extension}</h1>\n<p>{}</p>\n",
-        escape(&counts_text(doc))
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>abimatrix: {extension}: {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\n<h1>abimatrix: {extension}</h1>\n<p class=\"summary\">{} · <span class=\"verdict {}\">{}</span></p>\n",
+        escape(&verdict),
+        escape(&counts_text(doc)),
+        if good { "good" } else { "bad" },
+        escape(&verdict)
+    );
+    write_provenance(&mut out, doc);
+    let _ = writeln!(
+        out,
+        "<p class=\"legend\"><span class=\"swatch\" style=\"background:#c8f0c8\"></span> passed · <span class=\"swatch\" style=\"background:#fff1c2\"></span> did not pass, as expected · <span class=\"swatch\" style=\"background:#d93025\"></span> not what was expected · <span class=\"swatch\" style=\"background:#eee\"></span> unavailable</p>"
     );
     for (index, grid) in doc.grids.iter().enumerate() {
         let _ = writeln!(out, "<h2>{}</h2>", escape(&grid.interpreter.label));
-        let _ = write!(
-            out,
-            "<table class=\"grid\" id=\"grid-{index}\"><tr><th>{}</th>",
-            super::grid::corner(doc)
-        );
-        for r in &grid.axes.runtime {
-            let _ = write!(out, "<th>{}</th>", escape(r.label()));
-        }
-        out.push_str("</tr>\n");
-        for b in &grid.axes.build {
-            let _ = write!(out, "<tr><th class=\"row\">{}</th>", escape(b.label()));
-            for r in &grid.axes.runtime {
-                match doc
-                    .cells
-                    .iter()
-                    .position(|c| c.grid == index && c.build == b.label() && c.runtime == r.label())
-                {
-                    Some(i) => {
-                        let c = &doc.cells[i];
-                        let unexpected = if c.met { "" } else { " unexpected" };
-                        let marker = if c.met { "" } else { "!" };
-                        let _ = write!(
-                            out,
-                            "<td class=\"{}{unexpected}\" title=\"{}\"><a href=\"#cell-{i}\">{}{marker}</a></td>",
-                            class_of(c.outcome),
-                            escape(&format!(
-                                "{}: {}",
-                                c.pair(),
-                                outcome_text(c.outcome, c.reason)
-                            )),
-                            symbol(c.outcome)
-                        );
-                    }
-                    None => out.push_str("<td>?</td>"),
-                }
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</table>\n");
-        let _ = writeln!(out, "<p class=\"legend\">{}</p>", escape(&legend()));
+        write_grid(&mut out, doc, index, grid);
+        write_versions(&mut out, grid);
         out.push_str("<ul>\n");
         for line in reason_lines(doc, index) {
             let _ = writeln!(
@@ -118,38 +110,151 @@ pub fn render(doc: &Document) -> String {
             .enumerate()
             .filter(|(_, c)| c.grid == index)
         {
-            let _ = write!(
-                out,
-                "<details id=\"cell-{i}\"><summary>{} {}: {}{}</summary>\n<p>{}</p>\n<p class=\"muted\">expected {} by {} · {:.3}s · {}</p>\n",
-                symbol(c.outcome),
-                escape(&c.pair()),
-                escape(&outcome_text(c.outcome, c.reason)),
-                if c.met { "" } else { " (unexpected)" },
-                escape(&c.message),
-                escape(&outcome_text(c.expected.outcome, c.expected.reason)),
-                escape(&c.expected.rule()),
-                c.duration_s,
-                escape(&c.platform)
-            );
-            if let Some(cmd) = &c.command {
-                let _ = writeln!(out, "<p>command:</p><pre>{}</pre>", escape(cmd));
-            }
-            if let Some(hint) = &c.hint {
-                let _ = writeln!(out, "<p><b>hint:</b> {}</p>", escape(hint));
-            }
-            if let Some(tb) = &c.traceback {
-                let _ = writeln!(out, "<p>traceback:</p><pre>{}</pre>", escape(tb));
-            }
-            for (name, text) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
-                if !text.is_empty() {
-                    let _ = writeln!(out, "<p>{name}:</p><pre>{}</pre>", escape(text));
-                }
-            }
-            out.push_str("</details>\n");
+            write_details(&mut out, i, c);
         }
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// When, of what, by what: the run's date, the commit, the tool.
+fn write_provenance(out: &mut String, doc: &Document) {
+    let mut parts = Vec::new();
+    if let Some(date) = &doc.date {
+        parts.push(format!(
+            "run <time datetime=\"{0}\">{0}</time>",
+            escape(date)
+        ));
+    }
+    if let Some(commit) = &doc.commit {
+        parts.push(format!(
+            "commit <code class=\"commit\">{}</code>",
+            escape(commit)
+        ));
+    }
+    parts.push(format!(
+        "abimatrix <span class=\"version\">{}</span>",
+        escape(&doc.abimatrix_version)
+    ));
+    if let Some(shard) = &doc.shard {
+        parts.push(format!("shard {}", escape(shard)));
+    }
+    if let Some(installer) = &doc.installer {
+        parts.push(format!("environments by {}", escape(installer)));
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"muted provenance\">{}</p>",
+        parts.join(" · ")
+    );
+}
+
+fn write_grid(out: &mut String, doc: &Document, index: usize, grid: &GridDoc) {
+    let _ = write!(
+        out,
+        "<table class=\"grid\" id=\"grid-{index}\"><tr><th>{}</th>",
+        super::grid::corner(doc)
+    );
+    for r in &grid.axes.runtime {
+        let _ = write!(out, "<th>{}</th>", escape(r.label()));
+    }
+    out.push_str("</tr>\n");
+    for b in &grid.axes.build {
+        let _ = write!(out, "<tr><th class=\"row\">{}</th>", escape(b.label()));
+        for r in &grid.axes.runtime {
+            match doc
+                .cells
+                .iter()
+                .position(|c| c.grid == index && c.build == b.label() && c.runtime == r.label())
+            {
+                Some(i) => {
+                    let c = &doc.cells[i];
+                    let marker = if c.met { "" } else { "!" };
+                    let _ = write!(
+                        out,
+                        "<td class=\"{} {}\" title=\"{}\"><a href=\"#cell-{i}\">{}{marker}</a></td>",
+                        class_of(c),
+                        c.outcome.as_str(),
+                        escape(&format!(
+                            "{}: {}{}",
+                            c.pair(),
+                            outcome_text(c.outcome, c.reason),
+                            if c.met { "" } else { " (unexpected)" }
+                        )),
+                        symbol(c.outcome)
+                    );
+                }
+                None => out.push_str("<td>?</td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    let _ = writeln!(out, "<p class=\"legend\">{}</p>", escape(&legend()));
+}
+
+/// What each request resolved to, per axis.
+fn write_versions(out: &mut String, grid: &GridDoc) {
+    out.push_str(
+        "<table class=\"versions\"><tr><th>axis</th><th>requested</th><th>resolved</th></tr>\n",
+    );
+    let mut row = |axis: &str, a: &AxisDoc| {
+        let resolved = match (&a.version, &a.unavailable) {
+            (Some(v), _) => escape(v),
+            (None, Some(why)) => format!("<span class=\"muted\">none: {}</span>", escape(why)),
+            (None, None) => escape(a.label()),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{axis}</td><td>{}</td><td>{resolved}</td></tr>",
+            escape(&a.request)
+        );
+    };
+    for a in &grid.axes.build {
+        row("build", a);
+    }
+    for a in &grid.axes.runtime {
+        row("runtime", a);
+    }
+    out.push_str("</table>\n");
+    if !grid.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">no wheel for this interpreter: {}</p>",
+            escape(&grid.skipped.join(", "))
+        );
+    }
+}
+
+fn write_details(out: &mut String, i: usize, c: &CellDoc) {
+    let _ = write!(
+        out,
+        "<details id=\"cell-{i}\"><summary>{} {}: {}{}</summary>\n<p>{}</p>\n<p class=\"muted\">expected {} by {} · {:.3}s · {}</p>\n",
+        symbol(c.outcome),
+        escape(&c.pair()),
+        escape(&outcome_text(c.outcome, c.reason)),
+        if c.met { "" } else { " (unexpected)" },
+        escape(&c.message),
+        escape(&outcome_text(c.expected.outcome, c.expected.reason)),
+        escape(&c.expected.rule()),
+        c.duration_s,
+        escape(&c.platform)
+    );
+    if let Some(cmd) = &c.command {
+        let _ = writeln!(out, "<p>command:</p><pre>{}</pre>", escape(cmd));
+    }
+    if let Some(hint) = &c.hint {
+        let _ = writeln!(out, "<p><b>hint:</b> {}</p>", escape(hint));
+    }
+    if let Some(tb) = &c.traceback {
+        let _ = writeln!(out, "<p>traceback:</p><pre>{}</pre>", escape(tb));
+    }
+    for (name, text) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
+        if !text.is_empty() {
+            let _ = writeln!(out, "<p>{name}:</p><pre>{}</pre>", escape(text));
+        }
+    }
+    out.push_str("</details>\n");
 }
 
 #[cfg(test)]

@@ -1,15 +1,24 @@
-//! JUnit XML: one test suite per interpreter, one test case per cell.
-//! `fail` is a `<failure>`, `crash`, `timeout` and `build-failed` are
-//! `<error>`s, `unavailable` is `<skipped>`; the cell's output goes in
-//! system-out/system-err, after a first line with its expectation (the
-//! JUnit schema has no per-case properties), so a consumer that only counts
-//! failures still sees what abimatrix judged.
+//! JUnit XML: one test suite per interpreter, one test case per cell,
+//! judged the way `matrix run` exits: a cell that did what the config
+//! expects passes, whatever it did. An expected `fail (abi-major)` is a
+//! green test case, so a CI test-report UI is red exactly when the run
+//! failed. A cell that did not do what was expected is a `<failure>` (it
+//! ran and answered otherwise: an unexpected pass or fail) or an `<error>`
+//! (it crashed, timed out, did not build or could not be installed);
+//! `unavailable` as expected is `<skipped>`.
+//!
+//! Every case's `system-out` starts with its expectation and its observed
+//! outcome. The JUnit XSD has no per-case `<properties>`, so the suite's
+//! `<properties>` carry what is shared (matrix, shard, platform, tool
+//! version) and the file stays valid.
 
 use std::fmt::Write as _;
 
 use super::grid::outcome_text;
 use crate::outcome::OutcomeKind;
+use crate::results::CellDoc;
 use crate::results::Document;
+use crate::results::document::GridDoc;
 
 /// Escapes text for XML, dropping characters XML 1.0 cannot carry at all
 /// (a child process may write any bytes).
@@ -30,26 +39,39 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// How a cell reads in JUnit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Passed,
+    Skipped,
+    Failure,
+    Error,
+}
+
+fn verdict(c: &CellDoc) -> Verdict {
+    match (c.met, c.outcome) {
+        (true, OutcomeKind::Unavailable) => Verdict::Skipped,
+        (true, _) => Verdict::Passed,
+        (false, OutcomeKind::Pass | OutcomeKind::Fail) => Verdict::Failure,
+        (false, _) => Verdict::Error,
+    }
+}
+
 pub fn render(doc: &Document) -> String {
-    let count = |kinds: &[OutcomeKind], grid: Option<usize>| {
+    let count = |want: Verdict, grid: Option<usize>| {
         doc.cells
             .iter()
-            .filter(|c| grid.is_none_or(|g| c.grid == g) && kinds.contains(&c.outcome))
+            .filter(|c| grid.is_none_or(|g| c.grid == g) && verdict(c) == want)
             .count()
     };
-    const ERRORS: [OutcomeKind; 3] = [
-        OutcomeKind::Crash,
-        OutcomeKind::Timeout,
-        OutcomeKind::BuildFailed,
-    ];
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total_time: f64 = doc.cells.iter().map(|c| c.duration_s).sum();
     let _ = writeln!(
         out,
         "<testsuites name=\"abimatrix\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
         doc.cells.len(),
-        count(&[OutcomeKind::Fail], None),
-        count(&ERRORS, None),
+        count(Verdict::Failure, None),
+        count(Verdict::Error, None),
         total_time
     );
     let extension = doc.extension.as_deref().unwrap_or("extension");
@@ -61,65 +83,14 @@ pub fn render(doc: &Document) -> String {
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             escape(&format!("{} · {extension}", grid.interpreter.label)),
             cells.len(),
-            count(&[OutcomeKind::Fail], Some(index)),
-            count(&ERRORS, Some(index)),
-            count(&[OutcomeKind::Unavailable], Some(index)),
+            count(Verdict::Failure, Some(index)),
+            count(Verdict::Error, Some(index)),
+            count(Verdict::Skipped, Some(index)),
             time
         );
+        write_properties(&mut out, doc, grid);
         for c in cells {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-                escape(&format!(
-                    "abimatrix.{}.build-{}",
-                    grid.interpreter.label.replace(' ', "-"),
-                    c.build
-                )),
-                escape(&format!("numpy {} → {}", c.build, c.runtime)),
-                c.duration_s
-            );
-            let message = escape(&c.message);
-            let kind = escape(&outcome_text(c.outcome, c.reason));
-            match c.outcome {
-                OutcomeKind::Pass => {}
-                OutcomeKind::Fail => {
-                    let _ = writeln!(
-                        out,
-                        "      <failure type=\"{kind}\" message=\"{message}\">{message}</failure>"
-                    );
-                }
-                OutcomeKind::Crash | OutcomeKind::Timeout | OutcomeKind::BuildFailed => {
-                    let body = escape(c.traceback.as_deref().unwrap_or(&c.message));
-                    let _ = writeln!(
-                        out,
-                        "      <error type=\"{kind}\" message=\"{message}\">{body}</error>"
-                    );
-                }
-                OutcomeKind::Unavailable => {
-                    let _ = writeln!(out, "      <skipped message=\"{message}\"/>");
-                }
-            }
-            let verdict = format!(
-                "abimatrix: {}: expected {} by {}; {} on {}\n",
-                outcome_text(c.outcome, c.reason),
-                outcome_text(c.expected.outcome, c.expected.reason),
-                c.expected.rule(),
-                if c.met {
-                    "as expected"
-                } else {
-                    "NOT as expected"
-                },
-                c.platform
-            );
-            let _ = writeln!(
-                out,
-                "      <system-out>{}</system-out>",
-                escape(&(verdict + &c.stdout))
-            );
-            if !c.stderr.is_empty() {
-                let _ = writeln!(out, "      <system-err>{}</system-err>", escape(&c.stderr));
-            }
-            let _ = writeln!(out, "    </testcase>");
+            write_case(&mut out, grid, c);
         }
         let _ = writeln!(out, "  </testsuite>");
     }
@@ -127,9 +98,152 @@ pub fn render(doc: &Document) -> String {
     out
 }
 
+fn write_properties(out: &mut String, doc: &Document, grid: &GridDoc) {
+    let mut props: Vec<(&str, String)> = vec![
+        ("abimatrix.version", doc.abimatrix_version.clone()),
+        (
+            "interpreter",
+            grid.interpreter.executable.display().to_string(),
+        ),
+        ("platform", grid.interpreter.platform.clone()),
+    ];
+    if let Some(id) = &doc.matrix_id {
+        props.push(("matrix", id.clone()));
+    }
+    if let Some(shard) = &doc.shard {
+        props.push(("shard", shard.clone()));
+    }
+    if !doc.complete {
+        props.push(("incomplete", doc.incomplete_text()));
+    }
+    let _ = writeln!(out, "    <properties>");
+    for (name, value) in props {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            escape(name),
+            escape(&value)
+        );
+    }
+    let _ = writeln!(out, "    </properties>");
+}
+
+fn write_case(out: &mut String, grid: &GridDoc, c: &CellDoc) {
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+        escape(&format!(
+            "abimatrix.{}.build-{}",
+            grid.interpreter.label.replace(' ', "-"),
+            c.build
+        )),
+        escape(&format!("numpy {} → {}", c.build, c.runtime)),
+        c.duration_s
+    );
+    let observed = outcome_text(c.outcome, c.reason);
+    let expected = outcome_text(c.expected.outcome, c.expected.reason);
+    let message = escape(&format!(
+        "expected {expected} ({}), got {observed}: {}",
+        c.expected.rule(),
+        c.message
+    ));
+    let kind = escape(&observed);
+    match verdict(c) {
+        Verdict::Passed => {}
+        Verdict::Skipped => {
+            let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape(&c.message));
+        }
+        Verdict::Failure => {
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{kind}\" message=\"{message}\">{message}</failure>"
+            );
+        }
+        Verdict::Error => {
+            let body = escape(c.traceback.as_deref().unwrap_or(&c.message));
+            let _ = writeln!(
+                out,
+                "      <error type=\"{kind}\" message=\"{message}\">{body}</error>"
+            );
+        }
+    }
+    let header = format!(
+        "abimatrix: expected {expected} ({}); observed {observed}; {} on {}\n",
+        c.expected.rule(),
+        if c.met {
+            "as expected"
+        } else {
+            "NOT as expected"
+        },
+        c.platform
+    );
+    let _ = writeln!(
+        out,
+        "      <system-out>{}</system-out>",
+        escape(&(header + &c.stdout))
+    );
+    if !c.stderr.is_empty() {
+        let _ = writeln!(out, "      <system-err>{}</system-err>", escape(&c.stderr));
+    }
+    let _ = writeln!(out, "    </testcase>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_failures_pass_and_unexpected_cells_fail() {
+        let doc = crate::report::fixtures::every_outcome();
+        let xml = render(&doc);
+        let parsed = roxmltree::Document::parse(&xml).expect("well-formed");
+        let cases: Vec<_> = parsed
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(cases.len(), doc.cells.len());
+        let has = |case: &roxmltree::Node, tag: &str| case.children().any(|n| n.has_tag_name(tag));
+        let mut expected_failures = 0;
+        for (case, cell) in cases.iter().zip(&doc.cells) {
+            let red = has(case, "failure") || has(case, "error");
+            assert_eq!(
+                red,
+                !cell.met,
+                "{} is red exactly when unexpected",
+                cell.pair()
+            );
+            if cell.met
+                && cell.outcome != OutcomeKind::Pass
+                && cell.outcome != OutcomeKind::Unavailable
+            {
+                expected_failures += 1;
+            }
+            let out = case
+                .children()
+                .find(|n| n.has_tag_name("system-out"))
+                .and_then(|n| n.text())
+                .unwrap_or_default();
+            assert!(out.starts_with("abimatrix: expected "), "{out}");
+            assert!(out.contains(&format!(
+                "observed {}",
+                outcome_text(cell.outcome, cell.reason)
+            )));
+        }
+        assert!(
+            expected_failures > 0,
+            "the fixture has expected failures to check"
+        );
+        let root = parsed.root_element();
+        let unmet = doc.unmet().count();
+        let failures: usize = root.attribute("failures").unwrap().parse().unwrap();
+        let errors: usize = root.attribute("errors").unwrap().parse().unwrap();
+        assert_eq!(failures + errors, unmet);
+        assert!(
+            parsed
+                .descendants()
+                .any(|n| n.has_tag_name("property") && n.attribute("name") == Some("matrix"))
+        );
+    }
 
     #[test]
     fn escapes_markup_and_drops_what_xml_cannot_hold() {

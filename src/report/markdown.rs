@@ -76,11 +76,7 @@ pub fn render(doc: &Document) -> String {
         out.push('\n');
     }
     let verdict = if !doc.complete {
-        format!(
-            "**incomplete**: {} of {} cells finished",
-            doc.cells.len(),
-            doc.summary.planned
-        )
+        format!("**incomplete**: {}", md(&doc.incomplete_text()))
     } else if doc.summary.unmet == 0 {
         "every cell as expected".to_string()
     } else {

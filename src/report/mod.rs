@@ -7,6 +7,7 @@ pub mod diff;
 pub mod explain;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod github;
 pub mod grid;
 pub mod html;
 pub mod json;

@@ -5,7 +5,7 @@
 //! can be tested without a terminal.
 
 use std::io::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pep440_rs::Version;
@@ -45,9 +45,59 @@ pub enum Progress {
         builds: ProgressBar,
         cells: ProgressBar,
     },
-    /// Interpreter labels by grid, and whether rows are packages.
-    Lines(Vec<String>, bool),
+    /// A log: one line per update, and a heartbeat when it goes quiet.
+    Lines(Log),
     Quiet,
+}
+
+/// How often a quiet log says what is still going on: a CI job that prints
+/// nothing for minutes looks hung, and some systems kill it.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// What the log form keeps between lines.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Interpreter labels by grid.
+    labels: Vec<String>,
+    /// Rows are published packages, not builds.
+    packages: bool,
+    /// In a GitHub Actions job: the progress goes in a collapsed group.
+    github: bool,
+    /// Environments and builds started and not finished, with when.
+    running: Vec<(String, Instant)>,
+    planned: usize,
+    done: usize,
+    last: Option<Instant>,
+}
+
+impl Log {
+    fn print(&mut self, text: &str) {
+        eprintln_locked(text);
+        self.last = Some(Instant::now());
+    }
+
+    fn track(&mut self, update: &Update<'_>) {
+        let py = |grid: usize| self.labels.get(grid).cloned().unwrap_or_default();
+        match *update {
+            Update::EnvStarted { grid, version } => self.running.push((
+                format!("env {} · numpy {version}", py(grid)),
+                Instant::now(),
+            )),
+            Update::EnvFinished { grid, version, .. } => {
+                let name = format!("env {} · numpy {version}", py(grid));
+                self.running.retain(|(n, _)| *n != name);
+            }
+            Update::BuildStarted { grid, row } => self
+                .running
+                .push((format!("build {} · {row}", py(grid)), Instant::now())),
+            Update::BuildFinished(b) => {
+                let name = format!("build {} · {}", py(b.grid), b.row);
+                self.running.retain(|(n, _)| *n != name);
+            }
+            Update::Cell(_) => self.done += 1,
+            Update::Finished(_) => {}
+        }
+    }
 }
 
 impl Progress {
@@ -56,7 +106,10 @@ impl Progress {
             return Progress::Quiet;
         }
         if !terminal {
-            return Progress::Lines(Vec::new(), false);
+            return Progress::Lines(Log {
+                github: super::github::enabled(),
+                ..Log::default()
+            });
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let style =
@@ -81,10 +134,17 @@ impl Progress {
     pub fn started(&mut self, h: &RunHeader) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines(labels, packages) => {
-                *labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
-                *packages = h.subject == SubjectKind::Packages;
-                eprintln_locked(&header_text(h));
+            Progress::Lines(log) => {
+                log.labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
+                log.packages = h.subject == SubjectKind::Packages;
+                log.planned = h.planned();
+                log.print(&header_text(h));
+                if log.github {
+                    log.print(&super::github::group(&format!(
+                        "abimatrix: {} cell(s), environments and builds",
+                        h.planned()
+                    )));
+                }
             }
             Progress::Bars {
                 multi,
@@ -113,9 +173,14 @@ impl Progress {
     pub fn on(&mut self, update: Update<'_>) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines(labels, packages) => {
-                if let Some(text) = line(labels, *packages, update) {
-                    eprintln_locked(&text);
+            Progress::Lines(log) => {
+                log.track(&update);
+                if let Some(text) = line(&log.labels, log.packages, update) {
+                    log.print(&text);
+                }
+                if matches!(update, Update::Finished(_)) && log.github {
+                    log.print(super::github::END_GROUP);
+                    log.github = false;
                 }
             }
             Progress::Bars {
@@ -149,8 +214,25 @@ impl Progress {
         }
     }
 
-    /// Removes the bars so the report prints on a clean screen.
-    pub fn finish(&self) {
+    /// In a log quiet for [`HEARTBEAT`], a line of what is still going on.
+    pub fn heartbeat(&mut self) {
+        let Progress::Lines(log) = self else { return };
+        if log.last.is_some_and(|t| t.elapsed() < HEARTBEAT) {
+            return;
+        }
+        let text = heartbeat_text(&log.running, log.done, log.planned, Instant::now());
+        log.print(&text);
+    }
+
+    /// Removes the bars so the report prints on a clean screen (and closes
+    /// a log's group, if an interrupt came before the end).
+    pub fn finish(&mut self) {
+        if let Progress::Lines(log) = self
+            && log.github
+        {
+            log.print(super::github::END_GROUP);
+            log.github = false;
+        }
         if let Progress::Bars {
             multi,
             envs,
@@ -201,6 +283,28 @@ pub fn header_text(h: &RunHeader) -> String {
         s.push_str(&format!("\nnote: {note}"));
     }
     s
+}
+
+/// "still working: build CPython 3.11.7 · 2.0.2 for 2m05s; 4 of 12 cells done".
+pub fn heartbeat_text(
+    running: &[(String, Instant)],
+    done: usize,
+    planned: usize,
+    now: Instant,
+) -> String {
+    let work: Vec<String> = running
+        .iter()
+        .map(|(name, since)| {
+            let s = now.saturating_duration_since(*since).as_secs();
+            format!("{name} for {}m{:02}s", s / 60, s % 60)
+        })
+        .collect();
+    let cells = format!("{done} of {planned} cells done");
+    if work.is_empty() {
+        format!("still working: {cells}")
+    } else {
+        format!("still working: {}; {cells}", work.join(", "))
+    }
 }
 
 /// The non-terminal form of an update: one line, or nothing for updates a
@@ -277,6 +381,44 @@ mod tests {
     use crate::report::fixtures;
     use crate::runner::Built;
     use std::str::FromStr;
+
+    #[test]
+    fn a_heartbeat_says_what_runs_and_for_how_long() {
+        let now = Instant::now();
+        let running = vec![(
+            "build CPython 3.11.7 · 2.0.2".to_string(),
+            now - Duration::from_secs(125),
+        )];
+        assert_eq!(
+            heartbeat_text(&running, 4, 12, now),
+            "still working: build CPython 3.11.7 · 2.0.2 for 2m05s; 4 of 12 cells done"
+        );
+        assert_eq!(
+            heartbeat_text(&[], 0, 3, now),
+            "still working: 0 of 3 cells done"
+        );
+        // Started and finished work is no longer listed.
+        let mut log = Log {
+            labels: vec!["CPython 3.11.7".into()],
+            ..Log::default()
+        };
+        log.track(&Update::BuildStarted {
+            grid: 0,
+            row: "2.0.2",
+        });
+        assert_eq!(log.running.len(), 1);
+        let record = BuildRecord {
+            grid: 0,
+            row: "2.0.2".into(),
+            result: Ok(Built {
+                reused: false,
+                duration: Duration::from_secs(1),
+                log: String::new(),
+            }),
+        };
+        log.track(&Update::BuildFinished(&record));
+        assert!(log.running.is_empty());
+    }
 
     #[test]
     fn the_resolved_table() {

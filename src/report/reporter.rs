@@ -85,10 +85,15 @@ impl Reporter {
         Some(CellDoc::new(cell, grid, &expected))
     }
 
+    /// Called every few seconds: a quiet log says what is still running.
+    pub fn tick(&mut self) {
+        self.progress.heartbeat();
+    }
+
     /// Ends the live output and hands over what was collected. A finished
     /// run has nothing to resume, so its journal goes; an interrupted one
     /// keeps it.
-    pub fn finish(self) -> RunResults {
+    pub fn finish(mut self) -> RunResults {
         self.progress.finish();
         if self.results.complete()
             && let Some(j) = self.journal

@@ -151,11 +151,7 @@ fn render_summary(doc: &Document, out: &mut String) {
     let verdict = if !doc.complete {
         paint(
             UNEXPECTED,
-            &format!(
-                "INCOMPLETE: {} of {} cells finished",
-                doc.cells.len(),
-                doc.summary.planned
-            ),
+            &format!("INCOMPLETE: {}", doc.incomplete_text()),
         )
     } else if unmet == 0 {
         paint(PASS, "every cell as expected")

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::collect::RunResults;
 use crate::expect::{ExpectSource, Expected};
 use crate::outcome::{FailureReason, Outcome, OutcomeKind};
-use crate::plan::{AxisEntry, CellKey, GridPlan};
+use crate::plan::{AxisEntry, CellKey, GridPlan, ShardPlan};
 use crate::runner::CellResult;
 
 pub const SCHEMA: &str = "abimatrix.results";
@@ -47,6 +47,23 @@ pub struct Document {
     /// wheels and requirements, whose rows are not NumPy versions).
     #[serde(default)]
     pub subject: Option<String>,
+    /// Every unit of the matrix (Python × runtime request) and the shard
+    /// that owns it: what `merge` checks a set of shards against. Absent
+    /// from files written before shards knew their plan.
+    #[serde(default)]
+    pub plan: Option<ShardPlan>,
+    /// When the run started (RFC 3339, UTC), and the commit of the code it
+    /// tested (`GITHUB_SHA`, else the config's git checkout), when known.
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// The config's path as the run was given it (annotations point there).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// What is known to be missing: shards not merged, cells no input had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     pub grids: Vec<GridDoc>,
     pub cells: Vec<CellDoc>,
     pub summary: Summary,
@@ -55,6 +72,10 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridDoc {
     pub interpreter: InterpreterDoc,
+    /// The config's Python request this interpreter answers (the Python
+    /// of its units in `plan`).
+    #[serde(default)]
+    pub python: Option<String>,
     pub axes: Axes,
     /// Series inside requested ranges that have no wheel for this interpreter.
     #[serde(default)]
@@ -295,6 +316,7 @@ impl Document {
                     machine: g.interpreter.machine.clone(),
                     platform: g.interpreter.platform.clone(),
                 },
+                python: header.shards.pythons.get(g.python_unit).cloned(),
                 axes: Axes {
                     build: axis(&g.build_axis),
                     runtime: axis(&g.runtime_axis),
@@ -337,6 +359,11 @@ impl Document {
             matrix_id: Some(header.matrix_id.clone()),
             shard: header.shard.map(|s| s.to_string()),
             subject: Some(header.subject.to_string()),
+            plan: Some(header.shards.clone()),
+            date: None,
+            commit: None,
+            config: None,
+            missing: Vec::new(),
             grids,
             cells: results.cells.clone(),
             summary: Summary::default(),
@@ -398,6 +425,40 @@ impl Document {
     /// Whether rows are published packages rather than builds.
     pub fn has_package_rows(&self) -> bool {
         self.subject.as_deref() == Some("packages")
+    }
+
+    /// Why the results are not whole, for a verdict line: the shards and
+    /// cells known to be missing, else how many cells finished.
+    pub fn incomplete_text(&self) -> String {
+        if self.missing.is_empty() {
+            return format!(
+                "{} of {} cells finished",
+                self.cells.len(),
+                self.summary.planned
+            );
+        }
+        let (shards, cells): (Vec<&String>, Vec<&String>) =
+            self.missing.iter().partition(|m| m.starts_with("shard "));
+        let mut parts: Vec<String> = Vec::new();
+        if !shards.is_empty() {
+            let list: Vec<&str> = shards.iter().map(|s| s.as_str()).collect();
+            parts.push(format!("missing {}", list.join(", ")));
+        }
+        if !cells.is_empty() {
+            let shown: Vec<&str> = cells.iter().take(3).map(|s| s.as_str()).collect();
+            let more = cells.len().saturating_sub(shown.len());
+            parts.push(format!(
+                "{} cell(s) in no input ({}{})",
+                cells.len(),
+                shown.join("; "),
+                if more > 0 {
+                    format!("; {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        parts.join("; ")
     }
 
     pub fn unmet(&self) -> impl Iterator<Item = &CellDoc> {
@@ -587,8 +648,14 @@ pub(crate) mod tests {
             matrix_id: Some("0123456789abcdef".into()),
             shard: None,
             subject: Some("sources".into()),
+            plan: None,
+            date: None,
+            commit: None,
+            config: None,
+            missing: Vec::new(),
             grids: vec![GridDoc {
                 interpreter: interpreter("CPython 3.11.7"),
+                python: Some("3.11".into()),
                 axes: Axes {
                     build: build.iter().map(|b| axis_doc(b)).collect(),
                     runtime: runtime.iter().map(|r| axis_doc(r)).collect(),

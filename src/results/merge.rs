@@ -1,7 +1,14 @@
 //! Joining the results of the shards of one matrix into one document that
-//! renders exactly like a single-machine run of the same matrix.
+//! renders exactly like a single-machine run of the same matrix, and
+//! saying what is missing when the set is not whole: every shard's
+//! document carries the matrix's units and their owners, so a lost shard
+//! (a CI job that died before uploading) makes the merge incomplete
+//! instead of green.
+
+use std::collections::BTreeSet;
 
 use super::document::{Document, GridDoc};
+use crate::plan::ShardPlan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -13,6 +20,10 @@ pub enum MergeError {
     DifferentMatrix(String, String, String, String),
     #[error("cell {0} appears in more than one input")]
     Duplicate(String),
+    #[error(
+        "{0} is shard {1} but {2} was cut into {3} shard(s); only shards of one `matrix plan` can be merged"
+    )]
+    DifferentCut(String, String, String, usize),
 }
 
 /// Merges `docs` (named by `names` in errors).
@@ -21,10 +32,13 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
     let (first, first_name) = docs.next().ok_or(MergeError::Empty)?;
     let mut merged = Document {
         shard: None,
+        plan: None,
+        missing: Vec::new(),
         cells: Vec::new(),
         grids: Vec::new(),
         ..first.clone()
     };
+    let mut present = BTreeSet::new();
     for (doc, name) in std::iter::once((first, first_name)).chain(docs) {
         if doc.matrix_id != merged.matrix_id {
             return Err(MergeError::DifferentMatrix(
@@ -33,6 +47,21 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
                 merged.matrix_id.clone().unwrap_or_default(),
                 doc.matrix_id.clone().unwrap_or_default(),
             ));
+        }
+        if let Some(plan) = &doc.plan {
+            match &merged.plan {
+                Some(m) if m.shards != plan.shards => {
+                    return Err(MergeError::DifferentCut(
+                        name.clone(),
+                        doc.shard.clone().unwrap_or_else(|| "1/1".into()),
+                        first_name.clone(),
+                        m.shards,
+                    ));
+                }
+                Some(_) => {}
+                None => merged.plan = Some(plan.clone()),
+            }
+            present.extend(shards_of(&doc, plan));
         }
         merged.complete &= doc.complete;
         merged.duration_s = match (merged.duration_s, doc.duration_s) {
@@ -80,9 +109,54 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
         }
     }
     merged.sort_cells();
+    merged.missing = missing(&merged, &present);
+    merged.complete &= merged.missing.is_empty();
     let planned = merged.planned_by_axes();
     merged.summarize(planned);
     Ok(merged)
+}
+
+/// Which shards of the plan an input is: all of them for an unsharded run.
+fn shards_of(doc: &Document, plan: &ShardPlan) -> Vec<usize> {
+    match doc.shard.as_deref().and_then(|s| s.split_once('/')) {
+        Some((k, _)) => k.parse().ok().into_iter().collect(),
+        None => (1..=plan.shards).collect(),
+    }
+}
+
+/// The shards no input was, and the cells of the inputs' shards that no
+/// input holds: what a complete set would have had.
+fn missing(merged: &Document, present: &BTreeSet<usize>) -> Vec<String> {
+    let Some(plan) = &merged.plan else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = (1..=plan.shards)
+        .filter(|k| !present.contains(k))
+        .map(|k| format!("shard {k}/{} ({})", plan.shards, plan.label_of(k)))
+        .collect();
+    for (gi, g) in merged.grids.iter().enumerate() {
+        for r in &g.axes.runtime {
+            // Cells of a lost shard are said once, as the shard.
+            let owner = g
+                .python
+                .as_deref()
+                .and_then(|p| plan.owner_of(p, &r.request));
+            if owner.is_some_and(|k| !present.contains(&k)) {
+                continue;
+            }
+            for b in &g.axes.build {
+                if merged.cell(gi, b.label(), r.label()).is_none() {
+                    out.push(format!(
+                        "{}: {} → {}",
+                        g.interpreter.label,
+                        b.label(),
+                        r.label()
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn same_grid(a: &GridDoc, b: &GridDoc) -> bool {
@@ -95,6 +169,7 @@ fn same_grid(a: &GridDoc, b: &GridDoc) -> bool {
 mod tests {
     use super::*;
     use crate::outcome::OutcomeKind;
+    use crate::results::CellDoc;
     use crate::results::document::tests::{cell, document};
 
     fn names(n: usize) -> Vec<String> {
@@ -135,6 +210,58 @@ mod tests {
         let e = merge(vec![a, b], &names(2)).unwrap_err();
         assert!(e.to_string().contains("different matrices"), "{e}");
         assert!(matches!(merge(vec![], &[]), Err(MergeError::Empty)));
+    }
+
+    /// Shard `k` of 2 of a 3.11 grid with runtime columns 1.26.* and 2.0.*
+    /// (one unit each), holding `cells`.
+    fn planned_shard(k: usize, cells: Vec<CellDoc>) -> Document {
+        let mut d = document(vec![
+            cell("1.26.4", "1.26.4", OutcomeKind::Pass),
+            cell("1.26.4", "2.0.2", OutcomeKind::Pass),
+        ]);
+        d.grids[0].python = Some("3.11".into());
+        d.plan = Some(ShardPlan::new(
+            &["3.11".into()],
+            &["1.26.*".into(), "2.0.*".into()],
+            2,
+        ));
+        d.shard = Some(format!("{k}/2"));
+        d.cells = cells;
+        d
+    }
+
+    #[test]
+    fn a_lost_shard_is_named_and_the_merge_is_incomplete() {
+        let one = planned_shard(1, vec![cell("1.26.4", "1.26.4", OutcomeKind::Pass)]);
+        let two = planned_shard(2, vec![cell("1.26.4", "2.0.2", OutcomeKind::Pass)]);
+        let whole = merge(vec![one.clone(), two], &names(2)).unwrap();
+        assert!(whole.complete, "{:?}", whole.missing);
+        assert!(whole.missing.is_empty());
+
+        let lost = merge(vec![one.clone()], &names(1)).unwrap();
+        assert!(!lost.complete, "a lost shard cannot merge green");
+        assert_eq!(lost.missing, ["shard 2/2 (3.11: 2.0.*)"]);
+        assert!(lost.incomplete_text().contains("missing shard 2/2"));
+
+        // A shard that came back without one of its cells.
+        let empty = planned_shard(2, Vec::new());
+        let holed = merge(vec![one, empty], &names(2)).unwrap();
+        assert!(!holed.complete);
+        assert_eq!(holed.missing, ["CPython 3.11.7: 1.26.4 → 2.0.2"]);
+    }
+
+    #[test]
+    fn shards_of_different_cuts_are_refused() {
+        let one = planned_shard(1, vec![cell("1.26.4", "1.26.4", OutcomeKind::Pass)]);
+        let mut other = planned_shard(2, vec![cell("1.26.4", "2.0.2", OutcomeKind::Pass)]);
+        other.plan = Some(ShardPlan::new(
+            &["3.11".into()],
+            &["1.26.*".into(), "2.0.*".into()],
+            1,
+        ));
+        other.shard = None;
+        let e = merge(vec![one, other], &names(2)).unwrap_err();
+        assert!(matches!(e, MergeError::DifferentCut(..)), "{e}");
     }
 
     #[test]
