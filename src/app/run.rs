@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::files::{self, keep_last_results, write_outputs};
-use super::{Exit, error, error_with_hint, hint, interrupted};
+use super::{Exit, error, error_with_hint, hint, interrupted, note};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -55,7 +55,9 @@ pub async fn run(args: RunArgs) -> Exit {
         return Exit::Ok;
     }
     let progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
-    let journal = inputs.open_journal();
+    // A build-only run has no cell to journal (and must not end another
+    // run's journal).
+    let journal = (!args.build_only).then(|| inputs.open_journal()).flatten();
     let mut reporter = Reporter::new(
         plan.header.clone(),
         config.expectations.clone(),
@@ -76,6 +78,9 @@ pub async fn run(args: RunArgs) -> Exit {
         if results.cells.is_empty() {
             return Exit::Environment;
         }
+    }
+    if args.build_only {
+        return built(&results, &plan, ended.is_some());
     }
     let mut doc = inputs.combine(Document::from_results(&results), &config, &plan.header);
     doc.config = Some(args.config.display().to_string());
@@ -249,6 +254,16 @@ impl Inputs {
             ignore_requires: args.ignore_requires,
             python: python_requests(&args.python)?,
             select: args.select.clone(),
+            artifacts: args
+                .artifacts
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()
+                .map_err(|e| {
+                    error(format_args!("--artifacts: {e}"));
+                    Exit::Usage
+                })?,
+            build_only: args.build_only,
         };
         Ok(Inputs {
             options,
@@ -414,4 +429,48 @@ fn commit_of(dir: &std::path::Path) -> Option<String> {
         .ok()?;
     let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+/// The end of `run --build-only`: what was built where. A build that
+/// failed is reported, not fatal: the shards that test it report its cells
+/// as `build-failed`, judged by the config like any other.
+fn built(results: &crate::results::RunResults, plan: &Plan, finished: bool) -> Exit {
+    let made = results
+        .builds
+        .iter()
+        .filter(|b| matches!(&b.result, Ok(a) if !a.reused))
+        .count();
+    let reused = results
+        .builds
+        .iter()
+        .filter(|b| matches!(&b.result, Ok(a) if a.reused))
+        .count();
+    let failed: Vec<_> = results
+        .builds
+        .iter()
+        .filter(|b| b.result.is_err())
+        .collect();
+    let place = plan
+        .artifacts
+        .as_deref()
+        .or(plan.cache.as_deref())
+        .map_or_else(
+            || "a temporary folder (--fresh: nothing is kept)".to_string(),
+            |p| p.display().to_string(),
+        );
+    println!(
+        "{} build(s): {made} made, {reused} already there, {} failed; kept in {place}",
+        results.builds.len(),
+        failed.len()
+    );
+    for b in failed {
+        if let Err(e) = &b.result {
+            note(format_args!("{} did not build: {}", b.row, e.summary));
+        }
+    }
+    if finished {
+        Exit::Ok
+    } else {
+        Exit::Interrupted
+    }
 }

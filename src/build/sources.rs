@@ -10,13 +10,14 @@ use crate::environment::NumpyEnv;
 use crate::extension::Sources;
 use crate::process::Spec;
 use crate::python::Interpreter;
+use pep440_rs::Version;
 
 /// The key of a build: sources, flags, module name, the interpreter and its
 /// compiler settings, and the NumPy version (its headers).
-pub fn key(sources: &Sources, interpreter: &Interpreter, env: &NumpyEnv) -> String {
+pub fn key(sources: &Sources, interpreter: &Interpreter, numpy: &Version) -> String {
     let mut parts: Vec<Vec<u8>> = vec![
         crate::cache::interpreter_key(interpreter).into_bytes(),
-        env.numpy.to_string().into_bytes(),
+        numpy.to_string().into_bytes(),
         sources.module.clone().into_bytes(),
     ];
     for s in &sources.files {
@@ -276,15 +277,8 @@ mod tests {
             unreachable!()
         };
         let interpreter = crate::report::fixtures::interpreter("3.11.7");
-        let env = NumpyEnv {
-            numpy: "2.0.2".parse().unwrap(),
-            dir: "/e".into(),
-            python: "/e/bin/python".into(),
-            include: "/e/include".into(),
-            setup: std::time::Duration::ZERO,
-            reused: false,
-        };
-        let k = |s: &Sources| key(s, &interpreter, &env);
+        let numpy: Version = "2.0.2".parse().unwrap();
+        let k = |s: &Sources| key(s, &interpreter, &numpy);
         let mut seen = vec![k(&base)];
         let edits: [fn(&mut Sources); 6] = [
             |s| s.cflags.push("-O3".into()),

@@ -75,6 +75,10 @@ pub struct PlanOptions {
     pub skip: HashSet<CellKey>,
     /// Run wheel rows under NumPy versions their metadata forbids.
     pub ignore_requires: bool,
+    /// `--artifacts DIR`: builds are kept (and looked up) there.
+    pub artifacts: Option<PathBuf>,
+    /// `--build-only`: make the builds, run no cell.
+    pub build_only: bool,
     /// `--python`: narrows (or, with no `[python]` in the config, replaces)
     /// the interpreters.
     pub python: Vec<PythonRequest>,
@@ -164,6 +168,10 @@ pub struct Plan {
     pub isolation: Isolation,
     pub ignore_requires: bool,
     pub cache: Option<PathBuf>,
+    /// Where builds are kept instead of the cache (`--artifacts`).
+    pub artifacts: Option<PathBuf>,
+    /// Make the builds and stop.
+    pub build_only: bool,
     /// The folder that holds the config: test commands run there, as tox
     /// and nox run theirs in their file's folder.
     pub config_dir: PathBuf,
@@ -287,7 +295,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             ));
         }
     }
-    if let Some(root) = &options.cache {
+    for root in options.cache.iter().chain(&options.artifacts) {
         check_writable(root)?;
     }
     let installer = Installer::discover(
@@ -301,6 +309,9 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     let resolver = Resolver::new(&installer, &options.memo, options.cache.as_deref());
     let mut grids = resolve_grids(config, &resolver, &chosen).await?;
     select_cells(&mut grids, options, config, &shards);
+    if options.build_only {
+        grids.iter_mut().for_each(|g| g.cells.clear());
+    }
     let jobs = options
         .jobs
         .or(config.jobs)
@@ -326,6 +337,8 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         isolation: options.isolation.unwrap_or(config.isolation),
         ignore_requires: options.ignore_requires,
         cache: options.cache.clone(),
+        artifacts: options.artifacts.clone(),
+        build_only: options.build_only,
         config_dir: config.dir(),
         memo: options.memo.clone(),
     })

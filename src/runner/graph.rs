@@ -103,6 +103,25 @@ impl Grid {
     }
 }
 
+/// The build rows of one grid and nothing else (`run --build-only`): each
+/// made (or found) where the run keeps builds.
+pub(super) fn builds(ctx: &Arc<Ctx>, grid: &Arc<Grid>) -> Vec<impl Future<Output = ()> + use<>> {
+    grid.plan
+        .build_axis
+        .iter()
+        .filter_map(|b| match b {
+            AxisEntry::Numpy { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .map(|version| {
+            let env = env_node(ctx.clone(), grid.clone(), version.clone())
+                .boxed()
+                .shared();
+            build_node(ctx.clone(), grid.clone(), version, env).map(drop)
+        })
+        .collect()
+}
+
 /// The cells of one grid, as futures ready to be awaited together.
 pub(super) fn cells(ctx: &Arc<Ctx>, grid: &Arc<Grid>) -> Vec<impl Future<Output = ()> + use<>> {
     let mut envs: HashMap<Version, SharedEnv> = HashMap::new();
@@ -214,9 +233,18 @@ async fn build_node(
     version: Version,
     env: SharedEnv,
 ) -> Result<Arc<Artifact>, RowProblem> {
+    let row = version.to_string();
+    // A build already made (in the cache, or in the artifacts a CI build
+    // job uploaded) needs no environment: a shard that tests uploaded
+    // builds makes none for their NumPy unless a column runs it.
+    if let Some(key) = build_key(&ctx, &grid, &version)
+        && let Some(dir) = stored_build(&ctx, &key)
+        && let Some(artifact) = build::reuse(&dir)
+    {
+        return finish_row(&ctx, &grid, row, Ok(artifact));
+    }
     let env = env.await.map_err(RowProblem::Env)?;
     let _permit = ctx.permits.acquire().await;
-    let row = version.to_string();
     let started = || {
         ctx.send(Event::BuildStarted {
             grid: grid.index,
@@ -240,16 +268,15 @@ async fn make_build(
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("builds").join(&row);
     let installer = &ctx.plan.installer;
+    let stored = build_key(ctx, grid, version)
+        .and_then(|key| stored_build(ctx, &key))
+        .unwrap_or_default();
+    let place = match ctx.plan.cache.is_some() || ctx.plan.artifacts.is_some() {
+        true => Place::Cached(&stored),
+        false => Place::Temporary(&temporary),
+    };
     match &ctx.plan.extension.subject {
         Subject::Project(project) => {
-            let key = crate::cache::digest([
-                "project".to_string(),
-                build::project::source_hash(project),
-                crate::cache::interpreter_key(interpreter),
-                row.clone(),
-                ctx.plan.ignore_requires.to_string(),
-            ]);
-            let cached = cached_build(ctx, &key);
             let build = build::project::ProjectBuild {
                 installer,
                 interpreter,
@@ -258,15 +285,14 @@ async fn make_build(
                 ignore_requires: ctx.plan.ignore_requires,
                 limit: ctx.plan.build_timeout,
             };
-            build::ensure(place(ctx, &cached, &temporary), async |dir: &Path| {
+            build::ensure(place, async |dir: &Path| {
                 started();
                 build.build(dir).await
             })
             .await
         }
         Subject::Sources(sources) => {
-            let cached = cached_build(ctx, &build::sources::key(sources, interpreter, env));
-            build::ensure(place(ctx, &cached, &temporary), async |dir: &Path| {
+            build::ensure(place, async |dir: &Path| {
                 started();
                 build::sources::compile(sources, interpreter, env, dir, ctx.plan.build_timeout)
                     .await
@@ -280,12 +306,42 @@ async fn make_build(
     }
 }
 
+/// Where the cache keeps the entry with `key` (rows and dependency layers:
+/// an artifacts folder holds builds only).
 fn cached_build(ctx: &Ctx, key: &str) -> PathBuf {
     ctx.plan
         .cache
         .as_deref()
         .map(|root| build::cached_dir(root, key))
         .unwrap_or_default()
+}
+
+/// What names a build row's artifact: everything that goes into it (the
+/// sources or the project's tree, the interpreter, the NumPy), so the cache
+/// and an artifacts folder made on another machine are checked alike.
+fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
+    let interpreter = &grid.plan.interpreter;
+    match &ctx.plan.extension.subject {
+        Subject::Project(project) => Some(crate::cache::digest([
+            "project".to_string(),
+            build::project::source_hash(project),
+            crate::cache::interpreter_key(interpreter),
+            numpy.to_string(),
+            ctx.plan.ignore_requires.to_string(),
+        ])),
+        Subject::Sources(sources) => Some(build::sources::key(sources, interpreter, numpy)),
+        Subject::Rows(_) => None,
+    }
+}
+
+/// Where the build with `key` is kept: the artifacts folder when the run
+/// has one, else the cache (`None` with `--fresh` and no artifacts).
+fn stored_build(ctx: &Ctx, key: &str) -> Option<PathBuf> {
+    ctx.plan
+        .artifacts
+        .as_deref()
+        .or(ctx.plan.cache.as_deref())
+        .map(|root| build::cached_dir(root, key))
 }
 
 /// Tells the reporter how a row ended and hands its artifact on.

@@ -86,13 +86,19 @@ pub async fn run(
         proven: Default::default(),
     });
     let mut cells = Vec::new();
+    let mut builds = Vec::new();
     for (index, grid) in plan.header.grids.iter().enumerate() {
         let dir = ctx
             .work
             .join(format!("py{index}-{}", grid.interpreter.version));
         let grid = Arc::new(graph::Grid::new(index, grid.clone(), dir));
-        cells.extend(graph::cells(&ctx, &grid));
+        if plan.build_only {
+            builds.extend(graph::builds(&ctx, &grid));
+        } else {
+            cells.extend(graph::cells(&ctx, &grid));
+        }
     }
+    join_all(builds).await;
     join_all(cells).await;
     let _ = ctx.events.send(Event::Finished {
         duration: started.elapsed(),

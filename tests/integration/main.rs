@@ -8,6 +8,7 @@
 mod common;
 
 mod cache;
+mod ci;
 mod faults;
 mod isolation;
 mod packages;

@@ -25,6 +25,7 @@
 //! the workflow uses exists in this build.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -60,29 +61,28 @@ fn ok(cmd: &mut Command, what: &str) -> Output {
     out
 }
 
-/// A fresh virtual environment at `dir`, made by the machine's python3;
-/// returns its bin folder.
-fn venv(dir: &Path, with_pip: bool) -> PathBuf {
-    let mut cmd = Command::new(program(&["python3"], "python3"));
-    cmd.args(["-m", "venv"]);
-    if !with_pip {
-        cmd.arg("--without-pip");
-    }
-    ok(cmd.arg(dir), "python3 -m venv");
+/// A fresh virtual environment at `dir`, made by the machine's python3
+/// (without pip of its own: `pip` below installs into it); returns its bin
+/// folder.
+fn venv(dir: &Path) -> PathBuf {
+    ok(
+        Command::new(program(&["python3"], "python3"))
+            .args(["-m", "venv", "--without-pip"])
+            .arg(dir),
+        "python3 -m venv",
+    );
     dir.join("bin")
 }
 
-/// `pip install SPEC` from the package index, into the environment of `bin`.
-fn pip_install(bin: &Path, spec: &str) {
-    ok(
-        Command::new(bin.join("pip")).args([
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            spec,
-        ]),
-        &format!("pip install {spec}"),
-    );
+/// `pip install ARGS` into the environment of `bin`, by the machine's
+/// python3's pip (`--python`), from the package index unless ARGS say not.
+fn pip_install(bin: &Path, args: &[&OsStr]) {
+    let mut cmd = Command::new(program(&["python3"], "python3"));
+    cmd.args(["-m", "pip", "--disable-pip-version-check", "--python"])
+        .arg(bin.join("python"))
+        .args(["install", "--quiet"])
+        .args(args);
+    ok(&mut cmd, &format!("pip install {args:?}"));
 }
 
 /// Where and how Cargo built the `matrix` binary the other tests run:
@@ -132,8 +132,8 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
     let tmp = tempfile::tempdir().expect("temp dir");
 
     // maturin, from the index, in an environment of its own.
-    let tools = venv(&tmp.path().join("tools"), true);
-    pip_install(&tools, "maturin>=1.9,<2");
+    let tools = venv(&tmp.path().join("tools"));
+    pip_install(&tools, &["maturin>=1.9,<2".as_ref()]);
     let installed_maturin = start.elapsed();
 
     // The wheel, from Cargo's own build of `matrix`.
@@ -182,7 +182,9 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
     // Only `matrix` in it, besides its metadata, and the metadata is ours.
     const LIST: &str = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint('\\n'.join(z.namelist()))\nprint('---')\nprint(z.read([n for n in z.namelist() if n.endswith('.dist-info/METADATA')][0]).decode())";
     let listing = ok(
-        Command::new(tools.join("python")).args(["-c", LIST]).arg(wheel),
+        Command::new(tools.join("python"))
+            .args(["-c", LIST])
+            .arg(wheel),
         "reading the wheel",
     );
     let listing = text(&listing.stdout);
@@ -210,20 +212,14 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
 
     // Installed into a fresh environment, as pip installs it from PyPI.
     let env_dir = tmp.path().join("users-env");
-    let users = venv(&env_dir, false);
-    ok(
-        Command::new(tools.join("pip"))
-            .arg("--python")
-            .arg(users.join("python"))
-            .args([
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-                "--no-index",
-                "--no-deps",
-            ])
-            .arg(wheel),
-        "pip install the wheel",
+    let users = venv(&env_dir);
+    pip_install(
+        &users,
+        &[
+            "--no-index".as_ref(),
+            "--no-deps".as_ref(),
+            wheel.as_os_str(),
+        ],
     );
     let installed = users.join("matrix");
     let meta = std::fs::symlink_metadata(&installed)
@@ -234,7 +230,10 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
         installed.display()
     );
 
-    let version = ok(Command::new(&installed).arg("--version"), "matrix --version");
+    let version = ok(
+        Command::new(&installed).arg("--version"),
+        "matrix --version",
+    );
     assert_eq!(text(&version.stdout), format!("matrix {VERSION}\n"));
 
     // A real grid, by the installed binary, in a project folder.
@@ -259,7 +258,9 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
     assert_eq!(cells.len(), 1, "a 1 × 1 grid: {dump}");
     assert_eq!(cells[0]["build"], cells[0]["runtime"], "{dump}");
     assert!(
-        cells[0]["build"].as_str().is_some_and(|v| v.starts_with("2.0.")),
+        cells[0]["build"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("2.0.")),
         "{dump}"
     );
     assert_eq!(cells[0]["outcome"], "pass", "{dump}");
@@ -278,7 +279,9 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
 fn yaml_as_json(bin: &Path, path: &Path) -> Value {
     const LOAD: &str = "import json, sys\nfrom ruamel.yaml import YAML\njson.dump(YAML(typ='safe', pure=True).load(open(sys.argv[1])), sys.stdout)";
     let out = ok(
-        Command::new(bin.join("python")).args(["-c", LOAD]).arg(path),
+        Command::new(bin.join("python"))
+            .args(["-c", LOAD])
+            .arg(path),
         "reading the workflow",
     );
     serde_json::from_slice(&out.stdout).expect("the workflow as JSON")
@@ -311,8 +314,8 @@ fn uses(step: &Value, action: &str) -> bool {
 #[test]
 fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let tools = venv(&tmp.path().join("tools"), true);
-    pip_install(&tools, "check-jsonschema");
+    let tools = venv(&tmp.path().join("tools"));
+    pip_install(&tools, &["check-jsonschema".as_ref()]);
     let path = repo().join(WORKFLOW);
 
     let check = |file: &Path| {
@@ -334,7 +337,11 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
     let broken = tmp.path().join("broken.yml");
     std::fs::write(
         &broken,
-        source.replacen("    runs-on: ubuntu-latest\n", "    runs-on-typo: ubuntu-latest\n", 1),
+        source.replacen(
+            "    runs-on: ubuntu-latest\n",
+            "    runs-on-typo: ubuntu-latest\n",
+            1,
+        ),
     )
     .unwrap();
     assert!(
@@ -343,14 +350,23 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
     );
 
     let wf = yaml_as_json(&tools, &path);
-    assert!(wf["on"]["schedule"][0]["cron"].is_string(), "nightly: {}", wf["on"]);
     assert!(
-        wf["on"].as_object().unwrap().contains_key("workflow_dispatch"),
+        wf["on"]["schedule"][0]["cron"].is_string(),
+        "nightly: {}",
+        wf["on"]
+    );
+    assert!(
+        wf["on"]
+            .as_object()
+            .unwrap()
+            .contains_key("workflow_dispatch"),
         "and by hand: {}",
         wf["on"]
     );
     assert!(
-        wf["concurrency"]["group"].as_str().is_some_and(|g| !g.is_empty()),
+        wf["concurrency"]["group"]
+            .as_str()
+            .is_some_and(|g| !g.is_empty()),
         "a concurrency group: {}",
         wf["concurrency"]
     );
@@ -380,7 +396,10 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
         "${{ fromJSON(needs.plan.outputs.matrix) }}"
     );
     assert_eq!(shard["strategy"]["fail-fast"], false);
-    for s in steps(shard).iter().filter(|s| uses(s, "actions/upload-artifact")) {
+    for s in steps(shard)
+        .iter()
+        .filter(|s| uses(s, "actions/upload-artifact"))
+    {
         assert!(condition(s).contains("always()"), "shard upload: {s}");
     }
 
@@ -430,10 +449,9 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
     );
 
     // Every option the workflow gives `matrix` exists in this build.
-    let command = regex::Regex::new(
-        r"(?:^|[\s(])matrix\s+(run|plan|merge|report|diff)\b([^|;&)>\n]*)",
-    )
-    .unwrap();
+    let command =
+        regex::Regex::new(r"(?:^|[\s(])matrix\s+(run|plan|merge|report|diff)\b([^|;&)>\n]*)")
+            .unwrap();
     let option = regex::Regex::new(r"(?:^|\s)(--[a-z][a-z-]*|-[a-zA-Z])\b").unwrap();
     let mut checked = 0;
     for job in jobs.values() {
@@ -449,13 +467,20 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
                     } else {
                         help.contains(&format!("{flag}, "))
                     };
-                    assert!(known, "`matrix {} {flag}` in {WORKFLOW} is not an option of this build:\n{help}", &c[1]);
+                    assert!(
+                        known,
+                        "`matrix {} {flag}` in {WORKFLOW} is not an option of this build:\n{help}",
+                        &c[1]
+                    );
                     checked += 1;
                 }
             }
         }
     }
-    assert!(checked >= 15, "only {checked} options found in the workflow's scripts");
+    assert!(
+        checked >= 15,
+        "only {checked} options found in the workflow's scripts"
+    );
 
     // Every `matrix.KEY` the workflow reads is in every shard of a real plan.
     let p = Project::new();
@@ -483,7 +508,10 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
     let keys: BTreeSet<&str> = all
         .iter()
         .flat_map(|s| expression.captures_iter(s))
-        .flat_map(|e| key.captures_iter(e.get(1).unwrap().as_str()).collect::<Vec<_>>())
+        .flat_map(|e| {
+            key.captures_iter(e.get(1).unwrap().as_str())
+                .collect::<Vec<_>>()
+        })
         .map(|k| k.get(1).unwrap().as_str())
         .collect();
     assert!(
