@@ -291,9 +291,7 @@ fn the_config_can_live_in_pyproject_toml() {
     let p = Project::new();
     p.write(
         "pyproject.toml",
-        &format!(
-            "[project]\nname = \"demo\"\nversion = \"1.0\"\n\n[tool.abimatrix.numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\", \"2.2.*\"]\n\n[tool.abimatrix.run]\nexpect = \"numpy-rules\"\n"
-        ),
+        "[project]\nname = \"demo\"\nversion = \"1.0\"\n\n[tool.abimatrix.numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\", \"2.2.*\"]\n\n[tool.abimatrix.run]\nexpect = \"numpy-rules\"\n",
     );
     let list = here(&p, &["run", "--list"]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
