@@ -65,19 +65,37 @@ pub fn cached_dir(root: &Path, interpreter: &Interpreter, version: &Version) -> 
         .join(version.to_string())
 }
 
-/// The environment with `numpy==version` for `interpreter` at `place`;
+/// Where the environment with a local NumPy wheel lives: beside the
+/// index's releases, named by the wheel's contents too, so a wheel rebuilt
+/// under the same name is a new environment.
+pub fn cached_wheel_dir(
+    root: &Path,
+    interpreter: &Interpreter,
+    version: &Version,
+    wheel: &Path,
+) -> PathBuf {
+    let digest = crate::cache::manifest::hash_file(wheel).unwrap_or_default();
+    cached_dir(root, interpreter, version).with_file_name(format!(
+        "{version}+wheel-{}",
+        &digest[..digest.len().min(16)]
+    ))
+}
+
+/// The environment with `numpy==version` (or the local `wheel` of it) for
+/// `interpreter` at `place`;
 /// `started` is called when it must be made (not when it is reused).
 pub async fn ensure(
     installer: &Installer,
     interpreter: &Interpreter,
     version: &Version,
+    wheel: Option<&Path>,
     place: Place<'_>,
     started: impl FnOnce(),
 ) -> Result<NumpyEnv, InstallError> {
     let start = Instant::now();
     let make = async |dir: &Path| -> Result<PathBuf, InstallError> {
         started();
-        let include = create(installer, interpreter, version, dir).await?;
+        let include = create(installer, interpreter, version, wheel, dir).await?;
         if matches!(place, Place::Cached(_)) {
             let marker = Marker {
                 numpy: version.to_string(),
@@ -116,10 +134,11 @@ async fn create(
     installer: &Installer,
     interpreter: &Interpreter,
     version: &Version,
+    wheel: Option<&Path>,
     dir: &Path,
 ) -> Result<PathBuf, InstallError> {
     let python = installer.create_venv(interpreter, dir).await?;
-    installer.install_numpy(&python, version).await?;
+    installer.install_numpy(&python, version, wheel).await?;
     let what = format!("checking the numpy {version} environment");
     // This first import writes the bytecode of exactly the modules `import
     // numpy` needs (-I ignores PYTHONDONTWRITEBYTECODE), so cells and fork

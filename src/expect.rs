@@ -93,6 +93,9 @@ pub enum Side {
     /// A row of published code: it has no NumPy of its own, so tables that
     /// name a build NumPy never apply to it; `row = ...` tables name it.
     Row(PackageRow),
+    /// Nothing to test, and that is an answer, not a failure: `next` when
+    /// no pre-release is newer than every release.
+    Absent,
 }
 
 impl Side {
@@ -151,6 +154,13 @@ impl Expectations {
                 outcome: OutcomeKind::Unavailable,
                 reason: None,
                 source: ExpectSource::Declared,
+            };
+        }
+        if matches!(build, Side::Absent) || matches!(runtime, Side::Absent) {
+            return Expected {
+                outcome: OutcomeKind::Unavailable,
+                reason: None,
+                source: ExpectSource::Default,
             };
         }
         match (self.default, build, runtime) {

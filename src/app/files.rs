@@ -28,13 +28,16 @@ pub fn config_path(path: &Path) -> PathBuf {
 /// location.
 pub fn load_config(path: &Path) -> Result<Config, Exit> {
     let path = config_path(path);
-    Config::load(&path).map_err(|e| {
+    let config = Config::load(&path).map_err(|e| {
         error(&e);
         if e.line == 0 && !path.exists() {
             hint("create one with `matrix init` (or a [tool.abimatrix] table in pyproject.toml), or name another with -c FILE");
         }
         Exit::Usage
-    })
+    })?;
+    // Every uv and pip command of this process uses the config's indexes.
+    crate::python::index::configure(config.indexes.clone());
+    Ok(config)
 }
 
 /// Reads a results file named on the command line; a bad one is exit 2.

@@ -31,15 +31,22 @@ pub fn render(plan: &Plan, config: &Config) -> String {
                 false,
             );
             let e = Expectation::of(&expected);
+            // What is already known not to run says why.
+            let why = build
+                .unavailable()
+                .or(runtime.unavailable())
+                .map(|w| format!("; unavailable: {w}"))
+                .unwrap_or_default();
+            let cell = format!(
+                "{}: {} → {}",
+                g.interpreter.label(),
+                build.label(),
+                runtime.label()
+            );
             rows.push((
-                format!(
-                    "{}: {} → {}",
-                    g.interpreter.label(),
-                    build.label(),
-                    runtime.label()
-                ),
+                cell,
                 outcome_text(e.outcome, e.reason),
-                e.rule(),
+                format!("{}{why}", e.rule()),
             ));
         }
     }

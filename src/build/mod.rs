@@ -146,6 +146,92 @@ pub fn reuse(dir: &Path) -> Option<Artifact> {
     verify(dir, Depth::Quick).ok()
 }
 
+/// The NumPy requirement `package` declares, from the METADATA of its
+/// `.dist-info` in `dir` (an installed row or project build): the
+/// `Requires-Dist: numpy...` lines without an extra's marker, joined
+/// ("numpy>=1.22.4,<2.3"). What the grid then checks against what it
+/// measured.
+pub fn declared_numpy(dir: &Path, package: &str, python: &pep440_rs::Version) -> Option<String> {
+    let wanted = crate::build::project::requirement_name(package);
+    let info = std::fs::read_dir(dir).ok()?.flatten().find(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.ends_with(".dist-info")
+            && crate::build::project::requirement_name(name.split('-').next().unwrap_or(""))
+                == wanted
+    })?;
+    let metadata = std::fs::read_to_string(info.path().join("METADATA")).ok()?;
+    declared_in(&metadata, python)
+}
+
+/// The NumPy requirement in a METADATA text (see [`declared_numpy`]).
+pub fn declared_in(metadata: &str, python: &pep440_rs::Version) -> Option<String> {
+    let mut specs: Vec<String> = Vec::new();
+    // Headers end at the first blank line; the description follows.
+    for line in metadata.lines().take_while(|l| !l.trim().is_empty()) {
+        let Some(req) = line.strip_prefix("Requires-Dist:") else {
+            continue;
+        };
+        let (req, marker) = match req.split_once(';') {
+            Some((r, m)) => (r.trim(), m.trim()),
+            None => (req.trim(), ""),
+        };
+        if marker.contains("extra") || !python_marker_holds(marker, python) {
+            continue;
+        }
+        let name_end = req
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .unwrap_or(req.len());
+        if !req[..name_end].eq_ignore_ascii_case("numpy") {
+            continue;
+        }
+        let spec = req[name_end..]
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim();
+        if !spec.is_empty() {
+            specs.push(spec.to_string());
+        } else if specs.is_empty() {
+            specs.push(String::new());
+        }
+    }
+    if specs.is_empty() {
+        return None;
+    }
+    let joined: Vec<&str> = specs
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    Some(format!("numpy{}", joined.join(",")))
+}
+
+/// Whether a marker's `python_version`/`python_full_version` clauses hold
+/// for `python` (pandas declares a different NumPy floor per Python); any
+/// other clause is taken to hold. Only `and`-joined clauses are read; a
+/// marker with `or` is taken to hold.
+fn python_marker_holds(marker: &str, python: &pep440_rs::Version) -> bool {
+    use std::str::FromStr;
+    if marker.is_empty() || marker.contains(" or ") {
+        return true;
+    }
+    let release = python.release();
+    let minor = pep440_rs::Version::new(release.iter().take(2).copied());
+    marker.split(" and ").all(|clause| {
+        let clause = clause.trim().trim_matches(|c| c == '(' || c == ')');
+        let (subject, against) = if let Some(rest) = clause.strip_prefix("python_full_version") {
+            (rest, python)
+        } else if let Some(rest) = clause.strip_prefix("python_version") {
+            (rest, &minor)
+        } else {
+            return true;
+        };
+        let spec = subject.trim().replace(['"', '\''], "");
+        let spec = spec.replace(' ', "");
+        pep440_rs::VersionSpecifiers::from_str(&spec).map_or(true, |s| s.contains(against))
+    })
+}
+
 /// Checks a cached build to the last byte (`matrix cache verify`, and a
 /// cell whose failure could come from a damaged entry).
 pub fn verify_deep(dir: &Path) -> Result<(), String> {
@@ -291,4 +377,36 @@ pub(crate) async fn step(
         None => line,
     };
     Err(BuildError::new(summary, log))
+}
+
+#[cfg(test)]
+mod declared_tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_numpy_requirement_for_this_python() {
+        let pandas = "Metadata-Version: 2.1\nName: pandas\nRequires-Dist: numpy>=1.20.3; python_version < \"3.10\"\nRequires-Dist: numpy>=1.21.0; python_version >= \"3.10\"\nRequires-Dist: numpy>=1.23.2; python_version >= \"3.11\"\nRequires-Dist: pytz>=2020.1\nRequires-Dist: numpy>=1.99; extra == \"test\"\n\nRequires-Dist: numpy<0 in the description\n";
+        let v = |s: &str| s.parse::<pep440_rs::Version>().unwrap();
+        assert_eq!(
+            declared_in(pandas, &v("3.11.7")).as_deref(),
+            Some("numpy>=1.21.0,>=1.23.2")
+        );
+        assert_eq!(
+            declared_in(pandas, &v("3.9.18")).as_deref(),
+            Some("numpy>=1.20.3")
+        );
+        let scipy = "Name: scipy\nRequires-Dist: numpy (<2.3,>=1.22.4)\n";
+        assert_eq!(
+            declared_in(scipy, &v("3.11.7")).as_deref(),
+            Some("numpy<2.3,>=1.22.4")
+        );
+        assert_eq!(
+            declared_in("Name: x\nRequires-Dist: numpy\n", &v("3.11.7")).as_deref(),
+            Some("numpy")
+        );
+        assert_eq!(
+            declared_in("Name: x\nRequires-Dist: numpydoc\n", &v("3.11.7")),
+            None
+        );
+    }
 }

@@ -78,6 +78,8 @@ pub fn index_identity() -> String {
     ]
     .iter()
     .map(|k| std::env::var(k).unwrap_or_default())
+    // The config's own indexes, which every command is given.
+    .chain(crate::python::index::configured().all())
     .collect::<Vec<_>>()
     .join("|")
 }

@@ -22,7 +22,7 @@ use pep440_rs::VersionSpecifiers;
 use toml::Spanned;
 
 pub use diagnostic::ConfigError;
-pub use request::NumpyRequest;
+pub use request::{NumpyRequest, Patches, Resolution};
 
 use crate::expect::{ExpectTable, Expectations};
 use crate::extension::Extension;
@@ -77,6 +77,10 @@ pub struct Config {
     pub python: Vec<Located<PythonRequest>>,
     pub build: Vec<Located<NumpyRequest>>,
     pub runtime: Vec<Located<NumpyRequest>>,
+    /// `[numpy] patches` and `prereleases`.
+    pub resolution: Resolution,
+    /// `[numpy] index-url` and `extra-index-urls`.
+    pub indexes: crate::python::Indexes,
     pub extension: Extension,
     pub timeout: Duration,
     /// Each build step's limit (`[run] build-timeout`).
@@ -154,8 +158,10 @@ impl Config {
             None => Extension::sample(),
             Some(ext) => extension::parse(ext, base, &err)?,
         };
+        let resolution = resolution(&numpy, &err)?;
+        let indexes = indexes(&numpy, &err)?;
         let build = if extension.has_build_axis() {
-            requests(&numpy.build, Axis::Build, &err)?
+            requests(&numpy.build, Axis::Build, base, &err)?
         } else {
             if let Some(b) = &numpy.build {
                 return Err(err(
@@ -165,7 +171,7 @@ impl Config {
             }
             Vec::new()
         };
-        let runtime = requests(&numpy.runtime, Axis::Runtime, &err)?;
+        let runtime = requests(&numpy.runtime, Axis::Runtime, base, &err)?;
         let timeout = duration(raw.run.timeout, "timeout", DEFAULT_TIMEOUT, &err)?;
         let build_timeout = duration(
             raw.run.build_timeout,
@@ -190,6 +196,8 @@ impl Config {
             python,
             build,
             runtime,
+            resolution,
+            indexes,
             extension,
             timeout,
             build_timeout,
@@ -283,6 +291,26 @@ impl Config {
                 "the runtime NumPy versions",
                 digest(self.runtime.iter().map(|r| r.value.to_string()).collect()),
             ),
+            (
+                "how NumPy versions are chosen (patches, pre-releases, indexes, local wheels)",
+                digest(
+                    [
+                        format!("{:?}", self.resolution),
+                        format!("{:?}", self.indexes),
+                    ]
+                    .into_iter()
+                    .chain(
+                        self.build
+                            .iter()
+                            .chain(&self.runtime)
+                            .filter_map(|r| match &r.value {
+                                NumpyRequest::Wheel(p) => Some(wheel_digest(p)),
+                                _ => None,
+                            }),
+                    )
+                    .collect(),
+                ),
+            ),
             ("the sources", digest(sources)),
             ("the flags", digest(flags)),
             (
@@ -317,6 +345,19 @@ impl Config {
 }
 
 type Err<'a> = dyn Fn(Span, String) -> ConfigError + 'a;
+
+/// The contents of every file a wheel pattern matches, digested: a wheel
+/// rebuilt under the same name is a different matrix.
+fn wheel_digest(pattern: &Path) -> String {
+    let mut parts = Vec::new();
+    if let Ok(paths) = glob::glob(&pattern.to_string_lossy()) {
+        for p in paths.flatten() {
+            parts.push(p.display().to_string());
+            parts.push(crate::cache::manifest::hash_file(&p).unwrap_or_default());
+        }
+    }
+    crate::cache::digest(parts)
+}
 
 /// Whether `path` names a pyproject.toml (the config under
 /// `[tool.abimatrix]`).
@@ -360,9 +401,55 @@ fn python_requests(
     }
 }
 
+fn resolution(numpy: &raw::RawNumpy, err: &Err<'_>) -> Result<Resolution, ConfigError> {
+    let patches = match &numpy.patches {
+        None => Patches::Newest,
+        Some(p) => match p.get_ref().as_str() {
+            "newest" => Patches::Newest,
+            "all" => Patches::All,
+            other => {
+                return Err(err(
+                    p.span(),
+                    format!(
+                        "numpy.patches is \"{other}\": expected \"newest\" (each series' newest release) or \"all\" (every release)"
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(Resolution {
+        patches,
+        prereleases: numpy.prereleases.unwrap_or(false),
+    })
+}
+
+fn indexes(numpy: &raw::RawNumpy, err: &Err<'_>) -> Result<crate::python::Indexes, ConfigError> {
+    let url = |u: &Spanned<String>| -> Result<String, ConfigError> {
+        let text = u.get_ref().trim();
+        if text.contains("://") {
+            Ok(text.to_string())
+        } else {
+            Err(err(
+                u.span(),
+                format!(
+                    "\"{text}\" is not a URL: expected an index URL like \"https://pypi.anaconda.org/scientific-python-nightly-wheels/simple\""
+                ),
+            ))
+        }
+    };
+    Ok(crate::python::Indexes {
+        url: numpy.index_url.as_ref().map(url).transpose()?,
+        extra: match &numpy.extra_index_urls {
+            Some(list) => list.get_ref().iter().map(url).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        },
+    })
+}
+
 fn requests(
     list: &Option<Spanned<Vec<Spanned<String>>>>,
     axis: Axis,
+    base: &Path,
     err: &Err<'_>,
 ) -> Result<Vec<Located<NumpyRequest>>, ConfigError> {
     let axis = axis.name();
@@ -382,7 +469,26 @@ fn requests(
     }
     let mut out: Vec<Located<NumpyRequest>> = Vec::new();
     for item in list.get_ref() {
-        let request = NumpyRequest::from_str(item.get_ref()).map_err(|m| err(item.span(), m))?;
+        let mut request =
+            NumpyRequest::from_str(item.get_ref()).map_err(|m| err(item.span(), m))?;
+        if let NumpyRequest::Wheel(path) = &request {
+            let path = base.join(path);
+            let pattern = path.to_string_lossy().into_owned();
+            let found = glob::glob(&pattern)
+                .map_err(|e| err(item.span(), format!("invalid wheel pattern: {e}")))?
+                .flatten()
+                .count();
+            if found == 0 {
+                return Err(err(
+                    item.span(),
+                    format!(
+                        "no file matches {}: expected a NumPy wheel (relative paths are relative to this file)",
+                        path.display()
+                    ),
+                ));
+            }
+            request = NumpyRequest::Wheel(path);
+        }
         if out.iter().any(|o| o.value == request) {
             return Err(err(
                 item.span(),

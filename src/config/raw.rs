@@ -44,6 +44,12 @@ pub(super) struct RawPython {
 pub(super) struct RawNumpy {
     pub build: Option<Spanned<Vec<Spanned<String>>>>,
     pub runtime: Option<Spanned<Vec<Spanned<String>>>>,
+    /// "newest" (each minor series' newest release) or "all".
+    pub patches: Option<Spanned<String>>,
+    /// Whether ranges and "all" include pre-releases.
+    pub prereleases: Option<bool>,
+    pub index_url: Option<Spanned<String>>,
+    pub extra_index_urls: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

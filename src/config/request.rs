@@ -3,12 +3,16 @@
 //! `"1.26.4"` names one release; `"1.26.*"` a series, resolved to its newest
 //! release with a wheel for the interpreter; `">=1.23,<3"` a range, expanded
 //! to the newest release of every minor series in it that has such a wheel;
-//! `"oldest"` and `"latest"` the oldest and newest releases with one.
+//! `"oldest"` and `"latest"` the oldest and newest releases with one;
+//! `"all"` every release with one; `"next"` the newest pre-release newer
+//! than every release (NumPy's next version, when it is in testing); a path
+//! to a `.whl` (a glob, relative to the config) a NumPy built locally.
 //! Keeping the request apart from the resolved versions (as uv keeps
 //! `PythonRequest` apart from where an interpreter was found) lets the grid
 //! show what was really installed while errors quote what was written.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
@@ -26,6 +30,30 @@ pub enum NumpyRequest {
     Oldest,
     /// The newest release with a wheel for the interpreter.
     Latest,
+    /// Every release with a wheel for the interpreter.
+    All,
+    /// The newest pre-release newer than the newest release, if any.
+    Next,
+    /// Local wheel files (an absolute path, maybe a glob): the one that fits
+    /// the interpreter.
+    Wheel(PathBuf),
+}
+
+/// Which releases of a range (or `all`) a grid takes: the newest patch of
+/// each minor series (the default), or every release.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Patches {
+    #[default]
+    Newest,
+    All,
+}
+
+/// How `[numpy]` requests are resolved, beyond the requests themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolution {
+    pub patches: Patches,
+    /// Ranges and `all` include pre-releases (`prereleases = true`).
+    pub prereleases: bool,
 }
 
 impl NumpyRequest {
@@ -36,7 +64,9 @@ impl NumpyRequest {
             NumpyRequest::Exact(v) => format!("numpy=={v}"),
             NumpyRequest::Series(v) => format!("numpy=={v}.*"),
             NumpyRequest::Range(s) => format!("numpy{s}"),
-            NumpyRequest::Oldest | NumpyRequest::Latest => "numpy".to_string(),
+            NumpyRequest::Oldest | NumpyRequest::Latest | NumpyRequest::All => "numpy".to_string(),
+            NumpyRequest::Next => "numpy --pre".to_string(),
+            NumpyRequest::Wheel(p) => p.display().to_string(),
         }
     }
 
@@ -48,7 +78,11 @@ impl NumpyRequest {
         match self {
             NumpyRequest::Exact(v) | NumpyRequest::Series(v) => Some(v.clone()),
             NumpyRequest::Range(s) => s.iter().map(|s| s.version().clone()).min(),
-            NumpyRequest::Oldest | NumpyRequest::Latest => None,
+            NumpyRequest::Oldest
+            | NumpyRequest::Latest
+            | NumpyRequest::All
+            | NumpyRequest::Next
+            | NumpyRequest::Wheel(_) => None,
         }
     }
 
@@ -60,7 +94,9 @@ impl NumpyRequest {
                 VersionSpecifier::equals_star_version(prefix.clone()).contains(version)
             }
             NumpyRequest::Range(s) => s.contains(version),
-            NumpyRequest::Oldest | NumpyRequest::Latest => true,
+            NumpyRequest::Oldest | NumpyRequest::Latest | NumpyRequest::All => true,
+            NumpyRequest::Next => version.any_prerelease(),
+            NumpyRequest::Wheel(_) => false,
         }
     }
 }
@@ -73,12 +109,18 @@ impl fmt::Display for NumpyRequest {
             NumpyRequest::Range(s) => write!(f, "{s}"),
             NumpyRequest::Oldest => f.write_str("oldest"),
             NumpyRequest::Latest => f.write_str("latest"),
+            NumpyRequest::All => f.write_str("all"),
+            NumpyRequest::Next => f.write_str("next"),
+            NumpyRequest::Wheel(p) => match p.file_name() {
+                Some(name) => write!(f, "{}", name.to_string_lossy()),
+                None => write!(f, "{}", p.display()),
+            },
         }
     }
 }
 
 /// Why a string is not a NumPy request; shown after the config location.
-pub const REQUEST_EXPECTED: &str = "expected an exact version like \"1.26.4\", a series like \"1.26.*\", a range like \">=1.23,<3\", \"oldest\" or \"latest\"";
+pub const REQUEST_EXPECTED: &str = "expected an exact version like \"1.26.4\", a series like \"1.26.*\", a range like \">=1.23,<3\", \"oldest\", \"latest\", \"all\", \"next\" or a path to a .whl";
 
 impl FromStr for NumpyRequest {
     type Err = String;
@@ -88,7 +130,13 @@ impl FromStr for NumpyRequest {
         match text {
             "oldest" => return Ok(NumpyRequest::Oldest),
             "latest" => return Ok(NumpyRequest::Latest),
+            "all" => return Ok(NumpyRequest::All),
+            "next" => return Ok(NumpyRequest::Next),
             _ => {}
+        }
+        // Relative to the config: made absolute by the config's parser.
+        if text.ends_with(".whl") {
+            return Ok(NumpyRequest::Wheel(PathBuf::from(text)));
         }
         if text.starts_with(['<', '>', '=', '!', '~']) {
             let specs = VersionSpecifiers::from_str(text)

@@ -3,11 +3,28 @@
 //! resolved from a request, a request that resolved to nothing (and why), or
 //! a row of published code.
 
+use std::path::PathBuf;
+
 use pep440_rs::Version;
 
 use crate::config::NumpyRequest;
 use crate::expect::Side;
 use crate::extension::PackageRow;
+
+/// Where a NumPy release came from, as the reports show it.
+/// How a `next` that finds nothing in testing says so.
+pub const NO_PRERELEASE: &str = "no NumPy pre-release is newer than";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The index that lists it.
+    pub index: Option<String>,
+    /// Yanked on the index (PEP 592), with its reason ("" for none): only
+    /// an exact pin takes a yanked release.
+    pub yanked: Option<String>,
+    /// A local wheel file, installed instead of the index's.
+    pub wheel: Option<PathBuf>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AxisEntry {
@@ -15,6 +32,7 @@ pub enum AxisEntry {
     Numpy {
         request: NumpyRequest,
         version: Version,
+        origin: Origin,
     },
     /// `request` has no release with a wheel for this interpreter (or none
     /// at all): its cells are `unavailable`.
@@ -44,6 +62,14 @@ impl AxisEntry {
         }
     }
 
+    /// Where its release came from (`None` for a missing entry or a row).
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            AxisEntry::Numpy { origin, .. } => Some(origin),
+            _ => None,
+        }
+    }
+
     pub fn version(&self) -> Option<&Version> {
         match self {
             AxisEntry::Numpy { version, .. } => Some(version),
@@ -64,6 +90,11 @@ impl AxisEntry {
     pub fn side(&self) -> Side {
         match self {
             AxisEntry::Numpy { version, .. } => Side::Numpy(Some(version.clone())),
+            // `next` with nothing in testing: nothing to test, as expected.
+            AxisEntry::Missing {
+                request: NumpyRequest::Next,
+                why,
+            } if why.starts_with(NO_PRERELEASE) => Side::Absent,
             AxisEntry::Missing { request, .. } => Side::Numpy(request.nominal()),
             AxisEntry::Row(row) => Side::Row(row.clone()),
         }

@@ -119,6 +119,16 @@ impl GridPlan {
         out
     }
 
+    /// The local wheel a version is installed from, if it is one.
+    pub fn wheel_of(&self, version: &Version) -> Option<&Path> {
+        self.build_axis
+            .iter()
+            .chain(&self.runtime_axis)
+            .find(|e| e.version() == Some(version))
+            .and_then(|e| e.origin())
+            .and_then(|o| o.wheel.as_deref())
+    }
+
     /// The key of the cell at (build, runtime).
     pub fn key(&self, build: usize, runtime: usize) -> Option<CellKey> {
         Some(CellKey {
@@ -306,7 +316,12 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         &mut notes,
     )
     .await;
-    let resolver = Resolver::new(&installer, &options.memo, options.cache.as_deref());
+    let resolver = Resolver::new(
+        &installer,
+        &options.memo,
+        options.cache.as_deref(),
+        config.resolution.clone(),
+    );
     let mut grids = resolve_grids(config, &resolver, &chosen).await?;
     select_cells(&mut grids, options, config, &shards);
     if options.build_only {

@@ -1,46 +1,47 @@
 //! From NumPy requests to the versions a grid really uses, per interpreter.
 //!
-//! Exact versions and series are checked or resolved by the installer for
-//! exactly that interpreter's wheel tags; ranges are expanded into the minor
-//! series the index has, each resolved the same way; `oldest`/`latest` ask
-//! the resolver for the lowest/highest release with a wheel. Everything is
-//! known before any environment is made, so the resolved table can be shown
-//! first and a version without a wheel is `unavailable` from the start.
+//! The indexes' files for NumPy are fetched once (and remembered for a
+//! day); every request is then resolved here, for each interpreter, from
+//! its own wheel tags: a release counts for an interpreter when one of its
+//! wheels installs there. Exact versions name one release (yanked ones
+//! too, marked); series and `oldest`/`latest` take the newest/oldest fitting
+//! release; ranges and `all` take the newest release of each minor series,
+//! or every release with `patches = "all"`, leaving out yanked releases (PEP
+//! 592) and pre-releases unless asked for; `next` is the newest pre-release
+//! newer than every release; a local wheel file is its own release.
+//! Everything is known before any environment is made, so the resolved
+//! table can be shown first and a version without a wheel is `unavailable`
+//! from the start.
 //!
-//! Every answer is remembered (`cache::memo`): a warm run asks the index
-//! nothing; an exact version whose environment is in the cache is not even
-//! looked up; `--offline` uses only what is remembered.
+//! A warm run asks the index nothing (the memo); an exact version whose
+//! environment is in the cache is not even looked up; `--offline` uses only
+//! what is remembered.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 
 use futures::future::join_all;
 use pep440_rs::Version;
 use tokio::sync::OnceCell;
 
-use serde::{Deserialize, Serialize};
-
 use super::AxisEntry;
+use super::axis::Origin;
 use crate::cache::memo::{Lasts, Memo, Network, index_identity};
-use crate::config::NumpyRequest;
+use crate::config::{NumpyRequest, Patches, Resolution};
 use crate::extension::{PackageRow, RowSource};
-use crate::python::{InstallError, Installer, Interpreter, index_versions};
+use crate::python::index::{self, Release};
+use crate::python::{InstallError, Installer, Interpreter};
 
-/// Resolves requests for any number of interpreters, fetching the index's
-/// version list at most once per run.
+/// Resolves requests for any number of interpreters, fetching the indexes'
+/// NumPy files at most once per run.
 pub struct Resolver<'a> {
     installer: &'a Installer,
     memo: &'a Memo,
     /// Where cached environments are (an exact version found there needs
     /// no index); `None` with `--fresh`.
     cache: Option<&'a std::path::Path>,
-    index: OnceCell<Result<Vec<Version>, InstallError>>,
-}
-
-/// A remembered answer of the resolver.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum Answer {
-    Version(String),
-    NoWheel { requirement: String },
+    resolution: Resolution,
+    releases: OnceCell<Result<Vec<Release>, InstallError>>,
 }
 
 /// One interpreter's axis, and what was asked for but has no wheel for it.
@@ -56,87 +57,40 @@ impl<'a> Resolver<'a> {
         installer: &'a Installer,
         memo: &'a Memo,
         cache: Option<&'a std::path::Path>,
+        resolution: Resolution,
     ) -> Resolver<'a> {
         Resolver {
             installer,
             memo,
             cache,
-            index: OnceCell::new(),
+            resolution,
+            releases: OnceCell::new(),
         }
     }
 
-    /// Every release the index lists (remembered for a day).
-    async fn index(&self, interpreter: &Interpreter) -> Result<Vec<Version>, InstallError> {
-        self.index
+    /// Every NumPy release on the indexes, oldest first (remembered for a
+    /// day; `--refresh` asks again).
+    async fn releases(&self, interpreter: &Interpreter) -> Result<&[Release], InstallError> {
+        self.releases
             .get_or_init(|| async {
-                let key = format!("index-versions|{}", index_identity());
-                if let Some(list) = self.memo.get::<Vec<String>>(&key) {
-                    return Ok(list.iter().filter_map(|v| v.parse().ok()).collect());
+                let key = format!("numpy-releases|{}", index_identity());
+                if let Some(list) = self.memo.get::<Vec<Release>>(&key) {
+                    return Ok(list);
                 }
                 if self.memo.network() == Network::Offline {
                     return Err(InstallError::Offline {
                         what: "the list of NumPy releases on the index".into(),
                     });
                 }
-                let list = index_versions(interpreter).await?;
-                let text: Vec<String> = list.iter().map(ToString::to_string).collect();
-                self.memo.put(&key, &text, Lasts::Day);
+                let list =
+                    index::releases(interpreter, "numpy", &index::configured().all()).await?;
+                self.memo.put(&key, &list, Lasts::Day);
                 Ok(list)
             })
             .await
-            .clone()
-    }
-
-    /// The release `requirement` resolves to for `interpreter` (or that it
-    /// has none with a wheel), remembered: for good when it names one
-    /// release, for a day when a newer one could appear.
-    async fn resolve(
-        &self,
-        interpreter: &Interpreter,
-        requirement: &str,
-        lowest: bool,
-        lasts: Lasts,
-    ) -> Result<Version, InstallError> {
-        let key = format!(
-            "numpy|{}|{}|{requirement}|{lowest}",
-            index_identity(),
-            crate::cache::interpreter_key(interpreter)
-        );
-        match self.memo.get::<Answer>(&key) {
-            Some(Answer::Version(v)) => {
-                if let Ok(v) = v.parse() {
-                    return Ok(v);
-                }
-            }
-            Some(Answer::NoWheel { requirement }) => {
-                return Err(InstallError::NoWheel {
-                    requirement,
-                    detail: "remembered from an earlier run".into(),
-                });
-            }
-            None => {}
-        }
-        if self.memo.network() == Network::Offline {
-            return Err(InstallError::Offline {
-                what: format!("which release {requirement} is for {}", interpreter.label()),
-            });
-        }
-        let answer = self
-            .installer
-            .resolve(interpreter, requirement, lowest)
-            .await;
-        match &answer {
-            Ok(v) => self.memo.put(&key, &Answer::Version(v.to_string()), lasts),
-            Err(InstallError::NoWheel { requirement, .. }) => self.memo.put(
-                &key,
-                &Answer::NoWheel {
-                    requirement: requirement.clone(),
-                },
-                Lasts::Day,
-            ),
-            Err(_) => {}
-        }
-        answer
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
     }
 
     /// The axis for `requests` under `interpreter`, in request order, with
@@ -215,10 +169,12 @@ impl<'a> Resolver<'a> {
         interpreter: &Interpreter,
         request: &NumpyRequest,
     ) -> Result<bool, InstallError> {
-        let index = self.index(interpreter).await?;
+        let releases = self.releases(interpreter).await?;
         Ok(match request {
-            NumpyRequest::Oldest | NumpyRequest::Latest => !index.is_empty(),
-            other => index.iter().any(|v| other.matches(v)),
+            // Said plainly on the axis when there is none: not a mistake.
+            NumpyRequest::Next | NumpyRequest::Wheel(_) => true,
+            NumpyRequest::Oldest | NumpyRequest::Latest | NumpyRequest::All => !releases.is_empty(),
+            other => releases.iter().any(|r| other.matches(&r.version)),
         })
     }
 
@@ -227,82 +183,245 @@ impl<'a> Resolver<'a> {
         interpreter: &Interpreter,
         request: &NumpyRequest,
     ) -> Result<ResolvedAxis, InstallError> {
-        let one = |answer: Result<Version, InstallError>| -> Result<ResolvedAxis, InstallError> {
-            Ok(ResolvedAxis {
-                entries: vec![entry(request, answer, interpreter)?],
+        if let NumpyRequest::Wheel(pattern) = request {
+            return Ok(ResolvedAxis {
+                entries: vec![local_wheel(request, pattern, interpreter)],
                 skipped: Vec::new(),
-            })
-        };
-        match request {
-            NumpyRequest::Exact(v) => {
-                // Its environment in the cache is proof enough that it has a
-                // wheel for this interpreter: no index needed.
-                let cached = self.cache.map(|root| {
-                    crate::environment::cached_dir(root, interpreter, v)
-                        .join(crate::environment::MARKER)
-                });
-                if cached.is_some_and(|m| m.is_file()) {
-                    return one(Ok(v.clone()));
-                }
-                one(self
-                    .resolve(interpreter, &request.requirement(), false, Lasts::Always)
-                    .await)
-            }
-            NumpyRequest::Series(_) | NumpyRequest::Latest => one(self
-                .resolve(interpreter, &request.requirement(), false, Lasts::Day)
-                .await),
-            NumpyRequest::Oldest => one(self.resolve(interpreter, "numpy", true, Lasts::Day).await),
-            NumpyRequest::Range(specs) => {
-                let index = self.index(interpreter).await?;
-                let series: BTreeSet<(u64, u64)> = index
-                    .iter()
-                    .filter(|v| specs.contains(v))
-                    .map(|v| {
-                        let r = v.release();
-                        (
-                            r.first().copied().unwrap_or(0),
-                            r.get(1).copied().unwrap_or(0),
-                        )
-                    })
-                    .collect();
-                let answers = join_all(series.iter().map(|(major, minor)| {
-                    let requirement = format!("numpy{specs},=={major}.{minor}.*");
-                    async move {
-                        self.resolve(interpreter, &requirement, false, Lasts::Day)
-                            .await
-                    }
-                }))
-                .await;
-                let mut axis = ResolvedAxis::default();
-                for ((major, minor), answer) in series.iter().zip(answers) {
-                    match answer {
-                        Ok(version) => axis.entries.push(AxisEntry::Numpy {
-                            request: request.clone(),
-                            version,
-                        }),
-                        Err(e) if is_fatal(&e) => return Err(e),
-                        Err(_) => axis
-                            .skipped
-                            .push(format!("{major}.{minor}.* (from {request})")),
-                    }
-                }
-                if axis.entries.is_empty() {
-                    let why = if series.is_empty() {
-                        format!("no NumPy release on the index matches {request}")
-                    } else {
-                        format!(
-                            "no release in {request} has a wheel for {}",
-                            interpreter.label()
-                        )
-                    };
-                    axis.entries.push(AxisEntry::Missing {
-                        request: request.clone(),
-                        why,
-                    });
-                }
-                Ok(axis)
+            });
+        }
+        if let NumpyRequest::Exact(v) = request {
+            // Its environment in the cache is proof enough that it has a
+            // wheel for this interpreter: no index needed (what the memo
+            // knows of it still marks it yanked).
+            let cached = self.cache.map(|root| {
+                crate::environment::cached_dir(root, interpreter, v)
+                    .join(crate::environment::MARKER)
+            });
+            if cached.is_some_and(|m| m.is_file()) {
+                let origin = self
+                    .memo
+                    .get::<Vec<Release>>(&format!("numpy-releases|{}", index_identity()))
+                    .and_then(|list| list.into_iter().find(|r| r.version == *v))
+                    .map(|r| origin_of(&r))
+                    .unwrap_or_default();
+                return Ok(one(AxisEntry::Numpy {
+                    request: request.clone(),
+                    version: v.clone(),
+                    origin,
+                }));
             }
         }
+        let releases = self.releases(interpreter).await?;
+        Ok(resolve(request, releases, interpreter, &self.resolution))
+    }
+}
+
+fn one(entry: AxisEntry) -> ResolvedAxis {
+    ResolvedAxis {
+        entries: vec![entry],
+        skipped: Vec::new(),
+    }
+}
+
+fn origin_of(r: &Release) -> Origin {
+    Origin {
+        index: Some(r.index.clone()),
+        yanked: r.yanked.clone(),
+        wheel: None,
+    }
+}
+
+/// `request` for `interpreter` among `releases`: pure, so every rule is
+/// tested without an index.
+pub(crate) fn resolve(
+    request: &NumpyRequest,
+    releases: &[Release],
+    interpreter: &Interpreter,
+    resolution: &Resolution,
+) -> ResolvedAxis {
+    let tags: HashSet<&str> = interpreter.tags.iter().map(String::as_str).collect();
+    // An interpreter that could not say its tags (not CPython, no pip):
+    // every release is offered, and one without a fitting wheel fails to
+    // install with the installer's words.
+    let fits = |r: &Release| tags.is_empty() || r.fits(&tags);
+    let entry = |r: &Release| AxisEntry::Numpy {
+        request: request.clone(),
+        version: r.version.clone(),
+        origin: origin_of(r),
+    };
+    let missing = |why: String| {
+        one(AxisEntry::Missing {
+            request: request.clone(),
+            why,
+        })
+    };
+    let label = interpreter.label();
+    let usable = |r: &&Release, pre: bool| {
+        r.yanked.is_none() && fits(r) && (pre || !r.version.any_prerelease())
+    };
+    match request {
+        NumpyRequest::Exact(v) => match releases.iter().find(|r| r.version == *v) {
+            Some(r) if fits(r) => one(entry(r)),
+            Some(_) => missing(format!("no wheel of numpy=={v} for {label}")),
+            None => missing(format!("no NumPy release {v} on the index")),
+        },
+        NumpyRequest::Series(_) | NumpyRequest::Latest | NumpyRequest::Oldest => {
+            let mut pool = releases
+                .iter()
+                .filter(|r| usable(r, false) && request.matches(&r.version));
+            let picked = if *request == NumpyRequest::Oldest {
+                pool.next()
+            } else {
+                pool.last()
+            };
+            match picked {
+                Some(r) => one(entry(r)),
+                None => missing(format!("no wheel of {} for {label}", request.requirement())),
+            }
+        }
+        NumpyRequest::Range(specs) => {
+            // PEP 440: a range that names a pre-release admits pre-releases.
+            let pre = resolution.prereleases || specs.iter().any(|s| s.version().any_prerelease());
+            expand(
+                request,
+                releases,
+                resolution.patches,
+                pre,
+                &usable,
+                &entry,
+                &label,
+            )
+        }
+        NumpyRequest::All => expand(
+            request,
+            releases,
+            Patches::All,
+            resolution.prereleases,
+            &usable,
+            &entry,
+            &label,
+        ),
+        NumpyRequest::Next => {
+            let newest = releases
+                .iter()
+                .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
+                .map(|r| &r.version)
+                .max();
+            let next = releases
+                .iter()
+                .filter(|r| r.version.any_prerelease() && r.yanked.is_none())
+                .filter(|r| newest.is_none_or(|n| r.version > *n))
+                .collect::<Vec<_>>();
+            match (next.iter().rev().find(|r| fits(r)), newest) {
+                (Some(r), _) => one(entry(r)),
+                (None, Some(n)) if next.is_empty() => missing(format!(
+                    "{} {n}, the newest release",
+                    super::axis::NO_PRERELEASE
+                )),
+                (None, _) if !next.is_empty() => missing(format!(
+                    "NumPy {} is in testing, with no wheel for {label}",
+                    next.last()
+                        .map(|r| r.version.to_string())
+                        .unwrap_or_default()
+                )),
+                (None, _) => missing("no NumPy release on the index".to_string()),
+            }
+        }
+        NumpyRequest::Wheel(pattern) => one(local_wheel(request, pattern, interpreter)),
+    }
+}
+
+/// A range (or `all`) as releases: the newest of each minor series in it,
+/// or every one; series in it with no release for this interpreter are
+/// listed as skipped.
+fn expand(
+    request: &NumpyRequest,
+    releases: &[Release],
+    patches: Patches,
+    pre: bool,
+    usable: &dyn Fn(&&Release, bool) -> bool,
+    entry: &dyn Fn(&Release) -> AxisEntry,
+    label: &str,
+) -> ResolvedAxis {
+    let in_range: Vec<&Release> = releases
+        .iter()
+        .filter(|r| request.matches(&r.version) && (pre || !r.version.any_prerelease()))
+        .filter(|r| r.yanked.is_none())
+        .collect();
+    let series = |v: &Version| {
+        let r = v.release();
+        (
+            r.first().copied().unwrap_or(0),
+            r.get(1).copied().unwrap_or(0),
+        )
+    };
+    let mut by_series: BTreeMap<(u64, u64), Vec<&Release>> = BTreeMap::new();
+    for r in &in_range {
+        by_series.entry(series(&r.version)).or_default().push(r);
+    }
+    let mut axis = ResolvedAxis::default();
+    for ((major, minor), list) in &by_series {
+        let fitting: Vec<&&Release> = list.iter().filter(|r| usable(r, pre)).collect();
+        if fitting.is_empty() {
+            axis.skipped
+                .push(format!("{major}.{minor}.* (from {request})"));
+            continue;
+        }
+        match patches {
+            Patches::Newest => axis.entries.extend(fitting.last().map(|r| entry(r))),
+            Patches::All => axis.entries.extend(fitting.iter().map(|r| entry(r))),
+        }
+    }
+    if axis.entries.is_empty() {
+        let why = if in_range.is_empty() {
+            format!("no NumPy release on the index matches {request}")
+        } else {
+            format!("no release in {request} has a wheel for {label}")
+        };
+        axis.entries.push(AxisEntry::Missing {
+            request: request.clone(),
+            why,
+        });
+    }
+    axis
+}
+
+/// The local wheel matching `pattern` that fits `interpreter` (the newest,
+/// if several do).
+fn local_wheel(
+    request: &NumpyRequest,
+    pattern: &std::path::Path,
+    interpreter: &Interpreter,
+) -> AxisEntry {
+    let tags: HashSet<&str> = interpreter.tags.iter().map(String::as_str).collect();
+    let mut found: Vec<(Version, PathBuf)> = glob::glob(&pattern.to_string_lossy())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|p| {
+            let (v, t) = index::local_wheel(&p)?;
+            (tags.is_empty() || t.iter().any(|t| tags.contains(t.as_str()))).then_some((v, p))
+        })
+        .collect();
+    found.sort();
+    match found.pop() {
+        Some((version, path)) => AxisEntry::Numpy {
+            request: request.clone(),
+            version,
+            origin: Origin {
+                index: None,
+                yanked: None,
+                wheel: Some(path),
+            },
+        },
+        None => AxisEntry::Missing {
+            request: request.clone(),
+            why: format!(
+                "no wheel matching {} installs on {}",
+                pattern.display(),
+                interpreter.label()
+            ),
+        },
     }
 }
 
@@ -314,25 +433,138 @@ fn is_fatal(e: &InstallError) -> bool {
     )
 }
 
-/// An axis entry from one resolver answer; an unreachable index is an error.
-fn entry(
-    request: &NumpyRequest,
-    answer: Result<Version, InstallError>,
-    interpreter: &Interpreter,
-) -> Result<AxisEntry, InstallError> {
-    match answer {
-        Ok(version) => Ok(AxisEntry::Numpy {
-            request: request.clone(),
-            version,
-        }),
-        Err(e) if is_fatal(&e) => Err(e),
-        Err(InstallError::NoWheel { requirement, .. }) => Ok(AxisEntry::Missing {
-            request: request.clone(),
-            why: format!("no wheel of {requirement} for {}", interpreter.label()),
-        }),
-        Err(other) => Ok(AxisEntry::Missing {
-            request: request.clone(),
-            why: other.to_string(),
-        }),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    /// Releases with a cp311 wheel unless `cp312_only`.
+    fn release(v: &str, yanked: Option<&str>, cp312_only: bool) -> Release {
+        let py = if cp312_only { "cp312" } else { "cp311" };
+        Release {
+            version: Version::from_str(v).unwrap(),
+            index: "https://pypi.org/simple".into(),
+            yanked: yanked.map(str::to_string),
+            wheels: vec![format!("numpy-{v}-{py}-{py}-manylinux_2_17_x86_64.whl")],
+        }
+    }
+
+    fn index() -> Vec<Release> {
+        vec![
+            release("1.26.3", None, false),
+            release("1.26.4", None, false),
+            release("2.0.2", None, false),
+            release("2.4.0rc1", None, false),
+            release("2.4.0", Some("Backward compatibility bug"), false),
+            release("2.4.1", None, false),
+            release("2.5.0", None, true),
+        ]
+    }
+
+    fn labels(
+        request: &str,
+        resolution: &Resolution,
+        releases: &[Release],
+    ) -> (Vec<String>, Vec<String>) {
+        let r = NumpyRequest::from_str(request).unwrap();
+        let axis = resolve(
+            &r,
+            releases,
+            &crate::report::fixtures::interpreter("3.11.7"),
+            resolution,
+        );
+        (
+            axis.entries
+                .iter()
+                .map(|e| match e {
+                    AxisEntry::Missing { why, .. } => format!("missing: {why}"),
+                    other => other.label(),
+                })
+                .collect(),
+            axis.skipped,
+        )
+    }
+
+    #[test]
+    fn ranges_take_each_series_newest_or_every_release_without_yanked_or_pre() {
+        let newest = Resolution::default();
+        let all = Resolution {
+            patches: Patches::All,
+            prereleases: false,
+        };
+        let (got, skipped) = labels(">=1.26", &newest, &index());
+        assert_eq!(got, ["1.26.4", "2.0.2", "2.4.1"]);
+        assert_eq!(skipped, ["2.5.* (from >=1.26)"], "2.5 has no cp311 wheel");
+        assert_eq!(
+            labels(">=1.26", &all, &index()).0,
+            ["1.26.3", "1.26.4", "2.0.2", "2.4.1"]
+        );
+        assert_eq!(
+            labels("all", &newest, &index()).0,
+            ["1.26.3", "1.26.4", "2.0.2", "2.4.1"]
+        );
+        let pre = Resolution {
+            patches: Patches::All,
+            prereleases: true,
+        };
+        assert_eq!(labels("2.4.*", &newest, &index()).0, ["2.4.1"]);
+        assert_eq!(
+            labels(">=2.4.0rc1,<2.5", &newest, &index()).0,
+            ["2.4.1"],
+            "a range naming a pre-release admits them"
+        );
+        assert_eq!(
+            labels(">=2.4.0rc1,<2.5", &all, &index()).0,
+            ["2.4.0rc1", "2.4.1"]
+        );
+        // 2.4.0rc1 comes before 2.4: `>=2.4` leaves it out, as PEP 440 says.
+        assert_eq!(labels(">=2.4,<2.5", &pre, &index()).0, ["2.4.1"]);
+        assert_eq!(
+            labels(">=2.3,<2.5", &pre, &index()).0,
+            ["2.4.0rc1", "2.4.1"]
+        );
+        assert_eq!(labels("latest", &newest, &index()).0, ["2.4.1"]);
+        assert_eq!(labels("oldest", &newest, &index()).0, ["1.26.3"]);
+    }
+
+    #[test]
+    fn an_exact_pin_takes_a_yanked_release_and_keeps_its_reason() {
+        let r = NumpyRequest::from_str("2.4.0").unwrap();
+        let axis = resolve(
+            &r,
+            &index(),
+            &crate::report::fixtures::interpreter("3.11.7"),
+            &Resolution::default(),
+        );
+        assert_eq!(axis.entries[0].label(), "2.4.0");
+        assert_eq!(
+            axis.entries[0].origin().and_then(|o| o.yanked.as_deref()),
+            Some("Backward compatibility bug")
+        );
+        assert_eq!(
+            labels("2.5.0", &Resolution::default(), &index()).0,
+            ["missing: no wheel of numpy==2.5.0 for CPython 3.11.7"]
+        );
+        assert_eq!(
+            labels("2.4.0rc1", &Resolution::default(), &index()).0,
+            ["2.4.0rc1"]
+        );
+    }
+
+    #[test]
+    fn next_is_the_newest_prerelease_after_every_release_or_said_plainly_none() {
+        let d = Resolution::default();
+        assert_eq!(
+            labels("next", &d, &index()).0,
+            ["missing: no NumPy pre-release is newer than 2.5.0, the newest release"]
+        );
+        let mut ahead = index();
+        ahead.push(release("2.6.0rc1", None, true));
+        assert_eq!(
+            labels("next", &d, &ahead).0,
+            ["missing: NumPy 2.6.0rc1 is in testing, with no wheel for CPython 3.11.7"]
+        );
+        ahead.push(release("2.6.0rc2", None, false));
+        assert_eq!(labels("next", &d, &ahead).0, ["2.6.0rc2"]);
     }
 }

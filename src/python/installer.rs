@@ -218,15 +218,22 @@ impl Installer {
         &self,
         venv_python: &Path,
         version: &Version,
+        wheel: Option<&Path>,
     ) -> Result<(), InstallError> {
-        let requirement = format!("numpy=={version}");
+        // A local wheel is installed from its file (its dependencies, none
+        // for NumPy, would come from the index).
+        let requirement = match wheel {
+            Some(w) => w.display().to_string(),
+            None => format!("numpy=={version}"),
+        };
         let spec = match self {
             Installer::Unusable(why) => return Err(why.clone()),
             Installer::Uv { uv, .. } => uv
                 .pip_install(venv_python)
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
-            Installer::Pip => Spec::new(venv_python)
+            Installer::Pip => super::index::configured()
+                .apply(Spec::new(venv_python))
                 .args([
                     "-I",
                     "-m",
@@ -244,18 +251,6 @@ impl Installer {
         } else {
             Err(install_error(&requirement, &finished))
         }
-    }
-
-    /// The newest (or with `lowest`, the oldest) release satisfying
-    /// `requirement` that has a wheel for `python`.
-    pub async fn resolve(
-        &self,
-        python: &Interpreter,
-        requirement: &str,
-        lowest: bool,
-    ) -> Result<Version, InstallError> {
-        self.resolve_package(python, requirement, "numpy", lowest)
-            .await
     }
 
     /// The version of distribution `name` that resolving `requirement` for
@@ -291,7 +286,8 @@ impl Installer {
                 });
             }
             Installer::Pip => {
-                let spec = Spec::new(&python.executable)
+                let spec = super::index::configured()
+                    .apply(Spec::new(&python.executable))
                     .args([
                         "-I",
                         "-m",
@@ -367,7 +363,8 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
     // run never sees a half-installed uv.
     let staging = tempfile::tempdir_in(tools)
         .map_err(|e| format!("cannot stage in {}: {e}", tools.display()))?;
-    let finished = Spec::new(&python.executable)
+    let finished = super::index::configured()
+        .apply(Spec::new(&python.executable))
         .args([
             "-I",
             "-m",

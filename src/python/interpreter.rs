@@ -40,6 +40,10 @@ pub struct Interpreter {
     pub ldshared: String,
     pub include: PathBuf,
     pub python_h: bool,
+    /// The wheel tags it installs, best first: which NumPy releases it can
+    /// have is decided from these and the index's file names.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 impl Interpreter {
@@ -110,7 +114,8 @@ pub async fn query_remembered(path: &Path, memo: &Memo) -> Result<Interpreter, I
     let key = std::fs::canonicalize(path).ok().and_then(|real| {
         let m = std::fs::metadata(&real).ok()?;
         Some(format!(
-            "python|{}|{}|{}|{}|{}",
+            // v2: the answer carries the wheel tags.
+            "python-v2|{}|{}|{}|{}|{}",
             path.display(),
             real.display(),
             m.len(),

@@ -4,14 +4,14 @@
 //! builder for every uv command.
 
 mod discovery;
-mod index;
+pub mod index;
 mod installer;
 mod interpreter;
 mod request;
 mod uv;
 
 pub use discovery::{Discovery, Found, NoMatch, PythonSource, SearchRoots, discover, discover_for};
-pub use index::index_versions;
+pub use index::Indexes;
 pub use installer::{InstallError, Installer, InstallerChoice, venv_python};
 pub use interpreter::{Interpreter, InterpreterError, find, query_remembered};
 pub use request::PythonRequest;

@@ -7,6 +7,38 @@ import sys
 import sysconfig
 
 cfg = sysconfig.get_config_var
+
+
+def wheel_tags():
+    """The wheel tags this interpreter installs, best first: packaging's
+    answer (pip vendors it), else the CPython-on-glibc subset NumPy's wheels
+    use."""
+    for name in ("pip._vendor.packaging.tags", "packaging.tags"):
+        try:
+            module = __import__(name, fromlist=["sys_tags"])
+            return [str(t) for t in module.sys_tags()]
+        except Exception:
+            pass
+    if platform.python_implementation() != "CPython":
+        return []
+    major, minor = sys.version_info[:2]
+    py = "cp%d%d" % (major, minor)
+    abis = [py + ("m" if (major, minor) < (3, 8) else ""), "abi3", "none"]
+    arch = platform.machine()
+    plats = []
+    libc = getattr(os, "confstr", lambda _: None)("CS_GNU_LIBC_VERSION") or ""
+    if sys.platform.startswith("linux") and libc.startswith("glibc "):
+        glibc = [int(x) for x in libc.split()[1].split(".")[:2]]
+        for m in range(glibc[1], 4, -1):
+            plats.append("manylinux_%d_%d_%s" % (glibc[0], m, arch))
+            legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}.get(m)
+            if glibc[0] == 2 and legacy:
+                plats.append("%s_%s" % (legacy, arch))
+    if sys.platform.startswith("linux"):
+        plats.append("linux_" + arch)
+    return ["%s-%s-%s" % (py, abi, plat) for abi in abis for plat in plats] + ["py3-none-any"]
+
+
 include = sysconfig.get_paths().get("include") or cfg("INCLUDEPY") or ""
 print(json.dumps({
     "executable": sys.executable,
@@ -21,4 +53,5 @@ print(json.dumps({
     "ldshared": cfg("LDSHARED") or "",
     "include": include,
     "python_h": os.path.exists(os.path.join(include, "Python.h")),
+    "tags": wheel_tags(),
 }))

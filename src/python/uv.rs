@@ -65,7 +65,8 @@ impl Uv {
         } else {
             spec
         };
-        spec.args(args)
+        // The config's indexes, for every install, resolution and build.
+        super::index::configured().apply(spec).args(args)
     }
 
     pub fn version(&self) -> Spec {

@@ -26,6 +26,7 @@ fn axis(request: &str, version: Option<&str>) -> AxisDoc {
             .is_none()
             .then(|| format!("no wheel of numpy=={request} for CPython 3.12.1")),
         label: None,
+        ..AxisDoc::default()
     }
 }
 
@@ -227,6 +228,7 @@ pub fn every_outcome() -> Document {
         },
         duration_s: if reused { 0.0 } else { 1.5 },
         log: log.into(),
+        declares: None,
     };
     let mut doc = Document {
         schema: SCHEMA.into(),
@@ -315,7 +317,20 @@ pub fn packages() -> Document {
         a.unavailable = None;
         a.label = Some(label.into());
     }
-    doc.grids[0].builds.clear();
+    // What the packages declare (their METADATA's Requires-Dist).
+    let declared = |row: &str, declares: &str| BuildDoc {
+        numpy: row.into(),
+        ok: true,
+        reused: true,
+        summary: String::new(),
+        duration_s: 0.0,
+        log: String::new(),
+        declares: Some(declares.into()),
+    };
+    doc.grids[0].builds = vec![
+        declared("pandas 2.0.3", "numpy>=1.21.0,>=1.23.2"),
+        declared("scipy 1.11.4", "numpy<1.28.0,>=1.21.6"),
+    ];
     let mut forbidden = cell(
         0,
         py,
@@ -397,6 +412,11 @@ pub fn interpreter(version: &str) -> Interpreter {
         ldshared: "gcc -shared".into(),
         include: PathBuf::from("/root/.pyenv/versions/3.11.7/include/python3.11"),
         python_h: true,
+        tags: vec![
+            "cp311-cp311-manylinux_2_28_x86_64".into(),
+            "cp311-cp311-manylinux_2_17_x86_64".into(),
+            "cp311-cp311-linux_x86_64".into(),
+        ],
     }
 }
 
@@ -413,6 +433,7 @@ pub fn header() -> RunHeader {
                 AxisEntry::Numpy {
                     request: series("2.0.*"),
                     version: v("2.0.2"),
+                    origin: Default::default(),
                 },
                 AxisEntry::Missing {
                     request: series("1.22.*"),
@@ -423,10 +444,12 @@ pub fn header() -> RunHeader {
                 AxisEntry::Numpy {
                     request: series(">=1.25,<2.1"),
                     version: v("1.26.4"),
+                    origin: Default::default(),
                 },
                 AxisEntry::Numpy {
                     request: series(">=1.25,<2.1"),
                     version: v("2.0.2"),
+                    origin: Default::default(),
                 },
             ],
             skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],

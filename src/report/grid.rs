@@ -190,3 +190,37 @@ pub fn counts_text(doc: &Document) -> String {
         .collect();
     format!("{} cells: {}", doc.cells.len(), parts.join(", "))
 }
+
+/// What a reader must know about a grid's releases beyond their versions:
+/// a yanked release (and why), one from an index other than PyPI, one
+/// installed from a local wheel. One line each, the same in every format.
+pub fn axis_notes(grid: &crate::results::document::GridDoc) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for a in grid.axes.build.iter().chain(&grid.axes.runtime) {
+        if !seen.insert(a.label().to_string()) {
+            continue;
+        }
+        if let Some(reason) = &a.yanked {
+            out.push(if reason.is_empty() {
+                format!("numpy {} is yanked on the index", a.label())
+            } else {
+                format!("numpy {} is yanked on the index: {reason}", a.label())
+            });
+        }
+        if let Some(wheel) = &a.wheel {
+            out.push(format!(
+                "numpy {} is the local wheel {}",
+                a.label(),
+                wheel.display()
+            ));
+        } else if let Some(index) = a
+            .index
+            .as_deref()
+            .filter(|i| *i != crate::python::index::PYPI)
+        {
+            out.push(format!("numpy {} is from {index}", a.label()));
+        }
+    }
+    out
+}

@@ -217,6 +217,9 @@ fn write_versions(out: &mut String, grid: &GridDoc) {
         row("runtime", a);
     }
     out.push_str("</table>\n");
+    for note in super::grid::axis_notes(grid) {
+        let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(&note));
+    }
     if !grid.skipped.is_empty() {
         let _ = writeln!(
             out,

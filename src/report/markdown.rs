@@ -39,6 +39,9 @@ pub fn render(doc: &Document) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "\n{}\n", legend());
+        for note in super::grid::axis_notes(grid) {
+            let _ = writeln!(out, "- {}", md(&note));
+        }
         for line in reason_lines(doc, index) {
             let _ = writeln!(
                 out,

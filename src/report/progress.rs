@@ -261,6 +261,12 @@ pub fn header_text(h: &RunHeader) -> String {
         axis.iter()
             .map(|a| match a {
                 AxisEntry::Missing { request, .. } => format!("{request} (unavailable)"),
+                AxisEntry::Numpy { origin, .. } if origin.yanked.is_some() => {
+                    format!("{} (yanked)", a.label())
+                }
+                AxisEntry::Numpy { origin, .. } if origin.wheel.is_some() => {
+                    format!("{} (local wheel)", a.label())
+                }
                 other => other.label(),
             })
             .collect::<Vec<_>>()
@@ -414,6 +420,7 @@ mod tests {
                 reused: false,
                 duration: Duration::from_secs(1),
                 log: String::new(),
+                declares: None,
             }),
         };
         log.track(&Update::BuildFinished(&record));
@@ -442,6 +449,7 @@ mod tests {
                 reused,
                 duration: Duration::from_millis(2100),
                 log: String::new(),
+                declares: None,
             }),
         };
         let broken = BuildRecord {

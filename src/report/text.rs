@@ -96,6 +96,9 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
         out.push('\n');
     }
     let _ = writeln!(out, "{}", paint(DIM, &legend()));
+    for note in super::grid::axis_notes(grid) {
+        let _ = writeln!(out, "{}", paint(DIM, &note));
+    }
     for line in reason_lines(doc, index) {
         let style = if line.unexpected > 0 {
             UNEXPECTED

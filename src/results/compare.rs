@@ -132,6 +132,7 @@ mod tests {
                 version: Some("2.4.6".into()),
                 unavailable: None,
                 label: None,
+                ..Default::default()
             });
         let d = diff(&old, &new);
         assert_eq!(d.worse.len(), 1);

@@ -101,7 +101,7 @@ pub struct Axes {
     pub runtime: Vec<AxisDoc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AxisDoc {
     pub request: String,
     pub version: Option<String>,
@@ -110,6 +110,15 @@ pub struct AxisDoc {
     /// holds the wheel file or requirement as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The index the release came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// Yanked on the index, with its reason ("" when none was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked: Option<String>,
+    /// The local wheel file it was installed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wheel: Option<PathBuf>,
 }
 
 impl AxisDoc {
@@ -131,6 +140,10 @@ pub struct BuildDoc {
     pub summary: String,
     pub duration_s: f64,
     pub log: String,
+    /// The NumPy requirement the row's package declares (published rows
+    /// and projects), checked against what the grid measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declares: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -334,6 +347,7 @@ impl Document {
                             summary: String::new(),
                             duration_s: built.duration.as_secs_f64(),
                             log: built.log.clone(),
+                            declares: built.declares.clone(),
                         },
                         Err(e) => BuildDoc {
                             numpy: b.row.clone(),
@@ -342,6 +356,7 @@ impl Document {
                             summary: e.summary.clone(),
                             duration_s: 0.0,
                             log: e.log.clone(),
+                            declares: None,
                         },
                     })
                     .collect(),
@@ -558,6 +573,9 @@ fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
             version: a.version().map(ToString::to_string),
             unavailable: a.unavailable().map(str::to_string),
             label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
+            index: a.origin().and_then(|o| o.index.clone()),
+            yanked: a.origin().and_then(|o| o.yanked.clone()),
+            wheel: a.origin().and_then(|o| o.wheel.clone()),
         })
         .collect()
 }
@@ -586,6 +604,7 @@ pub(crate) mod tests {
             version: Some(label.to_string()),
             unavailable: None,
             label: None,
+            ..AxisDoc::default()
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod collect;
 pub mod compare;
+pub mod declared;
 pub mod document;
 pub mod journal;
 pub mod merge;

@@ -17,6 +17,9 @@ pub struct Built {
     pub reused: bool,
     pub duration: Duration,
     pub log: String,
+    /// The NumPy requirement the row's package declares (`Requires-Dist`),
+    /// e.g. "numpy>=1.22.4,<2.3"; `None` for a plain build or none declared.
+    pub declares: Option<String>,
 }
 
 #[derive(Debug, Clone)]

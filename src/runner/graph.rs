@@ -196,16 +196,21 @@ async fn env_node(
     let _permit = ctx.permits.acquire().await;
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("envs").join(version.to_string());
+    let wheel = grid.plan.wheel_of(&version);
     let cached = ctx
         .plan
         .cache
         .as_deref()
-        .map(|root| environment::cached_dir(root, interpreter, &version))
+        .map(|root| match wheel {
+            Some(w) => environment::cached_wheel_dir(root, interpreter, &version, w),
+            None => environment::cached_dir(root, interpreter, &version),
+        })
         .unwrap_or_default();
     let result = environment::ensure(
         &ctx.plan.installer,
         interpreter,
         &version,
+        wheel,
         place(&ctx, &cached, &temporary),
         || {
             ctx.send(Event::EnvStarted {
@@ -360,6 +365,10 @@ fn finish_row(
                 reused: a.reused,
                 duration: a.duration,
                 log: a.log.clone(),
+                declares: a
+                    .package
+                    .as_deref()
+                    .and_then(|p| build::declared_numpy(&a.dir, p, &grid.plan.interpreter.version)),
             })
             .map_err(Clone::clone),
     }));
@@ -672,6 +681,7 @@ async fn second_opinion(
             &ctx.plan.installer,
             &grid.plan.interpreter,
             &env.numpy,
+            grid.plan.wheel_of(&env.numpy),
             Place::Cached(&env.dir),
             || {},
         )
