@@ -133,6 +133,8 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
     let package = doc.has_package_rows();
     // Each cell's outcome by (row, column) position: one pass over the
     // cells, not a search per pair (grids of every release are large).
+    // Reversed so a label listed twice maps to its first entry, as
+    // `CellDoc::position` does.
     let rows_at: HashMap<&str, usize> = grid
         .axes
         .build
