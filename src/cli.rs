@@ -147,6 +147,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Print only the answer, not the grid: per build, the runtime NumPy
+    /// range it works on; per runtime, the oldest build it runs.
+    #[arg(long)]
+    pub summary: bool,
+
     /// How cells are isolated: fork (children of a per-environment server
     /// that imported NumPy once; fast) or process (a new Python per cell).
     /// Overrides run.isolation.
@@ -222,6 +227,10 @@ pub struct ReportArgs {
     /// Write here instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Only the answer, as text: per build, the runtime NumPy range it
+    /// works on; per runtime, the oldest build it runs.
+    #[arg(long, conflicts_with = "format")]
+    pub summary: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,10 +20,15 @@ pub fn report(args: &ReportArgs) -> Exit {
         Ok(d) => d,
         Err(exit) => return exit,
     };
-    let written = match &args.output {
-        Some(path) => write_report(&doc, args.format, path),
-        None => {
+    let written = match (&args.output, args.summary) {
+        (Some(path), false) => write_report(&doc, args.format, path),
+        (Some(path), true) => super::files::write_text(&report::text::summary(&doc), path),
+        (None, false) => {
             let _ = write!(anstream::stdout(), "{}", report::render(&doc, args.format));
+            Ok(())
+        }
+        (None, true) => {
+            let _ = write!(anstream::stdout(), "{}", report::text::summary(&doc));
             Ok(())
         }
     };

@@ -51,14 +51,22 @@ pub fn load_document(path: &Path) -> Result<Document, Exit> {
 /// Writes `doc` in `format` to `path`; text is written without colour.
 pub fn write_report(doc: &Document, format: Format, path: &Path) -> Result<(), String> {
     let text = report::render(doc, format);
-    let text = if format == Format::Text {
-        anstream::adapter::strip_str(&text).to_string()
+    if format == Format::Text {
+        write_text(&text, path)
     } else {
-        text
-    };
+        write_file(&text, path)
+    }
+}
+
+/// Writes terminal text to `path`, without colour.
+pub fn write_text(text: &str, path: &Path) -> Result<(), String> {
+    write_file(&anstream::adapter::strip_str(text).to_string(), path)
+}
+
+fn write_file(text: &str, path: &Path) -> Result<(), String> {
     // The error as the OS said it, without the temporary file's name: the
     // user named `path`.
-    write_atomic(path, &text)
+    write_atomic(path, text)
         .map_err(|e| format!("cannot write {}: {}", path.display(), os_error(&e)))
 }
 

@@ -7,6 +7,7 @@ mod files;
 mod list;
 mod run;
 mod system;
+mod terminal;
 
 use std::io::Write as _;
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::files::{self, keep_last_results, write_outputs};
-use super::{Exit, error, error_with_hint, hint, interrupted, note};
+use super::{Exit, error, error_with_hint, hint, interrupted, note, terminal};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -86,7 +86,11 @@ pub async fn run(args: RunArgs) -> Exit {
     doc.config = Some(args.config.display().to_string());
     doc.date = Some(started.to_string());
     doc.commit = commit_of(&config.dir());
-    let _ = write!(anstream::stdout(), "{}", report::text::render(&doc));
+    let _ = write!(
+        anstream::stdout(),
+        "{}",
+        terminal::report(&doc, args.summary)
+    );
     if report::github::enabled() {
         eprint!("{}", report::github::annotations(&doc));
     }

@@ -466,3 +466,65 @@ pub fn header() -> RunHeader {
         timeout: Duration::from_secs(60),
     }
 }
+
+/// One grid whose rows show every shape of the answer: a range bounded
+/// above (a 1.x build under NumPy 2), a range open above, a range with a
+/// hole (an unexpected crash), and one starting above the oldest tested
+/// release (so runtime columns name the newer builds they do not run).
+pub fn answer() -> Document {
+    use OutcomeKind::{Crash, Fail, Pass};
+    let py = "CPython 3.11.7";
+    let runtimes = ["1.24.4", "1.26.4", "2.0.2", "2.1.3", "2.2.6"];
+    let rows: [(&str, [OutcomeKind; 5]); 4] = [
+        ("1.26.4", [Pass, Pass, Fail, Fail, Fail]),
+        ("2.0.2", [Pass, Pass, Pass, Pass, Pass]),
+        ("2.1.3", [Pass, Pass, Pass, Crash, Pass]),
+        ("2.2.6", [Fail, Fail, Pass, Pass, Pass]),
+    ];
+    let mut cells = Vec::new();
+    for (build, outcomes) in rows {
+        for (runtime, outcome) in runtimes.iter().zip(outcomes) {
+            let (reason, message) = match outcome {
+                Fail if build.starts_with("1.") => (
+                    Some(FailureReason::AbiMajor),
+                    "A module that was compiled using NumPy 1.x cannot be run in NumPy 2 as it may crash.",
+                ),
+                Fail => (
+                    Some(FailureReason::ApiVersion),
+                    "module compiled against API version 0x13 but this version of numpy is 0x11",
+                ),
+                Crash => (None, "killed by SIGSEGV (signal 11)"),
+                _ => (None, ""),
+            };
+            let expected = if outcome == Crash {
+                expect(Pass, None, None, true)
+            } else {
+                expect(outcome, reason, None, true)
+            };
+            let mut c = cell(0, py, build, runtime, outcome, reason, message, expected);
+            if outcome == Crash {
+                c.exception = None;
+                c.signal = Some(11);
+                c.signal_name = Some("SIGSEGV".into());
+            }
+            cells.push(c);
+        }
+    }
+    let mut doc = every_outcome();
+    doc.grids.truncate(1);
+    doc.grids[0].builds.clear();
+    doc.grids[0].axes = Axes {
+        build: rows
+            .iter()
+            .map(|(b, _)| axis(&format!("{}.*", &b[..b.len() - 2]), Some(b)))
+            .collect(),
+        runtime: runtimes
+            .iter()
+            .map(|r| axis(&format!("{}.*", &r[..r.len() - 2]), Some(r)))
+            .collect(),
+    };
+    doc.cells = cells;
+    doc.sort_cells();
+    doc.summarize(doc.planned_by_axes());
+    doc
+}

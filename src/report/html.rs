@@ -8,13 +8,15 @@
 //! was); the glyph says which outcome. The glyphs are in DejaVu Sans, the
 //! font Chromium falls back to on a bare Linux machine. The page says when
 //! the run was, of which commit, with which abimatrix, and which release
-//! each requested version resolved to.
+//! each requested version resolved to. Under each grid, the answer: the
+//! runtime range each build works on, and the oldest build each runtime runs.
 
 use std::fmt::Write as _;
 
 use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol, verdict_text};
 use crate::outcome::OutcomeKind;
 use crate::results::Document;
+use crate::results::answer;
 use crate::results::document::{AxisDoc, CellDoc, GridDoc};
 
 /// Escapes text for HTML element content and attribute values.
@@ -103,7 +105,16 @@ pub fn render(doc: &Document) -> String {
                 escape(&line.cells_text(usize::MAX))
             );
         }
-        out.push_str("</ul>\n<h3>Cells</h3>\n");
+        out.push_str("</ul>\n");
+        let answer = answer::of_grid(doc, index);
+        if !answer.rows.is_empty() {
+            out.push_str("<h3>The answer</h3>\n<ul class=\"answer\">\n");
+            for line in answer.lines() {
+                let _ = writeln!(out, "<li>{}</li>", escape(&line));
+            }
+            out.push_str("</ul>\n");
+        }
+        out.push_str("<h3>Cells</h3>\n");
         for (i, c) in doc
             .cells
             .iter()

@@ -1,10 +1,12 @@
-//! Markdown: each grid as a table with a legend and the distinct failure
-//! reasons, fit for a CI step summary (`$GITHUB_STEP_SUMMARY`).
+//! Markdown: each grid as a table with a legend, the distinct failure
+//! reasons and the answer (the runtime range each build works on), fit for
+//! a CI step summary (`$GITHUB_STEP_SUMMARY`).
 
 use std::fmt::Write as _;
 
 use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
 use crate::results::Document;
+use crate::results::answer;
 
 /// Makes text safe inside a table cell or list item.
 fn md(text: &str) -> String {
@@ -54,6 +56,13 @@ pub fn render(doc: &Document) -> String {
             );
             if let Some(hint) = &line.hint {
                 let _ = writeln!(out, "  *hint:* {}", md(hint));
+            }
+        }
+        let answer = answer::of_grid(doc, index);
+        if !answer.rows.is_empty() {
+            out.push_str("\n**The answer**\n\n");
+            for line in answer.lines() {
+                let _ = writeln!(out, "- {}", md(&line));
             }
         }
         out.push('\n');

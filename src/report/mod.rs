@@ -83,8 +83,9 @@ pub fn render(doc: &Document, format: Format) -> String {
 #[cfg(test)]
 mod tests {
     //! Every format's whole output, pinned: each line a user reads, for
-    //! every outcome kind (expected and unexpected), a run cut short, and
-    //! published packages as rows. `cargo insta review` shows a change.
+    //! every outcome kind (expected and unexpected), a run cut short,
+    //! published packages as rows, and every shape of the answer.
+    //! `cargo insta review` shows a change.
     use super::*;
 
     #[test]
@@ -93,6 +94,7 @@ mod tests {
             ("every-outcome", fixtures::every_outcome()),
             ("interrupted", fixtures::interrupted()),
             ("packages", fixtures::packages()),
+            ("answer", fixtures::answer()),
         ];
         for format in Format::ALL {
             for (name, doc) in &fixtures {

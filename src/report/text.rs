@@ -1,8 +1,13 @@
 //! The terminal report: one grid per interpreter (rows = build NumPy,
 //! columns = runtime NumPy), a legend, each distinct failure reason with its
-//! cells and first message line, then what was not as expected and a
+//! cells and first message line, the answer read off the grid (which
+//! runtime range each build works on), then what was not as expected and a
 //! summary. Rendered to a string with ANSI styles; the caller writes it
 //! through `anstream`, which strips them when not on a terminal.
+//!
+//! A grid of every release is hundreds of columns wide: on a terminal
+//! narrower than the grid, [`for_terminal`] shows the answer instead (a
+//! wrapped grid reads as noise), and says where the full grid is.
 
 use std::fmt::Write as _;
 
@@ -10,6 +15,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
 use crate::outcome::OutcomeKind;
+use crate::results::answer;
 use crate::results::document::GridDoc;
 use crate::results::{CellDoc, Document};
 
@@ -121,6 +127,105 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
             let _ = writeln!(out, "    {} {hint}", paint(HINT, "hint:"));
         }
     }
+    render_answer(doc, index, out);
+}
+
+/// The answer of grid `index`: each row's working runtime range, then
+/// each column's oldest working build.
+fn render_answer(doc: &Document, index: usize, out: &mut String) {
+    let answer = answer::of_grid(doc, index);
+    if answer.rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", paint(BOLD, "answer:"));
+    for line in answer.lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+}
+
+/// `--summary`: the answer of every grid and the verdict, without the grids.
+pub fn summary(doc: &Document) -> String {
+    if doc.grids.is_empty() {
+        return render(doc);
+    }
+    let mut out = String::new();
+    render_answers(doc, &mut out);
+    out.push('\n');
+    render_summary(doc, &mut out);
+    out
+}
+
+/// Each grid's interpreter and its answer.
+fn render_answers(doc: &Document, out: &mut String) {
+    let extension = doc.extension.as_deref().unwrap_or("extension");
+    for (index, grid) in doc.grids.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "{} · {}",
+            paint(BOLD, &grid.interpreter.label),
+            extension
+        );
+        for line in answer::of_grid(doc, index).lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+}
+
+/// What `matrix run` prints on a terminal `width` columns wide (`None`:
+/// not a terminal, where the whole report always goes): the whole report
+/// when every grid fits, else the answer, the unexpected cells and where
+/// the full grid is.
+pub fn for_terminal(doc: &Document, width: Option<usize>) -> String {
+    let widest = (0..doc.grids.len())
+        .map(|i| grid_width(doc, i))
+        .max()
+        .unwrap_or(0);
+    match width {
+        Some(width) if widest > width => {
+            let mut out = String::new();
+            render_answers(doc, &mut out);
+            out.push('\n');
+            render_unmet(doc, &mut out);
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(
+                    DIM,
+                    &format!(
+                        "the grid is {widest} columns wide, the terminal {width}: the full grid is in the reports (--html PATH, or --json PATH and then `matrix report PATH`)"
+                    )
+                )
+            );
+            render_summary(doc, &mut out);
+            out
+        }
+        _ => render(doc),
+    }
+}
+
+/// How many columns the table of grid `index` takes (its widest line).
+pub fn grid_width(doc: &Document, index: usize) -> usize {
+    let Some(grid) = doc.grids.get(index) else {
+        return 0;
+    };
+    let first = grid
+        .axes
+        .build
+        .iter()
+        .map(|a| a.label().chars().count())
+        .chain([super::grid::corner(doc).chars().count()])
+        .max()
+        .unwrap_or(0);
+    first
+        + grid
+            .axes
+            .runtime
+            .iter()
+            .map(|a| 2 + a.label().chars().count().max(2))
+            .sum::<usize>()
 }
 
 fn render_unmet(doc: &Document, out: &mut String) {
@@ -184,6 +289,71 @@ mod tests {
         let yellow = format!("{EXPECTED_BAD}✗ {EXPECTED_BAD:#}");
         assert!(text.contains(&red), "{text}");
         assert!(text.contains(&yellow), "{text}");
+    }
+
+    /// The width the compact decision uses is the width the grid takes.
+    #[test]
+    fn grid_width_is_the_widest_line_of_the_table() {
+        for doc in [
+            fixtures::every_outcome(),
+            fixtures::packages(),
+            fixtures::answer(),
+        ] {
+            let text = plain(&doc);
+            let widest = text
+                .lines()
+                .take_while(|l| !l.starts_with('✓'))
+                .skip(1)
+                .map(|l| l.trim_end().chars().count())
+                .max()
+                .unwrap_or(0);
+            assert_eq!(grid_width(&doc, 0), widest, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_grid_wider_than_the_terminal_gives_way_to_the_answer() {
+        let doc = fixtures::answer();
+        let width = grid_width(&doc, 0);
+        let strip = |t: String| anstream::adapter::strip_str(&t).to_string();
+        // Not a terminal, or wide enough: the whole report.
+        assert_eq!(strip(for_terminal(&doc, None)), plain(&doc));
+        assert_eq!(strip(for_terminal(&doc, Some(width))), plain(&doc));
+        let narrow = strip(for_terminal(&doc, Some(width - 1)));
+        assert!(
+            !narrow.contains(super::super::grid::corner(&doc)),
+            "{narrow}"
+        );
+        assert!(
+            narrow.contains(
+                "    built against 1.26.4: works on numpy >=1.24.4,<2.0.2 (2 of 5 tested releases pass)"
+            ),
+            "{narrow}"
+        );
+        assert!(
+            narrow.contains("1 cell(s) did not do what was expected"),
+            "{narrow}"
+        );
+        assert!(
+            narrow.contains(&format!(
+                "the grid is {width} columns wide, the terminal {}",
+                width - 1
+            )),
+            "{narrow}"
+        );
+        assert!(narrow.ends_with("1 unexpected in 3.2s\n"), "{narrow}");
+    }
+
+    #[test]
+    fn the_summary_is_the_answer_without_the_grid() {
+        let doc = fixtures::answer();
+        let text = anstream::adapter::strip_str(&summary(&doc)).to_string();
+        assert!(!text.contains('✓'), "{text}");
+        let full = plain(&doc);
+        for line in text.lines().filter(|l| l.starts_with("    ")) {
+            assert!(full.contains(line), "{line} is in the full report too");
+        }
+        assert!(text.lines().count() > 4, "{text}");
     }
 
     #[test]

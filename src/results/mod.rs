@@ -1,9 +1,11 @@
 //! The saved results and the operations on them: the versioned document
 //! every report renders from ([`document`]), the run as collected so far
 //! ([`collect`]), the journal that lets an interrupted run resume
-//! ([`journal`]), joining shards ([`merge`]) and comparing two runs
-//! ([`compare`]). Nothing here prints.
+//! ([`journal`]), joining shards ([`merge`]), comparing two runs
+//! ([`compare`]) and the answer read off a grid ([`answer`]). Nothing here
+//! prints.
 
+pub mod answer;
 pub mod collect;
 pub mod compare;
 pub mod declared;

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod answer;
 mod cache;
 mod ci;
 mod faults;

@@ -1,0 +1,658 @@
+//! The answer a maintainer asks for, read off the grid: per build row, the
+//! runtime NumPy range it works on (as PEP 440 specifiers one could
+//! declare), and per runtime column, the oldest build it runs. The grid
+//! says the same cell by cell; at dozens of releases per axis nobody reads
+//! it that way.
+//!
+//! Only what was measured counts. A cell that passed is a release the row
+//! works on; one that failed, crashed or timed out is one it does not. A
+//! build that failed or a cell that could not run (no wheel, forbidden by
+//! the package's metadata) says nothing about the runtime: those are
+//! counted and said apart, never folded into a range. Bounds are tested
+//! releases, never guessed ones: nothing older than the oldest tested
+//! release is claimed, and the upper bound is the lowest failing release
+//! that was tested.
+//!
+//! Pure: a function of a [`Document`], rendered by every format.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use serde::Serialize;
+
+use super::document::{AxisDoc, Document};
+use crate::outcome::OutcomeKind;
+
+/// The answer for one grid (one interpreter).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GridAnswer {
+    pub grid: usize,
+    pub interpreter: String,
+    /// One per build row, in the grid's order.
+    pub rows: Vec<RowAnswer>,
+    /// One per runtime column that resolved to a release, in the grid's order.
+    pub columns: Vec<ColumnAnswer>,
+}
+
+/// Which runtime releases one build row (or package row) works on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowAnswer {
+    /// The row's label: the build's NumPy version, or a package ("pandas 2.0.3").
+    pub build: String,
+    /// A published package rather than a build against a NumPy version.
+    pub package: bool,
+    pub works: Works,
+    /// Cells that ran (pass, fail, crash, timeout) under a resolved release.
+    pub tested: usize,
+    pub passed: usize,
+    /// Cells that are no evidence about the runtime, counted apart.
+    pub build_failed: usize,
+    pub unavailable: usize,
+}
+
+/// The shape of the releases a row works on, in tested order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Works {
+    /// No cell of the row ran: nothing is known about the runtime.
+    Untested,
+    /// Cells ran and none passed.
+    Nowhere,
+    /// One interval: from the lowest passing release up to (not including)
+    /// the lowest failing release above it, if one was tested.
+    Range {
+        from: Version,
+        below: Option<Version>,
+    },
+    /// The passing releases are not one interval: failures sit between.
+    Holes { passes: Vec<Span>, fails: Vec<Span> },
+}
+
+/// A run of consecutive tested releases with the same verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    pub first: Version,
+    pub last: Version,
+}
+
+/// Which builds one runtime column runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnAnswer {
+    /// The runtime NumPy release.
+    pub runtime: String,
+    pub runs: Runs,
+    /// Rows that ran under this release.
+    pub tested: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Runs {
+    /// No row ran under this release (every build failed, say).
+    NothingRan,
+    /// Builds ran; none passed.
+    NoBuild,
+    /// Builds against NumPy: the oldest that works, and the newer ones that
+    /// ran and did not.
+    From { oldest: String, except: Vec<String> },
+    /// Package rows have no order worth a "from": the ones that work.
+    Packages { works: Vec<String> },
+}
+
+/// The answer of every grid of `doc`.
+pub fn answer(doc: &Document) -> Vec<GridAnswer> {
+    (0..doc.grids.len()).map(|i| of_grid(doc, i)).collect()
+}
+
+/// A verdict of one cell, as evidence: `Some(true)` works, `Some(false)`
+/// does not, `None` says nothing about the runtime.
+fn evidence(kind: OutcomeKind) -> Option<bool> {
+    match kind {
+        OutcomeKind::Pass => Some(true),
+        OutcomeKind::Fail | OutcomeKind::Crash | OutcomeKind::Timeout => Some(false),
+        OutcomeKind::BuildFailed | OutcomeKind::Unavailable => None,
+    }
+}
+
+fn version_of(a: &AxisDoc) -> Option<Version> {
+    a.version.as_deref().and_then(|v| Version::from_str(v).ok())
+}
+
+/// The answer of grid `index` of `doc` (empty for a grid that is not there).
+pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
+    let Some(grid) = doc.grids.get(index) else {
+        return GridAnswer {
+            grid: index,
+            interpreter: String::new(),
+            rows: Vec::new(),
+            columns: Vec::new(),
+        };
+    };
+    let package = doc.has_package_rows();
+    // Each cell's outcome by (row, column) position: one pass over the
+    // cells, not a search per pair (grids of every release are large).
+    // Reversed so a label listed twice maps to its first entry, as
+    // `CellDoc::position` does.
+    let rows_at: HashMap<&str, usize> = grid
+        .axes
+        .build
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.label(), i))
+        .rev()
+        .collect();
+    let columns_at: HashMap<&str, usize> = grid
+        .axes
+        .runtime
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.label(), i))
+        .rev()
+        .collect();
+    let mut outcome: HashMap<(usize, usize), OutcomeKind> = HashMap::new();
+    for c in doc.cells.iter().filter(|c| c.grid == index) {
+        if let (Some(&b), Some(&r)) = (
+            rows_at.get(c.build.as_str()),
+            columns_at.get(c.runtime.as_str()),
+        ) {
+            outcome.insert((b, r), c.outcome);
+        }
+    }
+    let runtime_versions: Vec<Option<Version>> = grid.axes.runtime.iter().map(version_of).collect();
+    let rows = grid
+        .axes
+        .build
+        .iter()
+        .enumerate()
+        .map(|(b, axis)| {
+            let mut tested = Vec::new();
+            let (mut build_failed, mut unavailable) = (0, 0);
+            for (r, version) in runtime_versions.iter().enumerate() {
+                let Some(&kind) = outcome.get(&(b, r)) else {
+                    continue;
+                };
+                match (evidence(kind), version) {
+                    (Some(works), Some(v)) => tested.push((v.clone(), works)),
+                    // A column that ran always has a release; skip one without.
+                    (Some(_), None) => {}
+                    (None, _) if kind == OutcomeKind::BuildFailed => build_failed += 1,
+                    (None, _) => unavailable += 1,
+                }
+            }
+            let tested = merge_same(tested);
+            RowAnswer {
+                build: axis.label().to_string(),
+                package,
+                passed: tested.iter().filter(|t| t.1).count(),
+                tested: tested.len(),
+                works: works(&tested),
+                build_failed,
+                unavailable,
+            }
+        })
+        .collect();
+    // Builds in version order for "from ... up"; package rows in the grid's.
+    let mut builds: Vec<(usize, Option<Version>)> = grid
+        .axes
+        .build
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i, version_of(a)))
+        .collect();
+    if !package {
+        builds.retain(|b| b.1.is_some());
+        builds.sort_by(|a, b| a.1.cmp(&b.1));
+    }
+    let columns = runtime_versions
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_some())
+        .map(|(r, _)| {
+            let ran: Vec<(usize, bool)> = builds
+                .iter()
+                .filter_map(|(b, _)| {
+                    outcome
+                        .get(&(*b, r))
+                        .and_then(|k| evidence(*k))
+                        .map(|w| (*b, w))
+                })
+                .collect();
+            let label = |b: usize| grid.axes.build[b].label().to_string();
+            let runs = match ran.iter().position(|(_, w)| *w) {
+                _ if ran.is_empty() => Runs::NothingRan,
+                _ if package => Runs::Packages {
+                    works: ran.iter().filter(|x| x.1).map(|x| label(x.0)).collect(),
+                },
+                None => Runs::NoBuild,
+                Some(first) => Runs::From {
+                    oldest: label(ran[first].0),
+                    except: ran[first..]
+                        .iter()
+                        .filter(|x| !x.1)
+                        .map(|x| label(x.0))
+                        .collect(),
+                },
+            };
+            ColumnAnswer {
+                runtime: grid.axes.runtime[r].label().to_string(),
+                runs,
+                tested: ran.len(),
+            }
+        })
+        .collect();
+    GridAnswer {
+        grid: index,
+        interpreter: grid.interpreter.label.clone(),
+        rows,
+        columns,
+    }
+}
+
+/// Sorted by version, one entry per release: a release listed twice (two
+/// requests resolved to it) works only if it worked every time.
+fn merge_same(mut tested: Vec<(Version, bool)>) -> Vec<(Version, bool)> {
+    tested.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Version, bool)> = Vec::with_capacity(tested.len());
+    for (v, w) in tested {
+        match out.last_mut() {
+            Some(last) if last.0 == v => last.1 &= w,
+            _ => out.push((v, w)),
+        }
+    }
+    out
+}
+
+/// The shape of the passing releases among `tested` (release, works), in
+/// any order.
+pub fn works(tested: &[(Version, bool)]) -> Works {
+    let tested = merge_same(tested.to_vec());
+    let (Some(first), Some(last)) = (
+        tested.iter().position(|t| t.1),
+        tested.iter().rposition(|t| t.1),
+    ) else {
+        return if tested.is_empty() {
+            Works::Untested
+        } else {
+            Works::Nowhere
+        };
+    };
+    if tested[first..=last].iter().all(|t| t.1) {
+        return Works::Range {
+            from: tested[first].0.clone(),
+            below: tested.get(last + 1).map(|t| t.0.clone()),
+        };
+    }
+    // Runs of equal verdicts, in tested order.
+    let (mut passes, mut fails) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    for i in 1..=tested.len() {
+        if i == tested.len() || tested[i].1 != tested[start].1 {
+            let span = Span {
+                first: tested[start].0.clone(),
+                last: tested[i - 1].0.clone(),
+            };
+            if tested[start].1 {
+                passes.push(span);
+            } else {
+                fails.push(span);
+            }
+            start = i;
+        }
+    }
+    Works::Holes { passes, fails }
+}
+
+impl Works {
+    /// The PEP 440 specifiers of a range (">=1.26.4,<2.1.3"); none for
+    /// other shapes.
+    pub fn specifiers(&self) -> Option<String> {
+        match self {
+            Works::Range { from, below: None } => Some(format!(">={from}")),
+            Works::Range {
+                from,
+                below: Some(below),
+            } => Some(format!(">={from},<{below}")),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}–{}", self.first, self.last)
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list<T: fmt::Display>(items: &[T]) -> String {
+    let words: Vec<String> = items.iter().map(ToString::to_string).collect();
+    match words.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl fmt::Display for RowAnswer {
+    /// "built against 2.0.2: works on numpy >=1.23.5 (15 of 15 tested releases pass)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.package {
+            write!(f, "{}: ", self.build)?;
+        } else {
+            write!(f, "built against {}: ", self.build)?;
+        }
+        let pass = if self.passed == 1 && self.tested == 1 {
+            "passes"
+        } else {
+            "pass"
+        };
+        let counts = format!(
+            "({} of {} {pass})",
+            self.passed,
+            plural(self.tested, "tested release", "tested releases")
+        );
+        match &self.works {
+            Works::Untested if self.unavailable == 0 && self.build_failed > 0 => {
+                return write!(
+                    f,
+                    "did not build ({}), so no runtime was tested",
+                    plural(self.build_failed, "cell build-failed", "cells build-failed")
+                );
+            }
+            Works::Untested => write!(f, "no runtime was tested")?,
+            Works::Nowhere if self.tested == 1 => {
+                write!(f, "does not work on the one tested release")?
+            }
+            Works::Nowhere => write!(f, "works on none of the {} tested releases", self.tested)?,
+            Works::Range { .. } => write!(
+                f,
+                "works on numpy {} {counts}",
+                self.works.specifiers().unwrap_or_default()
+            )?,
+            Works::Holes { passes, fails } => write!(
+                f,
+                "not one range: passes {}; fails {} {counts}",
+                and_list(passes),
+                and_list(fails)
+            )?,
+        }
+        let mut apart = Vec::new();
+        if self.build_failed > 0 {
+            apart.push(format!("{} build-failed", self.build_failed));
+        }
+        if self.unavailable > 0 {
+            apart.push(format!("{} unavailable", self.unavailable));
+        }
+        if !apart.is_empty() {
+            write!(f, "; not counted: {}", and_list(&apart))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ColumnAnswer {
+    /// "numpy 2.2.6 runs builds from 2.0.2 up".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let runtime = &self.runtime;
+        match &self.runs {
+            Runs::NothingRan => write!(f, "numpy {runtime}: nothing ran under it"),
+            Runs::NoBuild => write!(
+                f,
+                "numpy {runtime}: no tested build works ({} ran)",
+                self.tested
+            ),
+            Runs::From { oldest, except } if except.is_empty() => {
+                write!(f, "numpy {runtime} runs builds from {oldest} up")
+            }
+            Runs::From { oldest, except } => write!(
+                f,
+                "numpy {runtime} runs builds from {oldest} up, except {}",
+                and_list(except)
+            ),
+            Runs::Packages { works } if works.is_empty() => write!(
+                f,
+                "numpy {runtime} runs none of the {} that ran under it",
+                plural(self.tested, "package", "packages"),
+            ),
+            Runs::Packages { works } => write!(
+                f,
+                "numpy {runtime} runs {} of {}: {}",
+                works.len(),
+                plural(self.tested, "package", "packages"),
+                and_list(works)
+            ),
+        }
+    }
+}
+
+impl GridAnswer {
+    /// Every line of the answer: rows first, then columns.
+    pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.rows
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.columns.iter().map(ToString::to_string))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::document::tests::{cell, document};
+    use pep440_rs::VersionSpecifiers;
+
+    fn v(s: &str) -> Version {
+        Version::from_str(s).unwrap()
+    }
+
+    fn tested(list: &[(&str, bool)]) -> Vec<(Version, bool)> {
+        list.iter().map(|(s, w)| (v(s), *w)).collect()
+    }
+
+    fn span(a: &str, b: &str) -> Span {
+        Span {
+            first: v(a),
+            last: v(b),
+        }
+    }
+
+    #[test]
+    fn a_contiguous_run_with_failures_above_is_a_bounded_range() {
+        let w = works(&tested(&[
+            ("1.24.4", false),
+            ("1.26.4", true),
+            ("2.0.2", true),
+            ("2.1.3", false),
+            ("2.2.6", false),
+        ]));
+        assert_eq!(
+            w,
+            Works::Range {
+                from: v("1.26.4"),
+                below: Some(v("2.1.3"))
+            }
+        );
+        assert_eq!(w.specifiers().as_deref(), Some(">=1.26.4,<2.1.3"));
+    }
+
+    /// The specifiers admit every passing release and no failing one.
+    #[test]
+    fn the_specifiers_admit_exactly_the_passing_releases() {
+        let list = tested(&[
+            ("1.23.5", false),
+            ("1.24.4", true),
+            ("1.26.4", true),
+            ("2.0.2", false),
+        ]);
+        let spec = works(&list).specifiers().unwrap();
+        let spec = VersionSpecifiers::from_str(&spec).unwrap();
+        for (version, passed) in &list {
+            assert_eq!(spec.contains(version), *passed, "{version} under {spec}");
+        }
+    }
+
+    #[test]
+    fn when_everything_passes_the_oldest_tested_is_still_the_lower_bound() {
+        let w = works(&tested(&[
+            ("1.23.5", true),
+            ("2.0.2", true),
+            ("2.2.6", true),
+        ]));
+        assert_eq!(w.specifiers().as_deref(), Some(">=1.23.5"));
+    }
+
+    #[test]
+    fn holes_are_listed_with_the_passing_spans() {
+        let w = works(&tested(&[
+            ("1.26.4", true),
+            ("2.0.2", true),
+            ("2.1.3", false),
+            ("2.2.6", true),
+        ]));
+        assert_eq!(
+            w,
+            Works::Holes {
+                passes: vec![span("1.26.4", "2.0.2"), span("2.2.6", "2.2.6")],
+                fails: vec![span("2.1.3", "2.1.3")],
+            }
+        );
+        assert_eq!(w.specifiers(), None);
+    }
+
+    #[test]
+    fn none_passing_and_nothing_tested_differ() {
+        assert_eq!(
+            works(&tested(&[("1.26.4", false), ("2.0.2", false)])),
+            Works::Nowhere
+        );
+        assert_eq!(works(&[]), Works::Untested);
+    }
+
+    #[test]
+    fn a_single_cell() {
+        assert_eq!(
+            works(&tested(&[("2.0.2", true)])).specifiers().as_deref(),
+            Some(">=2.0.2")
+        );
+        assert_eq!(works(&tested(&[("2.0.2", false)])), Works::Nowhere);
+    }
+
+    /// Versions compare as releases, not as text or in the order given:
+    /// 1.10 is newer than 1.9.
+    #[test]
+    fn input_in_any_order_is_read_in_version_order() {
+        let w = works(&tested(&[
+            ("1.10.4", false),
+            ("1.9.3", true),
+            ("1.8.2", true),
+        ]));
+        assert_eq!(w.specifiers().as_deref(), Some(">=1.8.2,<1.10.4"));
+    }
+
+    /// From a document: crashes and timeouts count as not working;
+    /// build-failed and unavailable cells are counted apart.
+    #[test]
+    fn rows_of_a_document() {
+        use OutcomeKind::*;
+        let doc = document(vec![
+            cell("1.26.4", "1.24.4", Pass),
+            cell("1.26.4", "1.26.4", Pass),
+            cell("1.26.4", "2.0.2", Crash),
+            cell("1.26.4", "2.2.6", Timeout),
+            cell("2.0.2", "1.24.4", Pass),
+            cell("2.0.2", "1.26.4", Unavailable),
+            cell("2.0.2", "2.0.2", Pass),
+            cell("2.0.2", "2.2.6", Pass),
+            cell("2.4.6", "1.24.4", BuildFailed),
+            cell("2.4.6", "1.26.4", BuildFailed),
+            cell("2.4.6", "2.0.2", BuildFailed),
+            cell("2.4.6", "2.2.6", BuildFailed),
+        ]);
+        let a = of_grid(&doc, 0);
+        let lines: Vec<String> = a.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "built against 1.26.4: works on numpy >=1.24.4,<2.0.2 (2 of 4 tested releases pass)",
+                "built against 2.0.2: works on numpy >=1.24.4 (3 of 3 tested releases pass); not counted: 1 unavailable",
+                "built against 2.4.6: did not build (4 cells build-failed), so no runtime was tested",
+                "numpy 1.24.4 runs builds from 1.26.4 up",
+                "numpy 1.26.4 runs builds from 1.26.4 up",
+                "numpy 2.0.2 runs builds from 2.0.2 up",
+                "numpy 2.2.6 runs builds from 2.0.2 up",
+            ]
+        );
+        assert_eq!((a.rows[2].tested, a.rows[2].build_failed), (0, 4));
+    }
+
+    #[test]
+    fn columns_name_the_newer_builds_that_fail_and_the_ones_that_run_nothing() {
+        use OutcomeKind::*;
+        let doc = document(vec![
+            cell("1.26.4", "1.26.4", Pass),
+            cell("2.0.2", "1.26.4", Pass),
+            cell("2.3.5", "1.26.4", Fail),
+            cell("1.26.4", "2.0.2", Fail),
+            cell("2.0.2", "2.0.2", Fail),
+            cell("2.3.5", "2.0.2", Crash),
+        ]);
+        let columns: Vec<String> = of_grid(&doc, 0)
+            .columns
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "numpy 1.26.4 runs builds from 1.26.4 up, except 2.3.5",
+                "numpy 2.0.2: no tested build works (3 ran)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_with_holes_and_one_that_passes_nowhere_read_as_such() {
+        use OutcomeKind::*;
+        let doc = document(vec![
+            cell("1.26.4", "1.26.4", Pass),
+            cell("1.26.4", "2.0.2", Pass),
+            cell("1.26.4", "2.1.3", Fail),
+            cell("1.26.4", "2.2.6", Pass),
+            cell("2.4.6", "1.26.4", Fail),
+        ]);
+        let a = of_grid(&doc, 0);
+        assert_eq!(
+            a.rows[0].to_string(),
+            "built against 1.26.4: not one range: passes 1.26.4–2.0.2 and 2.2.6; fails 2.1.3 (3 of 4 tested releases pass)"
+        );
+        assert_eq!(
+            a.rows[1].to_string(),
+            "built against 2.4.6: does not work on the one tested release"
+        );
+    }
+
+    #[test]
+    fn package_rows_are_named_as_packages() {
+        let doc = crate::report::fixtures::packages();
+        let lines: Vec<String> = of_grid(&doc, 0).lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "pandas 2.0.3: works on numpy >=1.26.4,<2.0.2 (1 of 2 tested releases pass)",
+                "scipy 1.11.4: works on numpy >=1.26.4 (1 of 1 tested release passes); not counted: 1 unavailable",
+                "numpy 1.26.4 runs 2 of 2 packages: pandas 2.0.3 and scipy 1.11.4",
+                "numpy 2.0.2 runs none of the 1 package that ran under it",
+            ]
+        );
+    }
+}
