@@ -126,7 +126,7 @@ pub async fn run(args: RunArgs) -> Exit {
     match ended {
         None => Exit::Interrupted,
         Some(Err(_)) => Exit::Environment,
-        Some(Ok(_)) if worse || doc.unmet().next().is_some() || !doc.complete => Exit::Unexpected,
+        Some(Ok(_)) if worse || doc.fails() => Exit::Unexpected,
         Some(Ok(_)) => Exit::Ok,
     }
 }

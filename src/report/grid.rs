@@ -174,8 +174,13 @@ pub fn verdict_text(doc: &Document) -> String {
     let unmet = doc.unmet().count();
     if !doc.complete {
         format!("INCOMPLETE: {}", doc.incomplete_text())
-    } else if unmet == 0 {
+    } else if unmet == 0 && crate::results::declared::failing(doc) == 0 {
         "every cell as expected".to_string()
+    } else if unmet == 0 {
+        format!(
+            "{} declaration error(s)",
+            crate::results::declared::failing(doc)
+        )
     } else {
         format!("{unmet} unexpected")
     }

@@ -67,6 +67,14 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
+    let declared = crate::results::declared::lines(doc);
+    if !declared.is_empty() {
+        out.push_str("**Declared vs measured**\n\n");
+        for line in &declared {
+            let _ = writeln!(out, "- {}", md(line));
+        }
+        out.push('\n');
+    }
     let unmet: Vec<_> = doc.unmet().collect();
     if !unmet.is_empty() {
         let _ = writeln!(

@@ -255,14 +255,30 @@ fn render_unmet(doc: &Document, out: &mut String) {
 }
 
 fn render_summary(doc: &Document, out: &mut String) {
+    let declared = crate::results::declared::lines(doc);
+    if !declared.is_empty() {
+        let _ = writeln!(out, "{}", paint(BOLD, "declared vs measured:"));
+        for line in &declared {
+            let style = if line.starts_with("declaration error") && !line.ends_with("table") {
+                UNEXPECTED
+            } else {
+                EXPECTED_BAD
+            };
+            let _ = writeln!(out, "    {}", paint(style, line));
+        }
+        out.push('\n');
+    }
     let unmet = doc.unmet().count();
+    let wrong = crate::results::declared::failing(doc);
     let verdict = if !doc.complete {
         paint(
             UNEXPECTED,
             &format!("INCOMPLETE: {}", doc.incomplete_text()),
         )
-    } else if unmet == 0 {
+    } else if unmet == 0 && wrong == 0 {
         paint(PASS, "every cell as expected")
+    } else if unmet == 0 {
+        paint(UNEXPECTED, &format!("{wrong} declaration error(s)"))
     } else {
         paint(UNEXPECTED, &format!("{unmet} unexpected"))
     };

@@ -83,6 +83,16 @@ impl Finding {
     }
 }
 
+/// The findings of `doc` as lines, for every report.
+pub fn lines(doc: &Document) -> Vec<String> {
+    check(doc).iter().map(Finding::text).collect()
+}
+
+/// How many findings fail the run.
+pub fn failing(doc: &Document) -> usize {
+    check(doc).iter().filter(|f| f.fails()).count()
+}
+
 /// Every finding of `doc`, in grid order.
 pub fn check(doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -476,6 +476,15 @@ impl Document {
         parts.join("; ")
     }
 
+    /// Whether the results fail a gate (`run`'s and `report`'s exit 1): a
+    /// cell not as expected, a declaration a cell proves wrong (unless an
+    /// `[[expect]]` table expects it), or a grid not whole.
+    pub fn fails(&self) -> bool {
+        !self.complete
+            || self.unmet().next().is_some()
+            || super::declared::check(self).iter().any(|f| f.fails())
+    }
+
     pub fn unmet(&self) -> impl Iterator<Item = &CellDoc> {
         self.cells.iter().filter(|c| !c.met)
     }
