@@ -167,7 +167,9 @@ pub fn declared_numpy(dir: &Path, package: &str, python: &pep440_rs::Version) ->
 pub fn declared_in(metadata: &str, python: &pep440_rs::Version) -> Option<String> {
     let mut specs: Vec<String> = Vec::new();
     // Headers end at the first blank line; the description follows.
-    for line in metadata.lines().take_while(|l| !l.trim().is_empty()) {
+    // (A continuation line of a long field, the license text, may be all
+    // spaces: only an empty line ends them.)
+    for line in metadata.lines().take_while(|l| !l.is_empty()) {
         let Some(req) = line.strip_prefix("Requires-Dist:") else {
             continue;
         };
@@ -395,7 +397,7 @@ mod declared_tests {
             declared_in(pandas, &v("3.9.18")).as_deref(),
             Some("numpy>=1.20.3")
         );
-        let scipy = "Name: scipy\nRequires-Dist: numpy (<2.3,>=1.22.4)\n";
+        let scipy = "Name: scipy\nLicense: Copyright (c) 2001\n        \n        All rights reserved.\nRequires-Dist: numpy (<2.3,>=1.22.4)\n";
         assert_eq!(
             declared_in(scipy, &v("3.11.7")).as_deref(),
             Some("numpy<2.3,>=1.22.4")

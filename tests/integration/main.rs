@@ -14,6 +14,7 @@ mod faults;
 mod isolation;
 mod packages;
 mod pythons;
+mod releases;
 mod reports;
 mod run;
 mod sdists;
