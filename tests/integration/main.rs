@@ -13,6 +13,7 @@ mod ci;
 mod faults;
 mod isolation;
 mod packages;
+mod packaging;
 mod pythons;
 mod releases;
 mod reports;
