@@ -259,7 +259,7 @@ fn render_summary(doc: &Document, out: &mut String) {
     if !declared.is_empty() {
         let _ = writeln!(out, "{}", paint(BOLD, "declared vs measured:"));
         for line in &declared {
-            let style = if line.starts_with("declaration error") && !line.ends_with("table") {
+            let style = if line.starts_with("declaration error") && !line.ends_with("as expected") {
                 UNEXPECTED
             } else {
                 EXPECTED_BAD

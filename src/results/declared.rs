@@ -7,8 +7,9 @@
 //! - a **declaration error**: a NumPy the declaration admits under which the
 //!   package fails, crashes or hangs. This is the bug that reaches users: pip
 //!   installs the pair and the import breaks (a wheel built against a newer
-//!   NumPy that declares an older floor). It fails the run unless an
-//!   `[[expect]]` table expects that cell's outcome.
+//!   NumPy that declares an older floor). It fails the run unless the cell
+//!   did what its expectation says (an `[[expect]]` table, or NumPy's rules
+//!   predicting that a 1.x build fails under 2.x).
 //! - a **bound too strict**: a NumPy the declaration forbids under which the
 //!   package passes (seen with `--ignore-requires`, which runs those cells).
 
@@ -29,8 +30,8 @@ pub enum Finding {
         declares: String,
         runtime: String,
         outcome: String,
-        /// An `[[expect]]` table expects this outcome: known, not failing
-        /// the run.
+        /// The cell did what its expectation says (an `[[expect]]` table,
+        /// NumPy's rules): known, reported, not failing the run.
         expected: bool,
     },
     /// Forbidden, and it passes there.
@@ -64,12 +65,9 @@ impl Finding {
                 outcome,
                 expected,
             } => format!(
-                "declaration error: {row} declares {declares}, which admits numpy {runtime}, but there it is {outcome} ({interpreter}){}",
-                if *expected {
-                    "; expected by an [[expect]] table"
-                } else {
-                    ""
-                }
+                "declaration error: {} declares {declares}, which admits numpy {runtime}, but there it is {outcome} ({interpreter}){}",
+                subject(row),
+                if *expected { "; as expected" } else { "" }
             ),
             Finding::TooStrict {
                 interpreter,
@@ -77,7 +75,8 @@ impl Finding {
                 declares,
                 runtime,
             } => format!(
-                "bound too strict: {row} declares {declares}, which forbids numpy {runtime}, but it passes there ({interpreter}, --ignore-requires)"
+                "bound too strict: {} declares {declares}, which forbids numpy {runtime}, but it passes there ({interpreter}, --ignore-requires)",
+                subject(row)
             ),
         }
     }
@@ -91,6 +90,16 @@ pub fn lines(doc: &Document) -> Vec<String> {
 /// How many findings fail the run.
 pub fn failing(doc: &Document) -> usize {
     check(doc).iter().filter(|f| f.fails()).count()
+}
+
+/// How a row is named in a finding: a package row by its label, a build
+/// row ("2.0.2") as the wheel built against that NumPy.
+fn subject(row: &str) -> String {
+    if Version::from_str(row).is_ok() {
+        format!("the wheel built against numpy {row}")
+    } else {
+        row.to_string()
+    }
 }
 
 /// Every finding of `doc`, in grid order.
@@ -129,7 +138,7 @@ pub fn check(doc: &Document) -> Vec<Finding> {
                         declares: declares.clone(),
                         runtime: c.runtime.clone(),
                         outcome: crate::report::grid::outcome_text(c.outcome, c.reason),
-                        expected: c.met && c.expected.line.is_some(),
+                        expected: c.met,
                     });
                 } else if !admitted && c.outcome == OutcomeKind::Pass {
                     out.push(Finding::TooStrict {
@@ -170,6 +179,7 @@ mod tests {
             matches!(&findings[0], Finding::Wrong { row, expected: true, .. } if row == "pandas 2.0.3")
         );
         assert!(!findings[0].fails(), "an [[expect]] table expects it");
+        assert!(findings[0].text().ends_with("; as expected"));
         assert!(findings[0].text().starts_with("declaration error: pandas 2.0.3 declares numpy>=1.21.0,>=1.23.2, which admits numpy 2.0.2, but there it is fail (dtype-size)"));
 
         // Unexpected, it fails the run.

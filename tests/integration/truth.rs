@@ -327,12 +327,23 @@ fn a_cached_grid_runs_without_a_network() {
         assert_eq!(cells, 4);
         assert_eq!(doc["summary"]["met"], 4, "{extra:?}");
     }
+    // A cache that has never seen the index: the list of releases a series
+    // is resolved from is what is missing, and it is named.
+    let empty = p.path("empty-cache");
     p.write("matrix.toml", &numpy(&["2.0.2"], &["2.1.*"]));
-    let (out, _) = offline(&["--offline"]);
+    let out = std::process::Command::new("unshare")
+        .arg("-rn")
+        .arg(env!("CARGO_BIN_EXE_matrix"))
+        .args(["run", "-q", "--offline", "--cache-dir"])
+        .arg(&empty)
+        .arg("-c")
+        .arg(p.path("matrix.toml"))
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("offline, and not in the cache: which release numpy==2.1.* is for CPython"),
+        err.contains("offline, and not in the cache: the list of NumPy releases on the index"),
         "{err}"
     );
     assert!(err.contains("run once without --offline"), "{err}");
