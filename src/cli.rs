@@ -61,6 +61,56 @@ pub enum Command {
     /// List every Python interpreter found (PATH, pyenv, uv), and why any
     /// candidate was rejected.
     Pythons(PythonsArgs),
+    /// Examine an existing environment (read-only): which installed package
+    /// that uses NumPy's C API fails to import under its NumPy, why, and
+    /// what fixes it, measured in abimatrix's own environments.
+    #[command(after_help = DOCTOR_EXIT_CODES)]
+    Doctor(DoctorArgs),
+}
+
+const DOCTOR_EXIT_CODES: &str = "\
+Exit status:
+  0    every installed package that uses NumPy's C API imports
+  1    at least one does not
+  2    bad command line
+  3    the environment is broken: its interpreter does not run, a report cannot be written
+  130  interrupted";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The environment's interpreter [default: $VIRTUAL_ENV/bin/python, else python3 on PATH].
+    #[arg(long, short = 'p', value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Write the whole diagnosis as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Write the diagnosis as Markdown, with an issue report for each
+    /// package whose declared NumPy requirement is wrong.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+
+    /// Each package's trial (and each grid cell) is killed after this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Only find and try the packages; do not measure fixes (no download,
+    /// no environment made).
+    #[arg(long)]
+    pub no_remedy: bool,
+
+    /// Trials and grid jobs at once [default: one per core].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Where abimatrix's own environments live [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// No progress output while fixes are measured.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

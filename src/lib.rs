@@ -12,13 +12,16 @@
 //!   cell's probe (process, fork server or test command), what it did;
 //! - `runner`: the dependency graph; emits events, never prints or judges;
 //! - `results`: the saved document, journal, merge and compare;
-//! - `report`: the reporter and one renderer per format.
+//! - `report`: the reporter and one renderer per format;
+//! - `doctor`: `matrix doctor`, the same questions asked of a user's own
+//!   environment (suspects, trials, measured fixes).
 
 pub mod app;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub mod cli;
 pub(crate) mod config;
+pub(crate) mod doctor;
 pub(crate) mod environment;
 pub(crate) mod expect;
 pub(crate) mod extension;

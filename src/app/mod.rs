@@ -3,6 +3,7 @@
 //! status. Library code below this never prints and never exits.
 
 mod commands;
+mod doctor;
 mod files;
 mod list;
 mod run;
@@ -34,6 +35,7 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Plan(args) => commands::plan(&args),
         Command::Merge(args) => commands::merge(&args),
         Command::Explain(args) => commands::explain(&args),
+        Command::Doctor(args) => doctor::doctor(args).await,
     }
 }
 

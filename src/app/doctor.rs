@@ -1,0 +1,219 @@
+//! `matrix doctor`: scan → trials → remedy → reports, and the exit status.
+//! The stages are in `crate::doctor`; this file chooses the interpreter,
+//! owns the working folder, runs the remedy grids with the same reporter
+//! (progress) and runner as `matrix run`, and prints.
+
+use std::io::{IsTerminal, Write as _};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::files::write_atomic;
+use super::{Exit, error, error_with_hint, interrupted, note};
+use crate::cache::memo::{Memo, Network};
+use crate::cli::DoctorArgs;
+use crate::doctor::remedy::{self, Broken, Setup};
+use crate::doctor::{self, Diagnosis, DoctorError, report, scan, trial};
+use crate::plan::{Plan, PlanOptions};
+use crate::python::InstallerChoice;
+use crate::report::{Progress, Reporter};
+use crate::results::Document;
+
+pub async fn doctor(args: DoctorArgs) -> Exit {
+    let mut stop = std::pin::pin!(interrupted());
+    let diagnosis = tokio::select! {
+        d = diagnose(&args) => d,
+        _ = &mut stop => return Exit::Interrupted,
+    };
+    let d = match diagnosis {
+        Ok(d) => d,
+        Err(e) => {
+            error_with_hint(&e, e.hint());
+            return Exit::Environment;
+        }
+    };
+    let _ = write!(anstream::stdout(), "{}", report::text(&d));
+    let mut failed = false;
+    let outputs = [
+        (args.json.as_ref(), report::to_json(&d)),
+        (args.markdown.as_ref(), report::markdown(&d)),
+    ];
+    for (path, text) in outputs {
+        if let Some(path) = path
+            && let Err(e) = write_atomic(path, &text)
+        {
+            error(format_args!("cannot write {}: {e}", path.display()));
+            failed = true;
+        }
+    }
+    if failed {
+        Exit::Environment
+    } else if d.broken().next().is_some() {
+        Exit::Unexpected
+    } else {
+        Exit::Ok
+    }
+}
+
+async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
+    let start = Instant::now();
+    let python = doctor::choose_python(args.python.as_deref())?;
+    let work = tempfile::Builder::new()
+        .prefix("abimatrix-doctor-")
+        .tempdir()
+        .map_err(DoctorError::Work)?;
+    let environment = doctor::query(&python, work.path()).await?;
+    let scan = {
+        let (dirs, suffixes) = (
+            environment.path.clone(),
+            environment.extension_suffixes.clone(),
+        );
+        tokio::task::spawn_blocking(move || scan::scan(&dirs, &suffixes))
+            .await
+            .map_err(|e| DoctorError::Work(std::io::Error::other(e)))?
+    };
+    let jobs = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let numpy = scan.numpy.clone().unwrap_or_default();
+    if scan.numpy.is_none() {
+        note(format_args!(
+            "{} has no numpy installed: every package that uses its C API will fail",
+            python.display()
+        ));
+    }
+    let trials = trial::try_all(
+        &python,
+        &scan.suspects,
+        &numpy,
+        work.path(),
+        args.timeout,
+        jobs,
+    )
+    .await
+    .map_err(DoctorError::Work)?;
+    let broken: Vec<Broken> = trials
+        .iter()
+        .filter(|t| !t.passed())
+        .filter_map(|t| scan.suspects.iter().find(|s| s.name == t.name))
+        .map(|s| {
+            let mut tops: Vec<String> = s
+                .c_api_modules
+                .iter()
+                .filter_map(|m| m.split('.').next().map(String::from))
+                .collect();
+            tops.dedup();
+            Broken {
+                name: s.name.clone(),
+                version: s.version.clone(),
+                tops,
+                numpy_requires: s.numpy_requires.clone(),
+            }
+        })
+        .collect();
+    let mut diagnosis = Diagnosis {
+        environment,
+        scan,
+        trials,
+        remedy: None,
+        advice: None,
+        remedy_error: None,
+        duration: start.elapsed(),
+    };
+    if !broken.is_empty() && !args.no_remedy && !numpy.is_empty() {
+        if !args.quiet {
+            eprintln!(
+                "measuring what fixes {} in abimatrix's own environments ...",
+                broken
+                    .iter()
+                    .map(|b| format!("{} {}", b.name, b.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        match measure(args, &diagnosis, &broken, &numpy, jobs, work.path()).await {
+            Ok(r) => {
+                let python = diagnosis.environment.version.parse().ok();
+                diagnosis.advice = Some(remedy::advise(&r, &broken, &numpy, python.as_ref()));
+                diagnosis.remedy = Some(r);
+            }
+            Err(e) => {
+                let mut why = e.to_string();
+                if let Some(h) = e.hint() {
+                    why.push_str(&format!(" (hint: {h})"));
+                }
+                diagnosis.remedy_error = Some(why);
+            }
+        }
+    }
+    diagnosis.duration = start.elapsed();
+    Ok(diagnosis)
+}
+
+async fn measure(
+    args: &DoctorArgs,
+    d: &Diagnosis,
+    broken: &[Broken],
+    numpy: &str,
+    jobs: usize,
+    work: &std::path::Path,
+) -> Result<remedy::Remedy, remedy::RemedyError> {
+    let root = crate::cache::root_in(args.cache_dir.as_deref());
+    let memo = Arc::new(Memo::open(Some(Memo::path_in(&root)), Network::Online));
+    let base = d.environment.base_executable.to_string_lossy().into_owned();
+    let interpreter =
+        crate::python::find(&base, &memo)
+            .await
+            .map_err(|e| remedy::RemedyError::Plan {
+                what: "the base interpreter".into(),
+                error: e.to_string(),
+                hint: None,
+            })?;
+    let setup = Setup {
+        interpreter,
+        installed_numpy: numpy.to_string(),
+        options: PlanOptions {
+            jobs: Some(jobs),
+            installer: Some(InstallerChoice::Auto),
+            cache: Some(root.clone()),
+            cache_root: root,
+            memo,
+            ..PlanOptions::default()
+        },
+        timeout: args.timeout,
+        work: work.to_path_buf(),
+    };
+    let quiet = args.quiet;
+    let mut runner = move |plan: Arc<Plan>, config: crate::config::Config| {
+        let fut: futures::future::BoxFuture<'static, Result<Document, String>> =
+            Box::pin(run_grid(plan, config, quiet));
+        fut
+    };
+    remedy::measure(&setup, broken, &mut runner).await
+}
+
+/// One remedy grid through the runner and the reporter, as `matrix run`
+/// does it (progress on stderr unless quiet).
+async fn run_grid(
+    plan: Arc<Plan>,
+    config: crate::config::Config,
+    quiet: bool,
+) -> Result<Document, String> {
+    let progress = Progress::new(std::io::stderr().is_terminal(), quiet);
+    let mut reporter = Reporter::new(
+        plan.header.clone(),
+        config.expectations.clone(),
+        progress,
+        None,
+    );
+    let (sink, mut events) = crate::runner::channel();
+    let run = crate::runner::run(plan, false, sink);
+    let drain = async {
+        while let Some(e) = events.recv().await {
+            reporter.report(e);
+        }
+    };
+    let (ended, ()) = futures::join!(run, drain);
+    ended.map_err(|e| e.to_string())?;
+    Ok(Document::from_results(&reporter.finish()))
+}

@@ -1,0 +1,132 @@
+//! `matrix doctor`: the grid's question asked of an environment a user
+//! already has. Which installed package breaks under this NumPy, why, and
+//! what (measured, not guessed) fixes it.
+//!
+//! One stage per file, as the run's pipeline: [`scan`] reads the
+//! environment's files for suspects (nothing imported), [`trial`] imports
+//! each in its own child process of the user's interpreter, [`remedy`]
+//! measures fixes in the tool's own environments with the grid machinery,
+//! [`report`] renders it all. The user's environment is only ever read:
+//! its interpreter runs with `-I -B`, every trial install goes into the
+//! tool's cache, and a test hashes every file of a real broken environment
+//! before and after to hold this.
+
+pub mod remedy;
+pub mod report;
+pub mod scan;
+pub mod trial;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::process::Spec;
+
+const QUERY: &str = include_str!("query.py");
+
+/// What the user's interpreter says about itself and where its packages are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub executable: PathBuf,
+    /// The interpreter the environment was made from.
+    pub base_executable: PathBuf,
+    pub prefix: PathBuf,
+    pub version: String,
+    pub virtualenv: bool,
+    /// `sys.path` (as `-I` sees it), folders only.
+    pub path: Vec<PathBuf>,
+    pub extension_suffixes: Vec<String>,
+}
+
+/// Why the environment could not be examined at all (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    #[error("no Python to examine: {why}")]
+    NoPython { why: String },
+    #[error("{} does not run: {output}", python.display())]
+    Broken { python: PathBuf, output: String },
+    #[error(transparent)]
+    Spawn(#[from] crate::process::SpawnError),
+    #[error("cannot make the doctor's working folder: {0}")]
+    Work(#[source] std::io::Error),
+}
+
+impl DoctorError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            DoctorError::NoPython { .. } => Some(
+                "name the environment's interpreter with --python PATH (e.g. .venv/bin/python), or activate the environment",
+            ),
+            DoctorError::Broken { .. } | DoctorError::Spawn(_) => Some(
+                "the interpreter itself is broken (a moved or deleted virtual environment?): recreate the environment",
+            ),
+            DoctorError::Work(_) => Some("set TMPDIR to a writable directory"),
+        }
+    }
+}
+
+/// The interpreter to examine: `--python`, else the active virtual
+/// environment's, else `python3` on PATH.
+pub fn choose_python(given: Option<&Path>) -> Result<PathBuf, DoctorError> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(venv).join("bin").join("python"));
+    }
+    which::which("python3").map_err(|_| DoctorError::NoPython {
+        why: "no --python, no VIRTUAL_ENV and no python3 on PATH".into(),
+    })
+}
+
+/// Asks `python` (with `-I -B`, from a folder of the tool's own) where its
+/// packages are.
+pub async fn query(python: &Path, work: &Path) -> Result<Environment, DoctorError> {
+    let mut spec = Spec::new(python)
+        .env_clear()
+        .args(["-I", "-B", "-c", QUERY])
+        .cwd(work)
+        .timeout(Duration::from_secs(30));
+    for (key, value) in crate::probe::child_env() {
+        spec = spec.env(key, value);
+    }
+    let finished = spec.run().await?;
+    let broken = |output: String| DoctorError::Broken {
+        python: python.to_path_buf(),
+        output,
+    };
+    if !finished.success() {
+        let out = finished.output();
+        return Err(broken(if out.is_empty() {
+            format!("it ended with {:?} and said nothing", finished.exit)
+        } else {
+            out
+        }));
+    }
+    serde_json::from_str(finished.stdout.text.trim()).map_err(|_| broken(finished.output()))
+}
+
+/// Everything the doctor found, for every renderer.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub environment: Environment,
+    pub scan: scan::Scan,
+    pub trials: Vec<trial::Trial>,
+    pub remedy: Option<remedy::Remedy>,
+    pub advice: Option<remedy::Advice>,
+    /// Why the fixes were not measured, when they were not.
+    pub remedy_error: Option<String>,
+    pub duration: Duration,
+}
+
+impl Diagnosis {
+    pub fn broken(&self) -> impl Iterator<Item = &trial::Trial> {
+        self.trials.iter().filter(|t| !t.passed())
+    }
+}
+
+/// Durations in JSON as seconds.
+pub fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
