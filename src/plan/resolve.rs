@@ -272,7 +272,7 @@ pub(crate) fn resolve(
             let picked = if *request == NumpyRequest::Oldest {
                 pool.next()
             } else {
-                pool.last()
+                pool.next_back()
             };
             match picked {
                 Some(r) => one(entry(r)),

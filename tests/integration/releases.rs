@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::{self, Project, matrix};
+use crate::common::{Project, matrix};
 
 fn here(p: &Project, args: &[&str]) -> Output {
     matrix()
@@ -273,6 +273,7 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     );
     let own = p.run_here(&["-q", "--fresh"]);
     let _ = server.kill();
+    let _ = server.wait();
     assert_eq!(own.code(), Some(0), "{}", own.dump());
     let axes = &own.results()["grids"][0]["axes"];
     assert_eq!(
