@@ -102,8 +102,10 @@ impl Hanging {
             "a finished cell and a hanging one",
             Duration::from_secs(120),
             || {
+                // A probe still running, not merely one recorded: the pids
+                // folder keeps those of an earlier spawn of the same grid.
                 let text = std::fs::read_to_string(err).unwrap_or_default();
-                text.contains("cell ") && pids(&self.pids).len() >= 2
+                text.contains("cell ") && pids(&self.pids).iter().any(|p| running(*p))
             },
         );
         let finished: Vec<i32> = pids(&self.pids);
