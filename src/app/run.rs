@@ -85,7 +85,11 @@ pub async fn run(args: RunArgs) -> Exit {
     let mut doc = inputs.combine(Document::from_results(&results), &config, &plan.header);
     doc.config = Some(args.config.display().to_string());
     doc.date = Some(started.to_string());
-    doc.commit = commit_of(&config.dir());
+    // Only reports show it: a run that writes none asks git nothing.
+    let o = &args.outputs;
+    if o.json.is_some() || o.junit.is_some() || o.markdown.is_some() || o.html.is_some() {
+        doc.commit = commit_of(&config.dir());
+    }
     let _ = write!(
         anstream::stdout(),
         "{}",

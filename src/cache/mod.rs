@@ -246,20 +246,29 @@ pub fn write_marker_atomic<M: serde::Serialize>(path: &Path, marker: &M) -> std:
 
 /// Total size in bytes and number of entries under `dir`.
 pub fn usage(dir: &Path) -> (u64, usize) {
-    fn walk(dir: &Path, total: &mut u64) {
+    use std::os::unix::fs::MetadataExt;
+    // Bytes on disk, each file once: hard links (uv's, or an entry's) are
+    // not counted twice, and a sparse or tiny file counts its blocks.
+    fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>, total: &mut u64) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for e in entries.flatten() {
             match e.file_type() {
-                Ok(t) if t.is_dir() => walk(&e.path(), total),
-                Ok(t) if t.is_file() => *total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                Ok(t) if t.is_dir() => walk(&e.path(), seen, total),
+                Ok(t) if t.is_file() => {
+                    if let Ok(m) = e.metadata()
+                        && seen.insert((m.dev(), m.ino()))
+                    {
+                        *total += m.blocks() * 512;
+                    }
+                }
                 _ => {}
             }
         }
     }
     let mut total = 0;
-    walk(dir, &mut total);
+    walk(dir, &mut Default::default(), &mut total);
     let entries = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
     (total, entries)
 }

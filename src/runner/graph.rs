@@ -14,8 +14,8 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::Shared;
 use pep440_rs::Version;
+use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{OnceCell, Semaphore};
 
 use super::events::{BuildRecord, Built, CellResult, Event};
 use crate::build::{self, Artifact, BuildError};
@@ -25,7 +25,6 @@ use crate::environment::{self, NumpyEnv};
 use crate::extension::{PackageRow, RowSource, Subject};
 use crate::outcome::Outcome;
 use crate::plan::{AxisEntry, GridPlan, Plan};
-use crate::probe::forkserver::ServerError;
 use crate::probe::{self, ForkServer, Isolation, ProbeFiles, ProbeRun};
 use crate::python::InstallError;
 
@@ -62,6 +61,8 @@ pub(super) struct Ctx {
     pub plan: Arc<Plan>,
     pub work: PathBuf,
     pub permits: Semaphore,
+    /// How many fork servers may live at once (`jobs`).
+    pub server_slots: Arc<Semaphore>,
     pub events: UnboundedSender<Event>,
     pub probe: ProbeFiles,
     /// Cache entries proven to the last byte (or made again) this run, for
@@ -81,24 +82,96 @@ pub(super) struct Grid {
     pub index: usize,
     pub plan: GridPlan,
     pub work: PathBuf,
-    /// Fork servers by runtime version, started by the first cell that needs
-    /// one; `Err` (it would not start) sends that version's cells to process
-    /// mode.
-    servers: HashMap<Version, OnceCell<Result<Arc<ForkServer>, ServerError>>>,
+    /// Each runtime column's fork server, by NumPy version.
+    columns: HashMap<Version, Column>,
+}
+
+/// A runtime column's fork server: started by the first of its cells that
+/// runs, closed (and its memory given back) when the last is done. At most
+/// `jobs` servers live at once ([`Ctx::server_slots`]): a grid of every
+/// NumPy release has dozens of columns, and a server holding NumPy
+/// imported costs tens of MiB.
+struct Column {
+    slot: tokio::sync::Mutex<Slot>,
+    /// Cells of the column not done yet.
+    remaining: std::sync::atomic::AtomicUsize,
+}
+
+enum Slot {
+    Idle,
+    Running {
+        server: Arc<ForkServer>,
+        /// Its place among the servers allowed at once, given back with it.
+        _slot: tokio::sync::OwnedSemaphorePermit,
+    },
+    /// It would not start: the column's cells run in process mode.
+    Failed,
+    Closed,
 }
 
 impl Grid {
     pub fn new(index: usize, plan: GridPlan, work: PathBuf) -> Grid {
-        let servers = plan
-            .versions()
-            .into_iter()
-            .map(|v| (v, OnceCell::new()))
-            .collect();
+        let mut columns: HashMap<Version, Column> = HashMap::new();
+        for &(_, ri) in &plan.cells {
+            if let Some(v) = plan.runtime_axis[ri].version() {
+                columns
+                    .entry(v.clone())
+                    .or_insert_with(|| Column {
+                        slot: tokio::sync::Mutex::new(Slot::Idle),
+                        remaining: Default::default(),
+                    })
+                    .remaining
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         Grid {
             index,
             plan,
             work,
-            servers,
+            columns,
+        }
+    }
+
+    /// The fork server of `env`'s column, started if it is not (waiting for
+    /// a server slot); `None` when it would not start.
+    async fn server(&self, ctx: &Ctx, env: &NumpyEnv) -> Option<Arc<ForkServer>> {
+        let column = self.columns.get(&env.numpy)?;
+        let mut slot = column.slot.lock().await;
+        match &*slot {
+            Slot::Running { server, .. } => return Some(server.clone()),
+            Slot::Failed => return None,
+            Slot::Idle | Slot::Closed => {}
+        }
+        let permit = ctx.server_slots.clone().acquire_owned().await.ok()?;
+        match ForkServer::start(&env.python, &ctx.probe, &probe::child_env()).await {
+            Ok(server) => {
+                let server = Arc::new(server);
+                *slot = Slot::Running {
+                    server: server.clone(),
+                    _slot: permit,
+                };
+                Some(server)
+            }
+            Err(_) => {
+                *slot = Slot::Failed;
+                None
+            }
+        }
+    }
+
+    /// One cell of the column of `version` is done; after the last, its
+    /// server is closed and its slot freed.
+    async fn cell_done(&self, version: &Version) {
+        let Some(column) = self.columns.get(version) else {
+            return;
+        };
+        if column
+            .remaining
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            // Dropping the last handle kills the server's process group.
+            *column.slot.lock().await = Slot::Closed;
         }
     }
 }
@@ -600,6 +673,9 @@ async fn cell_node(
         },
     };
     result.hint = crate::hints::for_cell(&ctx.plan.extension, &result.outcome);
+    if let Some(v) = r.version() {
+        grid.cell_done(v).await;
+    }
     ctx.send(Event::CellFinished(Box::new(result)));
 }
 
@@ -734,6 +810,12 @@ async fn probe_cell(
     env: &NumpyEnv,
     own_process: bool,
 ) -> ProbeRun {
+    // The column's server before a job slot: a cell waiting for a server
+    // slot must not hold a job slot a build it waits on needs.
+    let server = match (ctx.plan.isolation, own_process, &ctx.plan.extension.test) {
+        (Isolation::Fork, false, None) => grid.server(ctx, env).await,
+        _ => None,
+    };
     let _permit = ctx.permits.acquire().await;
     let dir = grid.work.join("cells").join(format!(
         "{}__{}",
@@ -756,22 +838,8 @@ async fn probe_cell(
             .await;
     }
     let module = &extension.imports.join(",");
-    if ctx.plan.isolation == Isolation::Fork && !own_process {
-        if let Some(cell) = grid.servers.get(&env.numpy) {
-            let server = cell
-                .get_or_init(|| async {
-                    ForkServer::start(&env.python, &ctx.probe, &probe::child_env())
-                        .await
-                        .map(Arc::new)
-                })
-                .await;
-            if let Ok(server) = server {
-                return probe::run_forked(
-                    server, &ctx.probe, module, artifacts, env, &dir, timeout,
-                )
-                .await;
-            }
-        }
+    if let Some(server) = server {
+        return probe::run_forked(&server, &ctx.probe, module, artifacts, env, &dir, timeout).await;
     }
     probe::run(&ctx.probe, module, artifacts, env, &dir, timeout).await
 }

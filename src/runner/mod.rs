@@ -79,6 +79,7 @@ pub async fn run(
     })?;
     let ctx = Arc::new(graph::Ctx {
         permits: Semaphore::new(plan.header.jobs),
+        server_slots: Arc::new(Semaphore::new(plan.header.jobs)),
         work: work.path().to_path_buf(),
         plan: plan.clone(),
         events,

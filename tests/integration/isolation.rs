@@ -89,3 +89,53 @@ fn fork_and_process_modes_agree_on_crashes_and_wrong_results() {
     let wrong = fork.cell("1.26.*", "1.26.*");
     assert_eq!(wrong["reason"], "wrong-result", "{wrong}");
 }
+
+/// A grid of many runtime columns keeps at most `--jobs` fork servers alive
+/// at once (each holds an imported NumPy: tens of MiB), and none outlives
+/// its column: every probe counts the live servers of its own run (the
+/// children of the same `matrix`, found through /proc) and writes the count.
+#[test]
+fn fork_servers_live_at_most_jobs_at_once_and_close_with_their_column() {
+    let p = Project::new();
+    p.sample_variant(|c| c.to_string());
+    let counts = p.path("servers.txt");
+    p.write(
+        "ext/probe.py",
+        &format!(
+            "import os\n\
+             server = os.getppid()\n\
+             matrix = int(open(f'/proc/{{server}}/stat').read().rsplit(')', 1)[1].split()[1])\n\
+             live = 0\n\
+             for pid in filter(str.isdigit, os.listdir('/proc')):\n\
+             \x20   try:\n\
+             \x20       cmd = open(f'/proc/{{pid}}/cmdline', 'rb').read()\n\
+             \x20       ppid = int(open(f'/proc/{{pid}}/stat').read().rsplit(')', 1)[1].split()[1])\n\
+             \x20   except OSError:\n\
+             \x20       continue\n\
+             \x20   if b'abimatrix_forkserver' in cmd and ppid == matrix:\n\
+             \x20       live += 1\n\
+             open({counts:?}, 'a').write(f'{{live}}\\n')\n",
+            counts = counts.display().to_string()
+        ),
+    );
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{}{}",
+            numpy(
+                &["2.0.*", "2.1.*"],
+                &["1.25.*", "1.26.*", "2.0.*", "2.1.*", "2.2.*", "2.3.*"]
+            ),
+            common::VARIANT_EXTENSION
+        ),
+    );
+    let run = p.run(&["--jobs", "2", "--isolation", "fork"]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let seen: Vec<usize> = std::fs::read_to_string(&counts)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(seen.len(), 12, "every cell counted: {seen:?}");
+    assert!(seen.iter().all(|n| (1..=2).contains(n)), "{seen:?}");
+}
