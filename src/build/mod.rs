@@ -93,11 +93,62 @@ struct Marker {
     inputs: Vec<Input>,
 }
 
-/// A file a build read, and its content's hash then.
+/// A file a build read, and its content's hash then; with the stat that
+/// proved it last (as the manifest keeps them), so an unchanged file is
+/// not read again on every run.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Input {
     path: PathBuf,
     sha256: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    ino: u64,
+    #[serde(default)]
+    ctime_ns: i128,
+}
+
+impl Input {
+    /// `path` as it is now: its hash and stat.
+    fn of(path: &Path) -> std::io::Result<Input> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(Input {
+            path: path.to_path_buf(),
+            sha256: manifest::hash_file(path)?,
+            size: meta.len(),
+            ino: meta.ino(),
+            ctime_ns: manifest::ctime_ns(&meta),
+        })
+    }
+
+    /// Whether the file still holds what the build read: proven by its
+    /// stat when size, inode and ctime are as last proven (ctime moves on
+    /// every write and cannot be set back), else by its hash. `Ok(true)`:
+    /// proven again by hash, the stat to record is in `self`.
+    fn check(&mut self) -> Result<bool, String> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&self.path)
+            .map_err(|e| format!("{} is gone ({e})", self.path.display()))?;
+        let ctime = manifest::ctime_ns(&meta);
+        if self.ctime_ns != 0
+            && meta.len() == self.size
+            && meta.ino() == self.ino
+            && ctime == self.ctime_ns
+        {
+            return Ok(false);
+        }
+        match manifest::hash_file(&self.path) {
+            Ok(h) if h == self.sha256 => {
+                self.size = meta.len();
+                self.ino = meta.ino();
+                self.ctime_ns = ctime;
+                Ok(true)
+            }
+            Ok(_) => Err(format!("{} changed since the build", self.path.display())),
+            Err(e) => Err(format!("{} is gone ({e})", self.path.display())),
+        }
+    }
 }
 
 /// The files of an entry that prove it: everything but the marker and the
@@ -112,21 +163,18 @@ fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
     let marker_path = dir.join(MARKER);
     let mut marker: Marker = cache::read_marker(&marker_path)
         .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
-    // The inputs are hashed every time: a header edited since the build
-    // (same size, same name) is a new build, whatever its mtime says.
-    for input in &marker.inputs {
-        match manifest::hash_file(&input.path) {
-            Ok(h) if h == input.sha256 => {}
-            Ok(_) => return Err(format!("{} changed since the build", input.path.display())),
-            Err(e) => return Err(format!("{} is gone ({e})", input.path.display())),
-        }
+    // A header edited since the build (same size, same name, whatever its
+    // mtime says) is a new build: its ctime moved, so it is hashed again.
+    let mut reproven = false;
+    for input in &mut marker.inputs {
+        reproven |= input.check()?;
     }
     match marker.manifest.check(dir, depth) {
         Verdict::Damaged(why) => return Err(why),
-        Verdict::Intact { reproven: true } => {
-            let _ = cache::write_marker_atomic(&marker_path, &marker);
-        }
-        Verdict::Intact { reproven: false } => {}
+        Verdict::Intact { reproven: again } => reproven |= again,
+    }
+    if reproven {
+        let _ = cache::write_marker_atomic(&marker_path, &marker);
     }
     Ok(Artifact {
         dir: dir.to_path_buf(),
@@ -279,12 +327,7 @@ pub async fn ensure(
             let inputs = built
                 .inputs
                 .iter()
-                .map(|p| {
-                    manifest::hash_file(p).map(|sha256| Input {
-                        path: p.clone(),
-                        sha256,
-                    })
-                })
+                .map(|p| Input::of(p))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| fail("what the build read", e))?;
             let marker = Marker {

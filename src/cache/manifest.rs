@@ -78,7 +78,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
-fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
+pub(crate) fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
     i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec())
 }
 
