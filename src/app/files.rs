@@ -163,14 +163,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         std::io::Write::write_all(&mut out, text.as_bytes())?;
         return std::io::Write::flush(&mut out);
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::cache::replace_file(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -237,9 +237,19 @@ pub fn write_marker<M: serde::Serialize>(path: &Path, marker: &M) -> std::io::Re
 /// run reading it at the same moment sees the old one or the new one.
 pub fn write_marker_atomic<M: serde::Serialize>(path: &Path, marker: &M) -> std::io::Result<()> {
     let text = serde_json::to_string(marker).map_err(std::io::Error::other)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    replace_file(path, text.as_bytes())
+}
+
+/// Replaces the file at `path` with `bytes` whole: written to a temporary
+/// file beside it, then renamed over it, so a reader (or a crash mid-write)
+/// never sees half of it.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -4,23 +4,7 @@
 //! and tox (`--list`, `-k`, `--python`, the config in pyproject.toml). Every
 //! command is started in the project folder with relative paths.
 
-use std::process::Output;
-
-use crate::common::{self, Project, matrix, numpy};
-
-/// `matrix ARGS` in `p`'s folder.
-fn here(p: &Project, args: &[&str]) -> Output {
-    matrix()
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(p.dir.path())
-        .output()
-        .expect("run matrix")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::common::{self, Project, numpy, text};
 
 #[test]
 fn plan_reads_the_config_and_never_gives_empty_shards() {
@@ -33,7 +17,7 @@ fn plan_reads_the_config_and_never_gives_empty_shards() {
         ),
     );
     // Asked for more shards than units: as many as units, and why.
-    let out = here(&p, &["plan", "--shards", "10"]);
+    let out = p.matrix_here(&["plan", "--shards", "10"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("6 shard(s), not 10: the matrix has 6 unit(s)"),
@@ -49,7 +33,7 @@ fn plan_reads_the_config_and_never_gives_empty_shards() {
     assert_eq!(include[5]["python-version"], "3.12");
 
     // Two shards: one per Python, each listing its cells.
-    let out = here(&p, &["plan", "--shards", "2", "--format", "text"]);
+    let out = p.matrix_here(&["plan", "--shards", "2", "--format", "text"]);
     let listing = text(&out.stdout);
     assert!(
         listing.starts_with("--shard 1/2  3.11: 1.26.*, 2.0.*, 2.2.*  (6 cell(s); Python 3.11)"),
@@ -62,7 +46,7 @@ fn plan_reads_the_config_and_never_gives_empty_shards() {
     );
 
     // `--python` as in `run`: only that Python's units.
-    let out = here(&p, &["plan", "--shards", "3", "--python", "3.12"]);
+    let out = p.matrix_here(&["plan", "--shards", "3", "--python", "3.12"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = json["include"]
         .as_array()
@@ -73,7 +57,7 @@ fn plan_reads_the_config_and_never_gives_empty_shards() {
     assert_eq!(names, ["3.12: 1.26.*", "3.12: 2.0.*", "3.12: 2.2.*"]);
 
     // A shard that does not exist is an error, not an empty green run.
-    let out = here(&p, &["run", "--shard", "7/7"]);
+    let out = p.matrix_here(&["run", "--shard", "7/7"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("shard 7/7 does not exist for this matrix"),
@@ -98,7 +82,7 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
             common::VARIANT_EXTENSION
         ),
     );
-    let out = here(&p, &["run", "--build-only", "--artifacts", "artifacts"]);
+    let out = p.matrix_here(&["run", "--build-only", "--artifacts", "artifacts"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).starts_with("2 build(s): 2 made, 0 already there, 0 failed"),
@@ -114,20 +98,17 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
     let mut shards = Vec::new();
     for k in 1..=2 {
         let name = format!("shard-{k}.json");
-        let out = here(
-            &p,
-            &[
-                "run",
-                "-q",
-                "--fresh",
-                "--artifacts",
-                "artifacts",
-                "--shard",
-                &format!("{k}/2"),
-                "--json",
-                &name,
-            ],
-        );
+        let out = p.matrix_here(&[
+            "run",
+            "-q",
+            "--fresh",
+            "--artifacts",
+            "artifacts",
+            "--shard",
+            &format!("{k}/2"),
+            "--json",
+            &name,
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let doc = common::read_json(&p.path(&name));
         let builds = doc["grids"][0]["builds"].as_array().unwrap();
@@ -140,14 +121,14 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
         shards.push(name);
     }
 
-    let whole = here(&p, &["merge", &shards[0], &shards[1], "-o", "merged.json"]);
+    let whole = p.matrix_here(&["merge", &shards[0], &shards[1], "-o", "merged.json"]);
     assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
     let merged = common::read_json(&p.path("merged.json"));
     assert_eq!(merged["complete"], true);
     assert_eq!(merged["cells"].as_array().unwrap().len(), 4);
 
     // Shard 2's job died: nothing of it reached the merge.
-    let lost = here(&p, &["merge", &shards[0], "-o", "partial.json"]);
+    let lost = p.matrix_here(&["merge", &shards[0], "-o", "partial.json"]);
     assert_eq!(lost.status.code(), Some(1), "{}", text(&lost.stdout));
     assert!(text(&lost.stderr).contains("missing shard 2/2 (python3: 2.0.*)"));
     let partial = common::read_json(&p.path("partial.json"));
@@ -156,34 +137,31 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
         partial["missing"],
         serde_json::json!(["shard 2/2 (python3: 2.0.*)"])
     );
-    let report = here(&p, &["report", "partial.json"]);
+    let report = p.matrix_here(&["report", "partial.json"]);
     assert_eq!(report.status.code(), Some(1));
     assert!(
         text(&report.stdout).contains("INCOMPLETE: missing shard 2/2"),
         "{}",
         text(&report.stdout)
     );
-    let diff = here(&p, &["diff", "merged.json", "partial.json"]);
+    let diff = p.matrix_here(&["diff", "merged.json", "partial.json"]);
     assert_eq!(diff.status.code(), Some(1));
     assert!(text(&diff.stderr).contains("partial.json is incomplete: missing shard 2/2"));
 
     // The source changed after the build job: the shard builds again
     // rather than test what no longer matches it.
     p.sample_variant(|c| format!("{c}\n/* edited after the build job */\n"));
-    let out = here(
-        &p,
-        &[
-            "run",
-            "-q",
-            "--fresh",
-            "--artifacts",
-            "artifacts",
-            "--shard",
-            "1/2",
-            "--json",
-            "again.json",
-        ],
-    );
+    let out = p.matrix_here(&[
+        "run",
+        "-q",
+        "--fresh",
+        "--artifacts",
+        "artifacts",
+        "--shard",
+        "1/2",
+        "--json",
+        "again.json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc = common::read_json(&p.path("again.json"));
     let builds = doc["grids"][0]["builds"].as_array().unwrap();
@@ -204,7 +182,7 @@ fn list_select_and_python_narrow_the_grid_like_nox_and_tox() {
     );
     let cache = p.path("cache");
     let cache_arg = cache.to_str().unwrap();
-    let list = here(&p, &["run", "--list", "--cache-dir", cache_arg]);
+    let list = p.matrix_here(&["run", "--list", "--cache-dir", cache_arg]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
     let listed = text(&list.stdout);
     let cells: Vec<&str> = listed.lines().filter(|l| l.contains(" → ")).collect();
@@ -220,38 +198,32 @@ fn list_select_and_python_narrow_the_grid_like_nox_and_tox() {
         "--list made an environment or a build"
     );
 
-    let picked = here(
-        &p,
-        &[
-            "run",
-            "--list",
-            "--cache-dir",
-            cache_arg,
-            "--python",
-            "3.12",
-            "-k",
-            "<2:2.*",
-        ],
-    );
+    let picked = p.matrix_here(&[
+        "run",
+        "--list",
+        "--cache-dir",
+        cache_arg,
+        "--python",
+        "3.12",
+        "-k",
+        "<2:2.*",
+    ]);
     let picked = text(&picked.stdout);
     let cells: Vec<&str> = picked.lines().filter(|l| l.contains(" → ")).collect();
     assert_eq!(cells.len(), 1, "{picked}");
     assert!(cells[0].starts_with("CPython 3.12.") && cells[0].contains("1.26.4 → 2.0.2"));
 
     // Union of two selectors.
-    let two = here(
-        &p,
-        &[
-            "run",
-            "--list",
-            "--cache-dir",
-            cache_arg,
-            "-k",
-            "3.11/2.0.*:1.26.*",
-            "-k",
-            "3.12/1.26.*:1.26.*",
-        ],
-    );
+    let two = p.matrix_here(&[
+        "run",
+        "--list",
+        "--cache-dir",
+        cache_arg,
+        "-k",
+        "3.11/2.0.*:1.26.*",
+        "-k",
+        "3.12/1.26.*:1.26.*",
+    ]);
     assert_eq!(
         text(&two.stdout)
             .lines()
@@ -262,13 +234,13 @@ fn list_select_and_python_narrow_the_grid_like_nox_and_tox() {
         text(&two.stdout)
     );
 
-    let none = here(&p, &["run", "--list", "--python", "3.9"]);
+    let none = p.matrix_here(&["run", "--list", "--python", "3.9"]);
     assert_eq!(none.status.code(), Some(2));
     assert!(
         text(&none.stderr)
             .contains("--python 3.9 matches none of the Pythons the config lists (3.11, 3.12)")
     );
-    let bad = here(&p, &["run", "--list", "-k", ":<<2"]);
+    let bad = p.matrix_here(&["run", "--list", "-k", ":<<2"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
         text(&bad.stderr).contains("invalid version specifiers"),
@@ -293,7 +265,7 @@ fn the_config_can_live_in_pyproject_toml() {
         "pyproject.toml",
         "[project]\nname = \"demo\"\nversion = \"1.0\"\n\n[tool.abimatrix.numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\", \"2.2.*\"]\n\n[tool.abimatrix.run]\nexpect = \"numpy-rules\"\n",
     );
-    let list = here(&p, &["run", "--list"]);
+    let list = p.matrix_here(&["run", "--list"]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
     assert_eq!(
         text(&list.stdout)
@@ -302,7 +274,7 @@ fn the_config_can_live_in_pyproject_toml() {
             .count(),
         2
     );
-    let plan = here(&p, &["plan", "--shards", "2", "--format", "text"]);
+    let plan = p.matrix_here(&["plan", "--shards", "2", "--format", "text"]);
     assert!(
         text(&plan.stdout).contains("--shard 2/2  python3: 2.2.*"),
         "{}",
@@ -314,7 +286,7 @@ fn the_config_can_live_in_pyproject_toml() {
         "pyproject.toml",
         "[project]\nname = \"demo\"\n\n[tool.abimatrix.numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\", \"two\"]\n",
     );
-    let bad = here(&p, &["run", "--list"]);
+    let bad = p.matrix_here(&["run", "--list"]);
     assert_eq!(bad.status.code(), Some(2));
     let err = text(&bad.stderr);
     assert!(err.contains("pyproject.toml:6:"), "{err}");
@@ -322,7 +294,7 @@ fn the_config_can_live_in_pyproject_toml() {
     // With a matrix.toml beside it, matrix.toml is the config; `-c
     // pyproject.toml` still picks the table.
     p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
-    let list = here(&p, &["run", "--list"]);
+    let list = p.matrix_here(&["run", "--list"]);
     assert_eq!(
         text(&list.stdout)
             .lines()
@@ -330,6 +302,6 @@ fn the_config_can_live_in_pyproject_toml() {
             .count(),
         1
     );
-    let list = here(&p, &["run", "--list", "-c", "pyproject.toml"]);
+    let list = p.matrix_here(&["run", "--list", "-c", "pyproject.toml"]);
     assert_eq!(list.status.code(), Some(2), "the broken table is read");
 }

@@ -322,3 +322,21 @@ pub fn path_without_build_tools() -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+impl Project {
+    /// `matrix ARGS` (any command) started in the project's folder, as a
+    /// user types it there.
+    pub fn matrix_here(&self, args: &[&str]) -> Output {
+        matrix()
+            .args(["--color", "never"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run matrix")
+    }
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -7,20 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::{Project, matrix};
-
-fn here(p: &Project, args: &[&str]) -> Output {
-    matrix()
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(p.dir.path())
-        .output()
-        .expect("run matrix")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::common::{Project, text};
 
 fn python(minor: &str) -> String {
     let dir = std::fs::read_dir(format!(
@@ -86,7 +73,7 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
         "matrix.toml",
         "[python]\nversions = [\"3.11\", \"3.9\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"all\"]\n",
     );
-    let out = here(&p, &["run", "--list"]);
+    let out = p.matrix_here(&["run", "--list"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let cells = listed(&out);
     for (label, cp) in [("CPython 3.11.", "cp311"), ("CPython 3.9.", "cp39")] {
@@ -112,7 +99,7 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
         "matrix.toml",
         "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\">=2.0,<2.2\"]\npatches = \"all\"\n",
     );
-    let all: Vec<String> = listed(&here(&p, &["run", "--list"]))
+    let all: Vec<String> = listed(&p.matrix_here(&["run", "--list"]))
         .into_iter()
         .map(|(_, r)| r)
         .collect();
@@ -126,7 +113,7 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
         "matrix.toml",
         "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\">=2.0,<2.2\"]\npatches = \"every\"\n",
     );
-    let bad = here(&p, &["run", "--list"]);
+    let bad = p.matrix_here(&["run", "--list"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
         text(&bad.stderr).contains("matrix.toml:6:11")
