@@ -61,7 +61,7 @@ struct Marker {
 pub fn cached_dir(root: &Path, interpreter: &Interpreter, version: &Version) -> PathBuf {
     Bucket::Envs
         .dir(root)
-        .join(cache::interpreter_key(interpreter))
+        .join(interpreter.cache_key())
         .join(version.to_string())
 }
 

@@ -342,6 +342,15 @@ pub fn signal_name(signal: i32) -> String {
         .unwrap_or_else(|_| format!("signal {signal}"))
 }
 
+/// An outcome with its reason, as every report words it: "fail
+/// (abi-major)", "crash".
+pub fn describe(kind: OutcomeKind, reason: Option<FailureReason>) -> String {
+    match reason {
+        Some(r) => format!("{kind} ({r})"),
+        None => kind.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ pub fn report(args: &ReportArgs) -> Exit {
             Exit::Environment
         }
         // Like `run`: a CI step can gate on the saved results.
-        Ok(()) if doc.fails() => Exit::Unexpected,
+        Ok(()) if crate::results::fails(&doc) => Exit::Unexpected,
         Ok(()) => Exit::Ok,
     }
 }

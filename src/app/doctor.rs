@@ -215,5 +215,5 @@ async fn run_grid(
     };
     let (ended, ()) = futures::join!(run, drain);
     ended.map_err(|e| e.to_string())?;
-    Ok(Document::from_results(&reporter.finish()))
+    Ok(reporter.finish().document())
 }

@@ -82,7 +82,7 @@ pub async fn run(args: RunArgs) -> Exit {
     if args.build_only {
         return built(&results, &plan, ended.is_some());
     }
-    let mut doc = inputs.combine(Document::from_results(&results), &config, &plan.header);
+    let mut doc = inputs.combine(results.document(), &config, &plan.header);
     doc.config = Some(args.config.display().to_string());
     doc.date = Some(started.to_string());
     // Only reports show it: a run that writes none asks git nothing.
@@ -130,7 +130,7 @@ pub async fn run(args: RunArgs) -> Exit {
     match ended {
         None => Exit::Interrupted,
         Some(Err(_)) => Exit::Environment,
-        Some(Ok(_)) if worse || doc.fails() => Exit::Unexpected,
+        Some(Ok(_)) if worse || crate::results::fails(&doc) => Exit::Unexpected,
         Some(Ok(_)) => Exit::Ok,
     }
 }

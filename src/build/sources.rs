@@ -16,7 +16,7 @@ use pep440_rs::Version;
 /// compiler settings, and the NumPy version (its headers).
 pub fn key(sources: &Sources, interpreter: &Interpreter, numpy: &Version) -> String {
     let mut parts: Vec<Vec<u8>> = vec![
-        crate::cache::interpreter_key(interpreter).into_bytes(),
+        interpreter.cache_key().into_bytes(),
         numpy.to_string().into_bytes(),
         sources.module.clone().into_bytes(),
     ];

@@ -66,24 +66,6 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The package index a run's answers come from (as uv and pip are told).
-pub fn index_identity() -> String {
-    [
-        "UV_INDEX_URL",
-        "UV_DEFAULT_INDEX",
-        "UV_INDEX",
-        "UV_EXTRA_INDEX_URL",
-        "PIP_INDEX_URL",
-        "PIP_EXTRA_INDEX_URL",
-    ]
-    .iter()
-    .map(|k| std::env::var(k).unwrap_or_default())
-    // The config's own indexes, which every command is given.
-    .chain(crate::python::index::configured().all())
-    .collect::<Vec<_>>()
-    .join("|")
-}
-
 impl Memo {
     /// The memo kept at `path` (`None`: nothing is remembered, `--fresh`).
     pub fn open(path: Option<PathBuf>, network: Network) -> Memo {

@@ -26,8 +26,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::python::Interpreter;
-
 /// Bumped whenever the layout under the cache root changes incompatibly.
 const LAYOUT: &str = "v2";
 
@@ -123,22 +121,6 @@ where
     }
     let out = h.finalize();
     out.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// What identifies an interpreter for caching: where its real binary is and
-/// what it reported being.
-pub fn interpreter_key(i: &Interpreter) -> String {
-    let real = std::fs::canonicalize(&i.executable).unwrap_or_else(|_| i.executable.clone());
-    let version = i.version.to_string();
-    let short = format!("{}-{version}", i.implementation.to_lowercase());
-    let hash = digest([
-        real.to_string_lossy().as_bytes(),
-        version.as_bytes(),
-        i.implementation.as_bytes(),
-        i.machine.as_bytes(),
-        i.ext_suffix.as_bytes(),
-    ]);
-    format!("{short}-{hash}")
 }
 
 /// Where an entry goes.

@@ -26,9 +26,10 @@ use tokio::sync::OnceCell;
 
 use super::AxisEntry;
 use super::axis::Origin;
-use crate::cache::memo::{Lasts, Memo, Network, index_identity};
+use crate::cache::memo::{Lasts, Memo, Network};
 use crate::config::{NumpyRequest, Patches, Resolution};
 use crate::extension::{PackageRow, RowSource};
+use crate::python::index::identity as index_identity;
 use crate::python::index::{self, Release};
 use crate::python::{InstallError, Installer, Interpreter};
 
@@ -132,11 +133,7 @@ impl<'a> Resolver<'a> {
         if row.version.is_some() {
             return Ok(row);
         }
-        let key = format!(
-            "row|{}|{}|{r}",
-            index_identity(),
-            crate::cache::interpreter_key(interpreter)
-        );
+        let key = format!("row|{}|{}|{r}", index_identity(), interpreter.cache_key());
         if let Some(v) = self.memo.get::<String>(&key) {
             row.version = Some(v);
             return Ok(row);

@@ -98,6 +98,25 @@ impl Indexes {
     }
 }
 
+/// Which indexes a run's answers come from (as uv and pip are told: their
+/// variables, and the config's own indexes), the part of every remembered
+/// answer's key that keeps one index's answers from another's.
+pub fn identity() -> String {
+    [
+        "UV_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_INDEX",
+        "UV_EXTRA_INDEX_URL",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+    ]
+    .iter()
+    .map(|k| std::env::var(k).unwrap_or_default())
+    .chain(configured().all())
+    .collect::<Vec<_>>()
+    .join("|")
+}
+
 /// One release of a project on the indexes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Release {

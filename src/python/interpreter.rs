@@ -52,6 +52,23 @@ impl Interpreter {
         format!("{} {}", self.implementation, self.version)
     }
 
+    /// What identifies it in the cache: where its real binary is and what
+    /// it reported being ("cpython-3.11.7-<hash>").
+    pub fn cache_key(&self) -> String {
+        let real =
+            std::fs::canonicalize(&self.executable).unwrap_or_else(|_| self.executable.clone());
+        let version = self.version.to_string();
+        let short = format!("{}-{version}", self.implementation.to_lowercase());
+        let hash = crate::cache::digest([
+            real.to_string_lossy().as_bytes(),
+            version.as_bytes(),
+            self.implementation.as_bytes(),
+            self.machine.as_bytes(),
+            self.ext_suffix.as_bytes(),
+        ]);
+        format!("{short}-{hash}")
+    }
+
     /// (major, minor): "3.11" picks an interpreter by this.
     pub fn minor(&self) -> (u64, u64) {
         let r = self.version.release();

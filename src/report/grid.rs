@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::outcome::{FailureReason, OutcomeKind};
+use crate::outcome::OutcomeKind;
 use crate::results::{CellDoc, Document};
 
 /// The one-character symbol of an outcome.
@@ -160,14 +160,8 @@ pub fn first_line(message: &str) -> String {
 }
 
 /// "fail (abi-major)", "pass".
-pub fn outcome_text(kind: OutcomeKind, reason: Option<FailureReason>) -> String {
-    match reason {
-        Some(r) => format!("{kind} ({r})"),
-        None => kind.to_string(),
-    }
-}
+pub use crate::outcome::describe as outcome_text;
 
-/// "16 cells: 12 pass, 4 fail".
 /// The verdict, in plain words: incomplete, every cell as expected, or how
 /// many were not.
 pub fn verdict_text(doc: &Document) -> String {
@@ -186,6 +180,7 @@ pub fn verdict_text(doc: &Document) -> String {
     }
 }
 
+/// "16 cells: 12 pass, 4 fail".
 pub fn counts_text(doc: &Document) -> String {
     let parts: Vec<String> = OutcomeKind::ALL
         .iter()

@@ -75,7 +75,7 @@ pub fn render(doc: &Document) -> String {
     let mut out = String::new();
     let extension = escape(doc.extension.as_deref().unwrap_or("extension"));
     let verdict = verdict_text(doc);
-    let good = !doc.fails();
+    let good = !crate::results::fails(doc);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>abimatrix: {extension}: {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\n<h1>abimatrix: {extension}</h1>\n<p class=\"summary\">{} · <span class=\"verdict {}\">{}</span></p>\n",

@@ -1,10 +1,15 @@
 //! The run as it is known so far: the plan's header, every finished row and
-//! every judged cell. A run cut short (Ctrl-C) still has every cell that
-//! finished: the reporter writes whatever is here, marked incomplete.
+//! every judged cell, and the results document made of them. A run cut
+//! short (Ctrl-C) still has every cell that finished: the reporter writes
+//! whatever is here, marked incomplete.
 
 use std::time::Duration;
 
-use super::document::CellDoc;
+use super::document::{
+    Axes, AxisDoc, BuildDoc, CellDoc, Document, GridDoc, InterpreterDoc, SCHEMA, SCHEMA_VERSION,
+    Summary,
+};
+use crate::plan::AxisEntry;
 use crate::plan::RunHeader;
 use crate::runner::BuildRecord;
 
@@ -31,4 +36,96 @@ impl RunResults {
     pub fn complete(&self) -> bool {
         self.duration.is_some()
     }
+    /// The results document of the run so far (marked incomplete when it
+    /// did not end normally).
+    pub fn document(&self) -> Document {
+        let results = self;
+        let header = &results.header;
+        let grids: Vec<GridDoc> = header
+            .grids
+            .iter()
+            .enumerate()
+            .map(|(index, g)| GridDoc {
+                interpreter: InterpreterDoc {
+                    label: g.interpreter.label(),
+                    implementation: g.interpreter.implementation.clone(),
+                    version: g.interpreter.version.to_string(),
+                    executable: g.interpreter.executable.clone(),
+                    found_in: g.source.to_string(),
+                    machine: g.interpreter.machine.clone(),
+                    platform: g.interpreter.platform.clone(),
+                },
+                python: header.shards.pythons.get(g.python_unit).cloned(),
+                axes: Axes {
+                    build: axis(&g.build_axis),
+                    runtime: axis(&g.runtime_axis),
+                },
+                skipped: g.skipped.clone(),
+                builds: results
+                    .builds
+                    .iter()
+                    .filter(|b| b.grid == index)
+                    .map(|b| match &b.result {
+                        Ok(built) => BuildDoc {
+                            numpy: b.row.clone(),
+                            ok: true,
+                            reused: built.reused,
+                            summary: String::new(),
+                            duration_s: built.duration.as_secs_f64(),
+                            log: built.log.clone(),
+                            declares: built.declares.clone(),
+                        },
+                        Err(e) => BuildDoc {
+                            numpy: b.row.clone(),
+                            ok: false,
+                            reused: false,
+                            summary: e.summary.clone(),
+                            duration_s: 0.0,
+                            log: e.log.clone(),
+                            declares: None,
+                        },
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut doc = Document {
+            schema: SCHEMA.to_string(),
+            schema_version: SCHEMA_VERSION,
+            abimatrix_version: env!("CARGO_PKG_VERSION").to_string(),
+            complete: results.complete(),
+            duration_s: results.duration.map(|d| d.as_secs_f64()),
+            installer: Some(header.installer.clone()),
+            extension: Some(header.extension.clone()),
+            timeout_s: Some(header.timeout.as_secs_f64()),
+            matrix_id: Some(header.matrix_id.clone()),
+            shard: header.shard.map(|s| s.to_string()),
+            subject: Some(header.subject.to_string()),
+            plan: Some(header.shards.clone()),
+            date: None,
+            commit: None,
+            config: None,
+            missing: Vec::new(),
+            grids,
+            cells: results.cells.clone(),
+            summary: Summary::default(),
+        };
+        doc.sort_cells();
+        doc.summarize(header.planned());
+        doc
+    }
+}
+
+fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
+    entries
+        .iter()
+        .map(|a| AxisDoc {
+            request: a.request(),
+            version: a.version().map(ToString::to_string),
+            unavailable: a.unavailable().map(str::to_string),
+            label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
+            index: a.origin().and_then(|o| o.index.clone()),
+            yanked: a.origin().and_then(|o| o.yanked.clone()),
+            wheel: a.origin().and_then(|o| o.wheel.clone()),
+        })
+        .collect()
 }

@@ -137,7 +137,7 @@ pub fn check(doc: &Document) -> Vec<Finding> {
                         row: c.build.clone(),
                         declares: declares.clone(),
                         runtime: c.runtime.clone(),
-                        outcome: crate::report::grid::outcome_text(c.outcome, c.reason),
+                        outcome: crate::outcome::describe(c.outcome, c.reason),
                         expected: c.met,
                     });
                 } else if !admitted && c.outcome == OutcomeKind::Pass {

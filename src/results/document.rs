@@ -15,7 +15,6 @@ use std::str::FromStr;
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
-use super::collect::RunResults;
 use crate::expect::{ExpectSource, Expected};
 use crate::outcome::{FailureReason, Outcome, OutcomeKind};
 use crate::plan::{AxisEntry, CellKey, GridPlan, ShardPlan};
@@ -312,82 +311,6 @@ pub enum LoadError {
 }
 
 impl Document {
-    /// The document of a (possibly unfinished) run.
-    pub fn from_results(results: &RunResults) -> Document {
-        let header = &results.header;
-        let grids: Vec<GridDoc> = header
-            .grids
-            .iter()
-            .enumerate()
-            .map(|(index, g)| GridDoc {
-                interpreter: InterpreterDoc {
-                    label: g.interpreter.label(),
-                    implementation: g.interpreter.implementation.clone(),
-                    version: g.interpreter.version.to_string(),
-                    executable: g.interpreter.executable.clone(),
-                    found_in: g.source.to_string(),
-                    machine: g.interpreter.machine.clone(),
-                    platform: g.interpreter.platform.clone(),
-                },
-                python: header.shards.pythons.get(g.python_unit).cloned(),
-                axes: Axes {
-                    build: axis(&g.build_axis),
-                    runtime: axis(&g.runtime_axis),
-                },
-                skipped: g.skipped.clone(),
-                builds: results
-                    .builds
-                    .iter()
-                    .filter(|b| b.grid == index)
-                    .map(|b| match &b.result {
-                        Ok(built) => BuildDoc {
-                            numpy: b.row.clone(),
-                            ok: true,
-                            reused: built.reused,
-                            summary: String::new(),
-                            duration_s: built.duration.as_secs_f64(),
-                            log: built.log.clone(),
-                            declares: built.declares.clone(),
-                        },
-                        Err(e) => BuildDoc {
-                            numpy: b.row.clone(),
-                            ok: false,
-                            reused: false,
-                            summary: e.summary.clone(),
-                            duration_s: 0.0,
-                            log: e.log.clone(),
-                            declares: None,
-                        },
-                    })
-                    .collect(),
-            })
-            .collect();
-        let mut doc = Document {
-            schema: SCHEMA.to_string(),
-            schema_version: SCHEMA_VERSION,
-            abimatrix_version: env!("CARGO_PKG_VERSION").to_string(),
-            complete: results.complete(),
-            duration_s: results.duration.map(|d| d.as_secs_f64()),
-            installer: Some(header.installer.clone()),
-            extension: Some(header.extension.clone()),
-            timeout_s: Some(header.timeout.as_secs_f64()),
-            matrix_id: Some(header.matrix_id.clone()),
-            shard: header.shard.map(|s| s.to_string()),
-            subject: Some(header.subject.to_string()),
-            plan: Some(header.shards.clone()),
-            date: None,
-            commit: None,
-            config: None,
-            missing: Vec::new(),
-            grids,
-            cells: results.cells.clone(),
-            summary: Summary::default(),
-        };
-        doc.sort_cells();
-        doc.summarize(header.planned());
-        doc
-    }
-
     /// Cells in grid order (interpreter, build row, runtime column), so every
     /// rendering of the same results is the same, however cells finished.
     pub fn sort_cells(&mut self) {
@@ -474,15 +397,6 @@ impl Document {
             ));
         }
         parts.join("; ")
-    }
-
-    /// Whether the results fail a gate (`run`'s and `report`'s exit 1): a
-    /// cell not as expected, a declaration a cell proves wrong (unless an
-    /// `[[expect]]` table expects it), or a grid not whole.
-    pub fn fails(&self) -> bool {
-        !self.complete
-            || self.unmet().next().is_some()
-            || super::declared::check(self).iter().any(|f| f.fails())
     }
 
     pub fn unmet(&self) -> impl Iterator<Item = &CellDoc> {
@@ -572,21 +486,6 @@ impl Document {
         }
         Ok(())
     }
-}
-
-fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
-    entries
-        .iter()
-        .map(|a| AxisDoc {
-            request: a.request(),
-            version: a.version().map(ToString::to_string),
-            unavailable: a.unavailable().map(str::to_string),
-            label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
-            index: a.origin().and_then(|o| o.index.clone()),
-            yanked: a.origin().and_then(|o| o.yanked.clone()),
-            wheel: a.origin().and_then(|o| o.wheel.clone()),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -15,3 +15,10 @@ pub mod merge;
 
 pub use collect::RunResults;
 pub use document::{CellDoc, Document};
+
+/// Whether `doc` fails a gate (`run`'s and `report`'s exit 1): a cell not
+/// as expected, a declaration a cell not as expected proves wrong, or a
+/// grid not whole.
+pub fn fails(doc: &Document) -> bool {
+    !doc.complete || doc.unmet().next().is_some() || declared::check(doc).iter().any(|f| f.fails())
+}

@@ -403,7 +403,7 @@ fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
         Subject::Project(project) => Some(crate::cache::digest([
             "project".to_string(),
             build::project::source_hash(project),
-            crate::cache::interpreter_key(interpreter),
+            interpreter.cache_key(),
             numpy.to_string(),
             ctx.plan.ignore_requires.to_string(),
         ])),
@@ -478,11 +478,7 @@ async fn make_package_row(
         RowSource::Requirement(_) => build::rows::install_arg(row, &[]),
     };
     let interpreter = &grid.plan.interpreter;
-    let key = crate::cache::digest([
-        "row".to_string(),
-        identity.clone(),
-        crate::cache::interpreter_key(interpreter),
-    ]);
+    let key = crate::cache::digest(["row".to_string(), identity.clone(), interpreter.cache_key()]);
     let temporary = grid
         .work
         .join("rows")
@@ -549,10 +545,7 @@ async fn layer_node(
         build::deps::Resolution::Pins(pins) if pins.is_empty() => return Ok(None),
         build::deps::Resolution::Pins(pins) => pins,
     };
-    let mut parts = vec![
-        "deps".to_string(),
-        crate::cache::interpreter_key(interpreter),
-    ];
+    let mut parts = vec!["deps".to_string(), interpreter.cache_key()];
     parts.extend(pins.iter().cloned());
     let key = crate::cache::digest(parts);
     let cached = cached_build(&ctx, &key);
@@ -685,11 +678,12 @@ async fn remembered_resolution(
     ctx: &Ctx,
     request: &build::deps::Request<'_>,
 ) -> Result<build::deps::Resolution, BuildError> {
-    use crate::cache::memo::{Lasts, Network, index_identity};
+    use crate::cache::memo::{Lasts, Network};
+    use crate::python::index::identity as index_identity;
     let key = format!(
         "deps|{}|{}|{}|{}|{}",
         index_identity(),
-        crate::cache::interpreter_key(request.interpreter),
+        request.interpreter.cache_key(),
         request.inputs.join(";"),
         request.numpy,
         request.ignore_requires
