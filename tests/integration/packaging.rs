@@ -4,7 +4,8 @@
 //!
 //! `pyproject.toml` packages the `matrix` binary the way ruff and uv ship
 //! theirs: maturin builds the crate's one binary into a `py3-none` wheel
-//! whose only file outside its metadata is `matrix`. The first test installs
+//! whose only files outside its metadata are `matrix` and `abimatrix` (a
+//! small program that runs the `matrix` beside it, for `uvx abimatrix`). The first test installs
 //! maturin from the package index into a fresh virtual environment, builds
 //! the wheel with it, installs the wheel into another fresh virtual
 //! environment and runs the installed `matrix`: it reports the crate's
@@ -192,10 +193,15 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
         .lines()
         .filter(|n| !n.starts_with(&format!("abimatrix-{VERSION}.dist-info/")))
         .collect();
+    let mut payload = payload;
+    payload.sort();
     assert_eq!(
         payload,
-        [format!("abimatrix-{VERSION}.data/scripts/matrix")],
-        "the wheel installs the `matrix` binary and nothing else:\n{names}"
+        [
+            format!("abimatrix-{VERSION}.data/scripts/abimatrix"),
+            format!("abimatrix-{VERSION}.data/scripts/matrix"),
+        ],
+        "the wheel installs `matrix` and the small `abimatrix` that runs it, nothing else:\n{names}"
     );
     for field in [
         "Name: abimatrix".to_string(),
@@ -234,6 +240,13 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
         "matrix --version",
     );
     assert_eq!(text(&version.stdout), format!("matrix {VERSION}\n"));
+    // The package's name as a command (what `uvx abimatrix` runs) is the
+    // same program.
+    let by_name = ok(
+        Command::new(users.join("abimatrix")).arg("--version"),
+        "abimatrix --version",
+    );
+    assert_eq!(text(&by_name.stdout), format!("matrix {VERSION}\n"));
 
     // A real grid, by the installed binary, in a project folder.
     let p = Project::new();
