@@ -1,8 +1,6 @@
 //! Fixtures shared by the integration tests: a temporary project directory
 //! with a matrix.toml, the real `matrix` binary run on it, and its results.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -210,10 +208,6 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
-pub fn exists(p: &Path) -> bool {
-    p.exists()
-}
-
 /// A test's requirement of the machine. There are no skipped tests: what a
 /// test needs, `.ci/run` installs (chromium, xmllint) or the machine has
 /// (pyenv's CPython 3.9 and 3.12, root for `unshare`); without it the test
@@ -339,4 +333,76 @@ impl Project {
 /// Output bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a setup command; unless it succeeded, fails the test with
+/// everything it printed.
+pub fn ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// `pip download` of `requirement` alone into `dest`, by `python` (whose
+/// tags pick the wheel); `binary` is "--only-binary" or "--no-binary".
+pub fn pip_download(
+    python: impl AsRef<std::ffi::OsStr>,
+    binary: &str,
+    requirement: &str,
+    dest: &Path,
+) {
+    ok(
+        Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                binary,
+                ":all:",
+                "--dest",
+            ])
+            .arg(dest)
+            .arg(requirement),
+        &format!("pip download {requirement}"),
+    );
+}
+
+/// pyenv's newest CPython `minor` ("3.11"), or the test fails naming it.
+pub fn pyenv_python(minor: &str) -> PathBuf {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".pyenv")
+        });
+    // Patch numbers compared as numbers: 3.11.10 is newer than 3.11.9.
+    let newest = std::fs::read_dir(root.join("versions"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let patch: u64 = name.strip_prefix(&format!("{minor}."))?.parse().ok()?;
+            Some((patch, e.path().join("bin/python3")))
+        })
+        .filter(|(_, python)| python.exists())
+        .max();
+    require(newest.is_some(), &format!("pyenv's CPython {minor}"));
+    newest.map(|(_, p)| p).unwrap_or_default()
+}
+
+impl Project {
+    /// A file of the project, as text.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
 }

@@ -15,15 +15,7 @@ use crate::common::{self, matrix};
 /// The interpreter the environments are made from: pandas 2.0.3 has
 /// wheels up to CPython 3.11.
 fn python311() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let python = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".pyenv"))
-        .join("versions/3.11.7/bin/python3");
-    common::require(python.exists(), "pyenv's CPython 3.11.7");
-    python
+    common::pyenv_python("3.11")
 }
 
 /// A virtual environment at `dir` with exactly `packages`, each installed

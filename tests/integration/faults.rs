@@ -269,7 +269,7 @@ fn resume_judges_afresh_and_refuses_another_matrix() {
         !running(hung)
     });
     // The journaled cell (2.0 → 1.26, a pass) is now expected to fail.
-    let config = std::fs::read_to_string(h.p.path("matrix.toml")).unwrap();
+    let config = h.p.read("matrix.toml");
     h.p.write(
         "matrix.toml",
         &format!("{config}[[expect]]\nruntime = \"<2\"\noutcome = \"fail\"\n"),
@@ -303,7 +303,7 @@ fn resume_judges_afresh_and_refuses_another_matrix() {
     wait_for("the orphaned probe to die", Duration::from_secs(3), || {
         !running(hung)
     });
-    let probe = std::fs::read_to_string(h.p.path("ext/probe.py")).unwrap();
+    let probe = h.p.read("ext/probe.py");
     h.p.write("ext/probe.py", &format!("{probe}\nassert True\n"));
     let refused = h.p.run(&["--resume"]);
     assert_eq!(refused.code(), Some(2), "{}", refused.dump());
@@ -666,7 +666,7 @@ fn an_unwritable_report_loses_no_other_report() {
         run.dump()
     );
     assert_eq!(run.outcome("2.0.*", "2.0.*"), "pass", "the JSON is written");
-    let junit = std::fs::read_to_string(p.path("junit.xml")).unwrap();
+    let junit = p.read("junit.xml");
     assert!(junit.contains("<testcase"), "{junit}");
     let meta = std::fs::metadata(full).unwrap();
     assert!(meta.file_type().is_char_device(), "/dev/full was replaced");

@@ -93,26 +93,7 @@ fn a_test_command_decides_pass_and_fail() {
 fn published_pandas_wheels_fail_under_numpy_2_with_dtype_size() {
     let p = Project::new();
     let dl = p.path("dist");
-    let got = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--dest",
-        ])
-        .arg(&dl)
-        .arg("pandas==2.0.3")
-        .output()
-        .unwrap();
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
+    common::pip_download("python3", "--only-binary", "pandas==2.0.3", &dl);
     p.write(
         "matrix.toml",
         "[numpy]\nruntime = [\"1.26.*\", \"2.0.*\"]\n\

@@ -31,37 +31,18 @@ use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::common::{Project, matrix, numpy, program, read_json};
+use crate::common::{Project, matrix, numpy, ok, program, read_json, text};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const WORKFLOW: &str = ".github/workflows/nightly-grid.yml";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `cmd`; unless it succeeded, fails the test with everything it printed.
-fn ok(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
 }
 
 /// A fresh virtual environment at `dir`, made by the machine's python3

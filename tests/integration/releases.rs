@@ -7,24 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::{Project, text};
-
-fn python(minor: &str) -> String {
-    let dir = std::fs::read_dir(format!(
-        "{}/.pyenv/versions",
-        std::env::var("HOME").unwrap()
-    ))
-    .expect("pyenv versions")
-    .flatten()
-    .map(|e| e.path())
-    .filter(|p| {
-        p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{minor}.")))
-    })
-    .max()
-    .unwrap_or_else(|| panic!("this test needs pyenv's CPython {minor}"));
-    dir.join("bin/python3").display().to_string()
-}
+use crate::common::{self, Project, text};
 
 /// The releases with a manylinux x86-64 wheel for `cp` (e.g. "cp311"),
 /// neither yanked nor pre-releases, computed by a few lines of Python from
@@ -45,11 +28,10 @@ ok = [v for v, y in by.items() if not all(y) and not Version(v).is_prerelease]
 print("\n".join(sorted(ok, key=Version)))
 "#
     );
-    let out = std::process::Command::new(python("3.11"))
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = common::ok(
+        std::process::Command::new(common::pyenv_python("3.11")).args(["-c", &script]),
+        "the oracle",
+    );
     text(&out.stdout).lines().map(str::to_string).collect()
 }
 
@@ -130,22 +112,8 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
 fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     let p = Project::new();
     // A real wheel from the index, as a NumPy built locally would be.
-    let got = std::process::Command::new(python("3.11"))
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "-d",
-        ])
-        .arg(p.path("wheels"))
-        .arg("numpy==2.2.6")
-        .output()
-        .unwrap();
-    assert!(got.status.success(), "{}", text(&got.stderr));
+    let python = common::pyenv_python("3.11");
+    common::pip_download(&python, "--only-binary", "numpy==2.2.6", &p.path("wheels"));
     // The same wheel on a simple index of our own, as a nightly index is.
     let simple = p.path("index/numpy");
     std::fs::create_dir_all(&simple).unwrap();
@@ -163,7 +131,7 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
         format!("<html><body><a href=\"{wheel}\">{wheel}</a></body></html>"),
     )
     .unwrap();
-    let mut server = std::process::Command::new(python("3.11"))
+    let mut server = std::process::Command::new(&python)
         .args([
             "-u",
             "-m",

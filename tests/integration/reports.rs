@@ -35,10 +35,6 @@ fn grid() -> &'static (Project, common::Run) {
     })
 }
 
-fn read(p: &Project, name: &str) -> String {
-    std::fs::read_to_string(p.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 #[test]
 fn numpy_rules_predict_every_cell_of_a_real_grid() {
     let (_, run) = grid();
@@ -66,7 +62,7 @@ fn numpy_rules_predict_every_cell_of_a_real_grid() {
 fn junit_is_green_when_every_cell_is_as_expected() {
     let (p, run) = grid();
     assert_eq!(run.code(), Some(0), "{}", run.dump());
-    let xml = read(p, "all.xml");
+    let xml = p.read("all.xml");
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
@@ -122,26 +118,7 @@ fn junit_validates_against_the_junit_xsd() {
     let xmllint = common::program(&["xmllint"], "libxml2-utils");
     let (p, _) = grid();
     let dl = tempfile::tempdir().unwrap();
-    let got = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--dest",
-        ])
-        .arg(dl.path())
-        .arg("pytest==9.2.0")
-        .output()
-        .unwrap();
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
+    common::pip_download("python3", "--no-binary", "pytest==9.2.0", dl.path());
     let member = "pytest-9.2.0/testing/example_scripts/junit-10.xsd";
     let untar = std::process::Command::new("tar")
         .arg("xzf")
@@ -168,13 +145,13 @@ fn junit_validates_against_the_junit_xsd() {
 #[test]
 fn markdown_and_html_show_the_grid() {
     let (p, _) = grid();
-    let md = read(p, "all.md");
+    let md = p.read("all.md");
     assert!(
         md.contains("| built with ↓ / runs on → | 1.24.4 | 1.26.4 | 2.0.")
             && md.contains("abi-major"),
         "{md}"
     );
-    let html = read(p, "all.html");
+    let html = p.read("all.html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<td class=\"").count(), 16);
     assert!(
@@ -222,7 +199,7 @@ fn report_renders_saved_results_in_every_format() {
 /// Shard the grid 3 ways, merge, and compare with the unsharded run.
 #[test]
 fn three_shards_merge_into_the_unsharded_grid() {
-    let (p, run) = grid();
+    let (p, _) = grid();
     let mut files = Vec::new();
     let mut seen = 0;
     for k in 1..=3 {
@@ -280,7 +257,6 @@ fn three_shards_merge_into_the_unsharded_grid() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&a.stdout), strip(&b.stdout));
-    let _ = run;
 
     // Results of another matrix are refused.
     let other = Project::new();
@@ -303,7 +279,7 @@ fn three_shards_merge_into_the_unsharded_grid() {
 #[test]
 fn regressions_against_a_baseline() {
     let (p, _) = grid();
-    let mut old: serde_json::Value = serde_json::from_str(&read(p, "all.json")).unwrap();
+    let mut old: serde_json::Value = common::read_json(&p.path("all.json"));
     let cell = old["cells"]
         .as_array_mut()
         .unwrap()
@@ -446,7 +422,7 @@ fn html_renders_in_a_real_browser_and_child_text_stays_text() {
     // The same grid with one expected failure turned unexpected (the saved
     // results edited as a later run could have found them) and a row label
     // far longer than the window.
-    let mut doc: serde_json::Value = serde_json::from_str(&read(p, "all.json")).unwrap();
+    let mut doc: serde_json::Value = common::read_json(&p.path("all.json"));
     let long = format!("pandas-2.0.3+{}", "local".repeat(60));
     let cells = doc["cells"].as_array_mut().unwrap();
     let unexpected = cells
@@ -471,7 +447,7 @@ fn html_renders_in_a_real_browser_and_child_text_stays_text() {
         .output()
         .unwrap();
     assert_eq!(rendered.status.code(), Some(1), "one cell is unexpected");
-    let page = read(p, "edited.html");
+    let page = p.read("edited.html");
     // The gate in a GitHub Actions job annotates the cell.
     let gate = matrix()
         .args(["report", "--format", "json"])
@@ -515,7 +491,7 @@ fn html_renders_in_a_real_browser_and_child_text_stays_text() {
         .find("class=\"versions\"")
         .expect("a resolved-version table");
     for request in ["1.24.*", "1.26.*", "2.0.*", "2.4.*"] {
-        let resolved = run_label(p, request);
+        let resolved = grid().1.resolved("build", request);
         assert!(
             dom[versions..].contains(&format!("<td>{request}</td><td>{resolved}</td>")),
             "{request} → {resolved} in the table"
@@ -563,7 +539,8 @@ fn html_renders_in_a_real_browser_and_child_text_stays_text() {
     // Every outcome glyph renders as a glyph: its screenshot differs from
     // that of a character no default font has (U+29D7, drawn as a box) and
     // from nothing at all.
-    let glyphs: Vec<char> = read(p, "all.html")
+    let glyphs: Vec<char> = p
+        .read("all.html")
         .split("<p class=\"legend\">")
         .nth(2)
         .and_then(|l| l.split("</p>").next())
@@ -593,11 +570,6 @@ fn html_renders_in_a_real_browser_and_child_text_stays_text() {
         );
         assert_ne!(shot, blank, "{g} renders as nothing");
     }
-}
-
-/// The resolved version of a request in the shared grid.
-fn run_label(_p: &Project, request: &str) -> String {
-    grid().1.resolved("build", request)
 }
 
 /// Screenshots `name` in `p` and returns the PNG's path.
@@ -655,7 +627,7 @@ fn colours(png_path: &std::path::Path) -> [usize; 3] {
 #[test]
 fn damaged_results_files_are_refused_by_every_command() {
     let (p, _) = grid();
-    let good: serde_json::Value = serde_json::from_str(&read(p, "all.json")).unwrap();
+    let good: serde_json::Value = common::read_json(&p.path("all.json"));
     let damaged = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
         let mut doc = good.clone();
         edit(&mut doc);
@@ -672,7 +644,7 @@ fn damaged_results_files_are_refused_by_every_command() {
         damaged("bad-version.json", &|d| d["schema_version"] = 99.into()),
         {
             let path = p.path("cut.json");
-            let text = read(p, "all.json");
+            let text = p.read("all.json");
             std::fs::write(&path, &text[..text.len() / 2]).unwrap();
             path
         },

@@ -144,7 +144,7 @@ fn damaged_entries_are_found_remade_and_never_blamed_on_the_extension() {
         .filter(|l| l.contains(" ready in "))
         .count();
     assert_eq!(remade, 1, "one environment made again\n{}", run.dump());
-    assert!(common::exists(&core));
+    assert!(core.exists());
 
     // `matrix cache verify` hashes everything and removes what is damaged.
     flip();
