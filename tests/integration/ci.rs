@@ -82,7 +82,14 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
             common::VARIANT_EXTENSION
         ),
     );
-    let out = p.matrix_here(&["run", "--build-only", "--artifacts", "artifacts"]);
+    let out = p.matrix_here(&[
+        "run",
+        "--build-only",
+        "--artifacts",
+        "artifacts",
+        "--json",
+        "build-only.json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).starts_with("2 build(s): 2 made, 0 already there, 0 failed"),
@@ -90,8 +97,8 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
         text(&out.stdout)
     );
     assert!(
-        !p.path("here-0.json").exists(),
-        "a build-only run has no cells"
+        !p.path("build-only.json").exists(),
+        "a build-only run has no cells, so no results to write"
     );
 
     // Each shard on a "fresh machine" (no cache) with the artifacts.
