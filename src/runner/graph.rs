@@ -249,7 +249,16 @@ pub(super) fn cells(ctx: &Arc<Ctx>, grid: &Arc<Grid>) -> Vec<impl Future<Output 
                 ),
                 _ => None,
             };
-            cell_node(ctx.clone(), grid.clone(), bi, ri, build, env, layer)
+            // The row's own build environment, for a second build when the
+            // cached one proves damaged mid-run.
+            let build_env = grid.plan.build_axis[bi].version().map(|v| envs[v].clone());
+            let inputs = CellInputs {
+                artifact: build,
+                env,
+                build_env,
+                layer,
+            };
+            cell_node(ctx.clone(), grid.clone(), bi, ri, inputs)
         })
         .collect()
 }
@@ -558,15 +567,28 @@ async fn layer_node(
     .map_err(LayerProblem::Failed)
 }
 
+/// What a cell awaits: its row, its runtime environment, the row's build
+/// environment (NumPy rows) and its dependency layer.
+struct CellInputs {
+    artifact: Option<SharedBuild>,
+    env: Option<SharedEnv>,
+    build_env: Option<SharedEnv>,
+    layer: Option<SharedLayer>,
+}
+
 async fn cell_node(
     ctx: Arc<Ctx>,
     grid: Arc<Grid>,
     build: usize,
     runtime: usize,
-    artifact: Option<SharedBuild>,
-    env: Option<SharedEnv>,
-    layer: Option<SharedLayer>,
+    inputs: CellInputs,
 ) {
+    let CellInputs {
+        artifact,
+        env,
+        build_env,
+        layer,
+    } = inputs;
     let mut result = CellResult {
         grid: grid.index,
         build,
@@ -635,8 +657,19 @@ async fn cell_node(
                             )
                             .await;
                             if suspicious(&run) {
-                                if let Some((env, artifact, note)) =
-                                    second_opinion(&ctx, &grid, build, &env, &artifact).await
+                                let build_env = match build_env {
+                                    Some(e) => e.await.ok(),
+                                    None => None,
+                                };
+                                if let Some((env, artifact, note)) = second_opinion(
+                                    &ctx,
+                                    &grid,
+                                    build,
+                                    &env,
+                                    build_env.as_deref(),
+                                    &artifact,
+                                )
+                                .await
                                 {
                                     run = probe_cell(
                                         &ctx,
@@ -737,6 +770,7 @@ async fn second_opinion(
     grid: &Grid,
     build: usize,
     env: &NumpyEnv,
+    build_env: Option<&NumpyEnv>,
     artifact: &Artifact,
 ) -> Option<(NumpyEnv, Artifact, String)> {
     ctx.plan.cache.as_ref()?;
@@ -768,9 +802,11 @@ async fn second_opinion(
     {
         let _ = std::fs::remove_dir_all(&artifact.dir);
         artifact = match &grid.plan.build_axis[build] {
-            AxisEntry::Numpy { version, .. } => {
-                make_build(ctx, grid, version, &env, || {}).await.ok()?
-            }
+            // Against the row's NumPy, never the column's: this build is
+            // kept under the row's key.
+            AxisEntry::Numpy { version, .. } => make_build(ctx, grid, version, build_env?, || {})
+                .await
+                .ok()?,
             AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok()?,
             AxisEntry::Missing { .. } => return None,
         };
