@@ -47,8 +47,13 @@ pub fn for_cell(extension: &Extension, outcome: &Outcome) -> Option<String> {
     }
 }
 
-/// The folders the system's linker searches.
-fn library_dirs() -> Vec<PathBuf> {
+/// The folders the system's linker searches, found once a run.
+fn library_dirs() -> &'static [PathBuf] {
+    static DIRS: std::sync::LazyLock<Vec<PathBuf>> = std::sync::LazyLock::new(search_dirs);
+    &DIRS
+}
+
+fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = [
         "/lib/x86_64-linux-gnu",
         "/usr/lib/x86_64-linux-gnu",
@@ -74,11 +79,26 @@ fn library_dirs() -> Vec<PathBuf> {
 }
 
 /// The name (`gomp` for libgomp.so) of a shared library on this machine
-/// that exports `symbol`.
+/// that exports `symbol`. Every cell of a row that misses a symbol asks
+/// the same question: the answer is kept for the run.
 pub fn library_defining(symbol: &str) -> Option<String> {
+    static FOUND: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    if let Some(known) = FOUND.lock().ok().and_then(|f| f.get(symbol).cloned()) {
+        return known;
+    }
+    let found = search_libraries(symbol);
+    if let Ok(mut f) = FOUND.lock() {
+        f.insert(symbol.to_string(), found.clone());
+    }
+    found
+}
+
+fn search_libraries(symbol: &str) -> Option<String> {
     use object::{Object as _, ObjectSymbol as _};
     for dir in library_dirs() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
         let mut files: Vec<PathBuf> = entries

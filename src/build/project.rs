@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use pep440_rs::Version;
 
-use super::rows::uv_of;
+use super::rows::{telling, uv_of};
 use super::{Artifact, BuildError, step};
 use crate::process::Spec;
 use crate::python::{Installer, Interpreter, Uv, venv_python};
@@ -149,11 +149,6 @@ fn copy_sources(project: &Path, to: &Path) -> std::io::Result<()> {
         std::fs::copy(project.join(&rel), dest)?;
     }
     Ok(())
-}
-
-/// An installer's or backend's line worth showing in a summary.
-fn telling(line: &str) -> bool {
-    line.contains("error") || line.contains("Error") || line.contains("unsatisfiable")
 }
 
 /// What one project build needs.
@@ -413,7 +408,7 @@ fn backend_error(line: &str) -> bool {
 
 /// `PATH` with the environment's bin first: backends run tools (meson,
 /// ninja, cmake, cython) installed there, as an isolated build would.
-fn path_with(env: &Path) -> std::ffi::OsString {
+pub(crate) fn path_with(env: &Path) -> std::ffi::OsString {
     let bin = env.join("bin");
     let rest = std::env::var_os("PATH").unwrap_or_default();
     std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest)))

@@ -30,15 +30,8 @@ pub async fn run(
     let Some((program, args)) = words.split_first() else {
         return could_not_start(command.to_string(), &"empty test command");
     };
-    let bin = env
-        .python
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap_or_default();
+    // The environment's own bin/ first, as `activate` puts it.
+    let path = crate::build::project::path_with(&env.dir);
     let mut spec = Spec::new(program).env_clear().args(args);
     for (key, value) in child_env() {
         spec = spec.env(key, value);

@@ -86,9 +86,7 @@ impl ProbeFiles {
             if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
                 continue;
             }
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-            tmp.persist(path).map_err(|e| e.error)?;
+            crate::cache::replace_file(path, text.as_bytes())?;
         }
         Ok(files)
     }

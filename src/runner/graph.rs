@@ -68,6 +68,8 @@ pub(super) struct Ctx {
     /// Cache entries proven to the last byte (or made again) this run, for
     /// cells whose failure could come from a damaged entry; one at a time.
     pub proven: tokio::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    /// A project's source tree, hashed once for every row's key.
+    pub project_hash: std::sync::OnceLock<String>,
 }
 
 impl Ctx {
@@ -263,9 +265,11 @@ pub(super) fn cells(ctx: &Arc<Ctx>, grid: &Arc<Grid>) -> Vec<impl Future<Output 
         .collect()
 }
 
-fn place<'a>(ctx: &'a Ctx, cached: &'a Path, temporary: &'a Path) -> Place<'a> {
-    match ctx.plan.cache {
-        Some(_) => Place::Cached(cached),
+/// Where an entry is made: in the folder that keeps it (the cache, or the
+/// artifacts for builds), else (`--fresh`) in the run's temporary folder.
+fn place<'a>(kept: Option<&'a Path>, temporary: &'a Path) -> Place<'a> {
+    match kept {
+        Some(dir) => Place::Cached(dir),
         None => Place::Temporary(temporary),
     }
 }
@@ -279,21 +283,16 @@ async fn env_node(
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("envs").join(version.to_string());
     let wheel = grid.plan.wheel_of(&version);
-    let cached = ctx
-        .plan
-        .cache
-        .as_deref()
-        .map(|root| match wheel {
-            Some(w) => environment::cached_wheel_dir(root, interpreter, &version, w),
-            None => environment::cached_dir(root, interpreter, &version),
-        })
-        .unwrap_or_default();
+    let cached = ctx.plan.cache.as_deref().map(|root| match wheel {
+        Some(w) => environment::cached_wheel_dir(root, interpreter, &version, w),
+        None => environment::cached_dir(root, interpreter, &version),
+    });
     let result = environment::ensure(
         &ctx.plan.installer,
         interpreter,
         &version,
         wheel,
-        place(&ctx, &cached, &temporary),
+        place(cached.as_deref(), &temporary),
         || {
             ctx.send(Event::EnvStarted {
                 grid: grid.index,
@@ -324,10 +323,8 @@ async fn build_node(
     // A build already made (in the cache, or in the artifacts a CI build
     // job uploaded) needs no environment: a shard that tests uploaded
     // builds makes none for their NumPy unless a column runs it.
-    if let Some(key) = build_key(&ctx, &grid, &version)
-        && let Some(dir) = stored_build(&ctx, &key)
-        && let Some(artifact) = build::reuse(&dir)
-    {
+    let kept = build_key(&ctx, &grid, &version).and_then(|key| kept_build(&ctx, &key));
+    if let Some(artifact) = kept.as_deref().and_then(build::reuse) {
         return finish_row(&ctx, &grid, row, Ok(artifact));
     }
     let env = env.await.map_err(RowProblem::Env)?;
@@ -338,30 +335,25 @@ async fn build_node(
             row: row.clone(),
         })
     };
-    let result = make_build(&ctx, &grid, &version, &env, started).await;
+    let result = make_build(&ctx, &grid, &version, &env, kept.as_deref(), started).await;
     finish_row(&ctx, &grid, row, result)
 }
 
-/// A build row's artifact, from the cache or made (`started` is told when
-/// it must be made).
+/// A build row's artifact, from where builds are kept (`kept`: its entry
+/// there, see [`kept_build`]) or made (`started` is told when it must be).
 async fn make_build(
     ctx: &Ctx,
     grid: &Grid,
     version: &Version,
     env: &NumpyEnv,
+    kept: Option<&Path>,
     started: impl Fn(),
 ) -> Result<Artifact, BuildError> {
     let row = version.to_string();
     let interpreter = &grid.plan.interpreter;
     let temporary = grid.work.join("builds").join(&row);
     let installer = &ctx.plan.installer;
-    let stored = build_key(ctx, grid, version)
-        .and_then(|key| stored_build(ctx, &key))
-        .unwrap_or_default();
-    let place = match ctx.plan.cache.is_some() || ctx.plan.artifacts.is_some() {
-        true => Place::Cached(&stored),
-        false => Place::Temporary(&temporary),
-    };
+    let place = place(kept, &temporary);
     match &ctx.plan.extension.subject {
         Subject::Project(project) => {
             let build = build::project::ProjectBuild {
@@ -394,13 +386,13 @@ async fn make_build(
 }
 
 /// Where the cache keeps the entry with `key` (rows and dependency layers:
-/// an artifacts folder holds builds only).
-fn cached_build(ctx: &Ctx, key: &str) -> PathBuf {
-    ctx.plan
-        .cache
-        .as_deref()
-        .map(|root| build::cached_dir(root, key))
-        .unwrap_or_default()
+/// an artifacts folder holds builds only); `None` with `--fresh`.
+fn cached_entry(ctx: &Ctx, key: &str) -> Option<PathBuf> {
+    entry_in(ctx.plan.cache.as_deref(), key)
+}
+
+fn entry_in(root: Option<&Path>, key: &str) -> Option<PathBuf> {
+    root.map(|root| build::cached_dir(root, key))
 }
 
 /// What names a build row's artifact: everything that goes into it (the
@@ -411,7 +403,10 @@ fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
     match &ctx.plan.extension.subject {
         Subject::Project(project) => Some(crate::cache::digest([
             "project".to_string(),
-            build::project::source_hash(project),
+            // The tree is read once a run, not once a row.
+            ctx.project_hash
+                .get_or_init(|| build::project::source_hash(project))
+                .clone(),
             interpreter.cache_key(),
             numpy.to_string(),
             ctx.plan.ignore_requires.to_string(),
@@ -423,12 +418,11 @@ fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
 
 /// Where the build with `key` is kept: the artifacts folder when the run
 /// has one, else the cache (`None` with `--fresh` and no artifacts).
-fn stored_build(ctx: &Ctx, key: &str) -> Option<PathBuf> {
-    ctx.plan
-        .artifacts
-        .as_deref()
-        .or(ctx.plan.cache.as_deref())
-        .map(|root| build::cached_dir(root, key))
+fn kept_build(ctx: &Ctx, key: &str) -> Option<PathBuf> {
+    entry_in(
+        ctx.plan.artifacts.as_deref().or(ctx.plan.cache.as_deref()),
+        key,
+    )
 }
 
 /// Tells the reporter how a row ended and hands its artifact on.
@@ -492,8 +486,8 @@ async fn make_package_row(
         .work
         .join("rows")
         .join(crate::cache::digest([identity.as_str()]));
-    let cached = cached_build(ctx, &key);
-    build::ensure(place(ctx, &cached, &temporary), async |dir: &Path| {
+    let cached = cached_entry(ctx, &key);
+    build::ensure(place(cached.as_deref(), &temporary), async |dir: &Path| {
         started();
         build::rows::install(&ctx.plan.installer, interpreter, row, dir).await
     })
@@ -557,9 +551,9 @@ async fn layer_node(
     let mut parts = vec!["deps".to_string(), interpreter.cache_key()];
     parts.extend(pins.iter().cloned());
     let key = crate::cache::digest(parts);
-    let cached = cached_build(&ctx, &key);
+    let cached = cached_entry(&ctx, &key);
     let temporary = grid.work.join("deps").join(&key);
-    build::ensure(place(&ctx, &cached, &temporary), async |dir: &Path| {
+    build::ensure(place(cached.as_deref(), &temporary), async |dir: &Path| {
         build::deps::install(&ctx.plan.installer, interpreter, &pins, dir).await
     })
     .await
@@ -804,9 +798,12 @@ async fn second_opinion(
         artifact = match &grid.plan.build_axis[build] {
             // Against the row's NumPy, never the column's: this build is
             // kept under the row's key.
-            AxisEntry::Numpy { version, .. } => make_build(ctx, grid, version, build_env?, || {})
-                .await
-                .ok()?,
+            AxisEntry::Numpy { version, .. } => {
+                let kept = build_key(ctx, grid, version).and_then(|k| kept_build(ctx, &k));
+                make_build(ctx, grid, version, build_env?, kept.as_deref(), || {})
+                    .await
+                    .ok()?
+            }
             AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok()?,
             AxisEntry::Missing { .. } => return None,
         };

@@ -85,6 +85,7 @@ pub async fn run(
         events,
         probe,
         proven: Default::default(),
+        project_hash: Default::default(),
     });
     let mut cells = Vec::new();
     let mut builds = Vec::new();
