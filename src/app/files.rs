@@ -82,7 +82,9 @@ fn os_error(e: &std::io::Error) -> String {
 
 /// Writes every requested report; one that cannot be written (a full disk, a
 /// missing directory) does not stop the others. Returns what failed.
-pub fn write_outputs(doc: &Document, outputs: &Outputs) -> Vec<String> {
+/// `json`: `doc` rendered as JSON already (a run writes it to the cache
+/// too; it holds every cell's logs, so it is rendered once).
+pub fn write_outputs(doc: &Document, json: &str, outputs: &Outputs) -> Vec<String> {
     [
         (&outputs.json, Format::Json),
         (&outputs.junit, Format::Junit),
@@ -91,7 +93,10 @@ pub fn write_outputs(doc: &Document, outputs: &Outputs) -> Vec<String> {
     ]
     .into_iter()
     .filter_map(|(path, format)| path.as_ref().map(|p| (p, format)))
-    .filter_map(|(path, format)| write_report(doc, format, path).err())
+    .filter_map(|(path, format)| match format {
+        Format::Json => write_file(json, path).err(),
+        _ => write_report(doc, format, path).err(),
+    })
     .collect()
 }
 
@@ -107,15 +112,15 @@ pub fn last_results_of(config: &Path) -> PathBuf {
     crate::cache::last_results_of(&crate::cache::root(), &absolute)
 }
 
-/// Keeps `doc` as the last results of `config` and of the machine; returns
-/// where it kept them, if it could.
-pub fn keep_last_results(doc: &Document, config: &Path) -> Option<PathBuf> {
+/// Keeps the results (`json`) as the last results of `config` and of the
+/// machine; returns where it kept them, if it could.
+pub fn keep_last_results(json: &str, config: &Path) -> Option<PathBuf> {
     let mut kept = None;
     for path in [last_results_path(), last_results_of(config)] {
         let ok = path
             .parent()
             .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
-            && write_report(doc, Format::Json, &path).is_ok();
+            && write_file(json, &path).is_ok();
         if ok {
             kept = Some(path);
         }

@@ -57,7 +57,7 @@ pub async fn run(args: RunArgs) -> Exit {
     let progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
     // A build-only run has no cell to journal (and must not end another
     // run's journal).
-    let journal = (!args.build_only).then(|| inputs.open_journal()).flatten();
+    let journal = (!args.build_only).then(|| inputs.open_journal());
     let mut reporter = Reporter::new(
         plan.header.clone(),
         config.expectations.clone(),
@@ -112,8 +112,9 @@ pub async fn run(args: RunArgs) -> Exit {
         worse = d.got_worse();
     }
     // Kept for `matrix explain`; losing it is not worth failing the run.
-    let kept = keep_last_results(&doc, &args.config);
-    let failed = write_outputs(&doc, &args.outputs);
+    let json = report::render(&doc, report::Format::Json);
+    let kept = keep_last_results(&json, &args.config);
+    let failed = write_outputs(&doc, &json, &args.outputs);
     if !failed.is_empty() {
         failed.iter().for_each(error);
         if let Some(kept) = kept {
@@ -287,13 +288,13 @@ impl Inputs {
 
     /// The journal this run appends to; one that cannot be written is a
     /// note, not a failure (only `--resume` loses its footing).
-    fn open_journal(&self) -> Option<Journal> {
+    fn open_journal(&self) -> Journal {
         let (journal, problem) =
             Journal::open(self.journal_path.clone(), self.resume, &self.journal_header);
         if let Some(p) = problem {
             eprintln!("note: {p}");
         }
-        Some(journal)
+        journal
     }
 
     /// This run's document plus what it did not run: the journaled cells of

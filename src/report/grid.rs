@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::outcome::OutcomeKind;
-use crate::results::{CellDoc, Document};
+use crate::results::{CellDoc, Document, Verdict};
 
 /// The one-character symbol of an outcome.
 pub fn symbol(kind: OutcomeKind) -> char {
@@ -164,19 +164,16 @@ pub use crate::outcome::describe as outcome_text;
 
 /// The verdict, in plain words: incomplete, every cell as expected, or how
 /// many were not.
-pub fn verdict_text(doc: &Document) -> String {
-    let unmet = doc.unmet().count();
-    if !doc.complete {
+pub fn verdict_text(doc: &Document, verdict: &Verdict) -> String {
+    let wrong = verdict.failing();
+    if !verdict.complete {
         format!("INCOMPLETE: {}", doc.incomplete_text())
-    } else if unmet == 0 && crate::results::declared::failing(doc) == 0 {
+    } else if verdict.unmet == 0 && wrong == 0 {
         "every cell as expected".to_string()
-    } else if unmet == 0 {
-        format!(
-            "{} declaration error(s)",
-            crate::results::declared::failing(doc)
-        )
+    } else if verdict.unmet == 0 {
+        format!("{wrong} declaration error(s)")
     } else {
-        format!("{unmet} unexpected")
+        format!("{} unexpected", verdict.unmet)
     }
 }
 

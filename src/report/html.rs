@@ -74,8 +74,9 @@ fn class_of(c: &CellDoc) -> &'static str {
 pub fn render(doc: &Document) -> String {
     let mut out = String::new();
     let extension = escape(doc.extension.as_deref().unwrap_or("extension"));
-    let verdict = verdict_text(doc);
-    let good = !crate::results::fails(doc);
+    let judged = crate::results::Verdict::of(doc);
+    let verdict = verdict_text(doc, &judged);
+    let good = !judged.fails();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>abimatrix: {extension}: {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\n<h1>abimatrix: {extension}</h1>\n<p class=\"summary\">{} · <span class=\"verdict {}\">{}</span></p>\n",
@@ -89,11 +90,10 @@ pub fn render(doc: &Document) -> String {
         out,
         "<p class=\"legend\"><span class=\"swatch\" style=\"background:#c8f0c8\"></span> passed · <span class=\"swatch\" style=\"background:#fff1c2\"></span> did not pass, as expected · <span class=\"swatch\" style=\"background:#d93025\"></span> not what was expected · <span class=\"swatch\" style=\"background:#eee\"></span> unavailable</p>"
     );
-    let declared = crate::results::declared::lines(doc);
-    if !declared.is_empty() {
+    if !judged.findings.is_empty() {
         out.push_str("<h2>Declared vs measured</h2>\n<ul class=\"declared\">\n");
-        for line in &declared {
-            let _ = writeln!(out, "<li>{}</li>", escape(line));
+        for f in &judged.findings {
+            let _ = writeln!(out, "<li>{}</li>", escape(&f.text()));
         }
         out.push_str("</ul>\n");
     }

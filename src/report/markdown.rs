@@ -67,11 +67,11 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
-    let declared = crate::results::declared::lines(doc);
-    if !declared.is_empty() {
+    let findings = crate::results::declared::check(doc);
+    if !findings.is_empty() {
         out.push_str("**Declared vs measured**\n\n");
-        for line in &declared {
-            let _ = writeln!(out, "- {}", md(line));
+        for f in &findings {
+            let _ = writeln!(out, "- {}", md(&f.text()));
         }
         out.push('\n');
     }

@@ -13,11 +13,11 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
+use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol, verdict_text};
 use crate::outcome::OutcomeKind;
 use crate::results::answer;
 use crate::results::document::GridDoc;
-use crate::results::{CellDoc, Document};
+use crate::results::{CellDoc, Document, Verdict};
 
 const PASS: Style = AnsiColor::Green.on_default();
 const EXPECTED_BAD: Style = AnsiColor::Yellow.on_default();
@@ -255,33 +255,17 @@ fn render_unmet(doc: &Document, out: &mut String) {
 }
 
 fn render_summary(doc: &Document, out: &mut String) {
-    let declared = crate::results::declared::lines(doc);
-    if !declared.is_empty() {
+    let verdict = Verdict::of(doc);
+    if !verdict.findings.is_empty() {
         let _ = writeln!(out, "{}", paint(BOLD, "declared vs measured:"));
-        for line in &declared {
-            let style = if line.starts_with("declaration error") && !line.ends_with("as expected") {
-                UNEXPECTED
-            } else {
-                EXPECTED_BAD
-            };
-            let _ = writeln!(out, "    {}", paint(style, line));
+        for f in &verdict.findings {
+            let style = if f.fails() { UNEXPECTED } else { EXPECTED_BAD };
+            let _ = writeln!(out, "    {}", paint(style, &f.text()));
         }
         out.push('\n');
     }
-    let unmet = doc.unmet().count();
-    let wrong = crate::results::declared::failing(doc);
-    let verdict = if !doc.complete {
-        paint(
-            UNEXPECTED,
-            &format!("INCOMPLETE: {}", doc.incomplete_text()),
-        )
-    } else if unmet == 0 && wrong == 0 {
-        paint(PASS, "every cell as expected")
-    } else if unmet == 0 {
-        paint(UNEXPECTED, &format!("{wrong} declaration error(s)"))
-    } else {
-        paint(UNEXPECTED, &format!("{unmet} unexpected"))
-    };
+    let style = if verdict.fails() { UNEXPECTED } else { PASS };
+    let verdict = paint(style, &verdict_text(doc, &verdict));
     let time = doc
         .duration_s
         .map(|d| format!(" in {d:.1}s"))

@@ -39,8 +39,7 @@ impl RunResults {
     /// The results document of the run so far (marked incomplete when it
     /// did not end normally).
     pub fn document(&self) -> Document {
-        let results = self;
-        let header = &results.header;
+        let header = &self.header;
         let grids: Vec<GridDoc> = header
             .grids
             .iter()
@@ -61,7 +60,7 @@ impl RunResults {
                     runtime: axis(&g.runtime_axis),
                 },
                 skipped: g.skipped.clone(),
-                builds: results
+                builds: self
                     .builds
                     .iter()
                     .filter(|b| b.grid == index)
@@ -92,8 +91,8 @@ impl RunResults {
             schema: SCHEMA.to_string(),
             schema_version: SCHEMA_VERSION,
             abimatrix_version: env!("CARGO_PKG_VERSION").to_string(),
-            complete: results.complete(),
-            duration_s: results.duration.map(|d| d.as_secs_f64()),
+            complete: self.complete(),
+            duration_s: self.duration.map(|d| d.as_secs_f64()),
             installer: Some(header.installer.clone()),
             extension: Some(header.extension.clone()),
             timeout_s: Some(header.timeout.as_secs_f64()),
@@ -106,7 +105,7 @@ impl RunResults {
             config: None,
             missing: Vec::new(),
             grids,
-            cells: results.cells.clone(),
+            cells: self.cells.clone(),
             summary: Summary::default(),
         };
         doc.sort_cells();

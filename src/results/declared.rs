@@ -82,16 +82,6 @@ impl Finding {
     }
 }
 
-/// The findings of `doc` as lines, for every report.
-pub fn lines(doc: &Document) -> Vec<String> {
-    check(doc).iter().map(Finding::text).collect()
-}
-
-/// How many findings fail the run.
-pub fn failing(doc: &Document) -> usize {
-    check(doc).iter().filter(|f| f.fails()).count()
-}
-
 /// How a row is named in a finding: a package row by its label, a build
 /// row ("2.0.2") as the wheel built against that NumPy.
 fn subject(row: &str) -> String {
@@ -112,12 +102,10 @@ pub fn check(doc: &Document) -> Vec<Finding> {
             };
             let specs = declares.trim_start_matches("numpy").trim();
             // "numpy" alone admits every release.
-            let specs = if specs.is_empty() {
-                Some(VersionSpecifiers::from_str(">=0").ok())
-            } else {
-                Some(VersionSpecifiers::from_str(specs).ok())
+            let specs = if specs.is_empty() { ">=0" } else { specs };
+            let Ok(specs) = VersionSpecifiers::from_str(specs) else {
+                continue;
             };
-            let Some(Some(specs)) = specs else { continue };
             for c in doc
                 .cells
                 .iter()

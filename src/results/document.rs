@@ -357,7 +357,9 @@ impl Document {
 
     /// The cell with `key`, in whichever grid holds it.
     pub fn find(&self, key: &CellKey) -> Option<&CellDoc> {
-        self.cells.iter().find(|c| c.key() == *key)
+        self.cells.iter().find(|c| {
+            c.runtime == key.runtime && c.build == key.build && c.interpreter == key.interpreter
+        })
     }
 
     /// Whether rows are published packages rather than builds.

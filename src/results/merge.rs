@@ -39,6 +39,7 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
         ..first.clone()
     };
     let mut present = BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     for (doc, name) in std::iter::once((first, first_name)).chain(docs) {
         if doc.matrix_id != merged.matrix_id {
             return Err(MergeError::DifferentMatrix(
@@ -102,7 +103,9 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
         }
         for mut c in doc.cells {
             c.grid = map.get(c.grid).copied().unwrap_or(c.grid);
-            if merged.find(&c.key()).is_some() {
+            // A set, not a search of the cells so far: shards of a grid of
+            // every release hold thousands.
+            if !seen.insert(c.key()) {
                 return Err(MergeError::Duplicate(c.key().to_string()));
             }
             merged.cells.push(c);

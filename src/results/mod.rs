@@ -16,9 +16,38 @@ pub mod merge;
 pub use collect::RunResults;
 pub use document::{CellDoc, Document};
 
-/// Whether `doc` fails a gate (`run`'s and `report`'s exit 1): a cell not
-/// as expected, a declaration a cell not as expected proves wrong, or a
-/// grid not whole.
+/// What the results add up to, worked out once for every report and the
+/// exit status: whether the grid is whole, how many cells were not as
+/// expected, and what the packages' declarations say against the cells.
+pub struct Verdict {
+    pub complete: bool,
+    pub unmet: usize,
+    pub findings: Vec<declared::Finding>,
+}
+
+impl Verdict {
+    pub fn of(doc: &Document) -> Verdict {
+        Verdict {
+            complete: doc.complete,
+            unmet: doc.unmet().count(),
+            findings: declared::check(doc),
+        }
+    }
+
+    /// Declaration errors that fail the run.
+    pub fn failing(&self) -> usize {
+        self.findings.iter().filter(|f| f.fails()).count()
+    }
+
+    /// Whether the results fail a gate (`run`'s and `report`'s exit 1): a
+    /// cell not as expected, a declaration a cell not as expected proves
+    /// wrong, or a grid not whole.
+    pub fn fails(&self) -> bool {
+        !self.complete || self.unmet > 0 || self.failing() > 0
+    }
+}
+
+/// Whether `doc` fails a gate (see [`Verdict::fails`]).
 pub fn fails(doc: &Document) -> bool {
-    !doc.complete || doc.unmet().next().is_some() || declared::check(doc).iter().any(|f| f.fails())
+    Verdict::of(doc).fails()
 }
