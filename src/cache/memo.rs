@@ -100,7 +100,7 @@ impl Memo {
         let e = entries.get(key)?;
         let fresh = e.always || now().saturating_sub(e.at) < TTL.as_secs();
         (fresh || self.network == Network::Offline)
-            .then(|| serde_json::from_value(e.value.clone()).ok())
+            .then(|| T::deserialize(&e.value).ok())
             .flatten()
     }
 

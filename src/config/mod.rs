@@ -89,6 +89,9 @@ pub struct Config {
     pub jobs: Option<usize>,
     pub isolation: Isolation,
     pub expectations: Expectations,
+    /// The fingerprint, made once: it reads headers and hashes local
+    /// wheels, and a run needs it for the journal and the plan.
+    fingerprint: std::sync::OnceLock<Vec<(&'static str, String)>>,
 }
 
 impl Config {
@@ -204,6 +207,7 @@ impl Config {
             jobs,
             isolation: raw.run.isolation.unwrap_or_default(),
             expectations,
+            fingerprint: Default::default(),
         })
     }
 
@@ -243,6 +247,12 @@ impl Config {
     /// probe, test command and requirements), not how results are judged
     /// or shown: each part digested, named as a person would say it.
     pub fn fingerprint(&self) -> Vec<(&'static str, String)> {
+        self.fingerprint
+            .get_or_init(|| self.fingerprint_now())
+            .clone()
+    }
+
+    fn fingerprint_now(&self) -> Vec<(&'static str, String)> {
         use crate::extension::Subject;
         let digest = |parts: Vec<String>| crate::cache::digest(parts);
         let mut sources = vec![self.extension.label()];

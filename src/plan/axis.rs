@@ -12,9 +12,6 @@ use crate::expect::Side;
 use crate::extension::PackageRow;
 
 /// Where a NumPy release came from, as the reports show it.
-/// How a `next` that finds nothing in testing says so.
-pub const NO_PRERELEASE: &str = "no NumPy pre-release is newer than";
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     /// The index that lists it.
@@ -35,8 +32,14 @@ pub enum AxisEntry {
         origin: Origin,
     },
     /// `request` has no release with a wheel for this interpreter (or none
-    /// at all): its cells are `unavailable`.
-    Missing { request: NumpyRequest, why: String },
+    /// at all): its cells are `unavailable`. `absent`: there is nothing to
+    /// test, and that is the answer (`next` when no pre-release is newer
+    /// than every release): its cells are expected to be unavailable.
+    Missing {
+        request: NumpyRequest,
+        why: String,
+        absent: bool,
+    },
     /// A row of published code (no NumPy of its own).
     Row(PackageRow),
 }
@@ -90,11 +93,7 @@ impl AxisEntry {
     pub fn side(&self) -> Side {
         match self {
             AxisEntry::Numpy { version, .. } => Side::Numpy(Some(version.clone())),
-            // `next` with nothing in testing: nothing to test, as expected.
-            AxisEntry::Missing {
-                request: NumpyRequest::Next,
-                why,
-            } if why.starts_with(NO_PRERELEASE) => Side::Absent,
+            AxisEntry::Missing { absent: true, .. } => Side::Absent,
             AxisEntry::Missing { request, .. } => Side::Numpy(request.nominal()),
             AxisEntry::Row(row) => Side::Row(row.clone()),
         }

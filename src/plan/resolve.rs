@@ -74,7 +74,7 @@ impl<'a> Resolver<'a> {
     async fn releases(&self, interpreter: &Interpreter) -> Result<&[Release], InstallError> {
         self.releases
             .get_or_init(|| async {
-                let key = format!("numpy-releases|{}", index_identity());
+                let key = releases_key();
                 if let Some(list) = self.memo.get::<Vec<Release>>(&key) {
                     return Ok(list);
                 }
@@ -92,6 +92,17 @@ impl<'a> Resolver<'a> {
             .as_ref()
             .map(Vec::as_slice)
             .map_err(Clone::clone)
+    }
+
+    /// The release list as far as the memo knows it, without asking the
+    /// index (read from the memo once, then kept like a fetched one).
+    fn remembered(&self) -> Option<&[Release]> {
+        if self.releases.get().is_none()
+            && let Some(list) = self.memo.get::<Vec<Release>>(&releases_key())
+        {
+            let _ = self.releases.set(Ok(list));
+        }
+        self.releases.get()?.as_ref().ok().map(Vec::as_slice)
     }
 
     /// The axis for `requests` under `interpreter`, in request order, with
@@ -145,7 +156,7 @@ impl<'a> Resolver<'a> {
         }
         match self
             .installer
-            .resolve_package(interpreter, r, &row.name, false)
+            .resolve_package(interpreter, r, &row.name)
             .await
         {
             Ok(v) => {
@@ -166,9 +177,13 @@ impl<'a> Resolver<'a> {
         interpreter: &Interpreter,
         request: &NumpyRequest,
     ) -> Result<bool, InstallError> {
+        // Said plainly on the axis when there is none: not a mistake, and
+        // no reason to ask the index (a run of local wheels needs none).
+        if matches!(request, NumpyRequest::Next | NumpyRequest::Wheel(_)) {
+            return Ok(true);
+        }
         let releases = self.releases(interpreter).await?;
         Ok(match request {
-            // Said plainly on the axis when there is none: not a mistake.
             NumpyRequest::Next | NumpyRequest::Wheel(_) => true,
             NumpyRequest::Oldest | NumpyRequest::Latest | NumpyRequest::All => !releases.is_empty(),
             other => releases.iter().any(|r| other.matches(&r.version)),
@@ -196,10 +211,9 @@ impl<'a> Resolver<'a> {
             });
             if cached.is_some_and(|m| m.is_file()) {
                 let origin = self
-                    .memo
-                    .get::<Vec<Release>>(&format!("numpy-releases|{}", index_identity()))
-                    .and_then(|list| list.into_iter().find(|r| r.version == *v))
-                    .map(|r| origin_of(&r))
+                    .remembered()
+                    .and_then(|list| list.iter().find(|r| r.version == *v))
+                    .map(origin_of)
                     .unwrap_or_default();
                 return Ok(one(AxisEntry::Numpy {
                     request: request.clone(),
@@ -211,6 +225,11 @@ impl<'a> Resolver<'a> {
         let releases = self.releases(interpreter).await?;
         Ok(resolve(request, releases, interpreter, &self.resolution))
     }
+}
+
+/// Where the memo keeps the release list of the indexes in use.
+fn releases_key() -> String {
+    format!("numpy-releases|{}", index_identity())
 }
 
 fn one(entry: AxisEntry) -> ResolvedAxis {
@@ -250,6 +269,7 @@ pub(crate) fn resolve(
         one(AxisEntry::Missing {
             request: request.clone(),
             why,
+            absent: false,
         })
     };
     let label = interpreter.label();
@@ -311,10 +331,11 @@ pub(crate) fn resolve(
                 .collect::<Vec<_>>();
             match (next.iter().rev().find(|r| fits(r)), newest) {
                 (Some(r), _) => one(entry(r)),
-                (None, Some(n)) if next.is_empty() => missing(format!(
-                    "{} {n}, the newest release",
-                    super::axis::NO_PRERELEASE
-                )),
+                (None, Some(n)) if next.is_empty() => one(AxisEntry::Missing {
+                    request: request.clone(),
+                    why: format!("no NumPy pre-release is newer than {n}, the newest release"),
+                    absent: true,
+                }),
                 (None, _) if !next.is_empty() => missing(format!(
                     "NumPy {} is in testing, with no wheel for {label}",
                     next.last()
@@ -378,6 +399,7 @@ fn expand(
         axis.entries.push(AxisEntry::Missing {
             request: request.clone(),
             why,
+            absent: false,
         });
     }
     axis
@@ -418,6 +440,7 @@ fn local_wheel(
                 pattern.display(),
                 interpreter.label()
             ),
+            absent: false,
         },
     }
 }

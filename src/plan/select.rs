@@ -180,11 +180,15 @@ pub fn narrow(
 fn narrow_one(config: &PythonRequest, want: &PythonRequest) -> Option<PythonRequest> {
     use PythonRequest::{Name, Path, Range, Version};
     match (config, want) {
-        (Version(c), Version(w)) => {
-            let (cr, wr) = (c.release(), w.release());
-            let n = cr.len().min(wr.len());
-            (cr[..n] == wr[..n]).then(|| if wr.len() > cr.len() { want } else { config }.clone())
-        }
+        // One is a prefix of the other: the longer (more precise) one.
+        (Version(c), Version(w)) => config.could_be(w).then(|| {
+            if w.release().len() > c.release().len() {
+                want
+            } else {
+                config
+            }
+            .clone()
+        }),
         (Range(_), Version(w)) => config.could_be(w).then(|| want.clone()),
         (Version(c), Range(_)) => want.could_be(c).then(|| config.clone()),
         // Known only once found: kept, and filtered after.

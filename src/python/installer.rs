@@ -260,7 +260,6 @@ impl Installer {
         python: &Interpreter,
         requirement: &str,
         name: &str,
-        lowest: bool,
     ) -> Result<Version, InstallError> {
         let requirement = requirement.to_string();
         let scratch =
@@ -269,21 +268,12 @@ impl Installer {
             Installer::Unusable(why) => return Err(why.clone()),
             // `pip compile` resolves for exactly this interpreter's tags.
             Installer::Uv { uv, .. } => {
-                let mut spec = uv
-                    .pip_compile(&python.executable)
+                uv.pip_compile(&python.executable)
                     .args(["--only-binary", ":all:"])
                     .cwd(scratch.path())
-                    .stdin(requirement.clone());
-                if lowest {
-                    spec = spec.args(["--resolution", "lowest"]);
-                }
-                spec.run().await?
-            }
-            Installer::Pip if lowest => {
-                return Err(InstallError::Failed {
-                    what: format!("resolving the oldest {requirement}"),
-                    output: "pip cannot resolve to the lowest version; \"oldest\" needs uv".into(),
-                });
+                    .stdin(requirement.clone())
+                    .run()
+                    .await?
             }
             Installer::Pip => {
                 let spec = super::index::configured()

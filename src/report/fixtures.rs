@@ -438,6 +438,7 @@ pub fn header() -> RunHeader {
                 AxisEntry::Missing {
                     request: series("1.22.*"),
                     why: "no wheel of numpy==1.22.* for CPython 3.12.1".into(),
+                    absent: false,
                 },
             ],
             runtime_axis: vec![
