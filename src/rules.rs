@@ -43,7 +43,7 @@ pub fn api_version(major: u64, minor: u64) -> Option<u32> {
     })
 }
 
-fn series(v: &Version) -> (u64, u64) {
+pub(crate) fn series(v: &Version) -> (u64, u64) {
     let r = v.release();
     (
         r.first().copied().unwrap_or(0),

@@ -206,14 +206,10 @@ async fn run_grid(
         progress,
         None,
     );
-    let (sink, mut events) = crate::runner::channel();
-    let run = crate::runner::run(plan, false, sink);
-    let drain = async {
-        while let Some(e) = events.recv().await {
-            reporter.report(e);
-        }
-    };
-    let (ended, ()) = futures::join!(run, drain);
-    ended.map_err(|e| e.to_string())?;
+    // Ctrl-C is the doctor's own to handle: no stop here.
+    let never = std::pin::pin!(std::future::pending::<()>());
+    if let Some(Err(e)) = super::run::dispatch(plan, false, &mut reporter, never).await {
+        return Err(e.to_string());
+    }
     Ok(reporter.finish().document())
 }

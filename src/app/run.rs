@@ -140,7 +140,7 @@ pub async fn run(args: RunArgs) -> Exit {
 /// the run ends (`Some`) or a signal arrives (`None`). Dropping the runner's
 /// future on a signal kills every child (process-group guards) and removes
 /// the temporary directory; the events already sent are still reported.
-async fn dispatch(
+pub(super) async fn dispatch(
     plan: Arc<Plan>,
     keep: bool,
     reporter: &mut Reporter,

@@ -260,7 +260,7 @@ pub fn declared_in(metadata: &str, python: &pep440_rs::Version) -> Option<String
 /// for `python` (pandas declares a different NumPy floor per Python); any
 /// other clause is taken to hold. Only `and`-joined clauses are read; a
 /// marker with `or` is taken to hold.
-fn python_marker_holds(marker: &str, python: &pep440_rs::Version) -> bool {
+pub(crate) fn python_marker_holds(marker: &str, python: &pep440_rs::Version) -> bool {
     use std::str::FromStr;
     if marker.is_empty() || marker.contains(" or ") {
         return true;

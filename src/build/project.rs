@@ -74,7 +74,7 @@ pub fn requirement_name(requirement: &str) -> String {
     let end = requirement
         .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
         .unwrap_or(requirement.len());
-    requirement[..end].to_lowercase().replace(['_', '.'], "-")
+    crate::python::index::normalize(&requirement[..end])
 }
 
 /// The distribution a wheel file holds (PEP 427: name, then version).

@@ -175,9 +175,8 @@ pub async fn measure(
     runner: GridRunner<'_>,
 ) -> Result<Remedy, RemedyError> {
     let mut remedy = Remedy::default();
-    let numpy_versions = releases(&setup.interpreter, "numpy").await;
-    let python = Version::from_str(&setup.interpreter.version.to_string()).ok();
-    let lowest = lowest_series(&numpy_versions, broken, python.as_ref());
+    let numpy_versions = releases(setup, "numpy").await;
+    let lowest = lowest_series(&numpy_versions, broken, Some(&setup.interpreter.version));
     let runtime = runtime_requests(&setup.installed_numpy, lowest.as_ref());
     for b in broken {
         let toml = matrix(
@@ -290,7 +289,7 @@ async fn upgrade(
     let Ok(installed) = Version::from_str(&b.version) else {
         return Ok(up);
     };
-    let newer: Vec<Version> = releases(&setup.interpreter, &b.name)
+    let newer: Vec<Version> = releases(setup, &b.name)
         .await
         .into_iter()
         .filter(|v| *v > installed)
@@ -323,7 +322,7 @@ async fn upgrade(
     let more: Vec<Version> = newer
         .iter()
         .rev()
-        .filter(|v| minor(v) == minor(&passed) && **v < passed)
+        .filter(|v| crate::rules::series(v) == crate::rules::series(&passed) && **v < passed)
         .take(budget)
         .cloned()
         .collect();
@@ -338,17 +337,8 @@ async fn upgrade(
     )
     .await?;
     let second = ordered(&doc, &more);
-    // `more` continues the run that ended at `passed`.
-    let mut run = vec![Cell {
-        version: series.clone(),
-        numpy: setup.installed_numpy.clone(),
-        outcome: OutcomeKind::Pass,
-        reason: None,
-        message: String::new(),
-        forbidden: false,
-    }];
-    run.extend(second.iter().cloned());
-    up.oldest_passing = oldest_passing(&run);
+    // `more` continues the run that ended at `series`, which passed.
+    up.oldest_passing = oldest_passing(&second).or(Some(series.clone()));
     let at = up
         .tried
         .iter()
@@ -361,18 +351,20 @@ async fn upgrade(
 /// The final, unyanked releases of `project` with a wheel for
 /// `interpreter`, oldest first (none when the index cannot be reached: the
 /// search then has nothing to try, and says so).
-async fn releases(interpreter: &Interpreter, project: &str) -> Vec<Version> {
+async fn releases(setup: &Setup, project: &str) -> Vec<Version> {
     use crate::python::index;
+    let interpreter = &setup.interpreter;
     let tags: std::collections::HashSet<&str> =
         interpreter.tags.iter().map(String::as_str).collect();
-    let mut out: Vec<Version> = index::releases(interpreter, project, &index::configured().all())
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
-        .filter(|r| !r.wheels.is_empty() && (tags.is_empty() || r.fits(&tags)))
-        .map(|r| r.version)
-        .collect();
+    let mut out: Vec<Version> =
+        index::releases_remembered(interpreter, project, &setup.options.memo)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
+            .filter(|r| !r.wheels.is_empty() && (tags.is_empty() || r.fits(&tags)))
+            .map(|r| r.version)
+            .collect();
     out.sort();
     out
 }
@@ -386,21 +378,16 @@ fn ordered(doc: &Document, versions: &[Version]) -> Vec<Cell> {
         .collect()
 }
 
-fn minor(v: &Version) -> (u64, u64) {
-    let r = v.release();
-    (
-        r.first().copied().unwrap_or(0),
-        r.get(1).copied().unwrap_or(0),
-    )
-}
-
 /// The newest release of each minor series, newest first, at most `n`.
 pub fn newest_of_each_series(versions: &[Version], n: usize) -> Vec<Version> {
     let mut sorted = versions.to_vec();
     sorted.sort();
     let mut out: Vec<Version> = Vec::new();
     for v in sorted.into_iter().rev() {
-        if out.last().is_none_or(|last| minor(last) != minor(&v)) {
+        if out
+            .last()
+            .is_none_or(|last| crate::rules::series(last) != crate::rules::series(&v))
+        {
             out.push(v);
         }
     }
@@ -438,7 +425,10 @@ pub fn lowest_series(
         })
     };
     let lowest = series.iter().rev().find(|v| admitted(v)).unwrap_or(floor);
-    Some(Version::new([minor(lowest).0, minor(lowest).1]))
+    Some(Version::new([
+        crate::rules::series(lowest).0,
+        crate::rules::series(lowest).1,
+    ]))
 }
 
 /// The NumPy requests of the range grid: the installed one, every minor
@@ -477,32 +467,10 @@ pub fn declared(lines: &[String], python: Option<&Version>) -> Vec<VersionSpecif
         .collect()
 }
 
+/// Whether a marker holds for `python` (unknown: it holds), read as the
+/// grid reads declarations.
 fn marker_holds(marker: &str, python: Option<&Version>) -> bool {
-    let marker = marker.trim();
-    if marker.is_empty() || marker.contains(" or ") {
-        return true;
-    }
-    let Some(python) = python else {
-        return true;
-    };
-    let minor_python = Version::new([minor(python).0, minor(python).1]);
-    marker.split(" and ").all(|clause| {
-        let clause = clause.trim().trim_matches(|c| c == '(' || c == ')');
-        let (var, rest) = match clause.split_once(char::is_whitespace) {
-            Some(x) => x,
-            None => return true,
-        };
-        let value = match var {
-            "python_version" => &minor_python,
-            "python_full_version" => python,
-            _ => return true,
-        };
-        let spec: String = rest
-            .chars()
-            .filter(|c| !matches!(c, '"' | '\'') && !c.is_whitespace())
-            .collect();
-        VersionSpecifiers::from_str(&spec).map_or(true, |s| s.contains(value))
-    })
+    python.is_none_or(|p| crate::build::python_marker_holds(marker.trim(), p))
 }
 
 /// What to do, in words, from the measurements.

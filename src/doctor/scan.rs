@@ -83,6 +83,8 @@ pub struct Scan {
 /// the interpreter's extension-module suffixes.
 pub fn scan(dirs: &[PathBuf], suffixes: &[String]) -> Scan {
     let start = Instant::now();
+    // Sorted once, not for each of the thousands of RECORD lines.
+    let suffixes = &longest_first(suffixes);
     let mut seen = BTreeSet::new();
     let mut scanned = 0;
     let mut compiled_modules = 0;
@@ -148,19 +150,7 @@ pub fn scan(dirs: &[PathBuf], suffixes: &[String]) -> Scan {
 }
 
 /// PEP 503 normalization: `Foo_Bar.baz` and `foo-bar-baz` are one name.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+pub use crate::python::index::normalize;
 
 struct Metadata {
     name: String,
@@ -194,7 +184,7 @@ fn parse_metadata(text: &str) -> Option<Metadata> {
         match key.trim().to_ascii_lowercase().as_str() {
             "name" => name = Some(value.to_string()),
             "version" => version = Some(value.to_string()),
-            "requires-dist" if names_numpy(value) && !value.contains("extra ") => {
+            "requires-dist" if names_numpy(value) && !extra_only(value) => {
                 numpy_requires.push(value.to_string());
             }
             _ => {}
@@ -209,11 +199,15 @@ fn parse_metadata(text: &str) -> Option<Metadata> {
 
 /// Whether a requirement is on numpy itself (not `numpy-quaternion`).
 fn names_numpy(requirement: &str) -> bool {
-    let name: String = requirement
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
-    normalize(&name) == "numpy"
+    crate::build::project::requirement_name(requirement) == "numpy"
+}
+
+/// Whether a requirement applies only with an extra (`; extra == "test"`),
+/// read as the build's declaration check reads it.
+fn extra_only(requirement: &str) -> bool {
+    requirement
+        .split_once(';')
+        .is_some_and(|(_, marker)| marker.contains("extra"))
 }
 
 /// The first column of each RECORD row (a CSV file; quoted when needed).
@@ -251,14 +245,22 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
+/// `suffixes`, the longest first.
+pub fn longest_first(suffixes: &[String]) -> Vec<String> {
+    let mut sorted = suffixes.to_vec();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    sorted
+}
+
 /// The import name of a RECORD path that is an extension module for this
 /// interpreter (`pandas/_libs/algos.cpython-311-x86_64-linux-gnu.so` →
-/// `pandas._libs.algos`); `None` for anything else.
+/// `pandas._libs.algos`); `None` for anything else. `suffixes` longest
+/// first (see [`longest_first`]): `.cpython-311-x86_64-linux-gnu.so`
+/// before `.so`.
 pub fn extension_module(path: &str, suffixes: &[String]) -> Option<String> {
-    // The longest suffix first: `.cpython-311-x86_64-linux-gnu.so` before `.so`.
-    let mut sorted: Vec<&String> = suffixes.iter().collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let stem = sorted.iter().find_map(|s| path.strip_suffix(s.as_str()))?;
+    let stem = suffixes
+        .iter()
+        .find_map(|s| path.strip_suffix(s.as_str()))?;
     let parts: Vec<&str> = stem.split('/').collect();
     parts
         .iter()

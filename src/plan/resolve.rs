@@ -73,21 +73,7 @@ impl<'a> Resolver<'a> {
     /// day; `--refresh` asks again).
     async fn releases(&self, interpreter: &Interpreter) -> Result<&[Release], InstallError> {
         self.releases
-            .get_or_init(|| async {
-                let key = releases_key();
-                if let Some(list) = self.memo.get::<Vec<Release>>(&key) {
-                    return Ok(list);
-                }
-                if self.memo.network() == Network::Offline {
-                    return Err(InstallError::Offline {
-                        what: "the list of NumPy releases on the index".into(),
-                    });
-                }
-                let list =
-                    index::releases(interpreter, "numpy", &index::configured().all()).await?;
-                self.memo.put(&key, &list, Lasts::Day);
-                Ok(list)
-            })
+            .get_or_init(|| index::releases_remembered(interpreter, "numpy", self.memo))
             .await
             .as_ref()
             .map(Vec::as_slice)
@@ -98,7 +84,7 @@ impl<'a> Resolver<'a> {
     /// index (read from the memo once, then kept like a fetched one).
     fn remembered(&self) -> Option<&[Release]> {
         if self.releases.get().is_none()
-            && let Some(list) = self.memo.get::<Vec<Release>>(&releases_key())
+            && let Some(list) = self.memo.get::<Vec<Release>>(&index::releases_key("numpy"))
         {
             let _ = self.releases.set(Ok(list));
         }
@@ -225,11 +211,6 @@ impl<'a> Resolver<'a> {
         let releases = self.releases(interpreter).await?;
         Ok(resolve(request, releases, interpreter, &self.resolution))
     }
-}
-
-/// Where the memo keeps the release list of the indexes in use.
-fn releases_key() -> String {
-    format!("numpy-releases|{}", index_identity())
 }
 
 fn one(entry: AxisEntry) -> ResolvedAxis {
@@ -366,13 +347,7 @@ fn expand(
         .filter(|r| request.matches(&r.version) && (pre || !r.version.any_prerelease()))
         .filter(|r| r.yanked.is_none())
         .collect();
-    let series = |v: &Version| {
-        let r = v.release();
-        (
-            r.first().copied().unwrap_or(0),
-            r.get(1).copied().unwrap_or(0),
-        )
-    };
+    let series = crate::rules::series;
     let mut by_series: BTreeMap<(u64, u64), Vec<&Release>> = BTreeMap::new();
     for r in &in_range {
         by_series.entry(series(&r.version)).or_default().push(r);

@@ -117,6 +117,22 @@ pub fn identity() -> String {
     .join("|")
 }
 
+/// A distribution's name as indexes compare them (PEP 503): lowercase,
+/// every run of `-`, `_` and `.` one `-` (`Foo_Bar.baz` is `foo-bar-baz`).
+pub fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 /// One release of a project on the indexes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Release {
@@ -215,6 +231,37 @@ pub async fn releases(
             detail: format!("the index answered something that is not a file list: {e}"),
         })?;
     Ok(merge(project, listings))
+}
+
+/// Where the memo keeps `project`'s releases on the indexes in use.
+pub fn releases_key(project: &str) -> String {
+    format!("releases|{project}|{}", identity())
+}
+
+/// [`releases`], remembered for a day (`--refresh` asks again; offline,
+/// only what is remembered): every command that needs a project's release
+/// list asks the index at most once a day for it.
+pub async fn releases_remembered(
+    interpreter: &Interpreter,
+    project: &str,
+    memo: &crate::cache::memo::Memo,
+) -> Result<Vec<Release>, InstallError> {
+    use crate::cache::memo::{Lasts, Network};
+    let key = releases_key(project);
+    if let Some(list) = memo.get::<Vec<Release>>(&key) {
+        return Ok(list);
+    }
+    if memo.network() == Network::Offline {
+        return Err(InstallError::Offline {
+            what: format!(
+                "the list of {} releases on the index",
+                if project == "numpy" { "NumPy" } else { project }
+            ),
+        });
+    }
+    let list = releases(interpreter, project, &configured().all()).await?;
+    memo.put(&key, &list, Lasts::Day);
+    Ok(list)
 }
 
 /// Releases from each index's files; a version is taken from the first

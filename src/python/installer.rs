@@ -470,7 +470,7 @@ fn parse_pin(output: &str, name: &str) -> Option<Version> {
 
 /// A distribution name as PEP 503 compares them.
 fn normalized(name: &str) -> String {
-    name.trim().to_lowercase().replace(['_', '.'], "-")
+    super::index::normalize(name.trim())
 }
 
 /// The version pip's `--report` would install.
