@@ -245,9 +245,9 @@ pub enum CacheAction {
     Info,
     /// Remove every cached environment and build (and abimatrix's own uv).
     Clean,
-    /// Check every cached environment and build to the last byte (every
-    /// file's SHA-256); remove the damaged ones, which the next run makes
-    /// again.
+    /// Check every cached environment, build and stored NumPy file to the
+    /// last byte (every file's SHA-256); remove the damaged ones, which the
+    /// next run makes again, and the stored files no environment uses.
     Verify,
 }
 

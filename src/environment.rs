@@ -11,6 +11,8 @@
 //! file means a rebuild, never a wrong grid; `matrix cache verify` and a
 //! suspicious cell failure check every hash.
 
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,9 +20,10 @@ use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::manifest::{Depth, Manifest, Verdict};
+use crate::cache::store::Store;
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
-use crate::python::{InstallError, Installer, Interpreter, venv_python};
+use crate::python::{Fetch, InstallError, Installer, Interpreter, venv_python};
 
 /// A ready environment.
 #[derive(Debug, Clone)]
@@ -82,31 +85,62 @@ pub fn cached_wheel_dir(
 }
 
 /// The environment with `numpy==version` (or the local `wheel` of it) for
-/// `interpreter` at `place`;
-/// `started` is called when it must be made (not when it is reused).
+/// `interpreter` at `place`; a cached one shares NumPy's files through
+/// `store`. `started` is called when it must be made (not when it is
+/// reused).
 pub async fn ensure(
     installer: &Installer,
     interpreter: &Interpreter,
     version: &Version,
     wheel: Option<&Path>,
     place: Place<'_>,
+    store: Option<&Store>,
     started: impl FnOnce(),
 ) -> Result<NumpyEnv, InstallError> {
     let start = Instant::now();
     let make = async |dir: &Path| -> Result<PathBuf, InstallError> {
         started();
-        let include = create(installer, interpreter, version, wheel, dir).await?;
-        if matches!(place, Place::Cached(_)) {
-            let marker = Marker {
-                numpy: version.to_string(),
-                include: include.strip_prefix(dir).unwrap_or(&include).to_path_buf(),
-                interpreter: interpreter.executable.clone(),
-                manifest: manifest(dir, version)
-                    .map_err(|e| InstallError::io("recording what the environment holds", e))?,
-            };
-            cache::write_marker(&dir.join(MARKER), &marker)
-                .map_err(|e| InstallError::io("writing the environment's marker", e))?;
+        let (Place::Cached(_), Some(store)) = (place, store) else {
+            // This run's own environment (`--fresh`): nothing kept, nothing
+            // shared.
+            return create(installer, interpreter, version, wheel, dir, Fetch::Cached).await;
+        };
+        // uv's hard links are the fastest install; `share` proves each file
+        // against the wheel's RECORD and replaces it at once with a link to
+        // the store's read-only copy, so no probe ever runs next to an
+        // inode of uv's cache (the user's). A damaged copy in the
+        // installer's cache is fetched again past it.
+        let mut include =
+            create(installer, interpreter, version, wheel, dir, Fetch::Linked).await?;
+        let mut shared = share(dir, version, store);
+        if let Err(Shared::Unproven(why)) = &shared {
+            let _ = std::fs::remove_dir_all(dir);
+            include = create(installer, interpreter, version, wheel, dir, Fetch::Again)
+                .await
+                .map_err(|e| match e {
+                    InstallError::Failed { what, output } => InstallError::Failed {
+                        what,
+                        output: format!("{output}\n(installed again because {why})"),
+                    },
+                    other => other,
+                })?;
+            shared = share(dir, version, store);
         }
+        let manifest = shared.map_err(|e| match e {
+            Shared::Io(e) => InstallError::io("recording what the environment holds", e),
+            Shared::Unproven(why) => InstallError::Failed {
+                what: format!("installing numpy {version}"),
+                output: why,
+            },
+        })?;
+        let marker = Marker {
+            numpy: version.to_string(),
+            include: include.strip_prefix(dir).unwrap_or(&include).to_path_buf(),
+            interpreter: interpreter.executable.clone(),
+            manifest,
+        };
+        cache::write_marker(&dir.join(MARKER), &marker)
+            .map_err(|e| InstallError::io("writing the environment's marker", e))?;
         Ok(include)
     };
     let ensured = cache::ensure(
@@ -136,9 +170,12 @@ async fn create(
     version: &Version,
     wheel: Option<&Path>,
     dir: &Path,
+    fetch: Fetch,
 ) -> Result<PathBuf, InstallError> {
     let python = installer.create_venv(interpreter, dir).await?;
-    installer.install_numpy(&python, version, wheel).await?;
+    installer
+        .install_numpy(&python, version, wheel, fetch)
+        .await?;
     let what = format!("checking the numpy {version} environment");
     // This first import writes the bytecode of exactly the modules `import
     // numpy` needs (-I ignores PYTHONDONTWRITEBYTECODE), so cells and fork
@@ -167,10 +204,81 @@ async fn create(
     Ok(check.include)
 }
 
+/// Why an environment's files could not be shared.
+enum Shared {
+    /// A file differs from what the wheel's RECORD says it holds.
+    Unproven(String),
+    Io(std::io::Error),
+}
+
+/// Proves the environment at `dir` file by file and links each of NumPy's
+/// files to the store; returns the manifest that proves it from now on.
+fn share(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Shared> {
+    let (paths, wheel_hashes) = numpy_files(dir, version).map_err(Shared::Io)?;
+    let mut manifest = Manifest::of(dir, paths.iter().map(String::as_str)).map_err(Shared::Io)?;
+    for file in &mut manifest.files {
+        let Some(expected) = wheel_hashes.get(&file.path) else {
+            continue;
+        };
+        if *expected != file.sha256 {
+            return Err(Shared::Unproven(format!(
+                "{} differs from the wheel's RECORD",
+                dir.join(&file.path).display()
+            )));
+        }
+        let full = dir.join(&file.path);
+        store.adopt(&full, &file.sha256).map_err(Shared::Io)?;
+        // Linking moved the file to another inode (and changed its ctime):
+        // the record proves the file as it is now.
+        let meta = std::fs::metadata(&full).map_err(Shared::Io)?;
+        file.ino = meta.ino();
+        file.ctime_ns = crate::cache::manifest::ctime_ns(&meta);
+    }
+    let adopted: HashSet<u64> = manifest
+        .files
+        .iter()
+        .filter(|f| wheel_hashes.contains_key(&f.path))
+        .map(|f| f.ino)
+        .collect();
+    detach(dir, &adopted).map_err(Shared::Io)?;
+    Ok(manifest)
+}
+
+/// Any other file under `dir` that uv linked from its cache (one the
+/// RECORD gives no hash, a data file placed outside site-packages)
+/// becomes a private copy: nothing a probe can write may be an inode of
+/// uv's cache.
+fn detach(dir: &Path, adopted: &HashSet<u64>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            detach(&entry.path(), adopted)?;
+        } else if kind.is_file() {
+            let meta = entry.metadata()?;
+            if meta.nlink() > 1 && !adopted.contains(&meta.ino()) {
+                let path = entry.path();
+                let mut name = std::ffi::OsString::from(".");
+                name.push(entry.file_name());
+                name.push(".abimatrix-copy");
+                let tmp = path.with_file_name(name);
+                std::fs::copy(&path, &tmp)?;
+                std::fs::rename(&tmp, &path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The files that prove an environment: `pyvenv.cfg`, `bin/python` (the
 /// interpreter behind the link) and every file NumPy's RECORD lists
-/// (bytecode aside: a newer .pyc of the same source is Python's to write).
-fn manifest(dir: &Path, version: &Version) -> std::io::Result<Manifest> {
+/// (bytecode aside: a newer .pyc of the same source is Python's to write);
+/// with the hex SHA-256 the RECORD gives each of NumPy's files, where it
+/// gives one.
+fn numpy_files(
+    dir: &Path,
+    version: &Version,
+) -> std::io::Result<(Vec<String>, HashMap<String, String>)> {
     let site = site_packages(dir).ok_or_else(|| std::io::Error::other("no site-packages"))?;
     let site_rel = site.strip_prefix(dir).unwrap_or(&site).to_path_buf();
     let record = site
@@ -178,18 +286,52 @@ fn manifest(dir: &Path, version: &Version) -> std::io::Result<Manifest> {
         .join("RECORD");
     let text = std::fs::read_to_string(&record)?;
     let mut paths = vec!["pyvenv.cfg".to_string(), "bin/python".to_string()];
+    let mut hashes = HashMap::new();
     for line in text.lines() {
         // path,hash,size; paths with commas are quoted, and none of NumPy's
         // are, so a plain split is exact here.
-        let Some(path) = line.split(',').next().filter(|p| !p.is_empty()) else {
+        let mut fields = line.split(',');
+        let Some(path) = fields.next().filter(|p| !p.is_empty()) else {
             continue;
         };
         if path.ends_with(".pyc") || path.starts_with("..") {
             continue;
         }
-        paths.push(site_rel.join(path).to_string_lossy().into_owned());
+        let path = site_rel.join(path).to_string_lossy().into_owned();
+        if let Some(hex) = fields.next().and_then(record_sha256) {
+            hashes.insert(path.clone(), hex);
+        }
+        paths.push(path);
     }
-    Manifest::of(dir, paths.iter().map(String::as_str))
+    Ok((paths, hashes))
+}
+
+/// The hex SHA-256 of a RECORD hash field (`sha256=` and unpadded URL-safe
+/// base64, PEP 376 / the wheel spec); None for another algorithm or none.
+fn record_sha256(field: &str) -> Option<String> {
+    let b64 = field.strip_prefix("sha256=")?;
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::with_capacity(32);
+    for c in b64.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    (bytes.len() == 32).then(|| bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The include directory of a complete, intact cached environment at `dir`
@@ -225,4 +367,21 @@ fn site_packages(dir: &Path) -> Option<PathBuf> {
         .flatten()
         .map(|e| e.path().join("site-packages"))
         .find(|p| p.is_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_hashes_read_as_hex() {
+        // The RECORD hash of an empty file (NumPy ships several, py.typed).
+        assert_eq!(
+            record_sha256("sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU").as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        assert_eq!(record_sha256("md5=abc"), None);
+        assert_eq!(record_sha256(""), None);
+        assert_eq!(record_sha256("sha256=short"), None);
+    }
 }

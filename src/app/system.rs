@@ -6,6 +6,7 @@ use std::io::Write as _;
 
 use super::{Exit, error, hint};
 use crate::cache::manifest::Depth;
+use crate::cache::store::Store;
 use crate::cache::{self, Bucket};
 use crate::cli::{CacheAction, CacheArgs, InitArgs, PythonsArgs};
 use crate::config::STARTER;
@@ -34,13 +35,33 @@ pub fn cache(args: &CacheArgs) -> Exit {
     match args.action {
         CacheAction::Info => {
             println!("cache: {}", root.display());
-            for bucket in [Bucket::Envs, Bucket::Builds, Bucket::Tools] {
-                let (bytes, entries) = cache::usage(&bucket.dir(&root));
+            // The store first: an environment's line is then what it holds
+            // of its own, and the total is what the disk really holds.
+            let buckets = [Bucket::Store, Bucket::Envs, Bucket::Builds, Bucket::Tools];
+            let dirs: Vec<_> = buckets.iter().map(|b| b.dir(&root)).collect();
+            let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+            let found = cache::usage(&dirs);
+            for (bucket, (bytes, entries)) in buckets.iter().zip(&found) {
                 println!(
-                    "  {:<7} {entries:>4} {:<31} {:>9.1} MiB",
+                    "  {:<7} {entries:>4} {:<33} {:>9.1} MiB",
                     bucket.name(),
                     bucket.describe(),
-                    bytes as f64 / (1024.0 * 1024.0)
+                    mib(*bytes)
+                );
+            }
+            let total: u64 = found.iter().map(|(b, _)| b).sum();
+            println!(
+                "  {:<7} {:>4} {:<33} {:>9.1} MiB",
+                "total",
+                "",
+                "each file once",
+                mib(total)
+            );
+            let (bytes, files) = Store::in_root(&root).unlinked();
+            if files > 0 {
+                println!(
+                    "  {files} stored files ({:.1} MiB) are linked from no environment: `matrix cache verify` removes them",
+                    mib(bytes)
                 );
             }
             Exit::Ok
@@ -117,8 +138,29 @@ fn verify(root: &std::path::Path) -> Exit {
             }
         );
     }
-    println!("{checked} entries checked, {} damaged", damaged.len());
-    if damaged.is_empty() {
+    // After the environments: one removed above leaves its files unlinked.
+    let store = Store::in_root(root);
+    let stored = store.verify();
+    for path in &stored.damaged {
+        println!(
+            "damaged: {}: its content no longer matches its SHA-256; removed, environments linked to it are found damaged above or at their next use",
+            path.display()
+        );
+    }
+    let (bytes, unlinked) = store.remove_unlinked();
+    if unlinked > 0 {
+        println!(
+            "removed {unlinked} stored files ({:.1} MiB) that no environment links to",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    println!(
+        "{checked} entries checked, {} damaged; {} stored files checked, {} damaged",
+        damaged.len(),
+        stored.checked,
+        stored.damaged.len()
+    );
+    if damaged.is_empty() && stored.damaged.is_empty() {
         Exit::Ok
     } else {
         Exit::Unexpected

@@ -4,6 +4,8 @@
 //! <root>/v2/tools/uv/                uv, when abimatrix had to install it (in the
 //!                                    root the run uses: `--cache-dir` holds it too)
 //! <root>/v2/envs/<python>/<numpy>/   one virtual environment per interpreter × NumPy
+//! <root>/v2/store/<sha256>            NumPy's files, once per content, hard-linked
+//!                                    into the environments (`store`)
 //! <root>/v2/builds/<hash>/           one built module per (sources, flags, interpreter, NumPy)
 //! <root>/v2/probes/<hash>/           the probe driver and code, so `explain`'s commands re-run
 //! <root>/v2/journals/<matrix>.jsonl  finished cells of an interrupted run (`--resume`)
@@ -21,6 +23,7 @@
 
 pub mod manifest;
 pub mod memo;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,8 @@ const LAYOUT: &str = "v2";
 pub enum Bucket {
     Tools,
     Envs,
+    /// One read-only copy of each file content environments hold.
+    Store,
     Builds,
     Probes,
     Journals,
@@ -46,6 +51,7 @@ impl Bucket {
         match self {
             Bucket::Tools => "tools",
             Bucket::Envs => "envs",
+            Bucket::Store => "store",
             Bucket::Builds => "builds",
             Bucket::Probes => "probes",
             Bucket::Journals => "journals",
@@ -58,6 +64,7 @@ impl Bucket {
         match self {
             Bucket::Tools => "tools",
             Bucket::Envs => "interpreters with environments",
+            Bucket::Store => "NumPy files environments link to",
             Bucket::Builds => "builds",
             Bucket::Probes => "probe files",
             Bucket::Journals => "journals of unfinished runs",
@@ -236,11 +243,12 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Total size in bytes and number of entries under `dir`.
-pub fn usage(dir: &Path) -> (u64, usize) {
+/// Bytes on disk and number of entries under each of `dirs`, each file
+/// counted once, under the first of `dirs` that holds it: hard links
+/// (the store's, shared by environments; uv's) never count twice, and a
+/// sparse or tiny file counts its blocks.
+pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
     use std::os::unix::fs::MetadataExt;
-    // Bytes on disk, each file once: hard links (uv's, or an entry's) are
-    // not counted twice, and a sparse or tiny file counts its blocks.
     fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>, total: &mut u64) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -259,15 +267,35 @@ pub fn usage(dir: &Path) -> (u64, usize) {
             }
         }
     }
-    let mut total = 0;
-    walk(dir, &mut Default::default(), &mut total);
-    let entries = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
-    (total, entries)
+    let mut seen = Default::default();
+    dirs.iter()
+        .map(|dir| {
+            let mut total = 0;
+            walk(dir, &mut seen, &mut total);
+            let entries = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+            (total, entries)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_counts_a_linked_file_once_under_its_first_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("f"), vec![1u8; 64 * 1024]).unwrap();
+        std::fs::hard_link(a.join("f"), b.join("f")).unwrap();
+        std::fs::write(b.join("g"), vec![2u8; 64 * 1024]).unwrap();
+        let found = usage(&[a.clone(), b.clone()]);
+        assert!(found[0].0 >= 64 * 1024, "{found:?}");
+        assert_eq!(found[0].0, found[1].0, "b's own file only: {found:?}");
+        assert_eq!((found[0].1, found[1].1), (1, 2));
+    }
 
     #[test]
     fn digest_is_stable_and_separates_parts() {

@@ -38,6 +38,39 @@ pub enum UvOrigin {
     Bootstrapped,
 }
 
+/// Where an install takes its files from, and how it places them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// Copies from the installer's cache, when it has the wheel: nothing
+    /// written into the environment reaches anything else.
+    Cached,
+    /// Hard links into uv's cache (pip copies), for a caller that replaces
+    /// every one at once (`cache::store`): the fastest install.
+    Linked,
+    /// Copies fetched from the index again, past the cache: for when the
+    /// cache was found to hold a damaged copy.
+    Again,
+}
+
+impl Fetch {
+    /// uv's flags for it.
+    fn uv_flags(self) -> &'static [&'static str] {
+        match self {
+            Fetch::Cached => &["--link-mode", "copy"],
+            Fetch::Linked => &["--link-mode", "hardlink"],
+            Fetch::Again => &["--link-mode", "copy", "--no-cache"],
+        }
+    }
+
+    /// pip's flags for it.
+    fn pip_flags(self) -> &'static [&'static str] {
+        match self {
+            Fetch::Cached | Fetch::Linked => &[],
+            Fetch::Again => &["--no-cache-dir"],
+        }
+    }
+}
+
 /// What the user may force with `--installer` (and tests use to cover the
 /// fallback).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,12 +246,14 @@ impl Installer {
     }
 
     /// Installs exactly `numpy==version`, wheels only, into the environment
-    /// whose interpreter is `venv_python`.
+    /// whose interpreter is `venv_python`; from the installer's cache unless
+    /// `fetch` says to fetch it again past it.
     pub async fn install_numpy(
         &self,
         venv_python: &Path,
         version: &Version,
         wheel: Option<&Path>,
+        fetch: Fetch,
     ) -> Result<(), InstallError> {
         // A local wheel is installed from its file (its dependencies, none
         // for NumPy, would come from the index).
@@ -229,7 +264,8 @@ impl Installer {
         let spec = match self {
             Installer::Unusable(why) => return Err(why.clone()),
             Installer::Uv { uv, .. } => uv
-                .pip_install(venv_python)
+                .pip_install_placed(venv_python)
+                .args(fetch.uv_flags())
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
             Installer::Pip => super::index::configured()
@@ -242,6 +278,7 @@ impl Installer {
                     "--quiet",
                     "--disable-pip-version-check",
                 ])
+                .args(fetch.pip_flags())
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
         };

@@ -12,7 +12,7 @@ mod uv;
 
 pub use discovery::{Discovery, Found, NoMatch, PythonSource, SearchRoots, discover, discover_for};
 pub use index::Indexes;
-pub use installer::{InstallError, Installer, InstallerChoice, venv_python};
+pub use installer::{Fetch, InstallError, Installer, InstallerChoice, venv_python};
 pub use interpreter::{Interpreter, InterpreterError, find, query_remembered};
 pub use request::PythonRequest;
 pub use uv::Uv;

@@ -96,6 +96,13 @@ impl Uv {
         .arg(python)
     }
 
+    /// `uv pip install` for a caller that says how files are placed
+    /// (`--link-mode`).
+    pub fn pip_install_placed(&self, python: &Path) -> Spec {
+        self.command(["pip", "install", "--quiet", "--python"])
+            .arg(python)
+    }
+
     /// `uv pip compile -` for exactly `python`'s tags; requirements on stdin.
     pub fn pip_compile(&self, python: &Path) -> Spec {
         self.command([

@@ -21,6 +21,7 @@ use super::events::{BuildRecord, Built, CellResult, Event};
 use crate::build::{self, Artifact, BuildError};
 use crate::cache::Place;
 use crate::cache::manifest::Depth;
+use crate::cache::store::Store;
 use crate::environment::{self, NumpyEnv};
 use crate::extension::{PackageRow, RowSource, Subject};
 use crate::outcome::Outcome;
@@ -293,6 +294,7 @@ async fn env_node(
         &version,
         wheel,
         place(cached.as_deref(), &temporary),
+        ctx.plan.cache.as_deref().map(Store::in_root).as_ref(),
         || {
             ctx.send(Event::EnvStarted {
                 grid: grid.index,
@@ -781,6 +783,7 @@ async fn second_opinion(
             &env.numpy,
             grid.plan.wheel_of(&env.numpy),
             Place::Cached(&env.dir),
+            ctx.plan.cache.as_deref().map(Store::in_root).as_ref(),
             || {},
         )
         .await

@@ -105,3 +105,153 @@ fn fresh_runs_leave_the_cache_alone() {
     assert_eq!(run.code(), Some(0), "{}", run.dump());
     assert!(!cache.join("v2/envs").exists() && !cache.join("v2/builds").exists());
 }
+
+/// Every regular file under `dir` (links not followed), with its metadata.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::fs::Metadata)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            out.extend(files_under(&e.path()));
+        } else if t.is_file() {
+            out.push((e.path(), e.metadata().unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn environments_share_numpy_files_through_a_read_only_store_that_survives_a_write() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let p = Project::new();
+    let cache = p.path("cache");
+    let cache_arg = cache.to_str().unwrap();
+    // Two releases of one series: most of their files are the same bytes.
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.0", "2.0.*"]));
+    let cold = p.run(&["--cache-dir", cache_arg]);
+    assert_eq!(cold.code(), Some(0), "{}", cold.dump());
+    let (old, new) = ("2.0.0", cold.resolved("runtime", "2.0.*"));
+    assert_ne!(old, new);
+
+    let store: std::collections::HashMap<u64, std::path::PathBuf> =
+        files_under(&cache.join("v2/store"))
+            .into_iter()
+            .map(|(p, m)| (m.ino(), p))
+            .collect();
+    assert!(!store.is_empty(), "no store under {}", cache.display());
+    let envs = files_under(&cache.join("v2/envs"));
+    let numpy_files: Vec<_> = envs
+        .iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("/site-packages/numpy/"))
+        .filter(|(p, _)| p.extension().is_none_or(|x| x != "pyc"))
+        .collect();
+    assert!(numpy_files.len() > 1000, "{}", numpy_files.len());
+    for (path, meta) in &numpy_files {
+        assert!(
+            store.contains_key(&meta.ino()),
+            "{} is not the store's",
+            path.display()
+        );
+        assert_eq!(
+            meta.permissions().mode() & 0o222,
+            0,
+            "{} is writable",
+            path.display()
+        );
+    }
+    // Nothing in an environment shares an inode with anything but the
+    // store (uv links from its own cache, which must never be written).
+    for (path, meta) in &envs {
+        assert!(
+            meta.nlink() == 1 || store.contains_key(&meta.ino()),
+            "{} has {} links outside the store",
+            path.display(),
+            meta.nlink()
+        );
+    }
+    // One copy serves both releases where their bytes agree.
+    let (shared_path, shared) = numpy_files
+        .iter()
+        .find(|(p, m)| m.nlink() >= 3 && p.extension().is_some_and(|x| x == "py") && m.len() > 100)
+        .expect("no file shared by both environments");
+    let apparent: u64 = envs.iter().map(|(_, m)| m.len()).sum();
+    let info = matrix()
+        .args(["cache", "info", "--cache-dir", cache_arg])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    let mib = |bucket: &str| -> f64 {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(bucket))
+            .and_then(|l| l.split_whitespace().rev().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {bucket} line in {text}"))
+    };
+    let on_disk = (mib("store") + mib("envs")) * 1024.0 * 1024.0;
+    assert!(
+        on_disk < apparent as f64 * 0.8,
+        "{on_disk} bytes on disk for {apparent} bytes of environments\n{text}"
+    );
+
+    // A probe running as root writes through the shared inode (the mode
+    // stops anyone else): both environments find it and are made again,
+    // the store's copy is replaced, and the grid is what it was.
+    let original = std::fs::read(shared_path).unwrap();
+    let stored = store[&shared.ino()].clone();
+    std::fs::write(shared_path, b"raise ImportError('damaged')\n").unwrap();
+    let repaired = p.run(&["--cache-dir", cache_arg]);
+    assert_eq!(repaired.code(), Some(0), "{}", repaired.dump());
+    assert_eq!(outcomes(&cold), outcomes(&repaired));
+    for v in [old, new.as_str()] {
+        assert!(
+            repaired.stderr().contains(&format!("numpy {v} ready")),
+            "numpy {v} was not made again\n{}",
+            repaired.dump()
+        );
+    }
+    assert_eq!(std::fs::read(shared_path).unwrap(), original);
+    assert_eq!(std::fs::read(&stored).unwrap(), original);
+    let verify = matrix()
+        .args(["cache", "verify", "--cache-dir", cache_arg])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{said}");
+    assert!(
+        said.contains("entries checked, 0 damaged;")
+            && said.ends_with("stored files checked, 0 damaged\n"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_damaged_copy_in_uvs_cache_is_caught_by_the_wheels_record_and_fetched_again() {
+    let p = Project::new();
+    let uv_cache = p.path("uv-cache");
+    let env = [("UV_CACHE_DIR", uv_cache.to_str().unwrap())];
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
+    let first = p.run_with(&["--cache-dir", p.path("c1").to_str().unwrap()], &env);
+    assert_eq!(first.code(), Some(0), "{}", first.dump());
+
+    // A byte-level change that still imports: only the RECORD can tell.
+    let damaged = files_under(&uv_cache)
+        .into_iter()
+        .map(|(path, _)| path)
+        .find(|path| path.ends_with("numpy/version.py"))
+        .expect("numpy/version.py in uv's cache");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    bytes.extend_from_slice(b"# damaged\n");
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let c2 = p.path("c2");
+    let second = p.run_with(&["--cache-dir", c2.to_str().unwrap()], &env);
+    assert_eq!(second.code(), Some(0), "{}", second.dump());
+    assert_eq!(outcomes(&first), outcomes(&second));
+    let installed = files_under(&c2.join("v2/envs"))
+        .into_iter()
+        .map(|(path, _)| path)
+        .find(|path| path.ends_with("site-packages/numpy/version.py"))
+        .expect("numpy/version.py in the environment");
+    let text = std::fs::read_to_string(&installed).unwrap();
+    assert!(!text.contains("# damaged"), "{text}");
+}
