@@ -275,6 +275,7 @@ pub fn every_outcome() -> Document {
                         "$ gcc -c src/ext.c\nsrc/ext.c:14:27: error: 'PyArray_Foo' undeclared\n",
                     ),
                 ],
+                environments: Vec::new(),
             },
             GridDoc {
                 interpreter: interpreter(py12, "/root/.pyenv/versions/3.12.1/bin/python3.12"),
@@ -284,6 +285,7 @@ pub fn every_outcome() -> Document {
                     runtime: vec![axis("1.21.*", None), axis("2.0.*", Some("2.0.2"))],
                 },
                 skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],
+                environments: Vec::new(),
                 builds: Vec::new(),
             },
         ],

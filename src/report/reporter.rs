@@ -7,7 +7,7 @@
 use crate::expect::Expectations;
 use crate::plan::RunHeader;
 use crate::results::journal::Journal;
-use crate::results::{CellDoc, RunResults};
+use crate::results::{CellDoc, EnvRecord, RunResults};
 use crate::runner::{CellResult, Event};
 
 use super::progress::{Progress, Update};
@@ -46,11 +46,18 @@ impl Reporter {
                 grid,
                 version,
                 result,
-            } => self.progress.on(Update::EnvFinished {
-                grid,
-                version: &version,
-                result: &result,
-            }),
+            } => {
+                self.progress.on(Update::EnvFinished {
+                    grid,
+                    version: &version,
+                    result: &result,
+                });
+                self.results.environments.push(EnvRecord {
+                    grid,
+                    numpy: version,
+                    result,
+                });
+            }
             Event::BuildStarted { grid, row } => {
                 self.progress.on(Update::BuildStarted { grid, row: &row })
             }

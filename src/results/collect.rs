@@ -5,18 +5,48 @@
 
 use std::time::Duration;
 
+use pep440_rs::Version;
+
 use super::document::{
-    Axes, AxisDoc, BuildDoc, CellDoc, Document, GridDoc, InterpreterDoc, SCHEMA, SCHEMA_VERSION,
-    Summary,
+    Axes, AxisDoc, BuildDoc, CellDoc, Document, EnvDoc, GridDoc, InterpreterDoc, SCHEMA,
+    SCHEMA_VERSION, Summary,
 };
 use crate::plan::AxisEntry;
 use crate::plan::RunHeader;
+use crate::python::InstallError;
 use crate::runner::BuildRecord;
+
+/// One environment as the runner reported it.
+#[derive(Debug, Clone)]
+pub struct EnvRecord {
+    pub grid: usize,
+    pub numpy: Version,
+    /// Setup time and whether it came from the cache.
+    pub result: Result<(Duration, bool), InstallError>,
+}
+
+impl EnvRecord {
+    fn doc(&self) -> EnvDoc {
+        let (ok, reused, duration_s, summary) = match &self.result {
+            Ok((took, reused)) => (true, *reused, took.as_secs_f64(), String::new()),
+            Err(e) => (false, false, 0.0, e.to_string()),
+        };
+        EnvDoc {
+            numpy: self.numpy.to_string(),
+            ok,
+            reused,
+            duration_s,
+            summary,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RunResults {
     pub header: RunHeader,
     pub builds: Vec<BuildRecord>,
+    /// Every environment the run made or reused.
+    pub environments: Vec<EnvRecord>,
     pub cells: Vec<CellDoc>,
     /// Set when the runner said it finished; `None` means the run did not
     /// end normally.
@@ -28,6 +58,7 @@ impl RunResults {
         RunResults {
             header,
             builds: Vec::new(),
+            environments: Vec::new(),
             cells: Vec::new(),
             duration: None,
         }
@@ -84,6 +115,12 @@ impl RunResults {
                             declares: None,
                         },
                     })
+                    .collect(),
+                environments: self
+                    .environments
+                    .iter()
+                    .filter(|e| e.grid == index)
+                    .map(EnvRecord::doc)
                     .collect(),
             })
             .collect();

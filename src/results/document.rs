@@ -81,6 +81,23 @@ pub struct GridDoc {
     pub skipped: Vec<String>,
     #[serde(default)]
     pub builds: Vec<BuildDoc>,
+    /// The runtime environments this run needed, made or reused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<EnvDoc>,
+}
+
+/// One NumPy environment of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvDoc {
+    pub numpy: String,
+    pub ok: bool,
+    /// Taken from the cache rather than made by this run.
+    pub reused: bool,
+    /// Making it (or checking the cached one).
+    pub duration_s: f64,
+    /// Why it could not be made.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -590,6 +607,7 @@ pub(crate) mod tests {
                     runtime: runtime.iter().map(|r| axis_doc(r)).collect(),
                 },
                 skipped: Vec::new(),
+                environments: Vec::new(),
                 builds: Vec::new(),
             }],
             cells,

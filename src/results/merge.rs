@@ -92,6 +92,11 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
                             m.builds.push(b.clone());
                         }
                     }
+                    for e in &g.environments {
+                        if !m.environments.iter().any(|x| x.numpy == e.numpy) {
+                            m.environments.push(e.clone());
+                        }
+                    }
                     i
                 }
                 None => {

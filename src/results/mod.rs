@@ -13,7 +13,7 @@ pub mod document;
 pub mod journal;
 pub mod merge;
 
-pub use collect::RunResults;
+pub use collect::{EnvRecord, RunResults};
 pub use document::{CellDoc, Document};
 
 /// What the results add up to, worked out once for every report and the

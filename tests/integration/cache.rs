@@ -44,6 +44,16 @@ fn a_warm_run_reuses_and_a_damaged_environment_is_rebuilt() {
     let builds = warm.results()["grids"][0]["builds"].as_array().unwrap();
     assert!(builds.iter().all(|b| b["reused"] == true), "{builds:?}");
     assert_eq!(outcomes(&cold), outcomes(&warm));
+    let envs_reused = |run: &common::Run| -> Vec<bool> {
+        run.results()["grids"][0]["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["ok"] == true && e["reused"] == true)
+            .collect()
+    };
+    assert_eq!(envs_reused(&cold), [false, false], "{}", cold.dump());
+    assert_eq!(envs_reused(&warm), [true, true], "{}", warm.dump());
     assert_eq!(
         warm.stderr().matches("reused from the cache").count(),
         4,
