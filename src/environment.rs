@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::manifest::{Depth, Manifest, Verdict};
+use crate::cache::manifest::{Depth, FileRecord, Manifest, Verdict};
 use crate::cache::store::Store;
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
@@ -215,33 +215,34 @@ enum Shared {
 /// files to the store; returns the manifest that proves it from now on.
 fn share(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Shared> {
     let (paths, wheel_hashes) = numpy_files(dir, version).map_err(Shared::Io)?;
-    let mut manifest = Manifest::of(dir, paths.iter().map(String::as_str)).map_err(Shared::Io)?;
-    for file in &mut manifest.files {
-        let Some(expected) = wheel_hashes.get(&file.path) else {
+    let mut files = Vec::with_capacity(paths.len());
+    let mut adopted = HashSet::new();
+    for path in paths {
+        let Some(expected) = wheel_hashes.get(&path) else {
+            files.push(FileRecord::of(dir, &path).map_err(Shared::Io)?);
             continue;
         };
-        if *expected != file.sha256 {
+        let full = dir.join(&path);
+        let Some((_, meta)) = store.adopt(&full, expected).map_err(Shared::Io)? else {
             return Err(Shared::Unproven(format!(
                 "{} differs from the wheel's RECORD",
-                dir.join(&file.path).display()
+                full.display()
             )));
-        }
-        let full = dir.join(&file.path);
-        store.adopt(&full, &file.sha256).map_err(Shared::Io)?;
-        // Linking moved the file to another inode (and changed its ctime):
-        // the record proves the file as it is now.
-        let meta = std::fs::metadata(&full).map_err(Shared::Io)?;
-        file.ino = meta.ino();
-        file.ctime_ns = crate::cache::manifest::ctime_ns(&meta);
+        };
+        // Linking moved the file to the store's inode (and changed its
+        // ctime): the record proves the file as it is now.
+        adopted.insert(meta.ino());
+        files.push(FileRecord {
+            path,
+            size: meta.len(),
+            sha256: expected.clone(),
+            ino: meta.ino(),
+            ctime_ns: crate::cache::manifest::ctime_ns(&meta),
+        });
     }
-    let adopted: HashSet<u64> = manifest
-        .files
-        .iter()
-        .filter(|f| wheel_hashes.contains_key(&f.path))
-        .map(|f| f.ino)
-        .collect();
     detach(dir, &adopted).map_err(Shared::Io)?;
-    Ok(manifest)
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Manifest { files })
 }
 
 /// Any other file under `dir` that uv linked from its cache (one the

@@ -4,7 +4,7 @@
 //! <root>/v2/tools/uv/                uv, when abimatrix had to install it (in the
 //!                                    root the run uses: `--cache-dir` holds it too)
 //! <root>/v2/envs/<python>/<numpy>/   one virtual environment per interpreter × NumPy
-//! <root>/v2/store/<sha256>            NumPy's files, once per content, hard-linked
+//! <root>/v2/store/<sha256>          NumPy's files, once per content, hard-linked
 //!                                    into the environments (`store`)
 //! <root>/v2/builds/<hash>/           one built module per (sources, flags, interpreter, NumPy)
 //! <root>/v2/probes/<hash>/           the probe driver and code, so `explain`'s commands re-run

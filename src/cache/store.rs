@@ -6,8 +6,8 @@
 //! its own cache, which is the user's and is shared with everything they
 //! install; a probe that wrote into an environment would then corrupt every
 //! later install from it, and we could neither protect nor repair it. Our
-//! copies are read-only (`0444`), which stops a probe that is not root; a
-//! write that gets through anyway (root ignores the mode) changes the
+//! copies are read-only (`0444`), so an accidental write fails; a write
+//! that gets through anyway (root ignores the mode) changes the
 //! inode's ctime, which every environment holding the file sees at its next
 //! quick check (`cache::manifest`), and it is caught here too: a store file
 //! is compared byte for byte with the verified file before anything new is
@@ -18,11 +18,15 @@
 //! serves every release that ships it.
 //!
 //! ```text
-//! <root>/v2/store/<sha[..2]>/<sha[2..]>   one file content, mode 0444
+//! <root>/v2/store/<sha256>   one file content, mode 0444
 //! ```
 
 use std::fs::File;
-use std::io::Read as _;
+use std::io::{Read as _, Write};
+
+use sha2::{Digest, Sha256};
+
+use super::manifest::{hex, with_buffers};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
@@ -62,64 +66,126 @@ impl Store {
         }
     }
 
-    /// Where the content with this hex SHA-256 lives.
+    /// Where the content with this hex SHA-256 lives: one flat folder.
+    /// Spreading files over 256 sub-folders (as git does) measured ten
+    /// times slower to fill here: ext4 places each new folder in its own
+    /// block group, so every file written touches another one.
     pub fn path(&self, sha256: &str) -> PathBuf {
-        let split = sha256.len().min(2);
-        self.dir.join(&sha256[..split]).join(&sha256[split..])
+        self.dir.join(sha256)
     }
 
-    /// Makes `file`, whose content the caller has verified hashes to
-    /// `sha256`, a hard link to the store's read-only copy of that content:
-    /// the copy is made when the store lacks it or holds a damaged one
-    /// (found by comparing it byte for byte). `file` itself never becomes
-    /// the store's copy, since it may be a link into another tool's cache
-    /// (uv's); it is replaced by rename, so a reader never sees it missing.
-    pub fn adopt(&self, file: &Path, sha256: &str) -> std::io::Result<Adopted> {
+    /// Makes `file` share the store's read-only copy of its content, which
+    /// the wheel says hashes to `sha256`, in one pass over it: the file is
+    /// hashed, and at the same time compared with the store's copy when
+    /// there is one, or written as the store's copy when there is none.
+    /// `None` when the file does not hash to `sha256` (nothing is linked).
+    /// `file` itself never becomes the store's copy, since it may be a link
+    /// into another tool's cache (uv's); it is replaced by rename, so a
+    /// reader never sees it missing. Returns the file's metadata once
+    /// linked, for the entry's record.
+    pub fn adopt(
+        &self,
+        file: &Path,
+        sha256: &str,
+    ) -> std::io::Result<Option<(Adopted, std::fs::Metadata)>> {
         let stored = self.path(sha256);
-        let meta = std::fs::metadata(file)?;
-        let adopted = match std::fs::metadata(&stored) {
-            Ok(s) if s.ino() == meta.ino() && s.dev() == meta.dev() => return Ok(Adopted::Linked),
-            Ok(s) if s.len() == meta.len() && same_content(&stored, file)? => Adopted::Linked,
-            // Missing, or damaged: a new copy replaces it by rename, so
-            // environments linked to a damaged inode keep theirs, and find
-            // it damaged at their next check.
-            _ => {
-                self.store_copy(file, &stored)?;
+        let mut source = File::open(file)?;
+        let meta = source.metadata()?;
+        let copy = File::open(&stored).and_then(|f| f.metadata().map(|m| (f, m)));
+        let adopted = match copy {
+            // Linked already (a link renamed over a link to the same inode
+            // would be left behind, POSIX rename does nothing then): proven
+            // by the hash alone.
+            Ok((_, m)) if m.ino() == meta.ino() && m.dev() == meta.dev() => {
+                if hash_and_copy(&mut source, &mut std::io::sink())? != sha256 {
+                    return Ok(None);
+                }
+                return Ok(Some((Adopted::Linked, meta)));
+            }
+            Ok((mut copy, m)) if m.len() == meta.len() => {
+                let (hash, same) = hash_and_compare(&mut source, &mut copy)?;
+                if hash != sha256 {
+                    return Ok(None);
+                }
+                if same {
+                    Adopted::Linked
+                } else {
+                    self.replace(file, &stored)?;
+                    Adopted::Stored
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match self.create(&stored) {
+                Ok(mut out) => {
+                    if hash_and_copy(&mut source, &mut out)? != sha256 {
+                        drop(out);
+                        let _ = std::fs::remove_file(&stored);
+                        return Ok(None);
+                    }
+                    Adopted::Stored
+                }
+                // Another run is writing it now: make ours, whole.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if hash_and_copy(&mut source, &mut std::io::sink())? != sha256 {
+                        return Ok(None);
+                    }
+                    self.replace(file, &stored)?;
+                    Adopted::Stored
+                }
+                Err(e) => return Err(e),
+            },
+            // A copy of another size is damaged (or half written by a run
+            // that died): replaced by rename, so environments linked to a
+            // damaged inode keep theirs and find it at their next check.
+            Ok(_) => {
+                if hash_and_copy(&mut source, &mut std::io::sink())? != sha256 {
+                    return Ok(None);
+                }
+                self.replace(file, &stored)?;
                 Adopted::Stored
             }
+            Err(e) => return Err(e),
         };
-        match link_over(&stored, file) {
-            Ok(()) => Ok(adopted),
+        drop(source);
+        let adopted = match link_over(&stored, file) {
+            Ok(()) => adopted,
             Err(_) => {
                 // No hard links here: the file must still share no inode
                 // with anything outside its environment.
                 let tmp = temporary_beside(file);
                 std::fs::copy(&stored, &tmp)?;
                 std::fs::rename(&tmp, file)?;
-                Ok(Adopted::Private)
+                Adopted::Private
             }
-        }
+        };
+        Ok(Some((adopted, std::fs::metadata(file)?)))
     }
 
-    /// Copies `from` into the store as `to`: created read-only under a
-    /// temporary name, then renamed into place.
-    fn store_copy(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+    /// The store's copy at `path`, created read-only; written while it is
+    /// visible, which is safe: nothing links to a copy without comparing
+    /// it first, and a half-written one is a damaged one.
+    fn create(&self, path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
-        let tmp = temporary_beside(to);
         let open = || {
             std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o444)
-                .open(&tmp)
+                .open(path)
         };
-        let mut out = match open() {
+        match open() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(to.parent().unwrap_or(&self.dir))?;
-                open()?
+                std::fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
+                open()
             }
-            other => other?,
-        };
+            other => other,
+        }
+    }
+
+    /// Replaces the store's copy at `to` with `from`'s content: written
+    /// under a temporary name, then renamed into place.
+    fn replace(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        let tmp = temporary_beside(to);
+        let mut out = self.create(&tmp)?;
         let copied = std::io::copy(&mut File::open(from)?, &mut out);
         drop(out);
         copied
@@ -166,9 +232,8 @@ impl Store {
         let mut check = StoreCheck::default();
         for path in paths {
             check.checked += 1;
-            let name = match (path.parent().and_then(Path::file_name), path.file_name()) {
-                (Some(a), Some(b)) => format!("{}{}", a.to_string_lossy(), b.to_string_lossy()),
-                _ => continue,
+            let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                continue;
             };
             if super::manifest::hash_file(&path).ok().as_deref() != Some(name.as_str()) {
                 let _ = std::fs::remove_file(&path);
@@ -180,40 +245,58 @@ impl Store {
 
     /// Every file of the store (staging files aside), with its metadata.
     fn each_file(&self, mut f: impl FnMut(&Path, &std::fs::Metadata)) {
-        for shard in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            for entry in std::fs::read_dir(shard.path())
-                .into_iter()
-                .flatten()
-                .flatten()
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if let Ok(meta) = entry.metadata()
+                && meta.is_file()
             {
-                if entry.file_name().to_string_lossy().starts_with('.') {
-                    continue;
-                }
-                if let Ok(meta) = entry.metadata()
-                    && meta.is_file()
-                {
-                    f(&entry.path(), &meta);
-                }
+                f(&entry.path(), &meta);
             }
         }
     }
 }
 
-/// Whether two files of the same size hold the same bytes.
-fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
-    let (mut a, mut b) = (File::open(a)?, File::open(b)?);
-    let mut buf_a = vec![0u8; 256 * 1024];
-    let mut buf_b = vec![0u8; 256 * 1024];
+/// The hex SHA-256 of `source`, and whether `copy` holds the same bytes.
+fn hash_and_compare(source: &mut File, copy: &mut File) -> std::io::Result<(String, bool)> {
+    with_buffers(|a, b| hash_and_compare_with(source, copy, a, b))
+}
+
+fn hash_and_compare_with(
+    source: &mut File,
+    copy: &mut File,
+    a: &mut [u8],
+    b: &mut [u8],
+) -> std::io::Result<(String, bool)> {
+    let mut hasher = Sha256::new();
+    let mut same = true;
     loop {
-        let n = read_full(&mut a, &mut buf_a)?;
-        let m = read_full(&mut b, &mut buf_b)?;
-        if n != m || buf_a[..n] != buf_b[..m] {
-            return Ok(false);
+        let n = read_full(source, a)?;
+        if same {
+            let m = read_full(copy, b)?;
+            same = n == m && a[..n] == b[..m];
         }
         if n == 0 {
-            return Ok(true);
+            return Ok((hex(hasher.finalize().as_slice()), same));
         }
+        hasher.update(&a[..n]);
     }
+}
+
+/// The hex SHA-256 of `source`, its bytes written to `out` on the way.
+fn hash_and_copy(source: &mut File, out: &mut impl Write) -> std::io::Result<String> {
+    with_buffers(|buf, _| {
+        let mut hasher = Sha256::new();
+        loop {
+            let n = read_full(source, buf)?;
+            if n == 0 {
+                return Ok(hex(hasher.finalize().as_slice()));
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+        }
+    })
 }
 
 /// Reads until `buf` is full or the file ends, so two files are compared
@@ -256,6 +339,28 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
+    fn adopt(store: &Store, file: &Path, sha: &str) -> Adopted {
+        store
+            .adopt(file, sha)
+            .unwrap()
+            .expect("the file hashes right")
+            .0
+    }
+
+    #[test]
+    fn a_file_that_does_not_hash_to_its_record_is_not_linked() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::in_root(root.path());
+        let (a, sha) = file(root.path(), "a.py", b"print('numpy')\n");
+        let (b, _) = file(root.path(), "b.py", b"print('NUMPY')\n");
+        // Neither with the store empty, nor with the right copy stored.
+        assert!(store.adopt(&b, &sha).unwrap().is_none());
+        assert!(!store.path(&sha).exists(), "a wrong copy was stored");
+        adopt(&store, &a, &sha);
+        assert!(store.adopt(&b, &sha).unwrap().is_none());
+        assert_eq!(b.metadata().unwrap().nlink(), 1);
+    }
+
     fn file(dir: &Path, name: &str, content: &[u8]) -> (PathBuf, String) {
         let path = dir.join(name);
         std::fs::write(&path, content).unwrap();
@@ -270,13 +375,20 @@ mod tests {
         let (a, sha) = file(root.path(), "a.so", &[3u8; 10_000]);
         let (b, sha_b) = file(root.path(), "b.so", &[3u8; 10_000]);
         assert_eq!(sha, sha_b);
-        assert_eq!(store.adopt(&a, &sha).unwrap(), Adopted::Stored);
-        assert_eq!(store.adopt(&b, &sha).unwrap(), Adopted::Linked);
-        assert_eq!(store.adopt(&b, &sha).unwrap(), Adopted::Linked);
+        assert_eq!(adopt(&store, &a, &sha), Adopted::Stored);
+        assert_eq!(adopt(&store, &b, &sha), Adopted::Linked);
+        assert_eq!(adopt(&store, &b, &sha), Adopted::Linked);
         let (ma, mb) = (a.metadata().unwrap(), b.metadata().unwrap());
         assert_eq!(ma.ino(), mb.ino());
         assert_eq!(ma.nlink(), 3, "the store's link and two environments'");
         assert_eq!(ma.permissions().mode() & 0o777, 0o444);
+        let mut left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.so", "b.so", "store"], "nothing left behind");
         assert_eq!(std::fs::read(&b).unwrap(), vec![3u8; 10_000]);
         assert_eq!(store.unlinked(), (0, 0));
         std::fs::remove_file(&a).unwrap();
@@ -291,13 +403,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = Store::in_root(root.path());
         let (a, sha) = file(root.path(), "a.py", b"print('numpy')\n");
-        store.adopt(&a, &sha).unwrap();
+        adopt(&store, &a, &sha);
         // A probe running as root writes through the shared inode.
         let stored = store.path(&sha);
         std::fs::set_permissions(&stored, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(&stored, b"print('NUMPY')\n").unwrap();
         let (b, _) = file(root.path(), "b.py", b"print('numpy')\n");
-        assert_eq!(store.adopt(&b, &sha).unwrap(), Adopted::Stored);
+        assert_eq!(adopt(&store, &b, &sha), Adopted::Stored);
         assert_eq!(std::fs::read(&b).unwrap(), b"print('numpy')\n");
         assert_eq!(hash_file(&store.path(&sha)).unwrap(), sha);
         // The damaged inode stays with the environment that holds it, for
@@ -311,8 +423,8 @@ mod tests {
         let store = Store::in_root(root.path());
         let (a, sha) = file(root.path(), "a", b"one");
         let (b, sha_b) = file(root.path(), "b", b"two");
-        store.adopt(&a, &sha).unwrap();
-        store.adopt(&b, &sha_b).unwrap();
+        adopt(&store, &a, &sha);
+        adopt(&store, &b, &sha_b);
         let damaged = store.path(&sha_b);
         std::fs::set_permissions(&damaged, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(&damaged, b"tw0").unwrap();
@@ -324,13 +436,20 @@ mod tests {
     }
 
     #[test]
-    fn same_content_compares_every_byte() {
+    fn hash_and_compare_reads_every_byte() {
         let dir = tempfile::tempdir().unwrap();
         let mut big = vec![1u8; 600_000];
-        let (a, _) = file(dir.path(), "a", &big);
+        let (a, sha) = file(dir.path(), "a", &big);
         big[599_999] = 2;
         let (b, _) = file(dir.path(), "b", &big);
-        assert!(!same_content(&a, &b).unwrap());
-        assert!(same_content(&a, &a).unwrap());
+        let open = |p: &Path| File::open(p).unwrap();
+        assert_eq!(
+            hash_and_compare(&mut open(&a), &mut open(&b)).unwrap(),
+            (sha.clone(), false)
+        );
+        assert_eq!(
+            hash_and_compare(&mut open(&a), &mut open(&a)).unwrap(),
+            (sha, true)
+        );
     }
 }
