@@ -79,12 +79,17 @@ impl Bucket {
 
 /// `--cache-dir`, else `$ABIMATRIX_CACHE_DIR`, else the platform cache dir
 /// (XDG on Linux), else the system temp dir so a HOME-less CI still works.
+/// Always absolute: the paths under it reach compilers and builds that run
+/// in folders of their own (`--cache-dir .cache` made `-I.cache/...`, which
+/// a compiler in the build's folder could not find).
 pub fn root_in(dir: Option<&Path>) -> PathBuf {
-    if let Some(dir) = dir {
-        return dir.join(LAYOUT);
-    }
-    if let Some(dir) = std::env::var_os("ABIMATRIX_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join(LAYOUT);
+    let given = dir.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("ABIMATRIX_CACHE_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(dir) = given {
+        return std::path::absolute(&dir).unwrap_or(dir).join(LAYOUT);
     }
     dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)

@@ -306,3 +306,33 @@ fn first_mistakes_get_a_hint() {
     let fixed = p.run_here(&[]);
     assert_eq!(fixed.code(), Some(0), "{}", fixed.dump());
 }
+
+/// `--cache-dir .cache` (and `ABIMATRIX_CACHE_DIR=.cache`) from the
+/// project's folder: the cache's paths reach the compiler, which runs in
+/// the build's own folder, so a relative cache once broke every build.
+#[test]
+fn a_relative_cache_dir() {
+    let p = Project::new();
+    p.write("matrix.toml", NUMPY);
+    let cold = p.run_here(&["--cache-dir", ".cache"]);
+    assert_eq!(cold.code(), Some(0), "{}", cold.dump());
+    assert_eq!(
+        cold.results()["summary"]["by_outcome"]["pass"],
+        1,
+        "{}",
+        cold.dump()
+    );
+    assert!(p.path(".cache/v2/store").is_dir());
+    let warm = p.run_in(
+        p.path(".").as_path(),
+        &[],
+        &[("ABIMATRIX_CACHE_DIR", ".cache")],
+    );
+    assert_eq!(warm.code(), Some(0), "{}", warm.dump());
+    let builds = warm.results()["grids"][0]["builds"].as_array().unwrap();
+    assert!(
+        builds.iter().all(|b| b["reused"] == true),
+        "{}",
+        warm.dump()
+    );
+}
