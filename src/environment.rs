@@ -217,9 +217,10 @@ fn share(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Share
     let (paths, wheel_hashes) = numpy_files(dir, version).map_err(Shared::Io)?;
     let mut files = Vec::with_capacity(paths.len());
     let mut adopted = HashSet::new();
+    let mut private = Vec::new();
     for path in paths {
         let Some(expected) = wheel_hashes.get(&path) else {
-            files.push(FileRecord::of(dir, &path).map_err(Shared::Io)?);
+            private.push(path);
             continue;
         };
         let full = dir.join(&path);
@@ -240,7 +241,11 @@ fn share(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Share
             ctime_ns: crate::cache::manifest::ctime_ns(&meta),
         });
     }
+    // Recorded once they are copies of their own.
     detach(dir, &adopted).map_err(Shared::Io)?;
+    for path in private {
+        files.push(FileRecord::of(dir, &path).map_err(Shared::Io)?);
+    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Manifest { files })
 }
