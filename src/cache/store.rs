@@ -149,10 +149,12 @@ impl Store {
         let adopted = match link_over(&stored, file) {
             Ok(()) => adopted,
             Err(_) => {
-                // No hard links here: the file must still share no inode
-                // with anything outside its environment.
+                // No hard links here (or the copy was just removed by a
+                // `cache verify` running beside us): the file must still
+                // share no inode with anything outside its environment. Its
+                // own content is proven by the hash above.
                 let tmp = temporary_beside(file);
-                std::fs::copy(&stored, &tmp)?;
+                std::fs::copy(file, &tmp)?;
                 std::fs::rename(&tmp, file)?;
                 Adopted::Private
             }
