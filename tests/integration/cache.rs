@@ -265,3 +265,47 @@ fn a_damaged_copy_in_uvs_cache_is_caught_by_the_wheels_record_and_fetched_again(
     let text = std::fs::read_to_string(&installed).unwrap();
     assert!(!text.contains("# damaged"), "{text}");
 }
+
+/// The store on another file system than the environments (a tmpfs
+/// mounted over it in a private mount namespace): hard links cannot be
+/// made, so each environment keeps private copies, and still shares no
+/// inode with uv's cache.
+#[test]
+fn a_store_that_cannot_be_linked_leaves_private_copies() {
+    use std::os::unix::fs::MetadataExt;
+    let p = Project::new();
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
+    let cache = p.path("cache");
+    let store = cache.join("v2/store");
+    std::fs::create_dir_all(&store).unwrap();
+    let script = "mount -t tmpfs -o size=512m tmpfs \"$1\" && shift && exec \"$@\"";
+    let json = p.path("results.json");
+    let output = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .arg(&store)
+        .arg(env!("CARGO_BIN_EXE_matrix"))
+        .args(["run", "-q", "--color", "never", "--cache-dir"])
+        .arg(&cache)
+        .arg("-c")
+        .arg(p.path("matrix.toml"))
+        .arg("--json")
+        .arg(&json)
+        .output();
+    common::require(
+        output.as_ref().is_ok_and(|o| o.status.code() != Some(127)),
+        "`unshare -rm` (root, or user namespaces)",
+    );
+    let output = output.unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let doc = common::read_json(&json);
+    assert_eq!(doc["summary"]["by_outcome"]["pass"], 1, "{doc}");
+    let numpy_files: Vec<_> = files_under(&cache.join("v2/envs"))
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("/site-packages/numpy/"))
+        .collect();
+    assert!(numpy_files.len() > 1000, "{}", numpy_files.len());
+    for (path, meta) in &numpy_files {
+        assert_eq!(meta.nlink(), 1, "{} is linked", path.display());
+    }
+}
