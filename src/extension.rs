@@ -123,6 +123,9 @@ pub struct PackageRow {
     /// From the wheel's name or an exact pin, else as resolved for the
     /// interpreter; `None` only when it could not be resolved.
     pub version: Option<String>,
+    /// Yanked on the index (PEP 592), with its reason ("" for none): only
+    /// an exact pin takes a yanked release.
+    pub yanked: Option<String>,
 }
 
 impl PackageRow {
@@ -133,6 +136,7 @@ impl PackageRow {
             source,
             name,
             version,
+            yanked: None,
         }
     }
 
@@ -323,6 +327,7 @@ mod tests {
             source: RowSource::Requirement("pandas>=2".into()),
             name: "pandas".into(),
             version: Some("2.2.3".into()),
+            yanked: None,
         };
         assert!(req.matches("pandas>=2") && req.matches("pandas 2.2.3"));
         assert!(!req.matches("scipy*"));

@@ -127,33 +127,75 @@ impl<'a> Resolver<'a> {
         let RowSource::Requirement(r) = source else {
             return Ok(row);
         };
-        if row.version.is_some() {
-            return Ok(row);
+        if row.version.is_none() {
+            row.version = self.row_version(interpreter, r, &row.name).await?;
         }
-        let key = format!("row|{}|{}|{r}", index_identity(), interpreter.cache_key());
+        if let Some(v) = row
+            .version
+            .as_deref()
+            .and_then(|v| v.parse::<Version>().ok())
+        {
+            row.yanked = self.yanked(interpreter, &row.name, &v).await;
+        }
+        Ok(row)
+    }
+
+    /// The release of `requirement` the resolver picks for `interpreter`
+    /// (remembered for a day); `None` when it picks none: the row's own
+    /// install then fails with the resolver's words.
+    async fn row_version(
+        &self,
+        interpreter: &Interpreter,
+        requirement: &str,
+        name: &str,
+    ) -> Result<Option<String>, InstallError> {
+        let key = format!(
+            "row|{}|{}|{requirement}",
+            index_identity(),
+            interpreter.cache_key()
+        );
         if let Some(v) = self.memo.get::<String>(&key) {
-            row.version = Some(v);
-            return Ok(row);
+            return Ok(Some(v));
         }
         if self.memo.network() == Network::Offline {
             return Err(InstallError::Offline {
-                what: format!("which release of {r} is for {}", interpreter.label()),
+                what: format!(
+                    "which release of {requirement} is for {}",
+                    interpreter.label()
+                ),
             });
         }
         match self
             .installer
-            .resolve_package(interpreter, r, &row.name)
+            .resolve_package(interpreter, requirement, name)
             .await
         {
             Ok(v) => {
                 self.memo.put(&key, &v.to_string(), Lasts::Day);
-                row.version = Some(v.to_string());
+                Ok(Some(v.to_string()))
             }
-            Err(e) if is_fatal(&e) => return Err(e),
-            // The row's own install fails later with the resolver's words.
-            Err(_) => {}
+            Err(e) if is_fatal(&e) => Err(e),
+            Err(_) => Ok(None),
         }
-        Ok(row)
+    }
+
+    /// Why release `version` of `project` is yanked on the index, if it
+    /// is: read from the project's release list (remembered for a day).
+    /// Not knowing (offline and never asked, an index that cannot be read)
+    /// is not marking it: the row still runs.
+    async fn yanked(
+        &self,
+        interpreter: &Interpreter,
+        project: &str,
+        version: &Version,
+    ) -> Option<String> {
+        let releases = index::releases_remembered(interpreter, project, self.memo)
+            .await
+            .ok()?;
+        releases
+            .into_iter()
+            .find(|r| r.version == *version)
+            .and_then(|r| r.yanked)
     }
 
     /// Whether any release matching `request` exists on the index at all,

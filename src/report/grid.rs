@@ -199,10 +199,15 @@ pub fn axis_notes(grid: &crate::results::document::GridDoc) -> Vec<String> {
             continue;
         }
         if let Some(reason) = &a.yanked {
+            // A package row's label names its package; a release's does not.
+            let what = match &a.label {
+                Some(label) => label.clone(),
+                None => format!("numpy {}", a.label()),
+            };
             out.push(if reason.is_empty() {
-                format!("numpy {} is yanked on the index", a.label())
+                format!("{what} is yanked on the index")
             } else {
-                format!("numpy {} is yanked on the index: {reason}", a.label())
+                format!("{what} is yanked on the index: {reason}")
             });
         }
         if let Some(wheel) = &a.wheel {

@@ -264,6 +264,9 @@ pub fn header_text(h: &RunHeader) -> String {
                 AxisEntry::Numpy { origin, .. } if origin.yanked.is_some() => {
                     format!("{} (yanked)", a.label())
                 }
+                AxisEntry::Row(row) if row.yanked.is_some() => {
+                    format!("{} (yanked)", a.label())
+                }
                 AxisEntry::Numpy { origin, .. } if origin.wheel.is_some() => {
                     format!("{} (local wheel)", a.label())
                 }

@@ -160,7 +160,10 @@ fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
             unavailable: a.unavailable().map(str::to_string),
             label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
             index: a.origin().and_then(|o| o.index.clone()),
-            yanked: a.origin().and_then(|o| o.yanked.clone()),
+            yanked: match a {
+                AxisEntry::Row(row) => row.yanked.clone(),
+                _ => a.origin().and_then(|o| o.yanked.clone()),
+            },
             wheel: a.origin().and_then(|o| o.wheel.clone()),
         })
         .collect()

@@ -295,3 +295,29 @@ fn what_packages_declare_is_checked_against_what_runs() {
         anyway.stdout()
     );
 }
+
+/// A package row pinned to a yanked release (Bottleneck 1.4.1, yanked
+/// on PyPI with a reason): it runs, and every report says it is yanked
+/// and why, as for a yanked NumPy.
+#[test]
+fn a_package_row_pinned_to_a_yanked_release_is_marked() {
+    let p = Project::new();
+    p.write(
+        "matrix.toml",
+        "[python]\nversions = [\"3.11\"]\n[extension]\nrequirement = \"bottleneck==1.4.1\"\nimports = [\"bottleneck\"]\n[numpy]\nruntime = [\"2.0.*\"]\n",
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let row = &run.results()["grids"][0]["axes"]["build"][0];
+    assert_eq!(row["label"], "bottleneck 1.4.1", "{row}");
+    let reason = row["yanked"].as_str().unwrap_or_else(|| panic!("not marked: {row}"));
+    assert!(reason.contains("python < 3.9"), "{reason}");
+    assert!(
+        run.stdout().contains("bottleneck 1.4.1 is yanked on the index: Doesn't build"),
+        "{}",
+        run.dump()
+    );
+    assert!(run.stderr().contains("bottleneck 1.4.1 (yanked)"), "{}", run.dump());
+    // The runtime NumPy it ran with is not yanked, and not said to be.
+    assert!(!run.stdout().contains("numpy bottleneck"), "{}", run.dump());
+}
