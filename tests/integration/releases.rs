@@ -310,14 +310,21 @@ fn a_package_row_pinned_to_a_yanked_release_is_marked() {
     assert_eq!(run.code(), Some(0), "{}", run.dump());
     let row = &run.results()["grids"][0]["axes"]["build"][0];
     assert_eq!(row["label"], "bottleneck 1.4.1", "{row}");
-    let reason = row["yanked"].as_str().unwrap_or_else(|| panic!("not marked: {row}"));
+    let reason = row["yanked"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not marked: {row}"));
     assert!(reason.contains("python < 3.9"), "{reason}");
     assert!(
-        run.stdout().contains("bottleneck 1.4.1 is yanked on the index: Doesn't build"),
+        run.stdout()
+            .contains("bottleneck 1.4.1 is yanked on the index: Doesn't build"),
         "{}",
         run.dump()
     );
-    assert!(run.stderr().contains("bottleneck 1.4.1 (yanked)"), "{}", run.dump());
+    assert!(
+        run.stderr().contains("bottleneck 1.4.1 (yanked)"),
+        "{}",
+        run.dump()
+    );
     // The runtime NumPy it ran with is not yanked, and not said to be.
     assert!(!run.stdout().contains("numpy bottleneck"), "{}", run.dump());
 }
