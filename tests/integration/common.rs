@@ -406,3 +406,32 @@ impl Project {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 }
+
+/// `matrix` in a private mount namespace (`unshare -rm`: no root needed
+/// where user namespaces are allowed, nothing to unmount) with a tmpfs of
+/// `size` mounted over `dir`; the test fails naming what it needs when
+/// such a mount cannot be made here. Add `run ...` and the rest.
+pub fn matrix_over_tmpfs(dir: &Path, size: &str) -> Command {
+    let probe = Command::new("unshare")
+        .args([
+            "-rm",
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size}"),
+            "tmpfs",
+        ])
+        .arg(dir)
+        .output();
+    require(
+        probe.is_ok_and(|o| o.status.success()),
+        "a tmpfs mounted with `unshare -rm` (root, or user namespaces)",
+    );
+    let script = "mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && shift 2 && exec \"$@\"";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rm", "sh", "-c", script, "sh", size])
+        .arg(dir)
+        .arg(env!("CARGO_BIN_EXE_matrix"));
+    cmd
+}

@@ -682,20 +682,8 @@ fn a_full_disk_is_a_clear_error_that_loses_no_cell() {
     p.write("matrix.toml", &numpy(&["2.0.*"], &["1.26.*", "2.0.*"]));
     let small = p.path("small");
     std::fs::create_dir_all(&small).unwrap();
-    let probe = Command::new("unshare")
-        .args(["-rm", "mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&small)
-        .output();
-    common::require(
-        probe.is_ok_and(|o| o.status.success()),
-        "a small tmpfs mounted with `unshare -rm` (root, or user namespaces)",
-    );
     let json = p.path("results.json");
-    let script = "mount -t tmpfs -o size=2m tmpfs \"$1\" && shift && exec \"$@\"";
-    let output = Command::new("unshare")
-        .args(["-rm", "sh", "-c", script, "sh"])
-        .arg(&small)
-        .arg(env!("CARGO_BIN_EXE_matrix"))
+    let output = common::matrix_over_tmpfs(&small, "2m")
         .args(["run", "-q", "--color", "never", "--cache-dir"])
         .arg(&small)
         .arg("-c")
