@@ -108,6 +108,12 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Never use the network: release lists and the fixes' wheels come from
+    /// what earlier runs left in the cache (and uv's), and what is missing
+    /// is named. Also set by UV_OFFLINE.
+    #[arg(long)]
+    pub offline: bool,
+
     /// No progress output while fixes are measured.
     #[arg(short, long)]
     pub quiet: bool,

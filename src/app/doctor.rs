@@ -159,7 +159,12 @@ async fn measure(
     work: &std::path::Path,
 ) -> Result<remedy::Remedy, remedy::RemedyError> {
     let root = crate::cache::root_in(args.cache_dir.as_deref());
-    let memo = Arc::new(Memo::open(Some(Memo::path_in(&root)), Network::Online));
+    let network = if super::offline(args.offline) {
+        Network::Offline
+    } else {
+        Network::Online
+    };
+    let memo = Arc::new(Memo::open(Some(Memo::path_in(&root)), network));
     let base = d.environment.base_executable.to_string_lossy().into_owned();
     let interpreter =
         crate::python::find(&base, &memo)

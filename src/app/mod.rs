@@ -39,6 +39,13 @@ pub async fn main(cli: Cli) -> Exit {
     }
 }
 
+/// `--offline`, or uv's own switch for it (UV_OFFLINE set to anything but
+/// empty, "0" or "false"): every command that can reach the network
+/// follows both, as uv does.
+fn offline(flag: bool) -> bool {
+    flag || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
 fn error(message: impl std::fmt::Display) {
     let style = anstyle::AnsiColor::Red.on_default().bold();
     let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {message}");

@@ -236,9 +236,7 @@ impl Inputs {
         } else {
             Vec::new()
         };
-        let offline = args.offline
-            || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-        let network = match (offline, args.refresh) {
+        let network = match (super::offline(args.offline), args.refresh) {
             (true, _) => Network::Offline,
             (false, true) => Network::Refresh,
             (false, false) => Network::Online,

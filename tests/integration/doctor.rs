@@ -106,7 +106,24 @@ struct Doctored {
 }
 
 fn doctor(python: &Path, cwd: &Path, extra: &[&str]) -> Doctored {
-    let out = matrix()
+    doctor_with(matrix(), python, cwd, extra)
+}
+
+/// `matrix doctor` in a network namespace of its own, where nothing but
+/// loopback exists (`unshare -rn`).
+fn doctor_without_network(python: &Path, cwd: &Path, extra: &[&str]) -> Doctored {
+    let probe = Command::new("unshare").args(["-rn", "true"]).status();
+    crate::common::require(
+        probe.is_ok_and(|s| s.success()),
+        "`unshare -rn` (root, or user namespaces)",
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.arg("-rn").arg(env!("CARGO_BIN_EXE_matrix"));
+    doctor_with(cmd, python, cwd, extra)
+}
+
+fn doctor_with(mut cmd: Command, python: &Path, cwd: &Path, extra: &[&str]) -> Doctored {
+    let out = cmd
         .args(["doctor", "--color", "never", "--python"])
         .arg(python)
         .args(["--json", "doctor.json", "--markdown", "doctor.md"])
@@ -184,8 +201,10 @@ fn a_pandas_built_for_numpy_1_is_found_and_its_fixes_work() {
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let before = fingerprint(&env);
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
 
-    let d = doctor(&python, &work, &[]);
+    let d = doctor(&python, &work, &["--cache-dir", cache_arg]);
 
     assert_eq!(
         changes(&before, &fingerprint(&env)),
@@ -289,6 +308,31 @@ fn a_pandas_built_for_numpy_1_is_found_and_its_fixes_work() {
     if let Some(below) = below {
         assert_ne!(below["outcome"], "pass", "{below}");
     }
+
+    // Without a network, `--offline`: the same diagnosis and the same fixes,
+    // from what this run left in the caches, even once its answers are
+    // older than a day (online, they would be asked again, and fail).
+    let memo = cache.join("v2/memo.json");
+    let mut answers: Value =
+        serde_json::from_str(&std::fs::read_to_string(&memo).unwrap()).unwrap();
+    for entry in answers.as_object_mut().unwrap().values_mut() {
+        entry["at"] = 0.into();
+    }
+    std::fs::write(&memo, answers.to_string()).unwrap();
+    let offline = doctor_without_network(&python, &work, &["--offline", "--cache-dir", cache_arg]);
+    assert_eq!(offline.code, d.code, "{}", offline.dump());
+    assert_eq!(
+        offline.json["advice"],
+        d.json["advice"],
+        "{}",
+        offline.dump()
+    );
+    assert_eq!(
+        offline.json["remedy"]["upgrades"][0]["oldest_passing"],
+        d.json["remedy"]["upgrades"][0]["oldest_passing"],
+        "{}",
+        offline.dump()
+    );
 }
 
 /// A compiled module (with NumPy's C-API marker) made here, whose import
