@@ -156,6 +156,7 @@ pub struct RunHeader {
     pub subject: SubjectKind,
     pub jobs: usize,
     pub notes: Vec<String>,
+    /// Each cell's limit.
     pub timeout: Duration,
 }
 
@@ -172,8 +173,7 @@ pub struct Plan {
     pub header: RunHeader,
     pub installer: Installer,
     pub extension: Extension,
-    pub timeout: Duration,
-    /// Each build step's limit.
+    /// Each build step's limit (a cell's is the header's `timeout`).
     pub build_timeout: Duration,
     pub isolation: Isolation,
     pub ignore_requires: bool,
@@ -347,7 +347,6 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         },
         installer,
         extension: config.extension.clone(),
-        timeout: config.timeout,
         build_timeout: config.build_timeout,
         isolation: options.isolation.unwrap_or(config.isolation),
         ignore_requires: options.ignore_requires,

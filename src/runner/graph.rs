@@ -862,7 +862,7 @@ async fn probe_cell(
         };
     }
     let extension = &ctx.plan.extension;
-    let timeout = ctx.plan.timeout;
+    let timeout = ctx.plan.header.timeout;
     if let Some(test) = &extension.test {
         return probe::command::run(test, artifacts, env, &ctx.plan.config_dir, &dir, timeout)
             .await;
