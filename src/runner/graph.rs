@@ -636,53 +636,10 @@ async fn cell_node(
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {
                             let layer = layer.map(|l| l.dir.clone());
-                            let dirs = |a: &Artifact| {
-                                [Some(a.dir.clone()), layer.clone()]
-                                    .into_iter()
-                                    .flatten()
-                                    .collect::<Vec<_>>()
-                            };
-                            let mut run = probe_cell(
-                                &ctx,
-                                &grid,
-                                build,
-                                runtime,
-                                &dirs(&artifact),
-                                &env,
-                                false,
+                            let run = run_cell(
+                                &ctx, &grid, build, runtime, &artifact, &env, build_env, layer,
                             )
                             .await;
-                            if suspicious(&run) {
-                                let build_env = match build_env {
-                                    Some(e) => e.await.ok(),
-                                    None => None,
-                                };
-                                if let Some((env, artifact, note)) = second_opinion(
-                                    &ctx,
-                                    &grid,
-                                    build,
-                                    &env,
-                                    build_env.as_deref(),
-                                    &artifact,
-                                )
-                                .await
-                                {
-                                    run = probe_cell(
-                                        &ctx,
-                                        &grid,
-                                        build,
-                                        runtime,
-                                        &dirs(&artifact),
-                                        &env,
-                                        true,
-                                    )
-                                    .await;
-                                    run.stderr = format!(
-                                        "[abimatrix: {note}; this is the cell's second run]\n{}",
-                                        run.stderr
-                                    );
-                                }
-                            }
                             result.stdout = run.stdout;
                             result.stderr = run.stderr;
                             result.duration = run.duration;
@@ -699,6 +656,48 @@ async fn cell_node(
         grid.cell_done(v).await;
     }
     ctx.send(Event::CellFinished(Box::new(result)));
+}
+
+/// The cell's probe, with the row's artifact and the cell's layer on its
+/// path. A failure that could come from a damaged cache entry gets a
+/// second opinion ([`second_opinion`]); when an entry was damaged and made
+/// again, the cell runs once more, in a process of its own, and says so.
+#[allow(clippy::too_many_arguments)]
+async fn run_cell(
+    ctx: &Ctx,
+    grid: &Grid,
+    build: usize,
+    runtime: usize,
+    artifact: &Artifact,
+    env: &NumpyEnv,
+    build_env: Option<SharedEnv>,
+    layer: Option<PathBuf>,
+) -> ProbeRun {
+    let dirs = |a: &Artifact| {
+        [Some(a.dir.clone()), layer.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+    };
+    let run = probe_cell(ctx, grid, build, runtime, &dirs(artifact), env, false).await;
+    if !suspicious(&run) {
+        return run;
+    }
+    let build_env = match build_env {
+        Some(e) => e.await.ok(),
+        None => None,
+    };
+    let Some((env, artifact, note)) =
+        second_opinion(ctx, grid, build, env, build_env.as_deref(), artifact).await
+    else {
+        return run;
+    };
+    let mut again = probe_cell(ctx, grid, build, runtime, &dirs(&artifact), &env, true).await;
+    again.stderr = format!(
+        "[abimatrix: {note}; this is the cell's second run]\n{}",
+        again.stderr
+    );
+    again
 }
 
 /// A layer's resolution, remembered for a day (a warm run runs no `uv pip
