@@ -278,16 +278,7 @@ fn a_store_that_cannot_be_linked_leaves_private_copies() {
     let cache = p.path("cache");
     let store = cache.join("v2/store");
     std::fs::create_dir_all(&store).unwrap();
-    let json = p.path("results.json");
-    let output = common::matrix_over_tmpfs(&store, "512m")
-        .args(["run", "-q", "--color", "never", "--cache-dir"])
-        .arg(&cache)
-        .arg("-c")
-        .arg(p.path("matrix.toml"))
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
+    let (output, json) = common::run_over_tmpfs(&p, &store, "512m", &cache);
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{err}");
     let doc = common::read_json(&json);

@@ -407,11 +407,17 @@ impl Project {
     }
 }
 
-/// `matrix` in a private mount namespace (`unshare -rm`: no root needed
-/// where user namespaces are allowed, nothing to unmount) with a tmpfs of
-/// `size` mounted over `dir`; the test fails naming what it needs when
-/// such a mount cannot be made here. Add `run ...` and the rest.
-pub fn matrix_over_tmpfs(dir: &Path, size: &str) -> Command {
+/// `matrix run -q` of `project`'s matrix.toml with `--cache-dir cache`,
+/// in a private mount namespace (`unshare -rm`: no root needed where user
+/// namespaces are allowed, nothing to unmount) with a tmpfs of `size`
+/// mounted over `mount`; its output and its results file. The test fails
+/// naming what it needs when such a mount cannot be made here.
+pub fn run_over_tmpfs(
+    project: &Project,
+    mount: &Path,
+    size: &str,
+    cache: &Path,
+) -> (Output, PathBuf) {
     let probe = Command::new("unshare")
         .args([
             "-rm",
@@ -422,16 +428,25 @@ pub fn matrix_over_tmpfs(dir: &Path, size: &str) -> Command {
             &format!("size={size}"),
             "tmpfs",
         ])
-        .arg(dir)
+        .arg(mount)
         .output();
     require(
         probe.is_ok_and(|o| o.status.success()),
         "a tmpfs mounted with `unshare -rm` (root, or user namespaces)",
     );
+    let json = project.path("results.json");
     let script = "mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && shift 2 && exec \"$@\"";
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-rm", "sh", "-c", script, "sh", size])
-        .arg(dir)
-        .arg(env!("CARGO_BIN_EXE_matrix"));
-    cmd
+    let output = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh", size])
+        .arg(mount)
+        .arg(env!("CARGO_BIN_EXE_matrix"))
+        .args(["run", "-q", "--color", "never", "--cache-dir"])
+        .arg(cache)
+        .arg("-c")
+        .arg(project.path("matrix.toml"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run matrix");
+    (output, json)
 }

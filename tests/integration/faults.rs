@@ -682,16 +682,7 @@ fn a_full_disk_is_a_clear_error_that_loses_no_cell() {
     p.write("matrix.toml", &numpy(&["2.0.*"], &["1.26.*", "2.0.*"]));
     let small = p.path("small");
     std::fs::create_dir_all(&small).unwrap();
-    let json = p.path("results.json");
-    let output = common::matrix_over_tmpfs(&small, "2m")
-        .args(["run", "-q", "--color", "never", "--cache-dir"])
-        .arg(&small)
-        .arg("-c")
-        .arg(p.path("matrix.toml"))
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
+    let (output, json) = common::run_over_tmpfs(&p, &small, "2m", &small);
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{err}");
     assert!(err.contains("the disk filled up"), "{err}");
