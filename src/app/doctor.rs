@@ -165,6 +165,7 @@ async fn measure(
         Network::Online
     };
     let memo = Arc::new(Memo::open(Some(Memo::path_in(&root)), network));
+    let _written = Memo::flush_on_drop(&memo);
     let base = d.environment.base_executable.to_string_lossy().into_owned();
     let interpreter =
         crate::python::find(&base, &memo)

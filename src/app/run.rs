@@ -29,6 +29,8 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(i) => i,
         Err(exit) => return exit,
     };
+    // Whatever way this run ends, what it learned is written.
+    let _memo = Memo::flush_on_drop(&inputs.options.memo);
     let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let mut stop = std::pin::pin!(interrupted());
     let plan = tokio::select! {
