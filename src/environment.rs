@@ -11,7 +11,7 @@
 //! file means a rebuild, never a wrong grid; `matrix cache verify` and a
 //! suspicious cell failure check every hash.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -214,17 +214,17 @@ enum Shared {
 /// Proves the environment at `dir` file by file and links each of NumPy's
 /// files to the store; returns the manifest that proves it from now on.
 fn share(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Shared> {
-    let (paths, wheel_hashes) = numpy_files(dir, version).map_err(Shared::Io)?;
-    let mut files = Vec::with_capacity(paths.len());
+    let listed = numpy_files(dir, version).map_err(Shared::Io)?;
+    let mut files = Vec::with_capacity(listed.len());
     let mut adopted = HashSet::new();
     let mut private = Vec::new();
-    for path in paths {
-        let Some(expected) = wheel_hashes.get(&path) else {
+    for (path, wheel_hash) in listed {
+        let Some(expected) = wheel_hash else {
             private.push(path);
             continue;
         };
         let full = dir.join(&path);
-        let Some((_, meta)) = store.adopt(&full, expected).map_err(Shared::Io)? else {
+        let Some((_, meta)) = store.adopt(&full, &expected).map_err(Shared::Io)? else {
             return Err(Shared::Unproven(format!(
                 "{} differs from the wheel's RECORD",
                 full.display()
@@ -236,7 +236,7 @@ fn share(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Share
         files.push(FileRecord {
             path,
             size: meta.len(),
-            sha256: expected.clone(),
+            sha256: expected,
             ino: meta.ino(),
             ctime_ns: crate::cache::manifest::ctime_ns(&meta),
         });
@@ -263,13 +263,7 @@ fn detach(dir: &Path, adopted: &HashSet<u64>) -> std::io::Result<()> {
         } else if kind.is_file() {
             let meta = entry.metadata()?;
             if meta.nlink() > 1 && !adopted.contains(&meta.ino()) {
-                let path = entry.path();
-                let mut name = std::ffi::OsString::from(".");
-                name.push(entry.file_name());
-                name.push(".abimatrix-copy");
-                let tmp = path.with_file_name(name);
-                std::fs::copy(&path, &tmp)?;
-                std::fs::rename(&tmp, &path)?;
+                crate::cache::store::make_private(&entry.path())?;
             }
         }
     }
@@ -281,18 +275,17 @@ fn detach(dir: &Path, adopted: &HashSet<u64>) -> std::io::Result<()> {
 /// (bytecode aside: a newer .pyc of the same source is Python's to write);
 /// with the hex SHA-256 the RECORD gives each of NumPy's files, where it
 /// gives one.
-fn numpy_files(
-    dir: &Path,
-    version: &Version,
-) -> std::io::Result<(Vec<String>, HashMap<String, String>)> {
+fn numpy_files(dir: &Path, version: &Version) -> std::io::Result<Vec<(String, Option<String>)>> {
     let site = site_packages(dir).ok_or_else(|| std::io::Error::other("no site-packages"))?;
     let site_rel = site.strip_prefix(dir).unwrap_or(&site).to_path_buf();
     let record = site
         .join(format!("numpy-{version}.dist-info"))
         .join("RECORD");
     let text = std::fs::read_to_string(&record)?;
-    let mut paths = vec!["pyvenv.cfg".to_string(), "bin/python".to_string()];
-    let mut hashes = HashMap::new();
+    let mut files = vec![
+        ("pyvenv.cfg".to_string(), None),
+        ("bin/python".to_string(), None),
+    ];
     for line in text.lines() {
         // path,hash,size; paths with commas are quoted, and none of NumPy's
         // are, so a plain split is exact here.
@@ -304,12 +297,9 @@ fn numpy_files(
             continue;
         }
         let path = site_rel.join(path).to_string_lossy().into_owned();
-        if let Some(hex) = fields.next().and_then(record_sha256) {
-            hashes.insert(path.clone(), hex);
-        }
-        paths.push(path);
+        files.push((path, fields.next().and_then(record_sha256)));
     }
-    Ok((paths, hashes))
+    Ok(files)
 }
 
 /// The hex SHA-256 of a RECORD hash field (`sha256=` and unpadded URL-safe

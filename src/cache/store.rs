@@ -92,15 +92,15 @@ impl Store {
         let mut source = File::open(file)?;
         let meta = source.metadata()?;
         let copy = File::open(&stored).and_then(|f| f.metadata().map(|m| (f, m)));
+        let proven = |source: &mut File| -> std::io::Result<bool> {
+            Ok(hash_and_copy(source, &mut std::io::sink())? == sha256)
+        };
         let adopted = match copy {
             // Linked already (a link renamed over a link to the same inode
             // would be left behind, POSIX rename does nothing then): proven
             // by the hash alone.
             Ok((_, m)) if m.ino() == meta.ino() && m.dev() == meta.dev() => {
-                if hash_and_copy(&mut source, &mut std::io::sink())? != sha256 {
-                    return Ok(None);
-                }
-                return Ok(Some((Adopted::Linked, meta)));
+                return Ok(proven(&mut source)?.then_some((Adopted::Linked, meta)));
             }
             Ok((mut copy, m)) if m.len() == meta.len() => {
                 let (hash, same) = hash_and_compare(&mut source, &mut copy)?;
@@ -123,9 +123,10 @@ impl Store {
                     }
                     Adopted::Stored
                 }
-                // Another run is writing it now: make ours, whole.
+                // Another run is writing it now: make ours, whole, as for a
+                // damaged copy below.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if hash_and_copy(&mut source, &mut std::io::sink())? != sha256 {
+                    if !proven(&mut source)? {
                         return Ok(None);
                     }
                     self.replace(file, &stored)?;
@@ -137,7 +138,7 @@ impl Store {
             // that died): replaced by rename, so environments linked to a
             // damaged inode keep theirs and find it at their next check.
             Ok(_) => {
-                if hash_and_copy(&mut source, &mut std::io::sink())? != sha256 {
+                if !proven(&mut source)? {
                     return Ok(None);
                 }
                 self.replace(file, &stored)?;
@@ -153,9 +154,7 @@ impl Store {
                 // `cache verify` running beside us): the file must still
                 // share no inode with anything outside its environment. Its
                 // own content is proven by the hash above.
-                let tmp = temporary_beside(file);
-                std::fs::copy(file, &tmp)?;
-                std::fs::rename(&tmp, file)?;
+                make_private(file)?;
                 Adopted::Private
             }
         };
@@ -200,29 +199,29 @@ impl Store {
     /// Bytes and count of the store's files that no environment links to
     /// any more (their only link is the store's).
     pub fn unlinked(&self) -> (u64, usize) {
-        let mut bytes = 0;
-        let mut count = 0;
-        self.each_file(|_, meta| {
-            if meta.nlink() == 1 {
-                bytes += meta.blocks() * 512;
-                count += 1;
-            }
-        });
-        (bytes, count)
+        let files = self.unlinked_files();
+        (files.iter().map(|(_, b)| b).sum(), files.len())
     }
 
     /// Removes the files no environment links to any more; returns their
     /// bytes and count.
     pub fn remove_unlinked(&self) -> (u64, usize) {
-        let mut gone = Vec::new();
-        self.each_file(|path, meta| {
-            if meta.nlink() == 1 {
-                gone.push((path.to_path_buf(), meta.blocks() * 512));
-            }
-        });
-        gone.iter()
+        self.unlinked_files()
+            .iter()
             .filter(|(path, _)| std::fs::remove_file(path).is_ok())
             .fold((0, 0), |(bytes, n), (_, b)| (bytes + b, n + 1))
+    }
+
+    /// The store's files whose only link is the store's, with their bytes
+    /// on disk.
+    fn unlinked_files(&self) -> Vec<(PathBuf, u64)> {
+        let mut files = Vec::new();
+        self.each_file(|path, meta| {
+            if meta.nlink() == 1 {
+                files.push((path.to_path_buf(), meta.blocks() * 512));
+            }
+        });
+        files
     }
 
     /// Re-hashes every file of the store against its name and removes the
@@ -262,28 +261,21 @@ impl Store {
 
 /// The hex SHA-256 of `source`, and whether `copy` holds the same bytes.
 fn hash_and_compare(source: &mut File, copy: &mut File) -> std::io::Result<(String, bool)> {
-    with_buffers(|a, b| hash_and_compare_with(source, copy, a, b))
-}
-
-fn hash_and_compare_with(
-    source: &mut File,
-    copy: &mut File,
-    a: &mut [u8],
-    b: &mut [u8],
-) -> std::io::Result<(String, bool)> {
-    let mut hasher = Sha256::new();
-    let mut same = true;
-    loop {
-        let n = read_full(source, a)?;
-        if same {
-            let m = read_full(copy, b)?;
-            same = n == m && a[..n] == b[..m];
+    with_buffers(|a, b| {
+        let mut hasher = Sha256::new();
+        let mut same = true;
+        loop {
+            let n = read_full(source, a)?;
+            if same {
+                let m = read_full(copy, b)?;
+                same = n == m && a[..n] == b[..m];
+            }
+            if n == 0 {
+                return Ok((hex(hasher.finalize().as_slice()), same));
+            }
+            hasher.update(&a[..n]);
         }
-        if n == 0 {
-            return Ok((hex(hasher.finalize().as_slice()), same));
-        }
-        hasher.update(&a[..n]);
-    }
+    })
 }
 
 /// The hex SHA-256 of `source`, its bytes written to `out` on the way.
@@ -319,6 +311,16 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 fn link_over(target: &Path, file: &Path) -> std::io::Result<()> {
     let tmp = temporary_beside(file);
     std::fs::hard_link(target, &tmp)?;
+    std::fs::rename(&tmp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Replaces `file` with a copy of itself that shares its inode with
+/// nothing (written beside it, then renamed over it).
+pub(crate) fn make_private(file: &Path) -> std::io::Result<()> {
+    let tmp = temporary_beside(file);
+    std::fs::copy(file, &tmp)?;
     std::fs::rename(&tmp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

@@ -73,6 +73,16 @@ impl AxisEntry {
         }
     }
 
+    /// Why its release is yanked on the index ("" when no reason was
+    /// given), for a NumPy release and a package row alike.
+    pub fn yanked(&self) -> Option<&str> {
+        match self {
+            AxisEntry::Numpy { origin, .. } => origin.yanked.as_deref(),
+            AxisEntry::Row(row) => row.yanked.as_deref(),
+            AxisEntry::Missing { .. } => None,
+        }
+    }
+
     pub fn version(&self) -> Option<&Version> {
         match self {
             AxisEntry::Numpy { version, .. } => Some(version),

@@ -17,8 +17,9 @@
 //! environment is in the cache is not even looked up; `--offline` uses only
 //! what is remembered.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::future::join_all;
 use pep440_rs::Version;
@@ -43,6 +44,9 @@ pub struct Resolver<'a> {
     cache: Option<&'a std::path::Path>,
     resolution: Resolution,
     releases: OnceCell<Result<Vec<Release>, InstallError>>,
+    /// Package rows' release lists, each read once however many rows (and
+    /// interpreters) pin its project; empty when it cannot be read.
+    row_releases: std::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<Release>>>>>,
 }
 
 /// One interpreter's axis, and what was asked for but has no wheel for it.
@@ -66,6 +70,7 @@ impl<'a> Resolver<'a> {
             cache,
             resolution,
             releases: OnceCell::new(),
+            row_releases: Default::default(),
         }
     }
 
@@ -127,15 +132,13 @@ impl<'a> Resolver<'a> {
         let RowSource::Requirement(r) = source else {
             return Ok(row);
         };
-        if row.version.is_none() {
-            row.version = self.row_version(interpreter, r, &row.name).await?;
-        }
-        if let Some(v) = row
-            .version
-            .as_deref()
-            .and_then(|v| v.parse::<Version>().ok())
-        {
-            row.yanked = self.yanked(interpreter, &row.name, &v).await;
+        match row.version.as_deref().map(str::parse::<Version>) {
+            // Only an exact pin can take a yanked release (PEP 592: a
+            // resolver passes over them otherwise), so only a pin is looked
+            // up.
+            Some(Ok(pinned)) => row.yanked = self.yanked(interpreter, &row.name, &pinned).await,
+            Some(Err(_)) => {}
+            None => row.version = self.row_version(interpreter, r, &row.name).await?,
         }
         Ok(row)
     }
@@ -189,13 +192,22 @@ impl<'a> Resolver<'a> {
         project: &str,
         version: &Version,
     ) -> Option<String> {
-        let releases = index::releases_remembered(interpreter, project, self.memo)
-            .await
-            .ok()?;
-        releases
-            .into_iter()
-            .find(|r| r.version == *version)
-            .and_then(|r| r.yanked)
+        let list = self
+            .row_releases
+            .lock()
+            .ok()?
+            .entry(project.to_string())
+            .or_default()
+            .clone();
+        list.get_or_init(|| async {
+            index::releases_remembered(interpreter, project, self.memo)
+                .await
+                .unwrap_or_default()
+        })
+        .await
+        .iter()
+        .find(|r| r.version == *version)
+        .and_then(|r| r.yanked.clone())
     }
 
     /// Whether any release matching `request` exists on the index at all,

@@ -264,8 +264,7 @@ impl Installer {
         let spec = match self {
             Installer::Unusable(why) => return Err(why.clone()),
             Installer::Uv { uv, .. } => uv
-                .pip_install_placed(venv_python)
-                .args(fetch.uv_flags())
+                .pip_install_placed(venv_python, fetch.uv_flags())
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
             Installer::Pip => super::index::configured()

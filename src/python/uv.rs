@@ -85,21 +85,16 @@ impl Uv {
     /// site-packages (or a damaged environment) would then corrupt every
     /// later environment made from that cache. Copies keep each its own.
     pub fn pip_install(&self, python: &Path) -> Spec {
-        self.command([
-            "pip",
-            "install",
-            "--quiet",
-            "--link-mode",
-            "copy",
-            "--python",
-        ])
-        .arg(python)
+        self.pip_install_placed(python, &["--link-mode", "copy"])
     }
 
-    /// `uv pip install` for a caller that says how files are placed
-    /// (`--link-mode`).
-    pub fn pip_install_placed(&self, python: &Path) -> Spec {
-        self.command(["pip", "install", "--quiet", "--python"])
+    /// `uv pip install` with the files placed as `placement` says (its
+    /// `--link-mode`, and `--no-cache`), for a caller that handles what
+    /// hard links would share.
+    pub fn pip_install_placed(&self, python: &Path, placement: &[&str]) -> Spec {
+        self.command(["pip", "install", "--quiet"])
+            .args(placement)
+            .arg("--python")
             .arg(python)
     }
 

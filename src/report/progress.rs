@@ -261,12 +261,7 @@ pub fn header_text(h: &RunHeader) -> String {
         axis.iter()
             .map(|a| match a {
                 AxisEntry::Missing { request, .. } => format!("{request} (unavailable)"),
-                AxisEntry::Numpy { origin, .. } if origin.yanked.is_some() => {
-                    format!("{} (yanked)", a.label())
-                }
-                AxisEntry::Row(row) if row.yanked.is_some() => {
-                    format!("{} (yanked)", a.label())
-                }
+                _ if a.yanked().is_some() => format!("{} (yanked)", a.label()),
                 AxisEntry::Numpy { origin, .. } if origin.wheel.is_some() => {
                     format!("{} (local wheel)", a.label())
                 }

@@ -160,10 +160,7 @@ fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
             unavailable: a.unavailable().map(str::to_string),
             label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
             index: a.origin().and_then(|o| o.index.clone()),
-            yanked: match a {
-                AxisEntry::Row(row) => row.yanked.clone(),
-                _ => a.origin().and_then(|o| o.yanked.clone()),
-            },
+            yanked: a.yanked().map(str::to_string),
             wheel: a.origin().and_then(|o| o.wheel.clone()),
         })
         .collect()

@@ -78,6 +78,12 @@ impl Ctx {
         // The receiver only goes away when the process is ending anyway.
         let _ = self.events.send(event);
     }
+
+    /// The store cached environments share files through (none with
+    /// `--fresh`).
+    fn store(&self) -> Option<Store> {
+        self.plan.cache.as_deref().map(Store::in_root)
+    }
 }
 
 /// One interpreter's part of the graph.
@@ -294,7 +300,7 @@ async fn env_node(
         &version,
         wheel,
         place(cached.as_deref(), &temporary),
-        ctx.plan.cache.as_deref().map(Store::in_root).as_ref(),
+        ctx.store().as_ref(),
         || {
             ctx.send(Event::EnvStarted {
                 grid: grid.index,
@@ -782,7 +788,7 @@ async fn second_opinion(
             &env.numpy,
             grid.plan.wheel_of(&env.numpy),
             Place::Cached(&env.dir),
-            ctx.plan.cache.as_deref().map(Store::in_root).as_ref(),
+            ctx.store().as_ref(),
             || {},
         )
         .await

@@ -102,20 +102,23 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
     );
 
     // Each shard on a "fresh machine" (no cache) with the artifacts.
-    let mut shards = Vec::new();
-    for k in 1..=2 {
-        let name = format!("shard-{k}.json");
-        let out = p.matrix_here(&[
+    let shard = |which: &str, json: &str| {
+        p.matrix_here(&[
             "run",
             "-q",
             "--fresh",
             "--artifacts",
             "artifacts",
             "--shard",
-            &format!("{k}/2"),
+            which,
             "--json",
-            &name,
-        ]);
+            json,
+        ])
+    };
+    let mut shards = Vec::new();
+    for k in 1..=2 {
+        let name = format!("shard-{k}.json");
+        let out = shard(&format!("{k}/2"), &name);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let doc = common::read_json(&p.path(&name));
         let builds = doc["grids"][0]["builds"].as_array().unwrap();
@@ -158,17 +161,7 @@ fn builds_are_made_once_tested_on_every_shard_and_a_lost_shard_fails_the_gate() 
     // The source changed after the build job: the shard builds again
     // rather than test what no longer matches it.
     p.sample_variant(|c| format!("{c}\n/* edited after the build job */\n"));
-    let out = p.matrix_here(&[
-        "run",
-        "-q",
-        "--fresh",
-        "--artifacts",
-        "artifacts",
-        "--shard",
-        "1/2",
-        "--json",
-        "again.json",
-    ]);
+    let out = shard("1/2", "again.json");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc = common::read_json(&p.path("again.json"));
     let builds = doc["grids"][0]["builds"].as_array().unwrap();

@@ -54,9 +54,7 @@ impl Project {
     }
 
     pub fn run_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let json = self.path(&format!("results-{n}.json"));
+        let json = self.path(&format!("results-{}.json", next_run()));
         let mut cmd = matrix();
         cmd.args(["run", "--color", "never", "-c"])
             .arg(self.path("matrix.toml"))
@@ -64,6 +62,25 @@ impl Project {
             .arg(&json)
             .args(extra)
             .current_dir(self.dir.path());
+        Run::of(cmd, env, json)
+    }
+}
+
+/// A number no other run of this test binary's has had: each run's
+/// results file is its own.
+fn next_run() -> usize {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn matrix() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_matrix"))
+}
+
+impl Run {
+    /// Runs `cmd` (a `matrix run` writing its results to `json`) with `env`
+    /// added, and reads the results it wrote, if any.
+    fn of(mut cmd: Command, env: &[(&str, &str)], json: PathBuf) -> Run {
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -77,13 +94,7 @@ impl Project {
             json,
         }
     }
-}
 
-pub fn matrix() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_matrix"))
-}
-
-impl Run {
     pub fn code(&self) -> Option<i32> {
         self.output.status.code()
     }
@@ -241,26 +252,12 @@ impl Project {
 
     /// `matrix run ARGS` started in `cwd` (paths in ARGS relative to it).
     pub fn run_in(&self, cwd: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("here-{n}.json");
+        let name = format!("here-{}.json", next_run());
         let mut cmd = matrix();
         cmd.args(["run", "--color", "never", "--json", &name])
             .args(extra)
             .current_dir(cwd);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let output = cmd.output().expect("run matrix");
-        let json = cwd.join(&name);
-        let results = std::fs::read_to_string(&json)
-            .ok()
-            .map(|text| serde_json::from_str(&text).expect("results are JSON"));
-        Run {
-            output,
-            results,
-            json,
-        }
+        Run::of(cmd, env, cwd.join(&name))
     }
 }
 
