@@ -96,6 +96,19 @@ impl Hanging {
         (child, err)
     }
 
+    /// Starts the grid, and once a cell has finished and the hanging one
+    /// runs, kills matrix with SIGKILL (no cleanup of ours runs); returns
+    /// when the orphaned probe has died with it.
+    fn kill_9_mid_grid(&self) {
+        let (mut child, err) = self.spawn(&[]);
+        let hung = self.wait_mid_grid(&err);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        wait_for("the orphaned probe to die", Duration::from_secs(3), || {
+            !running(hung)
+        });
+    }
+
     /// Waits until one cell finished and the hanging one is running.
     fn wait_mid_grid(&self, err: &Path) -> i32 {
         wait_for(
@@ -210,13 +223,7 @@ fn a_second_interrupt_exits_at_once() {
 #[test]
 fn kill_9_then_resume_runs_only_what_had_not_finished() {
     let h = hanging("kill -9");
-    let (mut child, err) = h.spawn(&[]);
-    let hung = h.wait_mid_grid(&err);
-    child.kill().unwrap(); // SIGKILL: no cleanup of ours runs
-    child.wait().unwrap();
-    wait_for("the orphaned probe to die", Duration::from_secs(3), || {
-        !running(hung)
-    });
+    h.kill_9_mid_grid();
 
     std::fs::remove_file(&h.hang).unwrap();
     let resumed = h.p.run(&["--resume"]);
@@ -261,13 +268,7 @@ fn kill_9_then_resume_runs_only_what_had_not_finished() {
 #[test]
 fn resume_judges_afresh_and_refuses_another_matrix() {
     let h = hanging("rejudge");
-    let (mut child, err) = h.spawn(&[]);
-    let hung = h.wait_mid_grid(&err);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    wait_for("the orphaned probe to die", Duration::from_secs(3), || {
-        !running(hung)
-    });
+    h.kill_9_mid_grid();
     // The journaled cell (2.0 → 1.26, a pass) is now expected to fail.
     let config = h.p.read("matrix.toml");
     h.p.write(
@@ -296,13 +297,7 @@ fn resume_judges_afresh_and_refuses_another_matrix() {
 
     // Interrupted again, then the probe changes: no resume.
     std::fs::write(&h.hang, "").unwrap();
-    let (mut child, err) = h.spawn(&[]);
-    let hung = h.wait_mid_grid(&err);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    wait_for("the orphaned probe to die", Duration::from_secs(3), || {
-        !running(hung)
-    });
+    h.kill_9_mid_grid();
     let probe = h.p.read("ext/probe.py");
     h.p.write("ext/probe.py", &format!("{probe}\nassert True\n"));
     let refused = h.p.run(&["--resume"]);
