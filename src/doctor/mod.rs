@@ -73,7 +73,10 @@ impl DoctorError {
 /// environment's, else `python3` on PATH.
 pub fn choose_python(given: Option<&Path>) -> Result<PathBuf, DoctorError> {
     if let Some(p) = given {
-        return Ok(p.to_path_buf());
+        // Made absolute against the folder the user typed it in, not
+        // resolved: the trials run from the tool's own folders, and a
+        // virtual environment's `bin/python` link must stay the link.
+        return Ok(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(venv).join("bin").join("python"));
