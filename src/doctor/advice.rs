@@ -534,7 +534,13 @@ mod tests {
             tops: vec!["pandas".into()],
             numpy_requires: vec!["numpy>=1.23.2; python_version >= \"3.11\"".into()],
         }];
-        let a = advise(&[t.clone()], &remedy, &broken, "2.0.2", Some(&v("3.11.7")));
+        let a = advise(
+            std::slice::from_ref(&t),
+            &remedy,
+            &broken,
+            "2.0.2",
+            Some(&v("3.11.7")),
+        );
         assert_eq!(
             a.missing,
             ["install pytz, python-dateutil: pandas 2.0.3 needs them (not a NumPy problem)"]

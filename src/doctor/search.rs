@@ -105,10 +105,9 @@ impl Search {
         let mut start = None;
         for i in self.live().rev() {
             match self.states[i] {
+                // The newest untried: nothing is known yet.
                 State::Untried => {
-                    if start.is_none() {
-                        return None;
-                    }
+                    start?;
                 }
                 State::Tried(Verdict::Pass) => start = Some(i),
                 State::Tried(_) => return start.map(|s| (s, Some(i))),
