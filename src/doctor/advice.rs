@@ -179,7 +179,7 @@ pub fn advise(
             .filter(|c| g.numpy_caused(c))
             .map(|c| c.numpy.clone())
             .collect();
-        fails_under.sort_by_key(|v| v.parse::<Version>().unwrap_or_else(|_| Version::new([0])));
+        fails_under.sort_by_key(|v| super::remedy::version_key(v));
         fails_under.dedup();
         if !fails_under.is_empty() {
             advice.wrong_declarations.push(WrongDeclaration {

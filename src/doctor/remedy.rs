@@ -350,15 +350,8 @@ pub async fn measure(
     let lowest = lowest_series(&numpy_versions, broken, Some(&setup.interpreter.version));
     let runtime = runtime_requests(&setup.installed_numpy, lowest.as_ref());
     for b in broken {
-        let grid = Grid {
-            what: format!("{} {}", b.name, b.version),
-            rows: vec![format!("{}=={}", b.name, b.version)],
-            runtime: runtime.clone(),
-            packages: vec![b.clone()],
-            beside: Vec::new(),
-        };
-        let doc = run_grid(setup, &grid, runner).await?;
-        let cells: Vec<Cell> = doc.cells.iter().map(Cell::of).collect();
+        let grid = Grid::releases(b, std::slice::from_ref(&b.version), runtime.clone());
+        let cells = run_grid(setup, &grid, runner).await?;
         for c in &cells {
             if c.numpy.parse::<Version>().is_ok() && !remedy.columns.contains(&c.numpy) {
                 remedy.columns.push(c.numpy.clone());
@@ -370,9 +363,7 @@ pub async fn measure(
             cells,
         });
     }
-    remedy
-        .columns
-        .sort_by_key(|v| v.parse::<Version>().unwrap_or_else(|_| Version::new([0])));
+    remedy.columns.sort_by_key(|v| version_key(v));
     let installed = setup.installed_numpy.clone();
     // Only what NumPy breaks needs another release.
     for b in broken {
@@ -425,6 +416,20 @@ struct Grid {
 }
 
 impl Grid {
+    /// Releases of one package as rows, each imported alone.
+    fn releases(p: &Package, versions: &[String], runtime: Vec<String>) -> Grid {
+        Grid {
+            what: format!("{} {}", p.name, versions.join(" ")),
+            rows: versions
+                .iter()
+                .map(|v| format!("{}=={v}", p.name))
+                .collect(),
+            runtime,
+            packages: vec![p.clone()],
+            beside: Vec::new(),
+        }
+    }
+
     /// The grid as a checked config. Written as matrix.toml text, the one
     /// form `Config` is made from today, in this one place; its file is
     /// kept in the doctor's folder for `explain`-style reading.
@@ -485,11 +490,12 @@ pub fn grid_probe(tops: &[String]) -> String {
     )
 }
 
+/// Runs `grid`; its cells as the doctor reports them.
 async fn run_grid(
     setup: &Setup,
     grid: &Grid,
     runner: GridRunner<'_>,
-) -> Result<Document, RemedyError> {
+) -> Result<Vec<Cell>, RemedyError> {
     let config = grid.config(setup)?;
     let plan = crate::plan::make(&config, &setup.options)
         .await
@@ -498,12 +504,13 @@ async fn run_grid(
             error: e.to_string(),
             hint: e.hint(),
         })?;
-    runner(Arc::new(plan), config)
+    let doc = runner(Arc::new(plan), config)
         .await
         .map_err(|error| RemedyError::Run {
             what: grid.what.clone(),
             error,
-        })
+        })?;
+    Ok(doc.cells.iter().map(Cell::of).collect())
 }
 
 /// `set` installed together under `numpy` in one fresh environment (the
@@ -524,8 +531,8 @@ async fn check_together(
         packages: all.to_vec(),
         beside: set.iter().skip(1).map(requirement).collect(),
     };
-    let doc = run_grid(setup, &grid, runner).await?;
-    let cell = doc.cells.first().map(Cell::of).unwrap_or_else(|| Cell {
+    let cells = run_grid(setup, &grid, runner).await?;
+    let cell = cells.into_iter().next().unwrap_or_else(|| Cell {
         version: String::new(),
         numpy: numpy.to_string(),
         outcome: OutcomeKind::Unavailable,
@@ -594,15 +601,9 @@ async fn upgrade(
         if next.is_empty() {
             break;
         }
-        let grid = Grid {
-            what: format!("{} {}", b.name, next[0]),
-            rows: next.iter().map(|v| format!("{}=={v}", b.name)).collect(),
-            runtime: runtime.clone(),
-            packages: vec![b.clone()],
-            beside: Vec::new(),
-        };
-        let doc = run_grid(setup, &grid, runner).await?;
-        let cells: Vec<Cell> = doc.cells.iter().map(Cell::of).collect();
+        let versions: Vec<String> = next.iter().map(ToString::to_string).collect();
+        let grid = Grid::releases(b, &versions, runtime.clone());
+        let cells = run_grid(setup, &grid, runner).await?;
         for v in &next {
             let cell = cells.iter().find(|c| c.version == v.to_string());
             let verdict = cell.map_or(Verdict::NotRun, Cell::verdict);
@@ -623,26 +624,22 @@ async fn upgrade(
             }
         }
     }
-    up.tried.sort_by_key(|c| {
-        std::cmp::Reverse(
-            c.version
-                .parse::<Version>()
-                .unwrap_or_else(|_| Version::new([0])),
-        )
-    });
-    up.skipped.sort_by_key(|s| {
-        std::cmp::Reverse(
-            s.version
-                .parse::<Version>()
-                .unwrap_or_else(|_| Version::new([0])),
-        )
-    });
+    up.tried
+        .sort_by_key(|c| std::cmp::Reverse(version_key(&c.version)));
+    up.skipped
+        .sort_by_key(|s| std::cmp::Reverse(version_key(&s.version)));
     let c = search.conclusion();
     up.oldest_passing = c.oldest_passing.map(|v| v.to_string());
     up.fails_below = c.fails_below.map(|v| v.to_string());
     up.narrowed = c.narrowed;
     up.out_of_order = c.out_of_order.iter().map(ToString::to_string).collect();
     Ok(up)
+}
+
+/// A version string as a version to sort by (what does not parse sorts
+/// first).
+pub fn version_key(v: &str) -> Version {
+    v.parse().unwrap_or_else(|_| Version::new([0]))
 }
 
 /// Every release of `project` on the index (from the remembered answer
