@@ -158,13 +158,14 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
     if !broken.is_empty() {
         let python = diagnosis.environment.version.parse().ok();
         let measured = diagnosis.remedy.clone().unwrap_or_default();
-        diagnosis.advice = Some(advice::advise(
+        let advice = advice::advise(
             &diagnosis.trials,
             &measured,
             &broken,
             &numpy,
             python.as_ref(),
-        ));
+        );
+        diagnosis.advice = (!advice.is_empty()).then_some(advice);
     }
     diagnosis.duration = start.elapsed();
     Ok(diagnosis)

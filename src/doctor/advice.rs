@@ -41,6 +41,13 @@ pub struct Advice {
     pub violated: Vec<String>,
 }
 
+impl Advice {
+    /// Nothing to say (no remedy measured, no dependency missing).
+    pub fn is_empty(&self) -> bool {
+        *self == Advice::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WrongDeclaration {
     pub name: String,
