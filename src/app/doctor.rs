@@ -11,8 +11,8 @@ use super::files::write_atomic;
 use super::{Exit, error, error_with_hint, interrupted, note};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::DoctorArgs;
-use crate::doctor::remedy::{self, Broken, Setup};
-use crate::doctor::{self, Diagnosis, DoctorError, report, scan, trial};
+use crate::doctor::remedy::{self, Package, Setup};
+use crate::doctor::{self, Diagnosis, DoctorError, advice, report, scan, trial};
 use crate::plan::{Plan, PlanOptions};
 use crate::python::InstallerChoice;
 use crate::report::{Progress, Reporter};
@@ -92,25 +92,28 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
     )
     .await
     .map_err(DoctorError::Work)?;
-    let broken: Vec<Broken> = trials
-        .iter()
-        .filter(|t| !t.passed())
-        .filter_map(|t| scan.suspects.iter().find(|s| s.name == t.name))
-        .map(|s| {
-            let mut tops: Vec<String> = s
-                .c_api_modules
-                .iter()
-                .filter_map(|m| m.split('.').next().map(String::from))
-                .collect();
-            tops.dedup();
-            Broken {
-                name: s.name.clone(),
-                version: s.version.clone(),
-                tops,
-                numpy_requires: s.numpy_requires.clone(),
-            }
-        })
-        .collect();
+    let packages = |passed: bool| -> Vec<Package> {
+        trials
+            .iter()
+            .filter(|t| t.passed() == passed)
+            .filter_map(|t| scan.suspects.iter().find(|s| s.name == t.name))
+            .map(|s| {
+                let mut tops: Vec<String> = s
+                    .c_api_modules
+                    .iter()
+                    .filter_map(|m| m.split('.').next().map(String::from))
+                    .collect();
+                tops.dedup();
+                Package {
+                    name: s.name.clone(),
+                    version: s.version.clone(),
+                    tops,
+                    numpy_requires: s.numpy_requires.clone(),
+                }
+            })
+            .collect()
+    };
+    let (broken, healthy) = (packages(false), packages(true));
     let mut diagnosis = Diagnosis {
         environment,
         scan,
@@ -131,12 +134,18 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
                     .join(", ")
             );
         }
-        match measure(args, &diagnosis, &broken, &numpy, jobs, work.path()).await {
-            Ok(r) => {
-                let python = diagnosis.environment.version.parse().ok();
-                diagnosis.advice = Some(remedy::advise(&r, &broken, &numpy, python.as_ref()));
-                diagnosis.remedy = Some(r);
-            }
+        match measure(
+            args,
+            &diagnosis,
+            &broken,
+            &healthy,
+            &numpy,
+            jobs,
+            work.path(),
+        )
+        .await
+        {
+            Ok(r) => diagnosis.remedy = Some(r),
             Err(e) => {
                 let mut why = e.to_string();
                 if let Some(h) = e.hint() {
@@ -146,6 +155,18 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
             }
         }
     }
+    if !broken.is_empty() {
+        let python = diagnosis.environment.version.parse().ok();
+        let measured = diagnosis.remedy.clone().unwrap_or_default();
+        let advice = advice::advise(
+            &diagnosis.trials,
+            &measured,
+            &broken,
+            &numpy,
+            python.as_ref(),
+        );
+        diagnosis.advice = (!advice.is_empty()).then_some(advice);
+    }
     diagnosis.duration = start.elapsed();
     Ok(diagnosis)
 }
@@ -153,7 +174,8 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
 async fn measure(
     args: &DoctorArgs,
     d: &Diagnosis,
-    broken: &[Broken],
+    broken: &[Package],
+    healthy: &[Package],
     numpy: &str,
     jobs: usize,
     work: &std::path::Path,
@@ -195,7 +217,7 @@ async fn measure(
             Box::pin(run_grid(plan, config, quiet));
         fut
     };
-    remedy::measure(&setup, broken, &mut runner).await
+    remedy::measure(&setup, broken, healthy, &mut runner).await
 }
 
 /// One remedy grid through the runner and the reporter, as `matrix run`

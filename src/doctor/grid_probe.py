@@ -1,12 +1,12 @@
 # `matrix doctor`'s probe for the grids it runs in its own environments:
-# after the row's top-level packages are imported (the grid's `imports`),
-# import every compiled module under them that uses NumPy's C API, by the
+# import each top-level package (the row's own are the grid's `imports`;
+# a set checked together has the others' too), then every compiled module
+# under them that uses NumPy's C API, by the
 # same rule as the scan (`MARKERS`, prepended by abimatrix from
 # src/doctor/scan.rs), so that another release of a package, whose modules
 # may have other names, is tried as thoroughly as the installed one.
 import importlib
 import os
-import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 
 suffixes = sorted(EXTENSION_SUFFIXES, key=len, reverse=True)
@@ -31,5 +31,5 @@ def c_api_modules(package):
 
 
 for top in TOPS:  # noqa: F821 - prepended
-    for name in c_api_modules(sys.modules[top]):
+    for name in c_api_modules(importlib.import_module(top)):
         importlib.import_module(name)

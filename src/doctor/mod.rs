@@ -5,15 +5,18 @@
 //! One stage per file, as the run's pipeline: [`scan`] reads the
 //! environment's files for suspects (nothing imported), [`trial`] imports
 //! each in its own child process of the user's interpreter, [`remedy`]
-//! measures fixes in the tool's own environments with the grid machinery,
-//! [`report`] renders it all. The user's environment is only ever read:
+//! measures fixes in the tool's own environments with the grid machinery
+//! (its release search is [`search`]), [`advice`] judges what to do from
+//! it all, [`report`] renders it. The user's environment is only ever read:
 //! its interpreter runs with `-I -B`, every trial install goes into the
 //! tool's cache, and a test hashes every file of a real broken environment
 //! before and after to hold this.
 
+pub mod advice;
 pub mod remedy;
 pub mod report;
 pub mod scan;
+pub mod search;
 pub mod trial;
 
 use std::path::{Path, PathBuf};
@@ -70,7 +73,10 @@ impl DoctorError {
 /// environment's, else `python3` on PATH.
 pub fn choose_python(given: Option<&Path>) -> Result<PathBuf, DoctorError> {
     if let Some(p) = given {
-        return Ok(p.to_path_buf());
+        // Made absolute against the folder the user typed it in, not
+        // resolved: the trials run from the tool's own folders, and a
+        // virtual environment's `bin/python` link must stay the link.
+        return Ok(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(venv).join("bin").join("python"));
@@ -114,7 +120,7 @@ pub struct Diagnosis {
     pub scan: scan::Scan,
     pub trials: Vec<trial::Trial>,
     pub remedy: Option<remedy::Remedy>,
-    pub advice: Option<remedy::Advice>,
+    pub advice: Option<advice::Advice>,
     /// Why the fixes were not measured, when they were not.
     pub remedy_error: Option<String>,
     pub duration: Duration,

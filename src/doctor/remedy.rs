@@ -1,30 +1,34 @@
 //! What fixes a broken environment, measured in the tool's own
 //! environments, never guessed and never tried in the user's.
 //!
-//! Two questions, each answered by the grid machinery `matrix run` uses for
-//! published packages (requirement rows installed from the index, their
-//! dependencies per column with the column's NumPy pinned, the same probe,
-//! isolation and classification), so every answer is a real import:
-//! - under which NumPy does every broken package, at its installed version,
-//!   import? One grid per package (each imports its own modules): the
-//!   installed NumPy, the newest release of each minor series from the
+//! Every answer is a real import made by the grid machinery `matrix run`
+//! uses for published packages (requirement rows installed from the index,
+//! their dependencies per column with the column's NumPy pinned, the same
+//! probe, isolation and classification). Three questions:
+//! - under which NumPy does every broken package, at its installed version
+//!   and with its dependencies installed, import? One grid per package:
+//!   the installed NumPy, the newest release of each minor series from the
 //!   oldest any package declares (at most [`MAX_SERIES`]), and the newest.
-//!   A column the package's metadata forbids is not run (as in `run`): a
-//!   NumPy it admits and fails under is a wrong declaration.
-//! - which release of each broken package imports under the installed
-//!   NumPy? Its newer releases, newest first, at most [`MAX_TRIES`]: the
-//!   newest of each minor series first, then the releases of the oldest
-//!   series that passed, so the oldest passing release is found with few
-//!   installs.
+//!   A column the package's metadata forbids is not run (as in `run`). The
+//!   installed NumPy's column also says whether NumPy breaks the package at
+//!   all: one that fails in the user's environment (a missing dependency)
+//!   but imports here is not NumPy's problem.
+//! - which release of each package NumPy breaks imports under the
+//!   installed NumPy? The oldest of the run of passing releases, found by
+//!   bisection over every newer release with a wheel for the interpreter
+//!   ([`super::search`], at most [`super::search::MAX_TRIES`] tries).
+//! - do the recommended fixes work *together*? The pin, and the upgrades,
+//!   are each installed as one set in one fresh environment with every
+//!   package that imports today, and every package is imported there.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pep440_rs::{Version, VersionSpecifiers};
+use pep440_rs::Version;
 use serde::Serialize;
 
+use super::search::{self, Search, Verdict};
 use crate::outcome::{FailureReason, OutcomeKind};
 use crate::plan::PlanOptions;
 use crate::python::Interpreter;
@@ -32,20 +36,26 @@ use crate::results::{CellDoc, Document};
 
 /// The most minor series of NumPy a grid spans.
 pub const MAX_SERIES: usize = 8;
-/// The most releases of one package tried under the installed NumPy.
-pub const MAX_TRIES: usize = 8;
-/// Of those, the most that are the newest of a minor series.
-const MAX_SERIES_TRIES: usize = 5;
 
-/// A broken package, as the grids need it.
+/// An installed package the remedy measures: a broken one, or one that
+/// imports today (checked beside the fixes).
 #[derive(Debug, Clone)]
-pub struct Broken {
+pub struct Package {
     pub name: String,
     pub version: String,
     /// Top-level packages holding its C-API modules (the grid's imports).
     pub tops: Vec<String>,
     /// Its `Requires-Dist` lines on numpy.
     pub numpy_requires: Vec<String>,
+}
+
+impl Package {
+    fn pinned(&self, version: &str) -> Pinned {
+        Pinned {
+            name: self.name.clone(),
+            version: version.to_string(),
+        }
+    }
 }
 
 /// Why the remedy could not be measured.
@@ -88,12 +98,19 @@ pub struct Cell {
     pub outcome: OutcomeKind,
     pub reason: Option<FailureReason>,
     pub message: String,
+    /// The whole error, as the cell's import printed it (empty on a pass).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
     /// The package's metadata forbids this NumPy (so it was not run).
     pub forbidden: bool,
 }
 
 impl Cell {
     fn of(c: &CellDoc) -> Cell {
+        let error = match c.outcome {
+            OutcomeKind::Fail | OutcomeKind::Crash => super::trial::whole_error(&c.stderr, ""),
+            _ => String::new(),
+        };
         Cell {
             version: c
                 .build
@@ -103,6 +120,7 @@ impl Cell {
             outcome: c.outcome,
             reason: c.reason,
             message: c.message.clone(),
+            error,
             forbidden: c.forbidden,
         }
     }
@@ -119,6 +137,17 @@ impl Cell {
             OutcomeKind::Pass | OutcomeKind::Fail | OutcomeKind::Crash | OutcomeKind::Timeout
         )
     }
+
+    /// What the search makes of it.
+    fn verdict(&self) -> Verdict {
+        if self.passed() {
+            Verdict::Pass
+        } else if self.ran() || self.forbidden {
+            Verdict::Fail
+        } else {
+            Verdict::NotRun
+        }
+    }
 }
 
 /// The installed version of one broken package under each NumPy.
@@ -129,15 +158,114 @@ pub struct PackageGrid {
     pub cells: Vec<Cell>,
 }
 
-/// The search for a release that imports under the installed NumPy.
-#[derive(Debug, Clone, Serialize)]
+impl PackageGrid {
+    /// Its cell under `numpy`.
+    pub fn at(&self, numpy: &str) -> Option<&Cell> {
+        self.cells.iter().find(|c| c.numpy == numpy)
+    }
+
+    /// Whether NumPy is what this cell's failure comes from: a reason
+    /// only NumPy gives (an ABI or API version, a struct size, a missing
+    /// symbol), a crash, or a failure that comes and goes with the NumPy
+    /// version in this row. A failure the same under every NumPy (a
+    /// missing dependency, the package's own bug) is not.
+    pub fn numpy_caused(&self, cell: &Cell) -> bool {
+        if !cell.ran() || cell.passed() {
+            return false;
+        }
+        let numpy_reason = matches!(
+            cell.reason,
+            Some(
+                FailureReason::AbiMajor
+                    | FailureReason::ApiVersion
+                    | FailureReason::DtypeSize
+                    | FailureReason::MissingSymbol
+            )
+        );
+        numpy_reason || cell.outcome == OutcomeKind::Crash || self.cells.iter().any(Cell::passed)
+    }
+}
+
+/// A release of a package the search did not try, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub version: String,
+    #[serde(flatten)]
+    pub why: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Yanked on the index (PEP 592): no installer picks it.
+    Yanked { reason: String },
+    /// No wheel for this interpreter.
+    NoWheel,
+    /// Tried, but could not be installed.
+    NotInstalled { message: String },
+}
+
+/// The search for the oldest release that imports under the installed
+/// NumPy.
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Upgrade {
     pub name: String,
     pub installed: String,
+    /// How many releases newer than the installed one have a wheel for
+    /// the interpreter: the search space.
+    pub candidates: usize,
+    /// The most releases the search may try.
+    pub max_tries: usize,
     /// Every release tried, newest first.
     pub tried: Vec<Cell>,
-    /// The oldest release of the run of passing ones from the newest.
+    /// Newer releases left out: yanked, without a wheel, not installable.
+    pub skipped: Vec<Skipped>,
+    /// The oldest release of the run of passing ones that ends at the
+    /// newest: the upgrade.
     pub oldest_passing: Option<String>,
+    /// The release just below it, tried and not passing (`None`: the
+    /// installed one is below it).
+    pub fails_below: Option<String>,
+    /// Every release between the two was tried.
+    pub narrowed: bool,
+    /// Releases that passed below one that failed.
+    pub out_of_order: Vec<String>,
+    /// Why the releases could not be listed, when they could not.
+    pub index_error: Option<String>,
+}
+
+/// A package at a version, as installed in a set check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pinned {
+    pub name: String,
+    pub version: String,
+}
+
+/// A recommended set installed together in one fresh environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetCheck {
+    pub numpy: String,
+    pub packages: Vec<Pinned>,
+    /// The one cell: every package's modules imported.
+    pub cell: Cell,
+}
+
+impl SetCheck {
+    pub fn passed(&self) -> bool {
+        self.cell.passed()
+    }
+
+    /// "numpy 1.26.4, connected-components-3d 3.14.1, pykdtree 1.4.3".
+    pub fn set(&self) -> String {
+        std::iter::once(format!("numpy {}", self.numpy))
+            .chain(
+                self.packages
+                    .iter()
+                    .map(|p| format!("{} {}", p.name, p.version)),
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Everything measured about the fixes.
@@ -147,6 +275,43 @@ pub struct Remedy {
     pub columns: Vec<String>,
     pub grids: Vec<PackageGrid>,
     pub upgrades: Vec<Upgrade>,
+    /// The recommended NumPy with every package, installed together.
+    pub pin_check: Option<SetCheck>,
+    /// The upgrades with every other package, under the installed NumPy.
+    pub upgrade_check: Option<SetCheck>,
+}
+
+impl Remedy {
+    /// Per column (ascending): whether every broken package passes there.
+    pub fn verdicts(&self) -> Vec<(String, bool)> {
+        self.columns
+            .iter()
+            .map(|v| {
+                let ok = !self.grids.is_empty()
+                    && self.grids.iter().all(|g| g.at(v).is_some_and(Cell::passed));
+                (v.clone(), ok)
+            })
+            .collect()
+    }
+
+    /// The newest NumPy under which every broken package passes.
+    pub fn everything_passes_under(&self) -> Option<String> {
+        self.verdicts()
+            .into_iter()
+            .rev()
+            .find(|(_, ok)| *ok)
+            .map(|(v, _)| v)
+    }
+
+    /// Whether NumPy breaks `name` at its installed version, with its
+    /// dependencies installed, under the installed NumPy.
+    pub fn numpy_breaks(&self, name: &str, installed_numpy: &str) -> Option<&Cell> {
+        self.grids
+            .iter()
+            .find(|g| g.name == name)
+            .and_then(|g| g.at(installed_numpy))
+            .filter(|c| (c.ran() && !c.passed()) || c.forbidden)
+    }
 }
 
 /// What the grids need from the command line and the machine.
@@ -160,33 +325,33 @@ pub struct Setup {
     pub work: PathBuf,
 }
 
-/// Runs one grid (its matrix as TOML) and returns its results; `run`
-/// drives the plan (the app layer owns progress and signals).
+/// Runs one grid and returns its results; `run` drives the plan (the app
+/// layer owns progress and signals).
 pub type GridRunner<'a> =
     &'a mut dyn FnMut(
         Arc<crate::plan::Plan>,
         crate::config::Config,
     ) -> futures::future::BoxFuture<'static, Result<Document, String>>;
 
-/// Measures both remedies for `broken`.
+/// Measures the fixes for `broken`; `healthy` are the packages that import
+/// today, installed beside the fixes when they are checked together.
 pub async fn measure(
     setup: &Setup,
-    broken: &[Broken],
+    broken: &[Package],
+    healthy: &[Package],
     runner: GridRunner<'_>,
 ) -> Result<Remedy, RemedyError> {
     let mut remedy = Remedy::default();
-    let numpy_versions = releases(setup, "numpy").await;
+    let numpy_versions = releases(setup, "numpy").await.unwrap_or_default();
+    let numpy_versions: Vec<Version> = tryable(setup, &numpy_versions)
+        .into_iter()
+        .cloned()
+        .collect();
     let lowest = lowest_series(&numpy_versions, broken, Some(&setup.interpreter.version));
     let runtime = runtime_requests(&setup.installed_numpy, lowest.as_ref());
     for b in broken {
-        let toml = matrix(
-            setup,
-            &[format!("{}=={}", b.name, b.version)],
-            &runtime,
-            &b.tops,
-        );
-        let doc = run_grid(setup, &format!("{} {}", b.name, b.version), &toml, runner).await?;
-        let cells: Vec<Cell> = doc.cells.iter().map(Cell::of).collect();
+        let grid = Grid::releases(b, std::slice::from_ref(&b.version), runtime.clone());
+        let cells = run_grid(setup, &grid, runner).await?;
         for c in &cells {
             if c.numpy.parse::<Version>().is_ok() && !remedy.columns.contains(&c.numpy) {
                 remedy.columns.push(c.numpy.clone());
@@ -198,33 +363,116 @@ pub async fn measure(
             cells,
         });
     }
-    remedy
-        .columns
-        .sort_by_key(|v| v.parse::<Version>().unwrap_or_else(|_| Version::new([0])));
+    remedy.columns.sort_by_key(|v| version_key(v));
+    let installed = setup.installed_numpy.clone();
+    // Only what NumPy breaks needs another release.
     for b in broken {
-        remedy.upgrades.push(upgrade(setup, b, runner).await?);
+        if remedy.numpy_breaks(&b.name, &installed).is_some() {
+            remedy.upgrades.push(upgrade(setup, b, runner).await?);
+        }
+    }
+    if remedy.upgrades.is_empty() {
+        // NumPy breaks none of them: neither a pin nor an upgrade is a fix.
+        return Ok(remedy);
+    }
+    if let Some(numpy) = remedy.everything_passes_under() {
+        let set: Vec<Pinned> = broken
+            .iter()
+            .chain(healthy)
+            .map(|p| p.pinned(&p.version))
+            .collect();
+        let all: Vec<Package> = broken.iter().chain(healthy).cloned().collect();
+        remedy.pin_check = Some(check_together(setup, &numpy, &all, set, runner).await?);
+    }
+    let mut set = Vec::new();
+    let mut all = Vec::new();
+    for p in broken.iter().chain(healthy) {
+        let version = match remedy.upgrades.iter().find(|u| u.name == p.name) {
+            Some(u) => match &u.oldest_passing {
+                Some(v) => v.clone(),
+                // Nothing to upgrade it to: the set cannot hold it.
+                None => continue,
+            },
+            None => p.version.clone(),
+        };
+        set.push(p.pinned(&version));
+        all.push(p.clone());
+    }
+    if remedy.upgrades.iter().any(|u| u.oldest_passing.is_some()) {
+        remedy.upgrade_check = Some(check_together(setup, &installed, &all, set, runner).await?);
     }
     Ok(remedy)
 }
 
-/// The matrix of one remedy grid: requirement rows, NumPy columns, the
-/// doctor's probe.
-fn matrix(setup: &Setup, rows: &[String], runtime: &[String], tops: &[String]) -> String {
-    let list = |v: &[String]| {
-        v.iter()
-            .map(|s| toml_string(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!(
-        "[python]\ninterpreter = {}\n\n[numpy]\nruntime = [{}]\n\n[extension]\nrequirements = [{}]\nimports = [{}]\nprobe = {}\n\n[run]\ntimeout = \"{}s\"\n",
-        toml_string(&setup.interpreter.executable.to_string_lossy()),
-        list(runtime),
-        list(rows),
-        list(tops),
-        toml_string(&grid_probe(tops)),
-        setup.timeout.as_secs().max(1),
-    )
+/// One remedy grid: requirement rows, NumPy columns, the doctor's probe
+/// over `packages` (the rows' own imports are the first's tops), and the
+/// requirements installed beside each row.
+struct Grid {
+    what: String,
+    rows: Vec<String>,
+    runtime: Vec<String>,
+    packages: Vec<Package>,
+    beside: Vec<String>,
+}
+
+impl Grid {
+    /// Releases of one package as rows, each imported alone.
+    fn releases(p: &Package, versions: &[String], runtime: Vec<String>) -> Grid {
+        Grid {
+            what: format!("{} {}", p.name, versions.join(" ")),
+            rows: versions
+                .iter()
+                .map(|v| format!("{}=={v}", p.name))
+                .collect(),
+            runtime,
+            packages: vec![p.clone()],
+            beside: Vec::new(),
+        }
+    }
+
+    /// The grid as a checked config. Written as matrix.toml text, the one
+    /// form `Config` is made from today, in this one place; its file is
+    /// kept in the doctor's folder for `explain`-style reading.
+    fn config(&self, setup: &Setup) -> Result<crate::config::Config, RemedyError> {
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| toml_string(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let imports: Vec<String> = self
+            .packages
+            .first()
+            .map(|p| p.tops.clone())
+            .unwrap_or_default();
+        let mut tops: Vec<String> = Vec::new();
+        for t in self.packages.iter().flat_map(|p| &p.tops) {
+            if !tops.contains(t) {
+                tops.push(t.clone());
+            }
+        }
+        let text = format!(
+            "[python]\ninterpreter = {}\n\n[numpy]\nruntime = [{}]\n\n[extension]\nrequirements = [{}]\nimports = [{}]\ntest-requires = [{}]\nprobe = {}\n\n[run]\ntimeout = \"{}s\"\n",
+            toml_string(&setup.interpreter.executable.to_string_lossy()),
+            list(&self.runtime),
+            list(&self.rows),
+            list(&imports),
+            list(&self.beside),
+            toml_string(&grid_probe(&tops)),
+            setup.timeout.as_secs().max(1),
+        );
+        let path = setup
+            .work
+            .join(format!("{}.toml", self.what.replace([' ', '/'], "-")));
+        std::fs::write(&path, &text).map_err(|source| RemedyError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        crate::config::Config::parse(&path, &text).map_err(|e| RemedyError::Config {
+            what: self.what.clone(),
+            error: e.to_string(),
+        })
+    }
 }
 
 fn toml_string(s: &str) -> String {
@@ -242,140 +490,183 @@ pub fn grid_probe(tops: &[String]) -> String {
     )
 }
 
+/// Runs `grid`; its cells as the doctor reports them.
 async fn run_grid(
     setup: &Setup,
-    what: &str,
-    toml: &str,
+    grid: &Grid,
     runner: GridRunner<'_>,
-) -> Result<Document, RemedyError> {
-    let path = setup
-        .work
-        .join(format!("{}.toml", what.replace([' ', '/'], "-")));
-    std::fs::write(&path, toml).map_err(|source| RemedyError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let config = crate::config::Config::parse(&path, toml).map_err(|e| RemedyError::Config {
-        what: what.to_string(),
-        error: e.to_string(),
-    })?;
+) -> Result<Vec<Cell>, RemedyError> {
+    let config = grid.config(setup)?;
     let plan = crate::plan::make(&config, &setup.options)
         .await
         .map_err(|e| RemedyError::Plan {
-            what: what.to_string(),
+            what: grid.what.clone(),
             error: e.to_string(),
             hint: e.hint(),
         })?;
-    runner(Arc::new(plan), config)
+    let doc = runner(Arc::new(plan), config)
         .await
         .map_err(|error| RemedyError::Run {
-            what: what.to_string(),
+            what: grid.what.clone(),
             error,
-        })
+        })?;
+    Ok(doc.cells.iter().map(Cell::of).collect())
 }
 
-/// The search for a release of `b` that imports under the installed NumPy.
+/// `set` installed together under `numpy` in one fresh environment (the
+/// first as the row, the others beside it, dependencies resolved with
+/// NumPy pinned), and every package of `all` imported there.
+async fn check_together(
+    setup: &Setup,
+    numpy: &str,
+    all: &[Package],
+    set: Vec<Pinned>,
+    runner: GridRunner<'_>,
+) -> Result<SetCheck, RemedyError> {
+    let requirement = |p: &Pinned| format!("{}=={}", p.name, p.version);
+    let grid = Grid {
+        what: format!("together under numpy {numpy}"),
+        rows: set.first().map(requirement).into_iter().collect(),
+        runtime: vec![numpy.to_string()],
+        packages: all.to_vec(),
+        beside: set.iter().skip(1).map(requirement).collect(),
+    };
+    let cells = run_grid(setup, &grid, runner).await?;
+    let cell = cells.into_iter().next().unwrap_or_else(|| Cell {
+        version: String::new(),
+        numpy: numpy.to_string(),
+        outcome: OutcomeKind::Unavailable,
+        reason: None,
+        message: "the grid made no cell".into(),
+        error: String::new(),
+        forbidden: false,
+    });
+    Ok(SetCheck {
+        numpy: numpy.to_string(),
+        packages: set,
+        cell,
+    })
+}
+
+/// The search for the oldest release of `b` that imports under the
+/// installed NumPy (see [`super::search`]).
 async fn upgrade(
     setup: &Setup,
-    b: &Broken,
+    b: &Package,
     runner: GridRunner<'_>,
 ) -> Result<Upgrade, RemedyError> {
     let mut up = Upgrade {
         name: b.name.clone(),
         installed: b.version.clone(),
-        tried: Vec::new(),
-        oldest_passing: None,
+        max_tries: search::MAX_TRIES,
+        ..Upgrade::default()
     };
     let Ok(installed) = Version::from_str(&b.version) else {
         return Ok(up);
     };
-    let newer: Vec<Version> = releases(setup, &b.name)
-        .await
-        .into_iter()
-        .filter(|v| *v > installed)
-        .collect();
-    let first = newest_of_each_series(&newer, MAX_SERIES_TRIES);
-    if first.is_empty() {
-        return Ok(up);
-    }
-    let runtime = [setup.installed_numpy.clone()];
-    let rows =
-        |vs: &[Version]| -> Vec<String> { vs.iter().map(|v| format!("{}=={v}", b.name)).collect() };
-    let what = format!("newer {}", b.name);
-    let doc = run_grid(
-        setup,
-        &what,
-        &matrix(setup, &rows(&first), &runtime, &b.tops),
-        runner,
-    )
-    .await?;
-    up.tried = ordered(&doc, &first);
-    let Some(series) = oldest_passing(&up.tried) else {
-        return Ok(up);
+    let all = match releases(setup, &b.name).await {
+        Ok(all) => all,
+        Err(e) => {
+            up.index_error = Some(e);
+            return Ok(up);
+        }
     };
-    up.oldest_passing = Some(series.clone());
-    // Within the oldest series that passed: its older releases.
-    let Ok(passed) = Version::from_str(&series) else {
-        return Ok(up);
-    };
-    let budget = MAX_TRIES.saturating_sub(first.len());
-    let more: Vec<Version> = newer
+    let newer: Vec<&crate::python::index::Release> = all
         .iter()
-        .rev()
-        .filter(|v| crate::rules::series(v) == crate::rules::series(&passed) && **v < passed)
-        .take(budget)
+        .filter(|r| r.version > installed && !r.version.any_prerelease())
+        .collect();
+    let candidates: Vec<Version> = tryable(setup, &all)
+        .into_iter()
+        .filter(|v| **v > installed)
         .cloned()
         .collect();
-    if more.is_empty() {
-        return Ok(up);
+    for r in &newer {
+        let why = match &r.yanked {
+            Some(reason) => SkipReason::Yanked {
+                reason: reason.clone(),
+            },
+            None if !candidates.contains(&r.version) => SkipReason::NoWheel,
+            None => continue,
+        };
+        up.skipped.push(Skipped {
+            version: r.version.to_string(),
+            why,
+        });
     }
-    let doc = run_grid(
-        setup,
-        &format!("older {}", b.name),
-        &matrix(setup, &rows(&more), &runtime, &b.tops),
-        runner,
-    )
-    .await?;
-    let second = ordered(&doc, &more);
-    // `more` continues the run that ended at `series`, which passed.
-    up.oldest_passing = oldest_passing(&second).or(Some(series.clone()));
-    let at = up
-        .tried
-        .iter()
-        .position(|c| c.version == series)
-        .map_or(up.tried.len(), |i| i + 1);
-    up.tried.splice(at..at, second);
+    up.candidates = candidates.len();
+    let mut search = Search::new(candidates, search::MAX_TRIES);
+    let runtime = vec![setup.installed_numpy.clone()];
+    loop {
+        let next = search.next();
+        if next.is_empty() {
+            break;
+        }
+        let versions: Vec<String> = next.iter().map(ToString::to_string).collect();
+        let grid = Grid::releases(b, &versions, runtime.clone());
+        let cells = run_grid(setup, &grid, runner).await?;
+        for v in &next {
+            let cell = cells.iter().find(|c| c.version == v.to_string());
+            let verdict = cell.map_or(Verdict::NotRun, Cell::verdict);
+            search.record(v, verdict);
+            if verdict == Verdict::NotRun {
+                up.skipped.push(Skipped {
+                    version: v.to_string(),
+                    why: SkipReason::NotInstalled {
+                        message: cell.map_or_else(
+                            || "the grid made no cell for it".to_string(),
+                            |c| c.message.clone(),
+                        ),
+                    },
+                });
+            }
+            if let Some(c) = cell {
+                up.tried.push(c.clone());
+            }
+        }
+    }
+    up.tried
+        .sort_by_key(|c| std::cmp::Reverse(version_key(&c.version)));
+    up.skipped
+        .sort_by_key(|s| std::cmp::Reverse(version_key(&s.version)));
+    let c = search.conclusion();
+    up.oldest_passing = c.oldest_passing.map(|v| v.to_string());
+    up.fails_below = c.fails_below.map(|v| v.to_string());
+    up.narrowed = c.narrowed;
+    up.out_of_order = c.out_of_order.iter().map(ToString::to_string).collect();
     Ok(up)
 }
 
-/// The final, unyanked releases of `project` with a wheel for
-/// `interpreter`, oldest first (none when the index cannot be reached: the
-/// search then has nothing to try, and says so).
-async fn releases(setup: &Setup, project: &str) -> Vec<Version> {
-    use crate::python::index;
-    let interpreter = &setup.interpreter;
-    let tags: std::collections::HashSet<&str> =
-        interpreter.tags.iter().map(String::as_str).collect();
-    let mut out: Vec<Version> =
-        index::releases_remembered(interpreter, project, &setup.options.memo)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
-            .filter(|r| !r.wheels.is_empty() && (tags.is_empty() || r.fits(&tags)))
-            .map(|r| r.version)
-            .collect();
-    out.sort();
-    out
+/// A version string as a version to sort by (what does not parse sorts
+/// first).
+pub fn version_key(v: &str) -> Version {
+    v.parse().unwrap_or_else(|_| Version::new([0]))
 }
 
-/// The cells of `doc` in the order of `versions` (newest first).
-fn ordered(doc: &Document, versions: &[Version]) -> Vec<Cell> {
-    let cells: Vec<Cell> = doc.cells.iter().map(Cell::of).collect();
-    versions
+/// Every release of `project` on the index (from the remembered answer
+/// when there is one), or why they could not be listed.
+async fn releases(
+    setup: &Setup,
+    project: &str,
+) -> Result<Vec<crate::python::index::Release>, String> {
+    crate::python::index::releases_remembered(&setup.interpreter, project, &setup.options.memo)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The final, unyanked releases with a wheel for the interpreter, oldest
+/// first.
+fn tryable<'a>(setup: &Setup, releases: &'a [crate::python::index::Release]) -> Vec<&'a Version> {
+    let tags: std::collections::HashSet<&str> =
+        setup.interpreter.tags.iter().map(String::as_str).collect();
+    let mut out: Vec<&Version> = releases
         .iter()
-        .filter_map(|v| cells.iter().find(|c| c.version == v.to_string()).cloned())
-        .collect()
+        .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
+        .filter(|r| !r.wheels.is_empty() && (tags.is_empty() || r.fits(&tags)))
+        .map(|r| &r.version)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The newest release of each minor series, newest first, at most `n`.
@@ -395,32 +686,18 @@ pub fn newest_of_each_series(versions: &[Version], n: usize) -> Vec<Version> {
     out
 }
 
-/// From cells ordered newest first: the oldest of the unbroken run of
-/// passes that starts at the newest; releases that did not run (no wheel,
-/// forbidden) neither extend nor end it.
-pub fn oldest_passing(cells: &[Cell]) -> Option<String> {
-    let mut oldest = None;
-    for c in cells.iter().filter(|c| c.ran()) {
-        if !c.passed() {
-            break;
-        }
-        oldest = Some(c.version.clone());
-    }
-    oldest
-}
-
 /// The oldest NumPy minor series any broken package declares for this
 /// Python, kept to the newest [`MAX_SERIES`] series on the index.
 pub fn lowest_series(
     numpy: &[Version],
-    broken: &[Broken],
+    broken: &[Package],
     python: Option<&Version>,
 ) -> Option<Version> {
     let series = newest_of_each_series(numpy, MAX_SERIES);
     let floor = series.last()?;
     let admitted = |v: &Version| {
         broken.iter().any(|b| {
-            let specs = declared(&b.numpy_requires, python);
+            let specs = super::advice::declared(&b.numpy_requires, python);
             specs.is_empty() || specs.iter().all(|s| s.contains(v))
         })
     };
@@ -442,202 +719,6 @@ pub fn runtime_requests(installed: &str, lowest: Option<&Version>) -> Vec<String
     out
 }
 
-/// The specifiers of the `Requires-Dist: numpy ...` lines whose markers
-/// hold for `python` (markers other than `python_version` /
-/// `python_full_version` comparisons are taken to hold).
-pub fn declared(lines: &[String], python: Option<&Version>) -> Vec<VersionSpecifiers> {
-    lines
-        .iter()
-        .filter_map(|line| {
-            let (req, marker) = line.split_once(';').unwrap_or((line, ""));
-            if !marker_holds(marker, python) {
-                return None;
-            }
-            let spec: String = req
-                .trim()
-                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.".contains(c))
-                .chars()
-                .filter(|c| !matches!(c, '(' | ')') && !c.is_whitespace())
-                .collect();
-            if spec.is_empty() {
-                return None;
-            }
-            VersionSpecifiers::from_str(&spec).ok()
-        })
-        .collect()
-}
-
-/// Whether a marker holds for `python` (unknown: it holds), read as the
-/// grid reads declarations.
-fn marker_holds(marker: &str, python: Option<&Version>) -> bool {
-    python.is_none_or(|p| crate::build::python_marker_holds(marker.trim(), p))
-}
-
-/// What to do, in words, from the measurements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Advice {
-    /// "pin numpy<2 (everything passes under 1.26.4)", or why none works.
-    pub numpy: Option<String>,
-    /// "upgrade pandas to >=2.2.2 (passes under numpy 2.0.2)", per package.
-    pub upgrades: Vec<String>,
-    /// Packages whose declared NumPy requirement admits a NumPy they fail
-    /// under: (name, version, the NumPy versions).
-    pub wrong_declarations: Vec<WrongDeclaration>,
-    /// Packages installed beside a NumPy their metadata forbids.
-    pub violated: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WrongDeclaration {
-    pub name: String,
-    pub version: String,
-    pub declared: Vec<String>,
-    /// NumPy versions it admits and fails under.
-    pub fails_under: Vec<String>,
-}
-
-/// The `Requires-Dist: numpy` lines whose markers hold for `python`.
-pub fn applicable(lines: &[String], python: Option<&Version>) -> Vec<String> {
-    lines
-        .iter()
-        .filter(|l| marker_holds(l.split_once(';').map_or("", |(_, m)| m), python))
-        .cloned()
-        .collect()
-}
-
-/// The advice `remedy` supports, for `broken` under `installed` NumPy on
-/// `python`.
-pub fn advise(
-    remedy: &Remedy,
-    broken: &[Broken],
-    installed: &str,
-    python: Option<&Version>,
-) -> Advice {
-    let passes_all = |numpy: &str| {
-        !remedy.grids.is_empty()
-            && remedy
-                .grids
-                .iter()
-                .all(|g| g.cells.iter().any(|c| c.numpy == numpy && c.passed()))
-    };
-    let verdicts: Vec<(String, bool)> = remedy
-        .columns
-        .iter()
-        .map(|v| (v.clone(), passes_all(v)))
-        .collect();
-    let numpy = if remedy.grids.is_empty() {
-        None
-    } else {
-        Some(pin(&verdicts).unwrap_or_else(|| {
-            "no NumPy tried makes every broken package import (see the grid)".to_string()
-        }))
-    };
-    let upgrades = remedy
-        .upgrades
-        .iter()
-        .map(|u| match &u.oldest_passing {
-            Some(v) => format!(
-                "upgrade {} to >={v} (passes under numpy {installed})",
-                u.name
-            ),
-            None if u.tried.is_empty() => format!(
-                "no newer release of {} than {} on the index to try",
-                u.name, u.installed
-            ),
-            None => format!(
-                "no newer release of {} tried ({}) passes under numpy {installed}",
-                u.name,
-                u.tried
-                    .iter()
-                    .map(|c| c.version.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
-        .collect();
-    let mut wrong_declarations = Vec::new();
-    let mut violated = Vec::new();
-    for g in &remedy.grids {
-        let declared = broken
-            .iter()
-            .find(|b| b.name == g.name)
-            .map(|b| applicable(&b.numpy_requires, python))
-            .unwrap_or_default();
-        let fails_under: Vec<String> = g
-            .cells
-            .iter()
-            .filter(|c| c.ran() && !c.passed())
-            .map(|c| c.numpy.clone())
-            .collect();
-        if !fails_under.is_empty() {
-            wrong_declarations.push(WrongDeclaration {
-                name: g.name.clone(),
-                version: g.version.clone(),
-                declared: declared.clone(),
-                fails_under,
-            });
-        }
-        if g.cells.iter().any(|c| c.numpy == installed && c.forbidden) {
-            let mut line = format!(
-                "{} {}'s metadata forbids the installed numpy {installed}",
-                g.name, g.version
-            );
-            if !declared.is_empty() {
-                let _ = write!(line, " (it declares {})", declared.join("; "));
-            }
-            line.push_str(": it was installed against its declaration (`pip check` says so too)");
-            violated.push(line);
-        }
-    }
-    Advice {
-        numpy,
-        upgrades,
-        wrong_declarations,
-        violated,
-    }
-}
-
-/// "pin numpy<2 (everything passes under 1.26.4)" from the columns
-/// (ascending) and whether everything passed in each: the unbroken block
-/// of passes that holds the newest passing column, bounded by the minor
-/// series of its failing neighbours.
-pub fn pin(verdicts: &[(String, bool)]) -> Option<String> {
-    let last = verdicts.iter().rposition(|(_, ok)| *ok)?;
-    let first = verdicts[..last]
-        .iter()
-        .rposition(|(_, ok)| !*ok)
-        .map_or(0, |i| i + 1);
-    let series = |v: &str| -> String {
-        let parts: Vec<&str> = v.split('.').collect();
-        match parts.as_slice() {
-            [major, "0", ..] => major.to_string(),
-            [major, minor, ..] => format!("{major}.{minor}"),
-            _ => v.to_string(),
-        }
-    };
-    let mut bounds = Vec::new();
-    if first > 0 {
-        let v = &verdicts[first].0;
-        let parts: Vec<&str> = v.split('.').collect();
-        bounds.push(format!(
-            ">={}",
-            parts.get(..2).map_or(v.clone(), |p| p.join("."))
-        ));
-    }
-    if let Some((next, _)) = verdicts.get(last + 1) {
-        bounds.push(format!("<{}", series(next)));
-    }
-    let newest = &verdicts[last].0;
-    Some(if bounds.is_empty() {
-        format!("any numpy tried works; everything passes under {newest}")
-    } else {
-        format!(
-            "pin numpy{} (everything passes under {newest})",
-            bounds.join(",")
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,61 +727,16 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn cell(version: &str, outcome: OutcomeKind) -> Cell {
+    pub(crate) fn cell(version: &str, numpy: &str, outcome: OutcomeKind) -> Cell {
         Cell {
             version: version.into(),
-            numpy: "2.0.2".into(),
+            numpy: numpy.into(),
             outcome,
             reason: None,
             message: String::new(),
+            error: String::new(),
             forbidden: false,
         }
-    }
-
-    #[test]
-    fn the_pin_is_bounded_by_the_failing_neighbours() {
-        let cols = |list: &[(&str, bool)]| -> Vec<(String, bool)> {
-            list.iter().map(|(v, ok)| (v.to_string(), *ok)).collect()
-        };
-        assert_eq!(
-            pin(&cols(&[
-                ("1.25.2", true),
-                ("1.26.4", true),
-                ("2.0.2", false),
-                ("2.4.1", false)
-            ]))
-            .as_deref(),
-            Some("pin numpy<2 (everything passes under 1.26.4)")
-        );
-        assert_eq!(
-            pin(&cols(&[
-                ("1.26.4", false),
-                ("2.0.2", true),
-                ("2.1.3", true),
-                ("2.2.6", false)
-            ]))
-            .as_deref(),
-            Some("pin numpy>=2.0,<2.2 (everything passes under 2.1.3)")
-        );
-        assert_eq!(pin(&cols(&[("1.26.4", false), ("2.0.2", false)])), None);
-        assert_eq!(
-            pin(&cols(&[("1.26.4", true)])).as_deref(),
-            Some("any numpy tried works; everything passes under 1.26.4")
-        );
-    }
-
-    #[test]
-    fn the_oldest_passing_release_ends_at_the_first_failure() {
-        use OutcomeKind::*;
-        let cells = [
-            cell("3.0.0", Pass),
-            cell("2.3.3", Unavailable),
-            cell("2.2.3", Pass),
-            cell("2.1.4", Fail),
-            cell("2.0.0", Pass),
-        ];
-        assert_eq!(oldest_passing(&cells).as_deref(), Some("2.2.3"));
-        assert_eq!(oldest_passing(&[cell("2.1.4", Crash)]), None);
     }
 
     #[test]
@@ -716,21 +752,6 @@ mod tests {
     }
 
     #[test]
-    fn declared_requirements_follow_python_version_markers() {
-        let lines = vec![
-            "numpy (>=1.20.3) ; python_version < \"3.10\"".to_string(),
-            "numpy (>=1.21.0) ; python_version >= \"3.10\"".to_string(),
-            "numpy (>=1.23.2) ; python_version >= \"3.11\"".to_string(),
-        ];
-        let specs = declared(&lines, Some(&v("3.11.7")));
-        assert_eq!(specs.len(), 2);
-        assert!(specs.iter().all(|s| s.contains(&v("1.23.2"))));
-        assert!(!specs.iter().all(|s| s.contains(&v("1.22.0"))));
-        let specs = declared(&["numpy<1.28.0,>=1.21.6".to_string()], None);
-        assert!(specs[0].contains(&v("1.26.4")) && !specs[0].contains(&v("2.0.2")));
-    }
-
-    #[test]
     fn the_range_grid_starts_at_the_oldest_declared_series() {
         let numpy: Vec<Version> = [
             "1.21.6", "1.22.4", "1.23.5", "1.24.4", "1.26.4", "2.0.2", "2.1.3",
@@ -738,7 +759,7 @@ mod tests {
         .iter()
         .map(|s| v(s))
         .collect();
-        let broken = |req: &str| Broken {
+        let broken = |req: &str| Package {
             name: "p".into(),
             version: "1".into(),
             tops: vec![],
@@ -757,52 +778,64 @@ mod tests {
     }
 
     #[test]
-    fn advice_names_the_pin_the_upgrade_and_the_wrong_declaration() {
+    fn a_failure_is_numpys_when_its_reason_or_the_row_says_so() {
         use OutcomeKind::*;
-        let at = |numpy: &str, outcome, forbidden| Cell {
-            numpy: numpy.into(),
-            forbidden,
-            ..cell("2.0.3", outcome)
+        let grid = |cells: Vec<Cell>| PackageGrid {
+            name: "p".into(),
+            version: "1".into(),
+            cells,
         };
+        let mut dtype = cell("1", "2.0.2", Fail);
+        dtype.reason = Some(FailureReason::DtypeSize);
+        let other = Cell {
+            reason: Some(FailureReason::Other),
+            ..cell("1", "2.0.2", Fail)
+        };
+        // The same failure under every NumPy: not NumPy's.
+        let everywhere = grid(vec![
+            Cell {
+                numpy: "1.26.4".into(),
+                ..other.clone()
+            },
+            other.clone(),
+        ]);
+        assert!(!everywhere.numpy_caused(&other));
+        // It comes and goes with NumPy: NumPy's.
+        let varies = grid(vec![cell("1", "1.26.4", Pass), other.clone()]);
+        assert!(varies.numpy_caused(&other));
+        assert!(grid(vec![dtype.clone()]).numpy_caused(&dtype));
+        assert!(!varies.numpy_caused(&cell("1", "1.26.4", Pass)));
+    }
+
+    #[test]
+    fn the_newest_column_where_everything_passes_is_the_pin() {
+        use OutcomeKind::*;
         let remedy = Remedy {
-            columns: vec!["1.26.4".into(), "2.0.2".into()],
-            grids: vec![PackageGrid {
-                name: "pandas".into(),
-                version: "2.0.3".into(),
-                cells: vec![at("1.26.4", Pass, false), at("2.0.2", Fail, false)],
-            }],
-            upgrades: vec![Upgrade {
-                name: "pandas".into(),
-                installed: "2.0.3".into(),
-                tried: vec![cell("2.2.2", Pass)],
-                oldest_passing: Some("2.2.2".into()),
-            }],
-        };
-        let broken = [Broken {
-            name: "pandas".into(),
-            version: "2.0.3".into(),
-            tops: vec!["pandas".into()],
-            numpy_requires: vec![
-                "numpy>=1.23.2; python_version >= \"3.11\"".into(),
-                "numpy>=1.21; python_version < \"3.11\"".into(),
+            columns: vec!["1.26.4".into(), "2.0.2".into(), "2.1.3".into()],
+            grids: vec![
+                PackageGrid {
+                    name: "a".into(),
+                    version: "1".into(),
+                    cells: vec![
+                        cell("1", "1.26.4", Pass),
+                        cell("1", "2.0.2", Pass),
+                        cell("1", "2.1.3", Fail),
+                    ],
+                },
+                PackageGrid {
+                    name: "b".into(),
+                    version: "1".into(),
+                    cells: vec![
+                        cell("1", "1.26.4", Pass),
+                        cell("1", "2.0.2", Fail),
+                        cell("1", "2.1.3", Pass),
+                    ],
+                },
             ],
-        }];
-        let a = advise(&remedy, &broken, "2.0.2", Some(&v("3.11.7")));
-        assert_eq!(
-            a.numpy.as_deref(),
-            Some("pin numpy<2 (everything passes under 1.26.4)")
-        );
-        assert_eq!(
-            a.upgrades,
-            ["upgrade pandas to >=2.2.2 (passes under numpy 2.0.2)"]
-        );
-        assert_eq!(a.wrong_declarations.len(), 1);
-        assert_eq!(a.wrong_declarations[0].fails_under, ["2.0.2"]);
-        // Only the declaration that applies to this Python is quoted.
-        assert_eq!(
-            a.wrong_declarations[0].declared,
-            ["numpy>=1.23.2; python_version >= \"3.11\""]
-        );
-        assert!(a.violated.is_empty());
+            ..Remedy::default()
+        };
+        assert_eq!(remedy.everything_passes_under().as_deref(), Some("1.26.4"));
+        assert!(remedy.numpy_breaks("a", "2.0.2").is_none());
+        assert!(remedy.numpy_breaks("b", "2.0.2").is_some());
     }
 }

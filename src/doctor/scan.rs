@@ -59,6 +59,9 @@ pub struct Distribution {
     pub dist_info: PathBuf,
     /// Its `Requires-Dist` lines that name numpy (extras aside), as written.
     pub numpy_requires: Vec<String>,
+    /// The names of everything it requires (extras aside), as written:
+    /// what a missing module is matched against.
+    pub requires: Vec<String>,
     /// Compiled modules that use NumPy's C API, by import name, sorted.
     pub c_api_modules: Vec<String>,
     /// Its importable top-level packages and modules.
@@ -135,6 +138,7 @@ pub fn scan(dirs: &[PathBuf], suffixes: &[String]) -> Scan {
                 version: meta.version,
                 dist_info: info,
                 numpy_requires: meta.numpy_requires,
+                requires: meta.requires,
                 c_api_modules: modules,
             });
         }
@@ -156,6 +160,7 @@ struct Metadata {
     name: String,
     version: String,
     numpy_requires: Vec<String>,
+    requires: Vec<String>,
 }
 
 fn read_metadata(info: &Path) -> Option<Metadata> {
@@ -166,7 +171,8 @@ fn read_metadata(info: &Path) -> Option<Metadata> {
 /// Name, Version and the numpy lines of Requires-Dist, from the headers of
 /// a METADATA file (the body after the first blank line is the README).
 fn parse_metadata(text: &str) -> Option<Metadata> {
-    let (mut name, mut version, mut numpy_requires) = (None, None, Vec::new());
+    let (mut name, mut version) = (None, None);
+    let (mut numpy_requires, mut requires) = (Vec::new(), Vec::new());
     for line in text.lines() {
         // Headers end at the first empty line; a line that starts with
         // whitespace continues the header before it (a folded License),
@@ -184,8 +190,16 @@ fn parse_metadata(text: &str) -> Option<Metadata> {
         match key.trim().to_ascii_lowercase().as_str() {
             "name" => name = Some(value.to_string()),
             "version" => version = Some(value.to_string()),
-            "requires-dist" if names_numpy(value) && !extra_only(value) => {
-                numpy_requires.push(value.to_string());
+            "requires-dist" if !extra_only(value) => {
+                if names_numpy(value) {
+                    numpy_requires.push(value.to_string());
+                }
+                let end = value
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                    .unwrap_or(value.len());
+                if end > 0 && !requires.iter().any(|r| r == &value[..end]) {
+                    requires.push(value[..end].to_string());
+                }
             }
             _ => {}
         }
@@ -194,6 +208,7 @@ fn parse_metadata(text: &str) -> Option<Metadata> {
         name: name?,
         version: version?,
         numpy_requires,
+        requires,
     })
 }
 
@@ -367,6 +382,7 @@ mod tests {
             m.numpy_requires,
             ["numpy (>=1.21.0) ; python_version >= \"3.10\""]
         );
+        assert_eq!(m.requires, ["python-dateutil", "numpy", "numpy-quaternion"]);
         assert!(parse_metadata("Name: x\n").is_none(), "no version");
     }
 

@@ -10,6 +10,14 @@
 //! tool's own, where its result file goes too. It imports every compiled
 //! module that uses NumPy's C API, not only the top-level package: `import
 //! scipy` succeeds where `import scipy.linalg` fails.
+//!
+//! A failure names the module that raised (from the traceback and the
+//! compiled module whose initialisation it left, not the order of the
+//! imports), keeps the whole error (what the import printed, the traceback
+//! and every line of the exception), and says which other packages the
+//! error names as missing: a package that cannot import `pytz` is not
+//! broken by NumPy, and is reported apart (see `remedy`, which measures
+//! NumPy's part with the dependencies installed).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,16 +33,47 @@ use crate::process::Spec;
 /// The trial driver, written into the tool's own folder.
 pub const DRIVER: &str = include_str!("trial.py");
 
+/// The driver's file name, in the tool's folder (like every script of
+/// abimatrix's, `abimatrix_*.py`: their frames are left out of the errors
+/// shown).
+const DRIVER_NAME: &str = "abimatrix_doctor_trial.py";
+
 /// The prefix of the line the driver prints before each import.
 const IMPORTING: &str = "abimatrix-doctor: importing ";
 
 /// One module that did not import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleFailure {
+    /// The module the trial imported.
     pub module: String,
+    /// The module that raised (importing `h5py._conv` runs `h5py`'s
+    /// `__init__`, which imports `h5py._errors`, which raises).
+    pub raised: String,
     pub reason: FailureReason,
     /// The most telling line (NumPy's own words when it printed them).
     pub message: String,
+    /// The exception as Python prints it, every line.
+    pub error: String,
+    /// Top-level modules the error names as missing (not the package's
+    /// own, not NumPy's).
+    pub missing: Vec<String>,
+}
+
+/// Another package a trial's error says is missing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Missing {
+    /// The module that could not be imported (`dateutil`).
+    pub module: String,
+    /// The requirement of the package that provides it, when one matches
+    /// (`python-dateutil`).
+    pub requirement: Option<String>,
+}
+
+impl Missing {
+    /// What to install: the requirement, else the module's name.
+    pub fn name(&self) -> &str {
+        self.requirement.as_deref().unwrap_or(&self.module)
+    }
 }
 
 /// What the trial of one package found.
@@ -43,10 +82,17 @@ pub struct Trial {
     pub name: String,
     pub version: String,
     pub outcome: Outcome,
-    /// The module being imported when it failed, crashed or hung.
+    /// The module that raised (a failure), or that was being imported
+    /// when it crashed or hung.
     pub module: Option<String>,
     /// Every module that failed (a crash or timeout ends the list).
     pub failures: Vec<ModuleFailure>,
+    /// The whole error of the first failure: what the import printed
+    /// (NumPy's own explanation), then the traceback to the last line of
+    /// the exception; a crash's faulthandler dump. Empty on a pass.
+    pub error: String,
+    /// Other packages the failures say are missing, in the order named.
+    pub missing: Vec<Missing>,
     /// How many modules were to be imported.
     pub modules: usize,
     pub duration: Duration,
@@ -60,6 +106,24 @@ impl Trial {
     pub fn passed(&self) -> bool {
         self.outcome == Outcome::Pass
     }
+
+    /// The exception of the first failure as Python prints it (every line
+    /// of a multi-line message), when there is one.
+    pub fn exception(&self) -> Option<&str> {
+        self.failures
+            .first()
+            .map(|f| f.error.as_str())
+            .filter(|e| !e.is_empty())
+    }
+
+    /// "pytz, python-dateutil".
+    pub fn missing_names(&self) -> String {
+        self.missing
+            .iter()
+            .map(Missing::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,15 +132,23 @@ struct Extra {
     failures: Vec<RawFailure>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct RawFailure {
     module: String,
+    #[serde(default)]
+    raised: Option<String>,
     #[serde(default)]
     exception: Option<String>,
     #[serde(default)]
     message: String,
     #[serde(default)]
+    error: String,
+    #[serde(default)]
+    traceback: String,
+    #[serde(default)]
     output: String,
+    #[serde(default)]
+    missing: Vec<String>,
 }
 
 /// What to import, in order: the C-API modules, then the top-level
@@ -101,7 +173,7 @@ pub async fn try_all(
     timeout: Duration,
     jobs: usize,
 ) -> std::io::Result<Vec<Trial>> {
-    let driver = work.join("abimatrix_doctor_trial.py");
+    let driver = work.join(DRIVER_NAME);
     std::fs::write(&driver, DRIVER)?;
     let mut cells = Vec::new();
     for (i, d) in suspects.iter().enumerate() {
@@ -148,6 +220,8 @@ async fn try_one(
         module: None,
         failures: Vec::new(),
         modules: modules.len(),
+        error: String::new(),
+        missing: Vec::new(),
         duration: Duration::ZERO,
         stdout: String::new(),
         stderr: String::new(),
@@ -181,13 +255,95 @@ async fn try_one(
     );
     trial.module = match &trial.outcome {
         Outcome::Pass => None,
-        Outcome::Fail(_) => raw
+        Outcome::Fail(_) => trial
+            .failures
             .first()
-            .map(|f| f.module.clone())
+            .map(|f| f.raised.clone())
             .or_else(|| last_import(&trial.stdout)),
         _ => last_import(&trial.stdout),
     };
+    trial.error = match (&trial.outcome, raw.first()) {
+        (Outcome::Pass, _) => String::new(),
+        (Outcome::Crash { traceback, .. }, _) => traceback.clone().unwrap_or_default(),
+        (_, Some(f)) => whole_error(&f.output, &f.traceback),
+        (_, None) => trial.stderr.clone(),
+    };
+    let mut missing: Vec<String> = Vec::new();
+    for m in trial.failures.iter().flat_map(|f| &f.missing) {
+        if !missing.contains(m) {
+            missing.push(m.clone());
+        }
+    }
+    trial.missing = missing
+        .into_iter()
+        .map(|module| Missing {
+            requirement: requirement_for(&module, &d.requires),
+            module,
+        })
+        .collect();
     trial
+}
+
+/// What an import printed, then its traceback, without the frames of the
+/// import machinery and of the trial driver and without the caret lines:
+/// everything a maintainer needs, to the last line of the exception.
+pub fn whole_error(output: &str, traceback: &str) -> String {
+    // NumPy prints its stack right after "Traceback (most recent call
+    // last):", without a line break.
+    let output = output.replace(
+        "Traceback (most recent call last):  File",
+        "Traceback (most recent call last):\n  File",
+    );
+    let mut out = Vec::new();
+    for text in [output.as_str(), traceback] {
+        let mut skipping = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if let Some(frame) = trimmed.strip_prefix("File \"") {
+                // A frame's source line follows it, more indented.
+                skipping = frame.starts_with("<frozen ") || is_ours(frame);
+                if skipping {
+                    continue;
+                }
+            } else if skipping && line.starts_with("    ") {
+                continue;
+            } else {
+                skipping = false;
+            }
+            if trimmed.is_empty() || trimmed.chars().all(|c| matches!(c, '^' | '~')) {
+                continue;
+            }
+            out.push(line);
+        }
+    }
+    out.join("\n")
+}
+
+/// Whether a traceback frame (`/x/abimatrix_probe.py", line 86, in
+/// probe`) is in one of abimatrix's own scripts: the trial driver, the
+/// grid's probe and fork server are all named `abimatrix_*.py`.
+fn is_ours(frame: &str) -> bool {
+    let path = frame.split('"').next().unwrap_or_default();
+    let file = path.rsplit('/').next().unwrap_or_default();
+    file.starts_with("abimatrix_") && file.ends_with(".py")
+}
+
+/// The requirement of a package that provides `module`: the same name
+/// (`pytz`), or the name with a `python-`/`py`/`-python` decoration
+/// (`python-dateutil` for `dateutil`, `pyyaml` for `yaml`).
+pub fn requirement_for(module: &str, requires: &[String]) -> Option<String> {
+    let m = super::scan::normalize(module);
+    let forms = [
+        m.clone(),
+        format!("python-{m}"),
+        format!("py-{m}"),
+        format!("py{m}"),
+        format!("{m}-python"),
+    ];
+    requires
+        .iter()
+        .find(|r| forms.contains(&super::scan::normalize(r)))
+        .cloned()
 }
 
 fn module_failure(f: &RawFailure) -> ModuleFailure {
@@ -199,8 +355,15 @@ fn module_failure(f: &RawFailure) -> ModuleFailure {
     let (reason, detail) = classify_text(&[&line, &f.output]);
     ModuleFailure {
         module: f.module.clone(),
+        raised: f.raised.clone().unwrap_or_else(|| f.module.clone()),
         reason,
-        message: detail.unwrap_or(line),
+        message: detail.unwrap_or(line.clone()),
+        error: if f.error.is_empty() {
+            line
+        } else {
+            f.error.clone()
+        },
+        missing: f.missing.clone(),
     }
 }
 
@@ -231,6 +394,7 @@ mod tests {
             version: "1".into(),
             dist_info: PathBuf::new(),
             numpy_requires: vec![],
+            requires: vec![],
             c_api_modules: vec!["p._a".into(), "p.sub._b".into()],
             top_level: vec!["p".into(), "q".into()],
         };
@@ -244,6 +408,7 @@ mod tests {
             exception: Some("ImportError".into()),
             message: "numpy.core.multiarray failed to import".into(),
             output: "\nA module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash.\n".into(),
+            ..RawFailure::default()
         });
         assert_eq!(f.reason, FailureReason::AbiMajor);
         assert!(
@@ -255,11 +420,45 @@ mod tests {
             module: "m".into(),
             exception: Some("ValueError".into()),
             message: "boom".into(),
-            output: String::new(),
+            ..RawFailure::default()
         });
         assert_eq!(
             (f.reason, f.message.as_str()),
             (FailureReason::Other, "ValueError: boom")
         );
+        assert_eq!(
+            (f.raised.as_str(), f.error.as_str()),
+            ("m", "ValueError: boom")
+        );
+    }
+
+    /// cc3d 3.14.1 under NumPy 2.0.2, as the driver records it: NumPy's
+    /// explanation with its stack, then the traceback Cython's import
+    /// raised.
+    #[test]
+    fn the_whole_error_keeps_every_line_but_the_machinery() {
+        let output = "\nA module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash.\n\nTraceback (most recent call last):  File \"/tmp/w/abimatrix_doctor_trial.py\", line 175, in <module>\n    main(sys.argv[1], sys.argv[2:])\n  File \"/py/lib/python3.11/importlib/__init__.py\", line 126, in import_module\n    return _bootstrap._gcd_import(name[level:], package, level)\nAttributeError: _ARRAY_API not found\n";
+        let traceback = "Traceback (most recent call last):\n  File \"/tmp/w/abimatrix_doctor_trial.py\", line 141, in main\n    importlib.import_module(name)\n  File \"<frozen importlib._bootstrap>\", line 1204, in _gcd_import\n  File \"/tmp/w/abimatrix_doctor_trial.py\", line 71, in wrapper\n    return method(self, arg)\n           ^^^^^^^^^^^^^^^^^\n  File \"cc3d.pyx\", line 1, in init cc3d\nImportError: numpy.core.multiarray failed to import (auto-generated)\nsecond line of the message\n";
+        assert_eq!(
+            whole_error(output, traceback),
+            "A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash.\nTraceback (most recent call last):\n  File \"/py/lib/python3.11/importlib/__init__.py\", line 126, in import_module\n    return _bootstrap._gcd_import(name[level:], package, level)\nAttributeError: _ARRAY_API not found\nTraceback (most recent call last):\n  File \"cc3d.pyx\", line 1, in init cc3d\nImportError: numpy.core.multiarray failed to import (auto-generated)\nsecond line of the message"
+        );
+    }
+
+    #[test]
+    fn a_missing_module_is_matched_to_the_requirement_that_provides_it() {
+        let requires: Vec<String> = ["numpy", "python-dateutil", "pytz", "PyYAML"]
+            .map(String::from)
+            .to_vec();
+        let of = |m: &str| requirement_for(m, &requires);
+        assert_eq!(of("pytz").as_deref(), Some("pytz"));
+        assert_eq!(of("dateutil").as_deref(), Some("python-dateutil"));
+        assert_eq!(of("yaml").as_deref(), Some("PyYAML"));
+        assert_eq!(of("PIL"), None);
+        let m = Missing {
+            module: "PIL".into(),
+            requirement: None,
+        };
+        assert_eq!(m.name(), "PIL");
     }
 }
