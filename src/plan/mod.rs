@@ -158,6 +158,8 @@ pub struct RunHeader {
     pub notes: Vec<String>,
     /// Each cell's limit.
     pub timeout: Duration,
+    /// The `-k` expressions, as typed (empty: every cell).
+    pub selected: Vec<String>,
 }
 
 impl RunHeader {
@@ -344,6 +346,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             jobs,
             notes,
             timeout: config.timeout,
+            selected: options.select.iter().map(ToString::to_string).collect(),
         },
         installer,
         extension: config.extension.clone(),

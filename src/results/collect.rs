@@ -141,6 +141,7 @@ impl RunResults {
             commit: None,
             config: None,
             missing: Vec::new(),
+            selected: header.selected.clone(),
             grids,
             cells: self.cells.clone(),
             summary: Summary::default(),

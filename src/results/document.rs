@@ -63,6 +63,11 @@ pub struct Document {
     /// What is known to be missing: shards not merged, cells no input had.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// The `-k` expressions of a run that ran only the cells they pick, as
+    /// typed: the grid's other cells were not selected (not missing), and
+    /// the answer is read from the selected ones only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected: Vec<String>,
     pub grids: Vec<GridDoc>,
     pub cells: Vec<CellDoc>,
     pub summary: Summary,
@@ -599,6 +604,7 @@ pub(crate) mod tests {
             commit: None,
             config: None,
             missing: Vec::new(),
+            selected: Vec::new(),
             grids: vec![GridDoc {
                 interpreter: interpreter("CPython 3.11.7"),
                 python: Some("3.11".into()),
