@@ -211,6 +211,12 @@ pub fn merge(args: &MergeArgs) -> Exit {
 pub fn explain(args: &ExplainArgs) -> Exit {
     let path = match &args.results {
         Some(p) => p.clone(),
+        // Not in a project folder: another project's last run is not
+        // explained in silence; it is named, for --results.
+        None if !super::files::config_path(&args.config).exists() => {
+            not_a_project(args);
+            return Exit::Usage;
+        }
         None => {
             let (path, note) = super::files::default_results(&args.config);
             if let Some(note) = note {
@@ -254,4 +260,42 @@ pub fn explain(args: &ExplainArgs) -> Exit {
     };
     print!("{}", report::explain::render(&doc, cell));
     Exit::Ok
+}
+
+/// `explain` without `--results` where there is no config: says so, and
+/// which last run it could read instead.
+fn not_a_project(args: &ExplainArgs) {
+    let here = std::env::current_dir()
+        .map(|d| format!(" ({})", d.display()))
+        .unwrap_or_default();
+    let config = args.config.display();
+    error(format_args!(
+        "there is no {config} here{here}, so there is no last run of it to explain"
+    ));
+    let last = super::files::last_results_path();
+    let command = format!(
+        "matrix explain {} {}",
+        crate::process::quote(&args.build),
+        crate::process::quote(&args.runtime)
+    );
+    match crate::results::Document::load(&last) {
+        Ok(doc) => {
+            let what = [
+                doc.extension.clone(),
+                doc.date.as_ref().map(|d| format!("run {d}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+            hint(format_args!(
+                "the last run on this machine ({what}) is {}: `{command} --results {}`; or run it from the project's folder (or with -c FILE)",
+                last.display(),
+                crate::process::quote(&last.to_string_lossy())
+            ));
+        }
+        Err(_) => hint(format_args!(
+            "run it from the project's folder (or with -c FILE), or name a results file: `{command} --results FILE`"
+        )),
+    }
 }

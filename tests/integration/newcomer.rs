@@ -88,3 +88,102 @@ fn a_selected_grid_reads_as_one() {
         "{html}"
     );
 }
+
+/// A Python version that is not installed: the error lists every
+/// interpreter on the machine, exactly as `matrix pythons` finds them
+/// (pyenv's too), not only the few whose names could have matched.
+#[test]
+fn a_python_that_matches_nothing_lists_every_interpreter() {
+    let p = Project::new();
+    p.write(
+        "matrix.toml",
+        "[python]\nversions = [\"3.5\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n",
+    );
+    let pythons = p.matrix_here(&["pythons", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&pythons.stdout).expect("JSON");
+    let mut found: Vec<(Vec<u64>, String, String)> = listed["found"]
+        .as_array()
+        .expect("found")
+        .iter()
+        .map(|f| {
+            let version = f["version"].as_str().unwrap_or_default().to_string();
+            let parts = version.split('.').map(|n| n.parse().unwrap_or(0)).collect();
+            (
+                parts,
+                version,
+                f["found_in"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        found.iter().any(|f| f.2 == "pyenv"),
+        "this test needs pyenv's interpreters: {listed}"
+    );
+    // Oldest first; one place per version and place.
+    let order = |f: &(Vec<u64>, String, String)| {
+        let place = ["matrix.toml", "PATH", "pyenv", "uv"]
+            .iter()
+            .position(|p| *p == f.2);
+        (f.0.clone(), place)
+    };
+    found.sort_by_key(order);
+    found.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+    let list: Vec<String> = found.iter().map(|f| format!("{} ({})", f.1, f.2)).collect();
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    let expected = format!(
+        "error: matrix.toml:2:13: no interpreter matches python \"3.5\"; found: {}\n  |\n2 | versions = [\"3.5\"]\n  |             ^\n",
+        list.join(", ")
+    );
+    assert!(run.stderr().starts_with(&expected), "{}", run.dump());
+}
+
+/// `matrix explain` where there is no matrix.toml: it does not explain
+/// another project's last run in silence; it says there is no config here
+/// and names the last run it could read, for `--results`, which works.
+#[test]
+fn explain_outside_a_project_names_the_run_it_could_read() {
+    let p = Project::new();
+    p.write(
+        "matrix.toml",
+        "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n",
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    // The machine's last run, in a cache of this test's own.
+    let cache = Project::new();
+    let last = cache.path("v2/last-results.json");
+    std::fs::create_dir_all(last.parent().unwrap()).unwrap();
+    std::fs::copy(&run.json, &last).unwrap();
+    let elsewhere = Project::new();
+    let explain = |extra: &[&str]| {
+        crate::common::matrix()
+            .args(["--color", "never", "explain", "2.0.2", "2.0.2"])
+            .args(extra)
+            .env("ABIMATRIX_CACHE_DIR", cache.dir.path())
+            .current_dir(elsewhere.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = explain(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "", "nothing is explained");
+    let date = run.results()["date"].as_str().unwrap().to_string();
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: there is no matrix.toml here ({}), so there is no last run of it to explain\nhint: the last run on this machine (sample extension my_extension, run {date}) is {}: `matrix explain 2.0.2 2.0.2 --results {}`; or run it from the project's folder (or with -c FILE)\n",
+            elsewhere.dir.path().display(),
+            last.display(),
+            last.display()
+        )
+    );
+    let last = last.to_string_lossy().into_owned();
+    let out = explain(&["--results", &last]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("cell:        CPython "),
+        "{}",
+        text(&out.stdout)
+    );
+}
