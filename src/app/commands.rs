@@ -258,8 +258,48 @@ pub fn explain(args: &ExplainArgs) -> Exit {
         hint(format_args!("cells there include: {}", cells.join(", ")));
         return Exit::Usage;
     };
-    print!("{}", report::explain::render(&doc, cell));
+    let again = match &cell.rerun {
+        Some(rerun) => match prepare(rerun, &doc, args) {
+            Ok(again) => Some(again),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
+    print!("{}", report::explain::render(&doc, cell, again.as_ref()));
     Exit::Ok
+}
+
+/// Writes what the cell's command needs into `--keep DIR` (or a new
+/// folder it keeps) and returns the command to print.
+fn prepare(
+    rerun: &crate::probe::rerun::Rerun,
+    doc: &crate::results::Document,
+    args: &ExplainArgs,
+) -> Result<report::explain::Again, Exit> {
+    let dir = match &args.keep {
+        // Absolute: the printed command runs from any folder.
+        Some(dir) => std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+        None => tempfile::Builder::new()
+            .prefix("abimatrix-explain-")
+            .tempdir()
+            .map(tempfile::TempDir::keep)
+            .map_err(|e| {
+                error(format_args!(
+                    "cannot create a folder for the cell's files: {e}"
+                ));
+                hint("name one with --keep DIR");
+                Exit::Environment
+            })?,
+    };
+    let command = rerun.prepare(doc.probe.as_ref(), &dir).map_err(|e| {
+        error(&e);
+        Exit::Environment
+    })?;
+    Ok(report::explain::Again {
+        command,
+        dir,
+        missing: rerun.missing(),
+    })
 }
 
 /// `explain` without `--results` where there is no config: says so, and

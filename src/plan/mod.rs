@@ -160,6 +160,8 @@ pub struct RunHeader {
     pub timeout: Duration,
     /// The `-k` expressions, as typed (empty: every cell).
     pub selected: Vec<String>,
+    /// The probe every cell runs, and where the user wrote it.
+    pub probe: crate::probe::ProbeCode,
 }
 
 impl RunHeader {
@@ -298,6 +300,9 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             });
         }
     }
+    if !options.build_only {
+        check_probe(config, &chosen[0].1.interpreter).await?;
+    }
     for (_, found) in &chosen {
         if !found.interpreter.python_h {
             notes.push(format!(
@@ -347,6 +352,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             notes,
             timeout: config.timeout,
             selected: options.select.iter().map(ToString::to_string).collect(),
+            probe: config.probe(),
         },
         installer,
         extension: config.extension.clone(),
@@ -463,6 +469,33 @@ async fn check_requests_exist(
         }
     }
     Ok(())
+}
+
+/// The probe compiled by the run's first interpreter: one that does not
+/// compile is the config's mistake, located where it was written.
+async fn check_probe(config: &Config, interpreter: &Interpreter) -> Result<(), PlanError> {
+    let extension = &config.extension;
+    if extension.test.is_some() || extension.probe.trim().is_empty() {
+        return Ok(());
+    }
+    let probe = config.probe();
+    match crate::probe::check::compile(&interpreter.executable, &probe.code, &probe.name).await {
+        Ok(None) => Ok(()),
+        Ok(Some(problem)) => Err(PlanError::Config {
+            error: config.probe_error(
+                problem.line,
+                problem.column,
+                format!(
+                    "the probe does not compile ({}): {}",
+                    interpreter.label(),
+                    problem.message
+                ),
+            ),
+            hint: "the probe is compiled by the run's first interpreter before anything is built or run",
+        }),
+        // An interpreter that cannot even compile says so in every cell.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Which cells this run owns (all, a shard's, the ones to re-run, the

@@ -142,6 +142,7 @@ impl RunResults {
             config: None,
             missing: Vec::new(),
             selected: header.selected.clone(),
+            probe: Some(header.probe.clone()),
             grids,
             cells: self.cells.clone(),
             summary: Summary::default(),

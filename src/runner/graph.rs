@@ -600,6 +600,7 @@ async fn cell_node(
         stdout: String::new(),
         stderr: String::new(),
         command: None,
+        rerun: None,
         hint: None,
     };
     let (b, r) = (
@@ -650,6 +651,7 @@ async fn cell_node(
                             result.stderr = run.stderr;
                             result.duration = run.duration;
                             result.command = Some(run.command);
+                            result.rerun = run.rerun;
                             run.outcome
                         }
                     }
@@ -864,6 +866,7 @@ async fn probe_cell(
             stderr: String::new(),
             duration: Duration::ZERO,
             command: String::new(),
+            rerun: None,
         };
     }
     let extension = &ctx.plan.extension;

@@ -187,3 +187,54 @@ fn explain_outside_a_project_names_the_run_it_could_read() {
         text(&out.stdout)
     );
 }
+
+/// The sample extension's source under `src/`, as a user's own.
+fn sample_sources(p: &Project) {
+    p.write("src/my_extension.c", crate::common::SAMPLE_C);
+}
+
+const SOURCES: &str = "[extension]\nmodule = \"my_extension\"\nsources = [\"src/my_extension.c\"]\n";
+
+/// `test = "pytest"` with `test-requires = ["pytest"]` runs the way it
+/// would in the environment's shell: the environment's `bin/` and the
+/// requirements' scripts first on PATH, `VIRTUAL_ENV` set; without the
+/// requirement, the cell says the program is not there and what to add.
+#[test]
+fn a_test_command_runs_like_a_shell_in_the_environment() {
+    let p = Project::new();
+    sample_sources(&p);
+    p.write(
+        "tests/test_ext.py",
+        "import os, shutil, sys\nimport numpy as np\nimport my_extension\n\ndef test_dims():\n    assert my_extension.get_array_dim(np.zeros((2, 3))) == (2, 3)\n\ndef test_in_the_environment():\n    assert os.environ[\"VIRTUAL_ENV\"] == sys.prefix\n    assert shutil.which(\"python\") == os.path.join(sys.prefix, \"bin\", \"python\")\n    assert np.__version__ == \"2.0.2\"\n",
+    );
+    let numpy = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}{SOURCES}test = \"pytest -q tests\"\ntest-requires = [\"pytest\"]\n"),
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let cell = &run.results()["cells"][0];
+    assert_eq!(cell["outcome"], "pass", "{}", run.dump());
+    assert!(
+        cell["stdout"].as_str().unwrap_or_default().contains("2 passed"),
+        "{cell}"
+    );
+
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}{SOURCES}test = \"pytest -q tests\"\n"),
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(1), "{}", run.dump());
+    let cell = &run.results()["cells"][0];
+    let env = cell["rerun"]["env"].as_str().expect("the cell's environment");
+    assert_eq!(
+        cell["message"].as_str().unwrap_or_default(),
+        format!(
+            "could not start the test command: pytest is not on PATH in the cell's environment: add the package that provides it to extension.test-requires (test-requires = [\"pytest\"]), or run it as `python -m pytest` (PATH: the scripts of the row and of test-requires, then {env}/bin, then the host's)"
+        ),
+        "{}",
+        run.dump()
+    );
+}
