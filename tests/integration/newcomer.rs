@@ -193,7 +193,8 @@ fn sample_sources(p: &Project) {
     p.write("src/my_extension.c", crate::common::SAMPLE_C);
 }
 
-const SOURCES: &str = "[extension]\nmodule = \"my_extension\"\nsources = [\"src/my_extension.c\"]\n";
+const SOURCES: &str =
+    "[extension]\nmodule = \"my_extension\"\nsources = [\"src/my_extension.c\"]\n";
 
 /// `test = "pytest"` with `test-requires = ["pytest"]` runs the way it
 /// would in the environment's shell: the environment's `bin/` and the
@@ -217,7 +218,10 @@ fn a_test_command_runs_like_a_shell_in_the_environment() {
     let cell = &run.results()["cells"][0];
     assert_eq!(cell["outcome"], "pass", "{}", run.dump());
     assert!(
-        cell["stdout"].as_str().unwrap_or_default().contains("2 passed"),
+        cell["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2 passed"),
         "{cell}"
     );
 
@@ -228,7 +232,9 @@ fn a_test_command_runs_like_a_shell_in_the_environment() {
     let run = p.run_here(&[]);
     assert_eq!(run.code(), Some(1), "{}", run.dump());
     let cell = &run.results()["cells"][0];
-    let env = cell["rerun"]["env"].as_str().expect("the cell's environment");
+    let env = cell["rerun"]["env"]
+        .as_str()
+        .expect("the cell's environment");
     assert_eq!(
         cell["message"].as_str().unwrap_or_default(),
         format!(
@@ -236,5 +242,191 @@ fn a_test_command_runs_like_a_shell_in_the_environment() {
         ),
         "{}",
         run.dump()
+    );
+}
+
+/// pyenv's CPython 3.11, as a `[python]` table, and its label.
+fn python311() -> (String, String) {
+    let python = crate::common::pyenv_python("3.11");
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import platform; print(platform.python_version())"])
+        .output()
+        .expect("python");
+    let label = format!("CPython {}", text(&version.stdout).trim());
+    (
+        format!("[python]\ninterpreter = \"{}\"\n", python.display()),
+        label,
+    )
+}
+
+/// A probe that does not compile stops the run before any work (exit 2),
+/// pointing at the file, line and column where it was written: the probe
+/// file, or the character inside matrix.toml's string for an inline probe.
+#[test]
+fn a_probe_that_does_not_compile_stops_the_run_where_it_was_written() {
+    let (python, label) = python311();
+    let p = Project::new();
+    sample_sources(&p);
+    p.write(
+        "tests/probe.py",
+        "x = module.get_array_dim(np.zeros(2))\nassert x == (2,\n",
+    );
+    let numpy = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    p.write(
+        "matrix.toml",
+        &format!("{python}{numpy}{SOURCES}probe-file = \"tests/probe.py\"\n"),
+    );
+    let hint = "hint: the probe is compiled by the run's first interpreter before anything is built or run\n";
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "error: tests/probe.py:2:13: the probe does not compile ({label}): SyntaxError: '(' was never closed\n  |\n2 | assert x == (2,\n  |             ^\n{hint}"
+        )
+    );
+    assert!(run.results.is_none(), "nothing ran");
+
+    p.write(
+        "matrix.toml",
+        &format!("{python}{numpy}{SOURCES}probe = \"\"\"\nx = module.get_array_dim(np.zeros(2))\nassert x ==\n\"\"\"\n"),
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "error: matrix.toml:11:12: the probe does not compile ({label}): SyntaxError: invalid syntax\n   |\n11 | assert x ==\n   |            ^\n{hint}"
+        )
+    );
+}
+
+/// A probe that raises or whose assert fails names its file and line, in
+/// the message every report shows and in the traceback (with the line's
+/// source), in both isolation modes; an inline probe names matrix.toml and
+/// the config's own line.
+#[test]
+fn tracebacks_and_assertions_name_the_probe_file_and_line() {
+    let p = Project::new();
+    sample_sources(&p);
+    p.write(
+        "tests/probe.py",
+        "x = module.get_array_dim(np.zeros(2))\nraise ValueError('boom %r' % (x,))\n",
+    );
+    let numpy = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}{SOURCES}probe-file = \"tests/probe.py\"\n"),
+    );
+    for isolation in ["fork", "process"] {
+        let run = p.run_here(&["--isolation", isolation, "--markdown", "grid.md"]);
+        assert_eq!(run.code(), Some(1), "{}", run.dump());
+        let cell = &run.results()["cells"][0];
+        let message =
+            "ValueError: boom (2,) — tests/probe.py, line 2: raise ValueError('boom %r' % (x,))";
+        assert_eq!(cell["message"], message, "{isolation}: {}", run.dump());
+        assert!(
+            cell["stderr"].as_str().unwrap_or_default().contains(
+                "  File \"tests/probe.py\", line 2, in <module>\n    raise ValueError('boom %r' % (x,))\n"
+            ),
+            "{isolation}: {cell}"
+        );
+        assert!(
+            run.stdout()
+                .contains(&format!("✗ other (1 cell, unexpected): {message}\n")),
+            "{}",
+            run.dump()
+        );
+        assert!(p.read("grid.md").contains(message), "{}", p.read("grid.md"));
+    }
+
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}{SOURCES}probe = \"assert module.get_array_dim(np.zeros(2)) == (3,), 'wrong'\"\n"),
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(
+        run.results()["cells"][0]["message"],
+        "wrong — matrix.toml, line 7: assert module.get_array_dim(np.zeros(2)) == (3,), 'wrong'; left: (2,), right: (3,)",
+        "{}",
+        run.dump()
+    );
+}
+
+/// The commands `explain` prints run again by hand from a fresh shell, as
+/// printed, and do what the cell did: a probe's (its result file written
+/// in the folder explain names and keeps) and a test command's.
+#[test]
+fn explain_prints_commands_that_run_again_from_a_fresh_shell() {
+    let p = Project::new();
+    sample_sources(&p);
+    p.write(
+        "tests/probe.py",
+        "x = module.get_array_dim(np.zeros(2))\nassert x == (3,), 'wrong'\n",
+    );
+    p.write(
+        "tests/test_ext.py",
+        "import numpy as np\nimport my_extension\n\ndef test_dims():\n    assert my_extension.get_array_dim(np.zeros((2, 3))) == (2, 3)\n",
+    );
+    let numpy = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}{SOURCES}probe-file = \"tests/probe.py\"\n"),
+    );
+    p.write(
+        "pytest.toml",
+        &format!("{numpy}{SOURCES}test = \"pytest -q tests\"\ntest-requires = [\"pytest\"]\n"),
+    );
+    // The command of `explain --keep DIR`, run with `sh -c` from `/` in a
+    // bare environment, as a fresh shell would.
+    let again = |config: &str, keep: &str| {
+        let out = p.matrix_here(&["explain", "2.0.2", "2.0.2", "-c", config, "--keep", keep]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let shown = text(&out.stdout);
+        let dir = p.path(keep);
+        let heading = format!(
+            "run again by hand (what it needs is in {}, kept):\n  $ ",
+            dir.display()
+        );
+        let command = shown
+            .split_once(&heading)
+            .and_then(|(_, rest)| rest.lines().next())
+            .unwrap_or_else(|| panic!("no command to run again:\n{shown}"))
+            .to_string();
+        let ran = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .current_dir("/")
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .output()
+            .unwrap();
+        (ran, dir)
+    };
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(1), "{}", run.dump());
+    let cell = &run.results()["cells"][0];
+    let (ran, dir) = again("matrix.toml", "again");
+    assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
+    let result = crate::common::read_json(&dir.join("result.json"));
+    assert_eq!(
+        (&result["status"], &result["message"]),
+        (&serde_json::json!("wrong-result"), &cell["message"]),
+        "the same outcome as the cell's"
+    );
+    assert!(
+        text(&ran.stderr).contains("  File \"tests/probe.py\", line 2, in <module>\n"),
+        "{}",
+        text(&ran.stderr)
+    );
+
+    let run = p.run_in(p.dir.path(), &["-c", "pytest.toml"], &[]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let (ran, _) = again("pytest.toml", "again-pytest");
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+    assert!(
+        text(&ran.stdout).contains("1 passed"),
+        "{}",
+        text(&ran.stdout)
     );
 }
