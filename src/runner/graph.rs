@@ -611,6 +611,8 @@ async fn cell_node(
         Outcome::unavailable(format!("{axis} numpy {}: {why}", entry.label()))
     };
     let missing = |e: &AxisEntry| e.unavailable().unwrap_or("not resolved").to_string();
+    // What the row left behind, for the hints that read it.
+    let mut evidence = crate::hints::Evidence::default();
     result.outcome = match (artifact, env) {
         (None, _) => unavailable("build", b, &missing(b)),
         (_, None) => unavailable("runtime", r, &missing(r)),
@@ -624,6 +626,7 @@ async fn cell_node(
                 ))
             }
             Err(RowProblem::Build(e)) => {
+                evidence.build_log = e.log.clone();
                 result.stderr = e.log;
                 Outcome::BuildFailed { message: e.summary }
             }
@@ -642,6 +645,8 @@ async fn cell_node(
                         }
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {
+                            evidence.build_dir = Some(artifact.dir.clone());
+                            evidence.build_log = artifact.log.clone();
                             let layer = layer.map(|l| l.dir.clone());
                             let run = run_cell(
                                 &ctx, &grid, build, runtime, &artifact, &env, build_env, layer,
@@ -659,11 +664,37 @@ async fn cell_node(
             },
         },
     };
-    result.hint = crate::hints::for_cell(&ctx.plan.extension, &result.outcome);
+    result.hint = hint(&ctx, &result.outcome, evidence).await;
     if let Some(v) = r.version() {
         grid.cell_done(v).await;
     }
     ctx.send(Event::CellFinished(Box::new(result)));
+}
+
+/// Advice for the first mistake a cell's outcome points to: read from the
+/// compiler and the machine's libraries, so off the runtime.
+async fn hint(
+    ctx: &Arc<Ctx>,
+    outcome: &Outcome,
+    evidence: crate::hints::Evidence,
+) -> Option<String> {
+    let worth_asking = match outcome {
+        Outcome::BuildFailed { .. } => true,
+        Outcome::Crash { .. } | Outcome::Fail(_) => {
+            matches!(ctx.plan.extension.subject, Subject::Sources(_))
+        }
+        _ => false,
+    };
+    if !worth_asking {
+        return None;
+    }
+    let (ctx, outcome) = (ctx.clone(), outcome.clone());
+    tokio::task::spawn_blocking(move || {
+        crate::hints::for_cell(&ctx.plan.extension, &outcome, &evidence)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The cell's probe, with the row's artifact and the cell's layer on its

@@ -430,3 +430,255 @@ fn explain_prints_commands_that_run_again_from_a_fresh_shell() {
         text(&ran.stdout)
     );
 }
+
+/// A small extension on the NumPy C API; `@INIT@` is its PyInit_ext body
+/// before the module is made, `@CALL@` what `answer()` does with NumPy.
+const EXT_C: &str = r#"#define PY_SSIZE_T_CLEAN
+@DEFINE@
+#include <Python.h>
+#include @INCLUDE@
+
+static PyObject *answer(PyObject *self, PyObject *args)
+{
+    npy_intp n = 3;
+    PyObject *a = PyArray_ZEROS(1, &n, NPY_DOUBLE, 0);
+    if (a == NULL) {
+        return NULL;
+    }
+    @CALL@
+    Py_DECREF(a);
+    return PyLong_FromLong(42);
+}
+
+static PyMethodDef methods[] = {
+    {"answer", answer, METH_NOARGS, "the answer"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef ext = {PyModuleDef_HEAD_INIT, "ext", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit_ext(void)
+{
+    @INIT@
+    return PyModule_Create(&ext);
+}
+"#;
+
+/// EXT_C with its placeholders filled.
+fn ext_c(define: &str, include: &str, call: &str, init: &str) -> String {
+    EXT_C
+        .replace("@DEFINE@", define)
+        .replace("@INCLUDE@", include)
+        .replace("@CALL@", call)
+        .replace("@INIT@", init)
+}
+
+const NO_DEPRECATED: &str = "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION";
+
+/// The cells of a run's first grid, as (pair, outcome, hint).
+fn hints(run: &crate::common::Run) -> Vec<(String, String, String)> {
+    run.results()["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (
+                format!("{} → {}", s("build"), s("runtime")),
+                s("outcome"),
+                s("hint"),
+            )
+        })
+        .collect()
+}
+
+/// `/* import_array(); */`: the call is in the file's text but not in the
+/// code. The preprocessed sources say so, and the crash (in the probe's
+/// call into the module) gets the hint, at -O0 too (where the compiler
+/// keeps NumPy's unused `_import_array`); a crash of sources that do call
+/// it gets none.
+#[test]
+fn a_commented_out_import_array_is_found_from_the_preprocessed_sources() {
+    let p = Project::new();
+    let numpy = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    let config = |cflags: &str| {
+        format!(
+            "{numpy}[extension]\nmodule = \"ext\"\nsources = [\"src/ext.c\"]\nprobe = \"module.answer()\"\ncflags = [{cflags}]\n"
+        )
+    };
+    let hint = "the sources never call import_array() (or PyArray_ImportNumPyAPI()), as the preprocessed sources show: NumPy's C-API table stays empty and the first NumPy call crashes; call it in PyInit_ext";
+    p.write(
+        "src/ext.c",
+        &ext_c(
+            NO_DEPRECATED,
+            "<numpy/arrayobject.h>",
+            "",
+            "/* import_array(); */",
+        ),
+    );
+    for cflags in ["", "\"-O0\""] {
+        p.write("matrix.toml", &config(cflags));
+        let run = p.run_here(&[]);
+        assert_eq!(
+            hints(&run),
+            [(
+                "2.0.2 → 2.0.2".to_string(),
+                "crash".to_string(),
+                hint.to_string()
+            )],
+            "cflags [{cflags}]: {}",
+            run.dump()
+        );
+        assert!(
+            run.stdout().contains(&format!("    hint: {hint}\n")),
+            "{}",
+            run.dump()
+        );
+    }
+    // import_array() is called; the crash is the extension's own.
+    p.write(
+        "src/ext.c",
+        &ext_c(
+            NO_DEPRECATED,
+            "<numpy/arrayobject.h>",
+            "*(volatile int *)0 = 1;",
+            "import_array();",
+        ),
+    );
+    p.write("matrix.toml", &config(""));
+    let run = p.run_here(&[]);
+    assert_eq!(
+        hints(&run),
+        [(
+            "2.0.2 → 2.0.2".to_string(),
+            "crash".to_string(),
+            String::new()
+        )],
+        "{}",
+        run.dump()
+    );
+}
+
+/// A build that cannot find NumPy's headers, or includes them without
+/// their folder, is told how to include them, from the compiler's message.
+#[test]
+fn a_build_without_numpys_headers_says_how_to_include_them() {
+    let p = Project::new();
+    let numpy = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    p.write(
+        "src/ext.c",
+        &ext_c(NO_DEPRECATED, "<arrayobject.h>", "", "import_array();"),
+    );
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}[extension]\nmodule = \"ext\"\nsources = [\"src/ext.c\"]\n"),
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(
+        hints(&run),
+        [(
+            "2.0.2 → 2.0.2".to_string(),
+            "build-failed".to_string(),
+            "arrayobject.h is one of NumPy's headers, which are included with their folder: #include <numpy/arrayobject.h>".to_string()
+        )],
+        "{}",
+        run.dump()
+    );
+
+    // A setuptools project whose Extension lacks numpy.get_include().
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/setuptools_pkg");
+    for rel in [
+        "pyproject.toml",
+        "setup.py",
+        "src/npdemo/__init__.py",
+        "src/npdemo/_native.c",
+    ] {
+        let text = std::fs::read_to_string(fixture.join(rel)).unwrap();
+        p.write(
+            &format!("pkg/{rel}"),
+            &text.replace("            include_dirs=[numpy.get_include()],\n", ""),
+        );
+    }
+    assert!(!p.read("pkg/setup.py").contains("include_dirs"));
+    p.write(
+        "matrix.toml",
+        &format!("{numpy}[extension]\nproject = \"pkg\"\nimports = [\"npdemo._native\"]\n"),
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(
+        hints(&run),
+        [(
+            "2.0.2 → 2.0.2".to_string(),
+            "build-failed".to_string(),
+            "the compiler did not find NumPy's headers (numpy/arrayobject.h): the build must add numpy.get_include() to its include folders (setuptools: Extension(..., include_dirs=[numpy.get_include()]); meson-python: dependency('numpy'))".to_string()
+        )],
+        "{}",
+        run.dump()
+    );
+}
+
+/// NPY_NO_DEPRECATED_API, both ways: old names on the deprecated API build
+/// against NumPy 1.26 with the compiler's warning and fail against 2.0,
+/// whose headers dropped them; with the define, PyArrayObject's fields
+/// are hidden. Each failed build says what to change.
+#[test]
+fn deprecated_api_mistakes_are_read_from_the_compiler() {
+    let p = Project::new();
+    p.write(
+        "src/ext.c",
+        &ext_c(
+            "",
+            "<numpy/arrayobject.h>",
+            "(void)PyArray_DOUBLE;",
+            "import_array();",
+        ),
+    );
+    p.write(
+        "matrix.toml",
+        "[numpy]\nbuild = [\"1.26.*\", \"2.0.*\"]\nruntime = [\"2.0.*\"]\n[extension]\nmodule = \"ext\"\nsources = [\"src/ext.c\"]\n",
+    );
+    let run = p.run_here(&[]);
+    let deprecated = "the compiler warned that the sources use NumPy's deprecated API (\"Using deprecated NumPy API\"), which newer NumPy headers no longer offer: add #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION before the NumPy includes (or cflags = [\"-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION\"]) and replace what it then rejects";
+    let cells = hints(&run);
+    assert_eq!(
+        cells[1],
+        (
+            "2.0.2 → 2.0.2".to_string(),
+            "build-failed".to_string(),
+            deprecated.to_string()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert_ne!(cells[0].1, "build-failed", "1.26 builds: {}", run.dump());
+
+    p.write(
+        "src/ext.c",
+        &ext_c(
+            NO_DEPRECATED,
+            "<numpy/arrayobject.h>",
+            "(void)((PyArrayObject *)a)->nd;",
+            "import_array();",
+        ),
+    );
+    let run = p.run_here(&[]);
+    let hidden = "PyArrayObject's fields (here nd) are hidden when NPY_NO_DEPRECATED_API is defined: use NumPy's accessors instead (PyArray_DATA, PyArray_NDIM, PyArray_DIMS, PyArray_STRIDES, ...)";
+    assert_eq!(
+        hints(&run),
+        [
+            (
+                "1.26.4 → 2.0.2".to_string(),
+                "build-failed".to_string(),
+                hidden.to_string()
+            ),
+            (
+                "2.0.2 → 2.0.2".to_string(),
+                "build-failed".to_string(),
+                hidden.to_string()
+            ),
+        ],
+        "{}",
+        run.dump()
+    );
+}
