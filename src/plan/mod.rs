@@ -301,7 +301,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         }
     }
     if !options.build_only {
-        check_probe(config, &chosen[0].1.interpreter).await?;
+        check_probe(config, &chosen[0].1.interpreter, &options.memo).await?;
     }
     for (_, found) in &chosen {
         if !found.interpreter.python_h {
@@ -472,15 +472,32 @@ async fn check_requests_exist(
 }
 
 /// The probe compiled by the run's first interpreter: one that does not
-/// compile is the config's mistake, located where it was written.
-async fn check_probe(config: &Config, interpreter: &Interpreter) -> Result<(), PlanError> {
+/// compile is the config's mistake, located where it was written. That a
+/// probe compiles with an interpreter is remembered (a warm run starts no
+/// Python for it).
+async fn check_probe(
+    config: &Config,
+    interpreter: &Interpreter,
+    memo: &Memo,
+) -> Result<(), PlanError> {
     let extension = &config.extension;
     if extension.test.is_some() || extension.probe.trim().is_empty() {
         return Ok(());
     }
     let probe = config.probe();
+    let key = format!(
+        "probe compiles|{}|{}",
+        interpreter.cache_key(),
+        crate::cache::digest([probe.name.as_str(), probe.code.as_str()])
+    );
+    if memo.get::<bool>(&key) == Some(true) {
+        return Ok(());
+    }
     match crate::probe::check::compile(&interpreter.executable, &probe.code, &probe.name).await {
-        Ok(None) => Ok(()),
+        Ok(None) => {
+            memo.put(&key, &true, crate::cache::memo::Lasts::Always);
+            Ok(())
+        }
         Ok(Some(problem)) => Err(PlanError::Config {
             error: config.probe_error(
                 problem.line,
