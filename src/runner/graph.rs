@@ -24,7 +24,7 @@ use crate::cache::manifest::Depth;
 use crate::cache::store::Store;
 use crate::environment::{self, NumpyEnv};
 use crate::extension::{PackageRow, RowSource, Subject};
-use crate::outcome::Outcome;
+use crate::outcome::{FailureReason, Outcome};
 use crate::plan::{AxisEntry, GridPlan, Plan};
 use crate::probe::{self, ForkServer, Isolation, ProbeFiles, ProbeRun};
 use crate::python::InstallError;
@@ -611,8 +611,8 @@ async fn cell_node(
         Outcome::unavailable(format!("{axis} numpy {}: {why}", entry.label()))
     };
     let missing = |e: &AxisEntry| e.unavailable().unwrap_or("not resolved").to_string();
-    // What the row left behind, for the hints that read it.
-    let mut evidence = crate::hints::Evidence::default();
+    // The row's artifact, for the hints that read what it left behind.
+    let mut row = None;
     result.outcome = match (artifact, env) {
         (None, _) => unavailable("build", b, &missing(b)),
         (_, None) => unavailable("runtime", r, &missing(r)),
@@ -626,7 +626,6 @@ async fn cell_node(
                 ))
             }
             Err(RowProblem::Build(e)) => {
-                evidence.build_log = e.log.clone();
                 result.stderr = e.log;
                 Outcome::BuildFailed { message: e.summary }
             }
@@ -645,8 +644,7 @@ async fn cell_node(
                         }
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {
-                            evidence.build_dir = Some(artifact.dir.clone());
-                            evidence.build_log = artifact.log.clone();
+                            row = Some(artifact.clone());
                             let layer = layer.map(|l| l.dir.clone());
                             let run = run_cell(
                                 &ctx, &grid, build, runtime, &artifact, &env, build_env, layer,
@@ -664,7 +662,7 @@ async fn cell_node(
             },
         },
     };
-    result.hint = hint(&ctx, &result.outcome, evidence).await;
+    result.hint = hint(&ctx, &result.outcome, row.as_deref(), &result.stderr).await;
     if let Some(v) = r.version() {
         grid.cell_done(v).await;
     }
@@ -672,22 +670,30 @@ async fn cell_node(
 }
 
 /// Advice for the first mistake a cell's outcome points to: read from the
-/// compiler and the machine's libraries, so off the runtime.
+/// compiler and the machine's libraries, so off the runtime. `row` is the
+/// row's artifact when it was made; `log` the failed build's log when not.
 async fn hint(
     ctx: &Arc<Ctx>,
     outcome: &Outcome,
-    evidence: crate::hints::Evidence,
+    row: Option<&Artifact>,
+    log: &str,
 ) -> Option<String> {
-    let worth_asking = match outcome {
-        Outcome::BuildFailed { .. } => true,
-        Outcome::Crash { .. } | Outcome::Fail(_) => {
-            matches!(ctx.plan.extension.subject, Subject::Sources(_))
+    let sources = matches!(ctx.plan.extension.subject, Subject::Sources(_));
+    let evidence = match outcome {
+        Outcome::BuildFailed { .. } => crate::hints::Evidence {
+            build_dir: None,
+            build_log: log.to_string(),
+        },
+        // A crash's advice reads the row; a missing symbol's, the machine.
+        Outcome::Crash { .. } if sources => crate::hints::Evidence {
+            build_dir: row.map(|r| r.dir.clone()),
+            build_log: row.map(|r| r.log.clone()).unwrap_or_default(),
+        },
+        Outcome::Fail(f) if sources && f.reason == FailureReason::MissingSymbol => {
+            crate::hints::Evidence::default()
         }
-        _ => false,
+        _ => return None,
     };
-    if !worth_asking {
-        return None;
-    }
     let (ctx, outcome) = (ctx.clone(), outcome.clone());
     tokio::task::spawn_blocking(move || {
         crate::hints::for_cell(&ctx.plan.extension, &outcome, &evidence)
