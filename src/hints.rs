@@ -207,17 +207,22 @@ fn preprocess(words: &[String], dir: &Path) -> Option<String> {
             other => kept.push(other),
         }
     }
-    let out = std::process::Command::new(program)
+    // A child like any other: its own process group and a time limit.
+    // This runs on a blocking thread of the runtime, which may wait on it.
+    let spec = crate::process::Spec::new(program)
         .args(&kept)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
+        .cwd(dir)
+        .timeout(PREPROCESS_LIMIT);
+    let finished = tokio::runtime::Handle::try_current()
+        .ok()?
+        .block_on(spec.run())
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    // Cut short, the text may miss the very call: then nothing is said.
+    (finished.success() && finished.stdout.dropped == 0).then_some(finished.stdout.text)
 }
+
+/// How long the preprocessor may take on one source.
+const PREPROCESS_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// In preprocessed text: whether NumPy's C-API header was included, and
 /// whether a line that comes from the user's own files (the source
