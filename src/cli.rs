@@ -305,6 +305,12 @@ pub struct ExplainArgs {
     /// The config whose last run to explain.
     #[arg(short, long, value_name = "FILE", default_value = "matrix.toml")]
     pub config: PathBuf,
+    /// Write what the printed probe or test command needs to run again (the
+    /// probe, its result file, a test command's scripts) into DIR, and keep
+    /// it [default: a new folder in the temporary directory, named in the
+    /// output].
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

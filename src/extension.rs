@@ -185,6 +185,8 @@ pub struct Extension {
     /// Python code run after the imports, with `np` and `module` bound; an
     /// `AssertionError` is a wrong result. Empty: importing is the test.
     pub probe: String,
+    /// Where the probe was written.
+    pub probe_origin: ProbeOrigin,
     /// A command run per cell instead of the probe (process isolation); its
     /// exit status decides pass or fail, a signal decides crash.
     pub test: Option<String>,
@@ -193,6 +195,20 @@ pub struct Extension {
     pub test_requires: Vec<String>,
     /// Extras of the package under test (projects and package rows).
     pub extras: Vec<String>,
+}
+
+/// Where a probe's code was written: what its syntax errors point at and
+/// its tracebacks name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProbeOrigin {
+    /// The built-in sample's (or no probe).
+    #[default]
+    Builtin,
+    /// `probe = "..."`: the string at `span` (its quotes included) of the
+    /// config file.
+    Inline { span: std::ops::Range<usize> },
+    /// `probe-file = "..."`, as written (relative to the config's folder).
+    File { written: String },
 }
 
 const SAMPLE_SOURCE: &str = include_str!("sample/my_extension.c");
@@ -247,6 +263,7 @@ impl Extension {
             }),
             imports: vec!["my_extension".to_string()],
             probe: SAMPLE_PROBE.to_string(),
+            probe_origin: ProbeOrigin::Builtin,
             test: None,
             test_requires: Vec::new(),
             extras: Vec::new(),

@@ -1,35 +1,74 @@
 //! Advice for the first mistakes people make with a C extension, attached
-//! to the cells they cause and shown under the grid and in `explain`:
+//! to the cells they cause and shown under the grid and in `explain`. Each
+//! is read from what the compiler and the crash say, not from a search of
+//! the source text (which finds a call in a comment, or misses one a macro
+//! makes):
 //!
 //! - a crash in the first NumPy call from sources that never call
-//!   `import_array()` (NumPy's C-API table is then a null pointer);
+//!   `import_array()`: NumPy's C-API table is then a null pointer. Whether
+//!   they call it is read from the preprocessed sources (the build's own
+//!   compile commands with `-E`: comments and `#if 0` gone, macros
+//!   expanded), in the lines that come from the user's files; and the
+//!   crash must be one faulthandler places in a call into the extension,
+//!   not inside NumPy's own code;
+//! - a build that fails because NumPy's headers were not found
+//!   (`numpy/arrayobject.h: No such file or directory`), or were included
+//!   without their folder (`#include <arrayobject.h>`);
+//! - a build that fails with the compiler's `Using deprecated NumPy API`
+//!   warning in its log, or on `PyArrayObject` fields that
+//!   `NPY_NO_DEPRECATED_API` hides;
 //! - an `undefined symbol` at import that a `libraries` entry would
 //!   resolve: the library that defines it is looked up on this machine.
 //!
 //! (A module that does not define `PyInit_<module>` is refused at build
-//! time, with its own message: see `build::sources`.)
+//! time, from the built module's own symbols: see `build::sources`.)
+//!
+//! Looking costs a compiler run or a read of the machine's libraries, so it
+//! happens only for cells that point at a mistake, off the async runtime
+//! ([`for_cell`] blocks), and each answer is kept for the run.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 
-use crate::extension::{Extension, Subject};
+use crate::extension::{Extension, Sources, Subject};
 use crate::outcome::{FailureReason, Outcome};
 
-/// The hint for a cell of `extension` that ended with `outcome`.
-pub fn for_cell(extension: &Extension, outcome: &Outcome) -> Option<String> {
-    let Subject::Sources(sources) = &extension.subject else {
-        return None;
-    };
+/// What a cell's row left behind, for the hints that read it.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The row's build folder (C sources: where its compile ran).
+    pub build_dir: Option<PathBuf>,
+    /// The row's build log: every compile command and what it printed.
+    pub build_log: String,
+}
+
+/// The hint for a cell of `extension` that ended with `outcome`. Blocks
+/// (it may run the compiler or read libraries): call it off the runtime.
+pub fn for_cell(extension: &Extension, outcome: &Outcome, evidence: &Evidence) -> Option<String> {
     match outcome {
-        Outcome::Crash { name, .. } if name == "SIGSEGV" || name == "SIGBUS" => {
-            let imports_api = sources.files.iter().any(|f| {
-                f.contents.contains("import_array") || f.contents.contains("PyArray_ImportNumPyAPI")
-            });
-            (!imports_api).then(|| {
-                "the sources never call import_array() (or PyArray_ImportNumPyAPI()): NumPy's C-API table stays empty and the first NumPy call crashes; call it in PyInit_".to_string()
-                    + &sources.module
+        Outcome::BuildFailed { .. } => compiler_said(&evidence.build_log),
+        Outcome::Crash {
+            name, traceback, ..
+        } if name == "SIGSEGV" || name == "SIGBUS" => {
+            let Subject::Sources(sources) = &extension.subject else {
+                return None;
+            };
+            if traceback.as_deref().is_some_and(inside_numpy) {
+                return None;
+            }
+            let dir = evidence.build_dir.as_deref()?;
+            (calls_import_array(sources, dir, &evidence.build_log) == Some(false)).then(|| {
+                format!(
+                    "the sources never call import_array() (or PyArray_ImportNumPyAPI()), as the preprocessed sources show: NumPy's C-API table stays empty and the first NumPy call crashes; call it in PyInit_{}",
+                    sources.module
+                )
             })
         }
         Outcome::Fail(f) if f.reason == FailureReason::MissingSymbol => {
+            let Subject::Sources(sources) = &extension.subject else {
+                return None;
+            };
             let symbol = f.message.strip_prefix("undefined symbol: ")?.trim();
             if symbol.starts_with("Py") || symbol.starts_with("_Py") {
                 return None;
@@ -47,9 +86,177 @@ pub fn for_cell(extension: &Extension, outcome: &Outcome) -> Option<String> {
     }
 }
 
+/// Whether faulthandler's dump places the crash inside NumPy's own Python
+/// code (its innermost frame is a file of the numpy package): then NumPy
+/// itself broke, and no advice about the extension applies.
+fn inside_numpy(traceback: &str) -> bool {
+    traceback
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("File \""))
+        .is_some_and(|l| l.contains("/numpy/"))
+}
+
+/// NumPy's public headers, by the name a source might include them
+/// without their `numpy/` folder.
+const NUMPY_HEADERS: [&str; 8] = [
+    "arrayobject.h",
+    "ndarrayobject.h",
+    "ndarraytypes.h",
+    "ufuncobject.h",
+    "npy_common.h",
+    "npy_math.h",
+    "arrayscalars.h",
+    "npy_2_compat.h",
+];
+
+/// Advice from what the compiler printed when a build failed.
+fn compiler_said(log: &str) -> Option<String> {
+    static MISSING: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"fatal error: ['‘]?([^'‘’:\s]+\.h)['’]?:? (?:No such file or directory|file not found)",
+        )
+        .expect("constant pattern")
+    });
+    static HIDDEN: LazyLock<regex::Regex> = LazyLock::new(|| {
+        // GCC quotes with ‘’ in a UTF-8 locale, ' otherwise.
+        regex::Regex::new(r"['‘]PyArrayObject['’].* has no member named ['‘](\w+)['’]")
+            .expect("constant pattern")
+    });
+    if let Some(header) = MISSING.captures(log).map(|c| c[1].to_string()) {
+        if header.starts_with("numpy/") {
+            return Some(format!(
+                "the compiler did not find NumPy's headers ({header}): the build must add numpy.get_include() to its include folders (setuptools: Extension(..., include_dirs=[numpy.get_include()]); meson-python: dependency('numpy'))"
+            ));
+        }
+        if NUMPY_HEADERS.contains(&header.as_str()) {
+            return Some(format!(
+                "{header} is one of NumPy's headers, which are included with their folder: #include <numpy/{header}>"
+            ));
+        }
+    }
+    if let Some(field) = HIDDEN.captures(log).map(|c| c[1].to_string()) {
+        return Some(format!(
+            "PyArrayObject's fields (here {field}) are hidden when NPY_NO_DEPRECATED_API is defined: use NumPy's accessors instead (PyArray_DATA, PyArray_NDIM, PyArray_DIMS, PyArray_STRIDES, ...)"
+        ));
+    }
+    log.contains("Using deprecated NumPy API").then(|| {
+        "the compiler warned that the sources use NumPy's deprecated API (\"Using deprecated NumPy API\"), which newer NumPy headers no longer offer: add #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION before the NumPy includes (or cflags = [\"-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION\"]) and replace what it then rejects".to_string()
+    })
+}
+
+/// Whether the sources built in `dir` call `import_array()` (or
+/// `PyArray_ImportNumPyAPI()`), read from their preprocessed text: the
+/// build's compile commands (in `log`) run again with `-E`. `None` when it
+/// cannot be told (no compile command, the compiler failed, NumPy's
+/// headers not included at all). Kept per build folder for the run.
+fn calls_import_array(sources: &Sources, dir: &Path, log: &str) -> Option<bool> {
+    static KNOWN: LazyLock<Mutex<HashMap<PathBuf, Option<bool>>>> = LazyLock::new(Default::default);
+    if let Some(known) = KNOWN.lock().ok().and_then(|k| k.get(dir).copied()) {
+        return known;
+    }
+    let answer = preprocessed_calls(sources, dir, log);
+    if let Ok(mut known) = KNOWN.lock() {
+        known.insert(dir.to_path_buf(), answer);
+    }
+    answer
+}
+
+fn preprocessed_calls(sources: &Sources, dir: &Path, log: &str) -> Option<bool> {
+    let commands: Vec<Vec<String>> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .filter_map(shlex::split)
+        .filter(|words| words.iter().any(|w| w == "-c"))
+        .collect();
+    if commands.is_empty() {
+        return None;
+    }
+    let mut includes_numpy = false;
+    for words in commands {
+        let source = words
+            .iter()
+            .position(|w| w == "-c")
+            .and_then(|i| words.get(i + 1))
+            .map(PathBuf::from)?;
+        let text = preprocess(&words, dir)?;
+        let (numpy, calls) = scan(&text, &source, &sources.include_dirs);
+        includes_numpy |= numpy;
+        if calls {
+            return Some(true);
+        }
+    }
+    includes_numpy.then_some(false)
+}
+
+/// A compile command (`cc ... -c SRC -o OBJ`, with `-MD -MF DEP`) turned
+/// into the preprocessor's, run in `dir`; its output.
+fn preprocess(words: &[String], dir: &Path) -> Option<String> {
+    let (program, args) = words.split_first()?;
+    let mut kept: Vec<&str> = Vec::new();
+    let mut skip = false;
+    for w in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        match w.as_str() {
+            "-o" | "-MF" => skip = true,
+            "-MD" => {}
+            "-c" => kept.push("-E"),
+            other => kept.push(other),
+        }
+    }
+    // A child like any other: its own process group and a time limit.
+    // This runs on a blocking thread of the runtime, which may wait on it.
+    let spec = crate::process::Spec::new(program)
+        .args(&kept)
+        .cwd(dir)
+        .timeout(PREPROCESS_LIMIT);
+    let finished = tokio::runtime::Handle::try_current()
+        .ok()?
+        .block_on(spec.run())
+        .ok()?;
+    // Cut short, the text may miss the very call: then nothing is said.
+    (finished.success() && finished.stdout.dropped == 0).then_some(finished.stdout.text)
+}
+
+/// How long the preprocessor may take on one source.
+const PREPROCESS_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// In preprocessed text: whether NumPy's C-API header was included, and
+/// whether a line that comes from the user's own files (the source
+/// itself, or a header in its include folders) calls `_import_array` (what
+/// `import_array()` expands to) or `PyArray_ImportNumPyAPI`.
+fn scan(text: &str, source: &Path, user_dirs: &[PathBuf]) -> (bool, bool) {
+    static CALL: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\b(_import_array|PyArray_ImportNumPyAPI)\s*\(")
+            .expect("constant pattern")
+    });
+    let mut numpy = false;
+    let mut users = true;
+    for line in text.lines() {
+        // A line marker: `# 12 "/path/file.h" 1 3`.
+        if let Some(rest) = line.strip_prefix("# ")
+            && let Some(file) = rest.split('"').nth(1)
+        {
+            let file = Path::new(file);
+            numpy |= file.ends_with("__multiarray_api.h");
+            users = file == source
+                || (!file.components().any(|c| c.as_os_str() == "numpy")
+                    && user_dirs.iter().any(|d| file.starts_with(d)));
+            continue;
+        }
+        if users && CALL.is_match(line) {
+            return (true, true);
+        }
+    }
+    (numpy, false)
+}
+
 /// The folders the system's linker searches, found once a run.
 fn library_dirs() -> &'static [PathBuf] {
-    static DIRS: std::sync::LazyLock<Vec<PathBuf>> = std::sync::LazyLock::new(search_dirs);
+    static DIRS: LazyLock<Vec<PathBuf>> = LazyLock::new(search_dirs);
     &DIRS
 }
 
@@ -82,9 +289,8 @@ fn search_dirs() -> Vec<PathBuf> {
 /// that exports `symbol`. Every cell of a row that misses a symbol asks
 /// the same question: the answer is kept for the run.
 pub fn library_defining(symbol: &str) -> Option<String> {
-    static FOUND: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
-    > = std::sync::LazyLock::new(Default::default);
+    static FOUND: LazyLock<Mutex<HashMap<String, Option<String>>>> =
+        LazyLock::new(Default::default);
     if let Some(known) = FOUND.lock().ok().and_then(|f| f.get(symbol).cloned()) {
         return known;
     }
@@ -141,32 +347,59 @@ mod tests {
     use super::*;
     use crate::outcome::Failure;
 
-    fn sources(contents: &str) -> Extension {
-        let mut e = Extension::sample();
-        if let Subject::Sources(s) = &mut e.subject {
-            s.files[0].contents = contents.into();
-        }
-        e
+    #[test]
+    fn only_the_users_own_lines_count_as_calls() {
+        let source = Path::new("/p/src/ext.c");
+        let dirs = [PathBuf::from("/p/src")];
+        let numpy = "# 1 \"/e/numpy/_core/include/numpy/__multiarray_api.h\" 1\nstatic int\n_import_array(void)\n{\n}\nstatic inline int PyArray_ImportNumPyAPI(void) { if (_import_array() < 0) return -1; }\n";
+        let without = format!(
+            "# 1 \"/p/src/ext.c\"\n{numpy}# 40 \"/p/src/ext.c\" 2\nPyObject *PyInit_ext(void)\n{{\n    return PyModule_Create(&ext);\n}}\n"
+        );
+        assert_eq!(scan(&without, source, &dirs), (true, false));
+        let with = without.replace(
+            "    return PyModule_Create",
+            "    {if (_import_array() < 0) {PyErr_Print(); return NULL; } }\n    return PyModule_Create",
+        );
+        assert_eq!(scan(&with, source, &dirs), (true, true));
+        // A user's header may make the call.
+        let helper = format!(
+            "{without}# 1 \"/p/src/helper.h\" 1\nstatic int setup(void) {{ return PyArray_ImportNumPyAPI(); }}\n"
+        );
+        assert_eq!(scan(&helper, source, &dirs), (true, true));
+        assert_eq!(
+            scan("# 1 \"/p/src/ext.c\"\nint x;\n", source, &dirs),
+            (false, false)
+        );
     }
 
     #[test]
-    fn a_crash_without_import_array_says_so() {
-        let crash = Outcome::Crash {
-            signal: 11,
-            name: "SIGSEGV".into(),
-            traceback: None,
-        };
-        let hint = for_cell(
-            &sources("PyMODINIT_FUNC PyInit_my_extension(void) { return m; }"),
-            &crash,
-        )
-        .unwrap();
-        assert!(
-            hint.contains("import_array()") && hint.contains("PyInit_my_extension"),
-            "{hint}"
+    fn a_crash_inside_numpy_is_not_the_extensions() {
+        let numpy = "Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n  File \"/env/lib/python3.11/site-packages/numpy/core/__init__.py\", line 24 in <module>\n  File \"<probe>\", line 1 in <module>\n";
+        assert!(inside_numpy(numpy));
+        let probe = "Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n  File \"tests/probe.py\", line 1 in <module>\n  File \"/c/abimatrix_probe.py\", line 131 in probe\n";
+        assert!(!inside_numpy(probe));
+    }
+
+    #[test]
+    fn what_the_compiler_said_about_numpys_headers() {
+        let gcc = "/p/setup.py ...\nsrc/ext.c:3:10: fatal error: numpy/arrayobject.h: No such file or directory\n    3 | #include <numpy/arrayobject.h>\n";
+        assert!(compiler_said(gcc).unwrap().contains("numpy.get_include()"));
+        let clang = "src/ext.c:3:10: fatal error: 'arrayobject.h' file not found\n";
+        assert_eq!(
+            compiler_said(clang).unwrap(),
+            "arrayobject.h is one of NumPy's headers, which are included with their folder: #include <numpy/arrayobject.h>"
         );
-        assert_eq!(for_cell(&sources("import_array();"), &crash), None);
-        assert_eq!(for_cell(&Extension::sample(), &Outcome::Pass), None);
+        let hidden = "src/ext.c:9:22: error: 'PyArrayObject' {aka 'struct tagPyArrayObject'} has no member named 'data'\n";
+        assert!(compiler_said(hidden).unwrap().contains("here data"));
+        let utf8 = "src/ext.c:9:22: error: ‘PyArrayObject’ {aka ‘struct tagPyArrayObject’} has no member named ‘nd’\n";
+        assert!(compiler_said(utf8).unwrap().contains("here nd"));
+        let deprecated = "warning: #warning \"Using deprecated NumPy API, disable it with \" \"#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION\" [-Wcpp]\nsrc/ext.c:12:5: error: 'NPY_CHAR' undeclared\n";
+        assert!(
+            compiler_said(deprecated)
+                .unwrap()
+                .contains("NPY_NO_DEPRECATED_API")
+        );
+        assert_eq!(compiler_said("src/ext.c:1:1: error: expected ';'"), None);
     }
 
     #[test]
@@ -183,7 +416,8 @@ mod tests {
             exception: Some("ImportError".into()),
             message: "undefined symbol: cos".into(),
         });
-        let hint = for_cell(&Extension::sample(), &fail).unwrap();
+        let none = Evidence::default();
+        let hint = for_cell(&Extension::sample(), &fail, &none).unwrap();
         assert!(hint.contains("libraries = [\"m\"]"), "{hint}");
         let nowhere = Outcome::Fail(Failure {
             reason: FailureReason::MissingSymbol,
@@ -191,9 +425,10 @@ mod tests {
             message: "undefined symbol: abimatrix_no_such_symbol".into(),
         });
         assert!(
-            for_cell(&Extension::sample(), &nowhere)
+            for_cell(&Extension::sample(), &nowhere, &none)
                 .unwrap()
                 .contains("extension.libraries")
         );
+        assert_eq!(for_cell(&Extension::sample(), &Outcome::Pass, &none), None);
     }
 }

@@ -211,6 +211,12 @@ pub fn merge(args: &MergeArgs) -> Exit {
 pub fn explain(args: &ExplainArgs) -> Exit {
     let path = match &args.results {
         Some(p) => p.clone(),
+        // Not in a project folder: another project's last run is not
+        // explained in silence; it is named, for --results.
+        None if !super::files::config_path(&args.config).exists() => {
+            not_a_project(args);
+            return Exit::Usage;
+        }
         None => {
             let (path, note) = super::files::default_results(&args.config);
             if let Some(note) = note {
@@ -252,6 +258,84 @@ pub fn explain(args: &ExplainArgs) -> Exit {
         hint(format_args!("cells there include: {}", cells.join(", ")));
         return Exit::Usage;
     };
-    print!("{}", report::explain::render(&doc, cell));
+    let again = match &cell.rerun {
+        Some(rerun) => match prepare(rerun, &doc, args) {
+            Ok(again) => Some(again),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
+    print!("{}", report::explain::render(&doc, cell, again.as_ref()));
     Exit::Ok
+}
+
+/// Writes what the cell's command needs into `--keep DIR` (or a new
+/// folder it keeps) and returns the command to print.
+fn prepare(
+    rerun: &crate::probe::rerun::Rerun,
+    doc: &crate::results::Document,
+    args: &ExplainArgs,
+) -> Result<report::explain::Again, Exit> {
+    let dir = match &args.keep {
+        // Absolute: the printed command runs from any folder.
+        Some(dir) => std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+        None => tempfile::Builder::new()
+            .prefix("abimatrix-explain-")
+            .tempdir()
+            .map(tempfile::TempDir::keep)
+            .map_err(|e| {
+                error(format_args!(
+                    "cannot create a folder for the cell's files: {e}"
+                ));
+                hint("name one with --keep DIR");
+                Exit::Environment
+            })?,
+    };
+    let command = rerun.prepare(doc.probe.as_ref(), &dir).map_err(|e| {
+        error(&e);
+        Exit::Environment
+    })?;
+    Ok(report::explain::Again {
+        command,
+        dir,
+        missing: rerun.missing(),
+    })
+}
+
+/// `explain` without `--results` where there is no config: says so, and
+/// which last run it could read instead.
+fn not_a_project(args: &ExplainArgs) {
+    let here = std::env::current_dir()
+        .map(|d| format!(" ({})", d.display()))
+        .unwrap_or_default();
+    let config = args.config.display();
+    error(format_args!(
+        "there is no {config} here{here}, so there is no last run of it to explain"
+    ));
+    let last = super::files::last_results_path();
+    let command = format!(
+        "matrix explain {} {}",
+        crate::process::quote(&args.build),
+        crate::process::quote(&args.runtime)
+    );
+    match crate::results::Document::load(&last) {
+        Ok(doc) => {
+            let what = [
+                doc.extension.clone(),
+                doc.date.as_ref().map(|d| format!("run {d}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+            hint(format_args!(
+                "the last run on this machine ({what}) is {}: `{command} --results {}`; or run it from the project's folder (or with -c FILE)",
+                last.display(),
+                crate::process::quote(&last.to_string_lossy())
+            ));
+        }
+        Err(_) => hint(format_args!(
+            "run it from the project's folder (or with -c FILE), or name a results file: `{command} --results FILE`"
+        )),
+    }
 }

@@ -366,6 +366,7 @@ fn with_previous_passes(doc: Document, previous: Document) -> Document {
             merged.complete = doc.complete;
             merged.missing = doc.missing.clone();
             merged.duration_s = doc.duration_s;
+            merged.selected = doc.selected.clone();
             merged
         }
         Err(e) => {

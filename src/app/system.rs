@@ -23,11 +23,25 @@ pub fn init(args: &InitArgs) -> Exit {
         return Exit::Environment;
     }
     println!(
-        "wrote {}; run it with: matrix run -c {}",
+        "wrote {}; run it with: {}",
         args.path.display(),
-        args.path.display()
+        run_command(&args.path)
     );
     Exit::Ok
+}
+
+/// How to run the config at `path` from here: plain `matrix run` when it is
+/// the one `matrix run` reads anyway (`./matrix.toml`), else with `-c`.
+fn run_command(path: &std::path::Path) -> String {
+    let here = std::path::absolute("matrix.toml").ok();
+    if here.is_some() && std::path::absolute(path).ok() == here {
+        "matrix run".to_string()
+    } else {
+        format!(
+            "matrix run -c {}",
+            crate::process::quote(&path.to_string_lossy())
+        )
+    }
 }
 
 pub fn cache(args: &CacheArgs) -> Exit {

@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::raw::RawExtension;
 use super::{ConfigError, Err, Span};
-use crate::extension::{Extension, RowSource, SourceFile, Sources, Subject};
+use crate::extension::{Extension, ProbeOrigin, RowSource, SourceFile, Sources, Subject};
 
 pub(super) fn parse(
     ext: RawExtension,
@@ -92,10 +92,12 @@ pub(super) fn parse(
         (_, Some(e)) => names(e, "extra", err)?,
         (_, None) => Vec::new(),
     };
+    let (probe, probe_origin) = probe(ext.probe, ext.probe_file, base, err)?;
     Ok(Extension {
         subject,
         imports,
-        probe: probe(ext.probe, ext.probe_file, base, err)?,
+        probe,
+        probe_origin,
         test: test(ext.test, err)?,
         test_requires: test_requires(ext.test_requires.as_ref(), base, err)?,
         extras,
@@ -367,28 +369,39 @@ fn requirements(list: &[Spanned<String>], err: &Err<'_>) -> Result<Subject, Conf
     Ok(Subject::Rows(rows))
 }
 
+/// The probe's code, and where it was written (for the errors and
+/// tracebacks that point there).
 fn probe(
-    code: Option<String>,
+    code: Option<Spanned<String>>,
     file: Option<Spanned<String>>,
     base: &Path,
     err: &Err<'_>,
-) -> Result<String, ConfigError> {
+) -> Result<(String, ProbeOrigin), ConfigError> {
     match (code, file) {
         (Some(_), Some(f)) => Err(err(
             f.span(),
             "give either extension.probe or extension.probe-file, not both".into(),
         )),
-        (Some(code), None) => Ok(code),
+        (Some(code), None) => {
+            let span = code.span();
+            Ok((code.into_inner(), ProbeOrigin::Inline { span }))
+        }
         (None, Some(f)) => {
             let path = base.join(f.get_ref());
-            std::fs::read_to_string(&path).map_err(|e| {
+            let code = std::fs::read_to_string(&path).map_err(|e| {
                 err(
                     f.span(),
                     format!("cannot read probe file {}: {e}", path.display()),
                 )
-            })
+            })?;
+            Ok((
+                code,
+                ProbeOrigin::File {
+                    written: f.into_inner(),
+                },
+            ))
         }
-        (None, None) => Ok(String::new()),
+        (None, None) => Ok((String::new(), ProbeOrigin::Builtin)),
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod diagnostic;
 mod extension;
+mod probe;
 mod raw;
 mod request;
 

@@ -62,7 +62,7 @@ pub(super) struct RawExtension {
     pub requirement: Option<Spanned<String>>,
     pub requirements: Option<Spanned<Vec<Spanned<String>>>>,
     pub imports: Option<Spanned<Vec<Spanned<String>>>>,
-    pub probe: Option<String>,
+    pub probe: Option<Spanned<String>>,
     pub probe_file: Option<Spanned<String>>,
     pub test: Option<Spanned<String>>,
     pub test_requires: Option<Spanned<Vec<Spanned<String>>>>,

@@ -158,6 +158,10 @@ pub struct RunHeader {
     pub notes: Vec<String>,
     /// Each cell's limit.
     pub timeout: Duration,
+    /// The `-k` expressions, as typed (empty: every cell).
+    pub selected: Vec<String>,
+    /// The probe every cell runs, and where the user wrote it.
+    pub probe: crate::probe::ProbeCode,
 }
 
 impl RunHeader {
@@ -296,6 +300,9 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             });
         }
     }
+    if !options.build_only {
+        check_probe(config, &chosen[0].1.interpreter, &options.memo).await?;
+    }
     for (_, found) in &chosen {
         if !found.interpreter.python_h {
             notes.push(format!(
@@ -344,6 +351,8 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             jobs,
             notes,
             timeout: config.timeout,
+            selected: options.select.iter().map(ToString::to_string).collect(),
+            probe: config.probe(),
         },
         installer,
         extension: config.extension.clone(),
@@ -460,6 +469,50 @@ async fn check_requests_exist(
         }
     }
     Ok(())
+}
+
+/// The probe compiled by the run's first interpreter: one that does not
+/// compile is the config's mistake, located where it was written. That a
+/// probe compiles with an interpreter is remembered (a warm run starts no
+/// Python for it).
+async fn check_probe(
+    config: &Config,
+    interpreter: &Interpreter,
+    memo: &Memo,
+) -> Result<(), PlanError> {
+    let extension = &config.extension;
+    if extension.test.is_some() || extension.probe.trim().is_empty() {
+        return Ok(());
+    }
+    let probe = config.probe();
+    let key = format!(
+        "probe compiles|{}|{}",
+        interpreter.cache_key(),
+        crate::cache::digest([probe.name.as_str(), probe.code.as_str()])
+    );
+    if memo.get::<bool>(&key) == Some(true) {
+        return Ok(());
+    }
+    match crate::probe::check::compile(&interpreter.executable, &probe.code, &probe.name).await {
+        Ok(None) => {
+            memo.put(&key, &true, crate::cache::memo::Lasts::Always);
+            Ok(())
+        }
+        Ok(Some(problem)) => Err(PlanError::Config {
+            error: config.probe_error(
+                problem.line,
+                problem.column,
+                format!(
+                    "the probe does not compile ({}): {}",
+                    interpreter.label(),
+                    problem.message
+                ),
+            ),
+            hint: "the probe is compiled by the run's first interpreter before anything is built or run",
+        }),
+        // An interpreter that cannot even compile says so in every cell.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Which cells this run owns (all, a shard's, the ones to re-run, the

@@ -91,8 +91,17 @@ async fn select_one(
                 let roots = SearchRoots::from_env(Uv::locate(cache_root));
                 *discovery = Some(python::discover_for(&roots, memo, searched).await);
             }
-            match discovery {
-                Some(d) => d.select(request)?,
+            match discovery.as_ref().map(|d| d.select(request)) {
+                Some(Ok(found)) => found,
+                // Nothing matched: say what there is, all of it. The
+                // search above ran only the candidates whose names could
+                // match; this one runs every candidate, as `matrix
+                // pythons` does (their answers are remembered).
+                Some(Err(none)) => {
+                    let roots = SearchRoots::from_env(Uv::locate(cache_root));
+                    let everything = python::discover(&roots, memo).await;
+                    return Err(none.listing(&everything).into());
+                }
                 None => Vec::new(),
             }
         }

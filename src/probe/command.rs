@@ -3,17 +3,18 @@
 //! which a fork server's child must not), in the folder that holds
 //! matrix.toml (as tox and nox run commands in their file's folder, so
 //! `pytest tests/` means the user's tests), with the runtime environment's
-//! `bin` first on PATH (so `python` is its Python), the row's artifact and
+//! `bin` first on PATH (so `python` is its Python) and, before it, the
+//! scripts the row and `test-requires` installed (see [`super::rerun`]),
+//! the row's artifact and
 //! the cell's dependencies on PYTHONPATH, the cell's own folder in
 //! `ABIMATRIX_CELL_DIR`, and nothing else from the host's Python setup. Its
 //! exit status decides pass or fail, a signal decides crash.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::path::PathBuf;
-
-use super::{ProbeRun, child_env, could_not_start, search_path};
+use super::rerun::{Rerun, scripts, test_line, test_path};
+use super::{ProbeRun, child_env, could_not_start_the, search_path};
 use crate::environment::NumpyEnv;
 use crate::outcome;
 use crate::process::Spec;
@@ -28,10 +29,40 @@ pub async fn run(
 ) -> ProbeRun {
     let words = shlex::split(command).unwrap_or_default();
     let Some((program, args)) = words.split_first() else {
-        return could_not_start(command.to_string(), &"empty test command");
+        return could_not_start_the("test command", command.to_string(), &"empty test command");
     };
-    // The environment's own bin/ first, as `activate` puts it.
-    let path = crate::build::project::path_with(&env.dir);
+    // The scripts of the row and its dependencies (test-requires' pytest),
+    // made to run under the environment's Python, then the environment's
+    // own bin/, as an activated environment has them.
+    let made = {
+        let (cell_dir, python, artifacts) = (
+            cell_dir.to_path_buf(),
+            env.python.clone(),
+            artifacts.to_vec(),
+        );
+        tokio::task::spawn_blocking(move || scripts(&cell_dir, &python, &artifacts)).await
+    };
+    let bin = match made {
+        Ok(Ok(bin)) => bin,
+        Ok(Err(e)) => return could_not_start_the("test command", command.to_string(), &e),
+        Err(e) => return could_not_start_the("test command", command.to_string(), &e),
+    };
+    let shown = test_line(command, cwd, &bin, &env.dir, artifacts, cell_dir);
+    let path = test_path(&bin, &env.dir);
+    // Looked up as the shell would, so a missing program is said in the
+    // user's terms, not as an errno.
+    if !program.contains('/') && which::which_in(program, Some(&path), cwd).is_err() {
+        let mut run = could_not_start_the(
+            "test command",
+            shown,
+            &format_args!(
+                "{program} is not on PATH in the cell's environment: add the package that provides it to extension.test-requires (test-requires = [\"{program}\"]), or run it as `python -m {program}` (PATH: the scripts of the row and of test-requires, then {}, then the host's)",
+                env.dir.join("bin").display()
+            ),
+        );
+        run.rerun = Some(rerun(command, cwd, env, artifacts));
+        return run;
+    }
     let mut spec = Spec::new(program).env_clear().args(args);
     for (key, value) in child_env() {
         spec = spec.env(key, value);
@@ -45,15 +76,9 @@ pub async fn run(
         .env("ABIMATRIX_CELL_DIR", cell_dir)
         .cwd(cwd)
         .timeout(timeout);
-    let shown = format!(
-        "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
-        crate::process::quote(&cwd.to_string_lossy()),
-        env.dir.display(),
-        search_path(artifacts).to_string_lossy()
-    );
     let finished = match spec.run().await {
         Ok(f) => f,
-        Err(e) => return could_not_start(shown, &e),
+        Err(e) => return could_not_start_the("test command", shown, &e),
     };
     let (stdout, stderr) = (finished.stdout.display(), finished.stderr.display());
     let mut run = ProbeRun {
@@ -62,7 +87,19 @@ pub async fn run(
         stderr,
         duration: finished.duration,
         command: shown,
+        rerun: Some(rerun(command, cwd, env, artifacts)),
     };
     super::note_escaped(&mut run, &finished.escaped);
     run
+}
+
+/// What `explain` needs to run the command again.
+fn rerun(command: &str, cwd: &Path, env: &NumpyEnv, artifacts: &[PathBuf]) -> Rerun {
+    Rerun::Test {
+        command: command.to_string(),
+        cwd: cwd.to_path_buf(),
+        env: env.dir.clone(),
+        python: env.python.clone(),
+        artifacts: artifacts.to_vec(),
+    }
 }

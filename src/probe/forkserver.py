@@ -70,7 +70,14 @@ def start(request, wake_fds):
         import faulthandler
 
         faulthandler.enable(all_threads=True)
-        driver.probe(request["artifact"], request["module"], request["probe"], request["result"])
+        driver.probe(
+            request["artifact"],
+            request["module"],
+            request["probe"],
+            request["result"],
+            request["name"],
+            str(request["line"]),
+        )
     except BaseException:
         import traceback
 

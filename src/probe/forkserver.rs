@@ -56,6 +56,9 @@ pub struct CellRequest<'a> {
     pub artifact: &'a Path,
     pub module: &'a str,
     pub probe: &'a Path,
+    /// What tracebacks call the probe, and the line it starts on there.
+    pub name: &'a str,
+    pub line: usize,
     pub result: &'a Path,
     pub cwd: &'a Path,
     pub stdout: &'a Path,
@@ -190,6 +193,8 @@ impl ForkServer {
             artifact: request.artifact,
             module: request.module,
             probe: &files.code,
+            name: &files.name,
+            line: files.first_line,
             result: request.result,
             cwd: request.cwd,
             stdout: request.stdout,

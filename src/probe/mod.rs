@@ -11,9 +11,11 @@
 //! ([`command`]) always runs as a process of its own. What the probe script
 //! reports back is typed in [`report`].
 
+pub mod check;
 pub mod command;
 pub mod forkserver;
 pub mod report;
+pub mod rerun;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -55,8 +57,34 @@ pub struct ProbeRun {
     pub stdout: String,
     pub stderr: String,
     pub duration: Duration,
-    /// The process-mode command line that reproduces the cell by hand.
+    /// The process-mode command line the cell ran (in folders of the run).
     pub command: String,
+    /// What it needs to run again by hand after the run (`explain`).
+    pub rerun: Option<rerun::Rerun>,
+}
+
+/// The probe's code and where the user wrote it: tracebacks, assertion
+/// messages and errors name that place (`tests/probe.py`, line 3), and
+/// `explain` writes the code out again to re-run a cell by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeCode {
+    /// "tests/probe.py" (as the user gave it), "matrix.toml" for a probe
+    /// written there, "<probe>" for the built-in sample's.
+    pub name: String,
+    /// The line of `name` the code's first line is on.
+    pub first_line: usize,
+    pub code: String,
+}
+
+impl ProbeCode {
+    /// Code that is not in any file of the user's.
+    pub fn unnamed(code: &str) -> ProbeCode {
+        ProbeCode {
+            name: "<probe>".to_string(),
+            first_line: 1,
+            code: code.to_string(),
+        }
+    }
 }
 
 /// Files a probe needs, shared by every cell of a run.
@@ -65,23 +93,28 @@ pub struct ProbeFiles {
     pub driver: PathBuf,
     pub server: PathBuf,
     pub code: PathBuf,
+    /// What the probe is called, and its first line there (see [`ProbeCode`]).
+    pub name: String,
+    pub first_line: usize,
 }
 
 impl ProbeFiles {
     /// Writes the driver, the fork server and the probe code into `dir`.
     /// Each file is written beside its place and renamed into it, so a run
     /// sharing `dir` (the cache's, named by content) never reads half a file.
-    pub fn write(dir: &Path, probe_code: &str) -> std::io::Result<ProbeFiles> {
+    pub fn write(dir: &Path, probe: &ProbeCode) -> std::io::Result<ProbeFiles> {
         std::fs::create_dir_all(dir)?;
         let files = ProbeFiles {
             driver: dir.join("abimatrix_probe.py"),
             server: dir.join("abimatrix_forkserver.py"),
             code: dir.join("probe_code.py"),
+            name: probe.name.clone(),
+            first_line: probe.first_line,
         };
         for (path, text) in [
             (&files.driver, DRIVER),
             (&files.server, SERVER),
-            (&files.code, probe_code),
+            (&files.code, probe.code.as_str()),
         ] {
             if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
                 continue;
@@ -133,6 +166,8 @@ fn process_spec(
         .arg(module)
         .arg(&files.code)
         .arg(work_dir.join("result.json"))
+        .arg(&files.name)
+        .arg(files.first_line.to_string())
         .cwd(work_dir);
     for (key, value) in child_env() {
         spec = spec.env(key, value);
@@ -152,9 +187,10 @@ pub async fn run(
 ) -> ProbeRun {
     let spec = process_spec(files, module, artifacts, env, work_dir).timeout(timeout);
     let command = spec.display();
+    let rerun = probe_rerun(module, artifacts, env);
     let finished = match spec.run().await {
         Ok(f) => f,
-        Err(e) => return could_not_start(command, &e),
+        Err(e) => return could_not_start(command, &e).with(rerun),
     };
     let mut run = conclude(
         finished.exit,
@@ -164,9 +200,28 @@ pub async fn run(
         env,
         finished.duration,
         command,
-    );
+    )
+    .with(rerun);
     note_escaped(&mut run, &finished.escaped);
     run
+}
+
+/// What `explain` needs to run a probe cell again.
+fn probe_rerun(module: &str, artifacts: &[PathBuf], env: &NumpyEnv) -> rerun::Rerun {
+    rerun::Rerun::Probe {
+        python: env.python.clone(),
+        artifacts: artifacts.to_vec(),
+        modules: module.to_string(),
+    }
+}
+
+impl ProbeRun {
+    fn with(self, rerun: rerun::Rerun) -> ProbeRun {
+        ProbeRun {
+            rerun: Some(rerun),
+            ..self
+        }
+    }
 }
 
 /// Says, in the cell's output, which processes escaped its group and were
@@ -191,6 +246,7 @@ pub async fn run_forked(
     timeout: Duration,
 ) -> ProbeRun {
     let command = process_spec(files, module, artifacts, env, work_dir).display();
+    let rerun = probe_rerun(module, artifacts, env);
     let (stdout, stderr) = (work_dir.join("stdout.txt"), work_dir.join("stderr.txt"));
     let start = Instant::now();
     let path = search_path(artifacts);
@@ -204,7 +260,7 @@ pub async fn run_forked(
     };
     let exit = match server.run(files, request, timeout).await {
         Ok(exit) => exit,
-        Err(e) => return could_not_start(command, &e),
+        Err(e) => return could_not_start(command, &e).with(rerun),
     };
     // A forked cell writes to files, so nothing waits for a process that
     // left its group; one that still holds the cell's output is found (by
@@ -231,18 +287,25 @@ pub async fn run_forked(
         env,
         start.elapsed(),
         command,
-    );
+    )
+    .with(rerun);
     note_escaped(&mut run, &escaped);
     run
 }
 
 fn could_not_start(command: String, why: &dyn std::fmt::Display) -> ProbeRun {
+    could_not_start_the("probe", command, why)
+}
+
+/// A cell whose `what` (its probe, its test command) did not start.
+fn could_not_start_the(what: &str, command: String, why: &dyn std::fmt::Display) -> ProbeRun {
     ProbeRun {
-        outcome: Outcome::unavailable(format!("could not start the probe: {why}")),
+        outcome: Outcome::unavailable(format!("could not start the {what}: {why}")),
         stdout: String::new(),
         stderr: String::new(),
         duration: Duration::ZERO,
         command,
+        rerun: None,
     }
 }
 
@@ -271,6 +334,7 @@ fn conclude(
         stderr,
         duration,
         command,
+        rerun: None,
     }
 }
 
@@ -338,7 +402,7 @@ mod tests {
     /// outcome, and returns the process-mode run.
     async fn probe(code: &str, timeout: Duration) -> ProbeRun {
         let s = setup().await;
-        let files = ProbeFiles::write(&s.files_dir, code).unwrap();
+        let files = ProbeFiles::write(&s.files_dir, &ProbeCode::unnamed(code)).unwrap();
         let process = run(&files, "fake_ext", &s.artifacts, &s.env, &s.work, timeout).await;
         let _ = std::fs::remove_file(s.work.join("result.json"));
         let server = ForkServer::start(&s.env.python, &files, &child_env())
@@ -404,11 +468,20 @@ mod tests {
             Outcome::Fail(f) => {
                 assert_eq!(f.reason, FailureReason::Other);
                 assert_eq!(f.exception.as_deref(), Some("ValueError"));
-                assert_eq!(f.message, "ValueError: boom");
+                assert_eq!(
+                    f.message,
+                    "ValueError: boom — <probe>, line 2: raise ValueError('boom')"
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(r.stderr.contains("Traceback"), "{}", r.stderr);
+        // The traceback names the probe and shows its line.
+        assert!(
+            r.stderr
+                .contains("File \"<probe>\", line 2, in <module>\n    raise ValueError('boom')\n"),
+            "{}",
+            r.stderr
+        );
     }
 
     #[tokio::test]
@@ -423,7 +496,7 @@ mod tests {
         // The probe's own message, then where it failed and what was compared.
         assert_eq!(
             r.outcome.message(),
-            "expected 41 — line 1: assert module.ANSWER == 41, 'expected 41'; left: 42, right: 41"
+            "expected 41 — <probe>, line 1: assert module.ANSWER == 41, 'expected 41'; left: 42, right: 41"
         );
     }
 
@@ -433,12 +506,12 @@ mod tests {
         assert_eq!(r.outcome.reason(), Some(FailureReason::WrongResult));
         assert_eq!(
             r.outcome.message(),
-            "line 2: assert module.ANSWER + x == 41; left: 43, right: 41"
+            "<probe>, line 2: assert module.ANSWER + x == 41; left: 43, right: 41"
         );
         let r = probe("assert not module.ANSWER", LIMIT).await;
         assert_eq!(
             r.outcome.message(),
-            "line 1: assert not module.ANSWER; it was False"
+            "<probe>, line 1: assert not module.ANSWER; it was False"
         );
     }
 

@@ -7,10 +7,13 @@
 # the child dies (a signal), there is no result file, and abimatrix reads
 # the exit status instead.
 #
-# argv: artifact_dirs modules probe_file result_file. artifact_dirs is the
-# row's artifact, then (os.pathsep-separated) the cell's dependencies; the
-# modules, a comma-separated list imported in order, must come from the
-# first; `module` is bound to the first module.
+# argv: artifact_dirs modules probe_file result_file name first_line.
+# artifact_dirs is the row's artifact, then (os.pathsep-separated) the
+# cell's dependencies; the modules, a comma-separated list imported in
+# order, must come from the first; `module` is bound to the first module.
+# name is what tracebacks and messages call the probe (the user's
+# "tests/probe.py", or "matrix.toml" for a probe written there), and
+# first_line the line of that file its first line is on.
 #
 # The fork server (forkserver.py) loads this file and calls probe() in each
 # forked child, so both isolation modes run exactly the same code.
@@ -20,23 +23,33 @@ import sys
 import traceback
 
 
-def assertion_detail(error, code):
-    """Where an assert in the probe failed, and, when it compares, what
-    each side was: 'line 3: assert module.answer() == 1; left: 2, right:
-    1'. Best effort: the operands are evaluated again in the probe's own
-    namespace, as pytest's report would show them."""
-    import ast
-
+def probe_frame(error, name):
+    """The innermost frame of the probe in error's traceback, with its line."""
     frame = None
     for f, lineno in traceback.walk_tb(error.__traceback__):
-        if f.f_code.co_filename == "<probe>":
+        if f.f_code.co_filename == name:
             frame = (f, lineno)
+    return frame
+
+
+def source_line(lines, lineno):
+    """Line lineno (of the file the probe is written in) of the probe."""
+    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+
+
+def assertion_detail(error, name, lines):
+    """Where an assert in the probe failed, and, when it compares, what
+    each side was: 'tests/probe.py, line 3: assert module.answer() == 1;
+    left: 2, right: 1'. Best effort: the operands are evaluated again in
+    the probe's own namespace, as pytest's report would show them."""
+    import ast
+
+    frame = probe_frame(error, name)
     if frame is None:
         return ""
     f, lineno = frame
-    lines = code.splitlines()
-    source = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
-    detail = "line %d: %s" % (lineno, source)
+    source = source_line(lines, lineno)
+    detail = "%s, line %d: %s" % (name, lineno, source)
     try:
         node = ast.parse(source).body[0]
     except (SyntaxError, IndexError):
@@ -48,20 +61,37 @@ def assertion_detail(error, code):
         if isinstance(test, ast.Compare) and len(test.comparators) == 1:
             sides = [test.left, test.comparators[0]]
             values = [
-                eval(compile(ast.Expression(s), "<probe>", "eval"), f.f_globals, f.f_locals)
+                eval(compile(ast.Expression(s), name, "eval"), f.f_globals, f.f_locals)
                 for s in sides
             ]
             return "%s; left: %r, right: %r" % (detail, values[0], values[1])
-        value = eval(compile(ast.Expression(test), "<probe>", "eval"), f.f_globals, f.f_locals)
+        value = eval(compile(ast.Expression(test), name, "eval"), f.f_globals, f.f_locals)
         return "%s; it was %r" % (detail, value)
     except BaseException:  # noqa: B036 - the operands may raise; the line still helps
         return detail
 
 
-def probe(artifact_dirs, modules, probe_file, result_file):
+def compiled(code, name, first_line):
+    """The probe's code object, its lines numbered as in the file it is
+    written in, and its source known to tracebacks (which otherwise look
+    for `name` on disk, relative to the cell's folder, and find nothing).
+    Returns the code object and the file's lines."""
+    import ast
+    import linecache
+
+    tree = compile(code, name, "exec", ast.PyCF_ONLY_AST)
+    if first_line > 1:
+        ast.increment_lineno(tree, first_line - 1)
+    lines = ["\n"] * (first_line - 1) + code.splitlines(True)
+    # mtime None: linecache.checkcache never drops it.
+    linecache.cache[name] = (len(code), None, lines, name)
+    return compile(tree, name, "exec"), lines
+
+
+def probe(artifact_dirs, modules, probe_file, result_file, name="<probe>", first_line="1"):
     """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise)."""
     result = {"status": "error", "stage": "import-numpy"}
-    code = ""
+    lines = []
 
     def write():
         # Written then renamed: a reader never sees half a result.
@@ -82,30 +112,35 @@ def probe(artifact_dirs, modules, probe_file, result_file):
         names = [m for m in modules.split(",") if m]
         root = os.path.realpath(dirs[0]) + os.sep
         loaded = []
-        for name in names:
-            mod = importlib.import_module(name)
+        for imported in names:
+            mod = importlib.import_module(imported)
             origin = os.path.realpath(getattr(mod, "__file__", "") or "")
             if not origin.startswith(root):
                 raise ImportError(
-                    "imported %s from %s, not the artifact made for this cell" % (name, origin)
+                    "imported %s from %s, not the artifact made for this cell" % (imported, origin)
                 )
             loaded.append(mod)
         module = loaded[0] if loaded else None
         result["stage"] = "probe"
-        with open(probe_file) as f:
+        with open(probe_file, encoding="utf-8") as f:
             code = f.read()
         namespace = {"np": np, "numpy": np, "module": module, "__name__": "__probe__"}
-        for name, mod in zip(names, loaded):
-            namespace.setdefault(name.split(".")[0], sys.modules[name.split(".")[0]])
-        exec(compile(code, "<probe>", "exec"), namespace)
+        for imported, mod in zip(names, loaded):
+            namespace.setdefault(imported.split(".")[0], sys.modules[imported.split(".")[0]])
+        program, lines = compiled(code, name, int(first_line))
+        exec(program, namespace)
     except BaseException as e:  # noqa: B036 - SystemExit from a probe is a failure too
         wrong = isinstance(e, AssertionError) and result["stage"] == "probe"
         result["status"] = "wrong-result" if wrong else "error"
         result["exception"] = type(e).__name__
         message = str(e)
         if wrong:
-            detail = assertion_detail(e, code)
+            detail = assertion_detail(e, name, lines)
             message = "%s \u2014 %s" % (message, detail) if message and detail else message or detail
+        elif result["stage"] == "probe":
+            frame = probe_frame(e, name)
+            if frame is not None:
+                result["at"] = "%s, line %d: %s" % (name, frame[1], source_line(lines, frame[1]))
         result["message"] = message
         traceback.print_exc()
         write()
@@ -121,4 +156,4 @@ def probe(artifact_dirs, modules, probe_file, result_file):
 
 
 if __name__ == "__main__":
-    probe(*sys.argv[1:5])
+    probe(*sys.argv[1:7])

@@ -36,6 +36,10 @@ pub enum ProbeReport {
         exception: Option<String>,
         #[serde(default)]
         message: String,
+        /// Where in the probe it was raised ("tests/probe.py, line 3:
+        /// raise ValueError('boom')"), when it was.
+        #[serde(default)]
+        at: Option<String>,
     },
 }
 
@@ -86,18 +90,23 @@ pub fn classify(
             message: message.clone(),
         }),
         ProbeReport::Error {
-            exception, message, ..
+            exception,
+            message,
+            at,
+            ..
         } => {
             let exception_line = match exception {
                 Some(e) if !message.is_empty() => format!("{e}: {message}"),
                 Some(e) => e.clone(),
                 None => message.clone(),
             };
-            Outcome::failure(
-                &[&exception_line, stderr, stdout],
-                exception.clone(),
-                exception_line.clone(),
-            )
+            // The probe's own line, when it raised: the grid says where
+            // without a trip to `explain`.
+            let said = match at {
+                Some(at) => format!("{exception_line} \u{2014} {at}"),
+                None => exception_line.clone(),
+            };
+            Outcome::failure(&[&exception_line, stderr, stdout], exception.clone(), said)
         }
     }
 }
@@ -114,6 +123,7 @@ mod tests {
             stage: Stage::ImportModule,
             exception: Some("ImportError".into()),
             message: "numpy.core.multiarray failed to import".into(),
+            at: None,
         }
     }
 
@@ -172,10 +182,22 @@ mod tests {
             stage: Stage::Probe,
             exception: Some("ValueError".into()),
             message: "boom".into(),
+            at: None,
         };
         let f = fail(classify(Exit::Code(1), Some(&report), "", "", "2.0.2"));
         assert_eq!(f.reason, FailureReason::Other);
         assert_eq!(f.message, "ValueError: boom");
+        let report = ProbeReport::Error {
+            stage: Stage::Probe,
+            exception: Some("ValueError".into()),
+            message: "boom".into(),
+            at: Some("tests/probe.py, line 3: raise ValueError('boom')".into()),
+        };
+        let f = fail(classify(Exit::Code(1), Some(&report), "", "", "2.0.2"));
+        assert_eq!(
+            f.message,
+            "ValueError: boom \u{2014} tests/probe.py, line 3: raise ValueError('boom')"
+        );
     }
 
     #[test]

@@ -272,12 +272,38 @@ async fn probe_candidate(path: &Path, memo: &Memo) -> Result<Interpreter, String
     })
 }
 
-/// Why a request found no interpreter.
+/// Why a request found no interpreter: the request, and every interpreter
+/// on this machine (as `matrix pythons` lists them), so the user sees what
+/// there is to choose from.
 #[derive(Debug, thiserror::Error)]
-#[error("no interpreter matches python \"{request}\"; found: {found}")]
+#[error("no interpreter matches python \"{request}\"; found: {}", found_text(.found))]
 pub struct NoMatch {
     pub request: String,
-    pub found: String,
+    /// Each interpreter's version and where it was found, oldest first.
+    pub found: Vec<(Version, PythonSource)>,
+}
+
+fn found_text(found: &[(Version, PythonSource)]) -> String {
+    if found.is_empty() {
+        return "none".into();
+    }
+    found
+        .iter()
+        .map(|(v, source)| format!("{v} ({source})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl NoMatch {
+    /// The same request, listing every interpreter `everything` found (a
+    /// discovery of the whole machine: the one that found nothing ran only
+    /// the candidates whose names could match).
+    pub fn listing(self, everything: &Discovery) -> NoMatch {
+        NoMatch {
+            found: everything.versions(),
+            ..self
+        }
+    }
 }
 
 impl Discovery {
@@ -311,23 +337,24 @@ impl Discovery {
             }
         };
         if chosen.is_empty() {
-            let mut versions: Vec<String> = self
-                .found
-                .iter()
-                .map(|f| format!("{} ({})", f.interpreter.version, f.source))
-                .collect();
-            versions.sort();
-            versions.dedup();
             return Err(NoMatch {
                 request: request.to_string(),
-                found: if versions.is_empty() {
-                    "none".into()
-                } else {
-                    versions.join(", ")
-                },
+                found: self.versions(),
             });
         }
         Ok(chosen)
+    }
+
+    /// Every interpreter found, by version (oldest first), each once.
+    fn versions(&self) -> Vec<(Version, PythonSource)> {
+        let mut versions: Vec<(Version, PythonSource)> = self
+            .found
+            .iter()
+            .map(|f| (f.interpreter.version.clone(), f.source))
+            .collect();
+        versions.sort();
+        versions.dedup();
+        versions
     }
 }
 

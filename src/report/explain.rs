@@ -3,11 +3,23 @@
 //! commands, and everything the child wrote.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use super::grid::outcome_text;
 use crate::results::{CellDoc, Document};
 
-pub fn render(doc: &Document, c: &CellDoc) -> String {
+/// The cell's command, ready to run again (see `probe::rerun`).
+#[derive(Debug, Clone)]
+pub struct Again {
+    /// One line for `sh -c`, from any folder.
+    pub command: String,
+    /// Where its files were written, and kept.
+    pub dir: PathBuf,
+    /// Folders it needs that no longer exist.
+    pub missing: Vec<PathBuf>,
+}
+
+pub fn render(doc: &Document, c: &CellDoc, again: Option<&Again>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -78,11 +90,31 @@ pub fn render(doc: &Document, c: &CellDoc) -> String {
             let _ = writeln!(out, "\nrow {}: no build log in these results", c.build);
         }
     }
-    if let Some(cmd) = &c.command {
-        let _ = writeln!(
-            out,
-            "\nrun (the runtime environment is the directory of this python):\n  $ {cmd}"
-        );
+    match (again, &c.command) {
+        (Some(again), _) => {
+            let _ = writeln!(
+                out,
+                "\nrun again by hand (what it needs is in {}, kept):\n  $ {}",
+                again.dir.display(),
+                again.command
+            );
+            for gone in &again.missing {
+                let _ = writeln!(
+                    out,
+                    "  note: {} no longer exists (the run used --fresh, or the cache was cleaned): `matrix run -k '{}:{}'` makes it again",
+                    gone.display(),
+                    c.build,
+                    c.runtime
+                );
+            }
+        }
+        (None, Some(cmd)) => {
+            let _ = writeln!(
+                out,
+                "\nrun (the runtime environment is the directory of this python):\n  $ {cmd}"
+            );
+        }
+        (None, None) => {}
     }
     if let Some(tb) = &c.traceback {
         let _ = writeln!(out, "\ntraceback:\n{tb}");
@@ -111,7 +143,7 @@ mod tests {
             OutcomeKind::Unavailable,
         ] {
             let cell = doc.cells.iter().rev().find(|c| c.outcome == kind).unwrap();
-            insta::assert_snapshot!(format!("explain-{kind}"), render(&doc, cell));
+            insta::assert_snapshot!(format!("explain-{kind}"), render(&doc, cell, None));
         }
     }
 
@@ -121,6 +153,6 @@ mod tests {
         let mut cell = doc.cells[0].clone();
         cell.grid = 9;
         doc.grids.clear();
-        assert!(render(&doc, &cell).starts_with("cell:"));
+        assert!(render(&doc, &cell, None).starts_with("cell:"));
     }
 }

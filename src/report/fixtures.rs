@@ -79,6 +79,7 @@ fn cell(
         stderr: String::new(),
         forbidden: false,
         hint: None,
+        rerun: None,
     }
 }
 
@@ -247,6 +248,8 @@ pub fn every_outcome() -> Document {
         commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         config: None,
         missing: Vec::new(),
+        selected: Vec::new(),
+        probe: None,
         grids: vec![
             GridDoc {
                 interpreter: interpreter(py11, "/root/.pyenv/versions/3.11.7/bin/python3.11"),
@@ -467,6 +470,10 @@ pub fn header() -> RunHeader {
         jobs: 2,
         notes: vec!["installed uv into /root/.cache/abimatrix/v2/tools/uv/bin/uv".into()],
         timeout: Duration::from_secs(60),
+        selected: Vec::new(),
+        probe: crate::probe::ProbeCode::unnamed(
+            "assert module.get_array_dim(np.zeros((2, 3))) == (2, 3)",
+        ),
     }
 }
 

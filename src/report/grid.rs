@@ -22,17 +22,61 @@ pub fn symbol(kind: OutcomeKind) -> char {
     }
 }
 
-/// The legend line shared by every format.
-pub fn legend() -> String {
-    format!(
-        "{} pass  {} fail  {} crash  {} timeout  {} build-failed  {} unavailable  · ! = not what was expected",
+/// What a grid shows where it has no cell: `–` for a cell `-k` did not
+/// select, `?` for one these results do not hold (an interrupted run, a
+/// shard's own file).
+pub fn absent_symbol(doc: &Document) -> char {
+    if doc.selected.is_empty() { '?' } else { '–' }
+}
+
+/// The legend line shared by every format, for grid `grid` of `doc`: every
+/// outcome's symbol, the unexpected marker, and, when the grid has cells
+/// these results do not hold, what its blank cells mean.
+pub fn legend(doc: &Document, grid: usize) -> String {
+    let mut line = format!(
+        "{} pass  {} fail  {} crash  {} timeout  {} build-failed  {} unavailable  ! not what was expected",
         symbol(OutcomeKind::Pass),
         symbol(OutcomeKind::Fail),
         symbol(OutcomeKind::Crash),
         symbol(OutcomeKind::Timeout),
         symbol(OutcomeKind::BuildFailed),
         symbol(OutcomeKind::Unavailable)
-    )
+    );
+    if let Some(absent) = absent_text(doc, grid) {
+        line.push_str("  ");
+        line.push_str(&absent);
+    }
+    line
+}
+
+/// What the blank cells of grid `grid` mean ("– not selected by -k 2.0.*"),
+/// when it has any.
+fn absent_text(doc: &Document, grid: usize) -> Option<String> {
+    let g = doc.grids.get(grid)?;
+    let held = doc.cells.iter().filter(|c| c.grid == grid).count();
+    if held >= g.axes.build.len() * g.axes.runtime.len() {
+        return None;
+    }
+    Some(if doc.selected.is_empty() {
+        format!("{} not in these results", absent_symbol(doc))
+    } else {
+        format!("{} not selected by {}", absent_symbol(doc), selection(doc))
+    })
+}
+
+/// The `-k` expressions of a selected run, as typed: "-k 2.0.* -k :1.26.*".
+pub fn selection(doc: &Document) -> String {
+    doc.selected
+        .iter()
+        .map(|s| format!("-k {s}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where the answer of a selected run comes from ("from the selected cells
+/// only (-k 2.0.*)"); `None` when every cell was selected.
+pub fn answer_scope(doc: &Document) -> Option<String> {
+    (!doc.selected.is_empty()).then(|| format!("from the selected cells only ({})", selection(doc)))
 }
 
 /// One distinct reason cells did not pass, within one grid.

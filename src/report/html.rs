@@ -46,6 +46,7 @@ td.pass { background: #c8f0c8; }
 td.expected { background: #fff1c2; color: #6b5200; }
 td.unavailable { background: #eee; color: #999; }
 td.unexpected { background: #d93025; color: #fff; font-weight: bold; }
+td.absent { color: #999; }
 .swatch { display: inline-block; width: 1em; height: 1em; vertical-align: middle; border: 1px solid #ccc; }
 .verdict.bad { color: #d93025; font-weight: bold; } .verdict.good { color: #1e7b1e; }
 table.versions { border-collapse: collapse; margin: .5em 0 1em; font-size: 13px; }
@@ -116,7 +117,16 @@ pub fn render(doc: &Document) -> String {
         out.push_str("</ul>\n");
         let answer = answer::of_grid(doc, index);
         if !answer.rows.is_empty() {
-            out.push_str("<h3>The answer</h3>\n<ul class=\"answer\">\n");
+            match super::grid::answer_scope(doc) {
+                Some(scope) => {
+                    let _ = writeln!(
+                        out,
+                        "<h3>The answer, {}</h3>\n<ul class=\"answer\">",
+                        escape(&scope)
+                    );
+                }
+                None => out.push_str("<h3>The answer</h3>\n<ul class=\"answer\">\n"),
+            }
             for line in answer.lines() {
                 let _ = writeln!(out, "<li>{}</li>", escape(&line));
             }
@@ -203,13 +213,23 @@ fn write_grid(out: &mut String, doc: &Document, index: usize, grid: &GridDoc) {
                         symbol(c.outcome)
                     );
                 }
-                None => out.push_str("<td>?</td>"),
+                None => {
+                    let _ = write!(
+                        out,
+                        "<td class=\"absent\">{}</td>",
+                        super::grid::absent_symbol(doc)
+                    );
+                }
             }
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    let _ = writeln!(out, "<p class=\"legend\">{}</p>", escape(&legend()));
+    let _ = writeln!(
+        out,
+        "<p class=\"legend\">{}</p>",
+        escape(&legend(doc, index))
+    );
 }
 
 /// What each request resolved to, per axis.

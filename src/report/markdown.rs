@@ -10,7 +10,10 @@ use crate::results::answer;
 
 /// Makes text safe inside a table cell or list item.
 fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    // `*` too: "2.0.*:1.26.*" would turn into emphasis.
+    text.replace('|', "\\|")
+        .replace('*', "\\*")
+        .replace('\n', " ")
 }
 
 pub fn render(doc: &Document) -> String {
@@ -34,13 +37,13 @@ pub fn render(doc: &Document) -> String {
                 let text = match doc.cell(index, b.label(), r.label()) {
                     Some(c) if c.met => symbol(c.outcome).to_string(),
                     Some(c) => format!("**{}!**", symbol(c.outcome)),
-                    None => "?".to_string(),
+                    None => super::grid::absent_symbol(doc).to_string(),
                 };
                 let _ = write!(out, " {text} |");
             }
             out.push('\n');
         }
-        let _ = writeln!(out, "\n{}\n", legend());
+        let _ = writeln!(out, "\n{}\n", md(&legend(doc, index)));
         for note in super::grid::axis_notes(grid) {
             let _ = writeln!(out, "- {}", md(&note));
         }
@@ -60,7 +63,12 @@ pub fn render(doc: &Document) -> String {
         }
         let answer = answer::of_grid(doc, index);
         if !answer.rows.is_empty() {
-            out.push_str("\n**The answer**\n\n");
+            match super::grid::answer_scope(doc) {
+                Some(scope) => {
+                    let _ = writeln!(out, "\n**The answer**, {}\n", md(&scope));
+                }
+                None => out.push_str("\n**The answer**\n\n"),
+            }
             for line in answer.lines() {
                 let _ = writeln!(out, "- {}", md(&line));
             }

@@ -95,13 +95,13 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
                     let marker = if c.met { ' ' } else { '!' };
                     paint(style_of(c), &format!("{}{marker}", symbol(c.outcome)))
                 }
-                None => paint(DIM, "? "),
+                None => paint(DIM, &format!("{} ", super::grid::absent_symbol(doc))),
             };
             let _ = write!(out, "  {}{cell_text}", " ".repeat(pad));
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "{}", paint(DIM, &legend()));
+    let _ = writeln!(out, "{}", paint(DIM, &legend(doc, index)));
     for note in super::grid::axis_notes(grid) {
         let _ = writeln!(out, "{}", paint(DIM, &note));
     }
@@ -137,7 +137,14 @@ fn render_answer(doc: &Document, index: usize, out: &mut String) {
     if answer.rows.is_empty() {
         return;
     }
-    let _ = writeln!(out, "{}", paint(BOLD, "answer:"));
+    match super::grid::answer_scope(doc) {
+        Some(scope) => {
+            let _ = writeln!(out, "{} {scope}:", paint(BOLD, "answer,"));
+        }
+        None => {
+            let _ = writeln!(out, "{}", paint(BOLD, "answer:"));
+        }
+    }
     for line in answer.lines() {
         let _ = writeln!(out, "    {line}");
     }
@@ -168,6 +175,9 @@ fn render_answers(doc: &Document, out: &mut String) {
             paint(BOLD, &grid.interpreter.label),
             extension
         );
+        if let Some(scope) = super::grid::answer_scope(doc) {
+            let _ = writeln!(out, "  answer, {scope}:");
+        }
         for line in answer::of_grid(doc, index).lines() {
             let _ = writeln!(out, "    {line}");
         }
@@ -354,6 +364,34 @@ mod tests {
             assert!(full.contains(line), "{line} is in the full report too");
         }
         assert!(text.lines().count() > 4, "{text}");
+    }
+
+    /// `-k` ran some cells: the others are blank (`–`) and named in the
+    /// legend, and the answer says it is read from the selected cells only,
+    /// leaving out the rows and columns that had none.
+    #[test]
+    fn a_selected_grid_reads_as_one() {
+        let mut doc = fixtures::answer();
+        doc.cells.retain(|c| c.build == "2.0.2");
+        doc.selected = vec!["2.0.2".into()];
+        let text = plain(&doc);
+        let row = text.lines().find(|l| l.starts_with("1.26.4")).unwrap();
+        assert!(
+            row.chars().filter(|c| *c == '–').count() == doc.grids[0].axes.runtime.len(),
+            "{text}"
+        );
+        assert!(
+            text.contains("! not what was expected  – not selected by -k 2.0.2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "answer, from the selected cells only (-k 2.0.2):\n    built against 2.0.2: "
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("built against 1.26.4"), "{text}");
+        assert!(!text.contains('?'), "{text}");
     }
 
     #[test]

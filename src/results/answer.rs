@@ -161,11 +161,20 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
         }
     }
     let runtime_versions: Vec<Option<Version>> = grid.axes.runtime.iter().map(version_of).collect();
+    // A run that `-k` narrowed answers for what it selected: a row or
+    // column with no selected cell is left out, not called untested.
+    let selected = |row: Option<usize>, column: Option<usize>| {
+        doc.selected.is_empty()
+            || outcome.keys().any(|&(b, r)| {
+                row.is_none_or(|want| want == b) && column.is_none_or(|want| want == r)
+            })
+    };
     let rows = grid
         .axes
         .build
         .iter()
         .enumerate()
+        .filter(|(b, _)| selected(Some(*b), None))
         .map(|(b, axis)| {
             let mut tested = Vec::new();
             let (mut build_failed, mut unavailable) = (0, 0);
@@ -208,7 +217,7 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
     let columns = runtime_versions
         .iter()
         .enumerate()
-        .filter(|(_, v)| v.is_some())
+        .filter(|(r, v)| v.is_some() && selected(None, Some(*r)))
         .map(|(r, _)| {
             let ran: Vec<(usize, bool)> = builds
                 .iter()

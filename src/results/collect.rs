@@ -141,6 +141,8 @@ impl RunResults {
             commit: None,
             config: None,
             missing: Vec::new(),
+            selected: header.selected.clone(),
+            probe: Some(header.probe.clone()),
             grids,
             cells: self.cells.clone(),
             summary: Summary::default(),

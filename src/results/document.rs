@@ -63,6 +63,14 @@ pub struct Document {
     /// What is known to be missing: shards not merged, cells no input had.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// The `-k` expressions of a run that ran only the cells they pick, as
+    /// typed: the grid's other cells were not selected (not missing), and
+    /// the answer is read from the selected ones only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected: Vec<String>,
+    /// The probe the cells ran and where it was written, for `explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<crate::probe::ProbeCode>,
     pub grids: Vec<GridDoc>,
     pub cells: Vec<CellDoc>,
     pub summary: Summary,
@@ -232,6 +240,10 @@ pub struct CellDoc {
     /// Advice for a first mistake the outcome points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// What `command` needs to run again by hand after the run (`matrix
+    /// explain` writes it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<crate::probe::rerun::Rerun>,
 }
 
 impl CellDoc {
@@ -270,6 +282,7 @@ impl CellDoc {
             stderr: c.stderr.clone(),
             forbidden: c.outcome.is_forbidden(),
             hint: c.hint.clone(),
+            rerun: c.rerun.clone(),
         }
     }
 
@@ -565,6 +578,7 @@ pub(crate) mod tests {
             stderr: String::new(),
             forbidden: false,
             hint: None,
+            rerun: None,
         }
     }
 
@@ -599,6 +613,8 @@ pub(crate) mod tests {
             commit: None,
             config: None,
             missing: Vec::new(),
+            selected: Vec::new(),
+            probe: None,
             grids: vec![GridDoc {
                 interpreter: interpreter("CPython 3.11.7"),
                 python: Some("3.11".into()),
@@ -704,7 +720,7 @@ pub(crate) mod tests {
                         let _ = crate::report::render(&doc, format);
                     }
                     if let Some(c) = doc.cells.first() {
-                        let _ = crate::report::explain::render(&doc, c);
+                        let _ = crate::report::explain::render(&doc, c, None);
                     }
                     let _ =
                         crate::report::diff::render(&crate::results::compare::diff(&doc, &seed));

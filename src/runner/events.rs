@@ -44,6 +44,8 @@ pub struct CellResult {
     pub stderr: String,
     /// The probe's command line, to reproduce the cell by hand.
     pub command: Option<String>,
+    /// What that command needs to run again after the run (`explain`).
+    pub rerun: Option<crate::probe::rerun::Rerun>,
     /// Advice for a first mistake this outcome points to (`hints.rs`).
     pub hint: Option<String>,
 }

@@ -24,7 +24,7 @@ use crate::cache::manifest::Depth;
 use crate::cache::store::Store;
 use crate::environment::{self, NumpyEnv};
 use crate::extension::{PackageRow, RowSource, Subject};
-use crate::outcome::Outcome;
+use crate::outcome::{FailureReason, Outcome};
 use crate::plan::{AxisEntry, GridPlan, Plan};
 use crate::probe::{self, ForkServer, Isolation, ProbeFiles, ProbeRun};
 use crate::python::InstallError;
@@ -600,6 +600,7 @@ async fn cell_node(
         stdout: String::new(),
         stderr: String::new(),
         command: None,
+        rerun: None,
         hint: None,
     };
     let (b, r) = (
@@ -610,6 +611,8 @@ async fn cell_node(
         Outcome::unavailable(format!("{axis} numpy {}: {why}", entry.label()))
     };
     let missing = |e: &AxisEntry| e.unavailable().unwrap_or("not resolved").to_string();
+    // The row's artifact, for the hints that read what it left behind.
+    let mut row = None;
     result.outcome = match (artifact, env) {
         (None, _) => unavailable("build", b, &missing(b)),
         (_, None) => unavailable("runtime", r, &missing(r)),
@@ -641,6 +644,7 @@ async fn cell_node(
                         }
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {
+                            row = Some(artifact.clone());
                             let layer = layer.map(|l| l.dir.clone());
                             let run = run_cell(
                                 &ctx, &grid, build, runtime, &artifact, &env, build_env, layer,
@@ -650,6 +654,7 @@ async fn cell_node(
                             result.stderr = run.stderr;
                             result.duration = run.duration;
                             result.command = Some(run.command);
+                            result.rerun = run.rerun;
                             run.outcome
                         }
                     }
@@ -657,11 +662,45 @@ async fn cell_node(
             },
         },
     };
-    result.hint = crate::hints::for_cell(&ctx.plan.extension, &result.outcome);
+    result.hint = hint(&ctx, &result.outcome, row.as_deref(), &result.stderr).await;
     if let Some(v) = r.version() {
         grid.cell_done(v).await;
     }
     ctx.send(Event::CellFinished(Box::new(result)));
+}
+
+/// Advice for the first mistake a cell's outcome points to: read from the
+/// compiler and the machine's libraries, so off the runtime. `row` is the
+/// row's artifact when it was made; `log` the failed build's log when not.
+async fn hint(
+    ctx: &Arc<Ctx>,
+    outcome: &Outcome,
+    row: Option<&Artifact>,
+    log: &str,
+) -> Option<String> {
+    let sources = matches!(ctx.plan.extension.subject, Subject::Sources(_));
+    let evidence = match outcome {
+        Outcome::BuildFailed { .. } => crate::hints::Evidence {
+            build_dir: None,
+            build_log: log.to_string(),
+        },
+        // A crash's advice reads the row; a missing symbol's, the machine.
+        Outcome::Crash { .. } if sources => crate::hints::Evidence {
+            build_dir: row.map(|r| r.dir.clone()),
+            build_log: row.map(|r| r.log.clone()).unwrap_or_default(),
+        },
+        Outcome::Fail(f) if sources && f.reason == FailureReason::MissingSymbol => {
+            crate::hints::Evidence::default()
+        }
+        _ => return None,
+    };
+    let (ctx, outcome) = (ctx.clone(), outcome.clone());
+    tokio::task::spawn_blocking(move || {
+        crate::hints::for_cell(&ctx.plan.extension, &outcome, &evidence)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The cell's probe, with the row's artifact and the cell's layer on its
@@ -864,6 +903,7 @@ async fn probe_cell(
             stderr: String::new(),
             duration: Duration::ZERO,
             command: String::new(),
+            rerun: None,
         };
     }
     let extension = &ctx.plan.extension;

@@ -70,8 +70,8 @@ pub async fn run(
         .prefix("abimatrix-")
         .tempdir()
         .map_err(RunError::TempDir)?;
-    let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.extension.probe);
-    let probe = ProbeFiles::write(&probe_dir, &plan.extension.probe).map_err(|source| {
+    let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
+    let probe = ProbeFiles::write(&probe_dir, &plan.header.probe).map_err(|source| {
         RunError::ProbeFiles {
             path: probe_dir.clone(),
             source,

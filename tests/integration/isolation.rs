@@ -83,7 +83,7 @@ fn fork_and_process_modes_agree_on_crashes_and_wrong_results() {
         crash["traceback"]
             .as_str()
             .unwrap_or("")
-            .contains("<probe>"),
+            .contains("/ext/probe.py\", line "),
         "{crash}"
     );
     let wrong = fork.cell("1.26.*", "1.26.*");

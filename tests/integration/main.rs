@@ -13,6 +13,7 @@ mod ci;
 mod doctor;
 mod faults;
 mod isolation;
+mod newcomer;
 mod packages;
 mod packaging;
 mod pythons;

@@ -114,8 +114,9 @@ fn missing_import_array_is_a_crash_not_a_failure() {
     assert_eq!(cell["signal"], 11);
     assert_eq!(cell["signal_name"], "SIGSEGV");
     let tb = cell["traceback"].as_str().unwrap_or_default();
+    // The probe file, by the path the run was given (`-c` absolute).
     assert!(
-        tb.contains("Segmentation fault") && tb.contains("<probe>"),
+        tb.contains("Segmentation fault") && tb.contains("/ext/probe.py\", line "),
         "{tb}"
     );
     assert!(run.stdout().contains("☠ crash SIGSEGV"), "{}", run.dump());
@@ -161,7 +162,10 @@ fn hangs_time_out_and_wrong_answers_fail() {
     // The probe's message, then where the assert failed and both sides.
     assert_eq!(
         cell["message"],
-        "dims swapped — line 1: assert module.get_array_dim(np.zeros((2, 3))) == (3, 2), 'dims swapped'; left: (2, 3), right: (3, 2)"
+        format!(
+            "dims swapped — {}, line 1: assert module.get_array_dim(np.zeros((2, 3))) == (3, 2), 'dims swapped'; left: (2, 3), right: (3, 2)",
+            p.path("ext/probe.py").display()
+        )
     );
 }
 
