@@ -10,7 +10,7 @@ use std::time::Duration;
 use pep440_rs::Version;
 
 use crate::config::NumpyRequest;
-use crate::outcome::{FailureReason, OutcomeKind};
+use crate::outcome::{FailureReason, OutcomeKind, Unavailability};
 use crate::plan::{AxisEntry, GridPlan, RunHeader};
 use crate::python::{Interpreter, PythonSource};
 use crate::results::document::{
@@ -78,6 +78,7 @@ fn cell(
         stdout: String::new(),
         stderr: String::new(),
         forbidden: false,
+        unavailable: (outcome == OutcomeKind::Unavailable).then_some(Unavailability::NoWheel),
         hint: None,
     }
 }
@@ -229,6 +230,7 @@ pub fn every_outcome() -> Document {
         duration_s: if reused { 0.0 } else { 1.5 },
         log: log.into(),
         declares: None,
+        forced: None,
     };
     let mut doc = Document {
         schema: SCHEMA.into(),
@@ -328,6 +330,7 @@ pub fn packages() -> Document {
         duration_s: 0.0,
         log: String::new(),
         declares: Some(declares.into()),
+        forced: None,
     };
     doc.grids[0].builds = vec![
         declared("pandas 2.0.3", "numpy>=1.21.0,>=1.23.2"),
@@ -345,6 +348,7 @@ pub fn packages() -> Document {
     );
     forbidden.expected.source = Some("declared".into());
     forbidden.forbidden = true;
+    forbidden.unavailable = Some(Unavailability::Metadata);
     doc.cells = vec![
         cell(
             0,
@@ -440,7 +444,7 @@ pub fn header() -> RunHeader {
                 AxisEntry::Missing {
                     request: series("1.22.*"),
                     why: "no wheel of numpy==1.22.* for CPython 3.12.1".into(),
-                    absent: false,
+                    kind: crate::outcome::Unavailability::NoWheel,
                 },
             ],
             runtime_axis: vec![

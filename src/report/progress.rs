@@ -419,6 +419,7 @@ mod tests {
                 duration: Duration::from_secs(1),
                 log: String::new(),
                 declares: None,
+                forced: None,
             }),
         };
         log.track(&Update::BuildFinished(&record));
@@ -448,6 +449,7 @@ mod tests {
                 duration: Duration::from_millis(2100),
                 log: String::new(),
                 declares: None,
+                forced: None,
             }),
         };
         let broken = BuildRecord {

@@ -16,7 +16,7 @@ use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::expect::{ExpectSource, Expected};
-use crate::outcome::{FailureReason, Outcome, OutcomeKind};
+use crate::outcome::{FailureReason, Outcome, OutcomeKind, Unavailability};
 use crate::plan::{AxisEntry, CellKey, GridPlan, ShardPlan};
 use crate::runner::CellResult;
 
@@ -160,6 +160,10 @@ pub struct BuildDoc {
     /// and projects), checked against what the grid measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declares: Option<String>,
+    /// Built only because of `--ignore-requires`: why the project's own
+    /// build requirements forbid it. No verdict is drawn on its declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,6 +233,11 @@ pub struct CellDoc {
     /// Not run because the package's own declaration forbids the pair.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forbidden: bool,
+    /// Why an unavailable cell could not run, as a kind every report words
+    /// alike ("build-requirements", "metadata", "no-wheel", "yanked",
+    /// "next-is-nothing", ...); `message` has the detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<Unavailability>,
     /// Advice for a first mistake the outcome points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -269,6 +278,7 @@ impl CellDoc {
             stdout: c.stdout.clone(),
             stderr: c.stderr.clone(),
             forbidden: c.outcome.is_forbidden(),
+            unavailable: c.outcome.unavailability(),
             hint: c.hint.clone(),
         }
     }
@@ -564,6 +574,7 @@ pub(crate) mod tests {
             stdout: String::new(),
             stderr: String::new(),
             forbidden: false,
+            unavailable: None,
             hint: None,
         }
     }
