@@ -208,7 +208,8 @@ impl Outcome {
 
     /// Not run because the package's own declaration forbids it.
     pub fn is_forbidden(&self) -> bool {
-        self.unavailability().is_some_and(Unavailability::is_forbidden)
+        self.unavailability()
+            .is_some_and(Unavailability::is_forbidden)
     }
 
     /// Why it could not run, for an unavailable cell.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::outcome_text;
+use super::grid::{cell_outcome, outcome_text};
 use crate::results::{CellDoc, Document};
 
 pub fn render(doc: &Document, c: &CellDoc) -> String {
@@ -14,7 +14,7 @@ pub fn render(doc: &Document, c: &CellDoc) -> String {
         "cell:        {} · {}: {}",
         c.interpreter,
         c.pair(),
-        outcome_text(c.outcome, c.reason)
+        cell_outcome(c)
     );
     let _ = writeln!(
         out,

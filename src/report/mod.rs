@@ -105,4 +105,44 @@ mod tests {
             }
         }
     }
+
+    /// Each reason a cell could not run, in every report: the text and
+    /// Markdown reports whole, the HTML and JUnit lines that speak of the
+    /// cell, the annotations. One wording per reason, the same everywhere;
+    /// cells of two reasons never share a line.
+    #[test]
+    fn every_reason_a_cell_could_not_run_in_every_report() {
+        use crate::outcome::Unavailability;
+        for (name, why) in [
+            ("build-requirements", Unavailability::BuildRequirements),
+            ("wheel-metadata", Unavailability::Metadata),
+            ("no-wheel", Unavailability::NoWheel),
+            ("yanked", Unavailability::Yanked),
+            ("next-is-nothing", Unavailability::NextIsNothing),
+        ] {
+            let mut doc = fixtures::unavailable(why);
+            doc.config = Some("matrix.toml".into());
+            let words = grid::unavailable_words(why);
+            let speaking = |text: &str| -> String {
+                text.lines()
+                    .filter(|l| l.contains(words) || l.contains("yanked"))
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            };
+            let text = anstream::adapter::strip_str(&render(&doc, Format::Text)).to_string();
+            let out = format!(
+                "--- text\n{text}--- markdown\n{}--- html\n{}--- junit\n{}--- annotations\n{}",
+                render(&doc, Format::Markdown),
+                speaking(&render(&doc, Format::Html)),
+                speaking(&render(&doc, Format::Junit)),
+                github::annotations(&doc),
+            );
+            // The reason's words head its own line in the text report.
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("· {words} ("))),
+                "{name}: {text}"
+            );
+            insta::assert_snapshot!(format!("unavailable-{name}"), out);
+        }
+    }
 }

@@ -142,6 +142,7 @@ impl RunResults {
             date: None,
             commit: None,
             config: None,
+            exercised: Some(header.exercised.clone()),
             missing: Vec::new(),
             grids,
             cells: self.cells.clone(),

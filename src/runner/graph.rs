@@ -624,10 +624,9 @@ async fn cell_node(
         &grid.plan.build_axis[build],
         &grid.plan.runtime_axis[runtime],
     );
-    let unavailable =
-        |kind, axis: &str, entry: &AxisEntry, why: &dyn std::fmt::Display| {
-            Outcome::missing(kind, format!("{axis} numpy {}: {why}", entry.label()))
-        };
+    let unavailable = |kind, axis: &str, entry: &AxisEntry, why: &dyn std::fmt::Display| {
+        Outcome::missing(kind, format!("{axis} numpy {}: {why}", entry.label()))
+    };
     let missing = |axis: &str, e: &AxisEntry| {
         let why = e.unavailable().unwrap_or("not resolved");
         let kind = e.gap().unwrap_or(Unavailability::NoWheel);
