@@ -190,7 +190,7 @@ impl Declaration {
                 "not proven too strict: {subject} declares {declares}, which forbids numpy {runtimes}, and it imports there ({interpreter}, --ignore-requires)"
             ),
             Verdict::NotNumpy => format!(
-                "{subject} fails under every NumPy tested (numpy {runtimes}: {}; {interpreter}): not a NumPy problem — check the probe or the test dependencies",
+                "{subject} fails under every NumPy tested, and for no NumPy reason under numpy {runtimes} ({}; {interpreter}): not a NumPy problem — check the probe or the test dependencies",
                 self.outcomes()
             ),
             Verdict::Forced => format!(
@@ -336,7 +336,14 @@ fn broke(kind: OutcomeKind) -> bool {
 pub fn check(doc: &Document) -> Vec<Declaration> {
     let mut out = Vec::new();
     for (gi, grid) in doc.grids.iter().enumerate() {
-        for build in &grid.builds {
+        // In the order of the rows, not the order builds finished in: the
+        // same results read the same however the run went.
+        let rows = grid
+            .axes
+            .build
+            .iter()
+            .filter_map(|a| grid.builds.iter().find(|b| b.numpy == a.label()));
+        for build in rows {
             let Some(declares) = &build.declares else {
                 continue;
             };
@@ -580,7 +587,7 @@ mod tests {
         assert!(!found[0].fails());
         assert_eq!(
             found[0].text(),
-            "pkg 1.0 fails under every NumPy tested (numpy 1.26.4, 2.0.2: fail (wrong-result); CPython 3.11.7): not a NumPy problem — check the probe or the test dependencies"
+            "pkg 1.0 fails under every NumPy tested, and for no NumPy reason under numpy 1.26.4, 2.0.2 (fail (wrong-result); CPython 3.11.7): not a NumPy problem — check the probe or the test dependencies"
         );
 
         // An older release: wrong-result under 1.26, dtype-size under 2.0.

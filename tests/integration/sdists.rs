@@ -137,3 +137,84 @@ fn scikit_build_core_spglib_with_cmake_from_the_backend() {
     let log = built["log"].as_str().unwrap();
     assert!(log.contains("asks for: cmake"), "{log}");
 }
+
+/// A build made only because of `--ignore-requires` (fast-histogram's
+/// 1.26 row, which its own `numpy>=2.0.0rc1` forbids) is marked so in
+/// every report and gets no declaration verdict of its own, though its
+/// cells pass and fail like any build's; the flag does not change the key
+/// of the build it allows (its 2.2 build is reused, not rebuilt); and a
+/// later run without the flag finds the forced build kept but still calls
+/// the row forbidden, as a fresh run does.
+#[test]
+fn a_build_forced_by_ignore_requires_gets_no_verdict_and_allowed_builds_keep_their_key() {
+    let p = Project::new();
+    let src = sdist(p.dir.path(), "fast-histogram", "0.14");
+    let name = src.file_name().unwrap().to_str().unwrap();
+    let ext = "imports = [\"fast_histogram\"]\n\
+               probe = \"assert module.histogram1d([1.0, 2.0, 2.5], bins=2, range=(0, 3)).tolist() == [1.0, 2.0]\"\n";
+    let cache = ["--cache-dir", "cache"];
+    let allowed = grid(&p, name, ext, &cache);
+    assert_eq!(allowed.code(), Some(0), "{}", allowed.dump());
+    assert_eq!(cells(&allowed), numpy_2_builds_only());
+
+    let forced = grid(
+        &p,
+        name,
+        ext,
+        &[&cache[..], &["--ignore-requires"]].concat(),
+    );
+    assert_eq!(forced.code(), Some(0), "{}", forced.dump());
+    let got = cells(&forced);
+    assert_eq!(got[0], cell("1.26", "1.26", "pass", ""));
+    assert_eq!(got[1], cell("1.26", "2.2.", "fail", "abi-major"));
+    let results = forced.results();
+    let builds = results["grids"][0]["builds"].as_array().unwrap();
+    let build = |v: &str| {
+        builds
+            .iter()
+            .find(|b| b["numpy"].as_str().unwrap().starts_with(v))
+            .unwrap_or_else(|| panic!("no {v} build in {builds:?}"))
+    };
+    assert_eq!(
+        build("2.2")["reused"],
+        true,
+        "--ignore-requires changes nothing for an allowed build, nor its key: {}",
+        forced.dump()
+    );
+    assert!(
+        build("1.26")["forced"].as_str().is_some_and(
+            |w| w.starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1")
+        ),
+        "{}",
+        build("1.26")
+    );
+    let out = forced.stdout();
+    assert!(!out.contains("declaration error"), "{out}");
+    assert!(
+        out.contains("the build against numpy 1.26.4 was built only because of --ignore-requires: build requirements forbid numpy 1.26.4")
+            && out.contains("built against 1.26.4 (built only because of --ignore-requires): works on numpy")
+            && out.contains("no verdict: the wheel built against numpy 1.26.4 was built only because of --ignore-requires"),
+        "{out}"
+    );
+    let verdicts: Vec<(&str, &str)> = results["declarations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["row"].as_str().unwrap(), d["verdict"].as_str().unwrap()))
+        .collect();
+    let r22 = forced.resolved("build", "2.2.*");
+    assert_eq!(verdicts, [("1.26.4", "forced"), (r22.as_str(), "holds")]);
+
+    // Without the flag again: the kept forced build is not taken.
+    let again = grid(&p, name, ext, &cache);
+    assert_eq!(again.code(), Some(0), "{}", again.dump());
+    assert_eq!(cells(&again), numpy_2_builds_only());
+    let forbidden = &again.results()["cells"][0];
+    assert!(
+        forbidden["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1"),
+        "{forbidden}"
+    );
+}
