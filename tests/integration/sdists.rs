@@ -63,6 +63,21 @@ fn numpy_2_builds_only() -> [(String, String, String, String, bool); 4] {
     ]
 }
 
+/// fast-histogram's grid as its build requirements (`numpy>=2.0.0rc1`)
+/// have it: the 1.26 row is forbidden, in the project's words.
+fn fast_histogram_1_26_forbidden(run: &crate::common::Run) {
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    assert_eq!(cells(run), numpy_2_builds_only());
+    let forbidden = &run.results()["cells"][0];
+    assert!(
+        forbidden["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1"),
+        "{forbidden}"
+    );
+}
+
 #[test]
 fn setuptools_fast_histogram_with_its_own_test_suite() {
     let p = Project::new();
@@ -75,16 +90,7 @@ fn setuptools_fast_histogram_with_its_own_test_suite() {
     let ext = "imports = [\"fast_histogram\"]\ntest-requires = [\"pytest\", \"hypothesis\"]\n\
                test = \"python -m pytest -q -p no:cacheprovider --hypothesis-seed=0 -k 'not test_1d_compare_with_numpy' --pyargs fast_histogram\"\n";
     let run = grid(&p, name, ext, &[]);
-    assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert_eq!(cells(&run), numpy_2_builds_only());
-    let forbidden = &run.results()["cells"][0];
-    assert!(
-        forbidden["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1"),
-        "{forbidden}"
-    );
+    fast_histogram_1_26_forbidden(&run);
     // The declaration, tested: built anyway, the 1.26 build fails under 2.2
     // exactly as NumPy's rules say, and passes its tests under 1.26.
     let forced = grid(&p, name, ext, &["--ignore-requires"]);
@@ -153,9 +159,7 @@ fn a_build_forced_by_ignore_requires_gets_no_verdict_and_allowed_builds_keep_the
     let ext = "imports = [\"fast_histogram\"]\n\
                probe = \"assert module.histogram1d([1.0, 2.0, 2.5], bins=2, range=(0, 3)).tolist() == [1.0, 2.0]\"\n";
     let cache = ["--cache-dir", "cache"];
-    let allowed = grid(&p, name, ext, &cache);
-    assert_eq!(allowed.code(), Some(0), "{}", allowed.dump());
-    assert_eq!(cells(&allowed), numpy_2_builds_only());
+    fast_histogram_1_26_forbidden(&grid(&p, name, ext, &cache));
 
     let forced = grid(
         &p,
@@ -206,15 +210,5 @@ fn a_build_forced_by_ignore_requires_gets_no_verdict_and_allowed_builds_keep_the
     assert_eq!(verdicts, [("1.26.4", "forced"), (r22.as_str(), "holds")]);
 
     // Without the flag again: the kept forced build is not taken.
-    let again = grid(&p, name, ext, &cache);
-    assert_eq!(again.code(), Some(0), "{}", again.dump());
-    assert_eq!(cells(&again), numpy_2_builds_only());
-    let forbidden = &again.results()["cells"][0];
-    assert!(
-        forbidden["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1"),
-        "{forbidden}"
-    );
+    fast_histogram_1_26_forbidden(&grid(&p, name, ext, &cache));
 }
