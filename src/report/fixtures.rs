@@ -660,3 +660,83 @@ pub fn unavailable(why: Unavailability) -> Document {
     doc.summarize(doc.planned_by_axes());
     doc
 }
+
+/// Package rows with one finding of each kind on their declarations: a
+/// declaration error (dtype-size under an admitted NumPy), a row failing
+/// under every NumPy for no NumPy reason, a bound too strict (a probe ran),
+/// and a build forced by `--ignore-requires`.
+pub fn declarations() -> Document {
+    use FailureReason::{DtypeSize, WrongResult};
+    use OutcomeKind::{Fail, Pass};
+    let py = "CPython 3.11.7";
+    let mut doc = packages();
+    let rows: [(&str, &str, [(OutcomeKind, Option<FailureReason>); 2]); 4] = [
+        (
+            "cftime 1.6.2",
+            "numpy>1.13.3",
+            [(Pass, None), (Fail, Some(DtypeSize))],
+        ),
+        (
+            "cftime 1.6.4",
+            "numpy>1.13.3",
+            [(Fail, Some(WrongResult)), (Fail, Some(WrongResult))],
+        ),
+        (
+            "contourpy 1.3.0",
+            "numpy>=1.26.4,<2",
+            [(Pass, None), (Pass, None)],
+        ),
+        (
+            "1.26.4",
+            "numpy>=2",
+            [(Pass, None), (Fail, Some(FailureReason::AbiMajor))],
+        ),
+    ];
+    doc.extension = Some("wheels cftime==1.6.2, cftime==1.6.4, contourpy==1.3.0".into());
+    doc.grids[0].axes.build = rows
+        .iter()
+        .map(|(row, ..)| {
+            let mut a = axis(row, None);
+            a.unavailable = None;
+            a.label = Some((*row).into());
+            a
+        })
+        .collect();
+    doc.grids[0].builds = rows
+        .iter()
+        .map(|(row, declares, _)| BuildDoc {
+            numpy: (*row).into(),
+            ok: true,
+            reused: false,
+            summary: String::new(),
+            duration_s: 0.0,
+            log: String::new(),
+            declares: Some((*declares).into()),
+            forced: row
+                .starts_with('1')
+                .then(|| "build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1".into()),
+        })
+        .collect();
+    doc.cells = rows
+        .iter()
+        .flat_map(|(row, _, outcomes)| {
+            ["1.26.4", "2.0.2"]
+                .iter()
+                .zip(outcomes)
+                .map(|(runtime, (kind, reason))| {
+                    let message = match reason {
+                        Some(DtypeSize) => "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject",
+                        Some(WrongResult) => "line 1: assert module.date2num(module.datetime(2000, 1, 2), 'days since 2000-01-01') == 2; left: 1, right: 2",
+                        Some(_) => "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.2 as it may crash.",
+                        None => "",
+                    };
+                    cell(0, py, row, runtime, *kind, *reason, message, expect(Pass, None, None, false))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    doc.config = Some("matrix.toml".into());
+    doc.sort_cells();
+    doc.summarize(doc.planned_by_axes());
+    doc
+}

@@ -714,6 +714,19 @@ mod tests {
         assert_eq!(all[0].verdict, Verdict::Holds);
     }
 
+    /// Verdicts come in the order of the rows, whatever order the builds
+    /// finished in (the same results always read the same).
+    #[test]
+    fn verdicts_follow_the_rows_not_the_order_builds_finished() {
+        let mut doc = fixtures::declarations();
+        let rows =
+            |doc: &Document| -> Vec<String> { check(doc).into_iter().map(|d| d.row).collect() };
+        let before = rows(&doc);
+        assert_eq!(before.first().map(String::as_str), Some("cftime 1.6.2"));
+        doc.grids[0].builds.reverse();
+        assert_eq!(rows(&doc), before);
+    }
+
     /// A build made only because of --ignore-requires gets no verdict of
     /// its own, whatever its cells did.
     #[test]
