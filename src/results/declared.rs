@@ -194,7 +194,7 @@ impl Declaration {
                 self.outcomes()
             ),
             Verdict::Forced => format!(
-                "no verdict: {subject} was {FORCED} ({}), so its declaration {declares} is not judged ({interpreter})",
+                "no verdict: {subject} was {FORCED} ({}), so its declaration ({declares}) is not judged ({interpreter})",
                 self.forced
                     .as_deref()
                     .unwrap_or("its build requirements forbid it")
@@ -746,7 +746,7 @@ mod tests {
         assert!(!all[0].fails());
         assert_eq!(
             all[0].text(),
-            "no verdict: pkg 1.0 was built only because of --ignore-requires (build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1), so its declaration numpy>=2 is not judged (CPython 3.11.7)"
+            "no verdict: pkg 1.0 was built only because of --ignore-requires (build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1), so its declaration (numpy>=2) is not judged (CPython 3.11.7)"
         );
     }
 }
