@@ -214,6 +214,40 @@ pub enum ProbeOrigin {
 const SAMPLE_SOURCE: &str = include_str!("sample/my_extension.c");
 const SAMPLE_PROBE: &str = include_str!("sample/probe.py");
 
+/// What each cell runs, and so what a pass shows: that the modules import,
+/// that the probe holds after importing them, or that the package's own
+/// test command passes. A bound is called too strict only on a pass that
+/// exercised the package (the probe or its tests), never on an import alone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Exercise {
+    Imports { modules: Vec<String> },
+    Probe { modules: Vec<String> },
+    Test { command: String },
+}
+
+impl Exercise {
+    /// Whether a pass shows more than that the modules import.
+    pub fn exercises(&self) -> bool {
+        !matches!(self, Exercise::Imports { .. })
+    }
+}
+
+impl fmt::Display for Exercise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exercise::Imports { modules } => {
+                write!(f, "importing {} only", modules.join(", "))
+            }
+            Exercise::Probe { modules } if modules.is_empty() => f.write_str("the probe"),
+            Exercise::Probe { modules } => {
+                write!(f, "the probe, after importing {}", modules.join(", "))
+            }
+            Exercise::Test { command } => write!(f, "the test command `{command}`"),
+        }
+    }
+}
+
 /// What kind of rows a subject has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubjectKind {
@@ -280,6 +314,22 @@ impl Extension {
                 let names: Vec<String> = rows.iter().map(RowSource::written).collect();
                 format!("wheels {}", names.join(", "))
             }
+        }
+    }
+
+    /// What a passing cell has shown works: the imports alone, the probe
+    /// after them, or the test command.
+    pub fn exercise(&self) -> Exercise {
+        match (&self.test, self.probe.trim().is_empty()) {
+            (Some(command), _) => Exercise::Test {
+                command: command.clone(),
+            },
+            (None, true) => Exercise::Imports {
+                modules: self.imports.clone(),
+            },
+            (None, false) => Exercise::Probe {
+                modules: self.imports.clone(),
+            },
         }
     }
 

@@ -92,15 +92,63 @@ pub enum Outcome {
     BuildFailed {
         message: String,
     },
-    /// This NumPy (build or runtime) has no wheel for the interpreter, or its
-    /// environment could not be made, or the package's own declaration
-    /// forbids the pair (`forbidden`: then unavailable is what the package
-    /// says, and so what is expected unless a table says otherwise);
-    /// `message` says which.
+    /// Could not run: `why` says which kind of reason (a forbidding
+    /// declaration is what the package says, and so what is expected unless
+    /// a table says otherwise), `message` says it in full.
     Unavailable {
         message: String,
-        forbidden: bool,
+        why: Unavailability,
     },
+}
+
+/// Why a cell could not run, as a kind every report words the same way
+/// (`report::grid::unavailable_words`); the cell's message has the detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unavailability {
+    /// The project's own build requirements forbid the row's NumPy: not
+    /// built (`--ignore-requires` builds it anyway).
+    BuildRequirements,
+    /// The package's metadata (a wheel's `Requires-Dist`) forbids the
+    /// column's NumPy: not installed together (`--ignore-requires` does).
+    Metadata,
+    /// The requested NumPy has no release with a wheel for the interpreter.
+    NoWheel,
+    /// Every release the request matches is yanked on the index (only an
+    /// exact pin takes a yanked release).
+    Yanked,
+    /// `next` when no pre-release is newer than every release: nothing to
+    /// test, and that is the answer.
+    NextIsNothing,
+    /// The NumPy environment could not be made.
+    Environment,
+    /// The cell's dependencies (the row's own, `test-requires`) could not
+    /// be installed.
+    Dependencies,
+    /// Anything else (a probe that could not start, a row not made).
+    Other,
+}
+
+impl Unavailability {
+    pub const ALL: [Unavailability; 8] = [
+        Unavailability::BuildRequirements,
+        Unavailability::Metadata,
+        Unavailability::NoWheel,
+        Unavailability::Yanked,
+        Unavailability::NextIsNothing,
+        Unavailability::Environment,
+        Unavailability::Dependencies,
+        Unavailability::Other,
+    ];
+
+    /// The package's own declaration forbids the pair: unavailable is then
+    /// what the package says, and so what is expected.
+    pub fn is_forbidden(self) -> bool {
+        matches!(
+            self,
+            Unavailability::BuildRequirements | Unavailability::Metadata
+        )
+    }
 }
 
 /// The outcome's variant without its data: what expectations name and the
@@ -145,30 +193,31 @@ impl fmt::Display for OutcomeKind {
 }
 
 impl Outcome {
-    /// Could not run, for a reason of the machine or the index.
+    /// Could not run, for no reason of a kind reports name.
     pub fn unavailable(message: impl Into<String>) -> Outcome {
+        Outcome::missing(Unavailability::Other, message)
+    }
+
+    /// Could not run, for a reason of kind `why`.
+    pub fn missing(why: Unavailability, message: impl Into<String>) -> Outcome {
         Outcome::Unavailable {
             message: message.into(),
-            forbidden: false,
+            why,
         }
     }
 
     /// Not run because the package's own declaration forbids it.
-    pub fn forbidden(message: impl Into<String>) -> Outcome {
-        Outcome::Unavailable {
-            message: message.into(),
-            forbidden: true,
-        }
+    pub fn is_forbidden(&self) -> bool {
+        self.unavailability()
+            .is_some_and(Unavailability::is_forbidden)
     }
 
-    pub fn is_forbidden(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Unavailable {
-                forbidden: true,
-                ..
-            }
-        )
+    /// Why it could not run, for an unavailable cell.
+    pub fn unavailability(&self) -> Option<Unavailability> {
+        match self {
+            Outcome::Unavailable { why, .. } => Some(*why),
+            _ => None,
+        }
     }
 
     pub fn kind(&self) -> OutcomeKind {
@@ -258,10 +307,7 @@ pub fn classify_command(exit: Exit, stdout: &str, stderr: &str) -> Outcome {
 
 /// `of_exit` decides these; kept total without a panic.
 fn unreachable_outcome(exit: Exit) -> Outcome {
-    Outcome::Unavailable {
-        message: format!("unclassified child exit {exit:?}"),
-        forbidden: false,
-    }
+    Outcome::unavailable(format!("unclassified child exit {exit:?}"))
 }
 
 struct Rule {

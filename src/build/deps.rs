@@ -175,6 +175,7 @@ pub async fn install(
         wheel: None,
         package: None,
         inputs: Vec::new(),
+        forced: None,
     })
 }
 

@@ -43,6 +43,11 @@ pub struct Artifact {
     /// build is reused only while each still has the content it was built
     /// from.
     pub inputs: Vec<PathBuf>,
+    /// Made only because of `--ignore-requires`: the project's own build
+    /// requirements forbid its NumPy, in these words. Such a build could
+    /// not exist for a user; it gets no verdict on its declaration, and a
+    /// run without `--ignore-requires` does not take it from the cache.
+    pub forced: Option<String>,
 }
 
 /// Why a row produced no artifact: the most telling line for the grid's
@@ -91,6 +96,10 @@ struct Marker {
     /// The files the build read, with their hashes when it read them.
     #[serde(default)]
     inputs: Vec<Input>,
+    /// Why it exists only because of `--ignore-requires` (see
+    /// [`Artifact::forced`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    forced: Option<String>,
 }
 
 /// A file a build read, and its content's hash then; with the stat that
@@ -185,6 +194,7 @@ fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
         wheel: marker.wheel.map(|w| dir.join(w)),
         package: marker.package,
         inputs: marker.inputs.into_iter().map(|i| i.path).collect(),
+        forced: marker.forced,
     })
 }
 
@@ -338,6 +348,7 @@ pub async fn ensure(
                 manifest: Manifest::of_tree(dir, |rel| !proving(rel))
                     .map_err(|e| fail("what the build holds", e))?,
                 inputs,
+                forced: built.forced.clone(),
             };
             cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
                 BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)

@@ -196,7 +196,8 @@ impl ProjectBuild<'_> {
         )
         .await?;
         let python = venv_python(&env);
-        self.install_requires(uv, &python, &system, &constraint, &work, &mut log)
+        let forced = self
+            .install_requires(uv, &python, &system, &constraint, &work, &mut log)
             .await?;
         let dynamic = self
             .dynamic_requires(&python, &system, &tree, &env, &mut log)
@@ -282,12 +283,14 @@ impl ProjectBuild<'_> {
             wheel: Some(wheel),
             package: Some(package),
             inputs: Vec::new(),
+            forced,
         })
     }
 
     /// `[build-system] requires` with `numpy==X`, under the constraint.
     /// When the project's own requirements forbid X, say so in its words;
-    /// with `--ignore-requires`, drop the requirements that name NumPy.
+    /// with `--ignore-requires`, drop the requirements that name NumPy and
+    /// return why the build is forced (`None`: the requirements allow X).
     async fn install_requires(
         &self,
         uv: &Uv,
@@ -296,7 +299,7 @@ impl ProjectBuild<'_> {
         constraint: &Path,
         work: &Path,
         log: &mut String,
-    ) -> Result<(), BuildError> {
+    ) -> Result<Option<String>, BuildError> {
         let version = self.numpy;
         let what = format!("installing the build requirements with numpy {version}");
         let install = |requires: &[String]| {
@@ -307,7 +310,7 @@ impl ProjectBuild<'_> {
                 .args(requires)
         };
         let Err(failed) = step(install(&system.requires), log, Some(&what), telling).await else {
-            return Ok(());
+            return Ok(None);
         };
         // Forbidden, or broken? Resolve the requirements without the pin.
         let listed = work.join("build-requires.txt");
@@ -341,9 +344,8 @@ impl ProjectBuild<'_> {
             .filter(|r| !names_numpy(r))
             .cloned()
             .collect();
-        step(install(&kept), log, Some(&what), telling)
-            .await
-            .map(drop)
+        step(install(&kept), log, Some(&what), telling).await?;
+        Ok(Some(reason))
     }
 
     /// What the backend adds at build time (PEP 517), asked of it in the

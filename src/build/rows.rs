@@ -79,5 +79,6 @@ pub async fn install(
         wheel: None,
         package: Some(super::project::requirement_name(&row.name)),
         inputs: Vec::new(),
+        forced: None,
     })
 }

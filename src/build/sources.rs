@@ -173,6 +173,7 @@ pub async fn compile(
         wheel: None,
         package: None,
         inputs,
+        forced: None,
         log,
         duration: start.elapsed(),
         reused: false,

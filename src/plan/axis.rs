@@ -10,6 +10,7 @@ use pep440_rs::Version;
 use crate::config::NumpyRequest;
 use crate::expect::Side;
 use crate::extension::PackageRow;
+use crate::outcome::Unavailability;
 
 /// Where a NumPy release came from, as the reports show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,13 +33,14 @@ pub enum AxisEntry {
         origin: Origin,
     },
     /// `request` has no release with a wheel for this interpreter (or none
-    /// at all): its cells are `unavailable`. `absent`: there is nothing to
-    /// test, and that is the answer (`next` when no pre-release is newer
-    /// than every release): its cells are expected to be unavailable.
+    /// at all, or only yanked ones): its cells are `unavailable`, of kind
+    /// `kind`. [`Unavailability::NextIsNothing`]: there is nothing to test,
+    /// and that is the answer (`next` when no pre-release is newer than
+    /// every release): its cells are expected to be unavailable.
     Missing {
         request: NumpyRequest,
         why: String,
-        absent: bool,
+        kind: Unavailability,
     },
     /// A row of published code (no NumPy of its own).
     Row(PackageRow),
@@ -98,12 +100,23 @@ impl AxisEntry {
         }
     }
 
+    /// Which kind of reason there is no version, for a missing entry.
+    pub fn gap(&self) -> Option<Unavailability> {
+        match self {
+            AxisEntry::Missing { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// The entry as expectations see it: the release, else the version
     /// written in the request; a row has none.
     pub fn side(&self) -> Side {
         match self {
             AxisEntry::Numpy { version, .. } => Side::Numpy(Some(version.clone())),
-            AxisEntry::Missing { absent: true, .. } => Side::Absent,
+            AxisEntry::Missing {
+                kind: Unavailability::NextIsNothing,
+                ..
+            } => Side::Absent,
             AxisEntry::Missing { request, .. } => Side::Numpy(request.nominal()),
             AxisEntry::Row(row) => Side::Row(row.clone()),
         }

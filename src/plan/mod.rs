@@ -31,7 +31,7 @@ pub use shard::{Shard, ShardPlan};
 
 use crate::cache::memo::Memo;
 use crate::config::{Axis, Config, ConfigError};
-use crate::extension::{Extension, Subject, SubjectKind};
+use crate::extension::{Exercise, Extension, Subject, SubjectKind};
 use crate::probe::Isolation;
 use crate::python::{
     Found, InstallError, Installer, InstallerChoice, Interpreter, PythonRequest, PythonSource,
@@ -154,6 +154,8 @@ pub struct RunHeader {
     pub extension: String,
     /// What the rows are.
     pub subject: SubjectKind,
+    /// What each cell runs (imports, probe or test command).
+    pub exercised: Exercise,
     pub jobs: usize,
     pub notes: Vec<String>,
     /// Each cell's limit.
@@ -348,6 +350,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             installer: installer.describe(),
             extension: config.extension.label(),
             subject: config.extension.subject.kind(),
+            exercised: config.extension.exercise(),
             jobs,
             notes,
             timeout: config.timeout,

@@ -30,6 +30,7 @@ use super::axis::Origin;
 use crate::cache::memo::{Lasts, Memo, Network};
 use crate::config::{NumpyRequest, Patches, Resolution};
 use crate::extension::{PackageRow, RowSource};
+use crate::outcome::Unavailability;
 use crate::python::index::identity as index_identity;
 use crate::python::index::{self, Release};
 use crate::python::{InstallError, Installer, Interpreter};
@@ -304,10 +305,30 @@ pub(crate) fn resolve(
         one(AxisEntry::Missing {
             request: request.clone(),
             why,
-            absent: false,
+            kind: Unavailability::NoWheel,
         })
     };
     let label = interpreter.label();
+    // A request whose only fitting releases are yanked says so: "no wheel"
+    // would send the user looking for a wheel that is there.
+    let yanked_only = |pre: bool| {
+        let yanked: Vec<&Release> = releases
+            .iter()
+            .filter(|r| r.yanked.is_some() && fits(r) && request.matches(&r.version))
+            .filter(|r| pre || !r.version.any_prerelease())
+            .collect();
+        let newest = yanked.last()?;
+        Some(one(AxisEntry::Missing {
+            request: request.clone(),
+            why: format!(
+                "every release of {} with a wheel for {label} is yanked on the index (newest: {}); pin one exactly (\"{}\") to test it",
+                request.requirement(),
+                newest.version,
+                newest.version
+            ),
+            kind: Unavailability::Yanked,
+        }))
+    };
     let usable = |r: &&Release, pre: bool| {
         r.yanked.is_none() && fits(r) && (pre || !r.version.any_prerelease())
     };
@@ -328,13 +349,15 @@ pub(crate) fn resolve(
             };
             match picked {
                 Some(r) => one(entry(r)),
-                None => missing(format!("no wheel of {} for {label}", request.requirement())),
+                None => yanked_only(false).unwrap_or_else(|| {
+                    missing(format!("no wheel of {} for {label}", request.requirement()))
+                }),
             }
         }
         NumpyRequest::Range(specs) => {
             // PEP 440: a range that names a pre-release admits pre-releases.
             let pre = resolution.prereleases || specs.iter().any(|s| s.version().any_prerelease());
-            expand(
+            let axis = expand(
                 request,
                 releases,
                 resolution.patches,
@@ -342,7 +365,11 @@ pub(crate) fn resolve(
                 &usable,
                 &entry,
                 &label,
-            )
+            );
+            match &axis.entries[..] {
+                [AxisEntry::Missing { .. }] => yanked_only(pre).unwrap_or(axis),
+                _ => axis,
+            }
         }
         NumpyRequest::All => expand(
             request,
@@ -369,7 +396,7 @@ pub(crate) fn resolve(
                 (None, Some(n)) if next.is_empty() => one(AxisEntry::Missing {
                     request: request.clone(),
                     why: format!("no NumPy pre-release is newer than {n}, the newest release"),
-                    absent: true,
+                    kind: Unavailability::NextIsNothing,
                 }),
                 (None, _) if !next.is_empty() => missing(format!(
                     "NumPy {} is in testing, with no wheel for {label}",
@@ -428,7 +455,7 @@ fn expand(
         axis.entries.push(AxisEntry::Missing {
             request: request.clone(),
             why,
-            absent: false,
+            kind: Unavailability::NoWheel,
         });
     }
     axis
@@ -469,7 +496,7 @@ fn local_wheel(
                 pattern.display(),
                 interpreter.label()
             ),
-            absent: false,
+            kind: Unavailability::NoWheel,
         },
     }
 }
@@ -598,6 +625,43 @@ mod tests {
             labels("2.4.0rc1", &Resolution::default(), &index()).0,
             ["2.4.0rc1"]
         );
+    }
+
+    /// A series or range whose only fitting releases are yanked is
+    /// unavailable as yanked (not "no wheel", which is not so), naming the
+    /// pin that would test it.
+    #[test]
+    fn a_request_of_only_yanked_releases_says_yanked() {
+        let mut releases = index();
+        releases.retain(|r| r.version.to_string() != "2.4.1");
+        for request in ["2.4.*", ">=2.4,<2.5"] {
+            let r = NumpyRequest::from_str(request).unwrap();
+            let axis = resolve(
+                &r,
+                &releases,
+                &crate::report::fixtures::interpreter("3.11.7"),
+                &Resolution::default(),
+            );
+            assert_eq!(
+                axis.entries[0].gap(),
+                Some(Unavailability::Yanked),
+                "{request}"
+            );
+            let why = axis.entries[0].unavailable().unwrap_or_default();
+            assert!(
+                why.contains("is yanked on the index (newest: 2.4.0); pin one exactly (\"2.4.0\")"),
+                "{why}"
+            );
+        }
+        // A release that is not there at all is still "no wheel".
+        let r = NumpyRequest::from_str("2.7.*").unwrap();
+        let axis = resolve(
+            &r,
+            &releases,
+            &crate::report::fixtures::interpreter("3.11.7"),
+            &Resolution::default(),
+        );
+        assert_eq!(axis.entries[0].gap(), Some(Unavailability::NoWheel));
     }
 
     #[test]

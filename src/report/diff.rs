@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{first_line, outcome_text};
+use super::grid::{cell_outcome, first_line};
 use crate::results::CellDoc;
 use crate::results::compare::Diff;
 
@@ -15,8 +15,8 @@ pub fn render(d: &Diff<'_>) -> String {
             "    {}: {}: {} → {}{}",
             n.interpreter,
             n.pair(),
-            outcome_text(o.outcome, o.reason),
-            outcome_text(n.outcome, n.reason),
+            cell_outcome(o),
+            cell_outcome(n),
             if n.message.is_empty() {
                 String::new()
             } else {
@@ -45,7 +45,7 @@ pub fn render(d: &Diff<'_>) -> String {
                     "    {}: {}: {}",
                     c.interpreter,
                     c.pair(),
-                    outcome_text(c.outcome, c.reason)
+                    cell_outcome(c)
                 );
             }
         }

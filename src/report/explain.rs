@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::grid::outcome_text;
+use super::grid::{cell_outcome, outcome_text};
 use crate::results::{CellDoc, Document};
 
 /// The cell's command, ready to run again (see `probe::rerun`).
@@ -26,7 +26,7 @@ pub fn render(doc: &Document, c: &CellDoc, again: Option<&Again>) -> String {
         "cell:        {} · {}: {}",
         c.interpreter,
         c.pair(),
-        outcome_text(c.outcome, c.reason)
+        cell_outcome(c)
     );
     let _ = writeln!(
         out,

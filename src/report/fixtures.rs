@@ -10,7 +10,8 @@ use std::time::Duration;
 use pep440_rs::Version;
 
 use crate::config::NumpyRequest;
-use crate::outcome::{FailureReason, OutcomeKind};
+use crate::extension::Exercise;
+use crate::outcome::{FailureReason, OutcomeKind, Unavailability};
 use crate::plan::{AxisEntry, GridPlan, RunHeader};
 use crate::python::{Interpreter, PythonSource};
 use crate::results::document::{
@@ -78,6 +79,7 @@ fn cell(
         stdout: String::new(),
         stderr: String::new(),
         forbidden: false,
+        unavailable: (outcome == OutcomeKind::Unavailable).then_some(Unavailability::NoWheel),
         hint: None,
         rerun: None,
     }
@@ -230,6 +232,7 @@ pub fn every_outcome() -> Document {
         duration_s: if reused { 0.0 } else { 1.5 },
         log: log.into(),
         declares: None,
+        forced: None,
     };
     let mut doc = Document {
         schema: SCHEMA.into(),
@@ -247,6 +250,9 @@ pub fn every_outcome() -> Document {
         date: Some("2026-11-26T01:02:03Z".into()),
         commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         config: None,
+        exercised: Some(Exercise::Probe {
+            modules: vec!["my_extension".into()],
+        }),
         missing: Vec::new(),
         selected: Vec::new(),
         probe: None,
@@ -331,6 +337,7 @@ pub fn packages() -> Document {
         duration_s: 0.0,
         log: String::new(),
         declares: Some(declares.into()),
+        forced: None,
     };
     doc.grids[0].builds = vec![
         declared("pandas 2.0.3", "numpy>=1.21.0,>=1.23.2"),
@@ -348,6 +355,7 @@ pub fn packages() -> Document {
     );
     forbidden.expected.source = Some("declared".into());
     forbidden.forbidden = true;
+    forbidden.unavailable = Some(Unavailability::Metadata);
     doc.cells = vec![
         cell(
             0,
@@ -443,7 +451,7 @@ pub fn header() -> RunHeader {
                 AxisEntry::Missing {
                     request: series("1.22.*"),
                     why: "no wheel of numpy==1.22.* for CPython 3.12.1".into(),
-                    absent: false,
+                    kind: crate::outcome::Unavailability::NoWheel,
                 },
             ],
             runtime_axis: vec![
@@ -467,6 +475,9 @@ pub fn header() -> RunHeader {
         installer: "uv (/usr/bin/uv, from PATH)".into(),
         extension: "sample extension my_extension".into(),
         subject: crate::extension::SubjectKind::Sources,
+        exercised: Exercise::Probe {
+            modules: vec!["my_extension".into()],
+        },
         jobs: 2,
         notes: vec!["installed uv into /root/.cache/abimatrix/v2/tools/uv/bin/uv".into()],
         timeout: Duration::from_secs(60),
@@ -534,6 +545,206 @@ pub fn answer() -> Document {
             .collect(),
     };
     doc.cells = cells;
+    doc.sort_cells();
+    doc.summarize(doc.planned_by_axes());
+    doc
+}
+
+/// A project's grid with one cell unavailable for reason `why`, in the
+/// words the runner writes, beside a cell that passed; an `[[expect]]`
+/// table (line 12) expected it to pass, so every report (annotations too)
+/// shows it. Yanked adds a pinned yanked release that ran, and the
+/// build-requirements case has a wheel-metadata cell beside it: the two
+/// must never share a line.
+pub fn unavailable(why: Unavailability) -> Document {
+    let py = "CPython 3.11.7";
+    let mut doc = every_outcome();
+    doc.grids.truncate(1);
+    doc.subject = Some("project".into());
+    doc.extension = Some("project .".into());
+    let mut runtime = vec![axis("2.0.*", Some("2.0.2"))];
+    let mut build = vec![axis("2.0.*", Some("2.0.2"))];
+    let (b, r, message) = match why {
+        Unavailability::BuildRequirements => {
+            build.insert(0, axis("1.26.*", Some("1.26.4")));
+            (
+                "1.26.4",
+                "2.0.2",
+                "build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1 (--ignore-requires builds it anyway)".to_string(),
+            )
+        }
+        Unavailability::Metadata => {
+            runtime.insert(0, axis("1.26.*", Some("1.26.4")));
+            (
+                "2.0.2",
+                "1.26.4",
+                "2.0.2's metadata forbids numpy 1.26.4: Because npdemo==0.1.0 depends on numpy>=2 and you require numpy==1.26.4, we can conclude that your requirements are unsatisfiable. (--ignore-requires runs it anyway)".to_string(),
+            )
+        }
+        Unavailability::NoWheel => {
+            runtime.insert(0, axis("1.21.*", None));
+            (
+                "2.0.2",
+                "1.21.*",
+                "runtime numpy 1.21.*: no wheel of numpy==1.21.* for CPython 3.11.7".to_string(),
+            )
+        }
+        Unavailability::Yanked => {
+            let mut pinned = axis("2.4.0", Some("2.4.0"));
+            pinned.yanked = Some("Backward compatibility bug".into());
+            runtime.push(pinned);
+            let mut series = axis("2.3.*", None);
+            series.unavailable = Some("every release of numpy==2.3.* with a wheel for CPython 3.11.7 is yanked on the index (newest: 2.3.0); pin one exactly (\"2.3.0\") to test it".into());
+            runtime.push(series);
+            (
+                "2.0.2",
+                "2.3.*",
+                "runtime numpy 2.3.*: every release of numpy==2.3.* with a wheel for CPython 3.11.7 is yanked on the index (newest: 2.3.0); pin one exactly (\"2.3.0\") to test it".to_string(),
+            )
+        }
+        Unavailability::NextIsNothing => {
+            let mut next = axis("next", None);
+            next.unavailable =
+                Some("no NumPy pre-release is newer than 2.3.5, the newest release".into());
+            runtime.push(next);
+            (
+                "2.0.2",
+                "next",
+                "runtime numpy next: no NumPy pre-release is newer than 2.3.5, the newest release"
+                    .to_string(),
+            )
+        }
+        other => ("2.0.2", "other", format!("{other:?}")),
+    };
+    doc.grids[0].axes = Axes { build, runtime };
+    doc.grids[0].builds.clear();
+    let mut missing = cell(
+        0,
+        py,
+        b,
+        r,
+        OutcomeKind::Unavailable,
+        None,
+        &message,
+        expect(OutcomeKind::Pass, None, Some(12), false),
+    );
+    missing.unavailable = Some(why);
+    missing.forbidden = why.is_forbidden();
+    let pass = |r: &str| {
+        cell(
+            0,
+            py,
+            "2.0.2",
+            r,
+            OutcomeKind::Pass,
+            None,
+            "",
+            expect(OutcomeKind::Pass, None, None, false),
+        )
+    };
+    doc.cells = vec![missing, pass("2.0.2")];
+    match why {
+        Unavailability::BuildRequirements => {
+            // The forbidden row's other cell, and a metadata cell.
+            let mut row = doc.cells[0].clone();
+            row.runtime = "1.26.4".into();
+            doc.grids[0]
+                .axes
+                .runtime
+                .insert(0, axis("1.26.*", Some("1.26.4")));
+            doc.cells.push(row);
+            let mut metadata = doc.cells[0].clone();
+            metadata.build = "2.0.2".into();
+            metadata.runtime = "1.26.4".into();
+            metadata.unavailable = Some(Unavailability::Metadata);
+            metadata.message = "2.0.2's metadata forbids numpy 1.26.4: Because npdemo==0.1.0 depends on numpy>=2 and you require numpy==1.26.4, we can conclude that your requirements are unsatisfiable. (--ignore-requires runs it anyway)".into();
+            doc.cells.push(metadata);
+        }
+        Unavailability::Yanked => doc.cells.push(pass("2.4.0")),
+        _ => {}
+    }
+    doc.sort_cells();
+    doc.summarize(doc.planned_by_axes());
+    doc
+}
+
+/// Package rows with one finding of each kind on their declarations: a
+/// declaration error (dtype-size under an admitted NumPy), a row failing
+/// under every NumPy for no NumPy reason, a bound too strict (a probe ran),
+/// and a build forced by `--ignore-requires`.
+pub fn declarations() -> Document {
+    use FailureReason::{DtypeSize, WrongResult};
+    use OutcomeKind::{Fail, Pass};
+    let py = "CPython 3.11.7";
+    let mut doc = packages();
+    // Each row: its label, what it declares, its cells under 1.26.4 and 2.0.2.
+    type Row<'a> = (&'a str, &'a str, [(OutcomeKind, Option<FailureReason>); 2]);
+    let rows: [Row; 4] = [
+        (
+            "cftime 1.6.2",
+            "numpy>1.13.3",
+            [(Pass, None), (Fail, Some(DtypeSize))],
+        ),
+        (
+            "cftime 1.6.4",
+            "numpy>1.13.3",
+            [(Fail, Some(WrongResult)), (Fail, Some(WrongResult))],
+        ),
+        (
+            "contourpy 1.3.0",
+            "numpy>=1.26.4,<2",
+            [(Pass, None), (Pass, None)],
+        ),
+        (
+            "1.26.4",
+            "numpy>=2",
+            [(Pass, None), (Fail, Some(FailureReason::AbiMajor))],
+        ),
+    ];
+    doc.extension = Some("wheels cftime==1.6.2, cftime==1.6.4, contourpy==1.3.0".into());
+    doc.grids[0].axes.build = rows
+        .iter()
+        .map(|(row, ..)| {
+            let mut a = axis(row, None);
+            a.unavailable = None;
+            a.label = Some((*row).into());
+            a
+        })
+        .collect();
+    doc.grids[0].builds = rows
+        .iter()
+        .map(|(row, declares, _)| BuildDoc {
+            numpy: (*row).into(),
+            ok: true,
+            reused: false,
+            summary: String::new(),
+            duration_s: 0.0,
+            log: String::new(),
+            declares: Some((*declares).into()),
+            forced: row
+                .starts_with('1')
+                .then(|| "build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1".into()),
+        })
+        .collect();
+    doc.cells = rows
+        .iter()
+        .flat_map(|(row, _, outcomes)| {
+            ["1.26.4", "2.0.2"]
+                .iter()
+                .zip(outcomes)
+                .map(|(runtime, (kind, reason))| {
+                    let message = match reason {
+                        Some(DtypeSize) => "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject",
+                        Some(WrongResult) => "line 1: assert module.date2num(module.datetime(2000, 1, 2), 'days since 2000-01-01') == 2; left: 1, right: 2",
+                        Some(_) => "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.2 as it may crash.",
+                        None => "",
+                    };
+                    cell(0, py, row, runtime, *kind, *reason, message, expect(Pass, None, None, false))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    doc.config = Some("matrix.toml".into());
     doc.sort_cells();
     doc.summarize(doc.planned_by_axes());
     doc

@@ -7,7 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::grid::outcome_text;
+use super::grid::{
+    Severity, cell_notes, cell_outcome, outcome_text, rule_line, severity, verdict_words,
+};
 use crate::results::Document;
 
 /// Whether this process runs in a GitHub Actions job.
@@ -27,14 +29,35 @@ pub fn annotations(doc: &Document) -> String {
         }
         let title = format!("abimatrix: {}: {} unexpected", c.interpreter, c.pair());
         let _ = write!(props, ",title={}", property(&title));
-        let message = format!(
+        let mut message = format!(
             "expected {} ({}), got {}: {}",
             outcome_text(c.expected.outcome, c.expected.reason),
             c.expected.rule(),
-            outcome_text(c.outcome, c.reason),
+            cell_outcome(c),
             c.message.lines().next().unwrap_or_default()
         );
+        for note in cell_notes(doc, c) {
+            message.push_str(&format!(" ({note})"));
+        }
         let _ = writeln!(out, "::error {props}::{}", data(&message));
+    }
+    // The findings on declarations: an error when one fails the run, a
+    // warning when it needs a look, a notice otherwise.
+    for d in super::grid::findings(doc) {
+        let command = match severity(&d) {
+            Severity::Fails => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "notice",
+        };
+        let title = format!("abimatrix: {}: {}", verdict_words(d.verdict), d.row);
+        let message = format!("{} — {}", d.text(), rule_line(&d));
+        let _ = writeln!(
+            out,
+            "::{command} file={},title={}::{}",
+            property(file),
+            property(&title),
+            data(&message)
+        );
     }
     if !doc.complete {
         let _ = writeln!(

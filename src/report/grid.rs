@@ -1,11 +1,13 @@
-//! The wording every format shares: an outcome's symbol and name, the
-//! legend, the distinct reasons cells did not pass (with their cells), the
-//! counts line. Each renderer lays these out its own way; none words them
-//! differently.
+//! The wording every format shares: an outcome's symbol and name, why a
+//! cell could not run, the legend, the distinct reasons cells did not pass
+//! (with their cells), the notes on releases and forced builds, the
+//! findings on declarations, the counts line. Each renderer lays these out
+//! its own way; none words them differently.
 
 use std::collections::BTreeMap;
 
-use crate::outcome::OutcomeKind;
+use crate::outcome::{OutcomeKind, Unavailability};
+use crate::results::declared::{self, Declaration, Verdict as Judged};
 use crate::results::{CellDoc, Document, Verdict};
 
 /// The one-character symbol of an outcome.
@@ -79,6 +81,87 @@ pub fn answer_scope(doc: &Document) -> Option<String> {
     (!doc.selected.is_empty()).then(|| format!("from the selected cells only ({})", selection(doc)))
 }
 
+/// Why a cell could not run, in the words of every report.
+pub fn unavailable_words(why: Unavailability) -> &'static str {
+    match why {
+        Unavailability::BuildRequirements => "build requirements forbid",
+        Unavailability::Metadata => "wheel metadata forbids",
+        Unavailability::NoWheel => "no wheel",
+        Unavailability::Yanked => "yanked",
+        Unavailability::NextIsNothing => "no pre-release to test",
+        Unavailability::Environment => "environment could not be made",
+        Unavailability::Dependencies => "dependencies could not be installed",
+        Unavailability::Other => "could not run",
+    }
+}
+
+/// What a cell did, as every report words it: "fail (abi-major)",
+/// "crash", "unavailable (wheel metadata forbids)".
+pub fn cell_outcome(c: &CellDoc) -> String {
+    match (c.outcome, c.unavailable) {
+        (OutcomeKind::Unavailable, Some(why)) => {
+            format!("unavailable ({})", unavailable_words(why))
+        }
+        _ => outcome_text(c.outcome, c.reason),
+    }
+}
+
+/// What a reader must know about one cell beyond its outcome: its build
+/// was made only because of `--ignore-requires`, or a release it ran is
+/// yanked (the same lines [`axis_notes`] gives for the whole grid).
+pub fn cell_notes(doc: &Document, c: &CellDoc) -> Vec<String> {
+    let Some(grid) = doc.grids.get(c.grid) else {
+        return Vec::new();
+    };
+    notes(grid)
+        .into_iter()
+        .filter(|(_, subject)| *subject == c.build || *subject == c.runtime)
+        .map(|(note, _)| note)
+        .collect()
+}
+
+/// The verdicts on declarations a reader can act on, as the JSON's
+/// `declarations` holds them.
+pub fn findings(doc: &Document) -> Vec<Declaration> {
+    declared::check(doc)
+        .into_iter()
+        .filter(Declaration::is_finding)
+        .collect()
+}
+
+/// "rule: ..." under a finding, in every report.
+pub fn rule_line(d: &Declaration) -> String {
+    format!("rule: {}", d.rule_text())
+}
+
+/// How loud a finding is: fails the run, needs a look, or is a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Fails,
+    Warning,
+    Note,
+}
+
+/// A verdict's name, as titles and test names give it.
+pub fn verdict_words(v: Judged) -> &'static str {
+    match v {
+        Judged::Error => "declaration error",
+        Judged::TooStrict => "bound too strict",
+        Judged::Unproven => "not proven too strict",
+        Judged::NotNumpy => "not a NumPy problem",
+        Judged::Forced => "forced build",
+        Judged::Holds => "declaration holds",
+    }
+}
+
+pub fn severity(d: &Declaration) -> Severity {
+    match d.verdict {
+        _ if d.fails() => Severity::Fails,
+        Judged::Error | Judged::TooStrict | Judged::NotNumpy => Severity::Warning,
+        Judged::Unproven | Judged::Forced | Judged::Holds => Severity::Note,
+    }
+}
+
 /// One distinct reason cells did not pass, within one grid.
 pub struct ReasonLine<'a> {
     pub kind: OutcomeKind,
@@ -132,6 +215,12 @@ pub fn reason_lines(doc: &Document, grid: usize) -> Vec<ReasonLine<'_>> {
         let detail = match c.outcome {
             OutcomeKind::Fail => c.reason.map(|r| r.to_string()).unwrap_or_default(),
             OutcomeKind::Crash => c.signal_name.clone().unwrap_or_default(),
+            // Cells unavailable for different reasons are different lines:
+            // a forbidding metadata is not a forbidding build requirement.
+            OutcomeKind::Unavailable => c
+                .unavailable
+                .map(|w| unavailable_words(w).to_string())
+                .unwrap_or_default(),
             _ => String::new(),
         };
         groups.entry((c.outcome, detail)).or_default().push(c);
@@ -141,7 +230,7 @@ pub fn reason_lines(doc: &Document, grid: usize) -> Vec<ReasonLine<'_>> {
         .map(|((kind, detail), cells)| {
             let name = match (kind, detail.is_empty()) {
                 (_, true) => kind.to_string(),
-                (OutcomeKind::Fail, false) => detail,
+                (OutcomeKind::Fail | OutcomeKind::Unavailable, false) => detail,
                 (_, false) => format!("{kind} {detail}"),
             };
             let first = cells[0];
@@ -234,9 +323,27 @@ pub fn counts_text(doc: &Document) -> String {
 
 /// What a reader must know about a grid's releases beyond their versions:
 /// a yanked release (and why), one from an index other than PyPI, one
-/// installed from a local wheel. One line each, the same in every format.
+/// installed from a local wheel, a build made only because of
+/// `--ignore-requires`. One line each, the same in every format.
 pub fn axis_notes(grid: &crate::results::document::GridDoc) -> Vec<String> {
+    notes(grid).into_iter().map(|(note, _)| note).collect()
+}
+
+/// Each note with the label of the row or column it is about.
+fn notes(grid: &crate::results::document::GridDoc) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    for b in &grid.builds {
+        if let Some(why) = &b.forced {
+            out.push((
+                format!(
+                    "the build against numpy {} was {}: {why}",
+                    b.numpy,
+                    declared::FORCED
+                ),
+                b.numpy.clone(),
+            ));
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for a in grid.axes.build.iter().chain(&grid.axes.runtime) {
         if !seen.insert(a.label().to_string()) {
@@ -248,24 +355,27 @@ pub fn axis_notes(grid: &crate::results::document::GridDoc) -> Vec<String> {
                 Some(label) => label.clone(),
                 None => format!("numpy {}", a.label()),
             };
-            out.push(if reason.is_empty() {
+            let note = if reason.is_empty() {
                 format!("{what} is yanked on the index")
             } else {
                 format!("{what} is yanked on the index: {reason}")
-            });
+            };
+            out.push((note, a.label().to_string()));
         }
         if let Some(wheel) = &a.wheel {
-            out.push(format!(
-                "numpy {} is the local wheel {}",
-                a.label(),
-                wheel.display()
+            out.push((
+                format!("numpy {} is the local wheel {}", a.label(), wheel.display()),
+                a.label().to_string(),
             ));
         } else if let Some(index) = a
             .index
             .as_deref()
             .filter(|i| *i != crate::python::index::PYPI)
         {
-            out.push(format!("numpy {} is from {index}", a.label()));
+            out.push((
+                format!("numpy {} is from {index}", a.label()),
+                a.label().to_string(),
+            ));
         }
     }
     out

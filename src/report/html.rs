@@ -13,7 +13,9 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol, verdict_text};
+use super::grid::{
+    cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, symbol, verdict_text,
+};
 use crate::outcome::OutcomeKind;
 use crate::results::Document;
 use crate::results::answer;
@@ -91,10 +93,16 @@ pub fn render(doc: &Document) -> String {
         out,
         "<p class=\"legend\"><span class=\"swatch\" style=\"background:#c8f0c8\"></span> passed · <span class=\"swatch\" style=\"background:#fff1c2\"></span> did not pass, as expected · <span class=\"swatch\" style=\"background:#d93025\"></span> not what was expected · <span class=\"swatch\" style=\"background:#eee\"></span> unavailable</p>"
     );
-    if !judged.findings.is_empty() {
+    let mut findings = judged.findings().peekable();
+    if findings.peek().is_some() {
         out.push_str("<h2>Declared vs measured</h2>\n<ul class=\"declared\">\n");
-        for f in &judged.findings {
-            let _ = writeln!(out, "<li>{}</li>", escape(&f.text()));
+        for f in findings {
+            let _ = writeln!(
+                out,
+                "<li>{}<br><span class=\"muted\">{}</span></li>",
+                escape(&f.text()),
+                escape(&rule_line(f))
+            );
         }
         out.push_str("</ul>\n");
     }
@@ -207,7 +215,7 @@ fn write_grid(out: &mut String, doc: &Document, index: usize, grid: &GridDoc) {
                         escape(&format!(
                             "{}: {}{}",
                             c.pair(),
-                            outcome_text(c.outcome, c.reason),
+                            cell_outcome(c),
                             if c.met { "" } else { " (unexpected)" }
                         )),
                         symbol(c.outcome)
@@ -274,7 +282,7 @@ fn write_details(out: &mut String, i: usize, c: &CellDoc) {
         "<details id=\"cell-{i}\"><summary>{} {}: {}{}</summary>\n<p>{}</p>\n<p class=\"muted\">expected {} by {} · {:.3}s · {}</p>\n",
         symbol(c.outcome),
         escape(&c.pair()),
-        escape(&outcome_text(c.outcome, c.reason)),
+        escape(&cell_outcome(c)),
         if c.met { "" } else { " (unexpected)" },
         escape(&c.message),
         escape(&outcome_text(c.expected.outcome, c.expected.reason)),

@@ -1,23 +1,41 @@
 //! The `--json` results file: the [`Document`] itself, pretty-printed, with
-//! the answer (see [`crate::results::answer`]) as one more top-level field,
-//! `answer`, for readers that want the ranges without reading the cells.
+//! two more top-level fields for readers that want conclusions without
+//! reading the cells: the answer (see [`crate::results::answer`]) as
+//! `answer`, and the verdicts on what packages declare (see
+//! [`crate::results::declared`]) as `declarations`, each with its row,
+//! declared specifier, verdict, rule, cells and words. Every report renders
+//! the findings from that same list.
 //!
-//! The answer is computed, never read back: loading a file ignores the
-//! field (serde skips unknown fields), so files with and without it load
-//! alike, and an answer cannot disagree with the cells it came from. Adding
-//! it does not change the schema version, which guards what readers rely on.
+//! Both are computed, never read back: loading a file ignores the fields
+//! (serde skips unknown fields), so files with and without them load
+//! alike, and a conclusion cannot disagree with the cells it came from.
 
 use serde::Serialize;
 
 use crate::results::Document;
 use crate::results::answer::{self, ColumnAnswer, GridAnswer, RowAnswer};
+use crate::results::declared::{self, Declaration};
 
-/// The file's form: the document's fields, then `answer`.
+/// The file's form: the document's fields, then `answer` and
+/// `declarations`.
 #[derive(Serialize)]
 struct WithAnswer<'a> {
     #[serde(flatten)]
     doc: &'a Document,
     answer: Vec<GridJson<'a>>,
+    declarations: Vec<DeclarationJson>,
+}
+
+/// A verdict on a declaration with its words, whether its cells were as
+/// expected, and whether it fails the run.
+#[derive(Serialize)]
+struct DeclarationJson {
+    #[serde(flatten)]
+    declaration: Declaration,
+    expected: bool,
+    fails: bool,
+    text: String,
+    rule_text: String,
 }
 
 #[derive(Serialize)]
@@ -73,6 +91,16 @@ pub fn render(doc: &Document) -> String {
     let file = WithAnswer {
         doc,
         answer: answers.iter().map(grid_json).collect(),
+        declarations: declared::check(doc)
+            .into_iter()
+            .map(|d| DeclarationJson {
+                expected: d.expected(),
+                fails: d.fails(),
+                text: d.text(),
+                rule_text: d.rule_text(),
+                declaration: d,
+            })
+            .collect(),
     };
     // Plain strings and numbers: serializing cannot fail.
     serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -107,5 +135,40 @@ mod tests {
         );
         // The document's own fields are all still there, first.
         assert!(text.starts_with("{\n  \"schema\": \"abimatrix.results\""));
+    }
+
+    /// Each verdict on a declaration carries its row, specifier, verdict,
+    /// rule and cells, and loading the file ignores them.
+    #[test]
+    fn declarations_carry_their_cells_and_rule() {
+        let doc = fixtures::packages();
+        let text = render(&doc);
+        assert_eq!(Document::parse(text.as_bytes()).expect("loads"), doc);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let list = value["declarations"].as_array().unwrap();
+        let pandas = list.iter().find(|d| d["row"] == "pandas 2.0.3").unwrap();
+        assert_eq!(pandas["declares"], "numpy>=1.21.0,>=1.23.2");
+        assert_eq!(pandas["verdict"], "error");
+        assert_eq!(pandas["rule"], "numpy-reason");
+        assert_eq!(pandas["cells"][0]["runtime"], "2.0.2");
+        assert_eq!(pandas["cells"][0]["reason"], "dtype-size");
+        assert_eq!(
+            (pandas["expected"].as_bool(), pandas["fails"].as_bool()),
+            (Some(true), Some(false))
+        );
+        assert!(
+            pandas["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("declaration error: pandas 2.0.3")
+        );
+        assert!(
+            pandas["rule_text"]
+                .as_str()
+                .unwrap()
+                .starts_with("NumPy caused it")
+        );
+        let scipy = list.iter().find(|d| d["row"] == "scipy 1.11.4").unwrap();
+        assert_eq!(scipy["verdict"], "holds", "{scipy}");
     }
 }

@@ -14,10 +14,11 @@
 
 use std::fmt::Write as _;
 
-use super::grid::outcome_text;
+use super::grid::{cell_notes, cell_outcome, outcome_text, rule_line, verdict_words};
 use crate::outcome::OutcomeKind;
 use crate::results::CellDoc;
 use crate::results::Document;
+use crate::results::declared::Declaration;
 use crate::results::document::GridDoc;
 
 /// Escapes text for XML, dropping characters XML 1.0 cannot carry at all
@@ -57,19 +58,40 @@ fn verdict(c: &CellDoc) -> Verdict {
     }
 }
 
+/// How a finding on a declaration reads in JUnit: one more test case of
+/// its grid, failed exactly when it fails the run.
+fn finding_verdict(d: &Declaration) -> Verdict {
+    if d.fails() {
+        Verdict::Failure
+    } else {
+        Verdict::Passed
+    }
+}
+
 pub fn render(doc: &Document) -> String {
+    let findings = super::grid::findings(doc);
     let count = |want: Verdict, grid: Option<usize>| {
+        let in_grid = |g: usize| grid.is_none_or(|x| x == g);
         doc.cells
             .iter()
-            .filter(|c| grid.is_none_or(|g| c.grid == g) && verdict(c) == want)
+            .filter(|c| in_grid(c.grid) && verdict(c) == want)
             .count()
+            + findings
+                .iter()
+                .filter(|d| in_grid(d.grid) && finding_verdict(d) == want)
+                .count()
+    };
+    let tests = |grid: Option<usize>| {
+        let in_grid = |g: usize| grid.is_none_or(|x| x == g);
+        doc.cells.iter().filter(|c| in_grid(c.grid)).count()
+            + findings.iter().filter(|d| in_grid(d.grid)).count()
     };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total_time: f64 = doc.cells.iter().map(|c| c.duration_s).sum();
     let _ = writeln!(
         out,
         "<testsuites name=\"abimatrix\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
-        doc.cells.len(),
+        tests(None),
         count(Verdict::Failure, None),
         count(Verdict::Error, None),
         total_time
@@ -82,7 +104,7 @@ pub fn render(doc: &Document) -> String {
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             escape(&format!("{} · {extension}", grid.interpreter.label)),
-            cells.len(),
+            tests(Some(index)),
             count(Verdict::Failure, Some(index)),
             count(Verdict::Error, Some(index)),
             count(Verdict::Skipped, Some(index)),
@@ -90,7 +112,10 @@ pub fn render(doc: &Document) -> String {
         );
         write_properties(&mut out, doc, grid);
         for c in cells {
-            write_case(&mut out, grid, c);
+            write_case(&mut out, doc, grid, c);
+        }
+        for d in findings.iter().filter(|d| d.grid == index) {
+            write_finding(&mut out, grid, d);
         }
         let _ = writeln!(out, "  </testsuite>");
     }
@@ -128,7 +153,33 @@ fn write_properties(out: &mut String, doc: &Document, grid: &GridDoc) {
     let _ = writeln!(out, "    </properties>");
 }
 
-fn write_case(out: &mut String, grid: &GridDoc, c: &CellDoc) {
+/// A finding on a declaration: its words, its rule and its cells.
+fn write_finding(out: &mut String, grid: &GridDoc, d: &Declaration) {
+    let words = verdict_words(d.verdict);
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"0.000\">",
+        escape(&format!(
+            "abimatrix.{}.declarations",
+            grid.interpreter.label.replace(' ', "-")
+        )),
+        escape(&format!("{}: {words}", d.row))
+    );
+    let body = format!("{}\n{}\n", d.text(), rule_line(d));
+    if finding_verdict(d) == Verdict::Failure {
+        let _ = writeln!(
+            out,
+            "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+            escape(words),
+            escape(&d.text()),
+            escape(&body)
+        );
+    }
+    let _ = writeln!(out, "      <system-out>{}</system-out>", escape(&body));
+    let _ = writeln!(out, "    </testcase>");
+}
+
+fn write_case(out: &mut String, doc: &Document, grid: &GridDoc, c: &CellDoc) {
     let _ = writeln!(
         out,
         "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
@@ -140,7 +191,7 @@ fn write_case(out: &mut String, grid: &GridDoc, c: &CellDoc) {
         escape(&format!("numpy {} → {}", c.build, c.runtime)),
         c.duration_s
     );
-    let observed = outcome_text(c.outcome, c.reason);
+    let observed = cell_outcome(c);
     let expected = outcome_text(c.expected.outcome, c.expected.reason);
     let message = escape(&format!(
         "expected {expected} ({}), got {observed}: {}",
@@ -151,7 +202,11 @@ fn write_case(out: &mut String, grid: &GridDoc, c: &CellDoc) {
     match verdict(c) {
         Verdict::Passed => {}
         Verdict::Skipped => {
-            let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape(&c.message));
+            let _ = writeln!(
+                out,
+                "      <skipped message=\"{}\"/>",
+                escape(&format!("{observed}: {}", c.message))
+            );
         }
         Verdict::Failure => {
             let _ = writeln!(
@@ -167,7 +222,7 @@ fn write_case(out: &mut String, grid: &GridDoc, c: &CellDoc) {
             );
         }
     }
-    let header = format!(
+    let mut header = format!(
         "abimatrix: expected {expected} ({}); observed {observed}; {} on {}\n",
         c.expected.rule(),
         if c.met {
@@ -177,6 +232,9 @@ fn write_case(out: &mut String, grid: &GridDoc, c: &CellDoc) {
         },
         c.platform
     );
+    for note in cell_notes(doc, c) {
+        let _ = writeln!(header, "abimatrix: {note}");
+    }
     let _ = writeln!(
         out,
         "      <system-out>{}</system-out>",
@@ -224,10 +282,7 @@ mod tests {
                 .and_then(|n| n.text())
                 .unwrap_or_default();
             assert!(out.starts_with("abimatrix: expected "), "{out}");
-            assert!(out.contains(&format!(
-                "observed {}",
-                outcome_text(cell.outcome, cell.reason)
-            )));
+            assert!(out.contains(&format!("observed {}", cell_outcome(cell))));
         }
         assert!(
             expected_failures > 0,

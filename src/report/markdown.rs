@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
+use super::grid::{
+    cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, symbol,
+};
 use crate::results::Document;
 use crate::results::answer;
 
@@ -75,11 +77,11 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
-    let findings = crate::results::declared::check(doc);
+    let findings = super::grid::findings(doc);
     if !findings.is_empty() {
         out.push_str("**Declared vs measured**\n\n");
         for f in &findings {
-            let _ = writeln!(out, "- {}", md(&f.text()));
+            let _ = writeln!(out, "- {}  \n  *{}*", md(&f.text()), md(&rule_line(f)));
         }
         out.push('\n');
     }
@@ -98,7 +100,7 @@ pub fn render(doc: &Document) -> String {
                 md(&c.pair()),
                 outcome_text(c.expected.outcome, c.expected.reason),
                 md(&c.expected.rule()),
-                outcome_text(c.outcome, c.reason)
+                cell_outcome(c)
             );
         }
         out.push('\n');

@@ -105,4 +105,84 @@ mod tests {
             }
         }
     }
+
+    /// The findings on declarations, each with its rule, as every report
+    /// shows them from the one list the JSON writes: the text report's
+    /// section (the same in `--summary`), Markdown's, HTML's, JUnit's test
+    /// cases and the annotations.
+    #[test]
+    fn every_finding_on_a_declaration_in_every_report() {
+        let doc = fixtures::declarations();
+        let text = anstream::adapter::strip_str(&render(&doc, Format::Text)).to_string();
+        let section = |text: &str, from: &str| -> String {
+            let start = text.find(from).unwrap_or(text.len());
+            text[start..].to_string()
+        };
+        let summary = anstream::adapter::strip_str(&text::summary(&doc)).to_string();
+        assert!(
+            summary.contains(&section(&text, "declared vs measured:")),
+            "{summary}"
+        );
+        let junit = render(&doc, Format::Junit);
+        let out = format!(
+            "--- text\n{}--- markdown\n{}--- html\n{}--- junit\n{}--- annotations\n{}",
+            section(&text, "declared vs measured:"),
+            section(&render(&doc, Format::Markdown), "**Declared vs measured**"),
+            render(&doc, Format::Html)
+                .lines()
+                .filter(|l| l.contains("rule: ") || l.contains("only because"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+            section(
+                &junit,
+                "    <testcase classname=\"abimatrix.CPython-3.11.7.declarations\""
+            ),
+            github::annotations(&doc)
+                .lines()
+                .filter(|l| !l.starts_with("::error file=matrix.toml,title=abimatrix%3A CPython"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        );
+        insta::assert_snapshot!("declarations", out);
+    }
+
+    /// Each reason a cell could not run, in every report: the text and
+    /// Markdown reports whole, the HTML and JUnit lines that speak of the
+    /// cell, the annotations. One wording per reason, the same everywhere;
+    /// cells of two reasons never share a line.
+    #[test]
+    fn every_reason_a_cell_could_not_run_in_every_report() {
+        use crate::outcome::Unavailability;
+        for (name, why) in [
+            ("build-requirements", Unavailability::BuildRequirements),
+            ("wheel-metadata", Unavailability::Metadata),
+            ("no-wheel", Unavailability::NoWheel),
+            ("yanked", Unavailability::Yanked),
+            ("next-is-nothing", Unavailability::NextIsNothing),
+        ] {
+            let mut doc = fixtures::unavailable(why);
+            doc.config = Some("matrix.toml".into());
+            let words = grid::unavailable_words(why);
+            let speaking = |text: &str| -> String {
+                text.lines()
+                    .filter(|l| l.contains(words) || l.contains("yanked"))
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            };
+            let text = anstream::adapter::strip_str(&render(&doc, Format::Text)).to_string();
+            let out = format!(
+                "--- text\n{text}--- markdown\n{}--- html\n{}--- junit\n{}--- annotations\n{}",
+                render(&doc, Format::Markdown),
+                speaking(&render(&doc, Format::Html)),
+                speaking(&render(&doc, Format::Junit)),
+                github::annotations(&doc),
+            );
+            // The reason's words head its own line in the text report.
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("· {words} ("))),
+                "{name}: {text}"
+            );
+            insta::assert_snapshot!(format!("unavailable-{name}"), out);
+        }
+    }
 }

@@ -349,14 +349,19 @@ pub fn line(labels: &[String], packages: bool, update: Update<'_>) -> Option<Str
             Err(e) => format!("env   {} · numpy {version} unavailable: {e}", py(grid)),
         },
         Update::BuildFinished(b) => match &b.result {
-            Ok(built) if built.reused => {
-                format!("{} reused from the cache", row(b.grid, &b.row))
+            Ok(built) => {
+                let how = if built.reused {
+                    "reused from the cache".to_string()
+                } else {
+                    format!("ok in {:.1}s", built.duration.as_secs_f64())
+                };
+                let forced = if built.forced.is_some() {
+                    format!(" ({})", crate::results::declared::FORCED)
+                } else {
+                    String::new()
+                };
+                format!("{} {how}{forced}", row(b.grid, &b.row))
             }
-            Ok(built) => format!(
-                "{} ok in {:.1}s",
-                row(b.grid, &b.row),
-                built.duration.as_secs_f64()
-            ),
             Err(e) if e.forbidden => format!("{} not built: {}", row(b.grid, &b.row), e.summary),
             Err(e) => format!("{} FAILED: {}", row(b.grid, &b.row), e.summary),
         },
@@ -419,6 +424,7 @@ mod tests {
                 duration: Duration::from_secs(1),
                 log: String::new(),
                 declares: None,
+                forced: None,
             }),
         };
         log.track(&Update::BuildFinished(&record));
@@ -448,6 +454,7 @@ mod tests {
                 duration: Duration::from_millis(2100),
                 log: String::new(),
                 declares: None,
+                forced: None,
             }),
         };
         let broken = BuildRecord {

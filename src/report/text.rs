@@ -13,7 +13,10 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol, verdict_text};
+use super::grid::{
+    Severity, cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, severity,
+    symbol, verdict_text,
+};
 use crate::outcome::OutcomeKind;
 use crate::results::answer;
 use crate::results::document::GridDoc;
@@ -259,18 +262,24 @@ fn render_unmet(doc: &Document, out: &mut String) {
             c.pair(),
             outcome_text(c.expected.outcome, c.expected.reason),
             c.expected.rule(),
-            outcome_text(c.outcome, c.reason)
+            cell_outcome(c)
         );
     }
 }
 
 fn render_summary(doc: &Document, out: &mut String) {
     let verdict = Verdict::of(doc);
-    if !verdict.findings.is_empty() {
+    let mut findings = verdict.findings().peekable();
+    if findings.peek().is_some() {
         let _ = writeln!(out, "{}", paint(BOLD, "declared vs measured:"));
-        for f in &verdict.findings {
-            let style = if f.fails() { UNEXPECTED } else { EXPECTED_BAD };
+        for f in findings {
+            let style = match severity(f) {
+                Severity::Fails => UNEXPECTED,
+                Severity::Warning => EXPECTED_BAD,
+                Severity::Note => DIM,
+            };
             let _ = writeln!(out, "    {}", paint(style, &f.text()));
+            let _ = writeln!(out, "        {}", paint(DIM, &rule_line(f)));
         }
         out.push('\n');
     }

@@ -50,6 +50,10 @@ pub struct RowAnswer {
     /// Cells that are no evidence about the runtime, counted apart.
     pub build_failed: usize,
     pub unavailable: usize,
+    /// Built only because of `--ignore-requires` (its build requirements
+    /// forbid its NumPy): the range is of a build no user can have.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
 }
 
 /// The shape of the releases a row works on, in tested order.
@@ -199,6 +203,10 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
                 works: works(&tested),
                 build_failed,
                 unavailable,
+                forced: grid
+                    .builds
+                    .iter()
+                    .any(|x| x.numpy == axis.label() && x.forced.is_some()),
             }
         })
         .collect();
@@ -355,10 +363,15 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 impl fmt::Display for RowAnswer {
     /// "built against 2.0.2: works on numpy >=1.23.5 (15 of 15 tested releases pass)".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.package {
-            write!(f, "{}: ", self.build)?;
+        let forced = if self.forced {
+            format!(" ({})", super::declared::FORCED)
         } else {
-            write!(f, "built against {}: ", self.build)?;
+            String::new()
+        };
+        if self.package {
+            write!(f, "{}{forced}: ", self.build)?;
+        } else {
+            write!(f, "built against {}{forced}: ", self.build)?;
         }
         let pass = if self.passed == 1 && self.tested == 1 {
             "passes"

@@ -104,6 +104,7 @@ impl RunResults {
                             duration_s: built.duration.as_secs_f64(),
                             log: built.log.clone(),
                             declares: built.declares.clone(),
+                            forced: built.forced.clone(),
                         },
                         Err(e) => BuildDoc {
                             numpy: b.row.clone(),
@@ -113,6 +114,7 @@ impl RunResults {
                             duration_s: 0.0,
                             log: e.log.clone(),
                             declares: None,
+                            forced: None,
                         },
                     })
                     .collect(),
@@ -140,6 +142,7 @@ impl RunResults {
             date: None,
             commit: None,
             config: None,
+            exercised: Some(header.exercised.clone()),
             missing: Vec::new(),
             selected: header.selected.clone(),
             probe: Some(header.probe.clone()),

@@ -6,7 +6,12 @@
 //! The shape is versioned (`schema_version`): a reader checks the version
 //! before reading further, and any incompatible change bumps it. Version 2:
 //! one entry in `grids` per interpreter; every cell names its interpreter,
-//! grid and platform.
+//! grid and platform. Version 3: an unavailable cell says why as a kind
+//! (`unavailable`), a build made only because of `--ignore-requires` says
+//! so (`forced`), and the document says what each cell ran (`exercised`):
+//! what the verdicts on declarations rest on. A version 2 file still loads,
+//! brought up to 3 from its own words ([`upgrade_v2`]); any other version is
+//! refused, naming it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,12 +21,15 @@ use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::expect::{ExpectSource, Expected};
-use crate::outcome::{FailureReason, Outcome, OutcomeKind};
+use crate::extension::Exercise;
+use crate::outcome::{FailureReason, Outcome, OutcomeKind, Unavailability};
 use crate::plan::{AxisEntry, CellKey, GridPlan, ShardPlan};
 use crate::runner::CellResult;
 
 pub const SCHEMA: &str = "abimatrix.results";
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+/// The oldest version this abimatrix reads (and upgrades).
+pub const OLDEST_READ: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -60,6 +68,10 @@ pub struct Document {
     /// The config's path as the run was given it (annotations point there).
     #[serde(default)]
     pub config: Option<String>,
+    /// What each cell ran, and so what a pass shows (imports only, the
+    /// probe, a test command). Absent from files before schema version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exercised: Option<Exercise>,
     /// What is known to be missing: shards not merged, cells no input had.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
@@ -168,6 +180,10 @@ pub struct BuildDoc {
     /// and projects), checked against what the grid measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declares: Option<String>,
+    /// Built only because of `--ignore-requires`: why the project's own
+    /// build requirements forbid it. No verdict is drawn on its declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,6 +253,11 @@ pub struct CellDoc {
     /// Not run because the package's own declaration forbids the pair.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forbidden: bool,
+    /// Why an unavailable cell could not run, as a kind every report words
+    /// alike ("build-requirements", "metadata", "no-wheel", "yanked",
+    /// "next-is-nothing", ...); `message` has the detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<Unavailability>,
     /// Advice for a first mistake the outcome points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -281,6 +302,7 @@ impl CellDoc {
             stdout: c.stdout.clone(),
             stderr: c.stderr.clone(),
             forbidden: c.outcome.is_forbidden(),
+            unavailable: c.outcome.unavailability(),
             hint: c.hint.clone(),
             rerun: c.rerun.clone(),
         }
@@ -463,13 +485,19 @@ impl Document {
         if value["schema"] != SCHEMA {
             return Err("no \"schema\": \"abimatrix.results\"".into());
         }
-        if value["schema_version"] != SCHEMA_VERSION {
+        let version = value["schema_version"]
+            .as_u64()
+            .filter(|v| (u64::from(OLDEST_READ)..=u64::from(SCHEMA_VERSION)).contains(v));
+        let Some(version) = version else {
             return Err(format!(
-                "schema_version {} (this abimatrix reads {SCHEMA_VERSION})",
+                "schema_version {} (this abimatrix reads {OLDEST_READ} to {SCHEMA_VERSION})",
                 value["schema_version"]
             ));
+        };
+        let mut doc: Document = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        if version == 2 {
+            upgrade_v2(&mut doc);
         }
-        let doc: Document = serde_json::from_value(value).map_err(|e| e.to_string())?;
         doc.check()?;
         Ok(doc)
     }
@@ -515,9 +543,54 @@ impl Document {
             if !seen.insert(c.key()) {
                 return Err(format!("cell {} appears twice", c.key()));
             }
+            if c.unavailable.is_some() && c.outcome != OutcomeKind::Unavailable {
+                return Err(format!(
+                    "cell {i} ({}) is {} but says why it was unavailable",
+                    c.pair(),
+                    c.outcome
+                ));
+            }
         }
         Ok(())
     }
+}
+
+/// A version 2 document brought up to version 3 from its own words: the
+/// kind of each unavailable cell from its message (the wording version 2
+/// wrote), a forced build from its log's `--ignore-requires` line. What
+/// each cell ran was not recorded: `exercised` stays unknown, and no bound
+/// is called too strict on its passes.
+pub fn upgrade_v2(doc: &mut Document) {
+    for c in doc
+        .cells
+        .iter_mut()
+        .filter(|c| c.outcome == OutcomeKind::Unavailable && c.unavailable.is_none())
+    {
+        let m = c.message.as_str();
+        c.unavailable = if c.forbidden && m.starts_with("build requirements forbid numpy") {
+            Some(Unavailability::BuildRequirements)
+        } else if c.forbidden {
+            Some(Unavailability::Metadata)
+        } else if m.contains("no NumPy pre-release is newer than") {
+            Some(Unavailability::NextIsNothing)
+        } else if m.contains("no wheel") || m.contains("no NumPy release") {
+            Some(Unavailability::NoWheel)
+        } else if m.starts_with("the cell's dependencies:") {
+            Some(Unavailability::Dependencies)
+        } else {
+            None
+        };
+    }
+    const FORCED: &str = "; --ignore-requires: building with numpy";
+    for b in doc.grids.iter_mut().flat_map(|g| g.builds.iter_mut()) {
+        if b.forced.is_none() {
+            b.forced = b.log.lines().find_map(|l| {
+                let (reason, _) = l.strip_prefix("# ")?.split_once(FORCED)?;
+                Some(reason.to_string())
+            });
+        }
+    }
+    doc.schema_version = SCHEMA_VERSION;
 }
 
 #[cfg(test)]
@@ -577,6 +650,7 @@ pub(crate) mod tests {
             stdout: String::new(),
             stderr: String::new(),
             forbidden: false,
+            unavailable: None,
             hint: None,
             rerun: None,
         }
@@ -612,6 +686,7 @@ pub(crate) mod tests {
             date: None,
             commit: None,
             config: None,
+            exercised: None,
             missing: Vec::new(),
             selected: Vec::new(),
             probe: None,
@@ -672,6 +747,48 @@ pub(crate) mod tests {
         );
         assert!(Document::parse(b"{}").unwrap_err().contains("schema"));
         assert!(Document::parse(b"[1,").is_err());
+    }
+
+    /// A file written by the previous version (schema 2: no `unavailable`
+    /// kinds, no `forced` builds, no `exercised`) loads, brought up to
+    /// version 3 from its own words; versions this one cannot read are
+    /// refused, naming both.
+    #[test]
+    fn a_version_2_file_loads_upgraded_and_others_are_refused() {
+        let mut doc = crate::report::fixtures::packages();
+        doc.grids[0].builds[0].log = "$ uv pip install numpy==1.26.4 numpy>=2.0.0rc1\n# build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1; --ignore-requires: building with numpy 1.26.4 anyway, without them\n".into();
+        let mut value: serde_json::Value = serde_json::from_str(&doc.to_json()).unwrap();
+        value["schema_version"] = 2.into();
+        value.as_object_mut().unwrap().remove("exercised");
+        for c in value["cells"].as_array_mut().unwrap() {
+            c.as_object_mut().unwrap().remove("unavailable");
+        }
+        let v2 = serde_json::to_vec(&value).unwrap();
+        let back = Document::parse(&v2).expect("a version 2 file loads");
+        assert_eq!(back.schema_version, SCHEMA_VERSION);
+        let forbidden = back.cells.iter().find(|c| c.forbidden).unwrap();
+        assert_eq!(forbidden.unavailable, Some(Unavailability::Metadata));
+        assert_eq!(
+            back.grids[0].builds[0].forced.as_deref(),
+            Some("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1")
+        );
+        assert_eq!(back.exercised, None, "not recorded then, not guessed now");
+        for version in [1, 4] {
+            value["schema_version"] = version.into();
+            let err = Document::parse(&serde_json::to_vec(&value).unwrap()).unwrap_err();
+            assert_eq!(
+                err,
+                format!("schema_version {version} (this abimatrix reads 2 to 3)")
+            );
+        }
+        // A kind on a cell that ran is refused.
+        let mut bad = doc.clone();
+        bad.cells[0].unavailable = Some(Unavailability::NoWheel);
+        assert!(
+            Document::parse(bad.to_json().as_bytes())
+                .unwrap_err()
+                .contains("says why it was unavailable")
+        );
     }
 
     /// Mutated results files (bytes cut, flipped, fields dropped or

@@ -22,7 +22,9 @@ pub use document::{CellDoc, Document};
 pub struct Verdict {
     pub complete: bool,
     pub unmet: usize,
-    pub findings: Vec<declared::Finding>,
+    /// Every verdict on a declaration, as the JSON's `declarations` holds
+    /// them (those that merely hold included).
+    pub declarations: Vec<declared::Declaration>,
 }
 
 impl Verdict {
@@ -30,13 +32,19 @@ impl Verdict {
         Verdict {
             complete: doc.complete,
             unmet: doc.unmet().count(),
-            findings: declared::check(doc),
+            declarations: declared::check(doc),
         }
+    }
+
+    /// The verdicts a reader can act on (all but those that hold), as
+    /// every report lists them.
+    pub fn findings(&self) -> impl Iterator<Item = &declared::Declaration> {
+        self.declarations.iter().filter(|d| d.is_finding())
     }
 
     /// Declaration errors that fail the run.
     pub fn failing(&self) -> usize {
-        self.findings.iter().filter(|f| f.fails()).count()
+        self.declarations.iter().filter(|f| f.fails()).count()
     }
 
     /// Whether the results fail a gate (`run`'s and `report`'s exit 1): a

@@ -20,6 +20,9 @@ pub struct Built {
     /// The NumPy requirement the row's package declares (`Requires-Dist`),
     /// e.g. "numpy>=1.22.4,<2.3"; `None` for a plain build or none declared.
     pub declares: Option<String>,
+    /// Made only because of `--ignore-requires`: why the project's build
+    /// requirements forbid it.
+    pub forced: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ use crate::cache::manifest::Depth;
 use crate::cache::store::Store;
 use crate::environment::{self, NumpyEnv};
 use crate::extension::{PackageRow, RowSource, Subject};
-use crate::outcome::{FailureReason, Outcome};
+use crate::outcome::{FailureReason, Outcome, Unavailability};
 use crate::plan::{AxisEntry, GridPlan, Plan};
 use crate::probe::{self, ForkServer, Isolation, ProbeFiles, ProbeRun};
 use crate::python::InstallError;
@@ -333,7 +333,7 @@ async fn build_node(
     // builds makes none for their NumPy unless a column runs it.
     let kept = build_key(&ctx, &grid, &version).and_then(|key| kept_build(&ctx, &key));
     if let Some(artifact) = kept.as_deref().and_then(build::reuse) {
-        return finish_row(&ctx, &grid, row, Ok(artifact));
+        return finish_row(&ctx, &grid, row, admit(&ctx, artifact));
     }
     let env = env.await.map_err(RowProblem::Env)?;
     let _permit = ctx.permits.acquire().await;
@@ -344,7 +344,25 @@ async fn build_node(
         })
     };
     let result = make_build(&ctx, &grid, &version, &env, kept.as_deref(), started).await;
-    finish_row(&ctx, &grid, row, result)
+    finish_row(&ctx, &grid, row, result.and_then(|a| admit(&ctx, a)))
+}
+
+/// A build as this run may use it. A build made only because of
+/// `--ignore-requires` shares its key with the build the requirements
+/// allow (the flag changes nothing for an allowed build, so it must not
+/// change the key), so a run without the flag can find it kept: it is then
+/// forbidden, in the words a fresh run would use.
+fn admit(ctx: &Ctx, artifact: Artifact) -> Result<Artifact, BuildError> {
+    match &artifact.forced {
+        Some(why) if !ctx.plan.ignore_requires => Err(BuildError::forbidden(
+            why.clone(),
+            &format!(
+                "# {why}: a build made with --ignore-requires is kept in {}, and this run is without it\n",
+                artifact.dir.display()
+            ),
+        )),
+        _ => Ok(artifact),
+    }
 }
 
 /// A build row's artifact, from where builds are kept (`kept`: its entry
@@ -417,7 +435,6 @@ fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
                 .clone(),
             interpreter.cache_key(),
             numpy.to_string(),
-            ctx.plan.ignore_requires.to_string(),
         ])),
         Subject::Sources(sources) => Some(build::sources::key(sources, interpreter, numpy)),
         Subject::Rows(_) => None,
@@ -453,6 +470,7 @@ fn finish_row(
                     .package
                     .as_deref()
                     .and_then(|p| build::declared_numpy(&a.dir, p, &grid.plan.interpreter.version)),
+                forced: a.forced.clone(),
             })
             .map_err(Clone::clone),
     }));
@@ -607,40 +625,59 @@ async fn cell_node(
         &grid.plan.build_axis[build],
         &grid.plan.runtime_axis[runtime],
     );
-    let unavailable = |axis: &str, entry: &AxisEntry, why: &dyn std::fmt::Display| {
-        Outcome::unavailable(format!("{axis} numpy {}: {why}", entry.label()))
+    let unavailable = |kind, axis: &str, entry: &AxisEntry, why: &dyn std::fmt::Display| {
+        Outcome::missing(kind, format!("{axis} numpy {}: {why}", entry.label()))
     };
-    let missing = |e: &AxisEntry| e.unavailable().unwrap_or("not resolved").to_string();
+    let missing = |axis: &str, e: &AxisEntry| {
+        let why = e.unavailable().unwrap_or("not resolved");
+        let kind = e.gap().unwrap_or(Unavailability::NoWheel);
+        unavailable(kind, axis, e, &why)
+    };
     // The row's artifact, for the hints that read what it left behind.
     let mut row = None;
     result.outcome = match (artifact, env) {
-        (None, _) => unavailable("build", b, &missing(b)),
-        (_, None) => unavailable("runtime", r, &missing(r)),
+        (None, _) => missing("build", b),
+        (_, None) => missing("runtime", r),
         (Some(artifact), Some(env)) => match artifact.await {
-            Err(RowProblem::Env(why)) => unavailable("build", b, &env_problem(&why, &grid)),
+            Err(RowProblem::Env(why)) => unavailable(
+                Unavailability::Environment,
+                "build",
+                b,
+                &env_problem(&why, &grid),
+            ),
             Err(RowProblem::Build(e)) if e.forbidden => {
                 result.stderr = e.log;
-                Outcome::forbidden(format!(
-                    "{}{}",
-                    e.summary, " (--ignore-requires builds it anyway)"
-                ))
+                Outcome::missing(
+                    Unavailability::BuildRequirements,
+                    format!("{} (--ignore-requires builds it anyway)", e.summary),
+                )
             }
             Err(RowProblem::Build(e)) => {
                 result.stderr = e.log;
                 Outcome::BuildFailed { message: e.summary }
             }
             Ok(artifact) => match env.await {
-                Err(why) => unavailable("runtime", r, &env_problem(&why, &grid)),
+                Err(why) => unavailable(
+                    Unavailability::Environment,
+                    "runtime",
+                    r,
+                    &env_problem(&why, &grid),
+                ),
                 Ok(env) => {
                     let layer = match layer {
                         Some(layer) => layer.await,
                         None => Ok(None),
                     };
                     match layer {
-                        Err(LayerProblem::Forbidden(why)) => Outcome::forbidden(why),
+                        Err(LayerProblem::Forbidden(why)) => {
+                            Outcome::missing(Unavailability::Metadata, why)
+                        }
                         Err(LayerProblem::Failed(e)) => {
                             result.stderr = e.log;
-                            Outcome::unavailable(format!("the cell's dependencies: {}", e.summary))
+                            Outcome::missing(
+                                Unavailability::Dependencies,
+                                format!("the cell's dependencies: {}", e.summary),
+                            )
                         }
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {

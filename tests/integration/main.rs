@@ -10,6 +10,7 @@ mod common;
 mod answer;
 mod cache;
 mod ci;
+mod declarations;
 mod doctor;
 mod faults;
 mod isolation;

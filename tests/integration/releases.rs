@@ -242,7 +242,8 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
 /// A real wheel whose declared range admits a NumPy it fails under
 /// (numpy-quaternion 2021.11.4.15.26.3 declares numpy>=1.13 and is built
 /// against a newer C API than 1.19's), and one whose bound the grid proves
-/// too strict (scipy 1.13.1 declares numpy<2.3 and passes under 2.4).
+/// too strict (scipy 1.13.1 declares numpy<2.3 and passes its probe under
+/// 2.4).
 #[test]
 fn what_packages_declare_is_checked_against_what_runs() {
     let p = Project::new();
@@ -272,7 +273,7 @@ fn what_packages_declare_is_checked_against_what_runs() {
     let q = Project::new();
     q.write(
         "matrix.toml",
-        "[python]\nversions = [\"3.11\"]\n[extension]\nrequirement = \"scipy==1.13.1\"\nimports = [\"scipy.linalg\", \"scipy.special\"]\n[numpy]\nruntime = [\"2.2.*\", \"2.4.*\"]\n",
+        "[python]\nversions = [\"3.11\"]\n[extension]\nrequirement = \"scipy==1.13.1\"\nimports = [\"scipy.linalg\", \"scipy.special\"]\nprobe = \"assert abs(module.det(np.eye(3)) - 1.0) < 1e-12\"\n[numpy]\nruntime = [\"2.2.*\", \"2.4.*\"]\n",
     );
     // As declared: 2.4 is forbidden, so not run (unavailable, expected).
     let declared = q.run_here(&["-q"]);

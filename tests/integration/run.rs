@@ -67,7 +67,7 @@ fn builds_against_two_numpys_and_classifies_abi_major() {
     let out = run.stdout();
     assert!(out.contains("built with ↓ / runs on →"), "{out}");
     assert!(out.contains("abi-major (2 cells, expected)"), "{out}");
-    assert_eq!(run.results()["schema_version"], 2);
+    assert_eq!(run.results()["schema_version"], 3);
     assert!(
         run.results()["cells"][0]["interpreter"]
             .as_str()

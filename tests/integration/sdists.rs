@@ -63,6 +63,21 @@ fn numpy_2_builds_only() -> [(String, String, String, String, bool); 4] {
     ]
 }
 
+/// fast-histogram's grid as its build requirements (`numpy>=2.0.0rc1`)
+/// have it: the 1.26 row is forbidden, in the project's words.
+fn fast_histogram_1_26_forbidden(run: &crate::common::Run) {
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    assert_eq!(cells(run), numpy_2_builds_only());
+    let forbidden = &run.results()["cells"][0];
+    assert!(
+        forbidden["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1"),
+        "{forbidden}"
+    );
+}
+
 #[test]
 fn setuptools_fast_histogram_with_its_own_test_suite() {
     let p = Project::new();
@@ -75,16 +90,7 @@ fn setuptools_fast_histogram_with_its_own_test_suite() {
     let ext = "imports = [\"fast_histogram\"]\ntest-requires = [\"pytest\", \"hypothesis\"]\n\
                test = \"python -m pytest -q -p no:cacheprovider --hypothesis-seed=0 -k 'not test_1d_compare_with_numpy' --pyargs fast_histogram\"\n";
     let run = grid(&p, name, ext, &[]);
-    assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert_eq!(cells(&run), numpy_2_builds_only());
-    let forbidden = &run.results()["cells"][0];
-    assert!(
-        forbidden["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1"),
-        "{forbidden}"
-    );
+    fast_histogram_1_26_forbidden(&run);
     // The declaration, tested: built anyway, the 1.26 build fails under 2.2
     // exactly as NumPy's rules say, and passes its tests under 1.26.
     let forced = grid(&p, name, ext, &["--ignore-requires"]);
@@ -136,4 +142,73 @@ fn scikit_build_core_spglib_with_cmake_from_the_backend() {
     let built = builds.iter().find(|b| b["ok"] == true).unwrap();
     let log = built["log"].as_str().unwrap();
     assert!(log.contains("asks for: cmake"), "{log}");
+}
+
+/// A build made only because of `--ignore-requires` (fast-histogram's
+/// 1.26 row, which its own `numpy>=2.0.0rc1` forbids) is marked so in
+/// every report and gets no declaration verdict of its own, though its
+/// cells pass and fail like any build's; the flag does not change the key
+/// of the build it allows (its 2.2 build is reused, not rebuilt); and a
+/// later run without the flag finds the forced build kept but still calls
+/// the row forbidden, as a fresh run does.
+#[test]
+fn a_build_forced_by_ignore_requires_gets_no_verdict_and_allowed_builds_keep_their_key() {
+    let p = Project::new();
+    let src = sdist(p.dir.path(), "fast-histogram", "0.14");
+    let name = src.file_name().unwrap().to_str().unwrap();
+    let ext = "imports = [\"fast_histogram\"]\n\
+               probe = \"assert module.histogram1d([1.0, 2.0, 2.5], bins=2, range=(0, 3)).tolist() == [1.0, 2.0]\"\n";
+    let cache = ["--cache-dir", "cache"];
+    fast_histogram_1_26_forbidden(&grid(&p, name, ext, &cache));
+
+    let forced = grid(
+        &p,
+        name,
+        ext,
+        &[&cache[..], &["--ignore-requires"]].concat(),
+    );
+    assert_eq!(forced.code(), Some(0), "{}", forced.dump());
+    let got = cells(&forced);
+    assert_eq!(got[0], cell("1.26", "1.26", "pass", ""));
+    assert_eq!(got[1], cell("1.26", "2.2.", "fail", "abi-major"));
+    let results = forced.results();
+    let builds = results["grids"][0]["builds"].as_array().unwrap();
+    let build = |v: &str| {
+        builds
+            .iter()
+            .find(|b| b["numpy"].as_str().unwrap().starts_with(v))
+            .unwrap_or_else(|| panic!("no {v} build in {builds:?}"))
+    };
+    assert_eq!(
+        build("2.2")["reused"],
+        true,
+        "--ignore-requires changes nothing for an allowed build, nor its key: {}",
+        forced.dump()
+    );
+    assert!(
+        build("1.26")["forced"].as_str().is_some_and(
+            |w| w.starts_with("build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1")
+        ),
+        "{}",
+        build("1.26")
+    );
+    let out = forced.stdout();
+    assert!(!out.contains("declaration error"), "{out}");
+    assert!(
+        out.contains("the build against numpy 1.26.4 was built only because of --ignore-requires: build requirements forbid numpy 1.26.4")
+            && out.contains("built against 1.26.4 (built only because of --ignore-requires): works on numpy")
+            && out.contains("no verdict: the wheel built against numpy 1.26.4 was built only because of --ignore-requires"),
+        "{out}"
+    );
+    let verdicts: Vec<(&str, &str)> = results["declarations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["row"].as_str().unwrap(), d["verdict"].as_str().unwrap()))
+        .collect();
+    let r22 = forced.resolved("build", "2.2.*");
+    assert_eq!(verdicts, [("1.26.4", "forced"), (r22.as_str(), "holds")]);
+
+    // Without the flag again: the kept forced build is not taken.
+    fast_histogram_1_26_forbidden(&grid(&p, name, ext, &cache));
 }
