@@ -12,6 +12,7 @@ use crate::cli::{DiffArgs, ExplainArgs, MergeArgs, PlanArgs, PlanFormat, ReportA
 use crate::config::Config;
 use crate::extension::Subject;
 use crate::plan::{self, ShardPlan};
+use crate::report::sanitize::shown;
 use crate::report::{self, Format};
 use crate::results::{compare, merge};
 
@@ -57,7 +58,7 @@ pub fn diff(args: &DiffArgs) -> Exit {
         note("the two results are of different matrices; cells are compared where both have them");
     }
     let d = compare::diff(&old, &new);
-    print!("{}", report::diff::render(&d));
+    print!("{}", shown(&report::diff::render(&d)));
     if !new.complete {
         // Cells of a lost shard would read as "gone", not as worse: an
         // incomplete grid fails the comparison on its own.
@@ -252,6 +253,8 @@ pub fn explain(args: &ExplainArgs) -> Exit {
         hint(format_args!("cells there include: {}", cells.join(", ")));
         return Exit::Usage;
     };
-    print!("{}", report::explain::render(&doc, cell));
+    // Everything the child wrote, as it wrote it, but never as commands to
+    // the terminal or the CI log.
+    print!("{}", shown(&report::explain::render(&doc, cell)));
     Exit::Ok
 }

@@ -13,6 +13,7 @@ mod terminal;
 use std::io::Write as _;
 
 use crate::cli::{Cli, Command};
+use crate::report::sanitize::shown;
 
 /// Documented exit statuses (see `matrix --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,19 +47,37 @@ fn offline(flag: bool) -> bool {
     flag || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
+// Errors, hints and notes quote what children wrote (uv's stderr, a
+// compiler's last lines): each message goes through the sanitizer whole.
+
 fn error(message: impl std::fmt::Display) {
     let style = anstyle::AnsiColor::Red.on_default().bold();
-    let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {message}");
+    let message = message.to_string();
+    let _ = writeln!(
+        anstream::stderr(),
+        "{style}error{style:#}: {}",
+        shown(&message)
+    );
 }
 
 fn hint(message: impl std::fmt::Display) {
     let style = anstyle::AnsiColor::Cyan.on_default().bold();
-    let _ = writeln!(anstream::stderr(), "{style}hint{style:#}: {message}");
+    let message = message.to_string();
+    let _ = writeln!(
+        anstream::stderr(),
+        "{style}hint{style:#}: {}",
+        shown(&message)
+    );
 }
 
 fn note(message: impl std::fmt::Display) {
     let style = anstyle::AnsiColor::Yellow.on_default();
-    let _ = writeln!(anstream::stderr(), "{style}note{style:#}: {message}");
+    let message = message.to_string();
+    let _ = writeln!(
+        anstream::stderr(),
+        "{style}note{style:#}: {}",
+        shown(&message)
+    );
 }
 
 /// An error and, when it has one, its hint.

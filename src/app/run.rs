@@ -109,7 +109,7 @@ pub async fn run(args: RunArgs) -> Exit {
         let _ = write!(
             anstream::stdout(),
             "\nsince the baseline: {}",
-            report::diff::render(&d)
+            report::sanitize::shown(&report::diff::render(&d))
         );
         worse = d.got_worse();
     }

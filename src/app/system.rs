@@ -233,7 +233,7 @@ pub async fn pythons(args: &PythonsArgs) -> Exit {
                 "{} {dim}({}){dim:#}: {}",
                 r.path.display(),
                 r.source,
-                r.reason
+                crate::report::sanitize::shown(&r.reason)
             );
         }
     }

@@ -34,6 +34,9 @@ pub fn annotations(doc: &Document) -> String {
             outcome_text(c.outcome, c.reason),
             c.message.lines().next().unwrap_or_default()
         );
+        // The message is our command's data (never parsed again), but the
+        // job's page shows it: a child's control characters as text.
+        let message = super::sanitize::ci_log(&message);
         let _ = writeln!(out, "::error {props}::{}", data(&message));
     }
     if !doc.complete {

@@ -8,10 +8,18 @@ use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
 use crate::results::Document;
 use crate::results::answer;
 
-/// Makes text safe inside a table cell or list item.
+/// Makes text safe inside a table cell or list item, and (printed into a
+/// CI log) never a workflow command: `\:` and `\[` are Markdown's own
+/// escapes of `:` and `[`.
 fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let text = text.replace('|', "\\|").replace('\n', " ");
+    super::sanitize::no_commands(&text, &MARKDOWN).into_owned()
 }
+
+const MARKDOWN: super::sanitize::Escapes = super::sanitize::Escapes {
+    colon: "\\:",
+    bracket: "\\[",
+};
 
 pub fn render(doc: &Document) -> String {
     let mut out = String::new();

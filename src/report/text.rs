@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol, verdict_text};
+use super::sanitize::shown;
 use crate::outcome::OutcomeKind;
 use crate::results::answer;
 use crate::results::document::GridDoc;
@@ -103,7 +104,7 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
     }
     let _ = writeln!(out, "{}", paint(DIM, &legend()));
     for note in super::grid::axis_notes(grid) {
-        let _ = writeln!(out, "{}", paint(DIM, &note));
+        let _ = writeln!(out, "{}", paint(DIM, &shown(&note)));
     }
     for line in reason_lines(doc, index) {
         let style = if line.unexpected > 0 {
@@ -117,14 +118,14 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
             paint(style, &symbol(line.kind).to_string()),
             paint(BOLD, &line.name),
             line.count_text(),
-            line.message
+            shown(&line.message)
         );
         let _ = writeln!(out, "    {}", paint(DIM, &line.cells_text(8)));
         for l in &line.detail {
-            let _ = writeln!(out, "    {}", paint(DIM, l));
+            let _ = writeln!(out, "    {}", paint(DIM, &shown(l)));
         }
         if let Some(hint) = &line.hint {
-            let _ = writeln!(out, "    {} {hint}", paint(HINT, "hint:"));
+            let _ = writeln!(out, "    {} {}", paint(HINT, "hint:"), shown(hint));
         }
     }
     render_answer(doc, index, out);
@@ -260,7 +261,7 @@ fn render_summary(doc: &Document, out: &mut String) {
         let _ = writeln!(out, "{}", paint(BOLD, "declared vs measured:"));
         for f in &verdict.findings {
             let style = if f.fails() { UNEXPECTED } else { EXPECTED_BAD };
-            let _ = writeln!(out, "    {}", paint(style, &f.text()));
+            let _ = writeln!(out, "    {}", paint(style, &shown(&f.text())));
         }
         out.push('\n');
     }
