@@ -213,7 +213,8 @@ pub fn explain(args: &ExplainArgs) -> Exit {
     let path = match &args.results {
         Some(p) => p.clone(),
         None => {
-            let (path, note) = super::files::default_results(&args.config);
+            let root = crate::cache::root_in(args.cache_dir.as_deref());
+            let (path, note) = super::files::default_results(&root, &args.config);
             if let Some(note) = note {
                 eprintln!("{note}");
             }

@@ -100,23 +100,22 @@ pub fn write_outputs(doc: &Document, json: &str, outputs: &Outputs) -> Vec<Strin
     .collect()
 }
 
-/// Where every run leaves its results, for `matrix explain` away from any
-/// config.
-pub fn last_results_path() -> PathBuf {
-    crate::cache::last_results(&crate::cache::root())
-}
-
-/// Where the last run of the config at `config` left its results.
-pub fn last_results_of(config: &Path) -> PathBuf {
+/// Where the last run of the config at `config` left its results in the
+/// cache at `root` (the one the command was given: `--cache-dir`, else
+/// `ABIMATRIX_CACHE_DIR`, else the default).
+pub fn last_results_of(root: &Path, config: &Path) -> PathBuf {
     let absolute = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
-    crate::cache::last_results_of(&crate::cache::root(), &absolute)
+    crate::cache::last_results_of(root, &absolute)
 }
 
 /// Keeps the results (`json`) as the last results of `config` and of the
-/// machine; returns where it kept them, if it could.
-pub fn keep_last_results(json: &str, config: &Path) -> Option<PathBuf> {
+/// machine, in the cache at `root`; returns where it kept them, if it could.
+pub fn keep_last_results(json: &str, root: &Path, config: &Path) -> Option<PathBuf> {
     let mut kept = None;
-    for path in [last_results_path(), last_results_of(config)] {
+    for path in [
+        crate::cache::last_results(root),
+        last_results_of(root, config),
+    ] {
         let ok = path
             .parent()
             .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
@@ -129,10 +128,10 @@ pub fn keep_last_results(json: &str, config: &Path) -> Option<PathBuf> {
 }
 
 /// The results a command uses when none is named: the last run of the
-/// config at `config` when there is one, else the last run on this machine;
-/// says which it read, and when the config has changed since.
-pub fn default_results(config: &Path) -> (PathBuf, Option<String>) {
-    let own = last_results_of(config);
+/// config at `config` kept in the cache at `root` when there is one, else
+/// the last run kept there; says which it read.
+pub fn default_results(root: &Path, config: &Path) -> (PathBuf, Option<String>) {
+    let own = last_results_of(root, config);
     if own.is_file() {
         let note = format!(
             "reading {} (the last run of {})",
@@ -141,7 +140,7 @@ pub fn default_results(config: &Path) -> (PathBuf, Option<String>) {
         );
         return (own, Some(note));
     }
-    let any = last_results_path();
+    let any = crate::cache::last_results(root);
     let note = if config.is_file() {
         format!(
             "{} has no run in the cache; reading the last run on this machine, {}",

@@ -168,7 +168,7 @@ fn verify(root: &std::path::Path) -> Exit {
 }
 
 pub async fn pythons(args: &PythonsArgs) -> Exit {
-    let root = cache::root();
+    let root = cache::root_in(args.cache_dir.as_deref());
     let memo = crate::cache::memo::Memo::open(
         Some(crate::cache::memo::Memo::path_in(&root)),
         Default::default(),
