@@ -230,17 +230,38 @@ pub fn explain(args: &ExplainArgs) -> Exit {
             return exit;
         }
     };
-    let grid = match &args.python {
-        None => Some(0),
-        Some(want) => doc
-            .grids
+    let pythons = || {
+        doc.grids
             .iter()
-            .position(|g| g.interpreter.version.starts_with(want.as_str())),
+            .map(|g| g.interpreter.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let cell = grid.and_then(|g| doc.cell(g, &args.build, &args.runtime));
-    let Some(cell) = cell else {
+    // `--python 3.1` is 3.1.x, not 3.11: a prefix of whole components.
+    let grid = match &args.python {
+        None if doc.grids.is_empty() => None,
+        None => Some(0),
+        Some(want) => doc.grids.iter().position(|g| {
+            let v = &g.interpreter.version;
+            v == want || v.starts_with(&format!("{want}."))
+        }),
+    };
+    let Some(grid) = grid else {
+        match &args.python {
+            Some(want) => error(format_args!(
+                "no grid for Python {want} in {}: it holds {}",
+                path.display(),
+                pythons()
+            )),
+            None => error(format_args!("{} holds no grid", path.display())),
+        }
+        hint("name one of its Pythons with --python (a version or its prefix, e.g. 3.11)");
+        return Exit::Usage;
+    };
+    let label = &doc.grids[grid].interpreter.label;
+    let Some(cell) = doc.cell(grid, &args.build, &args.runtime) else {
         error(format_args!(
-            "no cell {} → {} in {}",
+            "no cell {} → {} in the {label} grid of {}",
             args.build,
             args.runtime,
             path.display()
@@ -248,10 +269,20 @@ pub fn explain(args: &ExplainArgs) -> Exit {
         let cells: Vec<String> = doc
             .cells
             .iter()
+            .filter(|c| c.grid == grid)
             .take(12)
             .map(|c| format!("{} {}", c.build, c.runtime))
             .collect();
-        hint(format_args!("cells there include: {}", cells.join(", ")));
+        hint(format_args!(
+            "cells of {label} there include: {}",
+            cells.join(", ")
+        ));
+        if doc.grids.len() > 1 {
+            hint(format_args!(
+                "it also holds {}: name one with --python",
+                pythons()
+            ));
+        }
         return Exit::Usage;
     };
     // Everything the child wrote, as it wrote it, but never as commands to
