@@ -327,6 +327,19 @@ impl Project {
     }
 }
 
+impl Project {
+    /// `matrix ARGS` started in the project's folder with `env` added,
+    /// colour left to the arguments (auto: none into a pipe).
+    pub fn matrix_here_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = matrix();
+        cmd.args(args).current_dir(self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run matrix")
+    }
+}
+
 /// Output bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -12,6 +12,7 @@ mod cache;
 mod ci;
 mod doctor;
 mod faults;
+mod hostile_text;
 mod isolation;
 mod packages;
 mod packaging;
