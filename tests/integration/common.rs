@@ -410,6 +410,24 @@ pub fn pyenv_python(minor: &str) -> PathBuf {
     newest.map(|(_, p)| p).unwrap_or_default()
 }
 
+/// pyenv's CPython 2.7 interpreter, or the test fails naming it.
+pub fn pyenv_python2() -> PathBuf {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".pyenv")
+        });
+    let found = std::fs::read_dir(root.join("versions"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("2.7."))
+        .map(|e| e.path().join("bin/python"))
+        .find(|p| p.exists());
+    require(found.is_some(), "pyenv's CPython 2.7");
+    found.unwrap_or_default()
+}
+
 impl Project {
     /// A file of the project, as text.
     pub fn read(&self, name: &str) -> String {
