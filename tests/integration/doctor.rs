@@ -505,70 +505,7 @@ fn the_python_is_read_where_it_was_typed_and_each_cause_is_named() {
         "{stdout}"
     );
 
-    std::os::unix::fs::symlink("/nonexistent/bin/python3.11", here.join("old")).unwrap();
-    std::fs::write(
-        here.join("sh-python"),
-        "#!/bin/sh\necho 'hello from a shell script'\nexit 1\n",
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            here.join("sh-python"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-    }
-    let python2 = common::pyenv_python2();
-    let version2 = python2
-        .parent()
-        .and_then(|bin| bin.parent())
-        .and_then(|v| v.file_name())
-        .map(|v| v.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let at = |name: &str| here.join(name).display().to_string();
-    let cases = [
-        (
-            ".venv/bin/pyhton".to_string(),
-            format!("interpreter {} does not exist", at(".venv/bin/pyhton")),
-            "check the path: one given on the command line is read from the folder matrix runs in, one in matrix.toml from the config's folder (`matrix pythons` lists every interpreter found)",
-        ),
-        (
-            "old".to_string(),
-            format!(
-                "{} is a link to /nonexistent/bin/python3.11, which does not exist",
-                at("old")
-            ),
-            "the interpreter it links to was moved or deleted (an environment made from a Python since removed?): recreate the environment, or name another interpreter",
-        ),
-        (
-            ".venv".to_string(),
-            format!("{} is a folder, not an interpreter", at(".venv")),
-            "name the interpreter file itself: an environment's is bin/python inside it",
-        ),
-        (
-            ".venv/pyvenv.cfg".to_string(),
-            format!("{} is not executable", at(".venv/pyvenv.cfg")),
-            "name the interpreter itself (an environment's is bin/python), or make the file executable (chmod +x)",
-        ),
-        (
-            "sh-python".to_string(),
-            format!(
-                "{} is not a Python interpreter: it answered \"hello from a shell script\"",
-                at("sh-python")
-            ),
-            "name a Python 3 interpreter, e.g. .venv/bin/python or /usr/bin/python3 (`matrix pythons` lists them)",
-        ),
-        (
-            python2.display().to_string(),
-            format!(
-                "{} is Python {version2}: abimatrix needs Python 3",
-                python2.display()
-            ),
-            "NumPy has needed Python 3 since 1.17: name a Python 3 interpreter (`matrix pythons` lists them)",
-        ),
-    ];
-    for (python, error, hint) in cases {
+    for (python, error, hint) in common::unusable_pythons(here) {
         let out = doctor_here(&python);
         assert_eq!(out.status.code(), Some(3), "{python}");
         assert_eq!(

@@ -89,32 +89,27 @@ fn only_our_escapes(out: &str) -> bool {
     })
 }
 
+/// `matrix ARGS` in a GitHub Actions job, for a grid whose one cell is
+/// unexpected (exit 1): no line of its stdout or stderr is a child's
+/// command, and no escape or bell byte is left. Its stdout, stderr and
+/// both for messages.
+fn run_in_ci(p: &Project, args: &[&str]) -> (String, String, String) {
+    let ci = p.matrix_here_with(args, &[("GITHUB_ACTIONS", "true")]);
+    let (stdout, stderr) = (text(&ci.stdout), text(&ci.stderr));
+    let dump = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(ci.status.code(), Some(1), "{dump}");
+    for out in [&stdout, &stderr] {
+        assert_eq!(commands_from_children(out), Vec::<&str>::new(), "{dump}");
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{dump}");
+    }
+    (stdout, stderr, dump)
+}
+
 #[test]
 fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
     let p = project();
     // In a GitHub Actions job.
-    let ci = p.matrix_here_with(&["run"], &[("GITHUB_ACTIONS", "true")]);
-    let (stdout, stderr) = (text(&ci.stdout), text(&ci.stderr));
-    let dump = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    assert_eq!(ci.status.code(), Some(1), "{dump}");
-    assert_eq!(
-        commands_from_children(&stdout),
-        Vec::<&str>::new(),
-        "{dump}"
-    );
-    assert_eq!(
-        commands_from_children(&stderr),
-        Vec::<&str>::new(),
-        "{dump}"
-    );
-    assert!(
-        !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
-        "{dump}"
-    );
-    assert!(
-        !stdout.contains('\u{7}') && !stderr.contains('\u{7}'),
-        "{dump}"
-    );
+    let (stdout, stderr, dump) = run_in_ci(&p, &["run"]);
     // The exact lines: the probe's message in the reason line, the
     // compiler's in the build's last lines, the progress line and the
     // annotations.
@@ -204,24 +199,7 @@ fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
     }
 
     // A test command's output, in the grid and from `explain`.
-    let ci = p.matrix_here_with(&["run", "-c", "test.toml"], &[("GITHUB_ACTIONS", "true")]);
-    let (stdout, stderr) = (text(&ci.stdout), text(&ci.stderr));
-    let dump = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    assert_eq!(ci.status.code(), Some(1), "{dump}");
-    assert_eq!(
-        commands_from_children(&stdout),
-        Vec::<&str>::new(),
-        "{dump}"
-    );
-    assert_eq!(
-        commands_from_children(&stderr),
-        Vec::<&str>::new(),
-        "{dump}"
-    );
-    assert!(
-        !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
-        "{dump}"
-    );
+    run_in_ci(&p, &["run", "-c", "test.toml"]);
     let explained = p.matrix_here_with(
         &["explain", "-c", "test.toml", "2.0.2", "1.26.4"],
         &[("GITHUB_ACTIONS", "true")],

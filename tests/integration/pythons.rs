@@ -165,43 +165,13 @@ fn pythons_lists_found_and_rejected() {
 }
 
 /// `run --python` reads a path where it was typed, and a path that is no
-/// Python 3 is named for what it is, with the way out for that cause (the
-/// classification `doctor --python` shares, tested there cause by cause).
+/// Python 3 is named for what it is, with the way out for that cause, as
+/// `doctor --python` does.
 #[test]
 fn a_python_given_on_the_command_line_is_named_for_what_is_wrong_with_it() {
     let p = Project::new();
     p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
-    std::fs::create_dir(p.path("bin")).unwrap();
-    std::fs::write(p.path("bin/python"), "not a program\n").unwrap();
-    let python2 = common::pyenv_python2();
-    let version2 = python2
-        .parent()
-        .and_then(|bin| bin.parent())
-        .and_then(|v| v.file_name())
-        .map(|v| v.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let here = p.dir.path().display().to_string();
-    let cases = [
-        (
-            "bin/python3".to_string(),
-            format!("interpreter {here}/bin/python3 does not exist"),
-            "check the path: one given on the command line is read from the folder matrix runs in, one in matrix.toml from the config's folder (`matrix pythons` lists every interpreter found)",
-        ),
-        (
-            "bin/python".to_string(),
-            format!("{here}/bin/python is not executable"),
-            "name the interpreter itself (an environment's is bin/python), or make the file executable (chmod +x)",
-        ),
-        (
-            python2.display().to_string(),
-            format!(
-                "{} is Python {version2}: abimatrix needs Python 3",
-                python2.display()
-            ),
-            "NumPy has needed Python 3 since 1.17: name a Python 3 interpreter (`matrix pythons` lists them)",
-        ),
-    ];
-    for (python, error, hint) in cases {
+    for (python, error, hint) in common::unusable_pythons(p.dir.path()) {
         let out = p.matrix_here(&["run", "--python", &python]);
         assert_eq!(out.status.code(), Some(3), "{python}");
         assert_eq!(
