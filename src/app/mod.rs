@@ -47,37 +47,36 @@ fn offline(flag: bool) -> bool {
     flag || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-// Errors, hints and notes quote what children wrote (uv's stderr, a
-// compiler's last lines): each message goes through the sanitizer whole.
-
-fn error(message: impl std::fmt::Display) {
-    let style = anstyle::AnsiColor::Red.on_default().bold();
+/// One line on stderr: `word: message`, the word in its colour. Errors,
+/// hints and notes quote what children wrote (uv's stderr, a compiler's
+/// last lines), so the message goes through the sanitizer whole.
+fn say(style: anstyle::Style, word: &str, message: impl std::fmt::Display) {
     let message = message.to_string();
     let _ = writeln!(
         anstream::stderr(),
-        "{style}error{style:#}: {}",
+        "{style}{word}{style:#}: {}",
         shown(&message)
+    );
+}
+
+fn error(message: impl std::fmt::Display) {
+    say(
+        anstyle::AnsiColor::Red.on_default().bold(),
+        "error",
+        message,
     );
 }
 
 fn hint(message: impl std::fmt::Display) {
-    let style = anstyle::AnsiColor::Cyan.on_default().bold();
-    let message = message.to_string();
-    let _ = writeln!(
-        anstream::stderr(),
-        "{style}hint{style:#}: {}",
-        shown(&message)
+    say(
+        anstyle::AnsiColor::Cyan.on_default().bold(),
+        "hint",
+        message,
     );
 }
 
 fn note(message: impl std::fmt::Display) {
-    let style = anstyle::AnsiColor::Yellow.on_default();
-    let message = message.to_string();
-    let _ = writeln!(
-        anstream::stderr(),
-        "{style}note{style:#}: {}",
-        shown(&message)
-    );
+    say(anstyle::AnsiColor::Yellow.on_default(), "note", message);
 }
 
 /// An error and, when it has one, its hint.
