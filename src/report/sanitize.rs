@@ -76,7 +76,9 @@ pub fn shown(text: &str) -> Cow<'_, str> {
 /// Child text for a terminal: control and invisible format characters
 /// escaped, newline and tab kept, CRLF read as a line ending.
 pub fn terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    // Most logs are printable ASCII: a byte scan decides for them.
+    let plain = |b: &u8| matches!(b, b'\t' | b'\n' | 0x20..=0x7e);
+    if text.as_bytes().iter().all(plain) || !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
