@@ -132,16 +132,21 @@ pub fn no_commands<'a>(text: &'a str, escapes: &Escapes) -> Cow<'a, str> {
         if i > 0 {
             out.push('\n');
         }
-        let line = match command_start(line) {
-            Some(at) => Cow::Owned(format!(
-                "{}{}{}",
-                &line[..at],
-                escapes.colon,
+        let rest = match command_start(line) {
+            Some(at) => {
+                out.push_str(&line[..at]);
+                out.push_str(escapes.colon);
                 &line[at + 1..]
-            )),
-            None => Cow::Borrowed(line),
+            }
+            None => line,
         };
-        out.push_str(&line.replace("##[", &format!("##{}", escapes.bracket)));
+        let mut done = 0;
+        for (at, _) in rest.match_indices("##[") {
+            out.push_str(&rest[done..at + 2]);
+            out.push_str(escapes.bracket);
+            done = at + 3;
+        }
+        out.push_str(&rest[done..]);
     }
     Cow::Owned(out)
 }
