@@ -71,17 +71,14 @@ impl DoctorError {
     }
 }
 
-/// The interpreter to examine: `--python` (relative to the folder matrix
-/// runs in, where the user typed it: the interpreter itself runs from a
-/// folder of the tool's own), else the active virtual environment's, else
-/// `python3` on PATH.
+/// The interpreter to examine: `--python`, else the active virtual
+/// environment's, else `python3` on PATH.
 pub fn choose_python(given: Option<&Path>) -> Result<PathBuf, DoctorError> {
     if let Some(p) = given {
-        // Not canonicalized: a virtual environment's bin/python is a link,
-        // and the environment is found through the link, not its target.
-        return std::path::absolute(p).map_err(|e| DoctorError::NoPython {
-            why: format!("--python {}: {e}", p.display()),
-        });
+        // Made absolute against the folder the user typed it in, not
+        // resolved: the trials run from the tool's own folders, and a
+        // virtual environment's `bin/python` link must stay the link.
+        return Ok(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(venv).join("bin").join("python"));
