@@ -306,13 +306,13 @@ pub struct ExplainArgs {
     /// run on this machine].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
-    /// The config whose last run to explain.
-    #[arg(short, long, value_name = "FILE", default_value = "matrix.toml")]
-    pub config: PathBuf,
     /// The cache the run kept its results in, as given to `run --cache-dir`
     /// [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// The config whose last run to explain.
+    #[arg(short, long, value_name = "FILE", default_value = "matrix.toml")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
