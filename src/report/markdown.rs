@@ -8,18 +8,10 @@ use super::grid::{counts_text, legend, outcome_text, reason_lines, symbol};
 use crate::results::Document;
 use crate::results::answer;
 
-/// Makes text safe inside a table cell or list item, and (printed into a
-/// CI log) never a workflow command: `\:` and `\[` are Markdown's own
-/// escapes of `:` and `[`.
+/// Makes text safe inside a table cell or list item.
 fn md(text: &str) -> String {
-    let text = text.replace('|', "\\|").replace('\n', " ");
-    super::sanitize::no_commands(&text, &MARKDOWN).into_owned()
+    text.replace('|', "\\|").replace('\n', " ")
 }
-
-const MARKDOWN: super::sanitize::Escapes = super::sanitize::Escapes {
-    colon: "\\:",
-    bracket: "\\[",
-};
 
 pub fn render(doc: &Document) -> String {
     let mut out = String::new();
@@ -111,5 +103,13 @@ pub fn render(doc: &Document) -> String {
         format!("**{} unexpected**", doc.summary.unmet)
     };
     let _ = writeln!(out, "{} · {verdict}", counts_text(doc));
-    out
+    // Printed into a CI log (`matrix report --format markdown` in a job),
+    // a child's `##[error]` would be a command: `\[` is Markdown's own
+    // escape of `[`. (No line of it starts with `:`.)
+    super::sanitize::no_commands(&out, &MARKDOWN).into_owned()
 }
+
+const MARKDOWN: super::sanitize::Escapes = super::sanitize::Escapes {
+    colon: "\\:",
+    bracket: "\\[",
+};

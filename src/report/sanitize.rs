@@ -32,7 +32,7 @@
 //!   skips every character that is not a letter, a digit or visible ASCII.
 //!
 //! Reports keep their own escaping, one place per format: HTML and JUnit
-//! escape markup (`html::escape`, `junit::escape`), Markdown table cells
+//! escape markup (`html::escape`, `junit::escape`), Markdown its cells
 //! (`markdown::md`), JSON is JSON. Each also keeps `##[` and a leading `::`
 //! from being read as commands when the report is printed into a CI log,
 //! by that format's own lossless means.
