@@ -124,6 +124,10 @@ pub struct PythonsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The cache whose uv and remembered interpreters to use
+    /// [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -302,6 +306,10 @@ pub struct ExplainArgs {
     /// run on this machine].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// The cache the run kept its results in, as given to `run --cache-dir`
+    /// [default: $ABIMATRIX_CACHE_DIR, else ~/.cache/abimatrix].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// The config whose last run to explain.
     #[arg(short, long, value_name = "FILE", default_value = "matrix.toml")]
     pub config: PathBuf,

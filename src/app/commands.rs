@@ -12,6 +12,7 @@ use crate::cli::{DiffArgs, ExplainArgs, MergeArgs, PlanArgs, PlanFormat, ReportA
 use crate::config::Config;
 use crate::extension::Subject;
 use crate::plan::{self, ShardPlan};
+use crate::report::sanitize::shown;
 use crate::report::{self, Format};
 use crate::results::{compare, merge};
 
@@ -57,7 +58,7 @@ pub fn diff(args: &DiffArgs) -> Exit {
         note("the two results are of different matrices; cells are compared where both have them");
     }
     let d = compare::diff(&old, &new);
-    print!("{}", report::diff::render(&d));
+    print!("{}", shown(&report::diff::render(&d)));
     if !new.complete {
         // Cells of a lost shard would read as "gone", not as worse: an
         // incomplete grid fails the comparison on its own.
@@ -218,7 +219,8 @@ pub fn explain(args: &ExplainArgs) -> Exit {
             return Exit::Usage;
         }
         None => {
-            let (path, note) = super::files::default_results(&args.config);
+            let root = crate::cache::root_in(args.cache_dir.as_deref());
+            let (path, note) = super::files::default_results(&root, &args.config);
             if let Some(note) = note {
                 eprintln!("{note}");
             }
@@ -234,17 +236,38 @@ pub fn explain(args: &ExplainArgs) -> Exit {
             return exit;
         }
     };
-    let grid = match &args.python {
-        None => Some(0),
-        Some(want) => doc
-            .grids
+    let pythons = || {
+        doc.grids
             .iter()
-            .position(|g| g.interpreter.version.starts_with(want.as_str())),
+            .map(|g| g.interpreter.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let cell = grid.and_then(|g| doc.cell(g, &args.build, &args.runtime));
-    let Some(cell) = cell else {
+    // `--python 3.1` is 3.1.x, not 3.11: a prefix of whole components.
+    let grid = match &args.python {
+        None if doc.grids.is_empty() => None,
+        None => Some(0),
+        Some(want) => doc.grids.iter().position(|g| {
+            let v = &g.interpreter.version;
+            v == want || v.starts_with(&format!("{want}."))
+        }),
+    };
+    let Some(grid) = grid else {
+        match &args.python {
+            Some(want) => error(format_args!(
+                "no grid for Python {want} in {}: it holds {}",
+                path.display(),
+                pythons()
+            )),
+            None => error(format_args!("{} holds no grid", path.display())),
+        }
+        hint("name one of its Pythons with --python (a version or its prefix, e.g. 3.11)");
+        return Exit::Usage;
+    };
+    let label = &doc.grids[grid].interpreter.label;
+    let Some(cell) = doc.cell(grid, &args.build, &args.runtime) else {
         error(format_args!(
-            "no cell {} → {} in {}",
+            "no cell {} → {} in the {label} grid of {}",
             args.build,
             args.runtime,
             path.display()
@@ -252,10 +275,20 @@ pub fn explain(args: &ExplainArgs) -> Exit {
         let cells: Vec<String> = doc
             .cells
             .iter()
+            .filter(|c| c.grid == grid)
             .take(12)
             .map(|c| format!("{} {}", c.build, c.runtime))
             .collect();
-        hint(format_args!("cells there include: {}", cells.join(", ")));
+        hint(format_args!(
+            "cells of {label} there include: {}",
+            cells.join(", ")
+        ));
+        if doc.grids.len() > 1 {
+            hint(format_args!(
+                "it also holds {}: name one with --python",
+                pythons()
+            ));
+        }
         return Exit::Usage;
     };
     let again = match &cell.rerun {
@@ -265,7 +298,12 @@ pub fn explain(args: &ExplainArgs) -> Exit {
         },
         None => None,
     };
-    print!("{}", report::explain::render(&doc, cell, again.as_ref()));
+    // Everything the child wrote, as it wrote it, but never as commands to
+    // the terminal or the CI log.
+    print!(
+        "{}",
+        shown(&report::explain::render(&doc, cell, again.as_ref()))
+    );
     Exit::Ok
 }
 
@@ -312,7 +350,7 @@ fn not_a_project(args: &ExplainArgs) {
     error(format_args!(
         "there is no {config} here{here}, so there is no last run of it to explain"
     ));
-    let last = super::files::last_results_path();
+    let last = crate::cache::last_results(&crate::cache::root_in(args.cache_dir.as_deref()));
     let command = format!(
         "matrix explain {} {}",
         crate::process::quote(&args.build),

@@ -31,7 +31,11 @@ pub async fn doctor(args: DoctorArgs) -> Exit {
             return Exit::Environment;
         }
     };
-    let _ = write!(anstream::stdout(), "{}", report::text(&d));
+    let _ = write!(
+        anstream::stdout(),
+        "{}",
+        crate::report::sanitize::shown(&report::text(&d))
+    );
     let mut failed = false;
     let outputs = [
         (args.json.as_ref(), report::to_json(&d)),
@@ -125,13 +129,14 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
     };
     if !broken.is_empty() && !args.no_remedy && !numpy.is_empty() {
         if !args.quiet {
+            let names = broken
+                .iter()
+                .map(|b| format!("{} {}", b.name, b.version))
+                .collect::<Vec<_>>()
+                .join(", ");
             eprintln!(
                 "measuring what fixes {} in abimatrix's own environments ...",
-                broken
-                    .iter()
-                    .map(|b| format!("{} {}", b.name, b.version))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::report::sanitize::shown(&names)
             );
         }
         match measure(

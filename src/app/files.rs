@@ -100,23 +100,22 @@ pub fn write_outputs(doc: &Document, json: &str, outputs: &Outputs) -> Vec<Strin
     .collect()
 }
 
-/// Where every run leaves its results, for `matrix explain` away from any
-/// config.
-pub fn last_results_path() -> PathBuf {
-    crate::cache::last_results(&crate::cache::root())
-}
-
-/// Where the last run of the config at `config` left its results.
-pub fn last_results_of(config: &Path) -> PathBuf {
+/// Where the last run of the config at `config` left its results in the
+/// cache at `root` (the one the command was given: `--cache-dir`, else
+/// `ABIMATRIX_CACHE_DIR`, else the default).
+pub fn last_results_of(root: &Path, config: &Path) -> PathBuf {
     let absolute = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
-    crate::cache::last_results_of(&crate::cache::root(), &absolute)
+    crate::cache::last_results_of(root, &absolute)
 }
 
 /// Keeps the results (`json`) as the last results of `config` and of the
-/// machine; returns where it kept them, if it could.
-pub fn keep_last_results(json: &str, config: &Path) -> Option<PathBuf> {
+/// machine, in the cache at `root`; returns where it kept them, if it could.
+pub fn keep_last_results(json: &str, root: &Path, config: &Path) -> Option<PathBuf> {
     let mut kept = None;
-    for path in [last_results_path(), last_results_of(config)] {
+    for path in [
+        crate::cache::last_results(root),
+        last_results_of(root, config),
+    ] {
         let ok = path
             .parent()
             .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
@@ -129,10 +128,10 @@ pub fn keep_last_results(json: &str, config: &Path) -> Option<PathBuf> {
 }
 
 /// The results a command uses when none is named: the last run of the
-/// config at `config` when there is one, else the last run on this machine;
-/// says which it read, and when the config has changed since.
-pub fn default_results(config: &Path) -> (PathBuf, Option<String>) {
-    let own = last_results_of(config);
+/// config at `config` kept in the cache at `root` when there is one, else
+/// the last run kept there; says which it read.
+pub fn default_results(root: &Path, config: &Path) -> (PathBuf, Option<String>) {
+    let own = last_results_of(root, config);
     if own.is_file() {
         let note = format!(
             "reading {} (the last run of {})",
@@ -141,7 +140,7 @@ pub fn default_results(config: &Path) -> (PathBuf, Option<String>) {
         );
         return (own, Some(note));
     }
-    let any = last_results_path();
+    let any = crate::cache::last_results(root);
     let note = if config.is_file() {
         format!(
             "{} has no run in the cache; reading the last run on this machine, {}",
@@ -155,20 +154,59 @@ pub fn default_results(config: &Path) -> (PathBuf, Option<String>) {
 }
 
 /// Writes `text` to `path` atomically (temp file + rename), so a reader or a
-/// crash mid-write never leaves half a file.
+/// crash mid-write never leaves half a file; as a shell's `>` would
+/// otherwise: through a symbolic link to the file it names (the link
+/// stays), a new file with the mode the umask leaves of 0666, a file that
+/// was there with its own mode.
 ///
 /// Only regular files are replaced that way. A path that already names
 /// something else (`/dev/stdout`, a FIFO a CI step reads from, a device) is
 /// written in place: renaming over it would swap the device for a file (as
 /// root, even `/dev/full`) or fail for want of a writable `/dev`.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    if special {
-        let mut out = std::fs::OpenOptions::new().write(true).open(path)?;
+    use std::os::unix::fs::PermissionsExt as _;
+    let target = through_links(path)?;
+    let existing = std::fs::metadata(&target).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        let mut out = std::fs::OpenOptions::new().write(true).open(&target)?;
         std::io::Write::write_all(&mut out, text.as_bytes())?;
         return std::io::Write::flush(&mut out);
     }
-    crate::cache::replace_file(path, text.as_bytes())
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Created 0666 and narrowed by the kernel with the umask, as open(2)
+    // does for a shell (tempfile's own default is 0600).
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    if let Some(m) = existing {
+        tmp.as_file().set_permissions(m.permissions())?;
+    }
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(&target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The path a chain of symbolic links at `path` ends in (which need not
+/// exist yet: `ln -s out/r.json r.json` then `-o r.json` makes
+/// `out/r.json`); `path` itself when it is no link.
+fn through_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut at = path.to_path_buf();
+    // Linux's own limit on links followed in one lookup.
+    for _ in 0..40 {
+        match std::fs::read_link(&at) {
+            Ok(target) => {
+                at = match at.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            Err(_) => return Ok(at),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(nix::libc::ELOOP))
 }
 
 #[cfg(test)]
@@ -184,6 +222,32 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file left beside it");
+    }
+
+    /// `-o link` writes the file the link names, as a shell's `>` does:
+    /// the link stays a link (to a file not there yet, too), and a file
+    /// that was there keeps its mode.
+    #[test]
+    fn a_link_is_written_through_and_a_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        let target = dir.path().join("out/r.json");
+        let link = dir.path().join("r.json");
+        std::os::unix::fs::symlink("out/r.json", &link).unwrap();
+        write_atomic(&link, "first").unwrap();
+        assert!(link.symlink_metadata().unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "first");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&link, "second").unwrap();
+        assert!(link.symlink_metadata().unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "second");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        // A link to itself is an error, not a loop.
+        let looped = dir.path().join("loop");
+        std::os::unix::fs::symlink("loop", &looped).unwrap();
+        assert!(write_atomic(&looped, "x").is_err());
     }
 
     /// A FIFO (what `--json >(jq ...)` hands us) is written into, not

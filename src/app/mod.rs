@@ -13,6 +13,7 @@ mod terminal;
 use std::io::Write as _;
 
 use crate::cli::{Cli, Command};
+use crate::report::sanitize::shown;
 
 /// Documented exit statuses (see `matrix --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,19 +47,36 @@ fn offline(flag: bool) -> bool {
     flag || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
+/// One line on stderr: `word: message`, the word in its colour. Errors,
+/// hints and notes quote what children wrote (uv's stderr, a compiler's
+/// last lines), so the message goes through the sanitizer whole.
+fn say(style: anstyle::Style, word: &str, message: impl std::fmt::Display) {
+    let message = message.to_string();
+    let _ = writeln!(
+        anstream::stderr(),
+        "{style}{word}{style:#}: {}",
+        shown(&message)
+    );
+}
+
 fn error(message: impl std::fmt::Display) {
-    let style = anstyle::AnsiColor::Red.on_default().bold();
-    let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {message}");
+    say(
+        anstyle::AnsiColor::Red.on_default().bold(),
+        "error",
+        message,
+    );
 }
 
 fn hint(message: impl std::fmt::Display) {
-    let style = anstyle::AnsiColor::Cyan.on_default().bold();
-    let _ = writeln!(anstream::stderr(), "{style}hint{style:#}: {message}");
+    say(
+        anstyle::AnsiColor::Cyan.on_default().bold(),
+        "hint",
+        message,
+    );
 }
 
 fn note(message: impl std::fmt::Display) {
-    let style = anstyle::AnsiColor::Yellow.on_default();
-    let _ = writeln!(anstream::stderr(), "{style}note{style:#}: {message}");
+    say(anstyle::AnsiColor::Yellow.on_default(), "note", message);
 }
 
 /// An error and, when it has one, its hint.

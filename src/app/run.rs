@@ -109,13 +109,13 @@ pub async fn run(args: RunArgs) -> Exit {
         let _ = write!(
             anstream::stdout(),
             "\nsince the baseline: {}",
-            report::diff::render(&d)
+            report::sanitize::shown(&report::diff::render(&d))
         );
         worse = d.got_worse();
     }
     // Kept for `matrix explain`; losing it is not worth failing the run.
     let json = report::render(&doc, report::Format::Json);
-    let kept = keep_last_results(&json, &args.config);
+    let kept = keep_last_results(&json, &inputs.cache_root, &args.config);
     let failed = write_outputs(&doc, &json, &args.outputs);
     if !failed.is_empty() {
         failed.iter().for_each(error);
@@ -191,10 +191,11 @@ impl Inputs {
     fn read(args: &RunArgs, config: &Config) -> Result<Inputs, Exit> {
         let load = |p: &Option<PathBuf>| p.as_deref().map(files::load_document).transpose();
         let baseline = load(&args.baseline)?;
+        let cache_root = crate::cache::root_in(args.cache_dir.as_deref());
         // `--rerun-failed` alone: this config's last run.
         let rerun = args.rerun_failed.as_ref().map(|f| {
             if f.as_os_str().is_empty() {
-                let (path, note) = files::default_results(&args.config);
+                let (path, note) = files::default_results(&cache_root, &args.config);
                 if let Some(note) = note {
                     eprintln!("{note}");
                 }
@@ -204,7 +205,6 @@ impl Inputs {
             }
         });
         let previous = load(&rerun)?;
-        let cache_root = crate::cache::root_in(args.cache_dir.as_deref());
         let journal_id = match args.shard {
             Some(s) => format!(
                 "{}#shard-{}-of-{}",

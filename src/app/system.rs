@@ -182,7 +182,7 @@ fn verify(root: &std::path::Path) -> Exit {
 }
 
 pub async fn pythons(args: &PythonsArgs) -> Exit {
-    let root = cache::root();
+    let root = cache::root_in(args.cache_dir.as_deref());
     let memo = crate::cache::memo::Memo::open(
         Some(crate::cache::memo::Memo::path_in(&root)),
         Default::default(),
@@ -247,7 +247,7 @@ pub async fn pythons(args: &PythonsArgs) -> Exit {
                 "{} {dim}({}){dim:#}: {}",
                 r.path.display(),
                 r.source,
-                r.reason
+                crate::report::sanitize::shown(&r.reason)
             );
         }
     }

@@ -97,11 +97,6 @@ pub fn root_in(dir: Option<&Path>) -> PathBuf {
         .join(LAYOUT)
 }
 
-/// The default root.
-pub fn root() -> PathBuf {
-    root_in(None)
-}
-
 /// Where every run leaves its results, for `matrix explain` away from any
 /// config.
 pub fn last_results(root: &Path) -> PathBuf {

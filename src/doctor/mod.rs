@@ -49,6 +49,10 @@ pub enum DoctorError {
     NoPython { why: String },
     #[error("{} does not run: {output}", python.display())]
     Broken { python: PathBuf, output: String },
+    /// Missing, a folder, not executable, Python 2, not Python: each cause
+    /// with its own hint, as for `run --python`.
+    #[error(transparent)]
+    Interpreter(#[from] crate::python::InterpreterError),
     #[error(transparent)]
     Spawn(#[from] crate::process::SpawnError),
     #[error("cannot make the doctor's working folder: {0}")]
@@ -64,6 +68,7 @@ impl DoctorError {
             DoctorError::Broken { .. } | DoctorError::Spawn(_) => Some(
                 "the interpreter itself is broken (a moved or deleted virtual environment?): recreate the environment",
             ),
+            DoctorError::Interpreter(e) => Some(e.hint()),
             DoctorError::Work(_) => Some("set TMPDIR to a writable directory"),
         }
     }
@@ -89,6 +94,7 @@ pub fn choose_python(given: Option<&Path>) -> Result<PathBuf, DoctorError> {
 /// Asks `python` (with `-I -B`, from a folder of the tool's own) where its
 /// packages are.
 pub async fn query(python: &Path, work: &Path) -> Result<Environment, DoctorError> {
+    crate::python::check_file(python)?;
     let mut spec = Spec::new(python)
         .env_clear()
         .args(["-I", "-B", "-c", QUERY])
@@ -97,18 +103,28 @@ pub async fn query(python: &Path, work: &Path) -> Result<Environment, DoctorErro
     for (key, value) in crate::probe::child_env() {
         spec = spec.env(key, value);
     }
-    let finished = spec.run().await?;
+    let finished = spec
+        .run()
+        .await
+        .map_err(|e| crate::python::spawn_failure(python, &e.source))?;
     let broken = |output: String| DoctorError::Broken {
         python: python.to_path_buf(),
         output,
     };
     if !finished.success() {
         let out = finished.output();
-        return Err(broken(if out.is_empty() {
-            format!("it ended with {:?} and said nothing", finished.exit)
-        } else {
-            out
-        }));
+        if out.is_empty() {
+            return Err(broken(format!(
+                "it ended with {:?} and said nothing",
+                finished.exit
+            )));
+        }
+        // Python 2, or not Python at all, each said so; a Python 3 that
+        // fails is broken, with what it said.
+        return Err(match crate::python::not_answered(python, &out).await {
+            crate::python::InterpreterError::DoesNotRun { .. } => broken(out),
+            other => other.into(),
+        });
     }
     serde_json::from_str(finished.stdout.text.trim()).map_err(|_| broken(finished.output()))
 }

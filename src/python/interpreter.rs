@@ -79,12 +79,24 @@ impl Interpreter {
     }
 }
 
+/// Why a named interpreter cannot be used, one variant per cause: each
+/// cause has its own way out (`run --python`, `[python]` and `doctor
+/// --python` all end here).
 #[derive(Debug, thiserror::Error)]
 pub enum InterpreterError {
     #[error("no interpreter named `{name}` on PATH")]
     NotFound { name: String },
     #[error("interpreter {path} does not exist")]
     Missing { path: PathBuf },
+    #[error("{path} is a link to {target}, which does not exist")]
+    DanglingLink { path: PathBuf, target: PathBuf },
+    #[error("{path} is a folder, not an interpreter")]
+    NotAFile { path: PathBuf },
+    #[error("{path} is not executable")]
+    NotExecutable { path: PathBuf },
+    #[error("{path} is Python {version}: abimatrix needs Python 3")]
+    Python2 { path: PathBuf, version: String },
+    /// A Python 3 that started and failed: the interpreter itself is broken.
     #[error("{path} exists but does not run as Python: {detail}")]
     DoesNotRun { path: PathBuf, detail: String },
     #[error("{path} did not answer within {} s", QUERY_LIMIT.as_secs())]
@@ -96,25 +108,128 @@ pub enum InterpreterError {
 impl InterpreterError {
     pub fn hint(&self) -> &'static str {
         match self {
-            InterpreterError::NotFound { .. } | InterpreterError::Missing { .. } => {
-                "`matrix pythons` lists every interpreter found; name one of them in [python] (e.g. \"3.11\" or \"/usr/bin/python3\")"
+            InterpreterError::NotFound { .. } => {
+                "`matrix pythons` lists every interpreter found; name one of them (e.g. \"3.11\" or \"/usr/bin/python3\")"
             }
-            InterpreterError::DoesNotRun { .. }
-            | InterpreterError::NoAnswer { .. }
-            | InterpreterError::NotPython { .. } => {
-                "set [python] interpreter in matrix.toml to a working Python, e.g. \"python3.11\" or \"/usr/bin/python3\""
+            InterpreterError::Missing { .. } => {
+                "check the path: one given on the command line is read from the folder matrix runs in, one in matrix.toml from the config's folder (`matrix pythons` lists every interpreter found)"
+            }
+            InterpreterError::DanglingLink { .. } => {
+                "the interpreter it links to was moved or deleted (an environment made from a Python since removed?): recreate the environment, or name another interpreter"
+            }
+            InterpreterError::NotAFile { .. } => {
+                "name the interpreter file itself: an environment's is bin/python inside it"
+            }
+            InterpreterError::NotExecutable { .. } => {
+                "name the interpreter itself (an environment's is bin/python), or make the file executable (chmod +x)"
+            }
+            InterpreterError::Python2 { .. } => {
+                "NumPy has needed Python 3 since 1.17: name a Python 3 interpreter (`matrix pythons` lists them)"
+            }
+            InterpreterError::DoesNotRun { .. } => {
+                "the interpreter itself is broken (a moved or deleted virtual environment?): recreate the environment, or name another interpreter"
+            }
+            InterpreterError::NoAnswer { .. } | InterpreterError::NotPython { .. } => {
+                "name a Python 3 interpreter, e.g. .venv/bin/python or /usr/bin/python3 (`matrix pythons` lists them)"
             }
         }
     }
+}
+
+/// What is wrong with the file at `path` before anything runs it: nothing
+/// there, a link to nothing, a folder, no permission to execute.
+pub fn check_file(path: &Path) -> Result<(), InterpreterError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path_buf = || path.to_path_buf();
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(InterpreterError::NotAFile { path: path_buf() }),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+            Err(InterpreterError::NotExecutable { path: path_buf() })
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::read_link(path) {
+            Ok(target) => Err(InterpreterError::DanglingLink {
+                path: path_buf(),
+                target,
+            }),
+            Err(_) => Err(InterpreterError::Missing { path: path_buf() }),
+        },
+        Err(e) => Err(InterpreterError::DoesNotRun {
+            path: path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Why `path` could not be started at all.
+pub fn spawn_failure(path: &Path, e: &std::io::Error) -> InterpreterError {
+    let path = path.to_path_buf();
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => InterpreterError::NotExecutable { path },
+        std::io::ErrorKind::IsADirectory => InterpreterError::NotAFile { path },
+        // ENOEXEC: neither a program nor a script with a `#!` line.
+        _ if e.raw_os_error() == Some(nix::libc::ENOEXEC) => InterpreterError::NotPython {
+            path,
+            answer: e.to_string(),
+        },
+        _ => InterpreterError::DoesNotRun {
+            path,
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// Why `path`, which started but did not answer a query (it said `said`,
+/// of which the first line is kept), is no Python 3 we can use: a Python 2
+/// (which refuses `-I` before reading a line), a Python 3 that fails
+/// (broken), or not Python at all. Asked in a form every Python since 2.3
+/// runs.
+pub async fn not_answered(path: &Path, said: &str) -> InterpreterError {
+    let said = first_line(said);
+    const VERSION: &str =
+        "import sys; sys.stdout.write('abimatrix-python %d.%d.%d' % tuple(sys.version_info[:3]))";
+    let answer = Spec::new(path)
+        .args(["-E", "-s", "-c", VERSION])
+        .timeout(QUERY_LIMIT)
+        .run()
+        .await
+        .ok()
+        .filter(|f| f.success())
+        .and_then(|f| {
+            f.stdout
+                .text
+                .strip_prefix("abimatrix-python ")
+                .map(str::to_string)
+        });
+    let path = path.to_path_buf();
+    match answer {
+        Some(version) if version.starts_with("2.") => InterpreterError::Python2 { path, version },
+        Some(_) => InterpreterError::DoesNotRun { path, detail: said },
+        None => InterpreterError::NotPython { path, answer: said },
+    }
+}
+
+/// A child's first non-empty line, at most 100 characters: what an error
+/// message quotes of it (an interpreter that echoes the query would
+/// otherwise fill the screen with it).
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("nothing")
+        .trim();
+    let mut short: String = line.chars().take(100).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
 }
 
 /// Finds and queries the interpreter the user asked for.
 pub async fn find(request: &str, memo: &Memo) -> Result<Interpreter, InterpreterError> {
     let candidate = if request.contains(std::path::MAIN_SEPARATOR) {
         let path = PathBuf::from(request);
-        if !path.exists() {
-            return Err(InterpreterError::Missing { path });
-        }
+        check_file(&path)?;
         path
     } else {
         which::which(request).map_err(|_| InterpreterError::NotFound {
@@ -158,35 +273,19 @@ pub async fn query(path: &Path) -> Result<Interpreter, InterpreterError> {
 }
 
 async fn query_within(path: &Path, limit: Duration) -> Result<Interpreter, InterpreterError> {
-    let does_not_run = |detail: String| InterpreterError::DoesNotRun {
-        path: path.to_path_buf(),
-        detail,
-    };
     let finished = Spec::new(path)
         .args(["-I", "-c", QUERY])
         .timeout(limit)
         .run()
         .await
-        .map_err(|e| does_not_run(e.source.to_string()))?;
+        .map_err(|e| spawn_failure(path, &e.source))?;
     if let Exit::TimedOut(_) = finished.exit {
         return Err(InterpreterError::NoAnswer {
             path: path.to_path_buf(),
         });
     }
-    let first_line = |text: &str| -> String {
-        let line = text
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("nothing")
-            .trim();
-        let mut short: String = line.chars().take(100).collect();
-        if short.len() < line.len() {
-            short.push('…');
-        }
-        short
-    };
     if !finished.success() {
-        return Err(does_not_run(first_line(&finished.output())));
+        return Err(not_answered(path, &finished.output()).await);
     }
     serde_json::from_str(finished.stdout.text.trim()).map_err(|_| InterpreterError::NotPython {
         path: path.to_path_buf(),

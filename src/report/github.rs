@@ -39,6 +39,9 @@ pub fn annotations(doc: &Document) -> String {
         for note in cell_notes(doc, c) {
             message.push_str(&format!(" ({note})"));
         }
+        // The message is our command's data (never parsed again), but the
+        // job's page shows it: a child's control characters as text.
+        let message = super::sanitize::ci_log(&message);
         let _ = writeln!(out, "::error {props}::{}", data(&message));
     }
     // The findings on declarations: an error when one fails the run, a
@@ -51,6 +54,7 @@ pub fn annotations(doc: &Document) -> String {
         };
         let title = format!("abimatrix: {}: {}", verdict_words(d.verdict), d.row);
         let message = format!("{} — {}", d.text(), rule_line(&d));
+        let message = super::sanitize::ci_log(&message);
         let _ = writeln!(
             out,
             "::{command} file={},title={}::{}",

@@ -34,8 +34,15 @@ pub fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    // The page printed into a CI log is read for commands too.
+    super::sanitize::no_commands(&out, &ENTITIES).into_owned()
 }
+
+/// `:` and `[` as character references: what HTML and XML readers decode.
+pub(super) const ENTITIES: super::sanitize::Escapes = super::sanitize::Escapes {
+    colon: "&#58;",
+    bracket: "&#91;",
+};
 
 const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; overflow-wrap: anywhere; }

@@ -103,8 +103,19 @@ pub fn render(doc: &Document) -> String {
             .collect(),
     };
     // Plain strings and numbers: serializing cannot fail.
-    serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let text =
+        serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    // Printed into a CI log (`matrix report --format json` in a job), a
+    // child's `##[error]` inside a string would be a command: `[` as
+    // `\u005b` reads back the same. (`#` is never JSON syntax, and no line
+    // of pretty JSON starts with `:`.)
+    super::sanitize::no_commands(&text, &JSON).into_owned()
 }
+
+const JSON: super::sanitize::Escapes = super::sanitize::Escapes {
+    colon: "\\u003a",
+    bracket: "\\u005b",
+};
 
 #[cfg(test)]
 mod tests {

@@ -21,9 +21,21 @@ use crate::results::Document;
 use crate::results::declared::Declaration;
 use crate::results::document::GridDoc;
 
-/// Escapes text for XML, dropping characters XML 1.0 cannot carry at all
-/// (a child process may write any bytes).
+/// Escapes text for XML element content, dropping characters XML 1.0
+/// cannot carry at all (a child process may write any bytes).
 pub fn escape(text: &str) -> String {
+    xml(text, false)
+}
+
+/// Escapes text for an XML attribute value: as [`escape`], and newline,
+/// carriage return and tab as character references, which an XML parser
+/// keeps (raw, it turns each into a space: attribute-value normalization),
+/// so a `message=` reads back with its lines.
+pub fn escape_attr(text: &str) -> String {
+    xml(text, true)
+}
+
+fn xml(text: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -32,12 +44,16 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' if attribute => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#9;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
-    out
+    // The file printed into a CI log is read for commands too.
+    super::sanitize::no_commands(&out, &super::html::ENTITIES).into_owned()
 }
 
 /// How a cell reads in JUnit.
@@ -103,7 +119,7 @@ pub fn render(doc: &Document) -> String {
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-            escape(&format!("{} · {extension}", grid.interpreter.label)),
+            escape_attr(&format!("{} · {extension}", grid.interpreter.label)),
             tests(Some(index)),
             count(Verdict::Failure, Some(index)),
             count(Verdict::Error, Some(index)),
@@ -146,8 +162,8 @@ fn write_properties(out: &mut String, doc: &Document, grid: &GridDoc) {
         let _ = writeln!(
             out,
             "      <property name=\"{}\" value=\"{}\"/>",
-            escape(name),
-            escape(&value)
+            escape_attr(name),
+            escape_attr(&value)
         );
     }
     let _ = writeln!(out, "    </properties>");
@@ -183,42 +199,43 @@ fn write_case(out: &mut String, doc: &Document, grid: &GridDoc, c: &CellDoc) {
     let _ = writeln!(
         out,
         "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-        escape(&format!(
+        escape_attr(&format!(
             "abimatrix.{}.build-{}",
             grid.interpreter.label.replace(' ', "-"),
             c.build
         )),
-        escape(&format!("numpy {} → {}", c.build, c.runtime)),
+        escape_attr(&format!("numpy {} → {}", c.build, c.runtime)),
         c.duration_s
     );
     let observed = cell_outcome(c);
     let expected = outcome_text(c.expected.outcome, c.expected.reason);
-    let message = escape(&format!(
+    let message = format!(
         "expected {expected} ({}), got {observed}: {}",
         c.expected.rule(),
         c.message
-    ));
-    let kind = escape(&observed);
+    );
+    let (message, message_attr) = (escape(&message), escape_attr(&message));
+    let kind = escape_attr(&observed);
     match verdict(c) {
         Verdict::Passed => {}
         Verdict::Skipped => {
             let _ = writeln!(
                 out,
                 "      <skipped message=\"{}\"/>",
-                escape(&format!("{observed}: {}", c.message))
+                escape_attr(&format!("{observed}: {}", c.message))
             );
         }
         Verdict::Failure => {
             let _ = writeln!(
                 out,
-                "      <failure type=\"{kind}\" message=\"{message}\">{message}</failure>"
+                "      <failure type=\"{kind}\" message=\"{message_attr}\">{message}</failure>"
             );
         }
         Verdict::Error => {
             let body = escape(c.traceback.as_deref().unwrap_or(&c.message));
             let _ = writeln!(
                 out,
-                "      <error type=\"{kind}\" message=\"{message}\">{body}</error>"
+                "      <error type=\"{kind}\" message=\"{message_attr}\">{body}</error>"
             );
         }
     }
@@ -304,5 +321,34 @@ mod tests {
     fn escapes_markup_and_drops_what_xml_cannot_hold() {
         assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         assert_eq!(escape("x\u{1}y\tz"), "x\u{FFFD}y\tz");
+    }
+
+    /// A parser turns raw newlines in an attribute into spaces; a
+    /// multi-line message must read back with its lines, and a child's
+    /// workflow command must not survive printing the file into a CI log.
+    #[test]
+    fn attributes_keep_their_lines_and_commands_stay_text() {
+        let mut doc = crate::report::fixtures::every_outcome();
+        let cell = doc
+            .cells
+            .iter_mut()
+            .find(|c| !c.met)
+            .expect("an unexpected cell");
+        cell.message = "first line\n::error file=x::pwned\n\tthird ##[error]x".into();
+        let message = cell.message.clone();
+        let xml = render(&doc);
+        assert!(!xml.contains("##["), "{xml}");
+        assert!(
+            !xml.lines().any(|l| l.trim_start().starts_with("::")),
+            "{xml}"
+        );
+        let parsed = roxmltree::Document::parse(&xml).expect("well-formed");
+        let attribute = parsed
+            .descendants()
+            .filter(|n| n.has_tag_name("failure") || n.has_tag_name("error"))
+            .filter_map(|n| n.attribute("message"))
+            .find(|m| m.contains("first line"))
+            .expect("the cell's message");
+        assert!(attribute.ends_with(&message), "{attribute:?}");
     }
 }

@@ -113,5 +113,13 @@ pub fn render(doc: &Document) -> String {
         format!("**{} unexpected**", doc.summary.unmet)
     };
     let _ = writeln!(out, "{} · {verdict}", counts_text(doc));
-    out
+    // Printed into a CI log (`matrix report --format markdown` in a job),
+    // a child's `##[error]` would be a command: `\[` is Markdown's own
+    // escape of `[`. (No line of it starts with `:`.)
+    super::sanitize::no_commands(&out, &MARKDOWN).into_owned()
 }
+
+const MARKDOWN: super::sanitize::Escapes = super::sanitize::Escapes {
+    colon: "\\:",
+    bracket: "\\[",
+};

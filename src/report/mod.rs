@@ -15,6 +15,7 @@ pub mod junit;
 pub mod markdown;
 pub mod progress;
 pub mod reporter;
+pub mod sanitize;
 pub mod text;
 
 pub use progress::Progress;
@@ -184,5 +185,37 @@ mod tests {
             );
             insta::assert_snapshot!(format!("unavailable-{name}"), out);
         }
+    }
+
+    /// A report printed into a GitHub Actions log (`matrix report
+    /// --format F` in a job) is read for workflow commands line by line:
+    /// whatever a child wrote, no line of a report starts with `::` and
+    /// none holds `##[`, and the file still reads back as what was written.
+    #[test]
+    fn no_report_carries_a_childs_workflow_command() {
+        let mut doc = fixtures::every_outcome();
+        let payload = "boom ##[error]pwned\n::error file=evil.c,line=1::pwned\n  ::add-mask::x";
+        for c in &mut doc.cells {
+            c.message = payload.into();
+            c.stdout = payload.into();
+            c.stderr = payload.into();
+            c.traceback = Some(payload.into());
+        }
+        for format in [Format::Json, Format::Junit, Format::Markdown, Format::Html] {
+            let text = render(&doc, format);
+            for line in text.lines() {
+                assert!(!line.trim_start().starts_with("::"), "{format:?}: {line}");
+                assert!(!line.contains("##["), "{format:?}: {line}");
+            }
+        }
+        let back = Document::parse(render(&doc, Format::Json).as_bytes()).expect("loads");
+        assert_eq!(back, doc);
+        let xml = render(&doc, Format::Junit);
+        let parsed = roxmltree::Document::parse(&xml).expect("well-formed");
+        let out = parsed
+            .descendants()
+            .find(|n| n.has_tag_name("system-err"))
+            .and_then(|n| n.text());
+        assert_eq!(out, Some(payload));
     }
 }

@@ -17,6 +17,8 @@ use crate::python::InstallError;
 use crate::results::CellDoc;
 use crate::runner::BuildRecord;
 
+use super::sanitize::shown;
+
 /// What progress is told, with cells already judged.
 #[derive(Debug, Clone, Copy)]
 pub enum Update<'a> {
@@ -138,7 +140,7 @@ impl Progress {
                 log.labels = h.grids.iter().map(|g| g.interpreter.label()).collect();
                 log.packages = h.subject == SubjectKind::Packages;
                 log.planned = h.planned();
-                log.print(&header_text(h));
+                log.print(&shown(&header_text(h)));
                 if log.github {
                     log.print(&super::github::group(&format!(
                         "abimatrix: {} cell(s), environments and builds",
@@ -165,7 +167,7 @@ impl Progress {
                         .sum(),
                 );
                 cells.set_length(h.planned() as u64);
-                let _ = multi.println(header_text(h));
+                let _ = multi.println(shown(&header_text(h)));
             }
         }
     }
@@ -176,7 +178,7 @@ impl Progress {
             Progress::Lines(log) => {
                 log.track(&update);
                 if let Some(text) = line(&log.labels, log.packages, update) {
-                    log.print(&text);
+                    log.print(&shown(&text));
                 }
                 if matches!(update, Update::Finished(_)) && log.github {
                     log.print(super::github::END_GROUP);
@@ -195,14 +197,14 @@ impl Progress {
                 } => {
                     envs.inc(1);
                     if let Err(e) = result {
-                        let _ = multi.println(format!("numpy {version}: {e}"));
+                        let _ = multi.println(shown(&format!("numpy {version}: {e}")));
                     }
                 }
                 Update::BuildStarted { row, .. } => builds.set_message(row.to_string()),
                 Update::BuildFinished(b) => {
                     builds.inc(1);
                     if let Err(e) = &b.result {
-                        let _ = multi.println(format!("{} not made: {}", b.row, e.summary));
+                        let _ = multi.println(shown(&format!("{} not made: {}", b.row, e.summary)));
                     }
                 }
                 Update::Cell(c) => {

@@ -17,6 +17,7 @@ use super::grid::{
     Severity, cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, severity,
     symbol, verdict_text,
 };
+use super::sanitize::shown;
 use crate::outcome::OutcomeKind;
 use crate::results::answer;
 use crate::results::document::GridDoc;
@@ -106,7 +107,7 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
     }
     let _ = writeln!(out, "{}", paint(DIM, &legend(doc, index)));
     for note in super::grid::axis_notes(grid) {
-        let _ = writeln!(out, "{}", paint(DIM, &note));
+        let _ = writeln!(out, "{}", paint(DIM, &shown(&note)));
     }
     for line in reason_lines(doc, index) {
         let style = if line.unexpected > 0 {
@@ -120,14 +121,14 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
             paint(style, &symbol(line.kind).to_string()),
             paint(BOLD, &line.name),
             line.count_text(),
-            line.message
+            shown(&line.message)
         );
         let _ = writeln!(out, "    {}", paint(DIM, &line.cells_text(8)));
         for l in &line.detail {
-            let _ = writeln!(out, "    {}", paint(DIM, l));
+            let _ = writeln!(out, "    {}", paint(DIM, &shown(l)));
         }
         if let Some(hint) = &line.hint {
-            let _ = writeln!(out, "    {} {hint}", paint(HINT, "hint:"));
+            let _ = writeln!(out, "    {} {}", paint(HINT, "hint:"), shown(hint));
         }
     }
     render_answer(doc, index, out);
@@ -278,8 +279,8 @@ fn render_summary(doc: &Document, out: &mut String) {
                 Severity::Warning => EXPECTED_BAD,
                 Severity::Note => DIM,
             };
-            let _ = writeln!(out, "    {}", paint(style, &f.text()));
-            let _ = writeln!(out, "        {}", paint(DIM, &rule_line(f)));
+            let _ = writeln!(out, "    {}", paint(style, &shown(&f.text())));
+            let _ = writeln!(out, "        {}", paint(DIM, &shown(&rule_line(f))));
         }
         out.push('\n');
     }

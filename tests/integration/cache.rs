@@ -292,3 +292,142 @@ fn a_store_that_cannot_be_linked_leaves_private_copies() {
         assert_eq!(meta.nlink(), 1, "{} is linked", path.display());
     }
 }
+
+/// Everything under `dir`, as paths relative to it.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(path.clone());
+            }
+            out.push(
+                path.strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `--cache-dir` (or `ABIMATRIX_CACHE_DIR`) holds everything matrix keeps:
+/// with HOME an empty folder (and no XDG_CACHE_HOME), a cold run with
+/// `--cache-dir cache` writes nothing under HOME, its last results are in
+/// `cache`, and `explain` finds them through either way of naming it.
+/// uv's own download cache is uv's (UV_CACHE_DIR, here the machine's, so
+/// nothing is downloaded twice) and rustup's home stays where it is: pip,
+/// installing uv into the cache, asks `rustc --version` for its user agent,
+/// and rustup's proxy would otherwise write its settings under HOME.
+#[test]
+fn a_named_cache_holds_everything_and_nothing_goes_under_home() {
+    let p = Project::new();
+    p.sample_variant(|c| c.to_string());
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{}{}",
+            numpy(&["2.0.*"], &["2.0.*"]),
+            common::VARIANT_EXTENSION
+        ),
+    );
+    let home = tempfile::tempdir().expect("home");
+    let real_home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let uv_cache = std::env::var_os("UV_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| real_home.join(".cache/uv"));
+    let rustup = std::env::var_os("RUSTUP_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| real_home.join(".rustup"));
+    let python = common::pyenv_python("3.11");
+    let matrix_at_home = |args: &[&str], cache_env: Option<&str>| {
+        let mut cmd = matrix();
+        cmd.args(["--color", "never"])
+            .args(args)
+            .current_dir(p.dir.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("ABIMATRIX_CACHE_DIR")
+            .env("UV_CACHE_DIR", &uv_cache)
+            .env("RUSTUP_HOME", &rustup);
+        if let Some(dir) = cache_env {
+            cmd.env("ABIMATRIX_CACHE_DIR", dir);
+        }
+        cmd.output().expect("run matrix")
+    };
+    let run = matrix_at_home(
+        &[
+            "run",
+            "--cache-dir",
+            "cache",
+            "--python",
+            python.to_str().unwrap(),
+        ],
+        None,
+    );
+    let dump = format!(
+        "{}\n{}",
+        common::text(&run.stdout),
+        common::text(&run.stderr)
+    );
+    assert_eq!(run.status.code(), Some(0), "{dump}");
+    assert_eq!(tree(home.path()), Vec::<String>::new(), "{dump}");
+    let kept = tree(&p.path("cache/v2"));
+    for held in [
+        "last-results.json",
+        "memo.json",
+        "results",
+        "envs",
+        "builds",
+        "probes",
+    ] {
+        assert!(
+            kept.iter().any(|k| k == held),
+            "no {held} in the cache: {kept:?}"
+        );
+    }
+    assert_eq!(
+        kept.iter().filter(|k| k.starts_with("results/")).count(),
+        1,
+        "this config's last results: {kept:?}"
+    );
+
+    let last = common::read_json(&p.path("cache/v2/last-results.json"));
+    let (build, runtime) = (
+        last["cells"][0]["build"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        last["cells"][0]["runtime"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    for (args, env) in [
+        (vec!["explain", &build, &runtime], Some("cache")),
+        (
+            vec!["explain", &build, &runtime, "--cache-dir", "cache"],
+            None,
+        ),
+    ] {
+        let out = matrix_at_home(&args, env);
+        let said = common::text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{said}{}",
+            common::text(&out.stderr)
+        );
+        assert!(said.starts_with("cell:        CPython 3.11."), "{said}");
+        assert!(
+            common::text(&out.stderr).contains("(the last run of matrix.toml)"),
+            "{}",
+            common::text(&out.stderr)
+        );
+    }
+    assert_eq!(tree(home.path()), Vec::<String>::new());
+}

@@ -327,6 +327,19 @@ impl Project {
     }
 }
 
+impl Project {
+    /// `matrix ARGS` started in the project's folder with `env` added,
+    /// colour left to the arguments (auto: none into a pipe).
+    pub fn matrix_here_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = matrix();
+        cmd.args(args).current_dir(self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run matrix")
+    }
+}
+
 /// Output bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -374,13 +387,18 @@ pub fn pip_download(
     );
 }
 
-/// pyenv's newest CPython `minor` ("3.11"), or the test fails naming it.
-pub fn pyenv_python(minor: &str) -> PathBuf {
-    let root = std::env::var_os("PYENV_ROOT")
+/// Where pyenv keeps its Pythons.
+fn pyenv_root() -> PathBuf {
+    std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".pyenv")
-        });
+        })
+}
+
+/// pyenv's newest CPython `minor` ("3.11"), or the test fails naming it.
+pub fn pyenv_python(minor: &str) -> PathBuf {
+    let root = pyenv_root();
     // Patch numbers compared as numbers: 3.11.10 is newer than 3.11.9.
     let newest = std::fs::read_dir(root.join("versions"))
         .into_iter()
@@ -395,6 +413,24 @@ pub fn pyenv_python(minor: &str) -> PathBuf {
         .max();
     require(newest.is_some(), &format!("pyenv's CPython {minor}"));
     newest.map(|(_, p)| p).unwrap_or_default()
+}
+
+/// pyenv's CPython 2.7 interpreter and its version ("2.7.18"), or the
+/// test fails naming it.
+pub fn pyenv_python2() -> (PathBuf, String) {
+    let found = std::fs::read_dir(pyenv_root().join("versions"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            (
+                e.path().join("bin/python"),
+                e.file_name().to_string_lossy().into_owned(),
+            )
+        })
+        .find(|(python, version)| version.starts_with("2.7.") && python.exists());
+    require(found.is_some(), "pyenv's CPython 2.7");
+    found.unwrap_or_default()
 }
 
 impl Project {
@@ -446,4 +482,64 @@ pub fn run_over_tmpfs(
         .output()
         .expect("run matrix");
     (output, json)
+}
+
+/// Paths in `dir` that are no usable Python 3, one per cause, made there:
+/// each as typed in `dir` (where matrix is started), with the error and
+/// hint matrix gives for it as `--python` (exit 3).
+pub fn unusable_pythons(dir: &Path) -> Vec<(String, String, &'static str)> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir.join("env/bin")).expect("mkdir");
+    std::fs::write(dir.join("env/pyvenv.cfg"), "home = /usr/bin\n").expect("write");
+    std::os::unix::fs::symlink("/nonexistent/bin/python3.11", dir.join("env/old")).expect("ln -s");
+    let script = dir.join("env/sh-python");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'hello from a shell script'\nexit 1\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (python2, version2) = pyenv_python2();
+    let at = |name: &str| dir.join(name).display().to_string();
+    vec![
+        (
+            "env/bin/python".into(),
+            format!("interpreter {} does not exist", at("env/bin/python")),
+            "check the path: one given on the command line is read from the folder matrix runs in, one in matrix.toml from the config's folder (`matrix pythons` lists every interpreter found)",
+        ),
+        (
+            "env/old".into(),
+            format!(
+                "{} is a link to /nonexistent/bin/python3.11, which does not exist",
+                at("env/old")
+            ),
+            "the interpreter it links to was moved or deleted (an environment made from a Python since removed?): recreate the environment, or name another interpreter",
+        ),
+        (
+            "env/bin".into(),
+            format!("{} is a folder, not an interpreter", at("env/bin")),
+            "name the interpreter file itself: an environment's is bin/python inside it",
+        ),
+        (
+            "env/pyvenv.cfg".into(),
+            format!("{} is not executable", at("env/pyvenv.cfg")),
+            "name the interpreter itself (an environment's is bin/python), or make the file executable (chmod +x)",
+        ),
+        (
+            "env/sh-python".into(),
+            format!(
+                "{} is not a Python interpreter: it answered \"hello from a shell script\"",
+                at("env/sh-python")
+            ),
+            "name a Python 3 interpreter, e.g. .venv/bin/python or /usr/bin/python3 (`matrix pythons` lists them)",
+        ),
+        (
+            python2.display().to_string(),
+            format!(
+                "{} is Python {version2}: abimatrix needs Python 3",
+                python2.display()
+            ),
+            "NumPy has needed Python 3 since 1.17: name a Python 3 interpreter (`matrix pythons` lists them)",
+        ),
+    ]
 }

@@ -647,3 +647,63 @@ fn exit_statuses() {
         .expect("matrix");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// The README's own example, typed in the project's folder:
+/// `matrix doctor --python .venv/bin/python` examines that environment.
+/// Every way the path can fail to be a Python 3 is named for what it is,
+/// with its own way out (exit 3): only a broken Python is told to recreate
+/// its environment.
+#[test]
+fn the_python_is_read_where_it_was_typed_and_each_cause_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let here = dir.path();
+    common::ok(
+        Command::new(python311())
+            .args(["-m", "venv", "--without-pip", ".venv"])
+            .current_dir(here),
+        "python -m venv",
+    );
+    let doctor_here = |python: &str| {
+        matrix()
+            .args([
+                "doctor",
+                "--color",
+                "never",
+                "--no-remedy",
+                "--python",
+                python,
+            ])
+            .current_dir(here)
+            .output()
+            .expect("matrix doctor")
+    };
+    let out = doctor_here(".venv/bin/python");
+    let stdout = common::text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        common::text(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!(
+            "{}/.venv/bin/python (CPython 3.11.",
+            here.display()
+        )) && stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("virtual environment"),
+        "{stdout}"
+    );
+
+    for (python, error, hint) in common::unusable_pythons(here) {
+        let out = doctor_here(&python);
+        assert_eq!(out.status.code(), Some(3), "{python}");
+        assert_eq!(
+            common::text(&out.stderr),
+            format!("error: {error}\nhint: {hint}\n"),
+            "{python}"
+        );
+    }
+}

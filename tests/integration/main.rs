@@ -13,6 +13,7 @@ mod ci;
 mod declarations;
 mod doctor;
 mod faults;
+mod hostile_text;
 mod isolation;
 mod newcomer;
 mod packages;

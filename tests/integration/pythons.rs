@@ -163,3 +163,21 @@ fn pythons_lists_found_and_rejected() {
         assert!(ok.success(), "{exe} was listed but does not run");
     }
 }
+
+/// `run --python` reads a path where it was typed, and a path that is no
+/// Python 3 is named for what it is, with the way out for that cause, as
+/// `doctor --python` does.
+#[test]
+fn a_python_given_on_the_command_line_is_named_for_what_is_wrong_with_it() {
+    let p = Project::new();
+    p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
+    for (python, error, hint) in common::unusable_pythons(p.dir.path()) {
+        let out = p.matrix_here(&["run", "--python", &python]);
+        assert_eq!(out.status.code(), Some(3), "{python}");
+        assert_eq!(
+            common::text(&out.stderr),
+            format!("error: {error}\nhint: {hint}\n"),
+            "{python}"
+        );
+    }
+}

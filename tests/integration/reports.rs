@@ -684,3 +684,78 @@ fn damaged_results_files_are_refused_by_every_command() {
         }
     }
 }
+
+/// A report is written as a shell's `>` writes: through a symbolic link
+/// (the link stays, its target is made), with the mode the umask leaves;
+/// a file that was there keeps its own.
+#[test]
+fn reports_follow_the_umask_and_write_through_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let (p, _) = grid();
+    std::fs::create_dir_all(p.path("out")).unwrap();
+    std::os::unix::fs::symlink("out/linked.json", p.path("link.json")).unwrap();
+    let report = |umask: &str, output: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_matrix"))
+            .args(["report", "all.json", "--format", "json", "-o", output])
+            .current_dir(p.dir.path())
+            .output()
+            .expect("matrix report");
+        assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
+    };
+    let mode = |name: &str| {
+        std::fs::metadata(p.path(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    report("027", "link.json");
+    assert!(p.path("link.json").symlink_metadata().unwrap().is_symlink());
+    assert_eq!(mode("out/linked.json"), 0o640);
+    assert_eq!(
+        common::read_json(&p.path("out/linked.json"))["schema"],
+        "abimatrix.results"
+    );
+    report("022", "plain.json");
+    assert_eq!(mode("plain.json"), 0o644);
+    std::fs::set_permissions(p.path("plain.json"), std::fs::Permissions::from_mode(0o664)).unwrap();
+    report("077", "plain.json");
+    assert_eq!(mode("plain.json"), 0o664, "an existing file keeps its mode");
+}
+
+/// `explain --python` names the Pythons the results hold when none is the
+/// one asked for; a missing cell names the grid it was looked for in.
+#[test]
+fn explain_says_which_python_it_looked_in() {
+    let (p, _) = grid();
+    let label = common::read_json(&p.path("all.json"))["grids"][0]["interpreter"]["label"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let explain = |args: &[&str]| {
+        let out = matrix()
+            .args(["explain", "--color", "never", "--results", "all.json"])
+            .args(args)
+            .current_dir(p.dir.path())
+            .output()
+            .expect("matrix explain");
+        assert_eq!(out.status.code(), Some(2));
+        common::text(&out.stderr)
+    };
+    let hint = "hint: name one of its Pythons with --python (a version or its prefix, e.g. 3.11)\n";
+    for python in ["3.99", "3.1"] {
+        assert_eq!(
+            explain(&["2.0.2", "2.0.2", "--python", python]),
+            format!("error: no grid for Python {python} in all.json: it holds {label}\n{hint}")
+        );
+    }
+    let said = explain(&["9.9.9", "2.0.2"]);
+    assert!(
+        said.starts_with(&format!(
+            "error: no cell 9.9.9 → 2.0.2 in the {label} grid of all.json\nhint: cells of {label} there include: "
+        )),
+        "{said}"
+    );
+}

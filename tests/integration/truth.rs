@@ -418,7 +418,7 @@ fn small_things_said_plainly() {
         .find(|l| l.contains("/bin/ls"))
         .unwrap_or_default();
     assert!(
-        line.contains("/bin/ls exists but does not run as Python: "),
+        line.contains("/bin/ls is not a Python interpreter: it answered "),
         "{said}"
     );
     assert!(
