@@ -25,7 +25,10 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::{Project, matrix, numpy, ok, pyenv_python, read_json, text};
-use crate::tools::{VERSION, fast_release, path_with_tools, repo, tool, venv, yaml_as_json};
+use crate::tools::{
+    CHECKOUT, VERSION, build_lock, fast_release, path_with_tools, readme_block, repo, tool, venv,
+    yaml_as_json,
+};
 use crate::workflows::{actionlint, zizmor};
 
 /// What one step did.
@@ -57,6 +60,8 @@ struct ActionRun {
     summary: String,
     /// What the steps added to PATH, in order.
     path: Vec<PathBuf>,
+    /// What the steps set for the job's later steps (GITHUB_ENV).
+    env: BTreeMap<String, String>,
     /// RUNNER_TEMP.
     temp: PathBuf,
     /// The action failed (a step failed).
@@ -237,6 +242,7 @@ fn run_action(
         outputs: BTreeMap::new(),
         summary: String::new(),
         path: Vec::new(),
+        env: BTreeMap::new(),
         temp: temp.clone(),
         failed: false,
         _files: files,
@@ -351,7 +357,10 @@ fn run_action(
                 cmd.env(k, expand(v.as_str().expect("env values are strings"), &ctx));
             }
         }
+        // The install step is the one that builds (from source).
+        let turn = (id == "install").then(|| build_lock(CHECKOUT));
         let out = cmd.output().expect("bash");
+        drop(turn);
         let status = out.status.code().unwrap_or(-1);
         let read = |f: &Path| std::fs::read_to_string(f).unwrap();
         if !id.is_empty() {
@@ -360,7 +369,9 @@ fn run_action(
         }
         run.summary.push_str(&read(&summary));
         run.path.extend(read(&path_file).lines().map(PathBuf::from));
-        step_env.extend(parse_file_command(&read(&env_file)));
+        let set = parse_file_command(&read(&env_file));
+        step_env.extend(set.clone());
+        run.env.extend(set);
         run.failed |= status != 0;
         run.steps.push(Step::Run {
             name,
@@ -376,7 +387,7 @@ fn run_action(
 /// (tools::fast_release).
 fn build_env(extra: &[(&'static str, OsString)]) -> Vec<(&'static str, OsString)> {
     let mut probe = Command::new("true");
-    fast_release(&mut probe, "packaging-release");
+    fast_release(&mut probe, CHECKOUT);
     let mut env: Vec<(&'static str, OsString)> = [
         "CARGO_TARGET_DIR",
         "CARGO_PROFILE_RELEASE_OPT_LEVEL",
@@ -434,17 +445,7 @@ fn the_action_runs_only_its_scripts_and_the_readme_example_is_valid() {
 
     // The README's example, with the released action's reference replaced
     // by this checkout (`./`), in a repository of its own with action.yml.
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let section = readme
-        .split("\n## Nightly CI in your repository\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("the README's Nightly CI section");
-    let example = section
-        .split("```yaml\n")
-        .nth(1)
-        .and_then(|b| b.split("\n```").next())
-        .expect("a yaml example");
+    let (_, example) = readme_block("Nightly CI in your repository", "yaml");
     let steps: Vec<&str> = example
         .lines()
         .skip_while(|l| !l.trim().starts_with("steps:"))
@@ -537,6 +538,8 @@ fn the_action_runs_a_grid_writes_the_summary_and_exits_as_matrix() {
         .collect();
     assert_eq!(on_path, ["matrix"], "{dump}");
     assert_eq!(run.output("install", "version"), Some(VERSION), "{dump}");
+    // Nothing else of the job's environment changes.
+    assert!(run.env.is_empty(), "{dump}");
     assert!(
         run.run_step("Install abimatrix")
             .1
@@ -739,8 +742,11 @@ fn the_action_installs_the_release_at_a_version_tag() {
         ])
         .arg(&index)
         .arg(repo());
-    fast_release(&mut wheel, "packaging-release");
-    ok(&mut wheel, "pip wheel .");
+    fast_release(&mut wheel, CHECKOUT);
+    {
+        let _turn = build_lock(CHECKOUT);
+        ok(&mut wheel, "pip wheel .");
+    }
 
     // PATH without Rust: a release needs none.
     let path = std::env::split_paths(&path_with_tools(&[]))

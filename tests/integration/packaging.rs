@@ -26,8 +26,8 @@ use object::Object;
 
 use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
-    VERSION, Wheel, fast_release, linux_wheels, manylinux_x86_64, path_with_tools, pip_install,
-    repo, target_dir, tool, venv, venv_of,
+    CHECKOUT, MOVING, VERSION, Wheel, build_lock, fast_release, linux_wheels, manylinux_x86_64,
+    path_with_tools, pip_install, readme_block, repo, target_dir, tool, venv, venv_of,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -60,6 +60,26 @@ fn embedded_files() -> BTreeSet<String> {
         "the sample, the probe and query scripts are embedded: {found:?}"
     );
     found
+}
+
+/// A package's `files` (relative to its root) hold every file the binary
+/// embeds and `also`, and none of the tests, CI files or scripts.
+fn holds_what_the_binary_embeds(package: &str, files: &BTreeSet<String>, also: &[&str]) {
+    for file in embedded_files()
+        .iter()
+        .map(String::as_str)
+        .chain(also.iter().copied())
+    {
+        assert!(files.contains(file), "{package} lacks {file}: {files:?}");
+    }
+    for f in files {
+        assert!(
+            !["tests/", ".github/", ".ci/", "scripts/"]
+                .iter()
+                .any(|dir| f.starts_with(dir)),
+            "{package} ships {f}"
+        );
+    }
 }
 
 /// The names in a wheel (or any zip), and its `.dist-info/METADATA`.
@@ -282,25 +302,18 @@ fn the_sdist_builds_with_rust_and_installs() {
         .lines()
         .filter_map(|n| n.strip_prefix(&prefix).map(str::to_string))
         .collect();
-    for file in embedded_files().iter().map(String::as_str).chain([
-        "Cargo.toml",
-        "Cargo.lock",
-        "pyproject.toml",
-        "README.md",
-        "LICENSE",
-        "PKG-INFO",
-    ]) {
-        assert!(names.contains(file), "the sdist lacks {file}: {names:?}");
-    }
-    for n in &names {
-        assert!(
-            !(n.starts_with("tests/")
-                || n.starts_with(".github/")
-                || n.starts_with(".ci/")
-                || n.starts_with("scripts/")),
-            "the sdist ships {n}"
-        );
-    }
+    holds_what_the_binary_embeds(
+        "the sdist",
+        &names,
+        &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "pyproject.toml",
+            "README.md",
+            "LICENSE",
+            "PKG-INFO",
+        ],
+    );
 
     let bin = venv(&tmp.path().join("env"));
     let mut pip = Command::new(bin.join("python"));
@@ -312,8 +325,11 @@ fn the_sdist_builds_with_rust_and_installs() {
         "--quiet",
     ])
     .arg(&sdist);
-    fast_release(&mut pip, "packaging-sdist");
-    ok(&mut pip, "pip install the sdist");
+    fast_release(&mut pip, MOVING);
+    {
+        let _turn = build_lock(MOVING);
+        ok(&mut pip, "pip install the sdist");
+    }
     let installed = bin.join("matrix");
     let version = ok(
         Command::new(&installed).arg("--version"),
@@ -352,23 +368,11 @@ fn the_crate_packages_everything_the_binary_embeds() {
         "cargo package --list",
     );
     let files: BTreeSet<String> = text(&list.stdout).lines().map(str::to_string).collect();
-    for file in embedded_files().iter().map(String::as_str).chain([
-        "Cargo.toml",
-        "Cargo.lock",
-        "README.md",
-        "LICENSE",
-    ]) {
-        assert!(files.contains(file), "the crate lacks {file}: {files:?}");
-    }
-    for f in &files {
-        assert!(
-            !(f.starts_with("tests/")
-                || f.starts_with(".github/")
-                || f.starts_with(".ci/")
-                || f.starts_with("scripts/")),
-            "the crate ships {f}"
-        );
-    }
+    holds_what_the_binary_embeds(
+        "the crate",
+        &files,
+        &["Cargo.toml", "Cargo.lock", "README.md", "LICENSE"],
+    );
     let publish = ok(
         Command::new(env!("CARGO"))
             .args(["publish", "--dry-run", "--locked", "--allow-dirty"])
@@ -419,17 +423,7 @@ fn the_code_compiles_for_macos() {
 /// the same wheel built by the release's script.
 #[test]
 fn every_install_command_in_the_readme_works() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let section = readme
-        .split("\n## Install\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README has an Install section");
-    let block = section
-        .split("```sh\n")
-        .nth(1)
-        .and_then(|b| b.split("\n```").next())
-        .expect("the Install section has an sh block");
+    let (section, block) = readme_block("Install", "sh");
     let commands: Vec<&str> = block
         .lines()
         .map(str::trim)
@@ -544,8 +538,15 @@ fn every_install_command_in_the_readme_works() {
             cmd.env("CARGO_INSTALL_ROOT", &place);
             place.join("bin")
         };
-        fast_release(&mut cmd, "packaging-release");
-        ok(&mut cmd, &format!("README: {command} (run as: {runnable})"));
+        // Builds from a new folder each time (pip's clone) do not share a
+        // target directory with those from the checkout: each would
+        // rebuild what the other built.
+        let dir = if source == "git" { MOVING } else { CHECKOUT };
+        fast_release(&mut cmd, dir);
+        {
+            let _turn = build_lock(dir);
+            ok(&mut cmd, &format!("README: {command} (run as: {runnable})"));
+        }
         let version = ok(
             Command::new(bin.join("matrix")).arg("--version"),
             &format!("matrix --version after `{command}`"),

@@ -67,6 +67,31 @@ pub fn path_with_tools(first: &[&Path]) -> std::ffi::OsString {
     std::env::join_paths(dirs).expect("PATH")
 }
 
+/// The target directory (under Cargo's) of release builds from this
+/// checkout's folder: `pip install .`, `cargo install --path .`, the
+/// action's build from source.
+pub const CHECKOUT: &str = "packaging-release";
+/// The target directory of release builds from a folder that is new each
+/// time: the sdist's, a git clone's.
+pub const MOVING: &str = "packaging-moving";
+
+/// Held while a build runs in the target directory `name`: Cargo locks its
+/// target directory, but maturin then moves the binary out of it (into
+/// `<target>/maturin/`), so a second build there at that moment finds no
+/// binary, or `cargo install` nothing to copy. The tests of this binary
+/// run side by side; their builds in one target directory take turns.
+pub fn build_lock(name: &str) -> std::sync::MutexGuard<'static, ()> {
+    static CHECKOUT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static MOVING_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let lock = match name {
+        CHECKOUT => &CHECKOUT_LOCK,
+        MOVING => &MOVING_LOCK,
+        other => panic!("no lock for the target directory {other}"),
+    };
+    // A test that failed while building leaves the directory usable.
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Cargo's release profile made as cheap to build as a dev build, for
 /// every build a test starts through maturin, pip or `cargo install` (all
 /// of which build `--release`): the commands run as users type them, and
@@ -200,4 +225,23 @@ pub fn manylinux_x86_64() -> &'static Wheel {
         .iter()
         .find(|w| w.target == "x86_64-unknown-linux-gnu")
         .expect("release.yml builds a wheel for x86_64-unknown-linux-gnu")
+}
+
+/// The first ```LANG block of the README's section TITLE (a `## ` heading),
+/// and the whole section.
+pub fn readme_block(title: &str, lang: &str) -> (String, String) {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = readme
+        .split(&format!("\n## {title}\n"))
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_else(|| panic!("README.md has no section {title}"))
+        .to_string();
+    let block = section
+        .split(&format!("```{lang}\n"))
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .unwrap_or_else(|| panic!("README.md's section {title} has no {lang} block"))
+        .to_string();
+    (section, block)
 }

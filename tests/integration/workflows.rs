@@ -59,6 +59,26 @@ pub fn zizmor(root: &Path, files: &[&Path]) -> Output {
         .expect("zizmor")
 }
 
+/// The workflow can also be started from the Actions tab.
+fn startable_by_hand(wf: &Value) {
+    assert!(
+        wf["on"]
+            .as_object()
+            .is_some_and(|on| on.contains_key("workflow_dispatch")),
+        "no workflow_dispatch: {}",
+        wf["on"]
+    );
+}
+
+/// `out` is a checker refusing a broken file and naming `needle`.
+fn refused(out: &Output, needle: &str, what: &str) {
+    assert!(
+        !out.status.success() && text(&out.stdout).contains(needle),
+        "{what}:\n{}",
+        dump(out)
+    );
+}
+
 fn dump(out: &Output) -> String {
     format!(
         "{}\n--- stdout\n{}\n--- stderr\n{}",
@@ -186,11 +206,10 @@ fn the_workflows_and_the_action_pass_actionlint_zizmor_and_the_schemas() {
             1,
         ),
     );
-    let out = actionlint(&copy, &[Path::new(NIGHTLY)]);
-    assert!(
-        !out.status.success() && text(&out.stdout).contains("shardz"),
-        "actionlint accepted an input action.yml does not have:\n{}",
-        dump(&out)
+    refused(
+        &actionlint(&copy, &[Path::new(NIGHTLY)]),
+        "shardz",
+        "actionlint accepted an input action.yml does not have",
     );
     // A run script ShellCheck refuses (an unquoted variable).
     write(
@@ -201,11 +220,10 @@ fn the_workflows_and_the_action_pass_actionlint_zizmor_and_the_schemas() {
             1,
         ),
     );
-    let out = actionlint(&copy, &[Path::new(NIGHTLY)]);
-    assert!(
-        !out.status.success() && text(&out.stdout).contains("shellcheck"),
-        "actionlint ran no ShellCheck:\n{}",
-        dump(&out)
+    refused(
+        &actionlint(&copy, &[Path::new(NIGHTLY)]),
+        "shellcheck",
+        "actionlint ran no ShellCheck",
     );
     write(NIGHTLY, nightly.clone());
     // An action used at a tag, and an expression in a script: zizmor's
@@ -218,11 +236,10 @@ fn the_workflows_and_the_action_pass_actionlint_zizmor_and_the_schemas() {
             1,
         ),
     );
-    let out = zizmor(&copy, &[Path::new(RELEASE)]);
-    assert!(
-        !out.status.success() && text(&out.stdout).contains("unpinned-uses"),
-        "zizmor accepted an unpinned action:\n{}",
-        dump(&out)
+    refused(
+        &zizmor(&copy, &[Path::new(RELEASE)]),
+        "unpinned-uses",
+        "zizmor accepted an unpinned action",
     );
     write(
         RELEASE,
@@ -232,11 +249,10 @@ fn the_workflows_and_the_action_pass_actionlint_zizmor_and_the_schemas() {
             1,
         ),
     );
-    let out = zizmor(&copy, &[Path::new(RELEASE)]);
-    assert!(
-        !out.status.success() && text(&out.stdout).contains("template-injection"),
-        "zizmor accepted an expression in a script:\n{}",
-        dump(&out)
+    refused(
+        &zizmor(&copy, &[Path::new(RELEASE)]),
+        "template-injection",
+        "zizmor accepted an expression in a script",
     );
 
     // Every action pinned to a full commit SHA, with its version in a
@@ -280,14 +296,7 @@ fn the_release_workflow_builds_checks_and_publishes_by_trusted_publishing() {
         "{}",
         wf["on"]
     );
-    assert!(
-        wf["on"]
-            .as_object()
-            .unwrap()
-            .contains_key("workflow_dispatch"),
-        "a dry run by hand: {}",
-        wf["on"]
-    );
+    startable_by_hand(&wf);
     // No secret anywhere: publishing is by trusted publishing only.
     assert!(!source.contains("secrets."), "{RELEASE} uses a secret");
     // Nothing is allowed unless a job asks for it.
@@ -486,14 +495,7 @@ fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
         "nightly: {}",
         wf["on"]
     );
-    assert!(
-        wf["on"]
-            .as_object()
-            .unwrap()
-            .contains_key("workflow_dispatch"),
-        "and by hand: {}",
-        wf["on"]
-    );
+    startable_by_hand(&wf);
     assert!(
         wf["concurrency"]["group"]
             .as_str()
