@@ -389,6 +389,8 @@ pub fn holders(what: &[Holding]) -> Vec<Stray> {
 /// proven not (a read lease, which the kernel grants only then, was
 /// granted and given back), `Some(true)` proven so, `None` when the file
 /// system cannot say. O(1), where a scan of /proc costs milliseconds.
+/// Leases are Linux's: elsewhere the answer is always `None`.
+#[cfg(target_os = "linux")]
 pub fn held_for_writing(path: &Path) -> Option<bool> {
     let file = std::fs::File::open(path).ok()?;
     let fd = file.as_raw_fd();
@@ -404,6 +406,11 @@ pub fn held_for_writing(path: &Path) -> Option<bool> {
         Some(code) if code == nix::libc::EAGAIN => Some(true),
         _ => None,
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn held_for_writing(_path: &Path) -> Option<bool> {
+    None
 }
 
 /// SIGKILLs each of `strays`: they belong to the child that started them.
@@ -423,6 +430,8 @@ pub fn quote(word: &str) -> String {
 /// do. Linux ties this to the spawning *thread*; tokio's worker threads live
 /// as long as the runtime, which is as long as any child of ours.
 pub fn die_with_parent(cmd: &mut Command) {
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
     #[cfg(target_os = "linux")]
     // SAFETY: the closure runs between fork and exec and only makes one
     // async-signal-safe system call (prctl).

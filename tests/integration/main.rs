@@ -6,7 +6,9 @@
 //! and snapshot tests beside the code instead.
 
 mod common;
+mod tools;
 
+mod action;
 mod answer;
 mod cache;
 mod ci;
@@ -25,3 +27,4 @@ mod run;
 mod sdists;
 mod truth;
 mod users;
+mod workflows;

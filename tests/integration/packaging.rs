@@ -1,235 +1,342 @@
-//! abimatrix as users get it: the wheel `pip install abimatrix` (or `uvx
-//! abimatrix`, or `pip install .`) installs, and the nightly workflow the
-//! README tells them to copy into their repository.
+//! abimatrix as users get it: the release's wheels, its sdist and its
+//! crate, and every install command the README shows.
 //!
-//! `pyproject.toml` packages the `matrix` binary the way ruff and uv ship
-//! theirs: maturin builds the crate's one binary into a `py3-none` wheel
-//! whose only files outside its metadata are `matrix` and `abimatrix` (a
-//! small program that runs the `matrix` beside it, for `uvx abimatrix`). The first test installs
-//! maturin from the package index into a fresh virtual environment, builds
-//! the wheel with it, installs the wheel into another fresh virtual
-//! environment and runs the installed `matrix`: it reports the crate's
-//! version and runs a real 1 × 1 grid that passes.
+//! The three Linux wheels are built by `.github/scripts/build-wheel.sh`
+//! for each target of the release workflow's matrix, as the workflow
+//! builds them: maturin with zig, `--compatibility manylinux2014` (glibc
+//! 2.17) or `musllinux_1_2`. auditwheel then says, from what each binary
+//! really links, which platform it runs on, and that must be the tag in
+//! the wheel's name. The x86_64 manylinux wheel is installed into fresh
+//! virtual environments of CPython 3.9 and 3.13 (pyenv's) and runs a real
+//! 1 × 1 grid on each; the musllinux binary, statically linked, runs here
+//! too. The aarch64 one is checked by auditwheel and its ELF header only
+//! (nothing here runs aarch64).
 //!
-//! A release build takes minutes on 2 cores, so maturin builds the profile
-//! `cargo test` built `matrix` in, unstripped (pyproject.toml strips release
-//! wheels), into a target directory of its own beside Cargo's (kept between
-//! runs, so only the first run compiles). Not Cargo's own: even a build
-//! that compiles nothing re-links `target/<profile>/matrix` from
-//! `deps/`, and for that instant the binary every other test runs does not
-//! exist (tests failed with "No such file or directory" while this one
-//! ran). The test checks that binary is untouched.
-//!
-//! The second test validates `.github/workflows/nightly-grid.yml` against
-//! GitHub's workflow schema (check-jsonschema, from the index; a broken
-//! copy must fail it), then checks what a schema cannot: every job has a
-//! time limit, runs do not overlap, the baseline is saved and the gate runs
-//! whatever failed before them, and every `matrix` option and plan field
-//! the workflow uses exists in this build.
+//! Every build (maturin, pip, `cargo install`) is `--release` as users get
+//! it, with the release profile made as cheap as a dev build through
+//! Cargo's environment (`tools::fast_release`) and a target directory kept
+//! between runs: only what changed compiles again.
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-use serde_json::Value;
+use object::Object;
 
-use crate::common::{Project, matrix, numpy, ok, program, read_json, text};
+use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
+use crate::tools::{
+    CHECKOUT, MOVING, VERSION, Wheel, build_lock, fast_release, linux_wheels, manylinux_x86_64,
+    path_with_tools, pip_install, readme_block, repo, target_dir, tool, venv, venv_of,
+};
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-const WORKFLOW: &str = ".github/workflows/nightly-grid.yml";
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh virtual environment at `dir`, made by the machine's python3
-/// (without pip of its own: `pip` below installs into it); returns its bin
-/// folder.
-fn venv(dir: &Path) -> PathBuf {
-    ok(
-        Command::new(program(&["python3"], "python3"))
-            .args(["-m", "venv", "--without-pip"])
-            .arg(dir),
-        "python3 -m venv",
-    );
-    dir.join("bin")
-}
-
-/// `pip install ARGS` into the environment of `bin`, by the machine's
-/// python3's pip (`--python`), from the package index unless ARGS say not.
-fn pip_install(bin: &Path, args: &[&OsStr]) {
-    let mut cmd = Command::new(program(&["python3"], "python3"));
-    cmd.args(["-m", "pip", "--disable-pip-version-check", "--python"])
-        .arg(bin.join("python"))
-        .args(["install", "--quiet"])
-        .args(args);
-    ok(&mut cmd, &format!("pip install {args:?}"));
-}
-
-/// Where and how Cargo built the `matrix` binary the other tests run:
-/// `<target-dir>/[<triple>/]<profile-dir>/matrix`.
-struct CargoBuild {
-    target_dir: PathBuf,
-    triple: Option<String>,
-    profile: String,
-}
-
-fn cargo_build() -> CargoBuild {
-    let exe = Path::new(env!("CARGO_BIN_EXE_matrix"));
-    let profile_dir = exe.parent().expect("profile dir");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_string(),
-        Some(name) => name.to_string(),
-        None => panic!("odd binary path {}", exe.display()),
-    };
-    let above = profile_dir.parent().expect("target dir");
-    // `cargo test --target T` builds under <target-dir>/T/.
-    let name = above.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match above.parent() {
-        Some(root) if name.matches('-').count() >= 2 && root.join("CACHEDIR.TAG").exists() => {
-            CargoBuild {
-                target_dir: root.to_path_buf(),
-                triple: Some(name.to_string()),
-                profile,
+/// Every file the binary embeds (`include_str!`/`include_bytes!` under
+/// src/), relative to the repository: what a package must ship for the
+/// binary to build.
+fn embedded_files() -> BTreeSet<String> {
+    let include = regex::Regex::new(r#"include_(?:str|bytes)!\(\s*"([^"]+)"\s*\)"#).unwrap();
+    let mut found = BTreeSet::new();
+    let mut dirs = vec![repo().join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let source = std::fs::read_to_string(&path).expect("source");
+                for c in include.captures_iter(&source) {
+                    let file = path.parent().unwrap().join(&c[1]);
+                    let file = file
+                        .canonicalize()
+                        .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), &c[1]));
+                    let rel = file.strip_prefix(repo()).expect("inside the repository");
+                    found.insert(rel.to_string_lossy().into_owned());
+                }
             }
         }
-        _ => CargoBuild {
-            target_dir: above.to_path_buf(),
-            triple: None,
-            profile,
-        },
+    }
+    assert!(
+        found.len() >= 8 && found.contains("src/sample/my_extension.c"),
+        "the sample, the probe and query scripts are embedded: {found:?}"
+    );
+    found
+}
+
+/// A package's `files` (relative to its root) hold every file the binary
+/// embeds and `also`, and none of the tests, CI files or scripts.
+fn holds_what_the_binary_embeds(package: &str, files: &BTreeSet<String>, also: &[&str]) {
+    for file in embedded_files()
+        .iter()
+        .map(String::as_str)
+        .chain(also.iter().copied())
+    {
+        assert!(files.contains(file), "{package} lacks {file}: {files:?}");
+    }
+    for f in files {
+        assert!(
+            !["tests/", ".github/", ".ci/", "scripts/"]
+                .iter()
+                .any(|dir| f.starts_with(dir)),
+            "{package} ships {f}"
+        );
     }
 }
 
-/// What changes when a file is written or replaced.
-fn identity(path: &Path) -> (u64, i64, i64, u64) {
-    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (m.ino(), m.mtime(), m.mtime_nsec(), m.len())
+/// The names in a wheel (or any zip), and its `.dist-info/METADATA`.
+fn wheel_listing(wheel: &Path) -> (Vec<String>, String) {
+    const LIST: &str = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint('\\n'.join(z.namelist()))\nprint('---')\nprint(z.read([n for n in z.namelist() if n.endswith('.dist-info/METADATA')][0]).decode())";
+    let out = ok(
+        Command::new(tool("python")).args(["-c", LIST]).arg(wheel),
+        "reading the wheel",
+    );
+    let listing = text(&out.stdout);
+    let (names, metadata) = listing.split_once("\n---\n").expect("listing");
+    (
+        names.lines().map(str::to_string).collect(),
+        metadata.to_string(),
+    )
+}
+
+/// The wheel's `matrix`, extracted to `dir`.
+fn extract_matrix(wheel: &Wheel, dir: &Path) -> PathBuf {
+    const EXTRACT: &str = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nopen(sys.argv[3], 'wb').write(z.read(sys.argv[2]))";
+    let out = dir.join(format!("matrix-{}", wheel.target));
+    ok(
+        Command::new(tool("python"))
+            .args(["-c", EXTRACT])
+            .arg(&wheel.path)
+            .arg(format!("abimatrix-{VERSION}.data/scripts/matrix"))
+            .arg(&out),
+        "extracting matrix",
+    );
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    out
 }
 
 #[test]
-fn the_wheel_installs_a_matrix_that_runs_a_grid() {
-    let start = Instant::now();
+fn release_wheels_are_tagged_for_what_they_link() {
     let tmp = tempfile::tempdir().expect("temp dir");
-
-    // maturin, from the index, in an environment of its own.
-    let tools = venv(&tmp.path().join("tools"));
-    pip_install(&tools, &["maturin>=1.9,<2".as_ref()]);
-    let installed_maturin = start.elapsed();
-
-    // The wheel, from Cargo's own build of `matrix`.
-    let build = cargo_build();
-    let exe = Path::new(env!("CARGO_BIN_EXE_matrix"));
-    let before = identity(exe);
-    let dist = tmp.path().join("dist");
-    let own_target = build.target_dir.join("packaging-test");
-    let mut cmd = Command::new(tools.join("maturin"));
-    cmd.arg("build")
-        .arg("--manifest-path")
-        .arg(repo().join("Cargo.toml"))
-        .args(["--profile", &build.profile, "--strip", "false", "--locked"])
-        .arg("--target-dir")
-        .arg(&own_target)
-        .arg("--out")
-        .arg(&dist);
-    if let Some(triple) = &build.triple {
-        cmd.args(["--target", triple]);
-    }
-    let built = ok(&mut cmd, "maturin build");
-    let maturin_log = format!("{}{}", text(&built.stdout), text(&built.stderr));
-    let wheel_built = start.elapsed();
-    assert!(
-        identity(exe) == before,
-        "maturin's build touched the `matrix` the other tests run ({})",
-        exe.display()
-    );
-
-    let wheels: Vec<PathBuf> = std::fs::read_dir(&dist)
-        .expect("maturin's --out folder")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    assert_eq!(wheels.len(), 1, "one wheel: {wheels:?}\n{maturin_log}");
-    let wheel = &wheels[0];
-    let wheel_name = wheel.file_name().unwrap().to_str().unwrap();
-    assert!(
-        wheel_name.starts_with(&format!("abimatrix-{VERSION}-py3-none-"))
-            && wheel_name.ends_with(".whl"),
-        "a binary wheel for any Python 3, named for the crate's version: {wheel_name}"
-    );
-
-    // Only `matrix` in it, besides its metadata, and the metadata is ours.
-    const LIST: &str = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint('\\n'.join(z.namelist()))\nprint('---')\nprint(z.read([n for n in z.namelist() if n.endswith('.dist-info/METADATA')][0]).decode())";
-    let listing = ok(
-        Command::new(tools.join("python"))
-            .args(["-c", LIST])
-            .arg(wheel),
-        "reading the wheel",
-    );
-    let listing = text(&listing.stdout);
-    let (names, metadata) = listing.split_once("\n---\n").expect("listing");
-    let payload: Vec<&str> = names
-        .lines()
-        .filter(|n| !n.starts_with(&format!("abimatrix-{VERSION}.dist-info/")))
-        .collect();
-    let mut payload = payload;
-    payload.sort();
+    let wheels = linux_wheels();
     assert_eq!(
-        payload,
-        [
-            format!("abimatrix-{VERSION}.data/scripts/abimatrix"),
-            format!("abimatrix-{VERSION}.data/scripts/matrix"),
-        ],
-        "the wheel installs `matrix` and the small `abimatrix` that runs it, nothing else:\n{names}"
+        wheels.len(),
+        3,
+        "x86_64 and aarch64 manylinux, x86_64 musllinux"
     );
-    for field in [
-        "Name: abimatrix".to_string(),
-        format!("Version: {VERSION}"),
-        "Requires-Python: >=3.8".to_string(),
-        "License-Expression: MIT".to_string(),
-    ] {
+    for wheel in wheels {
+        let arch = wheel.target.split('-').next().unwrap();
+        let tag = match wheel.compatibility.as_str() {
+            "manylinux2014" => format!("manylinux_2_17_{arch}"),
+            other => format!("{other}_{arch}"),
+        };
+        let name = wheel.name();
         assert!(
-            metadata.lines().any(|l| l == field),
-            "METADATA lacks `{field}`:\n{metadata}"
+            name.starts_with(&format!("abimatrix-{VERSION}-py3-none-"))
+                && name.ends_with(".whl")
+                && name.contains(&tag),
+            "a binary wheel for any Python 3, tagged {tag}: {name}"
         );
-    }
 
-    // Installed into a fresh environment, as pip installs it from PyPI.
-    let env_dir = tmp.path().join("users-env");
-    let users = venv(&env_dir);
-    pip_install(
-        &users,
+        // auditwheel, run here on its own: the tag it computes from the
+        // binary's versioned symbols is the wheel's, and it needs no
+        // library beyond the C library's.
+        let audit = ok(
+            Command::new(tool("auditwheel"))
+                .args(["show", "--json"])
+                .arg(&wheel.path),
+            "auditwheel show",
+        );
+        let audit: serde_json::Value =
+            serde_json::from_slice(&audit.stdout).expect("auditwheel's JSON");
+        assert_eq!(audit["overall_tag"], tag.as_str(), "{name}: {audit:#}");
+        assert_eq!(
+            audit["external_libs"],
+            serde_json::json!({}),
+            "{name}: {audit:#}"
+        );
+
+        // Only `matrix` and the small `abimatrix` in it, besides metadata
+        // that is ours.
+        let (names, metadata) = wheel_listing(&wheel.path);
+        let mut payload: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with(&format!("abimatrix-{VERSION}.dist-info/")))
+            .collect();
+        payload.sort();
+        assert_eq!(
+            payload,
+            [
+                format!("abimatrix-{VERSION}.data/scripts/abimatrix"),
+                format!("abimatrix-{VERSION}.data/scripts/matrix"),
+            ],
+            "{name} installs `matrix` and the small `abimatrix` that runs it, nothing else"
+        );
+        for field in [
+            "Name: abimatrix".to_string(),
+            format!("Version: {VERSION}"),
+            "Requires-Python: >=3.8".to_string(),
+            "License-Expression: MIT".to_string(),
+        ] {
+            assert!(
+                metadata.lines().any(|l| l == field),
+                "{name}: METADATA lacks `{field}`:\n{metadata}"
+            );
+        }
+
+        // The binary is for the wheel's architecture; the musl one is
+        // static (no program interpreter), so it runs on this glibc
+        // machine as on Alpine.
+        let binary = extract_matrix(wheel, tmp.path());
+        let bytes = std::fs::read(&binary).unwrap();
+        let elf = object::File::parse(&*bytes).expect("an ELF file");
+        let expected = match arch {
+            "x86_64" => object::Architecture::X86_64,
+            "aarch64" => object::Architecture::Aarch64,
+            other => panic!("unexpected architecture {other}"),
+        };
+        assert_eq!(elf.architecture(), expected, "{name}");
+        let interp = elf.section_by_name(".interp").is_some();
+        assert_eq!(
+            interp,
+            wheel.target.ends_with("-gnu"),
+            "{name}: .interp section"
+        );
+        if arch == "x86_64" {
+            let version = ok(Command::new(&binary).arg("--version"), "matrix --version");
+            assert_eq!(
+                text(&version.stdout),
+                format!("matrix {VERSION}\n"),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// The x86_64 manylinux wheel installs into a fresh environment of
+/// CPython 3.9 and of 3.13, and each installed `matrix` runs a real 1 × 1
+/// grid with that Python, from a project folder, as a user would.
+#[test]
+fn the_manylinux_wheel_runs_a_grid_on_python_3_9_and_3_13() {
+    let wheel = manylinux_x86_64();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // NumPy 2.0 has no wheel for 3.13, 2.1 none for 3.9.
+    for (minor, series) in [("3.9", "2.0.*"), ("3.13", "2.1.*")] {
+        let python = pyenv_python(minor);
+        let bin = venv_of(&python, &tmp.path().join(format!("py{minor}")));
+        pip_install(&bin, &["--no-index".as_ref(), wheel.path.as_os_str()]);
+        let installed = bin.join("matrix");
+        let version = ok(
+            Command::new(&installed).arg("--version"),
+            "matrix --version",
+        );
+        assert_eq!(text(&version.stdout), format!("matrix {VERSION}\n"));
+        // The package's name as a command (what `uvx abimatrix` runs) is
+        // the same program.
+        let by_name = ok(
+            Command::new(bin.join("abimatrix")).arg("--version"),
+            "abimatrix --version",
+        );
+        assert_eq!(text(&by_name.stdout), format!("matrix {VERSION}\n"));
+
+        let p = Project::new();
+        p.write(
+            "matrix.toml",
+            &format!(
+                "[python]\nversions = [\"{}\"]\n{}",
+                python.display(),
+                numpy(&[series], &[series])
+            ),
+        );
+        let run = Command::new(&installed)
+            .args(["run", "--color", "never", "--json", "results.json"])
+            .current_dir(p.dir.path())
+            .output()
+            .expect("run the installed matrix");
+        let dump = format!(
+            "{}\n--- stdout\n{}\n--- stderr\n{}",
+            run.status,
+            text(&run.stdout),
+            text(&run.stderr)
+        );
+        assert_eq!(run.status.code(), Some(0), "{dump}");
+        let results = read_json(&p.path("results.json"));
+        assert_eq!(results["abimatrix_version"], VERSION, "{dump}");
+        assert_eq!(results["complete"], true, "{dump}");
+        let interpreter = results["grids"][0]["interpreter"]["version"]
+            .as_str()
+            .unwrap_or("");
+        assert!(interpreter.starts_with(&format!("{minor}.")), "{dump}");
+        let cells = results["cells"].as_array().expect("cells");
+        assert_eq!(cells.len(), 1, "a 1 × 1 grid: {dump}");
+        assert_eq!(cells[0]["outcome"], "pass", "{dump}");
+        assert_eq!(cells[0]["met"], true, "{dump}");
+    }
+}
+
+/// `maturin sdist`, as the release builds it: it holds the sources and
+/// every file they embed, none of the tests or CI files, and pip builds and
+/// installs it with Rust (maturin from the index, as its pyproject.toml
+/// asks); the installed `matrix` runs the built-in sample's grid, which
+/// only works when the sample's sources were in the sdist.
+#[test]
+fn the_sdist_builds_with_rust_and_installs() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dist = tmp.path().join("dist");
+    ok(
+        Command::new(tool("maturin"))
+            .args(["sdist", "--out"])
+            .arg(&dist)
+            .current_dir(repo()),
+        "maturin sdist",
+    );
+    let sdist = dist.join(format!("abimatrix-{VERSION}.tar.gz"));
+    assert!(sdist.is_file(), "{}", sdist.display());
+    const LIST: &str =
+        "import sys, tarfile\nprint('\\n'.join(tarfile.open(sys.argv[1]).getnames()))";
+    let listing = ok(
+        Command::new(tool("python")).args(["-c", LIST]).arg(&sdist),
+        "listing the sdist",
+    );
+    let prefix = format!("abimatrix-{VERSION}/");
+    let names: BTreeSet<String> = text(&listing.stdout)
+        .lines()
+        .filter_map(|n| n.strip_prefix(&prefix).map(str::to_string))
+        .collect();
+    holds_what_the_binary_embeds(
+        "the sdist",
+        &names,
         &[
-            "--no-index".as_ref(),
-            "--no-deps".as_ref(),
-            wheel.as_os_str(),
+            "Cargo.toml",
+            "Cargo.lock",
+            "pyproject.toml",
+            "README.md",
+            "LICENSE",
+            "PKG-INFO",
         ],
     );
-    let installed = users.join("matrix");
-    let meta = std::fs::symlink_metadata(&installed)
-        .unwrap_or_else(|e| panic!("pip installed no {}: {e}", installed.display()));
-    assert!(
-        meta.is_file() && meta.permissions().mode() & 0o111 != 0,
-        "{} is an executable file of its own: {meta:?}",
-        installed.display()
-    );
 
+    let bin = venv(&tmp.path().join("env"));
+    let mut pip = Command::new(bin.join("python"));
+    pip.args([
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+        "install",
+        "--quiet",
+    ])
+    .arg(&sdist);
+    fast_release(&mut pip, MOVING);
+    {
+        let _turn = build_lock(MOVING);
+        ok(&mut pip, "pip install the sdist");
+    }
+    let installed = bin.join("matrix");
     let version = ok(
         Command::new(&installed).arg("--version"),
         "matrix --version",
     );
     assert_eq!(text(&version.stdout), format!("matrix {VERSION}\n"));
-    // The package's name as a command (what `uvx abimatrix` runs) is the
-    // same program.
-    let by_name = ok(
-        Command::new(users.join("abimatrix")).arg("--version"),
-        "abimatrix --version",
-    );
-    assert_eq!(text(&by_name.stdout), format!("matrix {VERSION}\n"));
 
-    // A real grid, by the installed binary, in a project folder.
     let p = Project::new();
     p.write("matrix.toml", &numpy(&["2.0.*"], &["2.0.*"]));
     let run = Command::new(&installed)
@@ -237,284 +344,228 @@ fn the_wheel_installs_a_matrix_that_runs_a_grid() {
         .current_dir(p.dir.path())
         .output()
         .expect("run the installed matrix");
-    let dump = format!(
-        "{}\n--- stdout\n{}\n--- stderr\n{}",
-        run.status,
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
         text(&run.stdout),
         text(&run.stderr)
     );
-    assert_eq!(run.status.code(), Some(0), "{dump}");
     let results = read_json(&p.path("results.json"));
-    assert_eq!(results["abimatrix_version"], VERSION, "{dump}");
-    assert_eq!(results["complete"], true, "{dump}");
-    let cells = results["cells"].as_array().expect("cells");
-    assert_eq!(cells.len(), 1, "a 1 × 1 grid: {dump}");
-    assert_eq!(cells[0]["build"], cells[0]["runtime"], "{dump}");
-    assert!(
-        cells[0]["build"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("2.0.")),
-        "{dump}"
-    );
-    assert_eq!(cells[0]["outcome"], "pass", "{dump}");
-    assert_eq!(cells[0]["met"], true, "{dump}");
-
-    eprintln!(
-        "packaging: maturin installed in {:.1?}, wheel built in {:.1?}, all in {:.1?}",
-        installed_maturin,
-        wheel_built - installed_maturin,
-        start.elapsed()
-    );
+    assert_eq!(results["cells"][0]["outcome"], "pass", "{results}");
 }
 
-/// The workflow as JSON, read by ruamel.yaml (YAML 1.2, so `on:` stays a
-/// key) from the environment of `bin`.
-fn yaml_as_json(bin: &Path, path: &Path) -> Value {
-    const LOAD: &str = "import json, sys\nfrom ruamel.yaml import YAML\njson.dump(YAML(typ='safe', pure=True).load(open(sys.argv[1])), sys.stdout)";
-    let out = ok(
-        Command::new(bin.join("python"))
-            .args(["-c", LOAD])
-            .arg(path),
-        "reading the workflow",
-    );
-    serde_json::from_slice(&out.stdout).expect("the workflow as JSON")
-}
-
-/// Every string in `v`.
-fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
-        _ => {}
-    }
-}
-
-fn steps(job: &Value) -> &Vec<Value> {
-    job["steps"].as_array().expect("steps")
-}
-
-fn condition(step: &Value) -> &str {
-    step["if"].as_str().unwrap_or("")
-}
-
-fn uses(step: &Value, action: &str) -> bool {
-    step["uses"]
-        .as_str()
-        .is_some_and(|u| u.starts_with(&format!("{action}@")))
-}
-
+/// The crate: `cargo package` lists every file the binary embeds and none
+/// of the tests or CI files, and `cargo publish --dry-run --locked` (what
+/// the release job runs before publishing) builds it from the packaged
+/// files alone. `--allow-dirty` only because tests run on a working tree.
 #[test]
-fn the_nightly_workflow_is_valid_and_fails_when_it_should() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let tools = venv(&tmp.path().join("tools"));
-    pip_install(&tools, &["check-jsonschema".as_ref()]);
-    let path = repo().join(WORKFLOW);
+fn the_crate_packages_everything_the_binary_embeds() {
+    let list = ok(
+        Command::new(env!("CARGO"))
+            .args(["package", "--list", "--locked", "--allow-dirty"])
+            .current_dir(repo()),
+        "cargo package --list",
+    );
+    let files: BTreeSet<String> = text(&list.stdout).lines().map(str::to_string).collect();
+    holds_what_the_binary_embeds(
+        "the crate",
+        &files,
+        &["Cargo.toml", "Cargo.lock", "README.md", "LICENSE"],
+    );
+    let publish = ok(
+        Command::new(env!("CARGO"))
+            .args(["publish", "--dry-run", "--locked", "--allow-dirty"])
+            .env("CARGO_TARGET_DIR", target_dir().join("packaging-crate"))
+            .current_dir(repo()),
+        "cargo publish --dry-run --locked",
+    );
+    let log = text(&publish.stderr);
+    assert!(
+        log.contains(&format!("Verifying abimatrix v{VERSION}"))
+            && log.contains(&format!("Uploading abimatrix v{VERSION}"))
+            && log.contains("aborting upload due to dry run"),
+        "{log}"
+    );
+}
 
-    let check = |file: &Path| {
-        Command::new(tools.join("check-jsonschema"))
-            .args(["--builtin-schema", "vendor.github-workflows"])
-            .arg(file)
-            .output()
-            .expect("check-jsonschema")
-    };
-    let valid = check(&path);
+/// The macOS job has never run; the code compiles for macOS here
+/// (`cargo check`, Apple's linker is not needed for that).
+#[test]
+fn the_code_compiles_for_macos() {
+    let check = Command::new(env!("CARGO"))
+        .args([
+            "check",
+            "--locked",
+            "--bins",
+            "--target",
+            "aarch64-apple-darwin",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir().join("packaging-macos"))
+        .current_dir(repo())
+        .output()
+        .expect("cargo check");
+    let log = text(&check.stderr);
     assert!(
-        valid.status.success() && text(&valid.stdout).contains("ok -- validation done"),
-        "{WORKFLOW} is not a valid workflow:\n{}{}",
-        text(&valid.stdout),
-        text(&valid.stderr)
+        check.status.success(),
+        "abimatrix does not compile for aarch64-apple-darwin (.ci/run adds the target):\n{log}"
     );
-    // The check can fail: a job without `runs-on` is refused.
-    let source = std::fs::read_to_string(&path).expect("workflow");
-    let broken = tmp.path().join("broken.yml");
-    std::fs::write(
-        &broken,
-        source.replacen(
-            "    runs-on: ubuntu-latest\n",
-            "    runs-on-typo: ubuntu-latest\n",
-            1,
-        ),
-    )
-    .unwrap();
-    assert!(
-        !check(&broken).status.success(),
-        "check-jsonschema accepted a job without runs-on"
-    );
+    assert!(!log.contains("warning:"), "{log}");
+}
 
-    let wf = yaml_as_json(&tools, &path);
-    assert!(
-        wf["on"]["schedule"][0]["cron"].is_string(),
-        "nightly: {}",
-        wf["on"]
-    );
-    assert!(
-        wf["on"]
-            .as_object()
-            .unwrap()
-            .contains_key("workflow_dispatch"),
-        "and by hand: {}",
-        wf["on"]
-    );
-    assert!(
-        wf["concurrency"]["group"]
-            .as_str()
-            .is_some_and(|g| !g.is_empty()),
-        "a concurrency group: {}",
-        wf["concurrency"]
-    );
-
-    let jobs = wf["jobs"].as_object().expect("jobs");
-    assert_eq!(
-        jobs.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from(["plan", "build", "shard", "merge"])
-    );
-    for (name, job) in jobs {
-        assert!(
-            job["timeout-minutes"].as_u64().is_some_and(|m| m > 0),
-            "job {name} has no timeout-minutes"
-        );
-        let install = steps(job)
-            .iter()
-            .filter_map(|s| s["run"].as_str())
-            .any(|r| r.contains("pip\" install") || r.contains("pip install"));
-        assert!(install, "job {name} installs abimatrix with pip");
-    }
-
-    // The plan's JSON is the shards' job matrix; a failing shard neither
-    // cancels the others nor loses its results.
-    let shard = &wf["jobs"]["shard"];
-    assert_eq!(
-        shard["strategy"]["matrix"],
-        "${{ fromJSON(needs.plan.outputs.matrix) }}"
-    );
-    assert_eq!(shard["strategy"]["fail-fast"], false);
-    for s in steps(shard)
-        .iter()
-        .filter(|s| uses(s, "actions/upload-artifact"))
-    {
-        assert!(condition(s).contains("always()"), "shard upload: {s}");
-    }
-
-    // The merge runs whatever happened to the shards; the baseline is
-    // saved and the gate runs whatever failed before them.
-    let merge = &wf["jobs"]["merge"];
-    assert!(condition(merge).contains("always()"), "merge: {merge}");
-    let merge_steps = steps(merge);
-    let save = merge_steps
-        .iter()
-        .find(|s| uses(s, "actions/cache/save"))
-        .expect("the merge saves the baseline");
-    assert_eq!(condition(save), "always()", "baseline save: {save}");
-    let restore = merge_steps
-        .iter()
-        .find(|s| uses(s, "actions/cache/restore"))
-        .expect("the merge restores last night's baseline");
-    assert_eq!(restore["with"]["path"], save["with"]["path"]);
-    let prefix = restore["with"]["restore-keys"]
-        .as_str()
-        .expect("restore-keys")
-        .trim();
-    assert!(
-        save["with"]["key"].as_str().unwrap().starts_with(prefix),
-        "last night's baseline is found by its key prefix: {prefix}"
-    );
-    let diff = merge_steps
-        .iter()
-        .find(|s| s["run"].as_str().is_some_and(|r| r.contains("matrix diff")))
-        .expect("a diff step");
-    let diff_id = diff["id"].as_str().expect("the diff step has an id");
-    assert!(diff["run"].as_str().unwrap().contains("GITHUB_OUTPUT"));
-    let gate = merge_steps.last().unwrap();
-    assert_eq!(condition(gate), "always()", "gate: {gate}");
-    assert!(
-        gate["run"]
-            .as_str()
-            .is_some_and(|r| r.contains("matrix report grid.json --format text")),
-        "the last step is the gate: {gate}"
-    );
-    let gate_reads_diff = format!("steps.{diff_id}.outputs.status");
-    let mut gate_strings = Vec::new();
-    strings(gate, &mut gate_strings);
-    assert!(
-        gate_strings.iter().any(|s| s.contains(&gate_reads_diff)),
-        "the gate fails on a worse diff ({gate_reads_diff}): {gate}"
-    );
-
-    // Every option the workflow gives `matrix` exists in this build.
-    let command =
-        regex::Regex::new(r"(?:^|[\s(])matrix\s+(run|plan|merge|report|diff)\b([^|;&)>\n]*)")
-            .unwrap();
-    let option = regex::Regex::new(r"(?:^|\s)(--[a-z][a-z-]*|-[a-zA-Z])\b").unwrap();
-    let mut checked = 0;
-    for job in jobs.values() {
-        for script in steps(job).iter().filter_map(|s| s["run"].as_str()) {
-            let script = script.replace("\\\n", " ");
-            for c in command.captures_iter(&script) {
-                let help = ok(matrix().args([&c[1], "--help"]), "matrix --help");
-                let help = text(&help.stdout);
-                for o in option.captures_iter(&c[2]) {
-                    let flag = &o[1];
-                    let known = if flag.starts_with("--") {
-                        help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n"))
-                    } else {
-                        help.contains(&format!("{flag}, "))
-                    };
-                    assert!(
-                        known,
-                        "`matrix {} {flag}` in {WORKFLOW} is not an option of this build:\n{help}",
-                        &c[1]
-                    );
-                    checked += 1;
-                }
-            }
-        }
-    }
-    assert!(
-        checked >= 15,
-        "only {checked} options found in the workflow's scripts"
-    );
-
-    // Every `matrix.KEY` the workflow reads is in every shard of a real plan.
-    let p = Project::new();
-    p.write(
-        "matrix.toml",
-        &format!(
-            "[python]\nversions = [\"3.11\", \"3.12\"]\n{}",
-            numpy(&["1.26.*", "2.0.*"], &["1.26.*", "2.0.*"])
-        ),
-    );
-    let plan = ok(
-        matrix()
-            .args(["plan", "-c"])
-            .arg(p.path("matrix.toml"))
-            .args(["--shards", "3", "--format", "github"]),
-        "matrix plan",
-    );
-    let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
-    let include = plan["include"].as_array().expect("include");
-    assert_eq!(include.len(), 3, "{plan}");
-    let expression = regex::Regex::new(r"\$\{\{(.*?)\}\}").unwrap();
-    let key = regex::Regex::new(r"\bmatrix\.([A-Za-z_][A-Za-z0-9_-]*)").unwrap();
-    let mut all = Vec::new();
-    strings(&wf, &mut all);
-    let keys: BTreeSet<&str> = all
-        .iter()
-        .flat_map(|s| expression.captures_iter(s))
-        .flat_map(|e| {
-            key.captures_iter(e.get(1).unwrap().as_str())
-                .collect::<Vec<_>>()
-        })
-        .map(|k| k.get(1).unwrap().as_str())
+/// The README's Install section, section by section: every command of its
+/// `sh` block is run, as written, in a fresh virtual environment (for
+/// pip) or a fresh install root (for Cargo), from the checkout (`.`), and
+/// the `matrix` it installed reports this version. Two things stand in
+/// for GitHub, which cannot be reached from here: the repository's URL
+/// becomes a `file://` clone of this checkout's files (for `git+...` and
+/// `--git`), and the release's download URL becomes a `file://` URL of
+/// the same wheel built by the release's script.
+#[test]
+fn every_install_command_in_the_readme_works() {
+    let (section, block) = readme_block("Install", "sh");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
+    let section_lower = section.to_lowercase();
     assert!(
-        keys.is_superset(&BTreeSet::from(["shard", "index", "python"])),
-        "{keys:?}"
+        section_lower.contains("not on pypi") && section_lower.contains("crates.io"),
+        "the Install section says abimatrix is on neither index yet:\n{section}"
     );
-    for entry in include {
-        for k in &keys {
-            assert!(entry.get(*k).is_some(), "plan entry lacks `{k}`: {entry}");
+
+    let cargo: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo().join("Cargo.toml")).unwrap()).unwrap();
+    let url = cargo["package"]["repository"]
+        .as_str()
+        .expect("Cargo.toml's repository")
+        .to_string();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let git_program = program(&["git"], "git");
+
+    // The repository as the git URL serves it: its tracked files (and
+    // any not yet committed), in one commit. At a fixed place, with fixed
+    // dates, so that the same files make the same commit and Cargo's
+    // checkout of it (and its build) is reused by the next run.
+    let git_repo = target_dir().join("packaging-git/abimatrix");
+    let _ = std::fs::remove_dir_all(&git_repo);
+    let files = ok(
+        Command::new(&git_program)
+            .args([
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ])
+            .current_dir(repo()),
+        "git ls-files",
+    );
+    for f in text(&files.stdout).split('\0').filter(|f| !f.is_empty()) {
+        let from = repo().join(f);
+        if !from.is_file() {
+            continue; // deleted, not yet committed
         }
-        assert!(entry["python"].is_array(), "{entry}");
+        let to = git_repo.join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
     }
+    let git = |args: &[&str]| {
+        ok(
+            Command::new(&git_program)
+                .args([
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@t",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "2025-01-01T00:00:00Z")
+                .env("GIT_COMMITTER_DATE", "2025-01-01T00:00:00Z")
+                .current_dir(&git_repo),
+            &format!("git {args:?}"),
+        )
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "abimatrix"]);
+    let git_url = format!("file://{}", git_repo.display());
+
+    let wheel = manylinux_x86_64();
+    let release_url = format!("{url}/releases/download/v{VERSION}/{}", wheel.name());
+    let wheel_url = format!("file://{}", wheel.path.display());
+
+    let mut kinds = BTreeSet::new();
+    for (i, command) in commands.iter().enumerate() {
+        let kind = if command.starts_with("pip install ") {
+            "pip"
+        } else if command.starts_with("cargo install ") {
+            "cargo"
+        } else {
+            panic!("the README's Install block has a command this test cannot run: {command}")
+        };
+        let source = if command.contains(&release_url) {
+            "release wheel"
+        } else if command.contains(&format!("git+{url}"))
+            || command.contains(&format!("--git {url}"))
+        {
+            "git"
+        } else if command.ends_with(" .") {
+            "checkout"
+        } else {
+            panic!(
+                "`{command}`: installs from neither the checkout (.), the git URL ({url}) nor the release wheel ({release_url})"
+            )
+        };
+        kinds.insert(format!("{kind} from the {source}"));
+        let runnable = command
+            .replace(&release_url, &wheel_url)
+            .replace(&format!("git+{url}"), &format!("git+{git_url}"))
+            .replace(&format!("--git {url}"), &format!("--git {git_url}"));
+        let place = tmp.path().join(format!("install-{i}"));
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &runnable]).current_dir(repo());
+        let bin = if kind == "pip" {
+            let bin = venv(&place);
+            cmd.env("PATH", path_with_tools(&[&bin]))
+                .env("VIRTUAL_ENV", &place)
+                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+            bin
+        } else {
+            cmd.env("CARGO_INSTALL_ROOT", &place);
+            place.join("bin")
+        };
+        // Builds from a new folder each time (pip's clone) do not share a
+        // target directory with those from the checkout: each would
+        // rebuild what the other built.
+        let dir = if source == "git" { MOVING } else { CHECKOUT };
+        fast_release(&mut cmd, dir);
+        {
+            let _turn = build_lock(dir);
+            ok(&mut cmd, &format!("README: {command} (run as: {runnable})"));
+        }
+        let version = ok(
+            Command::new(bin.join("matrix")).arg("--version"),
+            &format!("matrix --version after `{command}`"),
+        );
+        assert_eq!(
+            text(&version.stdout),
+            format!("matrix {VERSION}\n"),
+            "{command}"
+        );
+    }
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "pip from the checkout".to_string(),
+            "cargo from the checkout".to_string(),
+            "pip from the git".to_string(),
+            "cargo from the git".to_string(),
+            "pip from the release wheel".to_string(),
+        ]),
+        "the README shows each way to install that works before a release"
+    );
 }

@@ -1,0 +1,247 @@
+//! What the packaging, workflow and action tests share: the pinned tools
+//! `.ci/run` installs (maturin, zig, auditwheel, check-jsonschema,
+//! actionlint, zizmor, shellcheck), fresh virtual environments, YAML read
+//! as JSON, builds that reuse one another, and the three Linux release
+//! wheels, built once per test run by the release workflow's own script.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::common::{ok, program, text};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The repository (this checkout).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Cargo's target directory of this test build (`target/`, or wherever
+/// CARGO_TARGET_DIR put it): `<target-dir>/[<triple>/]<profile>/matrix`.
+pub fn target_dir() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_matrix"));
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    // `cargo test --target T` builds under <target-dir>/T/.
+    match dir.parent() {
+        Some(up) if !dir.join("CACHEDIR.TAG").exists() && up.join("CACHEDIR.TAG").exists() => {
+            up.to_path_buf()
+        }
+        _ => dir.to_path_buf(),
+    }
+}
+
+/// The folder `.ci/run` installs the tools of `.ci/tools.txt` into.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("ABIMATRIX_TEST_TOOLS")
+        .map(PathBuf::from)
+        .map(|d| if d.is_relative() { repo().join(d) } else { d })
+        .unwrap_or_else(|| repo().join("target/ci-tools"))
+}
+
+/// A tool from `.ci/tools.txt`, or the test fails naming it.
+pub fn tool(name: &str) -> PathBuf {
+    let path = tools_dir().join("bin").join(name);
+    assert!(
+        path.is_file(),
+        "this test needs {name} in {}: `.ci/run` installs the tools pinned in .ci/tools.txt there \
+         (python3 -m venv {0} && {0}/bin/pip install -r .ci/tools.txt)",
+        tools_dir().display()
+    );
+    path
+}
+
+/// PATH with the tools' folder first (maturin finds zig there, actionlint
+/// finds shellcheck), and `first` before it.
+pub fn path_with_tools(first: &[&Path]) -> std::ffi::OsString {
+    tool("python");
+    let old = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = first
+        .iter()
+        .map(|p| p.to_path_buf())
+        .chain([tools_dir().join("bin")])
+        .chain(std::env::split_paths(&old));
+    std::env::join_paths(dirs).expect("PATH")
+}
+
+/// The target directory (under Cargo's) of release builds from this
+/// checkout's folder: `pip install .`, `cargo install --path .`, the
+/// action's build from source.
+pub const CHECKOUT: &str = "packaging-release";
+/// The target directory of release builds from a folder that is new each
+/// time: the sdist's, a git clone's.
+pub const MOVING: &str = "packaging-moving";
+
+/// Held while a build runs in the target directory `name`: Cargo locks its
+/// target directory, but maturin then moves the binary out of it (into
+/// `<target>/maturin/`), so a second build there at that moment finds no
+/// binary, or `cargo install` nothing to copy. The tests of this binary
+/// run side by side; their builds in one target directory take turns.
+pub fn build_lock(name: &str) -> std::sync::MutexGuard<'static, ()> {
+    static CHECKOUT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static MOVING_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let lock = match name {
+        CHECKOUT => &CHECKOUT_LOCK,
+        MOVING => &MOVING_LOCK,
+        other => panic!("no lock for the target directory {other}"),
+    };
+    // A test that failed while building leaves the directory usable.
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Cargo's release profile made as cheap to build as a dev build, for
+/// every build a test starts through maturin, pip or `cargo install` (all
+/// of which build `--release`): the commands run as users type them, and
+/// only how hard the compiler optimises differs. The target directory is
+/// kept between runs, so only what changed compiles again.
+pub fn fast_release<'a>(cmd: &'a mut Command, target_dir_name: &str) -> &'a mut Command {
+    cmd.env("CARGO_TARGET_DIR", target_dir().join(target_dir_name))
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
+}
+
+/// A fresh virtual environment at `dir`, made by `python` (with pip of its
+/// own, as `python -m venv` makes it); returns its bin folder.
+pub fn venv_of(python: &Path, dir: &Path) -> PathBuf {
+    ok(
+        Command::new(python).args(["-m", "venv"]).arg(dir),
+        &format!("{} -m venv", python.display()),
+    );
+    dir.join("bin")
+}
+
+/// A fresh virtual environment of the machine's python3.
+pub fn venv(dir: &Path) -> PathBuf {
+    venv_of(&program(&["python3"], "python3"), dir)
+}
+
+/// `pip install --quiet ARGS` by the pip of the environment of `bin`.
+pub fn pip_install(bin: &Path, args: &[&OsStr]) {
+    let mut cmd = Command::new(bin.join("python"));
+    cmd.args([
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+        "install",
+        "--quiet",
+    ])
+    .args(args);
+    ok(&mut cmd, &format!("pip install {args:?}"));
+}
+
+/// A YAML file as JSON, read by ruamel.yaml (YAML 1.2, so `on:` stays a
+/// key; check-jsonschema brings it into the tools' environment).
+pub fn yaml_as_json(path: &Path) -> Value {
+    const LOAD: &str = "import json, sys\nfrom ruamel.yaml import YAML\njson.dump(YAML(typ='safe', pure=True).load(open(sys.argv[1])), sys.stdout)";
+    let out = ok(
+        Command::new(tool("python")).args(["-c", LOAD]).arg(path),
+        &format!("reading {}", path.display()),
+    );
+    serde_json::from_slice(&out.stdout).expect("YAML as JSON")
+}
+
+/// Every string in `v`.
+pub fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// A release wheel built by `.github/scripts/build-wheel.sh`.
+pub struct Wheel {
+    pub target: String,
+    pub compatibility: String,
+    pub path: PathBuf,
+}
+
+impl Wheel {
+    pub fn name(&self) -> &str {
+        self.path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    }
+}
+
+/// The Linux wheels `.github/workflows/release.yml` builds, one per entry
+/// of its `linux` job's matrix, built by the script that job runs (with
+/// the same arguments), into `target/packaging-wheels/`. Built once per
+/// test run, by the first test that asks.
+pub fn linux_wheels() -> &'static [Wheel] {
+    static WHEELS: OnceLock<Vec<Wheel>> = OnceLock::new();
+    WHEELS.get_or_init(build_linux_wheels)
+}
+
+fn build_linux_wheels() -> Vec<Wheel> {
+    let wf = yaml_as_json(&repo().join(".github/workflows/release.yml"));
+    let include = wf["jobs"]["linux"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("release.yml's linux job has a matrix of targets")
+        .clone();
+    let out = target_dir().join("packaging-wheels");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut wheels = Vec::new();
+    for entry in include {
+        let target = entry["target"].as_str().expect("target").to_string();
+        let compatibility = entry["compatibility"]
+            .as_str()
+            .expect("compatibility")
+            .to_string();
+        let dir = out.join(&target);
+        let mut cmd = Command::new(repo().join(".github/scripts/build-wheel.sh"));
+        cmd.args([&target, &compatibility])
+            .arg(&dir)
+            .env("PATH", path_with_tools(&[]));
+        // One target dir for the three targets: their dependencies are
+        // built once per target and kept.
+        fast_release(&mut cmd, "packaging-zig");
+        let built = ok(
+            &mut cmd,
+            &format!("build-wheel.sh {target} {compatibility}"),
+        );
+        let log = format!("{}{}", text(&built.stdout), text(&built.stderr));
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("the wheel's folder")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(files.len(), 1, "one wheel for {target}: {files:?}\n{log}");
+        wheels.push(Wheel {
+            target,
+            compatibility,
+            path: files[0].clone(),
+        });
+    }
+    wheels
+}
+
+/// The manylinux x86_64 wheel (the one this machine runs).
+pub fn manylinux_x86_64() -> &'static Wheel {
+    linux_wheels()
+        .iter()
+        .find(|w| w.target == "x86_64-unknown-linux-gnu")
+        .expect("release.yml builds a wheel for x86_64-unknown-linux-gnu")
+}
+
+/// The first ```LANG block of the README's section TITLE (a `## ` heading),
+/// and the whole section.
+pub fn readme_block(title: &str, lang: &str) -> (String, String) {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = readme
+        .split(&format!("\n## {title}\n"))
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_else(|| panic!("README.md has no section {title}"))
+        .to_string();
+    let block = section
+        .split(&format!("```{lang}\n"))
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .unwrap_or_else(|| panic!("README.md's section {title} has no {lang} block"))
+        .to_string();
+    (section, block)
+}
