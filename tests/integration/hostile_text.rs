@@ -163,8 +163,8 @@ fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
         .find_map(|n| n.attribute("message"))
         .expect("the failing cell");
     assert!(
-        message.ends_with(
-            ": ValueError: boom ##[error]pwned \u{FFFD}[2J\n::error file=evil.c,line=1::pwned"
+        message.contains(
+            ": ValueError: boom ##[error]pwned \u{FFFD}[2J\n::error file=evil.c,line=1::pwned — ext/probe.py, line 4: "
         ),
         "{message:?}"
     );
@@ -191,7 +191,7 @@ fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
     let out = text(&explained.stdout);
     assert_eq!(commands_from_children(&out), Vec::<&str>::new(), "{out}");
     for part in [
-        "message:     ValueError: boom ##\\x5berror]pwned \\x1b[2J\n\\x3a:error file=evil.c,line=1::pwned\n",
+        "message:     ValueError: boom ##\\x5berror]pwned \\x1b[2J\n\\x3a:error file=evil.c,line=1::pwned — ext/probe.py, line 4: ",
         "\nstdout:\nout \\x1b]0;title\\x07\n\\x3a:set-output name=x::y\n",
         "\nstderr:\n\\x3a:add-mask::secret\n  \\x3a:stop-commands::tok\n",
     ] {
