@@ -413,6 +413,35 @@ pub fn kill(strays: &[Stray]) {
     }
 }
 
+/// `paths` as one `:`-separated list for the variable `variable` (`PATH`,
+/// `PYTHONPATH`): refused, naming the folder, when one holds the ':' that
+/// separates the entries (the child would split it there; joining them
+/// anyway once made every cell fail with an `IndexError`).
+pub fn search_list(
+    variable: &'static str,
+    paths: &[PathBuf],
+) -> Result<std::ffi::OsString, Unjoinable> {
+    std::env::join_paths(paths).map_err(|_| Unjoinable {
+        variable,
+        path: paths
+            .iter()
+            .find(|p| p.as_os_str().as_encoded_bytes().contains(&b':'))
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+/// A folder that cannot go on a `:`-separated search path.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{} cannot go on {variable}: its name holds ':', which separates {variable}'s entries; give --cache-dir (or --artifacts, TMPDIR) a folder without ':'",
+    path.display()
+)]
+pub struct Unjoinable {
+    pub variable: &'static str,
+    pub path: PathBuf,
+}
+
 /// A word of a command line, quoted for a POSIX shell where it needs it.
 pub fn quote(word: &str) -> String {
     shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())

@@ -263,15 +263,7 @@ impl Inputs {
             ignore_requires: args.ignore_requires,
             python: python_requests(&args.python)?,
             select: args.select.clone(),
-            artifacts: args
-                .artifacts
-                .as_deref()
-                .map(std::path::absolute)
-                .transpose()
-                .map_err(|e| {
-                    error(format_args!("--artifacts: {e}"));
-                    Exit::Usage
-                })?,
+            artifacts: args.artifacts.as_deref().map(crate::cache::resolved),
             build_only: args.build_only,
         };
         Ok(Inputs {

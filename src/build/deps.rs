@@ -174,7 +174,8 @@ pub async fn install(
         reused: false,
         wheel: None,
         package: None,
-        inputs: Vec::new(),
+        inputs: Default::default(),
+        staging: None,
     })
 }
 

@@ -9,10 +9,12 @@
 //! Every command and its output go into the build log, kept for the report:
 //! a build failure is shown, not summarized away.
 
+pub mod depfile;
 pub mod deps;
 pub mod project;
 pub mod rows;
 pub mod sources;
+pub mod toolchain;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,11 +40,27 @@ pub struct Artifact {
     pub wheel: Option<PathBuf>,
     /// The distribution installed (projects and package rows).
     pub package: Option<String>,
-    /// Every file the build read besides its own folder (a C build's
-    /// sources and headers, from the compiler's dependency files): a cached
-    /// build is reused only while each still has the content it was built
-    /// from.
-    pub inputs: Vec<PathBuf>,
+    /// What the build read (a C build's sources and headers).
+    pub inputs: Read,
+    /// A build that is not cached ([`Read::unkeyable`]) lives in its
+    /// staging folder, kept while this is held (until the run ends).
+    pub staging: Option<std::sync::Arc<tempfile::TempDir>>,
+}
+
+/// What a build read, from the compiler's dependency files: a cached build
+/// is reused only while each file still has the content it was built from
+/// and no file has appeared where the compiler would now look first.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// Every file read besides the build's own folder.
+    pub files: Vec<PathBuf>,
+    /// Where a header the compiler would read instead could appear
+    /// (`toolchain::Toolchain::absent`): nothing is there now.
+    pub absent: Vec<PathBuf>,
+    /// Why the build cannot be keyed by what it read (a dependency that is
+    /// not a regular file, `#include "/dev/stdin"`; a dependency list that
+    /// does not read back): it is not cached and is made again every run.
+    pub unkeyable: Option<String>,
 }
 
 /// Why a row produced no artifact: the most telling line for the grid's
@@ -91,6 +109,9 @@ struct Marker {
     /// The files the build read, with their hashes when it read them.
     #[serde(default)]
     inputs: Vec<Input>,
+    /// Where nothing was, and a file appearing would change the build.
+    #[serde(default)]
+    absent: Vec<PathBuf>,
 }
 
 /// A file a build read, and its content's hash then; with the stat that
@@ -109,10 +130,18 @@ struct Input {
 }
 
 impl Input {
-    /// `path` as it is now: its hash and stat.
+    /// `path` as it is now: its hash and stat; an error for anything but a
+    /// regular file (its content cannot be proven later).
     fn of(path: &Path) -> std::io::Result<Input> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(path)?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is {}",
+                path.display(),
+                crate::userfile::kind(meta.file_type())
+            )));
+        }
         Ok(Input {
             path: path.to_path_buf(),
             sha256: manifest::hash_file(path)?,
@@ -130,6 +159,15 @@ impl Input {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(&self.path)
             .map_err(|e| format!("{} is gone ({e})", self.path.display()))?;
+        // Never read a FIFO or a device that took a source's place: it
+        // could block for ever or never end.
+        if !meta.is_file() {
+            return Err(format!(
+                "{} is now {}",
+                self.path.display(),
+                crate::userfile::kind(meta.file_type())
+            ));
+        }
         let ctime = manifest::ctime_ns(&meta);
         if self.ctime_ns != 0
             && meta.len() == self.size
@@ -169,6 +207,18 @@ fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
     for input in &mut marker.inputs {
         reproven |= input.check()?;
     }
+    // A header created where the compiler looks first (an earlier include
+    // folder) is what it would read now instead of the one it read.
+    if let Some(appeared) = marker
+        .absent
+        .iter()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+    {
+        return Err(format!(
+            "{} appeared since the build, where the compiler looks before the header it read",
+            appeared.display()
+        ));
+    }
     match marker.manifest.check(dir, depth) {
         Verdict::Damaged(why) => return Err(why),
         Verdict::Intact { reproven: again } => reproven |= again,
@@ -184,7 +234,12 @@ fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
         reused: true,
         wheel: marker.wheel.map(|w| dir.join(w)),
         package: marker.package,
-        inputs: marker.inputs.into_iter().map(|i| i.path).collect(),
+        inputs: Read {
+            files: marker.inputs.into_iter().map(|i| i.path).collect(),
+            absent: marker.absent,
+            unkeyable: None,
+        },
+        staging: None,
     })
 }
 
@@ -314,35 +369,53 @@ pub async fn ensure(
             }
             e
         })?;
-        if let Some(target) = target {
-            built.log = moved(&built.log, dir, target);
-            let relative = |p: &Path| {
-                p.strip_prefix(dir)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .ok()
-            };
-            let fail = |what: &str, e: std::io::Error| {
-                BuildError::new(format!("cannot record {what}: {e}"), &built.log)
-            };
-            let inputs = built
-                .inputs
-                .iter()
-                .map(|p| Input::of(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| fail("what the build read", e))?;
-            let marker = Marker {
-                module: relative(&built.module_path).unwrap_or_default(),
-                log: built.log.clone(),
-                wheel: built.wheel.as_deref().and_then(relative),
-                package: built.package.clone(),
-                manifest: Manifest::of_tree(dir, |rel| !proving(rel))
-                    .map_err(|e| fail("what the build holds", e))?,
-                inputs,
-            };
-            cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
-                BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
-            })?;
-        }
+        let Some(target) = target else {
+            return Ok(built);
+        };
+        // What the build read, proven now; a file that cannot be proven
+        // later (a FIFO, a device, gone already) makes the build one that
+        // is not cached rather than a failure.
+        let inputs = match &built.inputs.unkeyable {
+            Some(_) => None,
+            None => match built.inputs.files.iter().map(|p| Input::of(p)).collect() {
+                Ok(inputs) => Some(inputs),
+                Err(e) => {
+                    built.inputs.unkeyable = Some(format!("what it read cannot be proven: {e}"));
+                    None
+                }
+            },
+        };
+        let Some(inputs) = inputs else {
+            let why = built.inputs.unkeyable.as_deref().unwrap_or_default();
+            let _ = writeln!(
+                built.log,
+                "# not cached: {why}; it is made again on every run"
+            );
+            return Ok(built);
+        };
+        built.log = moved(&built.log, dir, target);
+        let relative = |p: &Path| {
+            p.strip_prefix(dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .ok()
+        };
+        let marker = Marker {
+            module: relative(&built.module_path).unwrap_or_default(),
+            log: built.log.clone(),
+            wheel: built.wheel.as_deref().and_then(relative),
+            package: built.package.clone(),
+            manifest: Manifest::of_tree(dir, |rel| !proving(rel)).map_err(|e| {
+                BuildError::new(
+                    format!("cannot record what the build holds: {e}"),
+                    &built.log,
+                )
+            })?,
+            inputs,
+            absent: built.inputs.absent.clone(),
+        };
+        cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
+            BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
+        })?;
         Ok(built)
     };
     let mut duration = Duration::ZERO;
@@ -354,6 +427,7 @@ pub async fn ensure(
             duration = a.duration;
             Ok(a)
         },
+        |a| a.inputs.unkeyable.is_none(),
         |what, e| BuildError::new(format!("cannot use the build cache ({what}): {e}"), ""),
     )
     .await?;
@@ -362,6 +436,7 @@ pub async fn ensure(
     if !ensured.reused {
         artifact.duration = duration;
     }
+    artifact.staging = ensured.staging.map(std::sync::Arc::new);
     Ok(artifact)
 }
 

@@ -214,10 +214,11 @@ impl ProjectBuild<'_> {
             .await?;
         }
         let wheels = work.join("wheels");
+        let path = path_with(&env).map_err(|e| BuildError::new(e.to_string(), &log))?;
         step(
             uv.build_wheel(&python, &tree, &wheels)
                 .timeout(self.limit)
-                .env("PATH", path_with(&env))
+                .env("PATH", path)
                 .env("VIRTUAL_ENV", &env),
             &mut log,
             Some("building the wheel"),
@@ -281,7 +282,8 @@ impl ProjectBuild<'_> {
             reused: false,
             wheel: Some(wheel),
             package: Some(package),
-            inputs: Vec::new(),
+            inputs: Default::default(),
+            staging: None,
         })
     }
 
@@ -360,6 +362,7 @@ impl ProjectBuild<'_> {
         let result = tree.join("..").join("build-requires.json");
         std::fs::write(&script, BUILD_REQUIRES)
             .map_err(|e| BuildError::new(format!("cannot write {}: {e}", script.display()), log))?;
+        let path = path_with(env).map_err(|e| BuildError::new(e.to_string(), log))?;
         step(
             Spec::new(python)
                 .arg(&script)
@@ -368,7 +371,7 @@ impl ProjectBuild<'_> {
                 .args(&system.backend_path)
                 .cwd(tree)
                 .timeout(self.limit)
-                .env("PATH", path_with(env))
+                .env("PATH", path)
                 .env("VIRTUAL_ENV", env),
             log,
             Some(&format!(
@@ -408,11 +411,12 @@ fn backend_error(line: &str) -> bool {
 
 /// `PATH` with the environment's bin first: backends run tools (meson,
 /// ninja, cmake, cython) installed there, as an isolated build would.
-pub(crate) fn path_with(env: &Path) -> std::ffi::OsString {
-    let bin = env.join("bin");
+pub(crate) fn path_with(env: &Path) -> Result<std::ffi::OsString, crate::process::Unjoinable> {
     let rest = std::env::var_os("PATH").unwrap_or_default();
-    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest)))
-        .unwrap_or_default()
+    let dirs: Vec<PathBuf> = std::iter::once(env.join("bin"))
+        .chain(std::env::split_paths(&rest))
+        .collect();
+    crate::process::search_list("PATH", &dirs)
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub async fn install(
         reused: false,
         wheel: None,
         package: Some(super::project::requirement_name(&row.name)),
-        inputs: Vec::new(),
+        inputs: Default::default(),
+        staging: None,
     })
 }

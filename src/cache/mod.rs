@@ -89,12 +89,41 @@ pub fn root_in(dir: Option<&Path>) -> PathBuf {
             .map(PathBuf::from)
     });
     if let Some(dir) = given {
-        return std::path::absolute(&dir).unwrap_or(dir).join(LAYOUT);
+        return resolved(&dir).join(LAYOUT);
     }
     dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("abimatrix")
         .join(LAYOUT)
+}
+
+/// `path` made absolute with its `.` and `..` resolved, as the programs
+/// that later receive paths under it will see them: Python reports
+/// `numpy.get_include()` without `..`, so an entry made under
+/// `--cache-dir ../cache` did not recognise its own folder in it (every
+/// build then looked for NumPy's headers in the staging folder it had
+/// left). The part that exists is resolved by the file system (symbolic
+/// links included), the rest is appended as given.
+pub fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => {
+                out.push(other);
+                // A link is followed before a later `..` climbs out of it.
+                if let Ok(real) = out.canonicalize() {
+                    out = real;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The default root.
@@ -145,21 +174,28 @@ pub enum Place<'a> {
 }
 
 /// A value from [`ensure`], and whether it came from the cache.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Ensured<T> {
     pub value: T,
     pub reused: bool,
+    /// A made entry that `publish` refused stays in its staging folder,
+    /// kept (for this run only) while this is held; `None` otherwise.
+    pub staging: Option<tempfile::TempDir>,
 }
 
 /// The one way entries are made: reuse the entry at `place` when `verify`
 /// accepts it; otherwise `make` it in a staging directory beside its place
 /// (`make` writes everything the entry holds, its marker included), publish
-/// it by renaming, and verify it again where it landed. `io` turns a
-/// failure of ours (creating the staging directory, renaming) into `E`.
+/// it by renaming, and verify it again where it landed. A made value that
+/// `publishable` refuses (a build that cannot be keyed by what it read) is
+/// not published: it is used from its staging folder, which [`Ensured`]
+/// holds, and the next run makes it again. `io` turns a failure of ours
+/// (creating the staging directory, renaming) into `E`.
 pub async fn ensure<T, E>(
     place: Place<'_>,
     verify: impl Fn(&Path) -> Option<T>,
     make: impl AsyncFnOnce(&Path) -> Result<T, E>,
+    publishable: impl Fn(&T) -> bool,
     io: impl Fn(String, std::io::Error) -> E,
 ) -> Result<Ensured<T>, E> {
     let target = match place {
@@ -167,6 +203,7 @@ pub async fn ensure<T, E>(
             return make(dir).await.map(|value| Ensured {
                 value,
                 reused: false,
+                staging: None,
             });
         }
         Place::Cached(target) => target,
@@ -175,6 +212,7 @@ pub async fn ensure<T, E>(
         return Ok(Ensured {
             value,
             reused: true,
+            staging: None,
         });
     }
     let parent = target.parent().unwrap_or(Path::new("."));
@@ -184,13 +222,21 @@ pub async fn ensure<T, E>(
         .tempdir_in(parent)
         .map_err(|e| io(format!("staging in {}", parent.display()), e))?;
     let staging = holder.path().join("entry");
-    make(&staging).await?;
+    let made = make(&staging).await?;
+    if !publishable(&made) {
+        return Ok(Ensured {
+            value: made,
+            reused: false,
+            staging: Some(holder),
+        });
+    }
     publish(&staging, target, |d| verify(d).is_some())
         .map_err(|e| io(format!("publishing {}", target.display()), e))?;
     match verify(target) {
         Some(value) => Ok(Ensured {
             value,
             reused: false,
+            staging: None,
         }),
         None => Err(io(
             format!("checking {}", target.display()),
@@ -344,17 +390,17 @@ mod tests {
             std::fs::write(p.join("v"), "made").map_err(|e| e.to_string())?;
             Ok("made".to_string())
         };
-        let first = ensure(Place::Cached(&target), verify, make, io)
+        let first = ensure(Place::Cached(&target), verify, make, |_| true, io)
             .await
             .unwrap();
         assert_eq!((first.value.as_str(), first.reused), ("made", false));
         let never = async |_: &Path| -> Result<String, String> { Err("must not make".into()) };
-        let second = ensure(Place::Cached(&target), verify, never, io)
+        let second = ensure(Place::Cached(&target), verify, never, |_| true, io)
             .await
             .unwrap();
         assert!(second.reused);
         std::fs::remove_file(target.join("v")).unwrap();
-        let third = ensure(Place::Cached(&target), verify, make, io)
+        let third = ensure(Place::Cached(&target), verify, make, |_| true, io)
             .await
             .unwrap();
         assert!(!third.reused, "a damaged entry is made again");

@@ -31,7 +31,12 @@ pub async fn run(
         return could_not_start(command.to_string(), &"empty test command");
     };
     // The environment's own bin/ first, as `activate` puts it.
-    let path = crate::build::project::path_with(&env.dir);
+    let joined = crate::build::project::path_with(&env.dir)
+        .and_then(|path| search_path(artifacts).map(|python_path| (path, python_path)));
+    let (path, python_path) = match joined {
+        Ok(both) => both,
+        Err(e) => return could_not_start(command.to_string(), &e),
+    };
     let mut spec = Spec::new(program).env_clear().args(args);
     for (key, value) in child_env() {
         spec = spec.env(key, value);
@@ -39,7 +44,7 @@ pub async fn run(
     let spec = spec
         .env("PATH", path)
         .env("VIRTUAL_ENV", &env.dir)
-        .env("PYTHONPATH", search_path(artifacts))
+        .env("PYTHONPATH", &python_path)
         .env("PYTHONNOUSERSITE", "1")
         .env("PYTHONFAULTHANDLER", "1")
         .env("ABIMATRIX_CELL_DIR", cell_dir)
@@ -49,7 +54,7 @@ pub async fn run(
         "cd {} && PATH={}/bin:$PATH PYTHONPATH={} {command}",
         crate::process::quote(&cwd.to_string_lossy()),
         env.dir.display(),
-        search_path(artifacts).to_string_lossy()
+        python_path.to_string_lossy()
     );
     let finished = match spec.run().await {
         Ok(f) => f,

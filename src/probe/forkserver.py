@@ -70,7 +70,7 @@ def start(request, wake_fds):
         import faulthandler
 
         faulthandler.enable(all_threads=True)
-        driver.probe(request["artifact"], request["module"], request["probe"], request["result"])
+        driver.probe(request["artifacts"], request["module"], request["probe"], request["result"])
     except BaseException:
         import traceback
 

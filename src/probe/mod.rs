@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::environment::NumpyEnv;
 use crate::outcome::Outcome;
-use crate::process::{Captured, Exit, Holding, Spec};
+use crate::process::{Captured, Exit, Holding, Spec, Unjoinable};
 
 pub use forkserver::ForkServer;
 use report::ProbeReport;
@@ -112,10 +112,11 @@ pub fn child_env() -> Vec<(String, OsString)> {
         .collect()
 }
 
-/// The row's artifact and the cell's dependencies, as one `os.pathsep`
-/// list (the probe's first argument, and a test command's PYTHONPATH).
-pub fn search_path(artifacts: &[PathBuf]) -> std::ffi::OsString {
-    std::env::join_paths(artifacts).unwrap_or_default()
+/// The row's artifact and the cell's dependencies as one `PYTHONPATH` (a
+/// test command's). The probe gets each folder as an argument of its own
+/// and never needs this.
+pub fn search_path(artifacts: &[PathBuf]) -> Result<OsString, Unjoinable> {
+    crate::process::search_list("PYTHONPATH", artifacts)
 }
 
 fn process_spec(
@@ -129,10 +130,10 @@ fn process_spec(
         .env_clear()
         .args(["-I", "-X", "faulthandler"])
         .arg(&files.driver)
-        .arg(search_path(artifacts))
         .arg(module)
         .arg(&files.code)
         .arg(work_dir.join("result.json"))
+        .args(artifacts)
         .cwd(work_dir);
     for (key, value) in child_env() {
         spec = spec.env(key, value);
@@ -193,9 +194,8 @@ pub async fn run_forked(
     let command = process_spec(files, module, artifacts, env, work_dir).display();
     let (stdout, stderr) = (work_dir.join("stdout.txt"), work_dir.join("stderr.txt"));
     let start = Instant::now();
-    let path = search_path(artifacts);
     let request = forkserver::Request {
-        artifact: Path::new(&path),
+        artifacts,
         module,
         cwd: work_dir,
         stdout: &stdout,

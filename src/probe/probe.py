@@ -7,10 +7,11 @@
 # the child dies (a signal), there is no result file, and abimatrix reads
 # the exit status instead.
 #
-# argv: artifact_dirs modules probe_file result_file. artifact_dirs is the
-# row's artifact, then (os.pathsep-separated) the cell's dependencies; the
-# modules, a comma-separated list imported in order, must come from the
-# first; `module` is bound to the first module.
+# argv: modules probe_file result_file artifact_dir... The artifact dirs are
+# the row's artifact, then the cell's dependencies, one argument each (never
+# joined with os.pathsep: a folder may have ':' in its name); the modules, a
+# comma-separated list imported in order, must come from the first;
+# `module` is bound to the first module.
 #
 # The fork server (forkserver.py) loads this file and calls probe() in each
 # forked child, so both isolation modes run exactly the same code.
@@ -59,6 +60,7 @@ def assertion_detail(error, code):
 
 
 def probe(artifact_dirs, modules, probe_file, result_file):
+    """artifact_dirs: a list of folders, the row's artifact first."""
     """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise)."""
     result = {"status": "error", "stage": "import-numpy"}
     code = ""
@@ -75,7 +77,7 @@ def probe(artifact_dirs, modules, probe_file, result_file):
 
         result["numpy"] = np.__version__
         result["stage"] = "import-module"
-        dirs = [d for d in artifact_dirs.split(os.pathsep) if d]
+        dirs = [d for d in artifact_dirs if d]
         sys.path[0:0] = dirs
         import importlib
 
@@ -121,4 +123,4 @@ def probe(artifact_dirs, modules, probe_file, result_file):
 
 
 if __name__ == "__main__":
-    probe(*sys.argv[1:5])
+    probe(sys.argv[4:], *sys.argv[1:4])

@@ -15,7 +15,7 @@ use crate::outcome::OutcomeKind;
 use crate::plan::{AxisEntry, RunHeader};
 use crate::python::InstallError;
 use crate::results::CellDoc;
-use crate::runner::BuildRecord;
+use crate::runner::{BuildRecord, Built};
 
 /// What progress is told, with cells already judged.
 #[derive(Debug, Clone, Copy)]
@@ -201,8 +201,20 @@ impl Progress {
                 Update::BuildStarted { row, .. } => builds.set_message(row.to_string()),
                 Update::BuildFinished(b) => {
                     builds.inc(1);
-                    if let Err(e) = &b.result {
-                        let _ = multi.println(format!("{} not made: {}", b.row, e.summary));
+                    match &b.result {
+                        Err(e) => {
+                            let _ = multi.println(format!("{} not made: {}", b.row, e.summary));
+                        }
+                        Ok(Built {
+                            uncached: Some(why),
+                            ..
+                        }) => {
+                            let _ = multi.println(format!(
+                                "{} not cached, made again every run: {why}",
+                                b.row
+                            ));
+                        }
+                        Ok(_) => {}
                     }
                 }
                 Update::Cell(c) => {
@@ -353,9 +365,14 @@ pub fn line(labels: &[String], packages: bool, update: Update<'_>) -> Option<Str
                 format!("{} reused from the cache", row(b.grid, &b.row))
             }
             Ok(built) => format!(
-                "{} ok in {:.1}s",
+                "{} ok in {:.1}s{}",
                 row(b.grid, &b.row),
-                built.duration.as_secs_f64()
+                built.duration.as_secs_f64(),
+                built
+                    .uncached
+                    .as_ref()
+                    .map(|why| format!("; not cached, made again every run: {why}"))
+                    .unwrap_or_default()
             ),
             Err(e) if e.forbidden => format!("{} not built: {}", row(b.grid, &b.row), e.summary),
             Err(e) => format!("{} FAILED: {}", row(b.grid, &b.row), e.summary),
@@ -383,7 +400,6 @@ mod tests {
     use crate::build::BuildError;
     use crate::outcome::OutcomeKind;
     use crate::report::fixtures;
-    use crate::runner::Built;
     use std::str::FromStr;
 
     #[test]
@@ -419,6 +435,7 @@ mod tests {
                 duration: Duration::from_secs(1),
                 log: String::new(),
                 declares: None,
+                uncached: None,
             }),
         };
         log.track(&Update::BuildFinished(&record));
@@ -448,6 +465,7 @@ mod tests {
                 duration: Duration::from_millis(2100),
                 log: String::new(),
                 declares: None,
+                uncached: None,
             }),
         };
         let broken = BuildRecord {
@@ -485,8 +503,13 @@ mod tests {
             },
         ];
         let (a, b) = (built(false), built(true));
+        let mut c = built(false);
+        if let Ok(made) = &mut c.result {
+            made.uncached = Some("/dev/stdin (which it read) is a character device".into());
+        }
         updates.push(Update::BuildFinished(&a));
         updates.push(Update::BuildFinished(&b));
+        updates.push(Update::BuildFinished(&c));
         updates.push(Update::BuildFinished(&broken));
         for kind in OutcomeKind::ALL {
             for c in doc.cells.iter().filter(|c| c.outcome == kind) {

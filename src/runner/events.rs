@@ -20,6 +20,9 @@ pub struct Built {
     /// The NumPy requirement the row's package declares (`Requires-Dist`),
     /// e.g. "numpy>=1.22.4,<2.3"; `None` for a plain build or none declared.
     pub declares: Option<String>,
+    /// Why the build was not cached and is made again on every run (a
+    /// dependency that is not a regular file); said once, when it is made.
+    pub uncached: Option<String>,
 }
 
 #[derive(Debug, Clone)]

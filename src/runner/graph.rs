@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::events::{BuildRecord, Built, CellResult, Event};
+use crate::build::toolchain::Toolchain;
 use crate::build::{self, Artifact, BuildError};
 use crate::cache::Place;
 use crate::cache::manifest::Depth;
@@ -93,6 +94,9 @@ pub(super) struct Grid {
     pub work: PathBuf,
     /// Each runtime column's fork server, by NumPy version.
     columns: HashMap<Version, Column>,
+    /// The C compiler as this interpreter's builds run it (asked once, by
+    /// the first build that needs it), or why it could not say.
+    toolchain: tokio::sync::OnceCell<Result<Arc<Toolchain>, String>>,
 }
 
 /// A runtime column's fork server: started by the first of its cells that
@@ -138,6 +142,7 @@ impl Grid {
             plan,
             work,
             columns,
+            toolchain: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -166,6 +171,21 @@ impl Grid {
                 None
             }
         }
+    }
+
+    /// The compiler as this grid's builds of `sources` run it, asked once.
+    async fn toolchain(
+        &self,
+        sources: &crate::extension::Sources,
+    ) -> &Result<Arc<Toolchain>, String> {
+        self.toolchain
+            .get_or_init(async || {
+                build::sources::toolchain(sources, &self.plan.interpreter)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("the compiler did not say where it looks: {}", e.summary))
+            })
+            .await
     }
 
     /// One cell of the column of `version` is done; after the last, its
@@ -331,7 +351,9 @@ async fn build_node(
     // A build already made (in the cache, or in the artifacts a CI build
     // job uploaded) needs no environment: a shard that tests uploaded
     // builds makes none for their NumPy unless a column runs it.
-    let kept = build_key(&ctx, &grid, &version).and_then(|key| kept_build(&ctx, &key));
+    let kept = build_key(&ctx, &grid, &version)
+        .await
+        .and_then(|key| kept_build(&ctx, &key));
     if let Some(artifact) = kept.as_deref().and_then(build::reuse) {
         return finish_row(&ctx, &grid, row, Ok(artifact));
     }
@@ -379,10 +401,23 @@ async fn make_build(
             .await
         }
         Subject::Sources(sources) => {
+            let toolchain = grid.toolchain(sources).await;
             build::ensure(place, async |dir: &Path| {
                 started();
-                build::sources::compile(sources, interpreter, env, dir, ctx.plan.build_timeout)
-                    .await
+                let limit = ctx.plan.build_timeout;
+                let mut built = build::sources::compile(
+                    sources,
+                    interpreter,
+                    env,
+                    toolchain.as_deref().ok(),
+                    dir,
+                    limit,
+                )
+                .await?;
+                if let Err(why) = toolchain {
+                    built.inputs.unkeyable = Some(why.clone());
+                }
+                Ok(built)
             })
             .await
         }
@@ -406,7 +441,7 @@ fn entry_in(root: Option<&Path>, key: &str) -> Option<PathBuf> {
 /// What names a build row's artifact: everything that goes into it (the
 /// sources or the project's tree, the interpreter, the NumPy), so the cache
 /// and an artifacts folder made on another machine are checked alike.
-fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
+async fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
     let interpreter = &grid.plan.interpreter;
     match &ctx.plan.extension.subject {
         Subject::Project(project) => Some(crate::cache::digest([
@@ -419,7 +454,22 @@ fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
             numpy.to_string(),
             ctx.plan.ignore_requires.to_string(),
         ])),
-        Subject::Sources(sources) => Some(build::sources::key(sources, interpreter, numpy)),
+        Subject::Sources(sources) => {
+            // A compiler that cannot say where it looks still builds, but
+            // never into the cache (see `make_build`): its key is its own.
+            let unknown;
+            let toolchain = match grid.toolchain(sources).await {
+                Ok(t) => t.as_ref(),
+                Err(why) => {
+                    unknown = Toolchain {
+                        identity: vec![format!("unknown: {why}")],
+                        search: Vec::new(),
+                    };
+                    &unknown
+                }
+            };
+            Some(build::sources::key(sources, interpreter, numpy, toolchain))
+        }
         Subject::Rows(_) => None,
     }
 }
@@ -453,6 +503,7 @@ fn finish_row(
                     .package
                     .as_deref()
                     .and_then(|p| build::declared_numpy(&a.dir, p, &grid.plan.interpreter.version)),
+                uncached: a.inputs.unkeyable.clone(),
             })
             .map_err(Clone::clone),
     }));
@@ -799,7 +850,10 @@ async fn second_opinion(
         ));
     }
     let mut artifact = artifact.clone();
-    if proven.insert(artifact.dir.clone())
+    // A build this run made and did not cache is proven by having just
+    // been made.
+    if artifact.staging.is_none()
+        && proven.insert(artifact.dir.clone())
         && let Err(why) = build::verify_deep(&artifact.dir)
     {
         let _ = std::fs::remove_dir_all(&artifact.dir);
@@ -807,7 +861,9 @@ async fn second_opinion(
             // Against the row's NumPy, never the column's: this build is
             // kept under the row's key.
             AxisEntry::Numpy { version, .. } => {
-                let kept = build_key(ctx, grid, version).and_then(|k| kept_build(ctx, &k));
+                let kept = build_key(ctx, grid, version)
+                    .await
+                    .and_then(|k| kept_build(ctx, &k));
                 make_build(ctx, grid, version, build_env?, kept.as_deref(), || {})
                     .await
                     .ok()?
