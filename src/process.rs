@@ -673,6 +673,20 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_with_a_colon_is_named_not_joined() {
+        let ok = [PathBuf::from("/a b/$#"), PathBuf::from("/c")];
+        assert_eq!(search_list("PATH", &ok).unwrap(), "/a b/$#:/c");
+        let bad = [PathBuf::from("/c"), PathBuf::from("/x:y/bin")];
+        let e = search_list("PYTHONPATH", &bad).unwrap_err();
+        assert_eq!(e.path, PathBuf::from("/x:y/bin"));
+        assert!(
+            e.to_string()
+                .starts_with("/x:y/bin cannot go on PYTHONPATH: its name holds ':'"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_file_is_read_up_to_the_cap() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
