@@ -32,6 +32,15 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
+impl From<ReadError> for std::io::Error {
+    fn from(e: ReadError) -> std::io::Error {
+        match e {
+            ReadError::Io(e) => e,
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+        }
+    }
+}
+
 /// A size in words: MiB when it is that large.
 fn bytes(n: u64) -> String {
     const MIB: u64 = 1024 * 1024;
@@ -73,15 +82,20 @@ pub fn open(path: &Path) -> Result<File, ReadError> {
     Ok(file)
 }
 
-/// The text of the regular file `path`, at most `limit` bytes.
-pub fn read_to_string(path: &Path, limit: u64) -> Result<String, ReadError> {
+/// The bytes of the regular file `path`, at most `limit` of them.
+pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = open(path)?;
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge { limit });
     }
-    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+    Ok(bytes)
+}
+
+/// The text of the regular file `path`, at most `limit` bytes.
+pub fn read_to_string(path: &Path, limit: u64) -> Result<String, ReadError> {
+    String::from_utf8(read_bytes(path, limit)?).map_err(|_| ReadError::NotText)
 }
 
 #[cfg(test)]

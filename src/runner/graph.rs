@@ -536,7 +536,8 @@ async fn make_package_row(
 ) -> Result<Artifact, BuildError> {
     let identity = match &row.source {
         // A wheel file is keyed by its contents, not its name.
-        RowSource::Wheel(path) => crate::cache::digest([std::fs::read(path).unwrap_or_default()]),
+        // Hashed as it is read, never held whole.
+        RowSource::Wheel(path) => crate::cache::manifest::hash_file(path).unwrap_or_default(),
         RowSource::Requirement(_) => build::rows::install_arg(row, &[]),
     };
     let interpreter = &grid.plan.interpreter;
