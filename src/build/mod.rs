@@ -470,12 +470,26 @@ pub(crate) async fn step(
     if !output.is_empty() {
         let _ = writeln!(log, "{output}");
     }
+    // Processes the step started that left its process group (a build
+    // server a backend leaves behind) end with it, named.
+    let left: Vec<String> = finished.escaped.iter().map(|s| s.to_string()).collect();
+    for stray in &left {
+        let _ = writeln!(
+            log,
+            "# left running: {stray} (outside the step's process group; killed)"
+        );
+    }
     if finished.success() {
         return Ok(finished.stdout.text);
     }
     if let crate::process::Exit::TimedOut(limit) = finished.exit {
+        let killed = if left.is_empty() {
+            String::new()
+        } else {
+            format!(", and left running: {}, killed", left.join(", "))
+        };
         let said = format!(
-            "did not finish within {} (its process group was killed; [run] build-timeout sets the limit)",
+            "did not finish within {} (its process group was killed{killed}; [run] build-timeout sets the limit)",
             humantime::format_duration(limit)
         );
         let _ = writeln!(log, "{said}");

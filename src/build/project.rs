@@ -13,6 +13,12 @@
 //! is `unavailable`, in the package's own words, unless `--ignore-requires`
 //! asks to build it anyway (the row's pin then wins).
 //!
+//! Every step that can run a backend follows what it starts
+//! (`Spec::track_descendants`): a build server the backend leaves running
+//! in a session of its own is killed and named in the log when the step
+//! ends or reaches its time limit, and one that holds the backend's output
+//! after the backend has finished does not hold up the step.
+//!
 //! Every build runs on its own copy of the sources, kept in the entry
 //! (`.abimatrix/src`): builds of one tree against two NumPys at once would
 //! share (and reuse!) setuptools' `build/` directory, the user's tree stays
@@ -206,7 +212,8 @@ impl ProjectBuild<'_> {
                 uv.pip_install(&python)
                     .arg("--constraint")
                     .arg(&constraint)
-                    .args(&dynamic),
+                    .args(&dynamic)
+                    .track_descendants(),
                 &mut log,
                 Some("installing the requirements the backend asked for"),
                 telling,
@@ -217,6 +224,7 @@ impl ProjectBuild<'_> {
         let path = path_with(&env).map_err(|e| BuildError::new(e.to_string(), &log))?;
         step(
             uv.build_wheel(&python, &tree, &wheels)
+                .track_descendants()
                 .timeout(self.limit)
                 .env("PATH", path)
                 .env("VIRTUAL_ENV", &env),
@@ -307,6 +315,7 @@ impl ProjectBuild<'_> {
                 .arg(constraint)
                 .arg(format!("numpy=={version}"))
                 .args(requires)
+                .track_descendants()
         };
         let Err(failed) = step(install(&system.requires), log, Some(&what), telling).await else {
             return Ok(());
@@ -365,6 +374,7 @@ impl ProjectBuild<'_> {
         let path = path_with(env).map_err(|e| BuildError::new(e.to_string(), log))?;
         step(
             Spec::new(python)
+                .track_descendants()
                 .arg(&script)
                 .arg(&result)
                 .arg(&system.backend)
