@@ -851,7 +851,11 @@ mod tests {
         assert_eq!(f.exit, Exit::Code(0), "{f:?}");
         assert_eq!(f.stdout.text, "done \n");
         assert_eq!(f.escaped.len(), 1, "{:?}", f.escaped);
-        assert!(f.escaped[0].command.ends_with("sleep 79"), "{:?}", f.escaped);
+        assert!(
+            f.escaped[0].command.ends_with("sleep 79"),
+            "{:?}",
+            f.escaped
+        );
         let f = sh("setsid sleep 80 >/dev/null 2>&1 </dev/null & sleep 0.2")
             .track_descendants()
             .run()

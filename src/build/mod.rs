@@ -44,7 +44,7 @@ pub struct Artifact {
     pub inputs: Read,
     /// A build that is not cached ([`Read::unkeyable`]) lives in its
     /// staging folder, kept while this is held (until the run ends).
-    pub staging: Option<std::sync::Arc<tempfile::TempDir>>,
+    pub staging: Option<std::sync::Arc<cache::Staging>>,
 }
 
 /// What a build read, from the compiler's dependency files: a cached build

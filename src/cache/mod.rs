@@ -21,6 +21,7 @@
 //! before use and remade when the check fails. The layout version is in the
 //! path, so a future layout never misreads this one.
 
+pub mod lock;
 pub mod manifest;
 pub mod memo;
 pub mod store;
@@ -180,7 +181,78 @@ pub struct Ensured<T> {
     pub reused: bool,
     /// A made entry that `publish` refused stays in its staging folder,
     /// kept (for this run only) while this is held; `None` otherwise.
-    pub staging: Option<tempfile::TempDir>,
+    pub staging: Option<Staging>,
+}
+
+/// A staging folder (`.tmp-*` beside the entry's place), claimed by this
+/// process while it exists ([`lock::StagingLock`]): removed when dropped.
+/// One whose process died is no one's, and [`sweep`] removes it.
+#[derive(Debug)]
+pub struct Staging {
+    dir: tempfile::TempDir,
+    _claim: Option<lock::StagingLock>,
+}
+
+/// What staging folders are called: a prefix no entry's name has.
+const STAGING: &str = ".tmp-";
+
+impl Staging {
+    fn new_in(parent: &Path) -> std::io::Result<Staging> {
+        let dir = tempfile::Builder::new()
+            .prefix(STAGING)
+            .tempdir_in(parent)?;
+        // Without a claim the folder could be taken for a dead run's; the
+        // claim only fails where flock does not work at all.
+        let claim = lock::StagingLock::claim(dir.path()).ok();
+        Ok(Staging { dir, _claim: claim })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The staging folders under `root` that no live process holds (left by
+/// a run that was killed) and the store's temporary files of processes
+/// that are gone; with their bytes on disk.
+pub fn leftovers(root: &Path) -> Vec<(PathBuf, u64)> {
+    let mut places = vec![Bucket::Builds.dir(root)];
+    places.extend(
+        std::fs::read_dir(Bucket::Envs.dir(root))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir()),
+    );
+    let mut found = Vec::new();
+    for place in places {
+        for e in std::fs::read_dir(&place).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(STAGING)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+                && !lock::held(&e.path())
+            {
+                found.push((e.path(), usage(&[e.path()])[0].0));
+            }
+        }
+    }
+    found.extend(store::Store::in_root(root).orphaned_temporaries());
+    found
+}
+
+/// Removes [`leftovers`]; returns what was removed, with its bytes.
+pub fn sweep(root: &Path) -> Vec<(PathBuf, u64)> {
+    leftovers(root)
+        .into_iter()
+        .filter(|(p, _)| {
+            if p.is_dir() {
+                std::fs::remove_dir_all(p).is_ok()
+            } else {
+                std::fs::remove_file(p).is_ok()
+            }
+        })
+        .collect()
 }
 
 /// The one way entries are made: reuse the entry at `place` when `verify`
@@ -217,10 +289,8 @@ pub async fn ensure<T, E>(
     }
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(format!("creating {}", parent.display()), e))?;
-    let holder = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempdir_in(parent)
-        .map_err(|e| io(format!("staging in {}", parent.display()), e))?;
+    let holder =
+        Staging::new_in(parent).map_err(|e| io(format!("staging in {}", parent.display()), e))?;
     let staging = holder.path().join("entry");
     let made = make(&staging).await?;
     if !publishable(&made) {
@@ -297,7 +367,9 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Bytes on disk and number of entries under each of `dirs`, each file
 /// counted once, under the first of `dirs` that holds it: hard links
 /// (the store's, shared by environments; uv's) never count twice, and a
-/// sparse or tiny file counts its blocks.
+/// sparse or tiny file counts its blocks. Staging folders and temporary
+/// files (names starting with `.tmp-`, or `.` at the top) are not entries,
+/// and staging folders' bytes are not counted ([`leftovers`] has those).
 pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
     use std::os::unix::fs::MetadataExt;
     fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>, total: &mut u64) {
@@ -305,6 +377,9 @@ pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
             return;
         };
         for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(STAGING) {
+                continue;
+            }
             match e.file_type() {
                 Ok(t) if t.is_dir() => walk(&e.path(), seen, total),
                 Ok(t) if t.is_file() => {
@@ -323,7 +398,13 @@ pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
         .map(|dir| {
             let mut total = 0;
             walk(dir, &mut seen, &mut total);
-            let entries = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+            let entries = std::fs::read_dir(dir)
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                        .count()
+                })
+                .unwrap_or(0);
             (total, entries)
         })
         .collect()

@@ -58,6 +58,15 @@ enum LayerProblem {
 type SharedLayer =
     Shared<Pin<Box<dyn Future<Output = Result<Option<Arc<Artifact>>, LayerProblem>> + Send>>>;
 
+/// What proving a cache entry to the last byte found this run.
+#[derive(Debug, Clone)]
+pub(super) enum Proof {
+    Intact,
+    /// It was damaged and was made again: why, for the cells that ran in
+    /// it before (they run again).
+    Remade(String),
+}
+
 /// Everything the graph's nodes share.
 pub(super) struct Ctx {
     pub plan: Arc<Plan>,
@@ -69,7 +78,7 @@ pub(super) struct Ctx {
     pub probe: ProbeFiles,
     /// Cache entries proven to the last byte (or made again) this run, for
     /// cells whose failure could come from a damaged entry; one at a time.
-    pub proven: tokio::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    pub proven: tokio::sync::Mutex<HashMap<PathBuf, Proof>>,
     /// A project's source tree, hashed once for every row's key.
     pub project_hash: std::sync::OnceLock<String>,
 }
@@ -186,6 +195,20 @@ impl Grid {
                     .map_err(|e| format!("the compiler did not say where it looks: {}", e.summary))
             })
             .await
+    }
+
+    /// The column of `version` loses its fork server (its environment was
+    /// made again: the server may hold the damaged NumPy); its next cell
+    /// starts one from the new environment. Cells running in the old one
+    /// keep it until they end.
+    async fn retire_server(&self, version: &Version) {
+        let Some(column) = self.columns.get(version) else {
+            return;
+        };
+        let mut slot = column.slot.lock().await;
+        if matches!(*slot, Slot::Running { .. }) {
+            *slot = Slot::Idle;
+        }
     }
 
     /// One cell of the column of `version` is done; after the last, its
@@ -738,17 +761,43 @@ async fn run_cell(
             .collect::<Vec<_>>()
     };
     let run = probe_cell(ctx, grid, build, runtime, &dirs(artifact), env, false).await;
-    if !suspicious(&run) {
+    if matches!(run.outcome, Outcome::Pass | Outcome::Unavailable { .. }) {
+        return run;
+    }
+    // Whatever the failure says, an environment whose files changed under
+    // the cell (a probe running as root wrote into NumPy) is to blame
+    // before the extension is: the cheap check, a stat per file.
+    let changed = changed(ctx, env).await;
+    if !suspicious(&run) && changed.is_none() {
         return run;
     }
     let build_env = match build_env {
         Some(e) => e.await.ok(),
         None => None,
     };
-    let Some((env, artifact, note)) =
-        second_opinion(ctx, grid, build, env, build_env.as_deref(), artifact).await
-    else {
-        return run;
+    let opinion = second_opinion(
+        ctx,
+        grid,
+        build,
+        env,
+        changed,
+        build_env.as_deref(),
+        artifact,
+    )
+    .await;
+    let (env, artifact, note) = match opinion {
+        Opinion::Believed => return run,
+        Opinion::Unavailable(why) => {
+            return ProbeRun {
+                outcome: Outcome::unavailable(why),
+                ..run
+            };
+        }
+        Opinion::Again {
+            env,
+            artifact,
+            note,
+        } => (env, artifact, note),
     };
     let mut again = probe_cell(ctx, grid, build, runtime, &dirs(&artifact), &env, true).await;
     again.stderr = format!(
@@ -815,69 +864,150 @@ fn suspicious(run: &ProbeRun) -> bool {
     }
 }
 
+/// Why the cached environment `env` no longer holds what it was made with
+/// (the quick check: a stat per file, a hash of what changed); `None` when
+/// it does, or is not a cached one.
+async fn changed(ctx: &Ctx, env: &NumpyEnv) -> Option<String> {
+    ctx.plan.cache.as_ref()?;
+    let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
+    tokio::task::spawn_blocking(move || environment::valid(&dir, &numpy, Depth::Quick).err())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// What a failure is taken for after its entries were proven.
+enum Opinion {
+    /// The entries are intact: the failure is the cell's own.
+    Believed,
+    /// An entry was damaged and made again: the cell runs again in it.
+    Again {
+        env: Box<NumpyEnv>,
+        artifact: Box<Artifact>,
+        note: String,
+    },
+    /// Its environment changed under it and could not be made again: the
+    /// cell could not run (it is never the extension's failure).
+    Unavailable(String),
+}
+
 /// Proves the cell's environment and row to the last byte; when either is
-/// damaged, makes it again and says so, for the cell to run once more (in
-/// a process of its own: a fork server may hold the damaged NumPy).
+/// damaged (or already was, and was made again this run), makes it again
+/// and says so, for the cell to run once more (in a process of its own: a
+/// fork server may hold the damaged NumPy; the column's server is retired
+/// so later cells get one from the new environment). `changed`: the quick
+/// check found the environment changed since it was last proven.
 async fn second_opinion(
     ctx: &Ctx,
     grid: &Grid,
     build: usize,
     env: &NumpyEnv,
+    changed: Option<String>,
     build_env: Option<&NumpyEnv>,
     artifact: &Artifact,
-) -> Option<(NumpyEnv, Artifact, String)> {
-    ctx.plan.cache.as_ref()?;
+) -> Opinion {
+    if ctx.plan.cache.is_none() {
+        return Opinion::Believed;
+    }
     let mut proven = ctx.proven.lock().await;
     let mut notes = Vec::new();
     let mut env = env.clone();
-    if proven.insert(env.dir.clone())
-        && let Err(why) = environment::valid(&env.dir, &env.numpy, Depth::Deep)
-    {
-        let _ = std::fs::remove_dir_all(&env.dir);
-        env = environment::ensure(
-            &ctx.plan.installer,
-            &grid.plan.interpreter,
-            &env.numpy,
-            grid.plan.wheel_of(&env.numpy),
-            Place::Cached(&env.dir),
-            ctx.store().as_ref(),
-            || {},
-        )
-        .await
-        .ok()?;
-        notes.push(format!(
-            "the cached environment {} was damaged ({why}) and was made again",
-            env.dir.display()
-        ));
+    // Proven once a run, unless it changed since.
+    let known = proven.get(&env.dir).filter(|_| changed.is_none()).cloned();
+    match known {
+        Some(Proof::Intact) => {}
+        Some(Proof::Remade(note)) => notes.push(note),
+        None => {
+            let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
+            let deep = tokio::task::spawn_blocking(move || {
+                environment::valid(&dir, &numpy, Depth::Deep).err()
+            })
+            .await
+            .ok()
+            .flatten();
+            match deep.or(changed) {
+                None => {
+                    proven.insert(env.dir.clone(), Proof::Intact);
+                }
+                Some(why) => {
+                    let _ = std::fs::remove_dir_all(&env.dir);
+                    let remade = environment::ensure(
+                        &ctx.plan.installer,
+                        &grid.plan.interpreter,
+                        &env.numpy,
+                        grid.plan.wheel_of(&env.numpy),
+                        Place::Cached(&env.dir),
+                        ctx.store().as_ref(),
+                        || {},
+                    )
+                    .await;
+                    env = match remade {
+                        Ok(e) => e,
+                        Err(e) => {
+                            return Opinion::Unavailable(format!(
+                                "the cached environment {} changed during the run ({why}) and could not be made again: {e}",
+                                env.dir.display()
+                            ));
+                        }
+                    };
+                    grid.retire_server(&env.numpy).await;
+                    let note = format!(
+                        "the cached environment {} was damaged ({why}) and was made again",
+                        env.dir.display()
+                    );
+                    proven.insert(env.dir.clone(), Proof::Remade(note.clone()));
+                    notes.push(note);
+                }
+            }
+        }
     }
     let mut artifact = artifact.clone();
     // A build this run made and did not cache is proven by having just
     // been made.
-    if artifact.staging.is_none()
-        && proven.insert(artifact.dir.clone())
-        && let Err(why) = build::verify_deep(&artifact.dir)
-    {
-        let _ = std::fs::remove_dir_all(&artifact.dir);
-        artifact = match &grid.plan.build_axis[build] {
-            // Against the row's NumPy, never the column's: this build is
-            // kept under the row's key.
-            AxisEntry::Numpy { version, .. } => {
-                let kept = build_key(ctx, grid, version)
-                    .await
-                    .and_then(|k| kept_build(ctx, &k));
-                make_build(ctx, grid, version, build_env?, kept.as_deref(), || {})
-                    .await
-                    .ok()?
-            }
-            AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok()?,
-            AxisEntry::Missing { .. } => return None,
-        };
-        notes.push(format!(
-            "the cached build {} was damaged ({why}) and was made again",
-            artifact.dir.display()
-        ));
+    if artifact.staging.is_none() && !proven.contains_key(&artifact.dir) {
+        proven.insert(artifact.dir.clone(), Proof::Intact);
+        let dir = artifact.dir.clone();
+        let deep = tokio::task::spawn_blocking(move || build::verify_deep(&dir))
+            .await
+            .unwrap_or(Ok(()));
+        if let Err(why) = deep {
+            let _ = std::fs::remove_dir_all(&artifact.dir);
+            let made = match &grid.plan.build_axis[build] {
+                // Against the row's NumPy, never the column's: this build is
+                // kept under the row's key.
+                AxisEntry::Numpy { version, .. } => match build_env {
+                    Some(build_env) => {
+                        let kept = build_key(ctx, grid, version)
+                            .await
+                            .and_then(|k| kept_build(ctx, &k));
+                        make_build(ctx, grid, version, build_env, kept.as_deref(), || {})
+                            .await
+                            .ok()
+                    }
+                    None => None,
+                },
+                AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok(),
+                AxisEntry::Missing { .. } => None,
+            };
+            let Some(made) = made else {
+                return Opinion::Believed;
+            };
+            artifact = made;
+            notes.push(format!(
+                "the cached build {} was damaged ({why}) and was made again",
+                artifact.dir.display()
+            ));
+        }
     }
-    (!notes.is_empty()).then(|| (env, artifact, notes.join("; ")))
+    if notes.is_empty() {
+        Opinion::Believed
+    } else {
+        Opinion::Again {
+            env: Box::new(env),
+            artifact: Box::new(artifact),
+            note: notes.join("; "),
+        }
+    }
 }
 
 /// How an environment that could not be made is described in its cells.
