@@ -61,6 +61,10 @@ pub struct Read {
     /// not a regular file, `#include "/dev/stdin"`; a dependency list that
     /// does not read back): it is not cached and is made again every run.
     pub unkeyable: Option<String>,
+    /// The compiler as the build ran it (`Toolchain::fingerprint`): a
+    /// cached build is reused only by the same compiler, looking in the
+    /// same folders.
+    pub toolchain: Option<String>,
 }
 
 /// Why a row produced no artifact: the most telling line for the grid's
@@ -112,6 +116,9 @@ struct Marker {
     /// Where nothing was, and a file appearing would change the build.
     #[serde(default)]
     absent: Vec<PathBuf>,
+    /// The compiler's fingerprint (C builds).
+    #[serde(default)]
+    toolchain: Option<String>,
 }
 
 /// A file a build read, and its content's hash then; with the stat that
@@ -196,11 +203,22 @@ fn proving(rel: &str) -> bool {
 }
 
 /// Whether the cached build in `dir` is whole and was built from what its
-/// inputs hold now; the artifact it holds, or why not.
-fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
+/// inputs hold now; the artifact it holds, or why not. `toolchain`: the
+/// compiler's fingerprint now, for a C build whose compiler could be asked
+/// (`None`: not compared; a shard testing uploaded builds may have no
+/// compiler at all, and could not build anyway).
+fn verify(dir: &Path, depth: Depth, toolchain: Option<&str>) -> Result<Artifact, String> {
     let marker_path = dir.join(MARKER);
     let mut marker: Marker = cache::read_marker(&marker_path)
         .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
+    if let Some(now) = toolchain
+        && marker.toolchain.as_deref() != Some(now)
+    {
+        return Err(format!(
+            "the compiler, or where its #include looks, is not what built {}",
+            dir.display()
+        ));
+    }
     // A header edited since the build (same size, same name, whatever its
     // mtime says) is a new build: its ctime moved, so it is hashed again.
     let mut reproven = false;
@@ -238,15 +256,17 @@ fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
             files: marker.inputs.into_iter().map(|i| i.path).collect(),
             absent: marker.absent,
             unkeyable: None,
+            toolchain: marker.toolchain,
         },
         staging: None,
     })
 }
 
-/// The build in `dir`, if it is whole and its inputs are unchanged (the
-/// quick check every reuse makes): what a run takes instead of building.
-pub fn reuse(dir: &Path) -> Option<Artifact> {
-    verify(dir, Depth::Quick).ok()
+/// The build in `dir`, if it is whole, its inputs are unchanged and (for a
+/// C build, `toolchain`) its compiler is the one now (the quick check every
+/// reuse makes): what a run takes instead of building.
+pub fn reuse(dir: &Path, toolchain: Option<&str>) -> Option<Artifact> {
+    verify(dir, Depth::Quick, toolchain).ok()
 }
 
 /// The NumPy requirement `package` declares, from the METADATA of its
@@ -340,7 +360,7 @@ pub(crate) fn python_marker_holds(marker: &str, python: &pep440_rs::Version) -> 
 /// Checks a cached build to the last byte (`matrix cache verify`, and a
 /// cell whose failure could come from a damaged entry).
 pub fn verify_deep(dir: &Path) -> Result<(), String> {
-    verify(dir, Depth::Deep).map(drop)
+    verify(dir, Depth::Deep, None).map(drop)
 }
 
 /// Where the cached build with `key` lives.
@@ -356,6 +376,7 @@ pub fn cached_dir(root: &Path, key: &str) -> PathBuf {
 /// re-run by hand as printed.
 pub async fn ensure(
     place: Place<'_>,
+    toolchain: Option<&str>,
     make: impl AsyncFnOnce(&Path) -> Result<Artifact, BuildError>,
 ) -> Result<Artifact, BuildError> {
     let target = match place {
@@ -412,6 +433,7 @@ pub async fn ensure(
             })?,
             inputs,
             absent: built.inputs.absent.clone(),
+            toolchain: built.inputs.toolchain.clone(),
         };
         cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
             BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
@@ -421,7 +443,7 @@ pub async fn ensure(
     let mut duration = Duration::ZERO;
     let ensured = cache::ensure(
         place,
-        |dir| verify(dir, Depth::Quick).ok(),
+        |dir| verify(dir, Depth::Quick, toolchain).ok(),
         async |dir: &Path| {
             let a = made(dir).await?;
             duration = a.duration;

@@ -1,23 +1,26 @@
 //! The C compiler as a build runs it: the environment it gets, what it is,
 //! and the folders its `#include` walks, in order.
 //!
-//! Why this is part of a build's key: the compiler's dependency list proves
+//! Why a build is checked against it: the compiler's dependency list proves
 //! the files it read, not the files it *would* read now. A header created
 //! in an include folder searched before the one that held the header read
 //! (`include-dirs = ["inc1", "inc2"]`, `inc1/h.h` new), a `CPATH` set since,
 //! another compiler first on PATH: each changes the build without changing
-//! any file it read. So the key covers the search path as the compiler
-//! reports it now (`cc -E -v`: the `-I` folders in order, `CPATH` and
-//! friends, the compiler's own folders, with the folders that do not exist
-//! left out, as the compiler leaves them out) and what the compiler says it
-//! is; and each build records the places where a header of a name it read
+//! any file it read. So each build keeps a fingerprint of the search path
+//! as the compiler reports it (`cc -E -v`: the `-I` folders in order,
+//! `CPATH` and friends, the compiler's own folders, with the folders that
+//! do not exist left out, as the compiler leaves them out) and of what the
+//! compiler says it is, and is reused only while the compiler says the
+//! same now; and it records the places where a header of a name it read
 //! would have been found *first*, had it been there ([`Toolchain::absent`]):
-//! a file appearing at one of them means a new build.
+//! a file appearing at one of them means a new build. (A fingerprint kept
+//! with the build rather than a part of its key: a CI shard that tests
+//! uploaded builds finds them by their key with no compiler of its own.)
 //!
 //! The compiler runs with an environment built from nothing ([`PASSED`]):
 //! what a user's shell holds beyond that (`CFLAGS`, `CC`, `LDFLAGS`,
 //! `GCC_EXEC_PREFIX`, `DEPENDENCIES_OUTPUT`, ...) never reaches it, and the
-//! variables that reach it and change what it reads are in the key.
+//! variables that reach it and change what it reads are in the fingerprint.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -43,7 +46,8 @@ pub const PASSED: [&str; 11] = [
 ];
 
 /// Of [`PASSED`], the ones that change what is built: their values are in
-/// the key (the include paths also through the search list they make).
+/// the fingerprint (the include paths also through the search list they
+/// make).
 const KEYED: [&str; 4] = [
     "CPATH",
     "C_INCLUDE_PATH",
@@ -111,9 +115,10 @@ impl Toolchain {
         Ok(Toolchain { identity, search })
     }
 
-    /// The parts of a build's key.
-    pub fn key_parts(&self) -> Vec<Vec<u8>> {
-        let mut parts = vec![b"toolchain".to_vec()];
+    /// What a build keeps of it, and a reuse compares: a digest of what
+    /// the compiler is and of its search list.
+    pub fn fingerprint(&self) -> String {
+        let mut parts = vec![b"identity".to_vec()];
         parts.extend(self.identity.iter().map(|i| i.clone().into_bytes()));
         parts.push(b"search".to_vec());
         parts.extend(
@@ -121,7 +126,7 @@ impl Toolchain {
                 .iter()
                 .map(|d| d.as_os_str().as_encoded_bytes().to_vec()),
         );
-        parts
+        crate::cache::digest(parts)
     }
 
     /// Where a header of the same name as one the build read would have

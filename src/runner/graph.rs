@@ -197,6 +197,21 @@ impl Grid {
             .await
     }
 
+    /// The fingerprint of the compiler this grid's C builds run, for
+    /// reusing one (`None`: not C sources, or a compiler that cannot be
+    /// asked, as on a shard that only tests uploaded builds).
+    async fn fingerprint(&self, ctx: &Ctx) -> Option<String> {
+        match &ctx.plan.extension.subject {
+            Subject::Sources(sources) => self
+                .toolchain(sources)
+                .await
+                .as_deref()
+                .ok()
+                .map(Toolchain::fingerprint),
+            _ => None,
+        }
+    }
+
     /// The column of `version` loses its fork server (its environment was
     /// made again: the server may hold the damaged NumPy); its next cell
     /// starts one from the new environment. Cells running in the old one
@@ -374,10 +389,12 @@ async fn build_node(
     // A build already made (in the cache, or in the artifacts a CI build
     // job uploaded) needs no environment: a shard that tests uploaded
     // builds makes none for their NumPy unless a column runs it.
-    let kept = build_key(&ctx, &grid, &version)
-        .await
-        .and_then(|key| kept_build(&ctx, &key));
-    if let Some(artifact) = kept.as_deref().and_then(build::reuse) {
+    let kept = build_key(&ctx, &grid, &version).and_then(|key| kept_build(&ctx, &key));
+    let compiler = grid.fingerprint(&ctx).await;
+    if let Some(artifact) = kept
+        .as_deref()
+        .and_then(|dir| build::reuse(dir, compiler.as_deref()))
+    {
         return finish_row(&ctx, &grid, row, Ok(artifact));
     }
     let env = env.await.map_err(RowProblem::Env)?;
@@ -417,7 +434,7 @@ async fn make_build(
                 ignore_requires: ctx.plan.ignore_requires,
                 limit: ctx.plan.build_timeout,
             };
-            build::ensure(place, async |dir: &Path| {
+            build::ensure(place, None, async |dir: &Path| {
                 started();
                 build.build(dir).await
             })
@@ -425,7 +442,8 @@ async fn make_build(
         }
         Subject::Sources(sources) => {
             let toolchain = grid.toolchain(sources).await;
-            build::ensure(place, async |dir: &Path| {
+            let compiler = toolchain.as_deref().ok().map(Toolchain::fingerprint);
+            build::ensure(place, compiler.as_deref(), async |dir: &Path| {
                 started();
                 let limit = ctx.plan.build_timeout;
                 let mut built = build::sources::compile(
@@ -464,7 +482,7 @@ fn entry_in(root: Option<&Path>, key: &str) -> Option<PathBuf> {
 /// What names a build row's artifact: everything that goes into it (the
 /// sources or the project's tree, the interpreter, the NumPy), so the cache
 /// and an artifacts folder made on another machine are checked alike.
-async fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
+fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
     let interpreter = &grid.plan.interpreter;
     match &ctx.plan.extension.subject {
         Subject::Project(project) => Some(crate::cache::digest([
@@ -477,22 +495,7 @@ async fn build_key(ctx: &Ctx, grid: &Grid, numpy: &Version) -> Option<String> {
             numpy.to_string(),
             ctx.plan.ignore_requires.to_string(),
         ])),
-        Subject::Sources(sources) => {
-            // A compiler that cannot say where it looks still builds, but
-            // never into the cache (see `make_build`): its key is its own.
-            let unknown;
-            let toolchain = match grid.toolchain(sources).await {
-                Ok(t) => t.as_ref(),
-                Err(why) => {
-                    unknown = Toolchain {
-                        identity: vec![format!("unknown: {why}")],
-                        search: Vec::new(),
-                    };
-                    &unknown
-                }
-            };
-            Some(build::sources::key(sources, interpreter, numpy, toolchain))
-        }
+        Subject::Sources(sources) => Some(build::sources::key(sources, interpreter, numpy)),
         Subject::Rows(_) => None,
     }
 }
@@ -570,10 +573,14 @@ async fn make_package_row(
         .join("rows")
         .join(crate::cache::digest([identity.as_str()]));
     let cached = cached_entry(ctx, &key);
-    build::ensure(place(cached.as_deref(), &temporary), async |dir: &Path| {
-        started();
-        build::rows::install(&ctx.plan.installer, interpreter, row, dir).await
-    })
+    build::ensure(
+        place(cached.as_deref(), &temporary),
+        None,
+        async |dir: &Path| {
+            started();
+            build::rows::install(&ctx.plan.installer, interpreter, row, dir).await
+        },
+    )
     .await
 }
 
@@ -636,9 +643,11 @@ async fn layer_node(
     let key = crate::cache::digest(parts);
     let cached = cached_entry(&ctx, &key);
     let temporary = grid.work.join("deps").join(&key);
-    build::ensure(place(cached.as_deref(), &temporary), async |dir: &Path| {
-        build::deps::install(&ctx.plan.installer, interpreter, &pins, dir).await
-    })
+    build::ensure(
+        place(cached.as_deref(), &temporary),
+        None,
+        async |dir: &Path| build::deps::install(&ctx.plan.installer, interpreter, &pins, dir).await,
+    )
     .await
     .map(|a| Some(Arc::new(a)))
     .map_err(LayerProblem::Failed)
@@ -977,9 +986,7 @@ async fn second_opinion(
                 // kept under the row's key.
                 AxisEntry::Numpy { version, .. } => match build_env {
                     Some(build_env) => {
-                        let kept = build_key(ctx, grid, version)
-                            .await
-                            .and_then(|k| kept_build(ctx, &k));
+                        let kept = build_key(ctx, grid, version).and_then(|k| kept_build(ctx, &k));
                         make_build(ctx, grid, version, build_env, kept.as_deref(), || {})
                             .await
                             .ok()

@@ -492,8 +492,8 @@ fn a_header_shadowing_the_one_read_rebuilds() {
 }
 
 /// The include paths the compiler takes from its environment (`CPATH`,
-/// `C_INCLUDE_PATH`) are part of the key: pointed at another `h.h`, the
-/// warm run says what --fresh says. What the compiler does not read
+/// `C_INCLUDE_PATH`) are part of what a build is checked by: pointed at
+/// another `h.h`, the warm run says what --fresh says. What the compiler does not read
 /// (`CC`, `CFLAGS`, `LDFLAGS` of the shell: the tool compiles with
 /// sysconfig's settings and `extension.cflags`) changes nothing.
 #[test]
@@ -513,6 +513,8 @@ fn the_compilers_environment_is_part_of_the_key() {
         assert_eq!(grid(&fresh)[0].3, "wrong-result", "{}", fresh.dump());
         assert_eq!(grid(&warm), grid(&fresh), "{variable}\n{}", warm.dump());
     }
+    let back = p.run_with(&["--cache-dir", cache], &[("CPATH", one)]);
+    assert_eq!(back.code(), Some(0), "{}", back.dump());
     let shell = [
         ("CPATH", one),
         ("CC", "/bin/false"),
