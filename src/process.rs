@@ -742,11 +742,17 @@ mod tests {
         // Killed processes may linger as zombies until init reaps them (in a
         // container it may never do so): a zombie runs nothing, so it counts
         // as gone.
-        let gone = (0..250).any(|_| {
+        assert!(ends(pid), "grandchild {pid} survived the timeout");
+    }
+
+    /// Whether `pid` stops running within five seconds (killed processes
+    /// may linger as zombies until init reaps them: a zombie runs nothing,
+    /// so it counts as gone).
+    fn ends(pid: i32) -> bool {
+        (0..250).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
             !running(pid)
-        });
-        assert!(gone, "grandchild {pid} survived the timeout");
+        })
     }
 
     /// Whether `pid` exists and is not a zombie, from /proc.
@@ -806,11 +812,7 @@ mod tests {
             f.escaped[0]
         );
         let pid = f.escaped[0].pid;
-        let gone = (0..250).any(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            !running(pid)
-        });
-        assert!(gone, "the escaped sleep {pid} was not killed");
+        assert!(ends(pid), "the escaped sleep {pid} was not killed");
     }
 
     #[test]
@@ -865,11 +867,7 @@ mod tests {
         let named: Vec<_> = f.escaped.iter().map(|s| s.command.as_str()).collect();
         assert_eq!(named, ["sleep 80"]);
         let pid = f.escaped[0].pid;
-        let gone = (0..250).any(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            !running(pid)
-        });
-        assert!(gone, "sleep {pid} outlived its step");
+        assert!(ends(pid), "sleep {pid} outlived its step");
     }
 
     #[test]

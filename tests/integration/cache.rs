@@ -363,24 +363,33 @@ fn spawn_until_waiting(args: &[&str], cache: &std::path::Path) -> std::process::
 /// `go` (it says it started by creating `started`).
 fn waiting_cell() -> Project {
     let p = Project::new();
-    p.sample_variant(|c| c.to_string());
-    p.write(
-        "ext/probe.py",
-        &format!(
-            "import os, time\nopen({started:?}, 'w').close()\nwhile not os.path.exists({go:?}):\n    time.sleep(0.02)\n",
-            started = p.path("started").to_str().unwrap(),
-            go = p.path("go").to_str().unwrap(),
-        ),
+    let probe = format!(
+        "import os, time\nopen({started:?}, 'w').close()\nwhile not os.path.exists({go:?}):\n    time.sleep(0.02)\n",
+        started = p.path("started").to_str().unwrap(),
+        go = p.path("go").to_str().unwrap(),
     );
-    p.write(
-        "matrix.toml",
-        &format!(
-            "{}{}[run]\ntimeout = \"900s\"\n",
-            numpy(&["2.0.*"], &["2.0.*"]),
-            common::VARIANT_EXTENSION
-        ),
+    variant(
+        &p,
+        Some(&probe),
+        &numpy(&["2.0.*"], &["2.0.*"]),
+        "[run]\ntimeout = \"900s\"\n",
     );
     p
+}
+
+/// The sample's source under `ext/` (with `probe` as its probe file, else
+/// the sample's), in a matrix of `table`, `extra` after the extension.
+fn variant(p: &Project, probe: Option<&str>, table: &str, extra: &str) {
+    if !p.path("ext/my_extension.c").exists() {
+        p.sample_variant(|c| c.to_string());
+    }
+    if let Some(probe) = probe {
+        p.write("ext/probe.py", probe);
+    }
+    p.write(
+        "matrix.toml",
+        &format!("{table}{}{extra}", common::VARIANT_EXTENSION),
+    );
 }
 
 /// `cache verify` and `cache clean` beside a run wait for it (and say so):
@@ -454,14 +463,7 @@ fn what_killed_runs_leave_is_removed_and_never_counted() {
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo");
     p.sample_variant(|c| format!("#include \"{}\"\n{c}", fifo.display()));
-    p.write(
-        "matrix.toml",
-        &format!(
-            "{}{}",
-            numpy(&["2.0.*"], &["2.0.*"]),
-            common::VARIANT_EXTENSION
-        ),
-    );
+    variant(&p, None, &numpy(&["2.0.*"], &["2.0.*"]), "");
     let cache = p.path("cache");
     let builds = cache.join("v2/builds");
     let limit = std::time::Duration::from_secs(600);
@@ -513,12 +515,7 @@ fn what_killed_runs_leave_is_removed_and_never_counted() {
     killed(&p);
     let left = staging();
     assert_eq!(left.len(), 1, "{left:?}");
-    let info = matrix()
-        .args(["cache", "info", "--cache-dir"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let said = common::text(&info.stdout);
+    let (_, said) = cache_command("info", &cache);
     let builds_line = said.lines().find(|l| l.contains("builds")).unwrap();
     assert_eq!(
         builds_line.split_whitespace().nth(1),
@@ -550,14 +547,21 @@ fn what_killed_runs_leave_is_removed_and_never_counted() {
 
     killed(&p);
     assert_eq!(staging().len(), 1);
-    let verify = matrix()
-        .args(["cache", "verify", "--cache-dir"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let said = common::text(&verify.stdout);
+    let (verify, said) = cache_command("verify", &cache);
+    assert!(verify.status.success(), "{said}");
     assert!(said.contains("removed 1 unfinished entries"), "{said}");
     assert!(staging().is_empty(), "{said}");
+}
+
+/// `matrix cache ACTION --cache-dir cache`: how it ended, and its stdout.
+fn cache_command(action: &str, cache: &std::path::Path) -> (std::process::Output, String) {
+    let out = matrix()
+        .args(["cache", action, "--cache-dir"])
+        .arg(cache)
+        .output()
+        .unwrap();
+    let said = common::text(&out.stdout);
+    (out, said)
 }
 
 /// Kills every process whose command line names `text` (what this test
@@ -600,19 +604,9 @@ fn concurrent_cold_runs_leave_no_orphan_store_copies() {
         let out = run.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
     }
-    let info = matrix()
-        .args(["cache", "info", "--cache-dir"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let said = common::text(&info.stdout);
+    let (_, said) = cache_command("info", &cache);
     assert!(!said.contains("linked from no environment"), "{said}");
-    let verify = matrix()
-        .args(["cache", "verify", "--cache-dir"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let said = common::text(&verify.stdout);
+    let (verify, said) = cache_command("verify", &cache);
     assert!(verify.status.success(), "{said}");
     assert!(!said.contains("that no environment links to"), "{said}");
     let temporaries: Vec<_> = std::fs::read_dir(cache.join("v2/store"))
@@ -631,21 +625,15 @@ fn concurrent_cold_runs_leave_no_orphan_store_copies() {
 #[test]
 fn a_numpy_changed_under_a_cell_is_made_again_never_blamed() {
     let p = Project::new();
-    p.sample_variant(|c| c.to_string());
-    p.write(
-        "ext/probe.py",
-        &format!(
-            "import os\nif not os.path.exists({done:?}):\n    open({done:?}, 'w').close()\n    with open(np.__file__, 'a') as f:\n        f.write(\"\\nraise RuntimeError('numpy was damaged by a probe')\\n\")\n",
-            done = p.path("damaged").to_str().unwrap()
-        ),
+    let probe = format!(
+        "import os\nif not os.path.exists({done:?}):\n    open({done:?}, 'w').close()\n    with open(np.__file__, 'a') as f:\n        f.write(\"\\nraise RuntimeError('numpy was damaged by a probe')\\n\")\n",
+        done = p.path("damaged").to_str().unwrap()
     );
-    p.write(
-        "matrix.toml",
-        &format!(
-            "{}{}",
-            numpy(&["2.0.*", "2.1.*"], &["2.0.*"]),
-            common::VARIANT_EXTENSION
-        ),
+    variant(
+        &p,
+        Some(&probe),
+        &numpy(&["2.0.*", "2.1.*"], &["2.0.*"]),
+        "",
     );
     let cache = p.path("cache");
     let cache = cache.to_str().unwrap();

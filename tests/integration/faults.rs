@@ -717,7 +717,13 @@ fn names_that_are_not_files_are_refused() {
             with(&keys)
         };
         p.write("matrix.toml", &config);
-        let out = bounded(matrix().args(["run", "-q"]).current_dir(p.dir.path()), name);
+        let out = common::bounded(
+            matrix()
+                .args(["run", "-q"])
+                .current_dir(p.dir.path())
+                .stdin(Stdio::null()),
+            name,
+        );
         let err = common::text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}\n{err}");
         let path = p.path(name);
@@ -729,11 +735,12 @@ fn names_that_are_not_files_are_refused() {
     }
     let p = Project::new();
     let config = fifo(&p, "matrix.toml");
-    let out = bounded(
+    let out = common::bounded(
         matrix()
             .args(["run", "-q", "-c"])
             .arg(&config)
-            .current_dir(p.dir.path()),
+            .current_dir(p.dir.path())
+            .stdin(Stdio::null()),
         "the config",
     );
     let err = common::text(&out.stderr);
@@ -742,26 +749,6 @@ fn names_that_are_not_files_are_refused() {
         err.contains("it is a FIFO, not a regular file") && err.contains("matrix.toml"),
         "{err}"
     );
-}
-
-/// Runs `cmd` to its end, or fails the test naming `what` when it is still
-/// running far beyond any normal time (it blocked).
-fn bounded(cmd: &mut Command, what: &str) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("{what}: matrix blocked reading it");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// A report that cannot be written (a full disk: Linux's `/dev/full` answers

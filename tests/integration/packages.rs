@@ -293,15 +293,18 @@ fn a_backend_daemon_fails_no_build_and_outlives_nothing() {
             "{table}[extension]\nproject = \"proj\"\nimports = [\"npdemo\"]\nprobe = \"assert module.shape_of(np.zeros((2, 3))) == (2, 3)\"\n[run]\nbuild-timeout = \"{limit}\"\n"
         )
     };
+    let build = |tail: &str, limit: &str| {
+        let p = Project::new();
+        setuptools_copy(&p, tail);
+        p.write("matrix.toml", &config(limit));
+        p.run_here(&["--fresh"])
+    };
     // setup.py runs twice (asked for its requirements, then built): a
     // server each time, as a toolchain that starts one per invocation.
-    let p = Project::new();
-    setuptools_copy(
-        &p,
+    let run = build(
         "import subprocess\nsubprocess.Popen([\"setsid\", \"sleep\", \"301\"])\n",
+        "240s",
     );
-    p.write("matrix.toml", &config("240s"));
-    let run = p.run_here(&["--fresh"]);
     assert_eq!(run.code(), Some(0), "{}", run.dump());
     let log = run.results()["grids"][0]["builds"][0]["log"]
         .as_str()
@@ -312,13 +315,10 @@ fn a_backend_daemon_fails_no_build_and_outlives_nothing() {
     assert!(!alive(pid), "the server {pid} outlived the run");
 
     // Hangs after starting its server, when asked to build the wheel.
-    let p = Project::new();
-    setuptools_copy(
-        &p,
+    let run = build(
         "import subprocess, sys, time\nif \"bdist_wheel\" in sys.argv:\n    subprocess.Popen([\"setsid\", \"sleep\", \"302\"])\n    time.sleep(600)\n",
+        "20s",
     );
-    p.write("matrix.toml", &config("20s"));
-    let run = p.run_here(&["--fresh"]);
     let build = &run.results()["grids"][0]["builds"][0];
     let summary = build["summary"].as_str().unwrap_or_default();
     assert!(

@@ -545,27 +545,16 @@ fn a_dependency_that_is_not_a_file_is_never_rehashed() {
         let json = p.path(&format!("{run}.json"));
         // A stdin that stays open and never says anything: reading it
         // would block for as long as the test waits.
-        let mut child = matrix()
-            .args(["run", "--color", "never", "--cache-dir"])
-            .arg(&cache)
-            .arg("--json")
-            .arg(&json)
-            .current_dir(p.dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        // Far above a 1 × 2 grid's time: only a blocked read gets here.
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(300) {
-                let _ = child.kill();
-                panic!("{run}: matrix blocked");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = common::bounded(
+            matrix()
+                .args(["run", "--color", "never", "--cache-dir"])
+                .arg(&cache)
+                .arg("--json")
+                .arg(&json)
+                .current_dir(p.dir.path())
+                .stdin(std::process::Stdio::piped()),
+            run,
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{run}\n{err}");
         assert_eq!(
