@@ -189,7 +189,7 @@ pub struct Ensured<T> {
 /// One whose process died is no one's, and [`sweep`] removes it.
 #[derive(Debug)]
 pub struct Staging {
-    dir: tempfile::TempDir,
+    path: PathBuf,
     _claim: Option<lock::StagingLock>,
 }
 
@@ -197,18 +197,38 @@ pub struct Staging {
 const STAGING: &str = ".tmp-";
 
 impl Staging {
+    /// Made under another name, claimed, then renamed to its staging name
+    /// (the claim is the inode's and goes with it): a sweeper never sees a
+    /// staging folder of a live process unclaimed.
     fn new_in(parent: &Path) -> std::io::Result<Staging> {
-        let dir = tempfile::Builder::new()
-            .prefix(STAGING)
+        let fresh = tempfile::Builder::new()
+            .prefix(".new-")
             .tempdir_in(parent)?;
-        // Without a claim the folder could be taken for a dead run's; the
-        // claim only fails where flock does not work at all.
-        let claim = lock::StagingLock::claim(dir.path()).ok();
-        Ok(Staging { dir, _claim: claim })
+        // The claim only fails where flock does not work at all.
+        let claim = lock::StagingLock::claim(fresh.path()).ok();
+        let name = fresh
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let path = parent.join(format!("{STAGING}{}", name.trim_start_matches(".new-")));
+        std::fs::rename(fresh.path(), &path)?;
+        let _moved = fresh.keep();
+        Ok(Staging {
+            path,
+            _claim: claim,
+        })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Before the claim is given back (fields drop after this).
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -427,6 +447,50 @@ mod tests {
         assert!(found[0].0 >= 64 * 1024, "{found:?}");
         assert_eq!(found[0].0, found[1].0, "b's own file only: {found:?}");
         assert_eq!((found[0].1, found[1].1), (1, 2));
+    }
+
+    /// A killed run's staging folder is swept and never counted; a live
+    /// one (claimed by this process) is neither swept nor counted.
+    #[test]
+    fn sweep_removes_only_staging_folders_no_live_process_holds() {
+        let root = tempfile::tempdir().unwrap();
+        let builds = Bucket::Builds.dir(root.path());
+        std::fs::create_dir_all(builds.join("0123abcd")).unwrap();
+        std::fs::write(builds.join("0123abcd/m.so"), vec![1u8; 8192]).unwrap();
+        let live = Staging::new_in(&builds).unwrap();
+        assert!(
+            live.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        );
+        std::fs::write(live.path().join("half.so"), vec![2u8; 8192]).unwrap();
+        let dead = builds.join(".tmp-killed");
+        std::fs::create_dir_all(dead.join("entry")).unwrap();
+        std::fs::write(dead.join("entry/half.so"), vec![3u8; 8192]).unwrap();
+        let (bytes, entries) = usage(std::slice::from_ref(&builds))[0];
+        assert_eq!(entries, 1, "only the entry is a build");
+        assert!(bytes < 16 * 1024, "{bytes}: staging bytes counted");
+        let swept: Vec<PathBuf> = sweep(root.path()).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(swept, std::slice::from_ref(&dead));
+        assert!(!dead.exists() && live.path().exists());
+        let path = live.path().to_path_buf();
+        drop(live);
+        assert!(!path.exists(), "a staging folder goes with its holder");
+    }
+
+    /// `..` is resolved as the file system does (after a link, from where
+    /// the link points), and a part that does not exist yet kept as given.
+    #[test]
+    fn a_cache_dir_is_resolved_as_programs_will_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(base.join("real/inner")).unwrap();
+        std::os::unix::fs::symlink(base.join("real/inner"), base.join("link")).unwrap();
+        assert_eq!(resolved(&base.join("x/../cache")), base.join("cache"));
+        assert_eq!(resolved(&base.join("link/../c")), base.join("real/c"));
+        assert_eq!(resolved(&base.join("./a/./b")), base.join("a/b"));
     }
 
     #[test]
