@@ -135,7 +135,14 @@ pub async fn ensure(
         })?;
         let marker = Marker {
             numpy: version.to_string(),
-            include: include.strip_prefix(dir).unwrap_or(&include).to_path_buf(),
+            include: inside(&include, dir).ok_or_else(|| InstallError::Failed {
+                what: format!("checking the numpy {version} environment"),
+                output: format!(
+                    "numpy's headers are at {}, outside the environment {}",
+                    include.display(),
+                    dir.display()
+                ),
+            })?,
             interpreter: interpreter.executable.clone(),
             manifest,
         };
@@ -147,6 +154,7 @@ pub async fn ensure(
         place,
         |dir| valid(dir, version, Depth::Quick).ok(),
         make,
+        |_| true,
         |what, e| InstallError::io(format!("{what} in the cache"), e),
     )
     .await?;
@@ -355,6 +363,17 @@ pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, Str
             Ok(dir.join(&marker.include))
         }
     }
+}
+
+/// `path` relative to `dir`, compared as the file system resolves both
+/// (Python reports paths with links and `..` resolved): what the marker
+/// keeps, so the entry still finds its headers once renamed into place.
+fn inside(path: &Path, dir: &Path) -> Option<PathBuf> {
+    if let Ok(rel) = path.strip_prefix(dir) {
+        return Some(rel.to_path_buf());
+    }
+    let (path, dir) = (path.canonicalize().ok()?, dir.canonicalize().ok()?);
+    path.strip_prefix(dir).ok().map(Path::to_path_buf)
 }
 
 fn site_packages(dir: &Path) -> Option<PathBuf> {

@@ -13,6 +13,7 @@
 //! - `runner`: the dependency graph; emits events, never prints or judges;
 //! - `results`: the saved document, journal, merge and compare;
 //! - `report`: the reporter and one renderer per format;
+//! - `userfile`: reading a file a user names (regular files only, bounded);
 //! - `doctor`: `matrix doctor`, the same questions asked of a user's own
 //!   environment (suspects, trials, measured fixes).
 
@@ -35,3 +36,4 @@ pub(crate) mod report;
 pub(crate) mod results;
 pub(crate) mod rules;
 pub(crate) mod runner;
+pub(crate) mod userfile;

@@ -143,6 +143,9 @@ pub struct Spec {
     program: String,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    /// Every process the child starts is marked, found and ended with it
+    /// ([`Spec::track_descendants`]).
+    lineage: Option<Lineage>,
 }
 
 impl Spec {
@@ -153,7 +156,24 @@ impl Spec {
             cmd: Command::new(program_ref),
             stdin: None,
             timeout: None,
+            lineage: None,
         }
+    }
+
+    /// Follows every process the child starts, even one that leaves its
+    /// process group for a session of its own (a build server a backend
+    /// leaves running): each carries a mark in its environment (inherited
+    /// unless a process clears it, as Jenkins' process tree killer marks
+    /// builds). One that holds a pipe the child reads, once nothing of the
+    /// child's group is left working, is what keeps the child waiting: it
+    /// is killed then, so the child ends as it would have; whatever is
+    /// left when the child ends (or is killed at its time limit) is killed
+    /// too. All are named in [`Finished::escaped`].
+    pub fn track_descendants(mut self) -> Spec {
+        let lineage = Lineage::new();
+        self.cmd.env(LINEAGE_VAR, &lineage.0);
+        self.lineage = Some(lineage);
+        self
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Spec {
@@ -223,6 +243,7 @@ impl Spec {
             program,
             stdin,
             timeout,
+            lineage,
         } = self;
         die_with_parent(&mut cmd);
         cmd.process_group(0)
@@ -262,8 +283,21 @@ impl Spec {
         let mut stdout = tokio::spawn(capture(child.stdout.take()));
         let mut stderr = tokio::spawn(capture(child.stderr.take()));
 
+        // Escaped descendants that held up the child's end, killed (when
+        // the child's descendants are followed).
+        let released = std::sync::Mutex::new(Vec::new());
+        let leader = child.id();
+        let waited = async {
+            match (&lineage, leader) {
+                (Some(lineage), Some(leader)) => tokio::select! {
+                    status = child.wait() => status,
+                    never = lineage.release(leader, &released) => match never {},
+                },
+                _ => child.wait().await,
+            }
+        };
         let exit = match (timeout, &guard) {
-            (Some(limit), Some(guard)) => match tokio::time::timeout(limit, child.wait()).await {
+            (Some(limit), Some(guard)) => match tokio::time::timeout(limit, waited).await {
                 Ok(status) => Exit::of(status.map_err(spawn_error)?),
                 Err(_) => {
                     if guard.terminate(child.wait()).await.is_none() {
@@ -272,22 +306,38 @@ impl Spec {
                     Exit::TimedOut(limit)
                 }
             },
-            _ => Exit::of(child.wait().await.map_err(spawn_error)?),
+            _ => Exit::of(waited.await.map_err(spawn_error)?),
         };
         let duration = start.elapsed();
         // Descendants left behind would keep our pipes open; they belong to
         // the cell, so they end with it.
         drop(guard);
+        let mut escaped = released.into_inner().unwrap_or_default();
+        if let (Some(lineage), Some(leader)) = (&lineage, leader) {
+            // The group was killed above; what is left of the lineage
+            // outside it left on its own, and is named.
+            let left: Vec<Stray> = lineage
+                .members()
+                .into_iter()
+                .filter(|m| process_group(m.pid) != Some(leader as i32))
+                .collect();
+            kill(&left);
+            escaped.extend(left);
+        }
         // A process that left the group (setsid) may still hold the pipes:
         // the child has ended, so it is not waited for. It is found by the
         // pipes it holds, named, and killed: it belongs to the child.
         let both = async { futures::future::join(&mut stdout, &mut stderr).await };
-        let mut escaped = Vec::new();
         let (out, err) = match tokio::time::timeout(PIPE_GRACE, both).await {
             Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
             Err(_) => {
-                escaped = holders(&pipes);
-                kill(&escaped);
+                let holding = holders(&pipes);
+                kill(&holding);
+                for h in holding {
+                    if !escaped.contains(&h) {
+                        escaped.push(h);
+                    }
+                }
                 let both = async { futures::future::join(&mut stdout, &mut stderr).await };
                 match tokio::time::timeout(PIPE_GRACE, both).await {
                     Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
@@ -307,6 +357,115 @@ impl Spec {
             escaped,
         })
     }
+}
+
+/// The variable that marks every process started under a tracked child.
+const LINEAGE_VAR: &str = "ABIMATRIX_LINEAGE";
+
+/// How often a tracked child's descendants are looked at while it runs.
+const LINEAGE_POLL: Duration = Duration::from_secs(1);
+
+/// The mark of one tracked child's descendants: unique to this process
+/// and this child.
+#[derive(Debug)]
+struct Lineage(String);
+
+impl Lineage {
+    fn new() -> Lineage {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Lineage(format!("{}-{n}-{nanos}", std::process::id()))
+    }
+
+    /// Every live process that carries the mark.
+    fn members(&self) -> Vec<Stray> {
+        holders(&[Holding::Mark(format!("{LINEAGE_VAR}={}", self.0))])
+    }
+
+    /// While the child `leader` runs: once nothing of its group but itself
+    /// is left, a marked process outside the group that holds a pipe the
+    /// leader holds is what keeps it waiting (a daemon holding the output
+    /// of a backend that has finished): killed, and remembered in `out`.
+    /// Seen on two looks in a row, so a process between two steps of the
+    /// leader is not taken for one. Never returns.
+    async fn release(
+        &self,
+        leader: u32,
+        out: &std::sync::Mutex<Vec<Stray>>,
+    ) -> std::convert::Infallible {
+        let leader = leader as i32;
+        let mut suspects: Vec<Stray> = Vec::new();
+        loop {
+            tokio::time::sleep(LINEAGE_POLL).await;
+            let members = self.members();
+            let working = members
+                .iter()
+                .any(|m| m.pid != leader && process_group(m.pid) == Some(leader));
+            let pipes: Vec<Holding> = pipes_of(leader).into_iter().map(Holding::Pipe).collect();
+            let holding: Vec<Stray> = if working || pipes.is_empty() {
+                Vec::new()
+            } else {
+                let holders = holders(&pipes);
+                members
+                    .into_iter()
+                    .filter(|m| process_group(m.pid) != Some(leader) && holders.contains(m))
+                    .collect()
+            };
+            let confirmed: Vec<Stray> = holding
+                .iter()
+                .filter(|h| suspects.contains(h))
+                .cloned()
+                .collect();
+            if !confirmed.is_empty() {
+                kill(&confirmed);
+                if let Ok(mut out) = out.lock() {
+                    out.extend(confirmed);
+                }
+            }
+            suspects = holding;
+        }
+    }
+}
+
+impl Drop for Lineage {
+    /// A run cut short (Ctrl-C drops every future) still ends what its
+    /// tracked children left running.
+    fn drop(&mut self) {
+        kill(&self.members());
+    }
+}
+
+/// The process group of `pid`, from /proc.
+fn process_group(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the parenthesised name: state, ppid, pgrp.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
+/// The pipes (by inode) `pid` holds open.
+fn pipes_of(pid: i32) -> Vec<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            target
+                .to_string_lossy()
+                .strip_prefix("pipe:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 /// A process that outlived what started it outside its process group.
@@ -331,6 +490,8 @@ pub enum Holding {
     File(PathBuf),
     /// Its working directory is this one.
     Cwd(PathBuf),
+    /// Its environment holds this `NAME=value` entry.
+    Mark(String),
 }
 
 fn pipe_inode(fd: i32) -> Option<u64> {
@@ -358,6 +519,8 @@ pub fn holders(what: &[Holding]) -> Vec<Stray> {
         }
         let held = |h: &Holding| match h {
             Holding::Cwd(dir) => std::fs::read_link(p.path().join("cwd")).is_ok_and(|c| c == *dir),
+            Holding::Mark(entry) => std::fs::read(p.path().join("environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_bytes())),
             Holding::Pipe(_) | Holding::File(_) => std::fs::read_dir(p.path().join("fd"))
                 .into_iter()
                 .flatten()
@@ -366,7 +529,7 @@ pub fn holders(what: &[Holding]) -> Vec<Stray> {
                 .any(|target| match h {
                     Holding::Pipe(ino) => target.to_string_lossy() == format!("pipe:[{ino}]"),
                     Holding::File(path) => target == *path,
-                    Holding::Cwd(_) => false,
+                    Holding::Cwd(_) | Holding::Mark(_) => false,
                 }),
         };
         if what.iter().any(held) {
@@ -418,6 +581,35 @@ pub fn kill(strays: &[Stray]) {
     for s in strays {
         let _ = nix::sys::signal::kill(Pid::from_raw(s.pid), Signal::SIGKILL);
     }
+}
+
+/// `paths` as one `:`-separated list for the variable `variable` (`PATH`,
+/// `PYTHONPATH`): refused, naming the folder, when one holds the ':' that
+/// separates the entries (the child would split it there; joining them
+/// anyway once made every cell fail with an `IndexError`).
+pub fn search_list(
+    variable: &'static str,
+    paths: &[PathBuf],
+) -> Result<std::ffi::OsString, Unjoinable> {
+    std::env::join_paths(paths).map_err(|_| Unjoinable {
+        variable,
+        path: paths
+            .iter()
+            .find(|p| p.as_os_str().as_encoded_bytes().contains(&b':'))
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+/// A folder that cannot go on a `:`-separated search path.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{} cannot go on {variable}: its name holds ':', which separates {variable}'s entries; give --cache-dir (or --artifacts, TMPDIR) a folder without ':'",
+    path.display()
+)]
+pub struct Unjoinable {
+    pub variable: &'static str,
+    pub path: PathBuf,
 }
 
 /// A word of a command line, quoted for a POSIX shell where it needs it.
@@ -559,11 +751,17 @@ mod tests {
         // Killed processes may linger as zombies until init reaps them (in a
         // container it may never do so): a zombie runs nothing, so it counts
         // as gone.
-        let gone = (0..250).any(|_| {
+        assert!(ends(pid), "grandchild {pid} survived the timeout");
+    }
+
+    /// Whether `pid` stops running within five seconds (killed processes
+    /// may linger as zombies until init reaps them: a zombie runs nothing,
+    /// so it counts as gone).
+    fn ends(pid: i32) -> bool {
+        (0..250).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
             !running(pid)
-        });
-        assert!(gone, "grandchild {pid} survived the timeout");
+        })
     }
 
     /// Whether `pid` exists and is not a zombie, from /proc.
@@ -623,11 +821,7 @@ mod tests {
             f.escaped[0]
         );
         let pid = f.escaped[0].pid;
-        let gone = (0..250).any(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            !running(pid)
-        });
-        assert!(gone, "the escaped sleep {pid} was not killed");
+        assert!(ends(pid), "the escaped sleep {pid} was not killed");
     }
 
     #[test]
@@ -650,6 +844,53 @@ mod tests {
         assert_eq!(held_for_writing(&path), Some(false));
         let strays = holders(&[Holding::File(path.clone())]);
         assert!(strays.is_empty(), "{strays:?}");
+    }
+
+    /// A tracked child waits for output that a daemon it started holds
+    /// (as uv waits for a backend's): once nothing of its group is left
+    /// working, the daemon is killed and named, and the child ends as it
+    /// would have. A daemon that closed its output is named and killed
+    /// when the child ends.
+    #[tokio::test]
+    async fn a_tracked_childs_daemons_are_found_released_and_killed() {
+        let f = sh("out=$(setsid sleep 79); echo \"done $out\"")
+            .track_descendants()
+            .timeout(Duration::from_secs(60))
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(f.exit, Exit::Code(0), "{f:?}");
+        assert_eq!(f.stdout.text, "done \n");
+        assert_eq!(f.escaped.len(), 1, "{:?}", f.escaped);
+        assert!(
+            f.escaped[0].command.ends_with("sleep 79"),
+            "{:?}",
+            f.escaped
+        );
+        let f = sh("setsid sleep 80 >/dev/null 2>&1 </dev/null & sleep 0.2")
+            .track_descendants()
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(f.exit, Exit::Code(0));
+        let named: Vec<_> = f.escaped.iter().map(|s| s.command.as_str()).collect();
+        assert_eq!(named, ["sleep 80"]);
+        let pid = f.escaped[0].pid;
+        assert!(ends(pid), "sleep {pid} outlived its step");
+    }
+
+    #[test]
+    fn a_folder_with_a_colon_is_named_not_joined() {
+        let ok = [PathBuf::from("/a b/$#"), PathBuf::from("/c")];
+        assert_eq!(search_list("PATH", &ok).unwrap(), "/a b/$#:/c");
+        let bad = [PathBuf::from("/c"), PathBuf::from("/x:y/bin")];
+        let e = search_list("PYTHONPATH", &bad).unwrap_err();
+        assert_eq!(e.path, PathBuf::from("/x:y/bin"));
+        assert!(
+            e.to_string()
+                .starts_with("/x:y/bin cannot go on PYTHONPATH: its name holds ':'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -186,6 +186,8 @@ async fn measure(
     work: &std::path::Path,
 ) -> Result<remedy::Remedy, remedy::RemedyError> {
     let root = crate::cache::root_in(args.cache_dir.as_deref());
+    // Shared with runs, as a run holds it (see `cache::lock`).
+    let _lock = super::run::lock_cache(&root).await;
     let network = if super::offline(args.offline) {
         Network::Offline
     } else {

@@ -29,10 +29,16 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(i) => i,
         Err(exit) => return exit,
     };
+    let mut stop = std::pin::pin!(interrupted());
+    // Held until the run ends: runs share the cache, `cache clean` and
+    // `cache verify` wait for them (and they for those).
+    let _lock = tokio::select! {
+        l = lock_cache(&inputs.cache_root) => l,
+        _ = &mut stop => return Exit::Interrupted,
+    };
     // Whatever way this run ends, what it learned is written.
     let _memo = Memo::flush_on_drop(&inputs.options.memo);
     let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-    let mut stop = std::pin::pin!(interrupted());
     let plan = tokio::select! {
         p = plan::make(&config, &inputs.options) => p,
         _ = &mut stop => return Exit::Interrupted,
@@ -263,15 +269,7 @@ impl Inputs {
             ignore_requires: args.ignore_requires,
             python: python_requests(&args.python)?,
             select: args.select.clone(),
-            artifacts: args
-                .artifacts
-                .as_deref()
-                .map(std::path::absolute)
-                .transpose()
-                .map_err(|e| {
-                    error(format_args!("--artifacts: {e}"));
-                    Exit::Usage
-                })?,
+            artifacts: args.artifacts.as_deref().map(crate::cache::resolved),
             build_only: args.build_only,
         };
         Ok(Inputs {
@@ -378,6 +376,32 @@ fn with_previous_passes(doc: Document, previous: Document) -> Document {
 
 /// Whether a cell's log says the disk filled up: that is the machine's
 /// fault, reported as such (exit 3) with the way out.
+/// A run's shared hold on the cache (see `cache::lock`), and the leftovers
+/// of runs that were killed removed; a cache that cannot be locked (a
+/// read-only one) is a note, and the run goes on.
+pub(super) async fn lock_cache(root: &std::path::Path) -> Option<crate::cache::lock::CacheLock> {
+    use crate::cache::lock::{Access, CacheLock};
+    let waiting = {
+        let root = root.to_path_buf();
+        move || {
+            eprintln!(
+                "waiting for `matrix cache clean` or `matrix cache verify` to finish with {}",
+                root.display()
+            )
+        }
+    };
+    let lock = match CacheLock::acquire_async(root.to_path_buf(), Access::Shared, waiting).await {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("note: {e}; going on without it");
+            return None;
+        }
+    };
+    let root = root.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || crate::cache::sweep(&root)).await;
+    Some(lock)
+}
+
 fn disk_filled(doc: &Document, cache_root: &std::path::Path) -> bool {
     let Some(c) = doc.cells.iter().find(|c| {
         matches!(

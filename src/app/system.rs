@@ -5,6 +5,7 @@
 use std::io::Write as _;
 
 use super::{Exit, error, hint};
+use crate::cache::lock::{Access, CacheLock};
 use crate::cache::manifest::Depth;
 use crate::cache::store::Store;
 use crate::cache::{self, Bucket};
@@ -78,14 +79,29 @@ pub fn cache(args: &CacheArgs) -> Exit {
                     mib(bytes)
                 );
             }
+            let left = cache::leftovers(&root);
+            if !left.is_empty() {
+                println!(
+                    "  {} unfinished entries ({:.1} MiB) left by runs that were killed: the next run or `matrix cache verify` removes them",
+                    left.len(),
+                    mib(left.iter().map(|(_, b)| b).sum())
+                );
+            }
             Exit::Ok
         }
-        CacheAction::Verify => verify(&root),
+        CacheAction::Verify => match maintain(&root) {
+            Ok(_lock) => verify(&root),
+            Err(exit) => exit,
+        },
         CacheAction::Clean => {
             if !root.exists() {
                 println!("nothing to clean at {}", root.display());
                 return Exit::Ok;
             }
+            let _lock = match maintain(&root) {
+                Ok(lock) => lock,
+                Err(exit) => return exit,
+            };
             match std::fs::remove_dir_all(&root) {
                 Ok(()) => {
                     println!("removed {}", root.display());
@@ -100,9 +116,33 @@ pub fn cache(args: &CacheArgs) -> Exit {
     }
 }
 
+/// The cache to ourselves for `clean` or `verify`: after the runs using it
+/// have finished (said while waiting), and before another starts.
+fn maintain(root: &std::path::Path) -> Result<CacheLock, Exit> {
+    CacheLock::acquire(root, Access::Exclusive, || {
+        eprintln!(
+            "waiting for the runs using {} to finish (Ctrl-C stops waiting)",
+            root.display()
+        );
+    })
+    .map_err(|e| {
+        error(format_args!("{e}"));
+        Exit::Environment
+    })
+}
+
 /// `matrix cache verify`: every entry proven by every hash, the damaged
-/// ones removed (exit 1 when there were any, so a CI step sees it).
+/// ones removed (exit 1 when there were any, so a CI step sees it), and
+/// what killed runs left behind removed.
 fn verify(root: &std::path::Path) -> Exit {
+    let swept = cache::sweep(root);
+    if !swept.is_empty() {
+        println!(
+            "removed {} unfinished entries ({:.1} MiB) left by runs that were killed",
+            swept.len(),
+            swept.iter().map(|(_, b)| b).sum::<u64>() as f64 / (1024.0 * 1024.0)
+        );
+    }
     let mut checked = 0;
     let mut damaged = Vec::new();
     let envs = Bucket::Envs.dir(root);

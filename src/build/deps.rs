@@ -174,8 +174,9 @@ pub async fn install(
         reused: false,
         wheel: None,
         package: None,
-        inputs: Vec::new(),
+        inputs: Default::default(),
         forced: None,
+        staging: None,
     })
 }
 

@@ -9,10 +9,12 @@
 //! Every command and its output go into the build log, kept for the report:
 //! a build failure is shown, not summarized away.
 
+pub mod depfile;
 pub mod deps;
 pub mod project;
 pub mod rows;
 pub mod sources;
+pub mod toolchain;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,16 +40,36 @@ pub struct Artifact {
     pub wheel: Option<PathBuf>,
     /// The distribution installed (projects and package rows).
     pub package: Option<String>,
-    /// Every file the build read besides its own folder (a C build's
-    /// sources and headers, from the compiler's dependency files): a cached
-    /// build is reused only while each still has the content it was built
-    /// from.
-    pub inputs: Vec<PathBuf>,
+    /// What the build read (a C build's sources and headers).
+    pub inputs: Read,
+    /// A build that is not cached ([`Read::unkeyable`]) lives in its
+    /// staging folder, kept while this is held (until the run ends).
+    pub staging: Option<std::sync::Arc<cache::Staging>>,
     /// Made only because of `--ignore-requires`: the project's own build
     /// requirements forbid its NumPy, in these words. Such a build could
     /// not exist for a user; it gets no verdict on its declaration, and a
     /// run without `--ignore-requires` does not take it from the cache.
     pub forced: Option<String>,
+}
+
+/// What a build read, from the compiler's dependency files: a cached build
+/// is reused only while each file still has the content it was built from
+/// and no file has appeared where the compiler would now look first.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// Every file read besides the build's own folder.
+    pub files: Vec<PathBuf>,
+    /// Where a header the compiler would read instead could appear
+    /// (`toolchain::Toolchain::absent`): nothing is there now.
+    pub absent: Vec<PathBuf>,
+    /// Why the build cannot be keyed by what it read (a dependency that is
+    /// not a regular file, `#include "/dev/stdin"`; a dependency list that
+    /// does not read back): it is not cached and is made again every run.
+    pub unkeyable: Option<String>,
+    /// The compiler as the build ran it (`Toolchain::fingerprint`): a
+    /// cached build is reused only by the same compiler, looking in the
+    /// same folders.
+    pub toolchain: Option<String>,
 }
 
 /// Why a row produced no artifact: the most telling line for the grid's
@@ -100,6 +122,12 @@ struct Marker {
     /// [`Artifact::forced`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     forced: Option<String>,
+    /// Where nothing was, and a file appearing would change the build.
+    #[serde(default)]
+    absent: Vec<PathBuf>,
+    /// The compiler's fingerprint (C builds).
+    #[serde(default)]
+    toolchain: Option<String>,
 }
 
 /// A file a build read, and its content's hash then; with the stat that
@@ -118,10 +146,18 @@ struct Input {
 }
 
 impl Input {
-    /// `path` as it is now: its hash and stat.
+    /// `path` as it is now: its hash and stat; an error for anything but a
+    /// regular file (its content cannot be proven later).
     fn of(path: &Path) -> std::io::Result<Input> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(path)?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is {}",
+                path.display(),
+                crate::userfile::kind(meta.file_type())
+            )));
+        }
         Ok(Input {
             path: path.to_path_buf(),
             sha256: manifest::hash_file(path)?,
@@ -139,6 +175,15 @@ impl Input {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(&self.path)
             .map_err(|e| format!("{} is gone ({e})", self.path.display()))?;
+        // Never read a FIFO or a device that took a source's place: it
+        // could block for ever or never end.
+        if !meta.is_file() {
+            return Err(format!(
+                "{} is now {}",
+                self.path.display(),
+                crate::userfile::kind(meta.file_type())
+            ));
+        }
         let ctime = manifest::ctime_ns(&meta);
         if self.ctime_ns != 0
             && meta.len() == self.size
@@ -167,16 +212,39 @@ fn proving(rel: &str) -> bool {
 }
 
 /// Whether the cached build in `dir` is whole and was built from what its
-/// inputs hold now; the artifact it holds, or why not.
-fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
+/// inputs hold now; the artifact it holds, or why not. `toolchain`: the
+/// compiler's fingerprint now, for a C build whose compiler could be asked
+/// (`None`: not compared; a shard testing uploaded builds may have no
+/// compiler at all, and could not build anyway).
+fn verify(dir: &Path, depth: Depth, toolchain: Option<&str>) -> Result<Artifact, String> {
     let marker_path = dir.join(MARKER);
     let mut marker: Marker = cache::read_marker(&marker_path)
         .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
+    if let Some(now) = toolchain
+        && marker.toolchain.as_deref() != Some(now)
+    {
+        return Err(format!(
+            "the compiler, or where its #include looks, is not what built {}",
+            dir.display()
+        ));
+    }
     // A header edited since the build (same size, same name, whatever its
     // mtime says) is a new build: its ctime moved, so it is hashed again.
     let mut reproven = false;
     for input in &mut marker.inputs {
         reproven |= input.check()?;
+    }
+    // A header created where the compiler looks first (an earlier include
+    // folder) is what it would read now instead of the one it read.
+    if let Some(appeared) = marker
+        .absent
+        .iter()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+    {
+        return Err(format!(
+            "{} appeared since the build, where the compiler looks before the header it read",
+            appeared.display()
+        ));
     }
     match marker.manifest.check(dir, depth) {
         Verdict::Damaged(why) => return Err(why),
@@ -193,15 +261,22 @@ fn verify(dir: &Path, depth: Depth) -> Result<Artifact, String> {
         reused: true,
         wheel: marker.wheel.map(|w| dir.join(w)),
         package: marker.package,
-        inputs: marker.inputs.into_iter().map(|i| i.path).collect(),
+        inputs: Read {
+            files: marker.inputs.into_iter().map(|i| i.path).collect(),
+            absent: marker.absent,
+            unkeyable: None,
+            toolchain: marker.toolchain,
+        },
         forced: marker.forced,
+        staging: None,
     })
 }
 
-/// The build in `dir`, if it is whole and its inputs are unchanged (the
-/// quick check every reuse makes): what a run takes instead of building.
-pub fn reuse(dir: &Path) -> Option<Artifact> {
-    verify(dir, Depth::Quick).ok()
+/// The build in `dir`, if it is whole, its inputs are unchanged and (for a
+/// C build, `toolchain`) its compiler is the one now (the quick check every
+/// reuse makes): what a run takes instead of building.
+pub fn reuse(dir: &Path, toolchain: Option<&str>) -> Option<Artifact> {
+    verify(dir, Depth::Quick, toolchain).ok()
 }
 
 /// The NumPy requirement `package` declares, from the METADATA of its
@@ -295,7 +370,7 @@ pub(crate) fn python_marker_holds(marker: &str, python: &pep440_rs::Version) -> 
 /// Checks a cached build to the last byte (`matrix cache verify`, and a
 /// cell whose failure could come from a damaged entry).
 pub fn verify_deep(dir: &Path) -> Result<(), String> {
-    verify(dir, Depth::Deep).map(drop)
+    verify(dir, Depth::Deep, None).map(drop)
 }
 
 /// Where the cached build with `key` lives.
@@ -311,6 +386,7 @@ pub fn cached_dir(root: &Path, key: &str) -> PathBuf {
 /// re-run by hand as printed.
 pub async fn ensure(
     place: Place<'_>,
+    toolchain: Option<&str>,
     make: impl AsyncFnOnce(&Path) -> Result<Artifact, BuildError>,
 ) -> Result<Artifact, BuildError> {
     let target = match place {
@@ -324,47 +400,67 @@ pub async fn ensure(
             }
             e
         })?;
-        if let Some(target) = target {
-            built.log = moved(&built.log, dir, target);
-            let relative = |p: &Path| {
-                p.strip_prefix(dir)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .ok()
-            };
-            let fail = |what: &str, e: std::io::Error| {
-                BuildError::new(format!("cannot record {what}: {e}"), &built.log)
-            };
-            let inputs = built
-                .inputs
-                .iter()
-                .map(|p| Input::of(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| fail("what the build read", e))?;
-            let marker = Marker {
-                module: relative(&built.module_path).unwrap_or_default(),
-                log: built.log.clone(),
-                wheel: built.wheel.as_deref().and_then(relative),
-                package: built.package.clone(),
-                manifest: Manifest::of_tree(dir, |rel| !proving(rel))
-                    .map_err(|e| fail("what the build holds", e))?,
-                inputs,
-                forced: built.forced.clone(),
-            };
-            cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
-                BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
-            })?;
-        }
+        let Some(target) = target else {
+            return Ok(built);
+        };
+        // What the build read, proven now; a file that cannot be proven
+        // later (a FIFO, a device, gone already) makes the build one that
+        // is not cached rather than a failure.
+        let inputs = match &built.inputs.unkeyable {
+            Some(_) => None,
+            None => match built.inputs.files.iter().map(|p| Input::of(p)).collect() {
+                Ok(inputs) => Some(inputs),
+                Err(e) => {
+                    built.inputs.unkeyable = Some(format!("what it read cannot be proven: {e}"));
+                    None
+                }
+            },
+        };
+        let Some(inputs) = inputs else {
+            let why = built.inputs.unkeyable.as_deref().unwrap_or_default();
+            let _ = writeln!(
+                built.log,
+                "# not cached: {why}; it is made again on every run"
+            );
+            return Ok(built);
+        };
+        built.log = moved(&built.log, dir, target);
+        let relative = |p: &Path| {
+            p.strip_prefix(dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .ok()
+        };
+        let marker = Marker {
+            module: relative(&built.module_path).unwrap_or_default(),
+            log: built.log.clone(),
+            wheel: built.wheel.as_deref().and_then(relative),
+            package: built.package.clone(),
+            manifest: Manifest::of_tree(dir, |rel| !proving(rel)).map_err(|e| {
+                BuildError::new(
+                    format!("cannot record what the build holds: {e}"),
+                    &built.log,
+                )
+            })?,
+            inputs,
+            absent: built.inputs.absent.clone(),
+            toolchain: built.inputs.toolchain.clone(),
+            forced: built.forced.clone(),
+        };
+        cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
+            BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
+        })?;
         Ok(built)
     };
     let mut duration = Duration::ZERO;
     let ensured = cache::ensure(
         place,
-        |dir| verify(dir, Depth::Quick).ok(),
+        |dir| verify(dir, Depth::Quick, toolchain).ok(),
         async |dir: &Path| {
             let a = made(dir).await?;
             duration = a.duration;
             Ok(a)
         },
+        |a| a.inputs.unkeyable.is_none(),
         |what, e| BuildError::new(format!("cannot use the build cache ({what}): {e}"), ""),
     )
     .await?;
@@ -373,6 +469,7 @@ pub async fn ensure(
     if !ensured.reused {
         artifact.duration = duration;
     }
+    artifact.staging = ensured.staging.map(std::sync::Arc::new);
     Ok(artifact)
 }
 
@@ -406,12 +503,26 @@ pub(crate) async fn step(
     if !output.is_empty() {
         let _ = writeln!(log, "{output}");
     }
+    // Processes the step started that left its process group (a build
+    // server a backend leaves behind) end with it, named.
+    let left: Vec<String> = finished.escaped.iter().map(|s| s.to_string()).collect();
+    for stray in &left {
+        let _ = writeln!(
+            log,
+            "# left running: {stray} (outside the step's process group; killed)"
+        );
+    }
     if finished.success() {
         return Ok(finished.stdout.text);
     }
     if let crate::process::Exit::TimedOut(limit) = finished.exit {
+        let killed = if left.is_empty() {
+            String::new()
+        } else {
+            format!(", and left running: {}, killed", left.join(", "))
+        };
         let said = format!(
-            "did not finish within {} (its process group was killed; [run] build-timeout sets the limit)",
+            "did not finish within {} (its process group was killed{killed}; [run] build-timeout sets the limit)",
             humantime::format_duration(limit)
         );
         let _ = writeln!(log, "{said}");

@@ -13,6 +13,12 @@
 //! is `unavailable`, in the package's own words, unless `--ignore-requires`
 //! asks to build it anyway (the row's pin then wins).
 //!
+//! Every step that can run a backend follows what it starts
+//! (`Spec::track_descendants`): a build server the backend leaves running
+//! in a session of its own is killed and named in the log when the step
+//! ends or reaches its time limit, and one that holds the backend's output
+//! after the backend has finished does not hold up the step.
+//!
 //! Every build runs on its own copy of the sources, kept in the entry
 //! (`.abimatrix/src`): builds of one tree against two NumPys at once would
 //! share (and reuse!) setuptools' `build/` directory, the user's tree stays
@@ -207,7 +213,8 @@ impl ProjectBuild<'_> {
                 uv.pip_install(&python)
                     .arg("--constraint")
                     .arg(&constraint)
-                    .args(&dynamic),
+                    .args(&dynamic)
+                    .track_descendants(),
                 &mut log,
                 Some("installing the requirements the backend asked for"),
                 telling,
@@ -215,10 +222,12 @@ impl ProjectBuild<'_> {
             .await?;
         }
         let wheels = work.join("wheels");
+        let path = path_with(&env).map_err(|e| BuildError::new(e.to_string(), &log))?;
         step(
             uv.build_wheel(&python, &tree, &wheels)
+                .track_descendants()
                 .timeout(self.limit)
-                .env("PATH", path_with(&env))
+                .env("PATH", path)
                 .env("VIRTUAL_ENV", &env),
             &mut log,
             Some("building the wheel"),
@@ -282,8 +291,9 @@ impl ProjectBuild<'_> {
             reused: false,
             wheel: Some(wheel),
             package: Some(package),
-            inputs: Vec::new(),
+            inputs: Default::default(),
             forced,
+            staging: None,
         })
     }
 
@@ -308,6 +318,7 @@ impl ProjectBuild<'_> {
                 .arg(constraint)
                 .arg(format!("numpy=={version}"))
                 .args(requires)
+                .track_descendants()
         };
         let Err(failed) = step(install(&system.requires), log, Some(&what), telling).await else {
             return Ok(None);
@@ -362,15 +373,17 @@ impl ProjectBuild<'_> {
         let result = tree.join("..").join("build-requires.json");
         std::fs::write(&script, BUILD_REQUIRES)
             .map_err(|e| BuildError::new(format!("cannot write {}: {e}", script.display()), log))?;
+        let path = path_with(env).map_err(|e| BuildError::new(e.to_string(), log))?;
         step(
             Spec::new(python)
+                .track_descendants()
                 .arg(&script)
                 .arg(&result)
                 .arg(&system.backend)
                 .args(&system.backend_path)
                 .cwd(tree)
                 .timeout(self.limit)
-                .env("PATH", path_with(env))
+                .env("PATH", path)
                 .env("VIRTUAL_ENV", env),
             log,
             Some(&format!(
@@ -410,11 +423,12 @@ fn backend_error(line: &str) -> bool {
 
 /// `PATH` with the environment's bin first: backends run tools (meson,
 /// ninja, cmake, cython) installed there, as an isolated build would.
-pub(crate) fn path_with(env: &Path) -> std::ffi::OsString {
-    let bin = env.join("bin");
+pub(crate) fn path_with(env: &Path) -> Result<std::ffi::OsString, crate::process::Unjoinable> {
     let rest = std::env::var_os("PATH").unwrap_or_default();
-    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest)))
-        .unwrap_or_default()
+    let dirs: Vec<PathBuf> = std::iter::once(env.join("bin"))
+        .chain(std::env::split_paths(&rest))
+        .collect();
+    crate::process::search_list("PATH", &dirs)
 }
 
 #[cfg(test)]

@@ -78,7 +78,8 @@ pub async fn install(
         reused: false,
         wheel: None,
         package: Some(super::project::requirement_name(&row.name)),
-        inputs: Vec::new(),
+        inputs: Default::default(),
         forced: None,
+        staging: None,
     })
 }

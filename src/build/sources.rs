@@ -1,11 +1,14 @@
 //! Compiling C sources against one NumPy's headers, with the interpreter's
 //! own compiler settings (sysconfig's CC, CFLAGS, CCSHARED, LDSHARED), the
-//! way setuptools would but without its start-up cost.
+//! way setuptools would but without its start-up cost. The compiler runs
+//! with an environment the tool decides (`toolchain::PASSED`), never the
+//! shell's whole one.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Artifact, BuildError, step};
+use super::toolchain::{self, Toolchain};
+use super::{Artifact, BuildError, Read, depfile, step};
 use crate::environment::NumpyEnv;
 use crate::extension::Sources;
 use crate::process::Spec;
@@ -13,7 +16,10 @@ use crate::python::Interpreter;
 use pep440_rs::Version;
 
 /// The key of a build: sources, flags, module name, the interpreter and its
-/// compiler settings, and the NumPy version (its headers).
+/// compiler settings, and the NumPy version (its headers). The compiler as
+/// it runs now (what it is, where its `#include` looks) is checked at reuse
+/// instead (`Toolchain::fingerprint`, kept with the build): a shard testing
+/// uploaded builds finds them by this key without a compiler of its own.
 pub fn key(sources: &Sources, interpreter: &Interpreter, numpy: &Version) -> String {
     let mut parts: Vec<Vec<u8>> = vec![
         interpreter.cache_key().into_bytes(),
@@ -60,6 +66,76 @@ fn compiler_error(line: &str) -> bool {
     line.contains("error")
 }
 
+/// sysconfig's settings split into words.
+struct Settings {
+    cc: Vec<String>,
+    ldshared: Vec<String>,
+    cflags: Vec<String>,
+    ccshared: Vec<String>,
+}
+
+impl Settings {
+    fn of(interpreter: &Interpreter) -> Result<Settings, BuildError> {
+        let words = |what: &str, value: &str| {
+            shlex::split(value).ok_or_else(|| {
+                BuildError::new(format!("cannot parse sysconfig {what}: {value}"), "")
+            })
+        };
+        let settings = Settings {
+            cc: words("CC", &interpreter.cc)?,
+            ldshared: words("LDSHARED", &interpreter.ldshared)?,
+            cflags: words("CFLAGS", &interpreter.cflags)?,
+            ccshared: words("CCSHARED", &interpreter.ccshared)?,
+        };
+        if settings.cc.is_empty() || settings.ldshared.is_empty() {
+            return Err(BuildError::new("sysconfig names no C compiler", ""));
+        }
+        Ok(settings)
+    }
+
+    /// The compile command up to its input and output: the compiler, its
+    /// flags and include folders (NumPy's when `numpy` is given), in the
+    /// environment the tool gives it.
+    fn compile(&self, sources: &Sources, interpreter: &Interpreter, numpy: Option<&Path>) -> Spec {
+        let mut spec = compiler_spec(&self.cc[0])
+            .args(&self.cc[1..])
+            .args(&self.cflags)
+            .args(&self.ccshared)
+            .arg(format!("-I{}", interpreter.include.display()));
+        if let Some(numpy) = numpy {
+            spec = spec.arg(format!("-I{}", numpy.display()));
+        }
+        for dir in &sources.include_dirs {
+            spec = spec.arg(format!("-I{}", dir.display()));
+        }
+        spec.args(&sources.cflags)
+    }
+}
+
+/// `program` with the environment a compile or link gets: rebuilt from
+/// nothing, with only `toolchain::PASSED` from the host.
+fn compiler_spec(program: &str) -> Spec {
+    let mut spec = Spec::new(program).env_clear();
+    for (key, value) in toolchain::environment() {
+        spec = spec.env(key, value);
+    }
+    spec
+}
+
+/// What the compiler of `interpreter` is and where it looks, for the
+/// sources' flags and folders (asked once a run).
+pub async fn toolchain(
+    sources: &Sources,
+    interpreter: &Interpreter,
+) -> Result<Toolchain, BuildError> {
+    let settings = Settings::of(interpreter)?;
+    Toolchain::probe(
+        settings.compile(sources, interpreter, None),
+        &settings.cc[0],
+    )
+    .await
+}
+
 /// Compiles `sources` against `env`'s NumPy into `out`: each source where
 /// it is, by its absolute path (so the compiler's messages name the user's
 /// own file and its "..." headers are found beside it), each object under a
@@ -70,6 +146,7 @@ pub async fn compile(
     sources: &Sources,
     interpreter: &Interpreter,
     env: &NumpyEnv,
+    toolchain: Option<&Toolchain>,
     out: &Path,
     limit: std::time::Duration,
 ) -> Result<Artifact, BuildError> {
@@ -79,17 +156,7 @@ pub async fn compile(
     std::fs::create_dir_all(&objects_dir).map_err(|e| {
         BuildError::new(format!("cannot create {}: {e}", objects_dir.display()), "")
     })?;
-    let words = |what: &str, value: &str| {
-        shlex::split(value)
-            .ok_or_else(|| BuildError::new(format!("cannot parse sysconfig {what}: {value}"), ""))
-    };
-    let cc = words("CC", &interpreter.cc)?;
-    let ldshared = words("LDSHARED", &interpreter.ldshared)?;
-    let cflags = words("CFLAGS", &interpreter.cflags)?;
-    let ccshared = words("CCSHARED", &interpreter.ccshared)?;
-    let (Some(cc_prog), Some(ld_prog)) = (cc.first(), ldshared.first()) else {
-        return Err(BuildError::new("sysconfig names no C compiler", ""));
-    };
+    let settings = Settings::of(interpreter)?;
 
     let mut objects = Vec::new();
     let mut dep_files = Vec::new();
@@ -112,22 +179,16 @@ pub async fn compile(
             .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned());
         let object = objects_dir.join(format!("{i}-{stem}.o"));
         let deps = objects_dir.join(format!("{i}-{stem}.d"));
-        let mut spec = Spec::new(cc_prog)
-            .args(&cc[1..])
-            .args(&cflags)
-            .args(&ccshared)
-            .arg(format!("-I{}", interpreter.include.display()))
-            .arg(format!("-I{}", env.include.display()));
-        for dir in &sources.include_dirs {
-            spec = spec.arg(format!("-I{}", dir.display()));
-        }
         // -MD -MF: the compiler lists every file it read, so a warm run
-        // rebuilds when a header changed, not only when a listed source did.
-        spec = spec
-            .args(&sources.cflags)
+        // rebuilds when a header changed, not only when a listed source
+        // did; -MT names the list's target plainly (see depfile.rs).
+        let spec = settings
+            .compile(sources, interpreter, Some(&env.include))
             .arg("-MD")
             .arg("-MF")
             .arg(&deps)
+            .arg("-MT")
+            .arg(depfile::TARGET)
             .arg("-c")
             .arg(&src)
             .arg("-o")
@@ -140,8 +201,8 @@ pub async fn compile(
     }
 
     let module_path = out.join(format!("{}{}", sources.module, interpreter.ext_suffix));
-    let mut spec = Spec::new(ld_prog)
-        .args(&ldshared[1..])
+    let mut spec = compiler_spec(&settings.ldshared[0])
+        .args(&settings.ldshared[1..])
         .args(&objects)
         .arg("-o")
         .arg(&module_path);
@@ -154,61 +215,94 @@ pub async fn compile(
     spec = spec.args(&sources.ldflags).cwd(out).timeout(limit);
     step(spec, &mut log, None, compiler_error).await?;
     check_init(&module_path, &sources.module, &log)?;
-    // What the compiler read, but this build's own folder (the embedded
-    // sample's source) and the NumPy environment's headers (the
-    // environment's own manifest proves those).
-    let mut inputs: Vec<PathBuf> = Vec::new();
-    for d in &dep_files {
-        let text = std::fs::read_to_string(d)
-            .map_err(|e| BuildError::new(format!("cannot read {}: {e}", d.display()), &log))?;
-        for path in dependencies(&text) {
-            if !path.starts_with(out) && !path.starts_with(&env.dir) && !inputs.contains(&path) {
-                inputs.push(path);
-            }
-        }
-    }
+    let read = read(&dep_files, sources, env, toolchain, out);
     Ok(Artifact {
         dir: out.to_path_buf(),
         module_path,
         wheel: None,
         package: None,
-        inputs,
+        inputs: read,
         forced: None,
+        staging: None,
         log,
         duration: start.elapsed(),
         reused: false,
     })
 }
 
-/// The files a make-style dependency file (`-MD -MF`) lists as read.
-fn dependencies(text: &str) -> Vec<PathBuf> {
-    // "target.o: a.c b.h \\\n c.h": join the continued lines, drop the target,
-    // and unescape "\\ " (a space in a name).
-    let joined = text.replace("\\\n", " ");
-    let Some((_, deps)) = joined.split_once(": ") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut chars = deps.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&' ') => {
-                word.push(' ');
-                chars.next();
+/// What the compiles read, from their dependency files: every file but
+/// this build's own folder (the embedded sample's source) and the NumPy
+/// environment's headers (the environment's own manifest proves those);
+/// where a header read instead could appear; or why the build cannot be
+/// keyed by what it read.
+fn read(
+    dep_files: &[PathBuf],
+    sources: &Sources,
+    env: &NumpyEnv,
+    toolchain: Option<&Toolchain>,
+    out: &Path,
+) -> Read {
+    let mut listed: Vec<PathBuf> = Vec::new();
+    for d in dep_files {
+        let text = match crate::userfile::read_to_string(d, crate::userfile::TEXT_LIMIT) {
+            Ok(text) => text,
+            Err(e) => {
+                return Read {
+                    unkeyable: Some(format!("cannot read {}: {e}", d.display())),
+                    ..Read::default()
+                };
             }
-            c if c.is_whitespace() => {
-                if !word.is_empty() {
-                    out.push(PathBuf::from(std::mem::take(&mut word)));
-                }
+        };
+        let Ok(files) = depfile::parse(&text) else {
+            return Read {
+                unkeyable: Some(format!(
+                    "{} does not read as a dependency list (a file name with a newline?)",
+                    d.display()
+                )),
+                ..Read::default()
+            };
+        };
+        // Relative names are the compiler's, in its working folder.
+        for file in files.into_iter().map(|f| out.join(f)) {
+            if !listed.contains(&file) {
+                listed.push(file);
             }
-            c => word.push(c),
         }
     }
-    if !word.is_empty() {
-        out.push(PathBuf::from(word));
+    // A dependency that is not a regular file (`#include "/dev/stdin"`)
+    // has no content to prove: hashing it could block or never end.
+    if let Some((path, kind)) = listed.iter().find_map(|p| match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) => Some((p, crate::userfile::kind(m.file_type()))),
+        Err(_) => Some((p, "gone")),
+    }) {
+        return Read {
+            unkeyable: Some(format!("{} (which it read) is {kind}", path.display())),
+            ..Read::default()
+        };
     }
-    out
+    // `#include "..."` looks in the including file's own folder first:
+    // the folders of the user's files, then NumPy's headers, go first.
+    let mut first: Vec<PathBuf> = Vec::new();
+    for file in &listed {
+        if let Some(dir) = file.parent()
+            && sources.include_dirs.iter().any(|d| dir.starts_with(d))
+            && !first.iter().any(|f| f == dir)
+        {
+            first.push(dir.to_path_buf());
+        }
+    }
+    first.push(env.include.clone());
+    let absent = toolchain.map_or_else(Vec::new, |t| t.absent(&listed, &first));
+    Read {
+        files: listed
+            .into_iter()
+            .filter(|p| !p.starts_with(out) && !p.starts_with(&env.dir))
+            .collect(),
+        absent,
+        unkeyable: None,
+        toolchain: toolchain.map(Toolchain::fingerprint),
+    }
 }
 
 /// The `PyInit_*` functions a built module exports (its dynamic symbols).
@@ -254,21 +348,6 @@ fn check_init(module_path: &Path, module: &str, log: &str) -> Result<(), BuildEr
 mod tests {
     use super::*;
     use crate::extension::{Extension, Subject};
-
-    #[test]
-    fn dependency_files_are_read_as_make_writes_them() {
-        let text = "/b/obj/0-ext.o: /p/src/ext.c /usr/include/stdio.h \\\n /p/my\\ dir/helper.h \\\n /e/numpy/arrayobject.h\n";
-        assert_eq!(
-            dependencies(text),
-            [
-                PathBuf::from("/p/src/ext.c"),
-                PathBuf::from("/usr/include/stdio.h"),
-                PathBuf::from("/p/my dir/helper.h"),
-                PathBuf::from("/e/numpy/arrayobject.h"),
-            ]
-        );
-        assert!(dependencies("garbage").is_empty());
-    }
 
     /// Anything that changes the compile or the link changes the key: a
     /// warm run never reuses a build made without the library asked for.

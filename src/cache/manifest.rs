@@ -11,7 +11,6 @@
 //! from a damaged entry ("file too short", "No module named 'numpy'") gets
 //! before the failure is believed.
 
-use std::fs::File;
 use std::io::Read as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
@@ -59,9 +58,10 @@ pub enum Depth {
     Deep,
 }
 
-/// Hex SHA-256 of a file's content.
+/// Hex SHA-256 of a regular file's content (anything else is an error,
+/// never read: a FIFO would block, a device never end).
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
+    let mut file = crate::userfile::open(path)?;
     let mut hasher = Sha256::new();
     with_buffers(|buf, _| {
         loop {

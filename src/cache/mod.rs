@@ -21,6 +21,7 @@
 //! before use and remade when the check fails. The layout version is in the
 //! path, so a future layout never misreads this one.
 
+pub mod lock;
 pub mod manifest;
 pub mod memo;
 pub mod store;
@@ -89,12 +90,41 @@ pub fn root_in(dir: Option<&Path>) -> PathBuf {
             .map(PathBuf::from)
     });
     if let Some(dir) = given {
-        return std::path::absolute(&dir).unwrap_or(dir).join(LAYOUT);
+        return resolved(&dir).join(LAYOUT);
     }
     dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("abimatrix")
         .join(LAYOUT)
+}
+
+/// `path` made absolute with its `.` and `..` resolved, as the programs
+/// that later receive paths under it will see them: Python reports
+/// `numpy.get_include()` without `..`, so an entry made under
+/// `--cache-dir ../cache` did not recognise its own folder in it (every
+/// build then looked for NumPy's headers in the staging folder it had
+/// left). The part that exists is resolved by the file system (symbolic
+/// links included), the rest is appended as given.
+pub fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => {
+                out.push(other);
+                // A link is followed before a later `..` climbs out of it.
+                if let Ok(real) = out.canonicalize() {
+                    out = real;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Where every run leaves its results, for `matrix explain` away from any
@@ -140,21 +170,119 @@ pub enum Place<'a> {
 }
 
 /// A value from [`ensure`], and whether it came from the cache.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Ensured<T> {
     pub value: T,
     pub reused: bool,
+    /// A made entry that `publish` refused stays in its staging folder,
+    /// kept (for this run only) while this is held; `None` otherwise.
+    pub staging: Option<Staging>,
+}
+
+/// A staging folder (`.tmp-*` beside the entry's place), claimed by this
+/// process while it exists ([`lock::StagingLock`]): removed when dropped.
+/// One whose process died is no one's, and [`sweep`] removes it.
+#[derive(Debug)]
+pub struct Staging {
+    path: PathBuf,
+    _claim: Option<lock::StagingLock>,
+}
+
+/// What staging folders are called: a prefix no entry's name has.
+const STAGING: &str = ".tmp-";
+
+impl Staging {
+    /// Made under another name, claimed, then renamed to its staging name
+    /// (the claim is the inode's and goes with it): a sweeper never sees a
+    /// staging folder of a live process unclaimed.
+    fn new_in(parent: &Path) -> std::io::Result<Staging> {
+        let fresh = tempfile::Builder::new()
+            .prefix(".new-")
+            .tempdir_in(parent)?;
+        // The claim only fails where flock does not work at all.
+        let claim = lock::StagingLock::claim(fresh.path()).ok();
+        let name = fresh
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let path = parent.join(format!("{STAGING}{}", name.trim_start_matches(".new-")));
+        std::fs::rename(fresh.path(), &path)?;
+        let _moved = fresh.keep();
+        Ok(Staging {
+            path,
+            _claim: claim,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Before the claim is given back (fields drop after this).
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The staging folders under `root` that no live process holds (left by
+/// a run that was killed) and the store's temporary files of processes
+/// that are gone; with their bytes on disk.
+pub fn leftovers(root: &Path) -> Vec<(PathBuf, u64)> {
+    let mut places = vec![Bucket::Builds.dir(root)];
+    places.extend(
+        std::fs::read_dir(Bucket::Envs.dir(root))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir()),
+    );
+    let mut found = Vec::new();
+    for place in places {
+        for e in std::fs::read_dir(&place).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(STAGING)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+                && !lock::held(&e.path())
+            {
+                found.push((e.path(), usage(&[e.path()])[0].0));
+            }
+        }
+    }
+    found.extend(store::Store::in_root(root).orphaned_temporaries());
+    found
+}
+
+/// Removes [`leftovers`]; returns what was removed, with its bytes.
+pub fn sweep(root: &Path) -> Vec<(PathBuf, u64)> {
+    leftovers(root)
+        .into_iter()
+        .filter(|(p, _)| {
+            if p.is_dir() {
+                std::fs::remove_dir_all(p).is_ok()
+            } else {
+                std::fs::remove_file(p).is_ok()
+            }
+        })
+        .collect()
 }
 
 /// The one way entries are made: reuse the entry at `place` when `verify`
 /// accepts it; otherwise `make` it in a staging directory beside its place
 /// (`make` writes everything the entry holds, its marker included), publish
-/// it by renaming, and verify it again where it landed. `io` turns a
-/// failure of ours (creating the staging directory, renaming) into `E`.
+/// it by renaming, and verify it again where it landed. A made value that
+/// `publishable` refuses (a build that cannot be keyed by what it read) is
+/// not published: it is used from its staging folder, which [`Ensured`]
+/// holds, and the next run makes it again. `io` turns a failure of ours
+/// (creating the staging directory, renaming) into `E`.
 pub async fn ensure<T, E>(
     place: Place<'_>,
     verify: impl Fn(&Path) -> Option<T>,
     make: impl AsyncFnOnce(&Path) -> Result<T, E>,
+    publishable: impl Fn(&T) -> bool,
     io: impl Fn(String, std::io::Error) -> E,
 ) -> Result<Ensured<T>, E> {
     let target = match place {
@@ -162,6 +290,7 @@ pub async fn ensure<T, E>(
             return make(dir).await.map(|value| Ensured {
                 value,
                 reused: false,
+                staging: None,
             });
         }
         Place::Cached(target) => target,
@@ -170,22 +299,29 @@ pub async fn ensure<T, E>(
         return Ok(Ensured {
             value,
             reused: true,
+            staging: None,
         });
     }
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(format!("creating {}", parent.display()), e))?;
-    let holder = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempdir_in(parent)
-        .map_err(|e| io(format!("staging in {}", parent.display()), e))?;
+    let holder =
+        Staging::new_in(parent).map_err(|e| io(format!("staging in {}", parent.display()), e))?;
     let staging = holder.path().join("entry");
-    make(&staging).await?;
+    let made = make(&staging).await?;
+    if !publishable(&made) {
+        return Ok(Ensured {
+            value: made,
+            reused: false,
+            staging: Some(holder),
+        });
+    }
     publish(&staging, target, |d| verify(d).is_some())
         .map_err(|e| io(format!("publishing {}", target.display()), e))?;
     match verify(target) {
         Some(value) => Ok(Ensured {
             value,
             reused: false,
+            staging: None,
         }),
         None => Err(io(
             format!("checking {}", target.display()),
@@ -246,7 +382,9 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Bytes on disk and number of entries under each of `dirs`, each file
 /// counted once, under the first of `dirs` that holds it: hard links
 /// (the store's, shared by environments; uv's) never count twice, and a
-/// sparse or tiny file counts its blocks.
+/// sparse or tiny file counts its blocks. Staging folders and temporary
+/// files (names starting with `.tmp-`, or `.` at the top) are not entries,
+/// and staging folders' bytes are not counted ([`leftovers`] has those).
 pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
     use std::os::unix::fs::MetadataExt;
     fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>, total: &mut u64) {
@@ -254,6 +392,9 @@ pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
             return;
         };
         for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(STAGING) {
+                continue;
+            }
             match e.file_type() {
                 Ok(t) if t.is_dir() => walk(&e.path(), seen, total),
                 Ok(t) if t.is_file() => {
@@ -272,7 +413,13 @@ pub fn usage(dirs: &[PathBuf]) -> Vec<(u64, usize)> {
         .map(|dir| {
             let mut total = 0;
             walk(dir, &mut seen, &mut total);
-            let entries = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+            let entries = std::fs::read_dir(dir)
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                        .count()
+                })
+                .unwrap_or(0);
             (total, entries)
         })
         .collect()
@@ -295,6 +442,50 @@ mod tests {
         assert!(found[0].0 >= 64 * 1024, "{found:?}");
         assert_eq!(found[0].0, found[1].0, "b's own file only: {found:?}");
         assert_eq!((found[0].1, found[1].1), (1, 2));
+    }
+
+    /// A killed run's staging folder is swept and never counted; a live
+    /// one (claimed by this process) is neither swept nor counted.
+    #[test]
+    fn sweep_removes_only_staging_folders_no_live_process_holds() {
+        let root = tempfile::tempdir().unwrap();
+        let builds = Bucket::Builds.dir(root.path());
+        std::fs::create_dir_all(builds.join("0123abcd")).unwrap();
+        std::fs::write(builds.join("0123abcd/m.so"), vec![1u8; 8192]).unwrap();
+        let live = Staging::new_in(&builds).unwrap();
+        assert!(
+            live.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        );
+        std::fs::write(live.path().join("half.so"), vec![2u8; 8192]).unwrap();
+        let dead = builds.join(".tmp-killed");
+        std::fs::create_dir_all(dead.join("entry")).unwrap();
+        std::fs::write(dead.join("entry/half.so"), vec![3u8; 8192]).unwrap();
+        let (bytes, entries) = usage(std::slice::from_ref(&builds))[0];
+        assert_eq!(entries, 1, "only the entry is a build");
+        assert!(bytes < 16 * 1024, "{bytes}: staging bytes counted");
+        let swept: Vec<PathBuf> = sweep(root.path()).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(swept, std::slice::from_ref(&dead));
+        assert!(!dead.exists() && live.path().exists());
+        let path = live.path().to_path_buf();
+        drop(live);
+        assert!(!path.exists(), "a staging folder goes with its holder");
+    }
+
+    /// `..` is resolved as the file system does (after a link, from where
+    /// the link points), and a part that does not exist yet kept as given.
+    #[test]
+    fn a_cache_dir_is_resolved_as_programs_will_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(base.join("real/inner")).unwrap();
+        std::os::unix::fs::symlink(base.join("real/inner"), base.join("link")).unwrap();
+        assert_eq!(resolved(&base.join("x/../cache")), base.join("cache"));
+        assert_eq!(resolved(&base.join("link/../c")), base.join("real/c"));
+        assert_eq!(resolved(&base.join("./a/./b")), base.join("a/b"));
     }
 
     #[test]
@@ -339,17 +530,17 @@ mod tests {
             std::fs::write(p.join("v"), "made").map_err(|e| e.to_string())?;
             Ok("made".to_string())
         };
-        let first = ensure(Place::Cached(&target), verify, make, io)
+        let first = ensure(Place::Cached(&target), verify, make, |_| true, io)
             .await
             .unwrap();
         assert_eq!((first.value.as_str(), first.reused), ("made", false));
         let never = async |_: &Path| -> Result<String, String> { Err("must not make".into()) };
-        let second = ensure(Place::Cached(&target), verify, never, io)
+        let second = ensure(Place::Cached(&target), verify, never, |_| true, io)
             .await
             .unwrap();
         assert!(second.reused);
         std::fs::remove_file(target.join("v")).unwrap();
-        let third = ensure(Place::Cached(&target), verify, make, io)
+        let third = ensure(Place::Cached(&target), verify, make, |_| true, io)
             .await
             .unwrap();
         assert!(!third.reused, "a damaged entry is made again");

@@ -114,26 +114,33 @@ impl Store {
                     Adopted::Stored
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match self.create(&stored) {
-                Ok(mut out) => {
-                    if hash_and_copy(&mut source, &mut out)? != sha256 {
-                        drop(out);
-                        let _ = std::fs::remove_file(&stored);
-                        return Ok(None);
-                    }
-                    Adopted::Stored
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Written under a temporary name and linked into place
+                // whole: no one (another run, `cache verify`) ever sees a
+                // copy half written, and a copy another run published
+                // meanwhile is never replaced (two copies of one content
+                // would leave the loser's orphaned).
+                let tmp = temporary_beside(&stored);
+                let mut out = self.create(&tmp)?;
+                let hash = hash_and_copy(&mut source, &mut out);
+                drop(out);
+                if !hash.as_ref().is_ok_and(|h| h == sha256) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return hash.map(|_| None);
                 }
-                // Another run is writing it now: make ours, whole, as for a
-                // damaged copy below.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if !proven(&mut source)? {
-                        return Ok(None);
+                let published = std::fs::hard_link(&tmp, &stored);
+                let _ = std::fs::remove_file(&tmp);
+                match published {
+                    Ok(()) => Adopted::Stored,
+                    // Another run published this content first: its copy
+                    // is checked as every stored copy is.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        drop(source);
+                        return self.adopt(file, sha256);
                     }
-                    self.replace(file, &stored)?;
-                    Adopted::Stored
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
-            },
+            }
             // A copy of another size is damaged (or half written by a run
             // that died): replaced by rename, so environments linked to a
             // damaged inode keep theirs and find it at their next check.
@@ -161,9 +168,8 @@ impl Store {
         Ok(Some((adopted, std::fs::metadata(file)?)))
     }
 
-    /// The store's copy at `path`, created read-only; written while it is
-    /// visible, which is safe: nothing links to a copy without comparing
-    /// it first, and a half-written one is a damaged one.
+    /// A new file at `path` (a temporary name beside a store copy),
+    /// created read-only.
     fn create(&self, path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
         let open = || {
@@ -242,6 +248,29 @@ impl Store {
             }
         }
         check
+    }
+
+    /// The store's temporary files whose process is gone (killed while it
+    /// wrote a copy), with their bytes on disk.
+    pub fn orphaned_temporaries(&self) -> Vec<(PathBuf, u64)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .rsplit_once(".abimatrix-")
+                .and_then(|(_, rest)| rest.split('-').next())
+                .filter(|_| name.starts_with('.'))
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists()
+                && let Ok(meta) = entry.metadata()
+            {
+                found.push((entry.path(), meta.blocks() * 512));
+            }
+        }
+        found
     }
 
     /// Every file of the store (staging files aside), with its metadata.

@@ -130,6 +130,21 @@ fn names(
         .collect()
 }
 
+/// The headers in `dir` (what `Config::fingerprint` reads) are regular
+/// files: a FIFO named `x.h` would block reading it, `/dev/zero` linked as
+/// one would never end.
+fn headers_are_files(dir: &Path, span: Span, err: &Err<'_>) -> Result<(), ConfigError> {
+    for header in super::headers_in(dir) {
+        if let Err(e) = crate::userfile::open(&header) {
+            return Err(err(
+                span,
+                format!("cannot read header {}: {e}", header.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Paths relative to the config's folder, made absolute; each must be a
 /// directory.
 fn dirs(
@@ -164,11 +179,21 @@ fn test_requires(
         let text = r.get_ref().trim();
         if let Some(file) = text.strip_prefix("-r").map(str::trim) {
             let path = base.join(file);
-            if file.is_empty() || !path.is_file() {
+            if file.is_empty() || !path.exists() {
                 return Err(err(
                     r.span(),
                     format!(
                         "extension.test-requires: no requirements file {}",
+                        path.display()
+                    ),
+                ));
+            }
+            // uv reads it: a FIFO would block it, a device never end.
+            if let Err(e) = crate::userfile::open(&path) {
+                return Err(err(
+                    r.span(),
+                    format!(
+                        "extension.test-requires: cannot read requirements file {}: {e}",
                         path.display()
                     ),
                 ));
@@ -265,19 +290,27 @@ fn sources(
     }
     let mut files = Vec::new();
     let mut include_dirs = dirs(ext.include_dirs.as_ref(), "include-dirs", base, err)?;
+    for (dir, d) in include_dirs
+        .iter()
+        .zip(ext.include_dirs.iter().flat_map(|l| l.get_ref()))
+    {
+        headers_are_files(dir, d.span(), err)?;
+    }
     for s in list.get_ref() {
         let path = base.join(s.get_ref());
-        let contents = std::fs::read_to_string(&path).map_err(|e| {
-            err(
-                s.span(),
-                format!("cannot read source file {}: {e}", path.display()),
-            )
-        })?;
+        let contents = crate::userfile::read_to_string(&path, crate::userfile::TEXT_LIMIT)
+            .map_err(|e| {
+                err(
+                    s.span(),
+                    format!("cannot read source file {}: {e}", path.display()),
+                )
+            })?;
         if let Some(dir) = path.parent() {
             // A source's own folder is searched for "..." headers anyway
             // (it is compiled where it is); listed too, for headers a
             // source in another folder includes.
             if !include_dirs.iter().any(|d| d == dir) {
+                headers_are_files(dir, s.span(), err)?;
                 include_dirs.push(dir.to_path_buf());
             }
         }
@@ -346,6 +379,15 @@ fn wheels(
                 format!("no wheel matches {}", pattern.display()),
             ));
         }
+        if let Some((path, e)) = matched
+            .iter()
+            .find_map(|p| crate::userfile::open(p).err().map(|e| (p, e)))
+        {
+            return Err(err(
+                w.span(),
+                format!("cannot read wheel {}: {e}", path.display()),
+            ));
+        }
         matched.sort();
         rows.extend(matched.into_iter().map(RowSource::Wheel));
     }
@@ -388,12 +430,13 @@ fn probe(
         }
         (None, Some(f)) => {
             let path = base.join(f.get_ref());
-            let code = std::fs::read_to_string(&path).map_err(|e| {
-                err(
-                    f.span(),
-                    format!("cannot read probe file {}: {e}", path.display()),
-                )
-            })?;
+            let code = crate::userfile::read_to_string(&path, crate::userfile::TEXT_LIMIT)
+                .map_err(|e| {
+                    err(
+                        f.span(),
+                        format!("cannot read probe file {}: {e}", path.display()),
+                    )
+                })?;
             Ok((
                 code,
                 ProbeOrigin::File {

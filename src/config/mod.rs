@@ -98,7 +98,7 @@ pub struct Config {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let bytes = std::fs::read(path)
+        let bytes = crate::userfile::read_bytes(path, crate::userfile::TEXT_LIMIT)
             .map_err(|e| ConfigError::whole_file(path, format!("cannot read the file: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
@@ -265,21 +265,10 @@ impl Config {
             // Headers beside the sources and in include-dirs: a resumed run
             // must build from what the interrupted one built from.
             for dir in &s.include_dirs {
-                let mut headers: Vec<_> = std::fs::read_dir(dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.extension().is_some_and(|e| {
-                            ["h", "hh", "hpp", "inc"].contains(&&*e.to_string_lossy())
-                        })
-                    })
-                    .collect();
-                headers.sort();
-                for h in headers {
+                for h in headers_in(dir) {
                     sources.push(h.display().to_string());
-                    sources.push(std::fs::read_to_string(&h).unwrap_or_default());
+                    // Hashed, never read whole; only a regular file.
+                    sources.push(crate::cache::manifest::hash_file(&h).unwrap_or_default());
                 }
             }
         }
@@ -356,6 +345,23 @@ impl Config {
 }
 
 type Err<'a> = dyn Fn(Span, String) -> ConfigError + 'a;
+
+/// The headers directly in `dir` (`.h`, `.hh`, `.hpp`, `.inc`), sorted:
+/// what a resumed run must find as the interrupted one built from.
+fn headers_in(dir: &Path) -> Vec<PathBuf> {
+    let mut headers: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| ["h", "hh", "hpp", "inc"].contains(&&*e.to_string_lossy()))
+        })
+        .collect();
+    headers.sort();
+    headers
+}
 
 /// The contents of every file a wheel pattern matches, digested: a wheel
 /// rebuilt under the same name is a different matrix.

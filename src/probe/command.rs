@@ -47,8 +47,15 @@ pub async fn run(
         Ok(Err(e)) => return could_not_start_the("test command", command.to_string(), &e),
         Err(e) => return could_not_start_the("test command", command.to_string(), &e),
     };
-    let shown = test_line(command, cwd, &bin, &env.dir, artifacts, cell_dir);
-    let path = test_path(&bin, &env.dir);
+    // A folder whose name holds ':' cannot go on PATH or PYTHONPATH: said,
+    // naming it, rather than split by the child.
+    let joined = test_path(&bin, &env.dir)
+        .and_then(|path| search_path(artifacts).map(|python_path| (path, python_path)));
+    let (path, python_path) = match joined {
+        Ok(both) => both,
+        Err(e) => return could_not_start_the("test command", command.to_string(), &e),
+    };
+    let shown = test_line(command, cwd, &bin, &env.dir, &python_path, cell_dir);
     // Looked up as the shell would, so a missing program is said in the
     // user's terms, not as an errno.
     if !program.contains('/') && which::which_in(program, Some(&path), cwd).is_err() {
@@ -70,7 +77,7 @@ pub async fn run(
     let spec = spec
         .env("PATH", path)
         .env("VIRTUAL_ENV", &env.dir)
-        .env("PYTHONPATH", search_path(artifacts))
+        .env("PYTHONPATH", &python_path)
         .env("PYTHONNOUSERSITE", "1")
         .env("PYTHONFAULTHANDLER", "1")
         .env("ABIMATRIX_CELL_DIR", cell_dir)

@@ -71,7 +71,7 @@ def start(request, wake_fds):
 
         faulthandler.enable(all_threads=True)
         driver.probe(
-            request["artifact"],
+            request["artifacts"],
             request["module"],
             request["probe"],
             request["result"],

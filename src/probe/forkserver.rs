@@ -53,7 +53,8 @@ pub enum ServerMessage {
 #[derive(Debug, Serialize)]
 pub struct CellRequest<'a> {
     pub id: u64,
-    pub artifact: &'a Path,
+    /// The row's artifact, then the cell's dependencies.
+    pub artifacts: &'a [std::path::PathBuf],
     pub module: &'a str,
     pub probe: &'a Path,
     /// What tracebacks call the probe, and the line it starts on there.
@@ -83,7 +84,8 @@ struct Route {
 
 /// Files of one forked cell.
 pub struct Request<'a> {
-    pub artifact: &'a Path,
+    /// The row's artifact, then the cell's dependencies.
+    pub artifacts: &'a [std::path::PathBuf],
     pub module: &'a str,
     pub cwd: &'a Path,
     pub stdout: &'a Path,
@@ -190,7 +192,7 @@ impl ForkServer {
         }
         let line = CellRequest {
             id,
-            artifact: request.artifact,
+            artifacts: request.artifacts,
             module: request.module,
             probe: &files.code,
             name: &files.name,

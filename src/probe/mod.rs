@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::environment::NumpyEnv;
 use crate::outcome::Outcome;
-use crate::process::{Captured, Exit, Holding, Spec};
+use crate::process::{Captured, Exit, Holding, Spec, Unjoinable};
 
 pub use forkserver::ForkServer;
 use report::ProbeReport;
@@ -145,10 +145,11 @@ pub fn child_env() -> Vec<(String, OsString)> {
         .collect()
 }
 
-/// The row's artifact and the cell's dependencies, as one `os.pathsep`
-/// list (the probe's first argument, and a test command's PYTHONPATH).
-pub fn search_path(artifacts: &[PathBuf]) -> std::ffi::OsString {
-    std::env::join_paths(artifacts).unwrap_or_default()
+/// The row's artifact and the cell's dependencies as one `PYTHONPATH` (a
+/// test command's). The probe gets each folder as an argument of its own
+/// and never needs this.
+pub fn search_path(artifacts: &[PathBuf]) -> Result<OsString, Unjoinable> {
+    crate::process::search_list("PYTHONPATH", artifacts)
 }
 
 fn process_spec(
@@ -162,12 +163,12 @@ fn process_spec(
         .env_clear()
         .args(["-I", "-X", "faulthandler"])
         .arg(&files.driver)
-        .arg(search_path(artifacts))
         .arg(module)
         .arg(&files.code)
         .arg(work_dir.join("result.json"))
         .arg(&files.name)
         .arg(files.first_line.to_string())
+        .args(artifacts)
         .cwd(work_dir);
     for (key, value) in child_env() {
         spec = spec.env(key, value);
@@ -249,9 +250,8 @@ pub async fn run_forked(
     let rerun = probe_rerun(module, artifacts, env);
     let (stdout, stderr) = (work_dir.join("stdout.txt"), work_dir.join("stderr.txt"));
     let start = Instant::now();
-    let path = search_path(artifacts);
     let request = forkserver::Request {
-        artifact: Path::new(&path),
+        artifacts,
         module,
         cwd: work_dir,
         stdout: &stdout,

@@ -7,13 +7,14 @@
 # the child dies (a signal), there is no result file, and abimatrix reads
 # the exit status instead.
 #
-# argv: artifact_dirs modules probe_file result_file name first_line.
-# artifact_dirs is the row's artifact, then (os.pathsep-separated) the
-# cell's dependencies; the modules, a comma-separated list imported in
-# order, must come from the first; `module` is bound to the first module.
-# name is what tracebacks and messages call the probe (the user's
-# "tests/probe.py", or "matrix.toml" for a probe written there), and
-# first_line the line of that file its first line is on.
+# argv: modules probe_file result_file name first_line artifact_dir...
+# The artifact dirs are the row's artifact, then the cell's dependencies,
+# one argument each (never joined with os.pathsep: a folder may have ':' in
+# its name); the modules, a comma-separated list imported in order, must
+# come from the first; `module` is bound to the first module. name is what
+# tracebacks and messages call the probe (the user's "tests/probe.py", or
+# "matrix.toml" for a probe written there), and first_line the line of that
+# file its first line is on.
 #
 # The fork server (forkserver.py) loads this file and calls probe() in each
 # forked child, so both isolation modes run exactly the same code.
@@ -89,7 +90,8 @@ def compiled(code, name, first_line):
 
 
 def probe(artifact_dirs, modules, probe_file, result_file, name="<probe>", first_line="1"):
-    """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise)."""
+    """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise).
+    artifact_dirs: a list of folders, the row's artifact first."""
     result = {"status": "error", "stage": "import-numpy"}
     lines = []
 
@@ -105,7 +107,7 @@ def probe(artifact_dirs, modules, probe_file, result_file, name="<probe>", first
 
         result["numpy"] = np.__version__
         result["stage"] = "import-module"
-        dirs = [d for d in artifact_dirs.split(os.pathsep) if d]
+        dirs = [d for d in artifact_dirs if d]
         sys.path[0:0] = dirs
         import importlib
 
@@ -156,4 +158,4 @@ def probe(artifact_dirs, modules, probe_file, result_file, name="<probe>", first
 
 
 if __name__ == "__main__":
-    probe(*sys.argv[1:7])
+    probe(sys.argv[6:], *sys.argv[1:6])

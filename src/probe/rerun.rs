@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{DRIVER, ProbeCode, search_path};
-use crate::process::quote;
+use crate::process::{Unjoinable, quote};
 
 /// What a cell's command needs, to run it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,8 @@ pub enum RerunError {
     },
     #[error("these results do not hold the probe's code (written by an older abimatrix)")]
     NoProbe,
+    #[error(transparent)]
+    Unjoinable(#[from] Unjoinable),
 }
 
 /// Makes `dir/bin` with a stand-in for every script in the `bin/` of
@@ -108,11 +110,15 @@ fn is_python_script(path: &Path) -> bool {
 }
 
 /// PATH for a test command: the scripts' stand-ins, the environment's own
-/// `bin/`, then the host's.
-pub fn test_path(scripts: &Path, env: &Path) -> std::ffi::OsString {
+/// `bin/`, then the host's; refused, naming the folder, when one of ours
+/// holds the ':' that separates PATH's entries.
+pub fn test_path(scripts: &Path, env: &Path) -> Result<std::ffi::OsString, Unjoinable> {
     let rest = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = [scripts.to_path_buf(), env.join("bin")];
-    std::env::join_paths(dirs.into_iter().chain(std::env::split_paths(&rest))).unwrap_or_default()
+    let dirs: Vec<PathBuf> = [scripts.to_path_buf(), env.join("bin")]
+        .into_iter()
+        .chain(std::env::split_paths(&rest))
+        .collect();
+    crate::process::search_list("PATH", &dirs)
 }
 
 /// The line a shell runs a test command with, as the run ran it.
@@ -121,7 +127,7 @@ pub fn test_line(
     cwd: &Path,
     scripts: &Path,
     env: &Path,
-    artifacts: &[PathBuf],
+    python_path: &std::ffi::OsStr,
     cell_dir: &Path,
 ) -> String {
     let q = |p: &Path| quote(&p.to_string_lossy());
@@ -131,7 +137,7 @@ pub fn test_line(
         q(scripts),
         q(&env.join("bin")),
         q(env),
-        quote(&search_path(artifacts).to_string_lossy()),
+        quote(&python_path.to_string_lossy()),
         q(cell_dir),
     )
 }
@@ -159,19 +165,21 @@ impl Rerun {
                 let code = dir.join("probe_code.py");
                 write(driver.clone(), DRIVER)?;
                 write(code.clone(), &probe.code)?;
-                let words = [
+                let words: Vec<String> = [
                     python.to_string_lossy().into_owned(),
                     "-I".into(),
                     "-X".into(),
                     "faulthandler".into(),
                     driver.to_string_lossy().into_owned(),
-                    search_path(artifacts).to_string_lossy().into_owned(),
                     modules.clone(),
                     code.to_string_lossy().into_owned(),
                     dir.join("result.json").to_string_lossy().into_owned(),
                     probe.name.clone(),
                     probe.first_line.to_string(),
-                ];
+                ]
+                .into_iter()
+                .chain(artifacts.iter().map(|a| a.to_string_lossy().into_owned()))
+                .collect();
                 let line: Vec<String> = words.iter().map(|w| quote(w)).collect();
                 Ok(format!(
                     "cd {} && {}",
@@ -190,7 +198,8 @@ impl Rerun {
                     path: dir.join("bin"),
                     source,
                 })?;
-                Ok(test_line(command, cwd, &bin, env, artifacts, dir))
+                let python_path = search_path(artifacts)?;
+                Ok(test_line(command, cwd, &bin, env, &python_path, dir))
             }
         }
     }

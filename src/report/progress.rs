@@ -15,7 +15,7 @@ use crate::outcome::OutcomeKind;
 use crate::plan::{AxisEntry, RunHeader};
 use crate::python::InstallError;
 use crate::results::CellDoc;
-use crate::runner::BuildRecord;
+use crate::runner::{BuildRecord, Built};
 
 use super::sanitize::shown;
 
@@ -203,8 +203,21 @@ impl Progress {
                 Update::BuildStarted { row, .. } => builds.set_message(row.to_string()),
                 Update::BuildFinished(b) => {
                     builds.inc(1);
-                    if let Err(e) = &b.result {
-                        let _ = multi.println(shown(&format!("{} not made: {}", b.row, e.summary)));
+                    match &b.result {
+                        Err(e) => {
+                            let _ =
+                                multi.println(shown(&format!("{} not made: {}", b.row, e.summary)));
+                        }
+                        Ok(Built {
+                            uncached: Some(why),
+                            ..
+                        }) => {
+                            let _ = multi.println(shown(&format!(
+                                "{} not cached, made again every run: {why}",
+                                b.row
+                            )));
+                        }
+                        Ok(_) => {}
                     }
                 }
                 Update::Cell(c) => {
@@ -362,7 +375,12 @@ pub fn line(labels: &[String], packages: bool, update: Update<'_>) -> Option<Str
                 } else {
                     String::new()
                 };
-                format!("{} {how}{forced}", row(b.grid, &b.row))
+                let uncached = built
+                    .uncached
+                    .as_ref()
+                    .map(|why| format!("; not cached, made again every run: {why}"))
+                    .unwrap_or_default();
+                format!("{} {how}{forced}{uncached}", row(b.grid, &b.row))
             }
             Err(e) if e.forbidden => format!("{} not built: {}", row(b.grid, &b.row), e.summary),
             Err(e) => format!("{} FAILED: {}", row(b.grid, &b.row), e.summary),
@@ -390,7 +408,6 @@ mod tests {
     use crate::build::BuildError;
     use crate::outcome::OutcomeKind;
     use crate::report::fixtures;
-    use crate::runner::Built;
     use std::str::FromStr;
 
     #[test]
@@ -427,6 +444,7 @@ mod tests {
                 log: String::new(),
                 declares: None,
                 forced: None,
+                uncached: None,
             }),
         };
         log.track(&Update::BuildFinished(&record));
@@ -457,6 +475,7 @@ mod tests {
                 log: String::new(),
                 declares: None,
                 forced: None,
+                uncached: None,
             }),
         };
         let broken = BuildRecord {
@@ -494,8 +513,13 @@ mod tests {
             },
         ];
         let (a, b) = (built(false), built(true));
+        let mut c = built(false);
+        if let Ok(made) = &mut c.result {
+            made.uncached = Some("/dev/stdin (which it read) is a character device".into());
+        }
         updates.push(Update::BuildFinished(&a));
         updates.push(Update::BuildFinished(&b));
+        updates.push(Update::BuildFinished(&c));
         updates.push(Update::BuildFinished(&broken));
         for kind in OutcomeKind::ALL {
             for c in doc.cells.iter().filter(|c| c.outcome == kind) {

@@ -23,6 +23,9 @@ pub struct Built {
     /// Made only because of `--ignore-requires`: why the project's build
     /// requirements forbid it.
     pub forced: Option<String>,
+    /// Why the build was not cached and is made again on every run (a
+    /// dependency that is not a regular file); said once, when it is made.
+    pub uncached: Option<String>,
 }
 
 #[derive(Debug, Clone)]

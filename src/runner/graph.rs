@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::events::{BuildRecord, Built, CellResult, Event};
+use crate::build::toolchain::Toolchain;
 use crate::build::{self, Artifact, BuildError};
 use crate::cache::Place;
 use crate::cache::manifest::Depth;
@@ -57,6 +58,15 @@ enum LayerProblem {
 type SharedLayer =
     Shared<Pin<Box<dyn Future<Output = Result<Option<Arc<Artifact>>, LayerProblem>> + Send>>>;
 
+/// What proving a cache entry to the last byte found this run.
+#[derive(Debug, Clone)]
+pub(super) enum Proof {
+    Intact,
+    /// It was damaged and was made again: why, for the cells that ran in
+    /// it before (they run again).
+    Remade(String),
+}
+
 /// Everything the graph's nodes share.
 pub(super) struct Ctx {
     pub plan: Arc<Plan>,
@@ -68,7 +78,7 @@ pub(super) struct Ctx {
     pub probe: ProbeFiles,
     /// Cache entries proven to the last byte (or made again) this run, for
     /// cells whose failure could come from a damaged entry; one at a time.
-    pub proven: tokio::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    pub proven: tokio::sync::Mutex<HashMap<PathBuf, Proof>>,
     /// A project's source tree, hashed once for every row's key.
     pub project_hash: std::sync::OnceLock<String>,
 }
@@ -93,6 +103,9 @@ pub(super) struct Grid {
     pub work: PathBuf,
     /// Each runtime column's fork server, by NumPy version.
     columns: HashMap<Version, Column>,
+    /// The C compiler as this interpreter's builds run it (asked once, by
+    /// the first build that needs it), or why it could not say.
+    toolchain: tokio::sync::OnceCell<Result<Arc<Toolchain>, String>>,
 }
 
 /// A runtime column's fork server: started by the first of its cells that
@@ -138,6 +151,7 @@ impl Grid {
             plan,
             work,
             columns,
+            toolchain: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -165,6 +179,50 @@ impl Grid {
                 *slot = Slot::Failed;
                 None
             }
+        }
+    }
+
+    /// The compiler as this grid's builds of `sources` run it, asked once.
+    async fn toolchain(
+        &self,
+        sources: &crate::extension::Sources,
+    ) -> &Result<Arc<Toolchain>, String> {
+        self.toolchain
+            .get_or_init(async || {
+                build::sources::toolchain(sources, &self.plan.interpreter)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("the compiler did not say where it looks: {}", e.summary))
+            })
+            .await
+    }
+
+    /// The fingerprint of the compiler this grid's C builds run, for
+    /// reusing one (`None`: not C sources, or a compiler that cannot be
+    /// asked, as on a shard that only tests uploaded builds).
+    async fn fingerprint(&self, ctx: &Ctx) -> Option<String> {
+        match &ctx.plan.extension.subject {
+            Subject::Sources(sources) => self
+                .toolchain(sources)
+                .await
+                .as_deref()
+                .ok()
+                .map(Toolchain::fingerprint),
+            _ => None,
+        }
+    }
+
+    /// The column of `version` loses its fork server (its environment was
+    /// made again: the server may hold the damaged NumPy); its next cell
+    /// starts one from the new environment. Cells running in the old one
+    /// keep it until they end.
+    async fn retire_server(&self, version: &Version) {
+        let Some(column) = self.columns.get(version) else {
+            return;
+        };
+        let mut slot = column.slot.lock().await;
+        if matches!(*slot, Slot::Running { .. }) {
+            *slot = Slot::Idle;
         }
     }
 
@@ -332,7 +390,11 @@ async fn build_node(
     // job uploaded) needs no environment: a shard that tests uploaded
     // builds makes none for their NumPy unless a column runs it.
     let kept = build_key(&ctx, &grid, &version).and_then(|key| kept_build(&ctx, &key));
-    if let Some(artifact) = kept.as_deref().and_then(build::reuse) {
+    let compiler = grid.fingerprint(&ctx).await;
+    if let Some(artifact) = kept
+        .as_deref()
+        .and_then(|dir| build::reuse(dir, compiler.as_deref()))
+    {
         return finish_row(&ctx, &grid, row, admit(&ctx, artifact));
     }
     let env = env.await.map_err(RowProblem::Env)?;
@@ -390,17 +452,31 @@ async fn make_build(
                 ignore_requires: ctx.plan.ignore_requires,
                 limit: ctx.plan.build_timeout,
             };
-            build::ensure(place, async |dir: &Path| {
+            build::ensure(place, None, async |dir: &Path| {
                 started();
                 build.build(dir).await
             })
             .await
         }
         Subject::Sources(sources) => {
-            build::ensure(place, async |dir: &Path| {
+            let toolchain = grid.toolchain(sources).await;
+            let compiler = toolchain.as_deref().ok().map(Toolchain::fingerprint);
+            build::ensure(place, compiler.as_deref(), async |dir: &Path| {
                 started();
-                build::sources::compile(sources, interpreter, env, dir, ctx.plan.build_timeout)
-                    .await
+                let limit = ctx.plan.build_timeout;
+                let mut built = build::sources::compile(
+                    sources,
+                    interpreter,
+                    env,
+                    toolchain.as_deref().ok(),
+                    dir,
+                    limit,
+                )
+                .await?;
+                if let Err(why) = toolchain {
+                    built.inputs.unkeyable = Some(why.clone());
+                }
+                Ok(built)
             })
             .await
         }
@@ -471,6 +547,7 @@ fn finish_row(
                     .as_deref()
                     .and_then(|p| build::declared_numpy(&a.dir, p, &grid.plan.interpreter.version)),
                 forced: a.forced.clone(),
+                uncached: a.inputs.unkeyable.clone(),
             })
             .map_err(Clone::clone),
     }));
@@ -503,7 +580,8 @@ async fn make_package_row(
 ) -> Result<Artifact, BuildError> {
     let identity = match &row.source {
         // A wheel file is keyed by its contents, not its name.
-        RowSource::Wheel(path) => crate::cache::digest([std::fs::read(path).unwrap_or_default()]),
+        // Hashed as it is read, never held whole.
+        RowSource::Wheel(path) => crate::cache::manifest::hash_file(path).unwrap_or_default(),
         RowSource::Requirement(_) => build::rows::install_arg(row, &[]),
     };
     let interpreter = &grid.plan.interpreter;
@@ -513,10 +591,14 @@ async fn make_package_row(
         .join("rows")
         .join(crate::cache::digest([identity.as_str()]));
     let cached = cached_entry(ctx, &key);
-    build::ensure(place(cached.as_deref(), &temporary), async |dir: &Path| {
-        started();
-        build::rows::install(&ctx.plan.installer, interpreter, row, dir).await
-    })
+    build::ensure(
+        place(cached.as_deref(), &temporary),
+        None,
+        async |dir: &Path| {
+            started();
+            build::rows::install(&ctx.plan.installer, interpreter, row, dir).await
+        },
+    )
     .await
 }
 
@@ -579,9 +661,11 @@ async fn layer_node(
     let key = crate::cache::digest(parts);
     let cached = cached_entry(&ctx, &key);
     let temporary = grid.work.join("deps").join(&key);
-    build::ensure(place(cached.as_deref(), &temporary), async |dir: &Path| {
-        build::deps::install(&ctx.plan.installer, interpreter, &pins, dir).await
-    })
+    build::ensure(
+        place(cached.as_deref(), &temporary),
+        None,
+        async |dir: &Path| build::deps::install(&ctx.plan.installer, interpreter, &pins, dir).await,
+    )
     .await
     .map(|a| Some(Arc::new(a)))
     .map_err(LayerProblem::Failed)
@@ -762,17 +846,43 @@ async fn run_cell(
             .collect::<Vec<_>>()
     };
     let run = probe_cell(ctx, grid, build, runtime, &dirs(artifact), env, false).await;
-    if !suspicious(&run) {
+    if matches!(run.outcome, Outcome::Pass | Outcome::Unavailable { .. }) {
+        return run;
+    }
+    // Whatever the failure says, an environment whose files changed under
+    // the cell (a probe running as root wrote into NumPy) is to blame
+    // before the extension is: the cheap check, a stat per file.
+    let changed = changed(ctx, env).await;
+    if !suspicious(&run) && changed.is_none() {
         return run;
     }
     let build_env = match build_env {
         Some(e) => e.await.ok(),
         None => None,
     };
-    let Some((env, artifact, note)) =
-        second_opinion(ctx, grid, build, env, build_env.as_deref(), artifact).await
-    else {
-        return run;
+    let opinion = second_opinion(
+        ctx,
+        grid,
+        build,
+        env,
+        changed,
+        build_env.as_deref(),
+        artifact,
+    )
+    .await;
+    let (env, artifact, note) = match opinion {
+        Opinion::Believed => return run,
+        Opinion::Unavailable(why) => {
+            return ProbeRun {
+                outcome: Outcome::unavailable(why),
+                ..run
+            };
+        }
+        Opinion::Again {
+            env,
+            artifact,
+            note,
+        } => (env, artifact, note),
     };
     let mut again = probe_cell(ctx, grid, build, runtime, &dirs(&artifact), &env, true).await;
     again.stderr = format!(
@@ -839,64 +949,148 @@ fn suspicious(run: &ProbeRun) -> bool {
     }
 }
 
+/// Why the cached environment `env` no longer holds what it was made with
+/// (the quick check: a stat per file, a hash of what changed); `None` when
+/// it does, or is not a cached one.
+async fn changed(ctx: &Ctx, env: &NumpyEnv) -> Option<String> {
+    ctx.plan.cache.as_ref()?;
+    let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
+    tokio::task::spawn_blocking(move || environment::valid(&dir, &numpy, Depth::Quick).err())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// What a failure is taken for after its entries were proven.
+enum Opinion {
+    /// The entries are intact: the failure is the cell's own.
+    Believed,
+    /// An entry was damaged and made again: the cell runs again in it.
+    Again {
+        env: Box<NumpyEnv>,
+        artifact: Box<Artifact>,
+        note: String,
+    },
+    /// Its environment changed under it and could not be made again: the
+    /// cell could not run (it is never the extension's failure).
+    Unavailable(String),
+}
+
 /// Proves the cell's environment and row to the last byte; when either is
-/// damaged, makes it again and says so, for the cell to run once more (in
-/// a process of its own: a fork server may hold the damaged NumPy).
+/// damaged (or already was, and was made again this run), makes it again
+/// and says so, for the cell to run once more (in a process of its own: a
+/// fork server may hold the damaged NumPy; the column's server is retired
+/// so later cells get one from the new environment). `changed`: the quick
+/// check found the environment changed since it was last proven.
 async fn second_opinion(
     ctx: &Ctx,
     grid: &Grid,
     build: usize,
     env: &NumpyEnv,
+    changed: Option<String>,
     build_env: Option<&NumpyEnv>,
     artifact: &Artifact,
-) -> Option<(NumpyEnv, Artifact, String)> {
-    ctx.plan.cache.as_ref()?;
+) -> Opinion {
+    if ctx.plan.cache.is_none() {
+        return Opinion::Believed;
+    }
     let mut proven = ctx.proven.lock().await;
     let mut notes = Vec::new();
     let mut env = env.clone();
-    if proven.insert(env.dir.clone())
-        && let Err(why) = environment::valid(&env.dir, &env.numpy, Depth::Deep)
-    {
-        let _ = std::fs::remove_dir_all(&env.dir);
-        env = environment::ensure(
-            &ctx.plan.installer,
-            &grid.plan.interpreter,
-            &env.numpy,
-            grid.plan.wheel_of(&env.numpy),
-            Place::Cached(&env.dir),
-            ctx.store().as_ref(),
-            || {},
-        )
-        .await
-        .ok()?;
-        notes.push(format!(
-            "the cached environment {} was damaged ({why}) and was made again",
-            env.dir.display()
-        ));
+    // Proven once a run, unless it changed since.
+    let known = proven.get(&env.dir).filter(|_| changed.is_none()).cloned();
+    match known {
+        Some(Proof::Intact) => {}
+        Some(Proof::Remade(note)) => notes.push(note),
+        None => {
+            let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
+            let deep = tokio::task::spawn_blocking(move || {
+                environment::valid(&dir, &numpy, Depth::Deep).err()
+            })
+            .await
+            .ok()
+            .flatten();
+            match deep.or(changed) {
+                None => {
+                    proven.insert(env.dir.clone(), Proof::Intact);
+                }
+                Some(why) => {
+                    let _ = std::fs::remove_dir_all(&env.dir);
+                    let remade = environment::ensure(
+                        &ctx.plan.installer,
+                        &grid.plan.interpreter,
+                        &env.numpy,
+                        grid.plan.wheel_of(&env.numpy),
+                        Place::Cached(&env.dir),
+                        ctx.store().as_ref(),
+                        || {},
+                    )
+                    .await;
+                    env = match remade {
+                        Ok(e) => e,
+                        Err(e) => {
+                            return Opinion::Unavailable(format!(
+                                "the cached environment {} changed during the run ({why}) and could not be made again: {e}",
+                                env.dir.display()
+                            ));
+                        }
+                    };
+                    grid.retire_server(&env.numpy).await;
+                    let note = format!(
+                        "the cached environment {} was damaged ({why}) and was made again",
+                        env.dir.display()
+                    );
+                    proven.insert(env.dir.clone(), Proof::Remade(note.clone()));
+                    notes.push(note);
+                }
+            }
+        }
     }
     let mut artifact = artifact.clone();
-    if proven.insert(artifact.dir.clone())
-        && let Err(why) = build::verify_deep(&artifact.dir)
-    {
-        let _ = std::fs::remove_dir_all(&artifact.dir);
-        artifact = match &grid.plan.build_axis[build] {
-            // Against the row's NumPy, never the column's: this build is
-            // kept under the row's key.
-            AxisEntry::Numpy { version, .. } => {
-                let kept = build_key(ctx, grid, version).and_then(|k| kept_build(ctx, &k));
-                make_build(ctx, grid, version, build_env?, kept.as_deref(), || {})
-                    .await
-                    .ok()?
-            }
-            AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok()?,
-            AxisEntry::Missing { .. } => return None,
-        };
-        notes.push(format!(
-            "the cached build {} was damaged ({why}) and was made again",
-            artifact.dir.display()
-        ));
+    // A build this run made and did not cache is proven by having just
+    // been made.
+    if artifact.staging.is_none() && !proven.contains_key(&artifact.dir) {
+        proven.insert(artifact.dir.clone(), Proof::Intact);
+        let dir = artifact.dir.clone();
+        let deep = tokio::task::spawn_blocking(move || build::verify_deep(&dir))
+            .await
+            .unwrap_or(Ok(()));
+        if let Err(why) = deep {
+            let _ = std::fs::remove_dir_all(&artifact.dir);
+            let made = match &grid.plan.build_axis[build] {
+                // Against the row's NumPy, never the column's: this build is
+                // kept under the row's key.
+                AxisEntry::Numpy { version, .. } => match build_env {
+                    Some(build_env) => {
+                        let kept = build_key(ctx, grid, version).and_then(|k| kept_build(ctx, &k));
+                        make_build(ctx, grid, version, build_env, kept.as_deref(), || {})
+                            .await
+                            .ok()
+                    }
+                    None => None,
+                },
+                AxisEntry::Row(row) => make_package_row(ctx, grid, row, || {}).await.ok(),
+                AxisEntry::Missing { .. } => None,
+            };
+            let Some(made) = made else {
+                return Opinion::Believed;
+            };
+            artifact = made;
+            notes.push(format!(
+                "the cached build {} was damaged ({why}) and was made again",
+                artifact.dir.display()
+            ));
+        }
     }
-    (!notes.is_empty()).then(|| (env, artifact, notes.join("; ")))
+    if notes.is_empty() {
+        Opinion::Believed
+    } else {
+        Opinion::Again {
+            env: Box::new(env),
+            artifact: Box::new(artifact),
+            note: notes.join("; "),
+        }
+    }
 }
 
 /// How an environment that could not be made is described in its cells.

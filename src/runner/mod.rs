@@ -19,9 +19,7 @@ use futures::future::join_all;
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-#[cfg(test)]
-pub use events::Built;
-pub use events::{BuildRecord, CellResult, Event};
+pub use events::{BuildRecord, Built, CellResult, Event};
 
 use crate::plan::Plan;
 use crate::probe::ProbeFiles;

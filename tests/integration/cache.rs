@@ -431,3 +431,371 @@ fn a_named_cache_holds_everything_and_nothing_goes_under_home() {
     }
     assert_eq!(tree(home.path()), Vec::<String>::new());
 }
+
+/// `matrix run` with `--cache-dir cache`, started and left running.
+fn spawn_run(p: &Project, cache: &std::path::Path, extra: &[&str]) -> std::process::Child {
+    matrix()
+        .args(["run", "-q", "--color", "never", "--cache-dir"])
+        .arg(cache)
+        .args(extra)
+        .current_dir(p.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `ok()` holds, polling; fails naming `what` after `limit`
+/// (far above the time the thing takes: only a bug gets there).
+fn wait_until(what: &str, limit: std::time::Duration, mut ok: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Starts `matrix ARGS` and returns it once it has said on stderr that it
+/// waits (a line containing `waiting`); fails when it ends first, with
+/// what it printed.
+fn spawn_until_waiting(args: &[&str], cache: &std::path::Path) -> std::process::Child {
+    use std::io::BufRead as _;
+    let mut child = matrix()
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(line) if line.contains("waiting") => return child,
+            Ok(_) => {}
+            Err(_) => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let out = child.wait_with_output().unwrap();
+                    panic!(
+                        "{args:?} ended ({status}) without waiting:\n{}{}",
+                        common::text(&out.stdout),
+                        rx.try_iter().collect::<Vec<_>>().join("\n")
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A project whose one cell waits, in its probe, until the test creates
+/// `go` (it says it started by creating `started`).
+fn waiting_cell() -> Project {
+    let p = Project::new();
+    let probe = format!(
+        "import os, time\nopen({started:?}, 'w').close()\nwhile not os.path.exists({go:?}):\n    time.sleep(0.02)\n",
+        started = p.path("started").to_str().unwrap(),
+        go = p.path("go").to_str().unwrap(),
+    );
+    variant(
+        &p,
+        Some(&probe),
+        &numpy(&["2.0.*"], &["2.0.*"]),
+        "[run]\ntimeout = \"900s\"\n",
+    );
+    p
+}
+
+/// The sample's source under `ext/` (with `probe` as its probe file, else
+/// the sample's), in a matrix of `table`, `extra` after the extension.
+fn variant(p: &Project, probe: Option<&str>, table: &str, extra: &str) {
+    if !p.path("ext/my_extension.c").exists() {
+        p.sample_variant(|c| c.to_string());
+    }
+    if let Some(probe) = probe {
+        p.write("ext/probe.py", probe);
+    }
+    p.write(
+        "matrix.toml",
+        &format!("{table}{}{extra}", common::VARIANT_EXTENSION),
+    );
+}
+
+/// `cache verify` and `cache clean` beside a run wait for it (and say so):
+/// the run's cell passes, verify finds nothing damaged, clean then removes
+/// the cache whole; a run started while maintenance holds the cache waits
+/// for it. (They once removed what the running cell read, failing it, and
+/// `clean` itself failed with "Directory not empty".)
+#[test]
+fn maintenance_waits_for_runs_and_runs_wait_for_maintenance() {
+    let p = waiting_cell();
+    let cache = p.path("cache");
+    let limit = std::time::Duration::from_secs(600);
+    for action in ["verify", "clean"] {
+        let _ = std::fs::remove_file(p.path("started"));
+        let _ = std::fs::remove_file(p.path("go"));
+        let run = spawn_run(&p, &cache, &[]);
+        wait_until("the cell to start", limit, || p.path("started").exists());
+        let maintenance = spawn_until_waiting(&["cache", action], &cache);
+        std::fs::write(p.path("go"), "").unwrap();
+        let run = run.wait_with_output().unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{action}: {}",
+            common::text(&run.stderr)
+        );
+        let done = maintenance.wait_with_output().unwrap();
+        let said = common::text(&done.stdout);
+        assert_eq!(done.status.code(), Some(0), "{action}: {said}");
+        match action {
+            "verify" => assert!(said.contains("entries checked, 0 damaged;"), "{said}"),
+            _ => assert!(!cache.join("v2").exists(), "{said}"),
+        }
+    }
+    // Maintenance holds the cache (as `cache verify` does while it hashes
+    // everything): a run waits, then runs.
+    let lock = cache.join("v2.lock");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg("-x")
+        .arg(&lock)
+        .args(["sleep", "900"])
+        .spawn()
+        .unwrap();
+    wait_until("flock to hold the cache", limit, || {
+        std::process::Command::new("flock")
+            .args(["-n", "-s"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .is_ok_and(|s| !s.success())
+    });
+    std::fs::write(p.path("go"), "").unwrap();
+    let run = spawn_until_waiting(&["run", "-q", "--color", "never"], &cache);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let run = run.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", common::text(&run.stdout));
+}
+
+/// Staging folders of runs that were killed (`kill -9` while a build was
+/// being made) are not builds for `cache info`; the next run removes them
+/// (but never the one a live run is working in), and so does `cache
+/// verify`. The build is held mid-compile by an `#include` of a FIFO,
+/// which blocks the compiler until the test opens it.
+#[test]
+fn what_killed_runs_leave_is_removed_and_never_counted() {
+    let p = Project::new();
+    let fifo = p.path("held/fifo.h");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    p.sample_variant(|c| format!("#include \"{}\"\n{c}", fifo.display()));
+    variant(&p, None, &numpy(&["2.0.*"], &["2.0.*"]), "");
+    let cache = p.path("cache");
+    let builds = cache.join("v2/builds");
+    let limit = std::time::Duration::from_secs(600);
+    let staging = || -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(&builds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(".tmp-")
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    // Opens the FIFO for writing and closes it, without waiting, as often
+    // as a compiler waits on it: each then reads an empty header and goes
+    // on.
+    let release = || {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(&fifo)
+        };
+        while open().is_ok() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    // A compile that never ends until the FIFO is opened for writing;
+    // matrix killed mid-way leaves the compiler proper (gcc's cc1, a
+    // grandchild, which does not die with matrix) waiting on it: this
+    // test started it, and kills it.
+    let killed = |p: &Project| {
+        let mut run = spawn_run(p, &cache, &[]);
+        let before = staging();
+        wait_until("the build to start", limit, || {
+            staging().len() > before.len()
+        });
+        run.kill().unwrap();
+        run.wait().unwrap();
+        kill_named(&p.dir.path().to_string_lossy());
+    };
+    killed(&p);
+    let left = staging();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let (_, said) = cache_command("info", &cache);
+    let builds_line = said.lines().find(|l| l.contains("builds")).unwrap();
+    assert_eq!(
+        builds_line.split_whitespace().nth(1),
+        Some("0"),
+        "a staging folder counted as a build:\n{said}"
+    );
+    assert!(
+        said.contains("1 unfinished entries") && said.contains("left by runs that were killed"),
+        "{said}"
+    );
+
+    // The next run removes it, and not its own (it is making one too).
+    let mut run = spawn_run(&p, &cache, &[]);
+    wait_until("the next run to remove the leftover", limit, || {
+        !left[0].exists() && !staging().is_empty()
+    });
+    // Open the FIFO whenever a compiler waits on it: it reads an empty
+    // header and goes on.
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        release();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+
+    killed(&p);
+    assert_eq!(staging().len(), 1);
+    let (verify, said) = cache_command("verify", &cache);
+    assert!(verify.status.success(), "{said}");
+    assert!(said.contains("removed 1 unfinished entries"), "{said}");
+    assert!(staging().is_empty(), "{said}");
+}
+
+/// `matrix cache ACTION --cache-dir cache`: how it ended, and its stdout.
+fn cache_command(action: &str, cache: &std::path::Path) -> (std::process::Output, String) {
+    let out = matrix()
+        .args(["cache", action, "--cache-dir"])
+        .arg(cache)
+        .output()
+        .unwrap();
+    let said = common::text(&out.stdout);
+    (out, said)
+}
+
+/// Kills every process whose command line names `text` (what this test
+/// started), until none has been seen for a while.
+fn kill_named(text: &str) {
+    let mut quiet = 0;
+    while quiet < 10 {
+        let mut found = false;
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let named = std::fs::read(p.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(text));
+            if named && pid != std::process::id() as i32 {
+                found = true;
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+            }
+        }
+        quiet = if found { 0 } else { quiet + 1 };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Two cold runs on one empty cache at once: both pass, and no stored
+/// file is left that no environment links to (two copies of one content,
+/// the loser's orphaned, were once left until `cache verify`).
+#[test]
+fn concurrent_cold_runs_leave_no_orphan_store_copies() {
+    let p = Project::new();
+    p.write(
+        "matrix.toml",
+        &numpy(&["2.0.*"], &["1.26.*", "2.0.*", "2.1.*"]),
+    );
+    let cache = p.path("cache");
+    let runs: Vec<_> = (0..2).map(|_| spawn_run(&p, &cache, &[])).collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
+    }
+    let (_, said) = cache_command("info", &cache);
+    assert!(!said.contains("linked from no environment"), "{said}");
+    let (verify, said) = cache_command("verify", &cache);
+    assert!(verify.status.success(), "{said}");
+    assert!(!said.contains("that no environment links to"), "{said}");
+    let temporaries: Vec<_> = std::fs::read_dir(cache.join("v2/store"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    assert!(temporaries.is_empty(), "{temporaries:?}");
+}
+
+/// A probe running as root rewrites NumPy's `__init__.py` (the store's
+/// read-only mode does not stop root): the cells after it, whose NumPy
+/// then fails to import, are run again in an environment made again, and
+/// pass; none is reported as the extension's failure.
+#[test]
+fn a_numpy_changed_under_a_cell_is_made_again_never_blamed() {
+    let p = Project::new();
+    let probe = format!(
+        "import os\nif not os.path.exists({done:?}):\n    open({done:?}, 'w').close()\n    with open(np.__file__, 'a') as f:\n        f.write(\"\\nraise RuntimeError('numpy was damaged by a probe')\\n\")\n",
+        done = p.path("damaged").to_str().unwrap()
+    );
+    variant(
+        &p,
+        Some(&probe),
+        &numpy(&["2.0.*", "2.1.*"], &["2.0.*"]),
+        "",
+    );
+    let cache = p.path("cache");
+    let cache = cache.to_str().unwrap();
+    // One cell at a time: the first damages NumPy (and passes: its NumPy
+    // was imported before), the second meets the damage.
+    let run = p.run(&["--cache-dir", cache, "--isolation", "process", "-j", "1"]);
+    assert!(p.path("damaged").exists(), "the probe did not write");
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let cells = run.results()["cells"].as_array().unwrap();
+    assert!(
+        cells.iter().all(|c| c["outcome"] == "pass"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        cells
+            .iter()
+            .any(|c| c["stderr"].as_str().unwrap().contains("was damaged (")
+                && c["stderr"]
+                    .as_str()
+                    .unwrap()
+                    .contains("this is the cell's second run")),
+        "{}",
+        run.dump()
+    );
+}

@@ -543,3 +543,26 @@ pub fn unusable_pythons(dir: &Path) -> Vec<(String, String, &'static str)> {
         ),
     ]
 }
+
+/// Runs `cmd` (its stdin as the caller set it) to its end with its output
+/// captured, or fails the test naming `what` when it is still running far
+/// beyond any normal time: it blocked (a FIFO, a device, a stdin that
+/// never ends).
+pub fn bounded(cmd: &mut Command, what: &str) -> Output {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run matrix");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("{what}: matrix blocked");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("matrix's output")
+}

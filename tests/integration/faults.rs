@@ -623,6 +623,134 @@ fn bad_input_exits_2_with_a_location() {
     }
 }
 
+/// Names a user can give that are not regular files: a FIFO (reading it
+/// blocks until someone writes), `/dev/zero` (never ends), a directory; as
+/// a source, a header beside it or in an include folder, the probe file, a
+/// `-r` requirements file and the config itself. Each is refused at once
+/// (exit 2) naming the path and what it is; none is read.
+#[test]
+fn names_that_are_not_files_are_refused() {
+    let fifo = |p: &Project, name: &str| {
+        let path = p.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let made = Command::new("mkfifo").arg(&path).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {name}");
+        path
+    };
+    let table = numpy(&["2.0.*"], &["2.0.*"]);
+    let with = |keys: &str| format!("{table}{VARIANT_EXTENSION}{keys}");
+    let plain = |sources: &str| {
+        format!("{table}[extension]\nmodule = \"my_extension\"\nsources = [\"{sources}\"]\n")
+    };
+    type Setup = fn(&Project, &dyn Fn(&Project, &str) -> PathBuf) -> String;
+    let cases: &[(&str, Setup, &str)] = &[
+        (
+            "src/fifo.c",
+            |p, fifo| {
+                fifo(p, "src/fifo.c");
+                String::new()
+            },
+            "is a FIFO, not a regular file",
+        ),
+        (
+            "src/zero.c",
+            |p, _| {
+                std::fs::create_dir_all(p.path("src")).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", p.path("src/zero.c")).unwrap();
+                String::new()
+            },
+            "is a character device, not a regular file",
+        ),
+        (
+            "src/dir.c",
+            |p, _| {
+                std::fs::create_dir_all(p.path("src/dir.c")).unwrap();
+                String::new()
+            },
+            "is a directory, not a regular file",
+        ),
+        (
+            "ext/helper.h",
+            |p, fifo| {
+                fifo(p, "ext/helper.h");
+                String::new()
+            },
+            "is a FIFO, not a regular file",
+        ),
+        (
+            "inc/x.h",
+            |p, fifo| {
+                fifo(p, "inc/x.h");
+                "include-dirs = [\"inc\"]\n".into()
+            },
+            "is a FIFO, not a regular file",
+        ),
+        (
+            "checks/probe.py",
+            |p, fifo| {
+                fifo(p, "checks/probe.py");
+                "probe-file = \"checks/probe.py\"\n".into()
+            },
+            "is a FIFO, not a regular file",
+        ),
+        (
+            "requirements.txt",
+            |p, fifo| {
+                fifo(p, "requirements.txt");
+                "test-requires = [\"-r requirements.txt\"]\n".into()
+            },
+            "is a FIFO, not a regular file",
+        ),
+    ];
+    for (name, setup, said) in cases {
+        let p = Project::new();
+        p.sample_variant(|c| c.to_string());
+        let keys = setup(&p, &fifo);
+        let config = if name.starts_with("src/") {
+            plain(name)
+        } else if *name == "checks/probe.py" {
+            // probe-file given once: the variant's own line is left out.
+            format!(
+                "{table}[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\n{keys}"
+            )
+        } else {
+            with(&keys)
+        };
+        p.write("matrix.toml", &config);
+        let out = common::bounded(
+            matrix()
+                .args(["run", "-q"])
+                .current_dir(p.dir.path())
+                .stdin(Stdio::null()),
+            name,
+        );
+        let err = common::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}\n{err}");
+        let path = p.path(name);
+        assert!(
+            err.contains(&format!("{}: it {said}", path.display())),
+            "{name}: expected the path and {said:?} in\n{err}"
+        );
+        assert!(err.contains("matrix.toml:"), "located: {err}");
+    }
+    let p = Project::new();
+    let config = fifo(&p, "matrix.toml");
+    let out = common::bounded(
+        matrix()
+            .args(["run", "-q", "-c"])
+            .arg(&config)
+            .current_dir(p.dir.path())
+            .stdin(Stdio::null()),
+        "the config",
+    );
+    let err = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("it is a FIFO, not a regular file") && err.contains("matrix.toml"),
+        "{err}"
+    );
+}
+
 /// A report that cannot be written (a full disk: Linux's `/dev/full` answers
 /// every write with ENOSPC; a missing directory) is a clear error that does
 /// not cost the other reports, and a device named as the output is written,

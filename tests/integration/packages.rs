@@ -237,3 +237,96 @@ fn explain_shows_the_commands_and_logs_of_a_cell() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// The setuptools fixture copied into `p` as `proj/`, its `setup.py`
+/// ending with `tail`.
+fn setuptools_copy(p: &Project, tail: &str) {
+    let from = std::path::PathBuf::from(fixture("setuptools_pkg"));
+    for rel in [
+        "pyproject.toml",
+        "setup.py",
+        "src/npdemo/__init__.py",
+        "src/npdemo/_native.c",
+    ] {
+        let text = std::fs::read_to_string(from.join(rel)).unwrap();
+        let text = if rel == "setup.py" {
+            format!("{text}\n{tail}")
+        } else {
+            text
+        };
+        p.write(&format!("proj/{rel}"), &text);
+    }
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+    })
+}
+
+/// The pid of the `left running: pid N {command}` line in `log`.
+fn left_running(log: &str, command: &str) -> i32 {
+    let line = log
+        .lines()
+        .find(|l| l.contains("left running: pid ") && l.contains(command))
+        .unwrap_or_else(|| panic!("no process named as left running: {command}\n{log}"));
+    line.split("left running: pid ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+/// A backend that leaves a build server running in a session of its own,
+/// holding its output (uv then waits for that output to end): the build
+/// that produced its wheel is not reported as failed, the server is named
+/// in the build log and killed, and nothing of it outlives the run. A
+/// backend that hangs with such a server ends at the build's time limit,
+/// its process group killed and the server named and killed too.
+#[test]
+fn a_backend_daemon_fails_no_build_and_outlives_nothing() {
+    let table = "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n";
+    let config = |limit: &str| {
+        format!(
+            "{table}[extension]\nproject = \"proj\"\nimports = [\"npdemo\"]\nprobe = \"assert module.shape_of(np.zeros((2, 3))) == (2, 3)\"\n[run]\nbuild-timeout = \"{limit}\"\n"
+        )
+    };
+    let build = |tail: &str, limit: &str| {
+        let p = Project::new();
+        setuptools_copy(&p, tail);
+        p.write("matrix.toml", &config(limit));
+        p.run_here(&["--fresh"])
+    };
+    // setup.py runs twice (asked for its requirements, then built): a
+    // server each time, as a toolchain that starts one per invocation.
+    let run = build(
+        "import subprocess\nsubprocess.Popen([\"setsid\", \"sleep\", \"301\"])\n",
+        "240s",
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let log = run.results()["grids"][0]["builds"][0]["log"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(log.contains("Successfully built"), "{log}");
+    let pid = left_running(&log, "sleep 301");
+    assert!(!alive(pid), "the server {pid} outlived the run");
+
+    // Hangs after starting its server, when asked to build the wheel.
+    let run = build(
+        "import subprocess, sys, time\nif \"bdist_wheel\" in sys.argv:\n    subprocess.Popen([\"setsid\", \"sleep\", \"302\"])\n    time.sleep(600)\n",
+        "20s",
+    );
+    let build = &run.results()["grids"][0]["builds"][0];
+    let summary = build["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("building the wheel: did not finish within 20s (its process group was killed, and left running: pid ")
+            && summary.contains("sleep 302, killed"),
+        "{}",
+        run.dump()
+    );
+    let pid = left_running(build["log"].as_str().unwrap(), "sleep 302");
+    assert!(!alive(pid), "the server {pid} outlived the run");
+}

@@ -451,3 +451,124 @@ fn small_things_said_plainly() {
         );
     }
 }
+
+/// An extension whose `answer()` is `ANSWER` from `h.h`, found on the
+/// include search path, and a probe that wants 1.
+fn answer_project(numpy_table: &str, extension_keys: &str) -> Project {
+    let p = Project::new();
+    p.write("src/ext.c", &HEADER_EXT.replace("\"helper.h\"", "\"h.h\""));
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{numpy_table}[extension]\nmodule = \"ext\"\nsources = [\"src/ext.c\"]\nprobe = \"assert module.answer() == 1\"\n{extension_keys}"
+        ),
+    );
+    p
+}
+
+/// A header of the same name created in an include folder searched
+/// before the one the build read it from: the warm run rebuilds and says
+/// what --fresh says (it once reused the build: the dependency list proved
+/// what was read, not what would be read now).
+#[test]
+fn a_header_shadowing_the_one_read_rebuilds() {
+    let p = answer_project(
+        &numpy(&["2.0.*"], &["2.0.*"]),
+        "include-dirs = [\"inc1\", \"inc2\"]\n",
+    );
+    std::fs::create_dir_all(p.path("inc1")).unwrap();
+    p.write("inc2/h.h", "#define ANSWER 1\n");
+    let cache = p.path("cache");
+    let cache = cache.to_str().unwrap();
+    let cold = p.run(&["--cache-dir", cache]);
+    assert_eq!(cold.code(), Some(0), "{}", cold.dump());
+    assert_eq!(reused(&p.run(&["--cache-dir", cache])), [true]);
+    p.write("inc1/h.h", "#define ANSWER 2\n");
+    let warm = p.run(&["--cache-dir", cache]);
+    let fresh = p.run(&["--fresh"]);
+    assert_eq!(grid(&fresh)[0].3, "wrong-result", "{}", fresh.dump());
+    assert_eq!(grid(&warm), grid(&fresh), "{}", warm.dump());
+    assert_eq!(reused(&warm), [false], "{}", warm.dump());
+}
+
+/// The include paths the compiler takes from its environment (`CPATH`,
+/// `C_INCLUDE_PATH`) are part of what a build is checked by: pointed at
+/// another `h.h`, the warm run says what --fresh says. What the compiler does not read
+/// (`CC`, `CFLAGS`, `LDFLAGS` of the shell: the tool compiles with
+/// sysconfig's settings and `extension.cflags`) changes nothing.
+#[test]
+fn the_compilers_environment_is_part_of_the_key() {
+    let p = answer_project(&numpy(&["2.0.*"], &["2.0.*"]), "");
+    p.write("one/h.h", "#define ANSWER 1\n");
+    p.write("two/h.h", "#define ANSWER 2\n");
+    let cache = p.path("cache");
+    let cache = cache.to_str().unwrap();
+    let (one, two) = (p.path("one"), p.path("two"));
+    let (one, two) = (one.to_str().unwrap(), two.to_str().unwrap());
+    for variable in ["CPATH", "C_INCLUDE_PATH"] {
+        let cold = p.run_with(&["--cache-dir", cache], &[(variable, one)]);
+        assert_eq!(cold.code(), Some(0), "{variable}\n{}", cold.dump());
+        let warm = p.run_with(&["--cache-dir", cache], &[(variable, two)]);
+        let fresh = p.run_with(&["--fresh"], &[(variable, two)]);
+        assert_eq!(grid(&fresh)[0].3, "wrong-result", "{}", fresh.dump());
+        assert_eq!(grid(&warm), grid(&fresh), "{variable}\n{}", warm.dump());
+    }
+    let back = p.run_with(&["--cache-dir", cache], &[("CPATH", one)]);
+    assert_eq!(back.code(), Some(0), "{}", back.dump());
+    let shell = [
+        ("CPATH", one),
+        ("CC", "/bin/false"),
+        ("CFLAGS", "-DANSWER=2"),
+        ("LDFLAGS", "-lno-such-library"),
+    ];
+    let ignored = p.run_with(&["--cache-dir", cache], &shell);
+    assert_eq!(ignored.code(), Some(0), "{}", ignored.dump());
+    assert_eq!(reused(&ignored), [true], "{}", ignored.dump());
+}
+
+/// `#include "/dev/stdin"`: a dependency that is not a regular file. The
+/// build is not cached (said once), so the warm run builds again instead
+/// of blocking on matrix's own stdin while it re-hashes what was read.
+#[test]
+fn a_dependency_that_is_not_a_file_is_never_rehashed() {
+    let p = answer_project(&numpy(&["2.0.*"], &["2.0.*", "1.26.*"]), "");
+    p.write(
+        "src/ext.c",
+        &format!(
+            "#include \"/dev/stdin\"\n{}",
+            HEADER_EXT.replace("\"helper.h\"", "\"h.h\"")
+        ),
+    );
+    p.write("src/h.h", "#define ANSWER 1\n");
+    let cache = p.path("cache");
+    for run in ["cold", "warm"] {
+        let json = p.path(&format!("{run}.json"));
+        // A stdin that stays open and never says anything: reading it
+        // would block for as long as the test waits.
+        let out = common::bounded(
+            matrix()
+                .args(["run", "--color", "never", "--cache-dir"])
+                .arg(&cache)
+                .arg("--json")
+                .arg(&json)
+                .current_dir(p.dir.path())
+                .stdin(std::process::Stdio::piped()),
+            run,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{run}\n{err}");
+        assert_eq!(
+            err.matches("not cached, made again every run: ").count(),
+            1,
+            "{run}: said once\n{err}"
+        );
+        assert!(
+            err.contains("/dev/stdin (which it read) is a character device")
+                || err.contains("/dev/stdin (which it read) is a FIFO"),
+            "{err}"
+        );
+        let doc = common::read_json(&json);
+        assert_eq!(doc["summary"]["by_outcome"]["pass"], 2, "{run}\n{err}");
+        assert_eq!(doc["grids"][0]["builds"][0]["reused"], false);
+    }
+}

@@ -336,3 +336,94 @@ fn a_relative_cache_dir() {
         warm.dump()
     );
 }
+
+/// Every printable ASCII character a Linux file name may hold (all but
+/// `/`), and some that are not ASCII: `$$`, `\#`, `\ ` and `:` are what
+/// Make, the compilers' dependency lists and `PATH`-style lists treat
+/// specially.
+const EVERY_CHARACTER: &str = " !\"#$%&'()*+,-.0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~ é€ 日本";
+
+/// Any path works: the project folder, the cache, the artifacts folder and
+/// TMPDIR each named with every character above, relative paths (with
+/// `..`) as a user types them. The built-in sample passes cold, warm (its
+/// dependency list read back and proven) and with --fresh; the sample's
+/// source with a header beside it, in that project folder, passes too.
+#[test]
+fn any_path_works() {
+    let root = Project::new();
+    let named = |what: &str| {
+        let dir = root.path(&format!("{what} {EVERY_CHARACTER}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    };
+    let (project, tmp) = (named("project"), named("tmp"));
+    let name = |what: &str| format!("../{what} {EVERY_CHARACTER}");
+    let (cache, artifacts) = (name("cache"), name("artifacts"));
+    let tmpdir = tmp.to_str().unwrap();
+    std::fs::write(
+        project.join("matrix.toml"),
+        "[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.0.*\"]\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--cache-dir", &cache, "--artifacts", &artifacts];
+        args.extend_from_slice(extra);
+        root.run_in(&project, &args, &[("TMPDIR", tmpdir)])
+    };
+    let passed = |r: &crate::common::Run, what: &str| {
+        assert_eq!(r.code(), Some(0), "{what}\n{}", r.dump());
+        assert_eq!(
+            r.results()["summary"]["by_outcome"]["pass"],
+            1,
+            "{what}\n{}",
+            r.dump()
+        );
+    };
+    // Cold, then warm: the build reused (its dependency list read back).
+    let cold_and_warm = |what: &str| {
+        passed(&run(&[]), &format!("{what}, cold"));
+        let warm = run(&[]);
+        passed(&warm, &format!("{what}, warm"));
+        assert_eq!(
+            warm.results()["grids"][0]["builds"][0]["reused"],
+            true,
+            "{what}: the warm run reuses the build\n{}",
+            warm.dump()
+        );
+    };
+    cold_and_warm("the sample");
+    passed(&run(&["--isolation", "process"]), "process isolation");
+    let fresh = root.run_in(&project, &["--fresh"], &[("TMPDIR", tmpdir)]);
+    passed(&fresh, "--fresh");
+
+    // The user's own source and header in that folder: the compiler's
+    // dependency list names them, escaped as Make escapes.
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(project.join("src/ext.c"), EXT_C).unwrap();
+    std::fs::write(
+        project.join("src/helper.h"),
+        "#define ANSWER 41\n#define EXTRA 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("matrix.toml"),
+        format!(
+            "{NUMPY}[extension]\nmodule = \"ext\"\nsources = [\"src/ext.c\"]\nprobe = \"assert module.answer() == 42\"\n"
+        ),
+    )
+    .unwrap();
+    cold_and_warm("own sources");
+    // Same size, another value: the header is proven by its content.
+    std::fs::write(
+        project.join("src/helper.h"),
+        "#define ANSWER 40\n#define EXTRA 1\n",
+    )
+    .unwrap();
+    let edited = run(&[]);
+    assert_eq!(
+        edited.results()["cells"][0]["reason"],
+        "wrong-result",
+        "{}",
+        edited.dump()
+    );
+}
