@@ -189,24 +189,12 @@ fn preprocessed_calls(sources: &Sources, dir: &Path, log: &str) -> Option<bool> 
     includes_numpy.then_some(false)
 }
 
-/// A compile command (`cc ... -c SRC -o OBJ`, with `-MD -MF DEP`) turned
-/// into the preprocessor's, run in `dir`; its output.
+/// A compile command (`cc ... -c SRC -o OBJ`, with `-MD -MF DEP -MT
+/// TARGET`) turned into the preprocessor's, run in `dir`; its output. The
+/// dependency options go with `-MD` (`-MT` alone is an error to cc1).
 fn preprocess(words: &[String], dir: &Path) -> Option<String> {
     let (program, args) = words.split_first()?;
-    let mut kept: Vec<&str> = Vec::new();
-    let mut skip = false;
-    for w in args {
-        if skip {
-            skip = false;
-            continue;
-        }
-        match w.as_str() {
-            "-o" | "-MF" => skip = true,
-            "-MD" => {}
-            "-c" => kept.push("-E"),
-            other => kept.push(other),
-        }
-    }
+    let kept = preprocessor_args(args);
     // A child like any other: its own process group and a time limit.
     // This runs on a blocking thread of the runtime, which may wait on it.
     let spec = crate::process::Spec::new(program)
@@ -219,6 +207,26 @@ fn preprocess(words: &[String], dir: &Path) -> Option<String> {
         .ok()?;
     // Cut short, the text may miss the very call: then nothing is said.
     (finished.success() && finished.stdout.dropped == 0).then_some(finished.stdout.text)
+}
+
+/// A compile command's arguments made the preprocessor's: `-c` becomes
+/// `-E`, the output and every dependency-file option go.
+fn preprocessor_args(args: &[String]) -> Vec<&str> {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut skip = false;
+    for w in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        match w.as_str() {
+            "-o" | "-MF" | "-MT" | "-MQ" => skip = true,
+            "-MD" | "-MMD" | "-MP" => {}
+            "-c" => kept.push("-E"),
+            other => kept.push(other),
+        }
+    }
+    kept
 }
 
 /// How long the preprocessor may take on one source.
@@ -344,6 +352,21 @@ fn search_libraries(symbol: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// The build's own compile command, as the build log writes it, made
+    /// the preprocessor's: no output, no dependency options (a `-MT` left
+    /// without `-MD` is an error to cc1, and every hint was lost to it).
+    #[test]
+    fn a_compile_command_becomes_the_preprocessors() {
+        let words: Vec<String> = shlex::split(
+            "-O3 -fPIC -I/inc -MD -MF /b/obj/0-m.d -MT abimatrix-object -c /src/m.c -o /b/obj/0-m.o",
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            super::preprocessor_args(&words),
+            ["-O3", "-fPIC", "-I/inc", "-E", "/src/m.c"]
+        );
+    }
+
     use super::*;
     use crate::outcome::Failure;
 
