@@ -282,6 +282,7 @@ pub struct Outputs {
 pub struct ReportArgs {
     /// A results file written by `matrix run --json` or `matrix merge`.
     pub results: PathBuf,
+    /// The format to render.
     #[arg(long, short, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Write here instead of standard output.
@@ -341,6 +342,7 @@ pub struct PlanArgs {
     /// As `run --python`: the Pythons to plan for.
     #[arg(long = "python", short = 'p', value_name = "PYTHON")]
     pub python: Vec<String>,
+    /// What to print.
     #[arg(long, value_enum, default_value_t = PlanFormat::Github)]
     pub format: PlanFormat,
 }

@@ -219,6 +219,7 @@ const SAMPLE_PROBE: &str = include_str!("sample/probe.py");
 /// test command passes. A bound is called too strict only on a pass that
 /// exercised the package (the probe or its tests), never on an import alone.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Exercise {
     Imports { modules: Vec<String> },

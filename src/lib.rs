@@ -14,6 +14,8 @@
 //! - `results`: the saved document, journal, merge and compare;
 //! - `report`: the reporter and one renderer per format;
 //! - `userfile`: reading a file a user names (regular files only, bounded);
+//! - `docs` (tests only): the book's reference pages generated from the
+//!   code (the command reference, the results file's JSON Schema);
 //! - `doctor`: `matrix doctor`, the same questions asked of a user's own
 //!   environment (suspects, trials, measured fixes).
 
@@ -22,6 +24,8 @@ pub(crate) mod build;
 pub(crate) mod cache;
 pub mod cli;
 pub(crate) mod config;
+#[cfg(test)]
+mod docs;
 pub(crate) mod doctor;
 pub(crate) mod environment;
 pub(crate) mod expect;

@@ -17,6 +17,7 @@ use crate::process::Exit;
 
 /// Why a cell failed, classified from everything the child wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureReason {
     /// Built against NumPy 1.x, imported under 2.x (or any ABI version change).
@@ -104,6 +105,7 @@ pub enum Outcome {
 /// Why a cell could not run, as a kind every report words the same way
 /// (`report::grid::unavailable_words`); the cell's message has the detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Unavailability {
     /// The project's own build requirements forbid the row's NumPy: not
@@ -154,6 +156,7 @@ impl Unavailability {
 /// The outcome's variant without its data: what expectations name and the
 /// legend lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum OutcomeKind {
     Pass,

@@ -71,6 +71,7 @@ impl FromStr for Shard {
 
 /// One unit: a Python request and a runtime NumPy request, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Unit {
     pub python: String,
     pub runtime: String,
@@ -81,6 +82,7 @@ pub struct Unit {
 /// A matrix cut into shards: every unit and its owner. Results documents
 /// carry it, so a merge knows what a complete set of shards holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ShardPlan {
     /// How many shards the matrix was cut into (1: not sharded).
     pub shards: usize,

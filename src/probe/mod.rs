@@ -67,6 +67,7 @@ pub struct ProbeRun {
 /// messages and errors name that place (`tests/probe.py`, line 3), and
 /// `explain` writes the code out again to re-run a cell by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ProbeCode {
     /// "tests/probe.py" (as the user gave it), "matrix.toml" for a probe
     /// written there, "<probe>" for the built-in sample's.

@@ -24,6 +24,7 @@ use crate::process::{Unjoinable, quote};
 
 /// What a cell's command needs, to run it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Rerun {
     /// The probe (the results' `probe`), under `python` (the runtime

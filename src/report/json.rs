@@ -19,6 +19,7 @@ use crate::results::declared::{self, Declaration};
 /// The file's form: the document's fields, then `answer` and
 /// `declarations`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 struct WithAnswer<'a> {
     #[serde(flatten)]
     doc: &'a Document,
@@ -29,6 +30,7 @@ struct WithAnswer<'a> {
 /// A verdict on a declaration with its words, whether its cells were as
 /// expected, and whether it fails the run.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 struct DeclarationJson {
     #[serde(flatten)]
     declaration: Declaration,
@@ -39,6 +41,7 @@ struct DeclarationJson {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 struct GridJson<'a> {
     grid: usize,
     interpreter: &'a str,
@@ -48,6 +51,7 @@ struct GridJson<'a> {
 
 /// A row with its PEP 440 specifiers (when it is one range) and its words.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 struct RowJson<'a> {
     #[serde(flatten)]
     row: &'a RowAnswer,
@@ -56,6 +60,7 @@ struct RowJson<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 struct ColumnJson<'a> {
     #[serde(flatten)]
     column: &'a ColumnAnswer,
@@ -110,6 +115,44 @@ pub fn render(doc: &Document) -> String {
     // `\u005b` reads back the same. (`#` is never JSON syntax, and no line
     // of pretty JSON starts with `:`.)
     super::sanitize::no_commands(&text, &JSON).into_owned()
+}
+
+/// The JSON Schema (draft 2020-12) of the file [`render`] writes, from
+/// the same types: published as `docs/src/reference/results.schema.json`
+/// (a unit test in `crate::docs` keeps it current). It describes what this
+/// version writes, not every file it reads: `schema` and `schema_version`
+/// are constants, fields written as `null` are required, and every object
+/// is closed (`additionalProperties: false`), so a field the file gains
+/// without the schema saying so fails validation.
+#[cfg(test)]
+pub(crate) fn schema() -> serde_json::Value {
+    use schemars::Schema;
+    use schemars::generate::SchemaSettings;
+    use schemars::transform::RecursiveTransform;
+
+    use crate::results::document::{SCHEMA, SCHEMA_VERSION};
+
+    let closed = RecursiveTransform(|s: &mut Schema| {
+        if s.get("properties").is_some() && s.get("additionalProperties").is_none() {
+            s.insert("additionalProperties".into(), false.into());
+        }
+    });
+    let root = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .with_transform(closed)
+        .into_generator()
+        .into_root_schema_for::<WithAnswer<'static>>();
+    let mut value = root.to_value();
+    value["title"] = "abimatrix results file".into();
+    value["description"] = format!(
+        "What `matrix run --json`, `matrix merge` and `matrix report --format json` write \
+         (schema version {SCHEMA_VERSION}): the results document, then the computed \
+         `answer` and `declarations`."
+    )
+    .into();
+    value["properties"]["schema"]["const"] = SCHEMA.into();
+    value["properties"]["schema_version"]["const"] = SCHEMA_VERSION.into();
+    value
 }
 
 const JSON: super::sanitize::Escapes = super::sanitize::Escapes {

@@ -27,6 +27,7 @@ use crate::outcome::OutcomeKind;
 
 /// The answer for one grid (one interpreter).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GridAnswer {
     pub grid: usize,
     pub interpreter: String,
@@ -38,6 +39,7 @@ pub struct GridAnswer {
 
 /// Which runtime releases one build row (or package row) works on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RowAnswer {
     /// The row's label: the build's NumPy version, or a package ("pandas 2.0.3").
     pub build: String,
@@ -58,6 +60,7 @@ pub struct RowAnswer {
 
 /// The shape of the releases a row works on, in tested order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Works {
     /// No cell of the row ran: nothing is known about the runtime.
@@ -67,7 +70,9 @@ pub enum Works {
     /// One interval: from the lowest passing release up to (not including)
     /// the lowest failing release above it, if one was tested.
     Range {
+        #[cfg_attr(test, schemars(with = "String"))]
         from: Version,
+        #[cfg_attr(test, schemars(with = "Option<String>"))]
         below: Option<Version>,
     },
     /// The passing releases are not one interval: failures sit between.
@@ -76,13 +81,17 @@ pub enum Works {
 
 /// A run of consecutive tested releases with the same verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Span {
+    #[cfg_attr(test, schemars(with = "String"))]
     pub first: Version,
+    #[cfg_attr(test, schemars(with = "String"))]
     pub last: Version,
 }
 
 /// Which builds one runtime column runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ColumnAnswer {
     /// The runtime NumPy release.
     pub runtime: String,
@@ -92,6 +101,7 @@ pub struct ColumnAnswer {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Runs {
     /// No row ran under this release (every build failed, say).

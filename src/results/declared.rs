@@ -44,6 +44,7 @@ pub const FORCED: &str = "built only because of --ignore-requires";
 
 /// What the cells say about one row's declaration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// It admits a NumPy under which NumPy makes it fail.
@@ -63,6 +64,7 @@ pub enum Verdict {
 
 /// The rule that drew a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// Failed for a reason only NumPy gives.
@@ -83,6 +85,7 @@ pub enum Rule {
 
 /// One cell a verdict rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Evidence {
     pub runtime: String,
     pub outcome: OutcomeKind,
@@ -111,6 +114,7 @@ impl Evidence {
 
 /// One verdict on one row's declaration, with its cells and its rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Declaration {
     pub grid: usize,
     pub interpreter: String,

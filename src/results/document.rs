@@ -32,6 +32,7 @@ pub const SCHEMA_VERSION: u32 = 3;
 pub const OLDEST_READ: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Document {
     pub schema: String,
     pub schema_version: u32,
@@ -89,6 +90,7 @@ pub struct Document {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GridDoc {
     pub interpreter: InterpreterDoc,
     /// The config's Python request this interpreter answers (the Python
@@ -108,6 +110,7 @@ pub struct GridDoc {
 
 /// One NumPy environment of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct EnvDoc {
     pub numpy: String,
     pub ok: bool,
@@ -121,6 +124,7 @@ pub struct EnvDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct InterpreterDoc {
     pub label: String,
     pub implementation: String,
@@ -132,12 +136,14 @@ pub struct InterpreterDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Axes {
     pub build: Vec<AxisDoc>,
     pub runtime: Vec<AxisDoc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct AxisDoc {
     pub request: String,
     pub version: Option<String>,
@@ -167,6 +173,7 @@ impl AxisDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct BuildDoc {
     pub numpy: String,
     pub ok: bool,
@@ -187,6 +194,7 @@ pub struct BuildDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Expectation {
     pub outcome: OutcomeKind,
     pub reason: Option<FailureReason>,
@@ -229,6 +237,7 @@ impl Expectation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CellDoc {
     pub grid: usize,
     pub interpreter: String,
@@ -343,6 +352,7 @@ impl CellDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Summary {
     pub planned: usize,
     pub finished: usize,
