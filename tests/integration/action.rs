@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::common::{Project, matrix, numpy, ok, pyenv_python, read_json, text};
 use crate::tools::{
-    CHECKOUT, VERSION, build_lock, fast_release, path_with_tools, readme_block, repo, tool, venv,
+    CHECKOUT, VERSION, build_lock, doc_block, fast_release, path_with_tools, repo, tool, venv,
     yaml_as_json,
 };
 use crate::workflows::{actionlint, zizmor};
@@ -411,8 +411,8 @@ fn build_env(extra: &[(&'static str, OsString)]) -> Vec<(&'static str, OsString)
 
 /// Every `run:` of action.yml is one script of action/, called as
 /// `"$GITHUB_ACTION_PATH/action/NAME.sh"`, and each script passes
-/// ShellCheck; the action passes zizmor; and the README's workflow using
-/// the action passes actionlint (which checks its inputs against
+/// ShellCheck; the action passes zizmor; and the book's workflow using
+/// the action (docs/src/guides/ci.md) passes actionlint (which checks its inputs against
 /// action.yml) and zizmor.
 #[test]
 fn the_action_runs_only_its_scripts_and_the_readme_example_is_valid() {
@@ -443,9 +443,9 @@ fn the_action_runs_only_its_scripts_and_the_readme_example_is_valid() {
         .expect("shellcheck");
     assert!(shellcheck.status.success(), "{}", text(&shellcheck.stdout));
 
-    // The README's example, with the released action's reference replaced
+    // The book's example, with the released action's reference replaced
     // by this checkout (`./`), in a repository of its own with action.yml.
-    let (_, example) = readme_block("Nightly CI in your repository", "yaml");
+    let (_, example) = doc_block("docs/src/guides/ci.md", "The GitHub Action", "yaml");
     let steps: Vec<&str> = example
         .lines()
         .skip_while(|l| !l.trim().starts_with("steps:"))
@@ -474,7 +474,7 @@ fn the_action_runs_only_its_scripts_and_the_readme_example_is_valid() {
     let lint = actionlint(copy, &[workflow]);
     assert!(
         lint.status.success(),
-        "actionlint on the README's example:\n{}{}",
+        "actionlint on the book's example:\n{}{}",
         text(&lint.stdout),
         text(&lint.stderr)
     );
@@ -489,7 +489,7 @@ fn the_action_runs_only_its_scripts_and_the_readme_example_is_valid() {
     let audit_out = text(&audit.stdout);
     assert!(
         audit.status.success() && audit_out.contains("No findings to report"),
-        "zizmor on the README's example:\n{audit_out}{}",
+        "zizmor on the book's example:\n{audit_out}{}",
         text(&audit.stderr)
     );
     // A with: the action does not know is refused: actionlint read action.yml.

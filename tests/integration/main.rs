@@ -13,6 +13,7 @@ mod answer;
 mod cache;
 mod ci;
 mod declarations;
+mod docs;
 mod doctor;
 mod faults;
 mod hostile_text;

@@ -230,18 +230,24 @@ pub fn manylinux_x86_64() -> &'static Wheel {
 /// The first ```LANG block of the README's section TITLE (a `## ` heading),
 /// and the whole section.
 pub fn readme_block(title: &str, lang: &str) -> (String, String) {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
-    let section = readme
+    doc_block("README.md", title, lang)
+}
+
+/// The first ```LANG block of section TITLE (a `## ` heading) of the
+/// Markdown file `file` (relative to the repository), and the section.
+pub fn doc_block(file: &str, title: &str, lang: &str) -> (String, String) {
+    let text = std::fs::read_to_string(repo().join(file)).expect(file);
+    let section = text
         .split(&format!("\n## {title}\n"))
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
-        .unwrap_or_else(|| panic!("README.md has no section {title}"))
+        .unwrap_or_else(|| panic!("{file} has no section {title}"))
         .to_string();
     let block = section
         .split(&format!("```{lang}\n"))
         .nth(1)
         .and_then(|b| b.split("\n```").next())
-        .unwrap_or_else(|| panic!("README.md's section {title} has no {lang} block"))
+        .unwrap_or_else(|| panic!("{file}'s section {title} has no {lang} block"))
         .to_string();
     (section, block)
 }
