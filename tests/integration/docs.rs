@@ -413,7 +413,25 @@ fn every_console_example_runs_as_shown() {
         .filter(|f| blocks(f).iter().any(|b| b.lang == "console"))
         .collect();
     assert!(pages.len() >= 5, "console examples on only {pages:?}");
-    let failures: Vec<String> = pages.iter().flat_map(|p| run_page(p)).collect();
+    // Pages are independent (a folder each; the cache is shared, as by
+    // every test): run side by side, each page's blocks in order.
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let running: Vec<_> = pages
+            .iter()
+            .map(|p| {
+                s.spawn(|| {
+                    let start = std::time::Instant::now();
+                    let failures = run_page(p);
+                    eprintln!("{}: {:.1?}", p.display(), start.elapsed());
+                    failures
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|t| t.join().expect("a page's examples"))
+            .collect()
+    });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
