@@ -625,9 +625,10 @@ fn the_book_builds_and_no_link_is_broken() {
 }
 
 /// Results files written by `matrix run` (a grid of builds; a grid of a
-/// package row with a declaration error) validate against the JSON Schema
-/// the book publishes, and a file with a field the schema does not
-/// describe, or another schema version, does not.
+/// package row with a declaration error; one shard) and by `matrix merge`
+/// (a shard missing) validate against the JSON Schema the book publishes,
+/// and a file with a field the schema does not describe, or another schema
+/// version, does not.
 #[test]
 fn results_files_validate_against_the_published_schema() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -674,7 +675,27 @@ fn results_files_validate_against_the_published_schema() {
             .output()
             .expect("check-jsonschema")
     };
-    let valid = check(&[&builds, &packages]);
+    // One shard of it, and `matrix merge` of that shard alone: a merged
+    // file that says what is missing.
+    let one = here.join("builds/shard-1.json");
+    let out = matrix()
+        .args(["run", "-q", "--color", "never", "--shard", "1/2", "--json"])
+        .arg(&one)
+        .current_dir(here.join("builds"))
+        .output()
+        .expect("matrix run --shard");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let merged = here.join("merged.json");
+    let out = matrix()
+        .args(["merge", "--color", "never", "-o"])
+        .arg(&merged)
+        .arg(&one)
+        .output()
+        .expect("matrix merge");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(crate::common::read_json(&merged)["complete"], false);
+
+    let valid = check(&[&builds, &packages, &one, &merged]);
     assert!(
         valid.status.success(),
         "{}{}",
