@@ -66,7 +66,7 @@ fn plan_reads_the_config_and_never_gives_empty_shards() {
     );
 }
 
-/// The CI layout the README shows: one job builds into `artifacts/`, each
+/// The CI layout the book shows (docs/src/guides/ci.md): one job builds into `artifacts/`, each
 /// shard tests those builds (made again only when what they were built
 /// from changed), and the merge of every shard is the whole grid; without
 /// one shard it is incomplete and every gate fails.

@@ -648,7 +648,7 @@ fn exit_statuses() {
     assert_eq!(usage.status.code(), Some(2));
 }
 
-/// The README's own example, typed in the project's folder:
+/// The doctor guide's example (docs/src/guides/doctor.md), typed in the project's folder:
 /// `matrix doctor --python .venv/bin/python` examines that environment.
 /// Every way the path can fail to be a Python 3 is named for what it is,
 /// with its own way out (exit 3): only a broken Python is told to recreate

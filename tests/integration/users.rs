@@ -2,7 +2,7 @@
 //! found as `./matrix.toml`, every path in it relative (sources, headers,
 //! same-named files in two folders, a probe file, a wheels glob, a
 //! project), and the first mistakes people make answered with a hint. The
-//! README's walk-through ("Your own extension") is this module.
+//! book's walk-through (docs/src/guides/own-extension.md) is this module.
 
 use std::path::Path;
 
