@@ -330,7 +330,10 @@ mod tests {
             text.contains("  - `github`: The JSON a GitHub Actions"),
             "{text}"
         );
-        assert!(text.contains("130  interrupted"), "{text}");
+        assert!(
+            text.contains("Exit status") && text.contains("130"),
+            "{text}"
+        );
     }
 
     /// The exit statuses the reference page explains are exactly the ones
@@ -351,7 +354,11 @@ mod tests {
                 .collect()
         };
         for cmd in [&root, root.find_subcommand("doctor").expect("doctor")] {
-            let help = cmd.get_after_help().expect("exit statuses").to_string();
+            let help = cmd
+                .get_after_long_help()
+                .or(cmd.get_after_help())
+                .expect("the exit statuses after the help")
+                .to_string();
             let section = page
                 .split(&format!("<!-- codes of `{}` -->", cmd.get_name()))
                 .nth(1)
