@@ -374,6 +374,37 @@ mod tests {
         }
     }
 
+    /// The outcomes page names every outcome, failure reason and kind of
+    /// unavailable cell the results file can hold, read from the generated
+    /// schema, so a new variant cannot go undocumented.
+    #[test]
+    fn the_outcomes_page_names_every_outcome_reason_and_unavailable_kind() {
+        let page = std::fs::read_to_string(docs_dir().join("outcomes.md")).expect("outcomes.md");
+        let schema: serde_json::Value =
+            serde_json::from_str(&results_schema()).expect("the schema is JSON");
+        for def in ["OutcomeKind", "FailureReason", "Unavailability"] {
+            // A plain `enum`, or a `oneOf` of `const`s when the variants
+            // carry descriptions.
+            let variants = &schema["$defs"][def];
+            let names: Vec<&str> = match (variants["enum"].as_array(), variants["oneOf"].as_array())
+            {
+                (Some(values), _) => values.iter().filter_map(|v| v.as_str()).collect(),
+                (None, Some(variants)) => variants
+                    .iter()
+                    .filter_map(|v| v["const"].as_str())
+                    .collect(),
+                (None, None) => Vec::new(),
+            };
+            assert!(!names.is_empty(), "{def} has no variants in the schema");
+            for name in names {
+                assert!(
+                    page.contains(&format!("`{name}`")),
+                    "docs/src/reference/outcomes.md does not name the {def} `{name}`"
+                );
+            }
+        }
+    }
+
     /// The exit statuses the reference page explains are exactly the ones
     /// `matrix --help` and `matrix doctor --help` list.
     #[test]
