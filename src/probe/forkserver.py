@@ -10,12 +10,28 @@
 # A crash or hang kills only that child: the server never runs probe code.
 #
 # argv: driver_file (probe.py)
+import gc
 import importlib.util
 import json
 import os
 import select
 import signal
 import sys
+
+# What every child would otherwise import or look up on its own, done once
+# here and inherited by each fork (a child costs a fork, not a fork and a
+# few imports): the probe driver's lazy imports and the C library handle
+# die_with_parent calls.
+import ast  # noqa: F401,E402
+import faulthandler  # noqa: E402
+import linecache  # noqa: F401,E402
+
+try:
+    import ctypes  # noqa: E402
+
+    LIBC = ctypes.CDLL(None, use_errno=True)
+except Exception:  # noqa: BLE001 - no ctypes (a minimal Python): children do without
+    LIBC = None
 
 spec = importlib.util.spec_from_file_location("abimatrix_probe", sys.argv[1])
 driver = importlib.util.module_from_spec(spec)
@@ -35,9 +51,7 @@ def die_with_parent():
     """SIGKILL this child when the server dies (Linux), so a killed matrix
     leaves no cell behind; elsewhere the server's EOF handling does it."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:
         pass
 
@@ -67,8 +81,6 @@ def start(request, wake_fds):
             f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(f, fd)
             os.close(f)
-        import faulthandler
-
         faulthandler.enable(all_threads=True)
         driver.probe(
             request["artifacts"],
@@ -93,6 +105,10 @@ def main():
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children = {}
     pending = b""
+    # Everything alive now (numpy, the driver) lives as long as the server:
+    # frozen, a child's garbage collections never walk it, so they neither
+    # cost time nor copy the server's pages on write. (gc.freeze: 3.7+.)
+    getattr(gc, "freeze", lambda: None)()
     send({"event": "ready", "numpy": numpy.__version__})
     stdin_open = True
     while stdin_open or children:
