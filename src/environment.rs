@@ -215,7 +215,11 @@ enum Shared {
 }
 
 /// [`share`] on the blocking pool: it hashes every file of NumPy's.
-async fn share_off_runtime(dir: &Path, version: &Version, store: &Store) -> Result<Manifest, Shared> {
+async fn share_off_runtime(
+    dir: &Path,
+    version: &Version,
+    store: &Store,
+) -> Result<Manifest, Shared> {
     let (dir, version, store) = (dir.to_path_buf(), version.clone(), store.clone());
     crate::blocking::run(move || share(&dir, &version, &store)).await
 }
