@@ -97,7 +97,9 @@ pub async fn run(args: RunArgs) -> Exit {
     // Only reports show it: a run that writes none asks git nothing.
     let o = &args.outputs;
     if o.json.is_some() || o.junit.is_some() || o.markdown.is_some() || o.html.is_some() {
-        doc.commit = commit_of(&config.dir());
+        // git is a child waited on: off the runtime.
+        let dir = config.dir();
+        doc.commit = crate::blocking::run(move || commit_of(&dir)).await;
     }
     let _ = write!(
         anstream::stdout(),
