@@ -16,10 +16,12 @@
 //! - `userfile`: reading a file a user names (regular files only, bounded);
 //! - `docs` (tests only): the book's reference pages generated from the
 //!   code (the command reference, the results file's JSON Schema);
+//! - `blocking`: hashing, file walks and waits, off the async runtime;
 //! - `doctor`: `matrix doctor`, the same questions asked of a user's own
 //!   environment (suspects, trials, measured fixes).
 
 pub mod app;
+pub(crate) mod blocking;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub mod cli;

@@ -317,7 +317,8 @@ impl Spec {
             // The group was killed above; what is left of the lineage
             // outside it left on its own, and is named.
             let left: Vec<Stray> = lineage
-                .members()
+                .members_off_runtime()
+                .await
                 .into_iter()
                 .filter(|m| process_group(m.pid) != Some(leader as i32))
                 .collect();
@@ -331,7 +332,7 @@ impl Spec {
         let (out, err) = match tokio::time::timeout(PIPE_GRACE, both).await {
             Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
             Err(_) => {
-                let holding = holders(&pipes);
+                let holding = holders_off_runtime(pipes.clone()).await;
                 kill(&holding);
                 for h in holding {
                     if !escaped.contains(&h) {
@@ -382,7 +383,17 @@ impl Lineage {
 
     /// Every live process that carries the mark.
     fn members(&self) -> Vec<Stray> {
-        holders(&[Holding::Mark(format!("{LINEAGE_VAR}={}", self.0))])
+        holders(&[self.mark()])
+    }
+
+    fn mark(&self) -> Holding {
+        Holding::Mark(format!("{LINEAGE_VAR}={}", self.0))
+    }
+
+    /// [`Lineage::members`] from async code: a walk of every process's
+    /// environment, on the blocking pool.
+    async fn members_off_runtime(&self) -> Vec<Stray> {
+        holders_off_runtime(vec![self.mark()]).await
     }
 
     /// While the child `leader` runs: once nothing of its group but itself
@@ -400,7 +411,7 @@ impl Lineage {
         let mut suspects: Vec<Stray> = Vec::new();
         loop {
             tokio::time::sleep(LINEAGE_POLL).await;
-            let members = self.members();
+            let members = self.members_off_runtime().await;
             let working = members
                 .iter()
                 .any(|m| m.pid != leader && process_group(m.pid) == Some(leader));
@@ -408,7 +419,7 @@ impl Lineage {
             let holding: Vec<Stray> = if working || pipes.is_empty() {
                 Vec::new()
             } else {
-                let holders = holders(&pipes);
+                let holders = holders_off_runtime(pipes).await;
                 members
                     .into_iter()
                     .filter(|m| process_group(m.pid) != Some(leader) && holders.contains(m))
@@ -504,6 +515,12 @@ fn pipe_inode(fd: i32) -> Option<u64> {
 }
 
 /// The processes other than this one that hold any of `what`, from /proc.
+/// [`holders`] from async code: the walk of `/proc` runs on the blocking
+/// pool, so the timers that end cells keep firing meanwhile.
+pub async fn holders_off_runtime(what: Vec<Holding>) -> Vec<Stray> {
+    crate::blocking::run(move || holders(&what)).await
+}
+
 pub fn holders(what: &[Holding]) -> Vec<Stray> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();

@@ -182,7 +182,10 @@ impl ProjectBuild<'_> {
             .map_err(|e| BuildError::new(format!("cannot read the build requirements: {e}"), ""))?;
         let work = out.join(".abimatrix");
         let tree = work.join("src");
-        copy_sources(self.project, &tree)
+        // A walk and a copy of every source file: off the runtime.
+        let (project, into) = (self.project.to_path_buf(), tree.clone());
+        crate::blocking::run(move || copy_sources(&project, &into))
+            .await
             .map_err(|e| io(&format!("cannot copy {}", self.project.display()), e))?;
         let _ = writeln!(
             log,
@@ -276,7 +279,8 @@ impl ProjectBuild<'_> {
         .await?;
         // The environment is large and the log's first commands make it
         // again; the sources and the wheel stay.
-        let _ = std::fs::remove_dir_all(&env);
+        let gone = env.clone();
+        let _ = crate::blocking::run(move || std::fs::remove_dir_all(gone)).await;
         let _ = writeln!(
             log,
             "# removed {} after the build (the commands above make it again)",

@@ -271,11 +271,12 @@ pub async fn run_forked(
         .iter()
         .any(|p| crate::process::held_for_writing(p) != Some(false));
     let escaped = if held {
-        crate::process::holders(&[
+        crate::process::holders_off_runtime(vec![
             Holding::File(stdout.clone()),
             Holding::File(stderr.clone()),
             Holding::Cwd(work_dir.to_path_buf()),
         ])
+        .await
     } else {
         Vec::new()
     };

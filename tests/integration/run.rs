@@ -369,3 +369,141 @@ fn python_minor() -> (u32, u32) {
     let mut parts = text.split_whitespace().map(|p| p.parse().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
+
+/// What `ballast_wheel` runs: NumPy's wheel again, with a 1 GiB file
+/// (`numpy/_ballast.bin`, zeros: the wheel stays small, the installed file
+/// does not) listed in its RECORD like any other of NumPy's files, so the
+/// tool hashes every byte of it when it makes or proves the environment.
+const BALLAST: &str = r#"
+import base64, hashlib, sys, zipfile
+src, dest = sys.argv[1], sys.argv[2]
+size, chunk = 1 << 30, b"\0" * (1 << 20)
+digest = hashlib.sha256()
+for _ in range(size // len(chunk)):
+    digest.update(chunk)
+b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+    record = None
+    for info in zin.infolist():
+        if info.filename.endswith(".dist-info/RECORD"):
+            record = info
+            continue
+        zout.writestr(info, zin.read(info))
+    with zout.open("numpy/_ballast.bin", "w", force_zip64=True) as out:
+        for _ in range(size // len(chunk)):
+            out.write(chunk)
+    text = zin.read(record).decode()
+    zout.writestr(record.filename, text + f"numpy/_ballast.bin,sha256={b64},{size}\n")
+"#;
+
+/// NumPy `version`'s wheel for `python`, made 1 GiB larger (see
+/// [`BALLAST`]), in `dir/wheels` under its own name.
+fn ballast_wheel(p: &Project, python: &std::path::Path, version: &str) {
+    let download = p.path("download");
+    crate::common::pip_download(
+        python,
+        "--only-binary",
+        &format!("numpy=={version}"),
+        &download,
+    );
+    let wheel = std::fs::read_dir(&download)
+        .expect("downloaded")
+        .flatten()
+        .map(|e| e.path())
+        .find(|w| w.extension().is_some_and(|x| x == "whl"))
+        .expect("a NumPy wheel");
+    std::fs::create_dir_all(p.path("wheels")).expect("mkdir");
+    crate::common::ok(
+        std::process::Command::new(python)
+            .args(["-c", BALLAST])
+            .arg(&wheel)
+            .arg(p.path("wheels").join(wheel.file_name().expect("a name"))),
+        "adding the ballast",
+    );
+}
+
+/// The probe of [`a_timeout_fires_on_time_while_a_large_environment_is_hashed`]:
+/// under the large NumPy it waits (briefly) for the other cell to say it
+/// started (the file `started`), then crashes; under any other it says it
+/// started and sleeps 30 s.
+fn crash_or_sleep(started: &std::path::Path) -> String {
+    format!(
+        r#"import os, time
+started = {started:?}
+if os.path.exists(os.path.join(os.path.dirname(np.__file__), "_ballast.bin")):
+    for _ in range(15):
+        if os.path.exists(started):
+            break
+        time.sleep(0.1)
+    os.abort()
+open(started, "w").close()
+time.sleep(30)
+"#
+    )
+}
+
+/// A cell's time limit holds while the tool hashes a 1 GiB environment.
+/// The column whose NumPy carries a 1 GiB file is cached by a first run;
+/// in the second, its cell crashes, once the other column's cell has
+/// started, so the tool proves that environment to the last byte (every
+/// byte hashed, far longer than a cell) while the other cell's probe
+/// sleeps 30 s under a 2 s limit. That cell is a timeout reported before
+/// the proof ends (the crash's line comes after the proof), near its
+/// limit: with the hashing on the runtime, no timer fired until the proof
+/// was done. The bound is generous, so load cannot break it, yet far below
+/// the probe's own 30 s.
+#[test]
+fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
+    let p = Project::new();
+    let python = crate::common::pyenv_python("3.11");
+    ballast_wheel(&p, &python, "2.1.3");
+    p.sample_variant(|c| c.to_string());
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[python]\nversions = [\"3.11\"]\n{}{VARIANT_EXTENSION}[run]\ntimeout = \"2s\"\n",
+            numpy(&["2.0.*"], &["2.0.*", "wheels/numpy-*.whl"])
+        ),
+    );
+    // Its own caches: the 1 GiB entry must not stay in the user's.
+    let (cache, uv_cache) = (p.path("cache"), p.path("uv-cache"));
+    let run = || {
+        p.run_with(
+            &["--cache-dir", cache.to_str().expect("utf-8")],
+            &[("UV_CACHE_DIR", uv_cache.to_str().expect("utf-8"))],
+        )
+    };
+    let warm = run();
+    assert_eq!(warm.code(), Some(0), "{}", warm.dump());
+    p.write("ext/probe.py", &crash_or_sleep(&p.path("started")));
+    let run = run();
+    // The run finished and judged both cells.
+    assert_eq!(run.code(), Some(1), "{}", run.dump());
+    let build = run.resolved("build", "2.0.*");
+    let plain = run.resolved("runtime", "2.0.*");
+    let heavy = run.cell_at(0, &build, "2.1.3");
+    assert_eq!(
+        (heavy["outcome"].as_str(), heavy["signal_name"].as_str()),
+        (Some("crash"), Some("SIGABRT")),
+        "{heavy}"
+    );
+    let cell = run.cell_at(0, &build, &plain);
+    assert_eq!(cell["outcome"], "timeout", "{cell}");
+    let took = cell["duration_s"].as_f64().expect("a duration");
+    assert!(
+        (2.0..15.0).contains(&took),
+        "timeout reported after {took}s"
+    );
+    // Reported while the large environment was still being proven.
+    let stderr = run.stderr();
+    let line = |what: &str| {
+        stderr
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?} in\n{}", run.dump()))
+    };
+    assert!(
+        line(&format!("{build} → {plain}: timeout")) < line(&format!("{build} → 2.1.3: crash")),
+        "{}",
+        run.dump()
+    );
+}
