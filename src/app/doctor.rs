@@ -17,6 +17,7 @@ use crate::plan::{Plan, PlanOptions};
 use crate::python::InstallerChoice;
 use crate::report::{Progress, Reporter};
 use crate::results::Document;
+use crate::runner::RunError;
 
 pub async fn doctor(args: DoctorArgs) -> Exit {
     let mut stop = std::pin::pin!(interrupted());
@@ -151,13 +152,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
         .await
         {
             Ok(r) => diagnosis.remedy = Some(r),
-            Err(e) => {
-                let mut why = e.to_string();
-                if let Some(h) = e.hint() {
-                    why.push_str(&format!(" (hint: {h})"));
-                }
-                diagnosis.remedy_error = Some(why);
-            }
+            Err(e) => diagnosis.remedy_error = Some(e),
         }
     }
     if !broken.is_empty() {
@@ -196,14 +191,9 @@ async fn measure(
     let memo = Arc::new(Memo::open(Some(Memo::path_in(&root)), network));
     let _written = Memo::flush_on_drop(&memo);
     let base = d.environment.base_executable.to_string_lossy().into_owned();
-    let interpreter =
-        crate::python::find(&base, &memo)
-            .await
-            .map_err(|e| remedy::RemedyError::Plan {
-                what: "the base interpreter".into(),
-                error: e.to_string(),
-                hint: None,
-            })?;
+    let interpreter = crate::python::find(&base, &memo)
+        .await
+        .map_err(remedy::RemedyError::Base)?;
     let setup = Setup {
         interpreter,
         installed_numpy: numpy.to_string(),
@@ -220,7 +210,7 @@ async fn measure(
     };
     let quiet = args.quiet;
     let mut runner = move |plan: Arc<Plan>, config: crate::config::Config| {
-        let fut: futures::future::BoxFuture<'static, Result<Document, String>> =
+        let fut: futures::future::BoxFuture<'static, Result<Document, RunError>> =
             Box::pin(run_grid(plan, config, quiet));
         fut
     };
@@ -233,7 +223,7 @@ async fn run_grid(
     plan: Arc<Plan>,
     config: crate::config::Config,
     quiet: bool,
-) -> Result<Document, String> {
+) -> Result<Document, RunError> {
     let progress = Progress::new(std::io::stderr().is_terminal(), quiet);
     let mut reporter = Reporter::new(
         plan.header.clone(),
@@ -244,7 +234,7 @@ async fn run_grid(
     // Ctrl-C is the doctor's own to handle: no stop here.
     let never = std::pin::pin!(std::future::pending::<()>());
     if let Some(Err(e)) = super::run::dispatch(plan, false, &mut reporter, never).await {
-        return Err(e.to_string());
+        return Err(e);
     }
     Ok(reporter.finish().document())
 }

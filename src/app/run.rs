@@ -499,7 +499,7 @@ fn built(results: &crate::results::RunResults, plan: &Plan, finished: bool) -> E
     );
     for b in failed {
         if let Err(e) = &b.result {
-            note(format_args!("{} did not build: {}", b.row, e.summary));
+            note(format_args!("{} did not build: {}", b.row, e.summary()));
         }
     }
     if finished {

@@ -161,7 +161,11 @@ fn verify(root: &std::path::Path) -> Exit {
             let verdict = name
                 .parse()
                 .map_err(|_| format!("{} is not named by a NumPy version", dir.display()))
-                .and_then(|v| crate::environment::valid(&dir, &v, Depth::Deep).map(drop));
+                .and_then(|v| {
+                    crate::environment::valid(&dir, &v, Depth::Deep)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                });
             if let Err(why) = verdict {
                 damaged.push((dir, why));
             }
@@ -177,7 +181,7 @@ fn verify(root: &std::path::Path) -> Exit {
         }
         checked += 1;
         if let Err(why) = crate::build::verify_deep(&entry.path()) {
-            damaged.push((entry.path(), why));
+            damaged.push((entry.path(), why.to_string()));
         }
     }
     for (dir, why) in &damaged {
@@ -247,7 +251,7 @@ pub async fn pythons(args: &PythonsArgs) -> Exit {
         let rejected: Vec<serde_json::Value> = d
             .rejected
             .iter()
-            .map(|r| serde_json::json!({"path": r.path, "found_in": r.source.to_string(), "reason": r.reason}))
+            .map(|r| serde_json::json!({"path": r.path, "found_in": r.source.to_string(), "reason": r.reason.to_string()}))
             .collect();
         let doc = serde_json::json!({"found": found, "rejected": rejected});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -287,7 +291,7 @@ pub async fn pythons(args: &PythonsArgs) -> Exit {
                 "{} {dim}({}){dim:#}: {}",
                 r.path.display(),
                 r.source,
-                crate::report::sanitize::shown(&r.reason)
+                crate::report::sanitize::shown(&r.reason.to_string())
             );
         }
     }

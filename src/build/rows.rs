@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Artifact, BuildError, step};
+use super::{Artifact, BuildError, BuildFailure, step};
 use crate::extension::PackageRow;
 use crate::python::{Installer, Interpreter, Uv};
 
@@ -16,11 +16,8 @@ use crate::python::{Installer, Interpreter, Uv};
 pub(crate) fn uv_of(installer: &Installer) -> Result<&Uv, BuildError> {
     match installer {
         Installer::Uv { uv, .. } => Ok(uv),
-        Installer::Pip => Err(BuildError::new(
-            "building projects, installing package rows and test-requires need uv (the pip fallback does not do them)",
-            "",
-        )),
-        Installer::Unusable(why) => Err(BuildError::new(why.to_string(), "")),
+        Installer::Pip => Err(BuildFailure::NeedsUv.into()),
+        Installer::Unusable(why) => Err(BuildFailure::Install(why.clone()).into()),
     }
 }
 

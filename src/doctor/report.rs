@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::Diagnosis;
 use super::advice::{Advice, WrongDeclaration};
-use super::remedy::{Cell, Remedy, SkipReason, Upgrade};
+use super::remedy::{Cell, Remedy, RemedyError, SkipReason, Upgrade};
 use super::trial::Trial;
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::report::grid::{first_line, outcome_text, symbol};
@@ -258,7 +258,11 @@ pub fn text(d: &Diagnosis) -> String {
         }
     }
     if let Some(why) = &d.remedy_error {
-        let _ = writeln!(out, "\nthe fixes could not be measured: {why}");
+        let _ = writeln!(
+            out,
+            "\nthe fixes could not be measured: {}",
+            remedy_error_text(why)
+        );
     }
     if let Some(a) = &d.advice {
         out.push('\n');
@@ -306,6 +310,14 @@ pub fn text(d: &Diagnosis) -> String {
 
 /// The advice in the order a user acts on it: what is missing, NumPy's
 /// part, the pin, the upgrades; each check under what it checked.
+/// Why the fixes were not measured, with the way out when there is one.
+fn remedy_error_text(e: &RemedyError) -> String {
+    match e.hint() {
+        Some(h) => format!("{e} (hint: {h})"),
+        None => e.to_string(),
+    }
+}
+
 fn advice_lines(a: &Advice) -> Vec<String> {
     let mut out = Vec::new();
     for line in a.missing.iter().chain(&a.numpy_verdicts) {
@@ -619,7 +631,7 @@ pub fn to_json(d: &Diagnosis) -> String {
         "scan": d.scan,
         "trials": trials,
         "remedy": d.remedy,
-        "remedy_error": d.remedy_error,
+        "remedy_error": d.remedy_error.as_ref().map(remedy_error_text),
         "advice": d.advice,
         "issues": issues,
         "ok": d.broken().next().is_none(),

@@ -206,11 +206,11 @@ impl Installer {
                 notes.push(format!("installed uv into {}", path.display()));
                 uv(path, UvOrigin::Bootstrapped)
             }
-            Err(why) if crate::outcome::disk_full(&why) => {
+            Err(why @ BootstrapError::DiskFull(_)) => {
                 notes.push(format!("uv could not be installed: {why}"));
                 Installer::Unusable(InstallError::Failed {
                     what: format!("installing uv into {}", tools.display()),
-                    output: why,
+                    output: why.to_string(),
                 })
             }
             Err(why) => {
@@ -382,13 +382,69 @@ async fn runs(program: &Path) -> bool {
     matches!(uv.version().run().await, Ok(f) if f.success())
 }
 
-async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(tools)
-        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+/// Why uv could not be installed into the cache. A full disk is told
+/// apart where its cause is known (the OS's error number, pip's own words):
+/// no installer does better on a full disk, so the run stops instead of
+/// falling back to pip.
+#[derive(Debug, thiserror::Error)]
+enum BootstrapError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot stage in {}: {source}", path.display())]
+    Stage {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error("pip install uv failed: {last_line}")]
+    Pip { last_line: String },
+    #[error("cannot move uv into place: {0}")]
+    Move(std::io::Error),
+    #[error("{} was installed but does not run", .0.display())]
+    DoesNotRun(PathBuf),
+    /// One of the above, because the disk is full.
+    #[error(transparent)]
+    DiskFull(Box<BootstrapError>),
+}
+
+impl BootstrapError {
+    /// This error, as [`BootstrapError::DiskFull`] when the disk filled.
+    fn classified(self, disk_full: bool) -> BootstrapError {
+        if disk_full {
+            BootstrapError::DiskFull(Box::new(self))
+        } else {
+            self
+        }
+    }
+
+    fn io(e: &std::io::Error) -> bool {
+        e.raw_os_error() == Some(nix::libc::ENOSPC)
+    }
+}
+
+async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, BootstrapError> {
+    std::fs::create_dir_all(tools).map_err(|source| {
+        let full = BootstrapError::io(&source);
+        BootstrapError::Create {
+            path: tools.to_path_buf(),
+            source,
+        }
+        .classified(full)
+    })?;
     // Install beside the final place, then rename: a concurrent or killed
     // run never sees a half-installed uv.
-    let staging = tempfile::tempdir_in(tools)
-        .map_err(|e| format!("cannot stage in {}: {e}", tools.display()))?;
+    let staging = tempfile::tempdir_in(tools).map_err(|source| {
+        let full = BootstrapError::io(&source);
+        BootstrapError::Stage {
+            path: tools.to_path_buf(),
+            source,
+        }
+        .classified(full)
+    })?;
     let finished = super::index::configured()
         .apply(Spec::new(&python.executable))
         .args([
@@ -403,14 +459,14 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
         .arg(staging.path())
         .arg("uv")
         .run()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !finished.success() {
         let out = finished.output();
-        return Err(format!(
-            "pip install uv failed: {}",
-            out.lines().last().unwrap_or("no output")
-        ));
+        // pip's own words are all there is to tell a full disk by.
+        return Err(BootstrapError::Pip {
+            last_line: out.lines().last().unwrap_or("no output").to_string(),
+        }
+        .classified(crate::outcome::disk_full(&out)));
     }
     let target = tools.join("uv");
     let uv = target.join("bin").join("uv");
@@ -421,13 +477,14 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
     }
     if let Err(e) = std::fs::rename(staging.path(), &target) {
         if !runs(&uv).await {
-            return Err(format!("cannot move uv into place: {e}"));
+            let full = BootstrapError::io(&e);
+            return Err(BootstrapError::Move(e).classified(full));
         }
     }
     if runs(&uv).await {
         Ok(uv)
     } else {
-        Err(format!("{} was installed but does not run", uv.display()))
+        Err(BootstrapError::DoesNotRun(uv))
     }
 }
 
@@ -523,6 +580,29 @@ fn parse_pip_report(output: &str, name: &str) -> Option<Version> {
 
 #[cfg(test)]
 mod tests {
+    use super::BootstrapError;
+
+    /// A full disk is told by the OS's error number, and kept as its own
+    /// cause (the run stops rather than falling back to pip) in the words
+    /// of the step it stopped.
+    #[test]
+    fn a_full_disk_is_its_own_cause_in_the_steps_words() {
+        let full = std::io::Error::from_raw_os_error(nix::libc::ENOSPC);
+        assert!(BootstrapError::io(&full));
+        let denied = std::io::Error::from_raw_os_error(nix::libc::EACCES);
+        assert!(!BootstrapError::io(&denied));
+        let e = BootstrapError::Create {
+            path: "/cache/tools".into(),
+            source: full,
+        }
+        .classified(true);
+        assert!(matches!(e, BootstrapError::DiskFull(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "cannot create /cache/tools: No space left on device (os error 28)"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -359,7 +359,56 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error("{path} is not an abimatrix results file: {detail}")]
-    Format { path: PathBuf, detail: String },
+    Format {
+        path: PathBuf,
+        #[source]
+        detail: FormatError,
+    },
+}
+
+/// Why bytes are not a results document this version reads.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("no \"schema\": \"abimatrix.results\"")]
+    Schema,
+    #[error("schema_version {found} (this abimatrix reads {OLDEST_READ} to {SCHEMA_VERSION})")]
+    Version { found: serde_json::Value },
+    #[error(transparent)]
+    Inconsistent(#[from] Inconsistency),
+}
+
+/// What a results document holds that its readers could not rely on (see
+/// [`Document::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Inconsistency {
+    #[error("grid {grid}: \"{version}\" is not a version")]
+    NotAVersion { grid: usize, version: String },
+    #[error("cell {index} ({pair}) names grid {grid}, but there are {grids} grid(s)")]
+    NoSuchGrid {
+        index: usize,
+        pair: String,
+        grid: usize,
+        grids: usize,
+    },
+    #[error("cell {index} ({pair}) is of {interpreter} but sits in the grid of {grid}")]
+    OtherInterpreter {
+        index: usize,
+        pair: String,
+        interpreter: String,
+        grid: String,
+    },
+    #[error("cell {index} ({pair}) is not on the axes of its grid")]
+    OffTheAxes { index: usize, pair: String },
+    #[error("cell {0} appears twice")]
+    Twice(String),
+    #[error("cell {index} ({pair}) is {outcome} but says why it was unavailable")]
+    UnavailableReason {
+        index: usize,
+        pair: String,
+        outcome: OutcomeKind,
+    },
 }
 
 impl Document {
@@ -480,21 +529,20 @@ impl Document {
     }
 
     /// Parses and checks the bytes of a results file.
-    pub fn parse(bytes: &[u8]) -> Result<Document, String> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<Document, FormatError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
         if value["schema"] != SCHEMA {
-            return Err("no \"schema\": \"abimatrix.results\"".into());
+            return Err(FormatError::Schema);
         }
         let version = value["schema_version"]
             .as_u64()
             .filter(|v| (u64::from(OLDEST_READ)..=u64::from(SCHEMA_VERSION)).contains(v));
         let Some(version) = version else {
-            return Err(format!(
-                "schema_version {} (this abimatrix reads {OLDEST_READ} to {SCHEMA_VERSION})",
-                value["schema_version"]
-            ));
+            return Err(FormatError::Version {
+                found: value["schema_version"].clone(),
+            });
         };
-        let mut doc: Document = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let mut doc: Document = serde_json::from_value(value)?;
         if version == 2 {
             upgrade_v2(&mut doc);
         }
@@ -505,50 +553,54 @@ impl Document {
     /// What every reader relies on: each cell names a grid that exists and
     /// the interpreter of that grid, its row and column are on that grid's
     /// axes, no cell appears twice, and resolved versions are versions.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Inconsistency> {
         for (i, g) in self.grids.iter().enumerate() {
             for a in g.axes.build.iter().chain(&g.axes.runtime) {
                 if let Some(v) = &a.version
                     && Version::from_str(v).is_err()
                 {
-                    return Err(format!("grid {i}: \"{v}\" is not a version"));
+                    return Err(Inconsistency::NotAVersion {
+                        grid: i,
+                        version: v.clone(),
+                    });
                 }
             }
         }
         let mut seen = HashSet::new();
-        for (i, c) in self.cells.iter().enumerate() {
+        for (index, c) in self.cells.iter().enumerate() {
+            let pair = || c.pair();
             let Some(g) = self.grids.get(c.grid) else {
-                return Err(format!(
-                    "cell {i} ({}) names grid {}, but there are {} grid(s)",
-                    c.pair(),
-                    c.grid,
-                    self.grids.len()
-                ));
+                return Err(Inconsistency::NoSuchGrid {
+                    index,
+                    pair: pair(),
+                    grid: c.grid,
+                    grids: self.grids.len(),
+                });
             };
             if c.interpreter != g.interpreter.label {
-                return Err(format!(
-                    "cell {i} ({}) is of {} but sits in the grid of {}",
-                    c.pair(),
-                    c.interpreter,
-                    g.interpreter.label
-                ));
+                return Err(Inconsistency::OtherInterpreter {
+                    index,
+                    pair: pair(),
+                    interpreter: c.interpreter.clone(),
+                    grid: g.interpreter.label.clone(),
+                });
             }
             let (b, r) = c.position(g);
             if b == usize::MAX || r == usize::MAX {
-                return Err(format!(
-                    "cell {i} ({}) is not on the axes of its grid",
-                    c.pair()
-                ));
+                return Err(Inconsistency::OffTheAxes {
+                    index,
+                    pair: pair(),
+                });
             }
             if !seen.insert(c.key()) {
-                return Err(format!("cell {} appears twice", c.key()));
+                return Err(Inconsistency::Twice(c.key().to_string()));
             }
             if c.unavailable.is_some() && c.outcome != OutcomeKind::Unavailable {
-                return Err(format!(
-                    "cell {i} ({}) is {} but says why it was unavailable",
-                    c.pair(),
-                    c.outcome
-                ));
+                return Err(Inconsistency::UnavailableReason {
+                    index,
+                    pair: pair(),
+                    outcome: c.outcome,
+                });
             }
         }
         Ok(())
@@ -726,7 +778,9 @@ pub(crate) mod tests {
         let bad = |edit: &dyn Fn(&mut Document)| {
             let mut d = good.clone();
             edit(&mut d);
-            Document::parse(serde_json::to_string(&d).unwrap().as_bytes()).unwrap_err()
+            Document::parse(serde_json::to_string(&d).unwrap().as_bytes())
+                .unwrap_err()
+                .to_string()
         };
         assert!(bad(&|d| d.cells[0].grid = 3).contains("names grid 3"));
         assert!(bad(&|d| d.grids.clear()).contains("there are 0 grid(s)"));
@@ -745,7 +799,10 @@ pub(crate) mod tests {
             bad(&|d| d.grids[0].axes.runtime[0].version = Some("two".into()))
                 .contains("not a version")
         );
-        assert!(Document::parse(b"{}").unwrap_err().contains("schema"));
+        assert!(matches!(
+            Document::parse(b"{}").unwrap_err(),
+            FormatError::Schema
+        ));
         assert!(Document::parse(b"[1,").is_err());
     }
 
@@ -777,18 +834,17 @@ pub(crate) mod tests {
             value["schema_version"] = version.into();
             let err = Document::parse(&serde_json::to_vec(&value).unwrap()).unwrap_err();
             assert_eq!(
-                err,
+                err.to_string(),
                 format!("schema_version {version} (this abimatrix reads 2 to 3)")
             );
         }
         // A kind on a cell that ran is refused.
         let mut bad = doc.clone();
         bad.cells[0].unavailable = Some(Unavailability::NoWheel);
-        assert!(
-            Document::parse(bad.to_json().as_bytes())
-                .unwrap_err()
-                .contains("says why it was unavailable")
-        );
+        assert!(matches!(
+            Document::parse(bad.to_json().as_bytes()).unwrap_err(),
+            FormatError::Inconsistent(Inconsistency::UnavailableReason { .. })
+        ));
     }
 
     /// Mutated results files (bytes cut, flipped, fields dropped or

@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::events::{BuildRecord, Built, CellResult, Event};
 use crate::build::toolchain::Toolchain;
-use crate::build::{self, Artifact, BuildError};
+use crate::build::{self, Artifact, BuildError, BuildFailure};
 use crate::cache::Place;
 use crate::cache::manifest::Depth;
 use crate::cache::store::Store;
@@ -105,7 +105,7 @@ pub(super) struct Grid {
     columns: HashMap<Version, Column>,
     /// The C compiler as this interpreter's builds run it (asked once, by
     /// the first build that needs it), or why it could not say.
-    toolchain: tokio::sync::OnceCell<Result<Arc<Toolchain>, String>>,
+    toolchain: tokio::sync::OnceCell<Result<Arc<Toolchain>, BuildError>>,
 }
 
 /// A runtime column's fork server: started by the first of its cells that
@@ -186,13 +186,12 @@ impl Grid {
     async fn toolchain(
         &self,
         sources: &crate::extension::Sources,
-    ) -> &Result<Arc<Toolchain>, String> {
+    ) -> &Result<Arc<Toolchain>, BuildError> {
         self.toolchain
             .get_or_init(async || {
                 build::sources::toolchain(sources, &self.plan.interpreter)
                     .await
                     .map(Arc::new)
-                    .map_err(|e| format!("the compiler did not say where it looks: {}", e.summary))
             })
             .await
     }
@@ -416,8 +415,10 @@ async fn build_node(
 /// forbidden, in the words a fresh run would use.
 fn admit(ctx: &Ctx, artifact: Artifact) -> Result<Artifact, BuildError> {
     match &artifact.forced {
-        Some(why) if !ctx.plan.ignore_requires => Err(BuildError::forbidden(
-            why.clone(),
+        Some(why) if !ctx.plan.ignore_requires => Err(BuildError::new(
+            BuildFailure::Forbidden {
+                reason: why.clone(),
+            },
             &format!(
                 "# {why}: a build made with --ignore-requires is kept in {}, and this run is without it\n",
                 artifact.dir.display()
@@ -474,16 +475,14 @@ async fn make_build(
                 )
                 .await?;
                 if let Err(why) = toolchain {
-                    built.inputs.unkeyable = Some(why.clone());
+                    built.inputs.unkeyable =
+                        Some(format!("the compiler did not say where it looks: {why}"));
                 }
                 Ok(built)
             })
             .await
         }
-        Subject::Rows(_) => Err(BuildError::new(
-            "published rows are not built against a NumPy",
-            "",
-        )),
+        Subject::Rows(_) => Err(BuildFailure::RowsAreNotBuilt.into()),
     }
 }
 
@@ -729,16 +728,15 @@ async fn cell_node(
                 b,
                 &env_problem(&why, &grid),
             ),
-            Err(RowProblem::Build(e)) if e.forbidden => {
+            Err(RowProblem::Build(e)) if e.is_forbidden() => {
+                let why = format!("{} (--ignore-requires builds it anyway)", e.summary());
                 result.stderr = e.log;
-                Outcome::missing(
-                    Unavailability::BuildRequirements,
-                    format!("{} (--ignore-requires builds it anyway)", e.summary),
-                )
+                Outcome::missing(Unavailability::BuildRequirements, why)
             }
             Err(RowProblem::Build(e)) => {
+                let message = e.summary();
                 result.stderr = e.log;
-                Outcome::BuildFailed { message: e.summary }
+                Outcome::BuildFailed { message }
             }
             Ok(artifact) => match env.await {
                 Err(why) => unavailable(
@@ -757,11 +755,9 @@ async fn cell_node(
                             Outcome::missing(Unavailability::Metadata, why)
                         }
                         Err(LayerProblem::Failed(e)) => {
+                            let why = format!("the cell's dependencies: {}", e.summary());
                             result.stderr = e.log;
-                            Outcome::missing(
-                                Unavailability::Dependencies,
-                                format!("the cell's dependencies: {}", e.summary),
-                            )
+                            Outcome::missing(Unavailability::Dependencies, why)
                         }
                         Err(LayerProblem::Row) => Outcome::unavailable("the row was not made"),
                         Ok(layer) => {
@@ -912,14 +908,11 @@ async fn remembered_resolution(
         return Ok(answer);
     }
     if ctx.plan.memo.network() == Network::Offline {
-        return Err(BuildError::new(
-            format!(
-                "offline, and not in the cache: the dependencies of {} with numpy {} (run once without --offline)",
-                request.inputs.join(", "),
-                request.numpy
-            ),
-            "",
-        ));
+        return Err(BuildFailure::OfflineDependencies {
+            inputs: request.inputs.clone(),
+            numpy: request.numpy.to_string(),
+        }
+        .into());
     }
     let answer = request.resolve().await?;
     ctx.plan.memo.put(&key, &answer, Lasts::Day);
@@ -955,10 +948,14 @@ fn suspicious(run: &ProbeRun) -> bool {
 async fn changed(ctx: &Ctx, env: &NumpyEnv) -> Option<String> {
     ctx.plan.cache.as_ref()?;
     let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
-    tokio::task::spawn_blocking(move || environment::valid(&dir, &numpy, Depth::Quick).err())
-        .await
-        .ok()
-        .flatten()
+    tokio::task::spawn_blocking(move || {
+        environment::valid(&dir, &numpy, Depth::Quick)
+            .err()
+            .map(|e| e.to_string())
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// What a failure is taken for after its entries were proven.
@@ -1005,7 +1002,9 @@ async fn second_opinion(
         None => {
             let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
             let deep = tokio::task::spawn_blocking(move || {
-                environment::valid(&dir, &numpy, Depth::Deep).err()
+                environment::valid(&dir, &numpy, Depth::Deep)
+                    .err()
+                    .map(|e| e.to_string())
             })
             .await
             .ok()
