@@ -7,8 +7,8 @@ use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::files::write_atomic;
-use super::{Exit, error, error_with_hint, interrupted, note};
+use super::files::write_file;
+use super::{CommandError, interrupted, note};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::DoctorArgs;
 use crate::doctor::remedy::{self, Package, Setup};
@@ -19,44 +19,32 @@ use crate::report::{Progress, Reporter};
 use crate::results::Document;
 use crate::runner::RunError;
 
-pub async fn doctor(args: DoctorArgs) -> Exit {
+pub async fn doctor(args: DoctorArgs) -> Result<(), CommandError> {
     let mut stop = std::pin::pin!(interrupted());
-    let diagnosis = tokio::select! {
-        d = diagnose(&args) => d,
-        _ = &mut stop => return Exit::Interrupted,
-    };
-    let d = match diagnosis {
-        Ok(d) => d,
-        Err(e) => {
-            error_with_hint(&e, e.hint());
-            return Exit::Environment;
-        }
+    let d = tokio::select! {
+        d = diagnose(&args) => d?,
+        _ = &mut stop => return Err(CommandError::Interrupted),
     };
     let _ = write!(
         anstream::stdout(),
         "{}",
         crate::report::sanitize::shown(&report::text(&d))
     );
-    let mut failed = false;
     let outputs = [
         (args.json.as_ref(), report::to_json(&d)),
         (args.markdown.as_ref(), report::markdown(&d)),
     ];
-    for (path, text) in outputs {
-        if let Some(path) = path
-            && let Err(e) = write_atomic(path, &text)
-        {
-            error(format_args!("cannot write {}: {e}", path.display()));
-            failed = true;
-        }
+    let failed: Vec<_> = outputs
+        .into_iter()
+        .filter_map(|(path, text)| write_file(&text, path?).err())
+        .collect();
+    if !failed.is_empty() {
+        return Err(CommandError::Write { failed, kept: None });
     }
-    if failed {
-        Exit::Environment
-    } else if d.broken().next().is_some() {
-        Exit::Unexpected
-    } else {
-        Exit::Ok
+    if d.broken().next().is_some() {
+        return Err(CommandError::Unmet);
     }
+    Ok(())
 }
 
 async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {

@@ -4,7 +4,8 @@
 
 use std::io::Write as _;
 
-use super::{Exit, error, hint};
+use super::CommandError;
+use super::files::WriteError;
 use crate::cache::lock::{Access, CacheLock};
 use crate::cache::manifest::Depth;
 use crate::cache::store::Store;
@@ -13,22 +14,20 @@ use crate::cli::{CacheAction, CacheArgs, InitArgs, PythonsArgs};
 use crate::config::STARTER;
 use crate::python::{self, SearchRoots, Uv};
 
-pub fn init(args: &InitArgs) -> Exit {
+pub fn init(args: &InitArgs) -> Result<(), CommandError> {
     if args.path.exists() && !args.force {
-        error(format_args!("{} already exists", args.path.display()));
-        hint("use --force to overwrite it");
-        return Exit::Usage;
+        return Err(CommandError::Exists(args.path.clone()));
     }
-    if let Err(e) = std::fs::write(&args.path, STARTER) {
-        error(format_args!("cannot write {}: {e}", args.path.display()));
-        return Exit::Environment;
-    }
+    std::fs::write(&args.path, STARTER).map_err(|source| WriteError {
+        path: args.path.clone(),
+        source,
+    })?;
     println!(
         "wrote {}; run it with: {}",
         args.path.display(),
         run_command(&args.path)
     );
-    Exit::Ok
+    Ok(())
 }
 
 /// How to run the config at `path` from here: plain `matrix run` when it is
@@ -45,7 +44,7 @@ fn run_command(path: &std::path::Path) -> String {
     }
 }
 
-pub fn cache(args: &CacheArgs) -> Exit {
+pub fn cache(args: &CacheArgs) -> Result<(), CommandError> {
     let root = cache::root_in(args.cache_dir.as_deref());
     match args.action {
         CacheAction::Info => {
@@ -87,54 +86,44 @@ pub fn cache(args: &CacheArgs) -> Exit {
                     mib(left.iter().map(|(_, b)| b).sum())
                 );
             }
-            Exit::Ok
+            Ok(())
         }
-        CacheAction::Verify => match maintain(&root) {
-            Ok(_lock) => verify(&root),
-            Err(exit) => exit,
-        },
+        CacheAction::Verify => {
+            let _lock = maintain(&root)?;
+            verify(&root)
+        }
         CacheAction::Clean => {
             if !root.exists() {
                 println!("nothing to clean at {}", root.display());
-                return Exit::Ok;
+                return Ok(());
             }
-            let _lock = match maintain(&root) {
-                Ok(lock) => lock,
-                Err(exit) => return exit,
-            };
-            match std::fs::remove_dir_all(&root) {
-                Ok(()) => {
-                    println!("removed {}", root.display());
-                    Exit::Ok
-                }
-                Err(e) => {
-                    error(format_args!("cannot remove {}: {e}", root.display()));
-                    Exit::Environment
-                }
-            }
+            let _lock = maintain(&root)?;
+            std::fs::remove_dir_all(&root).map_err(|source| CommandError::Remove {
+                path: root.clone(),
+                source,
+            })?;
+            println!("removed {}", root.display());
+            Ok(())
         }
     }
 }
 
 /// The cache to ourselves for `clean` or `verify`: after the runs using it
 /// have finished (said while waiting), and before another starts.
-fn maintain(root: &std::path::Path) -> Result<CacheLock, Exit> {
-    CacheLock::acquire(root, Access::Exclusive, || {
+fn maintain(root: &std::path::Path) -> Result<CacheLock, CommandError> {
+    let lock = CacheLock::acquire(root, Access::Exclusive, || {
         eprintln!(
             "waiting for the runs using {} to finish (Ctrl-C stops waiting)",
             root.display()
         );
-    })
-    .map_err(|e| {
-        error(format_args!("{e}"));
-        Exit::Environment
-    })
+    })?;
+    Ok(lock)
 }
 
 /// `matrix cache verify`: every entry proven by every hash, the damaged
 /// ones removed (exit 1 when there were any, so a CI step sees it), and
 /// what killed runs left behind removed.
-fn verify(root: &std::path::Path) -> Exit {
+fn verify(root: &std::path::Path) -> Result<(), CommandError> {
     let swept = cache::sweep(root);
     if !swept.is_empty() {
         println!(
@@ -219,13 +208,13 @@ fn verify(root: &std::path::Path) -> Exit {
         stored.damaged.len()
     );
     if damaged.is_empty() && stored.damaged.is_empty() {
-        Exit::Ok
+        Ok(())
     } else {
-        Exit::Unexpected
+        Err(CommandError::Unmet)
     }
 }
 
-pub async fn pythons(args: &PythonsArgs) -> Exit {
+pub async fn pythons(args: &PythonsArgs) -> Result<(), CommandError> {
     let root = cache::root_in(args.cache_dir.as_deref());
     let memo = crate::cache::memo::Memo::open(
         Some(crate::cache::memo::Memo::path_in(&root)),
@@ -255,7 +244,7 @@ pub async fn pythons(args: &PythonsArgs) -> Exit {
             .collect();
         let doc = serde_json::json!({"found": found, "rejected": rejected});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        return Exit::Ok;
+        return Ok(());
     }
     let bold = anstyle::Style::new().bold();
     let dim = anstyle::Style::new().dimmed();
@@ -299,5 +288,5 @@ pub async fn pythons(args: &PythonsArgs) -> Exit {
         out,
         "\n{dim}\"build\": Python.h is present, so extensions can be compiled for it{dim:#}"
     );
-    Exit::Ok
+    Ok(())
 }

@@ -16,5 +16,5 @@ pub use installer::{Fetch, InstallError, Installer, InstallerChoice, venv_python
 pub use interpreter::{
     Interpreter, InterpreterError, check_file, find, not_answered, query_remembered, spawn_failure,
 };
-pub use request::PythonRequest;
+pub use request::{PythonRequest, PythonRequestError};
 pub use uv::Uv;
