@@ -3,14 +3,11 @@
 //! one operation of `results` or one renderer of `report`, and says how it
 //! ended.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use super::files::{load_document, write_report};
 use super::{CommandError, note};
 use crate::cli::{DiffArgs, ExplainArgs, MergeArgs, PlanArgs, PlanFormat, ReportArgs};
-use crate::config::Config;
-use crate::extension::Subject;
 use crate::plan::{self, ShardPlan};
 use crate::report::sanitize::shown;
 use crate::report::{self, Format};
@@ -83,58 +80,12 @@ pub fn plan(args: &PlanArgs) -> Result<(), CommandError> {
             runtimes.len()
         ));
     }
-    match args.format {
-        PlanFormat::Github => {
-            let include: Vec<serde_json::Value> = (1..=shards.shards)
-                .map(|k| {
-                    let pythons = shards.pythons_of(k);
-                    // setup-python takes versions, one per line.
-                    let versions: Vec<&str> = pythons
-                        .iter()
-                        .copied()
-                        .filter(|p| p.starts_with(|c: char| c.is_ascii_digit()))
-                        .collect();
-                    serde_json::json!({
-                        "shard": format!("{k}/{}", shards.shards),
-                        "index": k,
-                        "total": shards.shards,
-                        "name": shards.label_of(k),
-                        "python": pythons,
-                        "python-version": versions.join("\n"),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::json!({ "include": include }));
-        }
-        PlanFormat::Text => print!("{}", plan_text(&config, &shards)),
-    }
-    Ok(())
-}
-
-/// Each shard, the Pythons it needs and its cells (as requested: versions
-/// are resolved when the shard runs).
-fn plan_text(config: &Config, shards: &ShardPlan) -> String {
-    let builds: Vec<String> = match &config.extension.subject {
-        Subject::Rows(rows) => rows.iter().map(|r| r.written()).collect(),
-        _ => config.build.iter().map(|b| b.value.to_string()).collect(),
+    let text = match args.format {
+        PlanFormat::Github => report::shards::github(&shards),
+        PlanFormat::Text => report::shards::text(&config, &shards),
     };
-    let mut out = String::new();
-    for k in 1..=shards.shards {
-        let cells = shards.units_of(k).count() * builds.len();
-        let _ = writeln!(
-            out,
-            "--shard {k}/{}  {}  ({cells} cell(s); Python {})",
-            shards.shards,
-            shards.label_of(k),
-            shards.pythons_of(k).join(", ")
-        );
-        for u in shards.units_of(k) {
-            for b in &builds {
-                let _ = writeln!(out, "    {}: {b} → {}", u.python, u.runtime);
-            }
-        }
-    }
-    out
+    print!("{text}");
+    Ok(())
 }
 
 pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {

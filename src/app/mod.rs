@@ -12,7 +12,6 @@ mod commands;
 mod doctor;
 mod error;
 mod files;
-mod list;
 mod run;
 mod system;
 mod terminal;

@@ -42,7 +42,7 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
         let _ = write!(
             anstream::stdout(),
             "{}",
-            super::list::render(&plan, &config)
+            report::list::render(&plan, &config)
         );
         return Ok(());
     }
@@ -95,7 +95,7 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
     let _ = write!(
         anstream::stdout(),
         "{}",
-        terminal::report(&doc, args.summary)
+        report::text::finished(&doc, args.summary, terminal::width())
     );
     if report::github::enabled() {
         eprint!("{}", report::github::annotations(&doc));

@@ -3,6 +3,7 @@
 //! per format, each a pure function of a results document (hyperfine's one
 //! file per export format). The wording they share is in [`grid`].
 
+pub mod cache;
 pub mod diff;
 pub mod explain;
 #[cfg(test)]
@@ -12,10 +13,13 @@ pub mod grid;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod list;
 pub mod markdown;
 pub mod progress;
+pub mod pythons;
 pub mod reporter;
 pub mod sanitize;
+pub mod shards;
 pub mod text;
 
 pub use progress::Progress;

@@ -188,6 +188,16 @@ fn render_answers(doc: &Document, out: &mut String) {
     }
 }
 
+/// The report a finished run prints: only the answer with `--summary`
+/// (`summary`), else [`for_terminal`].
+pub fn finished(doc: &Document, summary: bool, width: Option<usize>) -> String {
+    if summary {
+        self::summary(doc)
+    } else {
+        for_terminal(doc, width)
+    }
+}
+
 /// What `matrix run` prints on a terminal `width` columns wide (`None`:
 /// not a terminal, where the whole report always goes): the whole report
 /// when every grid fits, else the answer, the unexpected cells and where
