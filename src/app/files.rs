@@ -32,8 +32,6 @@ pub fn load_config(path: &Path) -> Result<Config, CommandError> {
         missing: error.line == 0 && !path.exists(),
         error,
     })?;
-    // Every uv and pip command of this process uses the config's indexes.
-    crate::python::index::configure(config.indexes.clone());
     Ok(config)
 }
 

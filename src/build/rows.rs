@@ -10,14 +10,14 @@ use std::time::Instant;
 
 use super::{Artifact, BuildError, BuildFailure, step};
 use crate::extension::PackageRow;
-use crate::python::{Installer, Interpreter, Uv};
+use crate::python::{Installer, Interpreter, Tool, Uv};
 
 /// uv, which rows, projects and per-column dependencies need.
 pub(crate) fn uv_of(installer: &Installer) -> Result<&Uv, BuildError> {
-    match installer {
-        Installer::Uv { uv, .. } => Ok(uv),
-        Installer::Pip => Err(BuildFailure::NeedsUv.into()),
-        Installer::Unusable(why) => Err(BuildFailure::Install(why.clone()).into()),
+    match &installer.tool {
+        Tool::Uv { uv, .. } => Ok(uv),
+        Tool::Pip => Err(BuildFailure::NeedsUv.into()),
+        Tool::Unusable(why) => Err(BuildFailure::Install(why.clone()).into()),
     }
 }
 

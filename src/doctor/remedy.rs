@@ -671,8 +671,15 @@ async fn releases(
     setup: &Setup,
     project: &str,
 ) -> Result<Vec<crate::python::index::Release>, crate::python::InstallError> {
-    crate::python::index::releases_remembered(&setup.interpreter, project, &setup.options.memo)
-        .await
+    crate::python::index::releases_remembered(
+        &setup.interpreter,
+        project,
+        // The doctor's grids name no index (their Config is ours): the
+        // environment's, as uv and pip would use.
+        &crate::python::index::Indexes::default(),
+        &setup.options.memo,
+    )
+    .await
 }
 
 /// The final, unyanked releases with a wheel for the interpreter, oldest

@@ -330,6 +330,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         &chosen[0].1.interpreter,
         &options.cache_root,
         &options.memo,
+        &config.indexes,
         &mut notes,
     )
     .await;

@@ -13,13 +13,22 @@ use std::sync::Arc;
 use pep440_rs::Version;
 
 use super::Uv;
+use super::index::Indexes;
 use crate::cache::memo::{Lasts, Memo, Network};
 use crate::process::{SpawnError, Spec};
 use crate::python::Interpreter;
 
+/// What creates environments and installs wheels: the tool, and the
+/// indexes every command it runs (and every release list) is pointed at.
+#[derive(Debug, Clone)]
+pub struct Installer {
+    pub tool: Tool,
+    pub indexes: Indexes,
+}
+
 /// The tool that creates environments and installs wheels.
 #[derive(Debug, Clone)]
-pub enum Installer {
+pub enum Tool {
     Uv {
         uv: Uv,
         origin: UvOrigin,
@@ -155,8 +164,8 @@ impl From<SpawnError> for InstallError {
 
 impl Installer {
     pub fn describe(&self) -> String {
-        match self {
-            Installer::Uv { uv, origin } => {
+        match &self.tool {
+            Tool::Uv { uv, origin } => {
                 let from = match origin {
                     UvOrigin::Path => "from PATH",
                     UvOrigin::Cache => "from the abimatrix cache",
@@ -164,26 +173,46 @@ impl Installer {
                 };
                 format!("uv ({}, {from})", uv.path.display())
             }
-            Installer::Pip => "python -m venv + pip".to_string(),
-            Installer::Unusable(why) => format!("none ({why})"),
+            Tool::Pip => "python -m venv + pip".to_string(),
+            Tool::Unusable(why) => format!("none ({why})"),
         }
     }
 
-    /// Picks the installer; `notes` receives what a user should know (a
-    /// bootstrap, a fallback and why).
+    /// Picks the installer, pointed at `indexes`; `notes` receives what a
+    /// user should know (a bootstrap, a fallback and why).
     pub async fn discover(
         choice: InstallerChoice,
         python: &Interpreter,
         cache_root: &Path,
         memo: &Memo,
+        indexes: &Indexes,
         notes: &mut Vec<String>,
     ) -> Installer {
+        let tool = Installer::tool(choice, python, cache_root, memo, indexes, notes).await;
+        Installer {
+            tool,
+            indexes: indexes.clone(),
+        }
+    }
+
+    async fn tool(
+        choice: InstallerChoice,
+        python: &Interpreter,
+        cache_root: &Path,
+        memo: &Memo,
+        indexes: &Indexes,
+        notes: &mut Vec<String>,
+    ) -> Tool {
         if choice == InstallerChoice::Pip {
-            return Installer::Pip;
+            return Tool::Pip;
         }
         let offline = memo.network() == Network::Offline;
-        let uv = |path: PathBuf, origin| Installer::Uv {
-            uv: Uv { path, offline },
+        let uv = |path: PathBuf, origin| Tool::Uv {
+            uv: Uv {
+                path,
+                offline,
+                indexes: indexes.clone(),
+            },
             origin,
         };
         if let Ok(path) = which::which("uv") {
@@ -198,17 +227,17 @@ impl Installer {
         }
         if offline {
             notes.push("no uv in the cache and --offline: using python -m venv + pip".into());
-            return Installer::Pip;
+            return Tool::Pip;
         }
         let tools = crate::cache::Bucket::Tools.dir(cache_root);
-        match bootstrap_uv(python, &tools).await {
+        match bootstrap_uv(python, &tools, indexes).await {
             Ok(path) => {
                 notes.push(format!("installed uv into {}", path.display()));
                 uv(path, UvOrigin::Bootstrapped)
             }
             Err(why @ BootstrapError::DiskFull(_)) => {
                 notes.push(format!("uv could not be installed: {why}"));
-                Installer::Unusable(InstallError::Failed {
+                Tool::Unusable(InstallError::Failed {
                     what: format!("installing uv into {}", tools.display()),
                     output: why.to_string(),
                 })
@@ -217,7 +246,7 @@ impl Installer {
                 notes.push(format!(
                     "uv is not available ({why}); falling back to python -m venv + pip, which is much slower"
                 ));
-                Installer::Pip
+                Tool::Pip
             }
         }
     }
@@ -228,10 +257,10 @@ impl Installer {
         python: &Interpreter,
         dir: &Path,
     ) -> Result<PathBuf, InstallError> {
-        let spec = match self {
-            Installer::Unusable(why) => return Err(why.clone()),
-            Installer::Uv { uv, .. } => uv.venv(&python.executable, dir),
-            Installer::Pip => Spec::new(&python.executable)
+        let spec = match &self.tool {
+            Tool::Unusable(why) => return Err(why.clone()),
+            Tool::Uv { uv, .. } => uv.venv(&python.executable, dir),
+            Tool::Pip => Spec::new(&python.executable)
                 .args(["-I", "-m", "venv"])
                 .arg(dir),
         };
@@ -261,13 +290,14 @@ impl Installer {
             Some(w) => w.display().to_string(),
             None => format!("numpy=={version}"),
         };
-        let spec = match self {
-            Installer::Unusable(why) => return Err(why.clone()),
-            Installer::Uv { uv, .. } => uv
+        let spec = match &self.tool {
+            Tool::Unusable(why) => return Err(why.clone()),
+            Tool::Uv { uv, .. } => uv
                 .pip_install_placed(venv_python, fetch.uv_flags())
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
-            Installer::Pip => super::index::configured()
+            Tool::Pip => self
+                .indexes
                 .apply(Spec::new(venv_python))
                 .args([
                     "-I",
@@ -300,10 +330,10 @@ impl Installer {
         let requirement = requirement.to_string();
         let scratch =
             tempfile::tempdir().map_err(|e| InstallError::io("creating a scratch directory", e))?;
-        let finished = match self {
-            Installer::Unusable(why) => return Err(why.clone()),
+        let finished = match &self.tool {
+            Tool::Unusable(why) => return Err(why.clone()),
             // `pip compile` resolves for exactly this interpreter's tags.
-            Installer::Uv { uv, .. } => {
+            Tool::Uv { uv, .. } => {
                 uv.pip_compile(&python.executable)
                     .args(["--only-binary", ":all:"])
                     .cwd(scratch.path())
@@ -311,8 +341,9 @@ impl Installer {
                     .run()
                     .await?
             }
-            Installer::Pip => {
-                let spec = super::index::configured()
+            Tool::Pip => {
+                let spec = self
+                    .indexes
                     .apply(Spec::new(&python.executable))
                     .args([
                         "-I",
@@ -332,11 +363,9 @@ impl Installer {
         if !finished.success() {
             return Err(install_error(&requirement, &finished));
         }
-        let found = match self {
-            Installer::Uv { .. } => parse_pin(&finished.stdout.text, name),
-            Installer::Pip | Installer::Unusable(_) => {
-                parse_pip_report(&finished.stdout.text, name)
-            }
+        let found = match &self.tool {
+            Tool::Uv { .. } => parse_pin(&finished.stdout.text, name),
+            Tool::Pip | Tool::Unusable(_) => parse_pip_report(&finished.stdout.text, name),
         };
         found.ok_or_else(|| InstallError::Unexpected {
             what: format!("resolving {requirement}"),
@@ -426,7 +455,11 @@ impl BootstrapError {
     }
 }
 
-async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, BootstrapError> {
+async fn bootstrap_uv(
+    python: &Interpreter,
+    tools: &Path,
+    indexes: &Indexes,
+) -> Result<PathBuf, BootstrapError> {
     std::fs::create_dir_all(tools).map_err(|source| {
         let full = BootstrapError::io(&source);
         BootstrapError::Create {
@@ -445,7 +478,7 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Boo
         }
         .classified(full)
     })?;
-    let finished = super::index::configured()
+    let finished = indexes
         .apply(Spec::new(&python.executable))
         .args([
             "-I",

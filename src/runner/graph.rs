@@ -895,10 +895,9 @@ async fn remembered_resolution(
     request: &build::deps::Request<'_>,
 ) -> Result<build::deps::Resolution, BuildError> {
     use crate::cache::memo::{Lasts, Network};
-    use crate::python::index::identity as index_identity;
     let key = format!(
         "deps|{}|{}|{}|{}|{}",
-        index_identity(),
+        ctx.plan.installer.indexes.identity(),
         request.interpreter.cache_key(),
         request.inputs.join(";"),
         request.numpy,
