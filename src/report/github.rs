@@ -24,7 +24,7 @@ pub fn annotations(doc: &Document) -> String {
     let file = doc.config.as_deref().unwrap_or("matrix.toml");
     for c in doc.unmet() {
         let mut props = format!("file={}", property(file));
-        if let Some(line) = c.expected.line {
+        if let Some(line) = c.expected.line() {
             let _ = write!(props, ",line={line}");
         }
         let title = format!("abimatrix: {}: {} unexpected", c.interpreter, c.pair());

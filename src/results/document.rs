@@ -190,41 +190,79 @@ pub struct BuildDoc {
 pub struct Expectation {
     pub outcome: OutcomeKind,
     pub reason: Option<FailureReason>,
-    /// The `[[expect]]` line that set it; null for the default.
-    pub line: Option<usize>,
-    /// "numpy-rules" when predicted from NumPy's published rules.
-    #[serde(default)]
-    pub source: Option<String>,
+    /// Which rule set it; in the file as `line` (the `[[expect]]` table's,
+    /// null otherwise) and `source` ("numpy-rules", "declared", or null).
+    #[serde(flatten, with = "source_fields")]
+    pub source: ExpectSource,
 }
 
 impl Expectation {
     pub fn of(e: &Expected) -> Expectation {
-        let (line, source) = match e.source {
-            ExpectSource::Table { line } => (Some(line), None),
-            ExpectSource::NumpyRules => (None, Some("numpy-rules".to_string())),
-            ExpectSource::Declared => (None, Some("declared".to_string())),
-            ExpectSource::Default => (None, None),
-        };
         Expectation {
             outcome: e.outcome,
             reason: e.reason,
-            line,
-            source,
+            source: e.source,
         }
     }
 
     /// Which rule set it, in words.
     pub fn rule(&self) -> String {
-        match (&self.source, self.line) {
-            (Some(s), _) if s == "declared" => ExpectSource::Declared.to_string(),
-            (Some(source), _) => source.clone(),
-            (None, Some(l)) => ExpectSource::Table { line: l }.to_string(),
-            (None, None) => ExpectSource::Default.to_string(),
+        self.source.to_string()
+    }
+
+    /// The config's line that set it, for an `[[expect]]` table.
+    pub fn line(&self) -> Option<usize> {
+        match self.source {
+            ExpectSource::Table { line } => Some(line),
+            _ => None,
         }
     }
 
     pub fn is_met_by(&self, outcome: OutcomeKind, reason: Option<FailureReason>) -> bool {
         self.outcome == outcome && (self.reason.is_none() || self.reason == reason)
+    }
+}
+
+/// [`ExpectSource`] as the results file has always written it: two
+/// fields, `line` and `source`, so files of every version read alike.
+mod source_fields {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::expect::ExpectSource;
+
+    #[derive(Serialize, Deserialize)]
+    struct Fields {
+        line: Option<usize>,
+        #[serde(default)]
+        source: Option<String>,
+    }
+
+    pub fn serialize<S: Serializer>(source: &ExpectSource, s: S) -> Result<S::Ok, S::Error> {
+        let (line, source) = match *source {
+            ExpectSource::Table { line } => (Some(line), None),
+            ExpectSource::NumpyRules => (None, Some("numpy-rules")),
+            ExpectSource::Declared => (None, Some("declared")),
+            ExpectSource::Default => (None, None),
+        };
+        Fields {
+            line,
+            source: source.map(str::to_string),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ExpectSource, D::Error> {
+        let fields = Fields::deserialize(d)?;
+        match (fields.source.as_deref(), fields.line) {
+            (Some("numpy-rules"), _) => Ok(ExpectSource::NumpyRules),
+            (Some("declared"), _) => Ok(ExpectSource::Declared),
+            (Some(other), _) => Err(serde::de::Error::unknown_variant(
+                other,
+                &["numpy-rules", "declared"],
+            )),
+            (None, Some(line)) => Ok(ExpectSource::Table { line }),
+            (None, None) => Ok(ExpectSource::Default),
+        }
     }
 }
 
@@ -348,7 +386,18 @@ pub struct Summary {
     pub finished: usize,
     pub met: usize,
     pub unmet: usize,
-    pub by_outcome: BTreeMap<String, usize>,
+    #[serde(serialize_with = "by_name")]
+    pub by_outcome: BTreeMap<OutcomeKind, usize>,
+}
+
+/// `by_outcome` in the order the file has always had: by the outcome's
+/// name, not by the enum's order.
+fn by_name<S: serde::Serializer>(
+    counts: &BTreeMap<OutcomeKind, usize>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let named: BTreeMap<&str, usize> = counts.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    named.serialize(s)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -429,9 +478,7 @@ impl Document {
         let unmet = self.cells.iter().filter(|c| !c.met).count();
         let mut by_outcome = BTreeMap::new();
         for c in &self.cells {
-            *by_outcome
-                .entry(c.outcome.as_str().to_string())
-                .or_insert(0) += 1;
+            *by_outcome.entry(c.outcome).or_insert(0) += 1;
         }
         self.summary = Summary {
             planned,
@@ -693,8 +740,7 @@ pub(crate) mod tests {
             expected: Expectation {
                 outcome: kind,
                 reason,
-                line: None,
-                source: None,
+                source: ExpectSource::Default,
             },
             met: true,
             duration_s: 0.25,
@@ -770,6 +816,35 @@ pub(crate) mod tests {
         ]);
         let back = Document::parse(doc.to_json().as_bytes()).unwrap();
         assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn every_rule_of_an_expectation_round_trips_in_the_files_own_fields() {
+        let sources = [
+            ExpectSource::Table { line: 7 },
+            ExpectSource::NumpyRules,
+            ExpectSource::Declared,
+            ExpectSource::Default,
+        ];
+        let mut doc = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        for source in sources {
+            doc.cells[0].expected.source = source;
+            let json: serde_json::Value = serde_json::from_str(&doc.to_json()).unwrap();
+            let fields = &json["cells"][0]["expected"];
+            let (line, named) = match source {
+                ExpectSource::Table { line } => (serde_json::json!(line), serde_json::Value::Null),
+                ExpectSource::NumpyRules => (serde_json::Value::Null, "numpy-rules".into()),
+                ExpectSource::Declared => (serde_json::Value::Null, "declared".into()),
+                ExpectSource::Default => (serde_json::Value::Null, serde_json::Value::Null),
+            };
+            assert_eq!((&fields["line"], &fields["source"]), (&line, &named));
+            let back = Document::parse(doc.to_json().as_bytes()).unwrap();
+            assert_eq!(back.cells[0].expected.source, source);
+        }
+        let mut json: serde_json::Value = serde_json::from_str(&doc.to_json()).unwrap();
+        json["cells"][0]["expected"]["source"] = "the moon".into();
+        let refused = Document::parse(json.to_string().as_bytes()).unwrap_err();
+        assert!(refused.to_string().contains("the moon"), "{refused}");
     }
 
     #[test]
