@@ -105,7 +105,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
         "merged {} results into {}: {}",
         args.results.len(),
         args.output.display(),
-        report::grid::counts_text(&merged)
+        report::wording::counts_text(&merged)
     );
     if !merged.complete {
         // Written all the same: the cells that ran are worth a report, and

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use pep440_rs::Version;
 use serde::Serialize;
 
-use super::search::{self, Search, Verdict};
+use super::search::{self, Response, Search};
 use crate::outcome::{FailureReason, OutcomeKind};
 use crate::plan::PlanOptions;
 use crate::python::Interpreter;
@@ -145,13 +145,13 @@ impl Cell {
     }
 
     /// What the search makes of it.
-    fn verdict(&self) -> Verdict {
+    fn verdict(&self) -> Response {
         if self.passed() {
-            Verdict::Pass
+            Response::Pass
         } else if self.ran() || self.forbidden {
-            Verdict::Fail
+            Response::Fail
         } else {
-            Verdict::NotRun
+            Response::NotRun
         }
     }
 }
@@ -618,9 +618,9 @@ async fn upgrade(
         let cells = run_grid(setup, &grid, runner).await?;
         for v in &next {
             let cell = cells.iter().find(|c| c.version == v.to_string());
-            let verdict = cell.map_or(Verdict::NotRun, Cell::verdict);
+            let verdict = cell.map_or(Response::NotRun, Cell::verdict);
             search.record(v, verdict);
-            if verdict == Verdict::NotRun {
+            if verdict == Response::NotRun {
                 up.skipped.push(Skipped {
                     version: v.to_string(),
                     why: SkipReason::NotInstalled {

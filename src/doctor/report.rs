@@ -12,7 +12,7 @@ use super::advice::{Advice, WrongDeclaration};
 use super::remedy::{Cell, Remedy, RemedyError, SkipReason, Upgrade};
 use super::trial::Trial;
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::report::grid::{first_line, outcome_text, symbol};
+use crate::report::wording::{first_line, outcome_text, symbol};
 
 /// The schema of `--json`.
 pub const SCHEMA: &str = "abimatrix.doctor";

@@ -9,8 +9,8 @@
 //! reporter shows the [`RunHeader`] before the first cell.
 
 mod axis;
+mod interpreters;
 mod resolve;
-mod select;
 mod selector;
 mod shard;
 
@@ -24,8 +24,8 @@ use futures::future::join_all;
 use pep440_rs::Version;
 
 pub use axis::AxisEntry;
+pub use interpreters::{NarrowError, SelectError, narrow, select_interpreters};
 pub use resolve::{ResolvedAxis, Resolver};
-pub use select::{NarrowError, SelectError, narrow, select_interpreters};
 pub use selector::{CellView, Selector};
 pub use shard::{Shard, ShardPlan};
 

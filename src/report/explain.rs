@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::grid::{cell_outcome, outcome_text};
+use super::wording::{cell_outcome, outcome_text};
 use crate::results::{CellDoc, Document};
 
 /// The cell's command, ready to run again (see `probe::rerun`).

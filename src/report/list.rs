@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::outcome_text;
+use super::wording::outcome_text;
 use crate::config::Config;
 use crate::plan::Plan;
 use crate::results::document::Expectation;

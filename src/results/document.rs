@@ -557,6 +557,7 @@ impl Document {
         self.cells.iter().filter(|c| c.outcome == kind).count()
     }
 
+    #[cfg(test)]
     pub fn to_json(&self) -> String {
         // Plain strings and numbers: serializing cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
