@@ -9,7 +9,7 @@ use super::CommandError;
 use super::files::WriteError;
 use crate::cache;
 use crate::cache::lock::{Access, CacheLock};
-use crate::cache::maintain::{self, Cleaned, Entry};
+use crate::cache::maintain::{self, CacheEntry, Cleaned};
 use crate::cache::manifest::Depth;
 use crate::cli::{CacheAction, CacheArgs, InitArgs, PythonsArgs};
 use crate::config::STARTER;
@@ -53,12 +53,12 @@ pub fn cache(args: &CacheArgs) -> Result<(), CommandError> {
         CacheAction::Verify => {
             let _lock = to_ourselves(&root)?;
             let verified = maintain::verify(&root, |entry| match entry {
-                Entry::Environment { dir, numpy } => {
+                CacheEntry::Environment { dir, numpy } => {
                     crate::environment::valid(dir, numpy, Depth::Deep)
                         .map(drop)
                         .map_err(Stale::Environment)
                 }
-                Entry::Build { dir } => crate::build::verify_deep(dir).map_err(Stale::Build),
+                CacheEntry::Build { dir } => crate::build::verify_deep(dir).map_err(Stale::Build),
             });
             print!("{}", report::cache::verification(&verified));
             // A CI step sees what was damaged.

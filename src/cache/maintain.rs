@@ -3,7 +3,7 @@
 //! damaged ones removed ([`verify`]), everything removed ([`clean`]). The
 //! layout is walked here, and only here; how an entry of each kind is
 //! proven is its owner's (an environment's marker, a build's), passed in
-//! as [`Entry`] checks. Nothing is printed: `report::cache` renders what
+//! as [`CacheEntry`] checks. Nothing is printed: `report::cache` renders what
 //! these return.
 
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ pub fn info(root: &Path) -> Info {
 
 /// An entry of the cache, as its owner checks it.
 #[derive(Debug, Clone, Copy)]
-pub enum Entry<'a> {
+pub enum CacheEntry<'a> {
     /// `envs/<python>/<numpy>/`: an environment with this NumPy.
     Environment { dir: &'a Path, numpy: &'a Version },
     /// `builds/<key>/`.
@@ -114,7 +114,7 @@ impl<E> Verification<E> {
 /// Proves every entry under `root` with `check`, removes the damaged ones,
 /// then the store's damaged and unlinked files (the caller holds the cache
 /// to itself: see `lock`).
-pub fn verify<E>(root: &Path, check: impl Fn(Entry<'_>) -> Result<(), E>) -> Verification<E> {
+pub fn verify<E>(root: &Path, check: impl Fn(CacheEntry<'_>) -> Result<(), E>) -> Verification<E> {
     let swept = sweep(root);
     let mut checked = 0;
     let mut damaged = Vec::new();
@@ -128,7 +128,7 @@ pub fn verify<E>(root: &Path, check: impl Fn(Entry<'_>) -> Result<(), E>) -> Ver
     for interpreter in entries(&Bucket::Envs.dir(root)) {
         for dir in entries(&interpreter) {
             let verdict = match file_name(&dir).parse::<Version>() {
-                Ok(numpy) => check(Entry::Environment {
+                Ok(numpy) => check(CacheEntry::Environment {
                     dir: &dir,
                     numpy: &numpy,
                 })
@@ -139,7 +139,7 @@ pub fn verify<E>(root: &Path, check: impl Fn(Entry<'_>) -> Result<(), E>) -> Ver
         }
     }
     for dir in entries(&Bucket::Builds.dir(root)) {
-        let verdict = check(Entry::Build { dir: &dir }).map_err(Fault::Check);
+        let verdict = check(CacheEntry::Build { dir: &dir }).map_err(Fault::Check);
         judge(dir, verdict);
     }
     let store = Store::in_root(root);
@@ -208,8 +208,8 @@ mod tests {
         let seen = std::cell::RefCell::new(Vec::new());
         let v = verify(root, |entry| {
             let (dir, bad) = match entry {
-                Entry::Environment { dir, numpy } => (dir, numpy.to_string() == "2.0.2"),
-                Entry::Build { dir } => (dir, dir.ends_with("bad")),
+                CacheEntry::Environment { dir, numpy } => (dir, numpy.to_string() == "2.0.2"),
+                CacheEntry::Build { dir } => (dir, dir.ends_with("bad")),
             };
             seen.borrow_mut().push(file_name(dir));
             if bad { Err("damaged") } else { Ok(()) }
