@@ -92,27 +92,7 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
     if o.json.is_some() || o.junit.is_some() || o.markdown.is_some() || o.html.is_some() {
         doc.commit = commit_of(&config.dir());
     }
-    let _ = write!(
-        anstream::stdout(),
-        "{}",
-        report::text::finished(&doc, args.summary, terminal::width())
-    );
-    if report::github::enabled() {
-        eprint!("{}", report::github::annotations(&doc));
-    }
-    if let Some(kept) = &kept_work {
-        eprintln!("kept environments and builds in {}", kept.display());
-    }
-    let mut worse = false;
-    if let Some(baseline) = &inputs.baseline {
-        let d = compare::diff(baseline, &doc);
-        let _ = write!(
-            anstream::stdout(),
-            "\nsince the baseline: {}",
-            report::sanitize::shown(&report::diff::render(&d))
-        );
-        worse = d.got_worse();
-    }
+    let worse = show(&doc, &args, &inputs, kept_work.as_deref());
     // Kept for `matrix explain`; losing it is not worth failing the run.
     let json = report::render(&doc, report::Format::Json);
     let kept = keep_last_results(&json, &inputs.cache_root, &args.config);
@@ -127,6 +107,39 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
         return Err(CommandError::Unmet);
     }
     ending(problems)
+}
+
+/// What a finished run shows: its report (or answer), the annotations on
+/// GitHub, where its work was kept, and what changed since the baseline;
+/// whether it got worse than the baseline.
+fn show(
+    doc: &Document,
+    args: &RunArgs,
+    inputs: &Inputs,
+    kept_work: Option<&std::path::Path>,
+) -> bool {
+    let _ = write!(
+        anstream::stdout(),
+        "{}",
+        report::text::finished(doc, args.summary, terminal::width())
+    );
+    if report::github::enabled() {
+        eprint!("{}", report::github::annotations(doc));
+    }
+    if let Some(kept) = kept_work {
+        eprintln!("kept environments and builds in {}", kept.display());
+    }
+    let mut worse = false;
+    if let Some(baseline) = &inputs.baseline {
+        let d = compare::diff(baseline, doc);
+        let _ = write!(
+            anstream::stdout(),
+            "\nsince the baseline: {}",
+            report::sanitize::shown(&report::diff::render(&d))
+        );
+        worse = d.got_worse();
+    }
+    worse
 }
 
 /// How a run ends: well, or with what went wrong, in order.
