@@ -4,18 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::exit::{self, Audience};
 use crate::plan::{Selector, Shard};
 use crate::probe::Isolation;
 use crate::python::InstallerChoice;
 use crate::report::Format;
-
-const EXIT_CODES: &str = "\
-Exit status:
-  0    every cell did what matrix.toml expects of it
-  1    at least one cell did not (or the run was incomplete)
-  2    bad matrix.toml or command line
-  3    the environment is broken: no usable interpreter, no package index
-  130  interrupted (results gathered so far are still written)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,7 +19,7 @@ Exit status:
 versions, imports and exercises each build under several NumPy versions (each in its own \
 process and virtual environment), and prints the grid of outcomes: pass, fail (with the \
 reason), crash (with the signal), timeout, build-failed, unavailable.",
-    after_help = EXIT_CODES,
+    after_help = exit::help(Audience::Grid),
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, import and probe every (build, runtime) NumPy pair in matrix.toml.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit::help(Audience::Grid))]
     Run(RunArgs),
     /// Write a commented starter matrix.toml.
     Init(InitArgs),
@@ -64,17 +57,9 @@ pub enum Command {
     /// Examine an existing environment (read-only): which installed package
     /// that uses NumPy's C API fails to import under its NumPy, why, and
     /// what fixes it, measured in abimatrix's own environments.
-    #[command(after_help = DOCTOR_EXIT_CODES)]
+    #[command(after_help = exit::help(Audience::Doctor))]
     Doctor(DoctorArgs),
 }
-
-const DOCTOR_EXIT_CODES: &str = "\
-Exit status:
-  0    every installed package that uses NumPy's C API imports
-  1    at least one does not
-  2    bad command line
-  3    the environment is broken: its interpreter does not run, a report cannot be written
-  130  interrupted";
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

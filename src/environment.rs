@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::manifest::{Depth, FileRecord, Manifest, Verdict};
+use crate::cache::manifest::{Damage, Depth, FileRecord, Manifest};
 use crate::cache::store::Store;
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
@@ -361,31 +361,39 @@ fn record_sha256(field: &str) -> Option<String> {
     (bytes.len() == 32).then(|| bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Why a cached environment is not one to use: it is made again.
+#[derive(Debug, thiserror::Error)]
+pub enum StaleEnv {
+    #[error("{} has no readable marker", .0.display())]
+    NoMarker(PathBuf),
+    #[error("{} holds numpy {holds}", dir.display())]
+    OtherNumpy { dir: PathBuf, holds: String },
+    #[error("its interpreter {} is gone", .0.display())]
+    InterpreterGone(PathBuf),
+    #[error(transparent)]
+    Damaged(#[from] Damage),
+}
+
 /// The include directory of a complete, intact cached environment at `dir`
 /// for `version`, or why it is not one.
-pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, String> {
+pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, StaleEnv> {
     let marker_path = dir.join(MARKER);
-    let mut marker: Marker = cache::read_marker(&marker_path)
-        .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
+    let mut marker: Marker =
+        cache::read_marker(&marker_path).ok_or_else(|| StaleEnv::NoMarker(dir.to_path_buf()))?;
     if marker.numpy != version.to_string() {
-        return Err(format!("{} holds numpy {}", dir.display(), marker.numpy));
+        return Err(StaleEnv::OtherNumpy {
+            dir: dir.to_path_buf(),
+            holds: marker.numpy,
+        });
     }
     if !marker.interpreter.exists() {
-        return Err(format!(
-            "its interpreter {} is gone",
-            marker.interpreter.display()
-        ));
+        return Err(StaleEnv::InterpreterGone(marker.interpreter));
     }
-    match marker.manifest.check(dir, depth) {
-        Verdict::Damaged(why) => Err(why),
-        Verdict::Intact { reproven } => {
-            if reproven {
-                // Proven again: remember it, so the next check is a stat.
-                let _ = cache::write_marker_atomic(&marker_path, &marker);
-            }
-            Ok(dir.join(&marker.include))
-        }
+    if marker.manifest.check(dir, depth)?.reproven {
+        // Proven again: remember it, so the next check is a stat.
+        let _ = cache::write_marker_atomic(&marker_path, &marker);
     }
+    Ok(dir.join(&marker.include))
 }
 
 /// `path` relative to `dir`, compared as the file system resolves both

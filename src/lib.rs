@@ -2,7 +2,8 @@
 //! import it, and does that combination work?
 //!
 //! The modules read as the pipeline, one stage each:
-//! - `cli`, `app`: the command line, the commands wired together, exit codes;
+//! - `cli`, `app`, `exit`: the command line, the commands wired together,
+//!   each ending in one documented exit status;
 //! - `config`: `matrix.toml` checked, every error located;
 //! - `expect`, `rules`: what each cell is expected to do (tables, NumPy's rules);
 //! - `plan`: interpreters chosen, versions resolved, cells selected;
@@ -30,6 +31,7 @@ pub(crate) mod config;
 mod docs;
 pub(crate) mod doctor;
 pub(crate) mod environment;
+pub mod exit;
 pub(crate) mod expect;
 pub(crate) mod extension;
 pub(crate) mod hints;

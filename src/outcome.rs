@@ -35,15 +35,6 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 6] = [
-        FailureReason::AbiMajor,
-        FailureReason::ApiVersion,
-        FailureReason::DtypeSize,
-        FailureReason::MissingSymbol,
-        FailureReason::WrongResult,
-        FailureReason::Other,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             FailureReason::AbiMajor => "abi-major",
@@ -103,7 +94,7 @@ pub enum Outcome {
 }
 
 /// Why a cell could not run, as a kind every report words the same way
-/// (`report::grid::unavailable_words`); the cell's message has the detail.
+/// (`report::wording::unavailable_words`); the cell's message has the detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
@@ -132,17 +123,6 @@ pub enum Unavailability {
 }
 
 impl Unavailability {
-    pub const ALL: [Unavailability; 8] = [
-        Unavailability::BuildRequirements,
-        Unavailability::Metadata,
-        Unavailability::NoWheel,
-        Unavailability::Yanked,
-        Unavailability::NextIsNothing,
-        Unavailability::Environment,
-        Unavailability::Dependencies,
-        Unavailability::Other,
-    ];
-
     /// The package's own declaration forbids the pair: unavailable is then
     /// what the package says, and so what is expected.
     pub fn is_forbidden(self) -> bool {

@@ -7,8 +7,8 @@ use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::files::write_atomic;
-use super::{Exit, error, error_with_hint, interrupted, note};
+use super::files::write_file;
+use super::{CommandError, interrupted, note};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::DoctorArgs;
 use crate::doctor::remedy::{self, Package, Setup};
@@ -17,45 +17,34 @@ use crate::plan::{Plan, PlanOptions};
 use crate::python::InstallerChoice;
 use crate::report::{Progress, Reporter};
 use crate::results::Document;
+use crate::runner::RunError;
 
-pub async fn doctor(args: DoctorArgs) -> Exit {
+pub async fn doctor(args: DoctorArgs) -> Result<(), CommandError> {
     let mut stop = std::pin::pin!(interrupted());
-    let diagnosis = tokio::select! {
-        d = diagnose(&args) => d,
-        _ = &mut stop => return Exit::Interrupted,
-    };
-    let d = match diagnosis {
-        Ok(d) => d,
-        Err(e) => {
-            error_with_hint(&e, e.hint());
-            return Exit::Environment;
-        }
+    let d = tokio::select! {
+        d = diagnose(&args) => d?,
+        _ = &mut stop => return Err(CommandError::Interrupted),
     };
     let _ = write!(
         anstream::stdout(),
         "{}",
         crate::report::sanitize::shown(&report::text(&d))
     );
-    let mut failed = false;
     let outputs = [
         (args.json.as_ref(), report::to_json(&d)),
         (args.markdown.as_ref(), report::markdown(&d)),
     ];
-    for (path, text) in outputs {
-        if let Some(path) = path
-            && let Err(e) = write_atomic(path, &text)
-        {
-            error(format_args!("cannot write {}: {e}", path.display()));
-            failed = true;
-        }
+    let failed: Vec<_> = outputs
+        .into_iter()
+        .filter_map(|(path, text)| write_file(&text, path?).err())
+        .collect();
+    if !failed.is_empty() {
+        return Err(CommandError::Write { failed, kept: None });
     }
-    if failed {
-        Exit::Environment
-    } else if d.broken().next().is_some() {
-        Exit::Unexpected
-    } else {
-        Exit::Ok
+    if d.broken().next().is_some() {
+        return Err(CommandError::Unmet);
     }
+    Ok(())
 }
 
 async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
@@ -151,13 +140,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
         .await
         {
             Ok(r) => diagnosis.remedy = Some(r),
-            Err(e) => {
-                let mut why = e.to_string();
-                if let Some(h) = e.hint() {
-                    why.push_str(&format!(" (hint: {h})"));
-                }
-                diagnosis.remedy_error = Some(why);
-            }
+            Err(e) => diagnosis.remedy_error = Some(e),
         }
     }
     if !broken.is_empty() {
@@ -196,14 +179,9 @@ async fn measure(
     let memo = Arc::new(Memo::open(Some(Memo::path_in(&root)), network));
     let _written = Memo::flush_on_drop(&memo);
     let base = d.environment.base_executable.to_string_lossy().into_owned();
-    let interpreter =
-        crate::python::find(&base, &memo)
-            .await
-            .map_err(|e| remedy::RemedyError::Plan {
-                what: "the base interpreter".into(),
-                error: e.to_string(),
-                hint: None,
-            })?;
+    let interpreter = crate::python::find(&base, &memo)
+        .await
+        .map_err(remedy::RemedyError::Base)?;
     let setup = Setup {
         interpreter,
         installed_numpy: numpy.to_string(),
@@ -220,7 +198,7 @@ async fn measure(
     };
     let quiet = args.quiet;
     let mut runner = move |plan: Arc<Plan>, config: crate::config::Config| {
-        let fut: futures::future::BoxFuture<'static, Result<Document, String>> =
+        let fut: futures::future::BoxFuture<'static, Result<Document, RunError>> =
             Box::pin(run_grid(plan, config, quiet));
         fut
     };
@@ -233,7 +211,7 @@ async fn run_grid(
     plan: Arc<Plan>,
     config: crate::config::Config,
     quiet: bool,
-) -> Result<Document, String> {
+) -> Result<Document, RunError> {
     let progress = Progress::new(std::io::stderr().is_terminal(), quiet);
     let mut reporter = Reporter::new(
         plan.header.clone(),
@@ -244,7 +222,7 @@ async fn run_grid(
     // Ctrl-C is the doctor's own to handle: no stop here.
     let never = std::pin::pin!(std::future::pending::<()>());
     if let Some(Err(e)) = super::run::dispatch(plan, false, &mut reporter, never).await {
-        return Err(e.to_string());
+        return Err(e);
     }
     Ok(reporter.finish().document())
 }

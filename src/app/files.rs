@@ -1,10 +1,10 @@
 //! The files the commands read and write: the config, results documents
 //! named on the command line, reports, and the last results kept for
-//! `explain`. Errors are printed here with the path the user gave.
+//! `explain`. Errors name the path the user gave.
 
 use std::path::{Path, PathBuf};
 
-use super::{Exit, error, hint};
+use super::CommandError;
 use crate::cli::Outputs;
 use crate::config::Config;
 use crate::report::{self, Format};
@@ -26,30 +26,31 @@ pub fn config_path(path: &Path) -> PathBuf {
 
 /// Reads the config (see [`config_path`]); a bad one is exit 2, with the
 /// location.
-pub fn load_config(path: &Path) -> Result<Config, Exit> {
+pub fn load_config(path: &Path) -> Result<Config, CommandError> {
     let path = config_path(path);
-    let config = Config::load(&path).map_err(|e| {
-        error(&e);
-        if e.line == 0 && !path.exists() {
-            hint("create one with `matrix init` (or a [tool.abimatrix] table in pyproject.toml), or name another with -c FILE");
-        }
-        Exit::Usage
+    let config = Config::load(&path).map_err(|error| CommandError::Config {
+        missing: error.line == 0 && !path.exists(),
+        error,
     })?;
-    // Every uv and pip command of this process uses the config's indexes.
-    crate::python::index::configure(config.indexes.clone());
     Ok(config)
 }
 
 /// Reads a results file named on the command line; a bad one is exit 2.
-pub fn load_document(path: &Path) -> Result<Document, Exit> {
-    Document::load(path).map_err(|e| {
-        error(e);
-        Exit::Usage
-    })
+pub fn load_document(path: &Path) -> Result<Document, CommandError> {
+    Document::load(path).map_err(CommandError::Results)
+}
+
+/// A file the user named that could not be written: the path as given,
+/// and the operating system's words.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {}", path.display(), os_error(source))]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
 }
 
 /// Writes `doc` in `format` to `path`; text is written without colour.
-pub fn write_report(doc: &Document, format: Format, path: &Path) -> Result<(), String> {
+pub fn write_report(doc: &Document, format: Format, path: &Path) -> Result<(), WriteError> {
     let text = report::render(doc, format);
     if format == Format::Text {
         write_text(&text, path)
@@ -59,15 +60,15 @@ pub fn write_report(doc: &Document, format: Format, path: &Path) -> Result<(), S
 }
 
 /// Writes terminal text to `path`, without colour.
-pub fn write_text(text: &str, path: &Path) -> Result<(), String> {
+pub fn write_text(text: &str, path: &Path) -> Result<(), WriteError> {
     write_file(&anstream::adapter::strip_str(text).to_string(), path)
 }
 
-fn write_file(text: &str, path: &Path) -> Result<(), String> {
-    // The error as the OS said it, without the temporary file's name: the
-    // user named `path`.
-    write_atomic(path, text)
-        .map_err(|e| format!("cannot write {}: {}", path.display(), os_error(&e)))
+pub fn write_file(text: &str, path: &Path) -> Result<(), WriteError> {
+    write_atomic(path, text).map_err(|source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The operating system's own words for `e`, without the temporary file's
@@ -84,7 +85,7 @@ fn os_error(e: &std::io::Error) -> String {
 /// missing directory) does not stop the others. Returns what failed.
 /// `json`: `doc` rendered as JSON already (a run writes it to the cache
 /// too; it holds every cell's logs, so it is rendered once).
-pub fn write_outputs(doc: &Document, json: &str, outputs: &Outputs) -> Vec<String> {
+pub fn write_outputs(doc: &Document, json: &str, outputs: &Outputs) -> Vec<WriteError> {
     [
         (&outputs.json, Format::Json),
         (&outputs.junit, Format::Junit),
@@ -129,8 +130,8 @@ pub fn keep_last_results(json: &str, root: &Path, config: &Path) -> Option<PathB
 
 /// The results a command uses when none is named: the last run of the
 /// config at `config` kept in the cache at `root` when there is one, else
-/// the last run kept there; says which it read.
-pub fn default_results(root: &Path, config: &Path) -> (PathBuf, Option<String>) {
+/// the last run kept there; and a line saying which it read.
+pub fn default_results(root: &Path, config: &Path) -> (PathBuf, String) {
     let own = last_results_of(root, config);
     if own.is_file() {
         let note = format!(
@@ -138,7 +139,7 @@ pub fn default_results(root: &Path, config: &Path) -> (PathBuf, Option<String>) 
             own.display(),
             config.display()
         );
-        return (own, Some(note));
+        return (own, note);
     }
     let any = crate::cache::last_results(root);
     let note = if config.is_file() {
@@ -150,7 +151,7 @@ pub fn default_results(root: &Path, config: &Path) -> (PathBuf, Option<String>) 
     } else {
         format!("reading the last run on this machine, {}", any.display())
     };
-    (any, Some(note))
+    (any, note)
 }
 
 /// Writes `text` to `path` atomically (temp file + rename), so a reader or a

@@ -1,31 +1,30 @@
-//! The commands, wired together: each command group in its own file, every
-//! error printed with its hint, every outcome mapped to a documented exit
-//! status. Library code below this never prints and never exits.
+//! The commands, wired together: each command group in its own file, each
+//! command returning `Ok(())` or the [`CommandError`] that says how it
+//! ended, with its hints and its documented exit status. Only `main`
+//! prints that error; library code below this never prints and never
+//! exits.
+
+// A command ends once: the size of how it ended costs nothing, and its
+// variants keep what their message and hints need, unboxed.
+#![allow(clippy::result_large_err)]
 
 mod commands;
 mod doctor;
+mod error;
 mod files;
-mod list;
 mod run;
 mod system;
 mod terminal;
 
 use std::io::Write as _;
 
+pub use error::{CommandError, Level};
+
 use crate::cli::{Cli, Command};
 use crate::report::sanitize::shown;
 
-/// Documented exit statuses (see `matrix --help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Ok = 0,
-    Unexpected = 1,
-    Usage = 2,
-    Environment = 3,
-    Interrupted = 130,
-}
-
-pub async fn main(cli: Cli) -> Exit {
+/// Runs the command `cli` names.
+pub async fn main(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Init(args) => system::init(&args),
@@ -47,9 +46,10 @@ fn offline(flag: bool) -> bool {
     flag || std::env::var("UV_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-/// One line on stderr: `word: message`, the word in its colour. Errors,
-/// hints and notes quote what children wrote (uv's stderr, a compiler's
-/// last lines), so the message goes through the sanitizer whole.
+/// One line on stderr while a command works: `word: message`, the word in
+/// its colour. Notes quote what children wrote (uv's stderr, a compiler's
+/// last lines), so the message goes through the sanitizer whole. (How a
+/// command ends is its [`CommandError`], printed by `main`.)
 fn say(style: anstyle::Style, word: &str, message: impl std::fmt::Display) {
     let message = message.to_string();
     let _ = writeln!(
@@ -59,32 +59,17 @@ fn say(style: anstyle::Style, word: &str, message: impl std::fmt::Display) {
     );
 }
 
-fn error(message: impl std::fmt::Display) {
-    say(
-        anstyle::AnsiColor::Red.on_default().bold(),
-        "error",
-        message,
-    );
-}
-
-fn hint(message: impl std::fmt::Display) {
-    say(
-        anstyle::AnsiColor::Cyan.on_default().bold(),
-        "hint",
-        message,
-    );
-}
-
 fn note(message: impl std::fmt::Display) {
     say(anstyle::AnsiColor::Yellow.on_default(), "note", message);
 }
 
-/// An error and, when it has one, its hint.
-fn error_with_hint(e: &dyn std::fmt::Display, h: Option<&str>) {
-    error(e);
-    if let Some(h) = h {
-        hint(h);
-    }
+/// Something went wrong that does not decide how the command ends.
+fn warning(message: impl std::fmt::Display) {
+    say(
+        anstyle::AnsiColor::Yellow.on_default().bold(),
+        "warning",
+        message,
+    );
 }
 
 /// Resolves on Ctrl-C or SIGTERM. Create it once and keep it: a listener

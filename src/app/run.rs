@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::files::{self, keep_last_results, write_outputs};
-use super::{Exit, error, error_with_hint, hint, interrupted, note, terminal};
+use super::{CommandError, interrupted, note, terminal, warning};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::RunArgs;
 use crate::config::Config;
+use crate::exit::ExitStatus;
 use crate::hints::Advice;
 use crate::outcome::{self, OutcomeKind};
 use crate::plan::{self, Plan, PlanOptions, RunHeader};
@@ -21,47 +22,30 @@ use crate::results::journal::{self, Journal};
 use crate::results::{CellDoc, Document, compare, merge};
 use crate::runner::{self, RunError};
 
-pub async fn run(args: RunArgs) -> Exit {
-    let config = match files::load_config(&args.config) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
-    let inputs = match Inputs::read(&args, &config) {
-        Ok(i) => i,
-        Err(exit) => return exit,
-    };
+pub async fn run(args: RunArgs) -> Result<(), CommandError> {
+    let config = files::load_config(&args.config)?;
+    let inputs = Inputs::read(&args, &config)?;
     let mut stop = std::pin::pin!(interrupted());
     // Held until the run ends: runs share the cache, `cache clean` and
     // `cache verify` wait for them (and they for those).
     let _lock = tokio::select! {
         l = lock_cache(&inputs.cache_root) => l,
-        _ = &mut stop => return Exit::Interrupted,
+        _ = &mut stop => return Err(CommandError::Interrupted),
     };
     // Whatever way this run ends, what it learned is written.
     let _memo = Memo::flush_on_drop(&inputs.options.memo);
     let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let plan = tokio::select! {
-        p = plan::make(&config, &inputs.options) => p,
-        _ = &mut stop => return Exit::Interrupted,
-    };
-    let plan = match plan {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            error_with_hint(&e, e.hint());
-            return if e.is_config() {
-                Exit::Usage
-            } else {
-                Exit::Environment
-            };
-        }
+        p = plan::make(&config, &inputs.options) => Arc::new(p?),
+        _ = &mut stop => return Err(CommandError::Interrupted),
     };
     if args.list {
         let _ = write!(
             anstream::stdout(),
             "{}",
-            super::list::render(&plan, &config)
+            report::list::render(&plan, &config)
         );
-        return Exit::Ok;
+        return Ok(());
     }
     let progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
     // A build-only run has no cell to journal (and must not end another
@@ -78,18 +62,28 @@ pub async fn run(args: RunArgs) -> Exit {
         // A second interrupt while we write what we have: leave at once.
         tokio::spawn(async {
             interrupted().await;
-            std::process::exit(Exit::Interrupted as i32);
+            std::process::exit(ExitStatus::Interrupted.code().into());
         });
     }
     let results = reporter.finish();
-    if let Some(Err(e)) = &ended {
-        error_with_hint(e, e.hint());
-        if results.cells.is_empty() {
-            return Exit::Environment;
+    // What stopped the run, said after what it has (a run that has no cell
+    // has nothing to say).
+    let mut problems = Vec::new();
+    let kept_work = match ended {
+        None => {
+            problems.push(CommandError::Interrupted);
+            None
         }
-    }
+        Some(Err(e)) if results.cells.is_empty() => return Err(e.into()),
+        Some(Err(e)) => {
+            problems.push(e.into());
+            None
+        }
+        Some(Ok(kept)) => kept,
+    };
     if args.build_only {
-        return built(&results, &plan, ended.is_some());
+        built(&results, &plan);
+        return ending(problems);
     }
     let mut doc = inputs.combine(results.document(), &config, &plan.header);
     doc.config = Some(args.config.display().to_string());
@@ -101,20 +95,46 @@ pub async fn run(args: RunArgs) -> Exit {
         let dir = config.dir();
         doc.commit = crate::blocking::run(move || commit_of(&dir)).await;
     }
+    let worse = show(&doc, &args, &inputs, kept_work.as_deref());
+    // Kept for `matrix explain`; losing it is not worth failing the run.
+    let json = report::render(&doc, report::Format::Json);
+    let kept = keep_last_results(&json, &inputs.cache_root, &args.config);
+    let failed = write_outputs(&doc, &json, &args.outputs);
+    if !failed.is_empty() {
+        // Before what stopped the run: the reports are what a user reads.
+        problems.insert(0, CommandError::Write { failed, kept });
+    } else if let Some(full) = disk_filled(&doc, &inputs.cache_root) {
+        problems.insert(0, full);
+    }
+    if problems.is_empty() && (worse || crate::results::fails(&doc)) {
+        return Err(CommandError::Unmet);
+    }
+    ending(problems)
+}
+
+/// What a finished run shows: its report (or answer), the annotations on
+/// GitHub, where its work was kept, and what changed since the baseline;
+/// whether it got worse than the baseline.
+fn show(
+    doc: &Document,
+    args: &RunArgs,
+    inputs: &Inputs,
+    kept_work: Option<&std::path::Path>,
+) -> bool {
     let _ = write!(
         anstream::stdout(),
         "{}",
-        terminal::report(&doc, args.summary)
+        report::text::finished(doc, args.summary, terminal::width())
     );
     if report::github::enabled() {
-        eprint!("{}", report::github::annotations(&doc));
+        eprint!("{}", report::github::annotations(doc));
     }
-    if let Some(Ok(Some(kept))) = &ended {
+    if let Some(kept) = kept_work {
         eprintln!("kept environments and builds in {}", kept.display());
     }
     let mut worse = false;
     if let Some(baseline) = &inputs.baseline {
-        let d = compare::diff(baseline, &doc);
+        let d = compare::diff(baseline, doc);
         let _ = write!(
             anstream::stdout(),
             "\nsince the baseline: {}",
@@ -122,28 +142,15 @@ pub async fn run(args: RunArgs) -> Exit {
         );
         worse = d.got_worse();
     }
-    // Kept for `matrix explain`; losing it is not worth failing the run.
-    let json = report::render(&doc, report::Format::Json);
-    let kept = keep_last_results(&json, &inputs.cache_root, &args.config);
-    let failed = write_outputs(&doc, &json, &args.outputs);
-    if !failed.is_empty() {
-        failed.iter().for_each(error);
-        if let Some(kept) = kept {
-            hint(format_args!(
-                "the results are kept in {}; `matrix report {0} --format FORMAT -o PATH` writes them again",
-                kept.display()
-            ));
-        }
-        return Exit::Environment;
-    }
-    if disk_filled(&doc, &inputs.cache_root) {
-        return Exit::Environment;
-    }
-    match ended {
-        None => Exit::Interrupted,
-        Some(Err(_)) => Exit::Environment,
-        Some(Ok(_)) if worse || crate::results::fails(&doc) => Exit::Unexpected,
-        Some(Ok(_)) => Exit::Ok,
+    worse
+}
+
+/// How a run ends: well, or with what went wrong, in order.
+fn ending(mut problems: Vec<CommandError>) -> Result<(), CommandError> {
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(problems.remove(0)),
+        _ => Err(CommandError::Several(problems)),
     }
 }
 
@@ -209,7 +216,7 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn read(args: &RunArgs, config: &Config) -> Result<Inputs, Exit> {
+    fn read(args: &RunArgs, config: &Config) -> Result<Inputs, CommandError> {
         let load = |p: &Option<PathBuf>| p.as_deref().map(files::load_document).transpose();
         let baseline = load(&args.baseline)?;
         let cache_root = crate::cache::root_in(args.cache_dir.as_deref());
@@ -217,9 +224,7 @@ impl Inputs {
         let rerun = args.rerun_failed.as_ref().map(|f| {
             if f.as_os_str().is_empty() {
                 let (path, note) = files::default_results(&cache_root, &args.config);
-                if let Some(note) = note {
-                    eprintln!("{note}");
-                }
+                eprintln!("{note}");
                 path
             } else {
                 f.clone()
@@ -240,15 +245,10 @@ impl Inputs {
         let journaled = if args.resume {
             let (was, cells) = journal::read(&journal_path);
             if let Some(was) = was.filter(|w| w.matrix_id != header.matrix_id) {
-                error(format_args!(
-                    "cannot resume: since the interrupted run, {} changed (journal {})",
-                    was.changed(&header).join(", "),
-                    journal_path.display()
-                ));
-                hint(
-                    "--resume continues the same matrix; run without --resume to start it afresh (changed expectations are fine: cells are judged again)",
-                );
-                return Err(Exit::Usage);
+                return Err(CommandError::Resume {
+                    changed: was.changed(&header),
+                    journal: journal_path,
+                });
             }
             eprintln!(
                 "resuming: {} cell(s) already done in {}",
@@ -383,14 +383,13 @@ fn with_previous_passes(doc: Document, previous: Document) -> Document {
             merged
         }
         Err(e) => {
-            error(format_args!("cannot combine with the earlier results: {e}"));
+            // The run's own cells are reported all the same.
+            warning(format_args!("cannot combine with the earlier results: {e}"));
             doc
         }
     }
 }
 
-/// Whether a cell's log says the disk filled up: that is the machine's
-/// fault, reported as such (exit 3) with the way out.
 /// A run's shared hold on the cache (see `cache::lock`), and the leftovers
 /// of runs that were killed removed; a cache that cannot be locked (a
 /// read-only one) is a note, and the run goes on.
@@ -417,43 +416,40 @@ pub(super) async fn lock_cache(root: &std::path::Path) -> Option<crate::cache::l
     Some(lock)
 }
 
-fn disk_filled(doc: &Document, cache_root: &std::path::Path) -> bool {
-    let Some(c) = doc.cells.iter().find(|c| {
+/// The first cell whose log says the disk filled up: that is the
+/// machine's fault, reported as such (exit 3) with the way out.
+fn disk_filled(doc: &Document, cache_root: &std::path::Path) -> Option<CommandError> {
+    let c = doc.cells.iter().find(|c| {
         matches!(
             c.outcome,
             OutcomeKind::Unavailable | OutcomeKind::BuildFailed
         ) && outcome::disk_full(&c.message)
-    }) else {
-        return false;
-    };
+    })?;
     let line = c
         .message
         .lines()
         .find(|l| outcome::disk_full(l))
         .unwrap_or_default()
         .trim();
-    error(format_args!(
-        "the disk filled up ({} → {} is {}): {line}",
-        c.build, c.runtime, c.outcome
-    ));
-    hint(format_args!(
-        "free space there, or point --cache-dir at another disk (the cache is {}, temporary files go to {})",
-        cache_root.display(),
-        std::env::temp_dir().display()
-    ));
-    true
+    Some(CommandError::DiskFull {
+        build: c.build.clone(),
+        runtime: c.runtime.clone(),
+        outcome: c.outcome,
+        line: line.to_string(),
+        cache: cache_root.to_path_buf(),
+    })
 }
 
 /// `--python` values, paths relative to the working folder (where the user
 /// typed them).
-pub(super) fn python_requests(values: &[String]) -> Result<Vec<PythonRequest>, Exit> {
+pub(super) fn python_requests(values: &[String]) -> Result<Vec<PythonRequest>, CommandError> {
     let here = std::env::current_dir().unwrap_or_default();
     values
         .iter()
         .map(|v| {
-            PythonRequest::parse(v, &here).map_err(|e| {
-                error(format_args!("--python {v}: {e}"));
-                Exit::Usage
+            PythonRequest::parse(v, &here).map_err(|error| CommandError::Python {
+                value: v.clone(),
+                error,
             })
         })
         .collect()
@@ -483,7 +479,7 @@ fn commit_of(dir: &std::path::Path) -> Option<String> {
 /// The end of `run --build-only`: what was built where. A build that
 /// failed is reported, not fatal: the shards that test it report its cells
 /// as `build-failed`, judged by the config like any other.
-fn built(results: &crate::results::RunResults, plan: &Plan, finished: bool) -> Exit {
+fn built(results: &crate::results::RunResults, plan: &Plan) {
     let made = results
         .builds
         .iter()
@@ -514,12 +510,7 @@ fn built(results: &crate::results::RunResults, plan: &Plan, finished: bool) -> E
     );
     for b in failed {
         if let Err(e) = &b.result {
-            note(format_args!("{} did not build: {}", b.row, e.summary));
+            note(format_args!("{} did not build: {}", b.row, e.summary()));
         }
-    }
-    if finished {
-        Exit::Ok
-    } else {
-        Exit::Interrupted
     }
 }

@@ -1,27 +1,14 @@
-//! What `matrix run` prints when it is done, and how wide the terminal is
-//! for it. A grid of every release is far wider than a terminal, and a
-//! wrapped grid reads as noise: on a terminal too narrow for it, the run
+//! How wide the terminal on standard output is, for what a finished run
+//! prints there. A grid of every release is far wider than a terminal, and
+//! a wrapped grid reads as noise: on a terminal too narrow for it, the run
 //! shows the answer instead ([`crate::report::text::for_terminal`]). A pipe
 //! or a file always gets the whole report, whatever its width, so what a
 //! script reads never depends on the window it ran in.
 
 use std::io::IsTerminal;
 
-use crate::report;
-use crate::results::Document;
-
-/// The report a finished run prints: only the answer with `--summary`,
-/// else the whole report, or the answer when the grid does not fit.
-pub fn report(doc: &Document, summary: bool) -> String {
-    if summary {
-        report::text::summary(doc)
-    } else {
-        report::text::for_terminal(doc, width())
-    }
-}
-
 /// The width of the terminal on standard output; `None` when it is not one.
-fn width() -> Option<usize> {
+pub fn width() -> Option<usize> {
     width_of(
         std::io::stdout().is_terminal(),
         std::env::var("COLUMNS").ok().as_deref(),

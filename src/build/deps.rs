@@ -23,7 +23,7 @@ use pep440_rs::Version;
 
 use super::project::requirement_name;
 use super::rows::{telling, uv_of};
-use super::{Artifact, BuildError, step};
+use super::{Artifact, BuildError, BuildFailure, step};
 use crate::python::{Installer, Interpreter};
 
 /// A cell's dependencies, to resolve.
@@ -53,12 +53,12 @@ impl Request<'_> {
     pub async fn resolve(&self) -> Result<Resolution, BuildError> {
         let uv = uv_of(self.installer)?;
         let scratch = tempfile::tempdir()
-            .map_err(|e| BuildError::new(format!("cannot create a scratch directory: {e}"), ""))?;
+            .map_err(|e| BuildFailure::io("cannot create a scratch directory", e))?;
         let input = scratch.path().join("requirements.in");
         let pin = scratch.path().join("numpy.txt");
         let write = |path: &Path, text: String| {
             std::fs::write(path, text)
-                .map_err(|e| BuildError::new(format!("cannot write {}: {e}", path.display()), ""))
+                .map_err(|e| BuildFailure::io(format!("cannot write {}", path.display()), e))
         };
         write(&input, self.inputs.join("\n") + "\n")?;
         write(&pin, format!("numpy=={}\n", self.numpy))?;
@@ -146,10 +146,10 @@ pub async fn install(
     let uv = uv_of(installer)?;
     let mut log = String::new();
     std::fs::create_dir_all(out)
-        .map_err(|e| BuildError::new(format!("cannot create {}: {e}", out.display()), ""))?;
+        .map_err(|e| BuildFailure::io(format!("cannot create {}", out.display()), e))?;
     let list = out.join(".abimatrix-requirements.txt");
     std::fs::write(&list, pins.join("\n") + "\n")
-        .map_err(|e| BuildError::new(format!("cannot write {}: {e}", list.display()), ""))?;
+        .map_err(|e| BuildFailure::io(format!("cannot write {}", list.display()), e))?;
     let _ = writeln!(
         log,
         "# {} package(s) beside the row, resolved with the column's numpy",

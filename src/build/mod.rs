@@ -11,6 +11,7 @@
 
 pub mod depfile;
 pub mod deps;
+mod error;
 pub mod project;
 pub mod rows;
 pub mod sources;
@@ -20,7 +21,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cache::manifest::{self, Depth, Manifest, Verdict};
+pub use error::{BuildError, BuildFailure, BuildSystemError, StaleBuild, SymbolsError};
+
+use crate::cache::manifest::{self, Depth, Manifest};
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
 
@@ -70,35 +73,6 @@ pub struct Read {
     /// cached build is reused only by the same compiler, looking in the
     /// same folders.
     pub toolchain: Option<String>,
-}
-
-/// Why a row produced no artifact: the most telling line for the grid's
-/// summary, and the whole log for the report.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{summary}")]
-pub struct BuildError {
-    pub summary: String,
-    pub log: String,
-    /// Not built because the project's own build requirements forbid the
-    /// row's NumPy: its cells are unavailable (expected), not failed.
-    pub forbidden: bool,
-}
-
-impl BuildError {
-    pub fn new(summary: impl Into<String>, log: &str) -> BuildError {
-        BuildError {
-            summary: summary.into(),
-            log: log.to_string(),
-            forbidden: false,
-        }
-    }
-
-    pub fn forbidden(summary: impl Into<String>, log: &str) -> BuildError {
-        BuildError {
-            forbidden: true,
-            ..BuildError::new(summary, log)
-        }
-    }
 }
 
 const MARKER: &str = "abimatrix-build.json";
@@ -171,18 +145,20 @@ impl Input {
     /// stat when size, inode and ctime are as last proven (ctime moves on
     /// every write and cannot be set back), else by its hash. `Ok(true)`:
     /// proven again by hash, the stat to record is in `self`.
-    fn check(&mut self) -> Result<bool, String> {
+    fn check(&mut self) -> Result<bool, StaleBuild> {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(&self.path)
-            .map_err(|e| format!("{} is gone ({e})", self.path.display()))?;
+        let gone = |source| StaleBuild::InputGone {
+            path: self.path.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(&self.path).map_err(gone)?;
         // Never read a FIFO or a device that took a source's place: it
         // could block for ever or never end.
         if !meta.is_file() {
-            return Err(format!(
-                "{} is now {}",
-                self.path.display(),
-                crate::userfile::kind(meta.file_type())
-            ));
+            return Err(StaleBuild::InputReplaced {
+                path: self.path.clone(),
+                kind: crate::userfile::kind(meta.file_type()),
+            });
         }
         let ctime = manifest::ctime_ns(&meta);
         if self.ctime_ns != 0
@@ -199,8 +175,8 @@ impl Input {
                 self.ctime_ns = ctime;
                 Ok(true)
             }
-            Ok(_) => Err(format!("{} changed since the build", self.path.display())),
-            Err(e) => Err(format!("{} is gone ({e})", self.path.display())),
+            Ok(_) => Err(StaleBuild::InputChanged(self.path.clone())),
+            Err(e) => Err(gone(e)),
         }
     }
 }
@@ -216,17 +192,14 @@ fn proving(rel: &str) -> bool {
 /// compiler's fingerprint now, for a C build whose compiler could be asked
 /// (`None`: not compared; a shard testing uploaded builds may have no
 /// compiler at all, and could not build anyway).
-fn verify(dir: &Path, depth: Depth, toolchain: Option<&str>) -> Result<Artifact, String> {
+fn verify(dir: &Path, depth: Depth, toolchain: Option<&str>) -> Result<Artifact, StaleBuild> {
     let marker_path = dir.join(MARKER);
-    let mut marker: Marker = cache::read_marker(&marker_path)
-        .ok_or_else(|| format!("{} has no readable marker", dir.display()))?;
+    let mut marker: Marker =
+        cache::read_marker(&marker_path).ok_or_else(|| StaleBuild::NoMarker(dir.to_path_buf()))?;
     if let Some(now) = toolchain
         && marker.toolchain.as_deref() != Some(now)
     {
-        return Err(format!(
-            "the compiler, or where its #include looks, is not what built {}",
-            dir.display()
-        ));
+        return Err(StaleBuild::Compiler(dir.to_path_buf()));
     }
     // A header edited since the build (same size, same name, whatever its
     // mtime says) is a new build: its ctime moved, so it is hashed again.
@@ -241,15 +214,9 @@ fn verify(dir: &Path, depth: Depth, toolchain: Option<&str>) -> Result<Artifact,
         .iter()
         .find(|p| std::fs::symlink_metadata(p).is_ok())
     {
-        return Err(format!(
-            "{} appeared since the build, where the compiler looks before the header it read",
-            appeared.display()
-        ));
+        return Err(StaleBuild::Appeared(appeared.clone()));
     }
-    match marker.manifest.check(dir, depth) {
-        Verdict::Damaged(why) => return Err(why),
-        Verdict::Intact { reproven: again } => reproven |= again,
-    }
+    reproven |= marker.manifest.check(dir, depth)?.reproven;
     if reproven {
         let _ = cache::write_marker_atomic(&marker_path, &marker);
     }
@@ -369,7 +336,7 @@ pub(crate) fn python_marker_holds(marker: &str, python: &pep440_rs::Version) -> 
 
 /// Checks a cached build to the last byte (`matrix cache verify`, and a
 /// cell whose failure could come from a damaged entry).
-pub fn verify_deep(dir: &Path) -> Result<(), String> {
+pub fn verify_deep(dir: &Path) -> Result<(), StaleBuild> {
     verify(dir, Depth::Deep, None).map(drop)
 }
 
@@ -418,7 +385,12 @@ pub async fn ensure(
             Ok(a)
         },
         |a| a.inputs.unkeyable.is_none(),
-        |what, e| BuildError::new(format!("cannot use the build cache ({what}): {e}"), ""),
+        |what, e| {
+            BuildError::from(BuildFailure::io(
+                format!("cannot use the build cache ({what})"),
+                e,
+            ))
+        },
     )
     .await?;
     let mut artifact = ensured.value;
@@ -466,7 +438,7 @@ fn record(mut built: Artifact, dir: &Path, target: &Path) -> Result<Artifact, Bu
         package: built.package.clone(),
         manifest: Manifest::of_tree(dir, |rel| !proving(rel)).map_err(|e| {
             BuildError::new(
-                format!("cannot record what the build holds: {e}"),
+                BuildFailure::io("cannot record what the build holds", e),
                 &built.log,
             )
         })?,
@@ -476,7 +448,10 @@ fn record(mut built: Artifact, dir: &Path, target: &Path) -> Result<Artifact, Bu
         forced: built.forced.clone(),
     };
     cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
-        BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
+        BuildError::new(
+            BuildFailure::io("cannot write the build's marker", e),
+            &built.log,
+        )
     })?;
     Ok(built)
 }
@@ -496,15 +471,13 @@ pub(crate) async fn step(
     telling: fn(&str) -> bool,
 ) -> Result<String, BuildError> {
     let _ = writeln!(log, "$ {}", spec.display());
+    let what = what.map(str::to_string);
     let finished = match spec.run().await {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(log, "{e}");
-            let summary = match what {
-                Some(w) => format!("{w}: {e}"),
-                None => e.to_string(),
-            };
-            return Err(BuildError::new(summary, log));
+            let error = std::sync::Arc::new(e);
+            return Err(BuildError::new(BuildFailure::Spawn { what, error }, log));
         }
     };
     let output = finished.output();
@@ -524,21 +497,15 @@ pub(crate) async fn step(
         return Ok(finished.stdout.text);
     }
     if let crate::process::Exit::TimedOut(limit) = finished.exit {
-        let killed = if left.is_empty() {
-            String::new()
-        } else {
-            format!(", and left running: {}, killed", left.join(", "))
+        // The log says it without the step's name: its command is above.
+        let said = BuildFailure::TimedOut {
+            what: None,
+            limit,
+            left: left.clone(),
         };
-        let said = format!(
-            "did not finish within {} (its process group was killed{killed}; [run] build-timeout sets the limit)",
-            humantime::format_duration(limit)
-        );
         let _ = writeln!(log, "{said}");
-        let summary = match what {
-            Some(w) => format!("{w}: {said}"),
-            None => said,
-        };
-        return Err(BuildError::new(summary, log));
+        let failure = BuildFailure::TimedOut { what, limit, left };
+        return Err(BuildError::new(failure, log));
     }
     let line = output
         .lines()
@@ -547,11 +514,7 @@ pub(crate) async fn step(
         .unwrap_or("no output")
         .trim()
         .to_string();
-    let summary = match what {
-        Some(w) => format!("{w}: {line}"),
-        None => line,
-    };
-    Err(BuildError::new(summary, log))
+    Err(BuildError::new(BuildFailure::Step { what, line }, log))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use std::time::Instant;
 use pep440_rs::Version;
 
 use super::rows::{telling, uv_of};
-use super::{Artifact, BuildError, step};
+use super::{Artifact, BuildError, BuildFailure, BuildSystemError, step};
 use crate::process::Spec;
 use crate::python::{Installer, Interpreter, Uv, venv_python};
 
@@ -49,12 +49,16 @@ pub struct BuildSystem {
 
 impl BuildSystem {
     /// Reads it from `project`'s pyproject.toml, with PEP 517's defaults.
-    pub fn read(project: &Path) -> Result<BuildSystem, String> {
+    pub fn read(project: &Path) -> Result<BuildSystem, BuildSystemError> {
         let path = project.join("pyproject.toml");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let doc: toml::Table =
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| BuildSystemError::Read {
+            path: path.clone(),
+            source: std::sync::Arc::new(e),
+        })?;
+        let doc: toml::Table = toml::from_str(&text).map_err(|e| BuildSystemError::Toml {
+            path: path.clone(),
+            message: e.message().to_string(),
+        })?;
         let table = doc.get("build-system");
         let strings = |key: &str| -> Option<Vec<String>> {
             table?.get(key)?.as_array().map(|a| {
@@ -177,16 +181,15 @@ impl ProjectBuild<'_> {
         let uv = uv_of(self.installer)?;
         let version = self.numpy;
         let mut log = String::new();
-        let io = |what: &str, e: std::io::Error| BuildError::new(format!("{what}: {e}"), "");
-        let system = BuildSystem::read(self.project)
-            .map_err(|e| BuildError::new(format!("cannot read the build requirements: {e}"), ""))?;
+        let io = |what: String, e| BuildError::from(BuildFailure::io(what, e));
+        let system = BuildSystem::read(self.project).map_err(BuildFailure::from)?;
         let work = out.join(".abimatrix");
         let tree = work.join("src");
         // A walk and a copy of every source file: off the runtime.
         let (project, into) = (self.project.to_path_buf(), tree.clone());
         crate::blocking::run(move || copy_sources(&project, &into))
             .await
-            .map_err(|e| io(&format!("cannot copy {}", self.project.display()), e))?;
+            .map_err(|e| io(format!("cannot copy {}", self.project.display()), e))?;
         let _ = writeln!(
             log,
             "# building a copy of {} in {}",
@@ -195,7 +198,7 @@ impl ProjectBuild<'_> {
         );
         let constraint = work.join("numpy-constraint.txt");
         std::fs::write(&constraint, format!("numpy=={version}\n"))
-            .map_err(|e| io(&format!("cannot write {}", constraint.display()), e))?;
+            .map_err(|e| io(format!("cannot write {}", constraint.display()), e))?;
         let env = work.join("build-env");
         step(
             uv.venv(&self.interpreter.executable, &env),
@@ -225,7 +228,7 @@ impl ProjectBuild<'_> {
             .await?;
         }
         let wheels = work.join("wheels");
-        let path = path_with(&env).map_err(|e| BuildError::new(e.to_string(), &log))?;
+        let path = path_with(&env).map_err(|e| BuildError::new(e.into(), &log))?;
         step(
             uv.build_wheel(&python, &tree, &wheels)
                 .track_descendants()
@@ -246,13 +249,11 @@ impl ProjectBuild<'_> {
         )
         .await?;
         if seen.trim() != version.to_string() {
-            return Err(BuildError::new(
-                format!(
-                    "the build environment ended with numpy {} instead of {version}",
-                    seen.trim()
-                ),
-                &log,
-            ));
+            let failure = BuildFailure::NumpyDiffers {
+                found: seen.trim().to_string(),
+                wanted: version.to_string(),
+            };
+            return Err(BuildError::new(failure, &log));
         }
         let _ = writeln!(
             log,
@@ -265,7 +266,7 @@ impl ProjectBuild<'_> {
                     .map(|e| e.path())
                     .find(|p| p.extension().is_some_and(|x| x == "whl"))
             })
-            .ok_or_else(|| BuildError::new("the build produced no wheel", &log))?;
+            .ok_or_else(|| BuildError::new(BuildFailure::NoWheel, &log))?;
         step(
             uv.pip_install(&self.interpreter.executable)
                 .arg("--no-deps")
@@ -329,8 +330,10 @@ impl ProjectBuild<'_> {
         };
         // Forbidden, or broken? Resolve the requirements without the pin.
         let listed = work.join("build-requires.txt");
-        std::fs::write(&listed, system.requires.join("\n") + "\n")
-            .map_err(|e| BuildError::new(format!("cannot write {}: {e}", listed.display()), log))?;
+        std::fs::write(&listed, system.requires.join("\n") + "\n").map_err(|e| {
+            let what = format!("cannot write {}", listed.display());
+            BuildError::new(BuildFailure::io(what, e), log)
+        })?;
         let free = uv.pip_compile(python).arg(&listed).run().await;
         if !free.is_ok_and(|f| f.success()) {
             return Err(failed);
@@ -347,7 +350,7 @@ impl ProjectBuild<'_> {
         );
         if !self.ignore_requires {
             let _ = writeln!(log, "# {reason}; --ignore-requires builds it anyway");
-            return Err(BuildError::forbidden(reason, log));
+            return Err(BuildError::new(BuildFailure::Forbidden { reason }, log));
         }
         let _ = writeln!(
             log,
@@ -375,9 +378,11 @@ impl ProjectBuild<'_> {
     ) -> Result<Vec<String>, BuildError> {
         let script = tree.join("..").join("build_requires.py");
         let result = tree.join("..").join("build-requires.json");
-        std::fs::write(&script, BUILD_REQUIRES)
-            .map_err(|e| BuildError::new(format!("cannot write {}: {e}", script.display()), log))?;
-        let path = path_with(env).map_err(|e| BuildError::new(e.to_string(), log))?;
+        std::fs::write(&script, BUILD_REQUIRES).map_err(|e| {
+            let what = format!("cannot write {}", script.display());
+            BuildError::new(BuildFailure::io(what, e), log)
+        })?;
+        let path = path_with(env).map_err(|e| BuildError::new(e.into(), log))?;
         step(
             Spec::new(python)
                 .track_descendants()
@@ -401,10 +406,8 @@ impl ProjectBuild<'_> {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .ok_or_else(|| {
-                BuildError::new(
-                    format!("{} answered no list of requirements", system.backend),
-                    log,
-                )
+                let backend = system.backend.clone();
+                BuildError::new(BuildFailure::NoRequirements { backend }, log)
             })?;
         let _ = writeln!(
             log,

@@ -8,19 +8,16 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Artifact, BuildError, step};
+use super::{Artifact, BuildError, BuildFailure, step};
 use crate::extension::PackageRow;
-use crate::python::{Installer, Interpreter, Uv};
+use crate::python::{Installer, Interpreter, Tool, Uv};
 
 /// uv, which rows, projects and per-column dependencies need.
 pub(crate) fn uv_of(installer: &Installer) -> Result<&Uv, BuildError> {
-    match installer {
-        Installer::Uv { uv, .. } => Ok(uv),
-        Installer::Pip => Err(BuildError::new(
-            "building projects, installing package rows and test-requires need uv (the pip fallback does not do them)",
-            "",
-        )),
-        Installer::Unusable(why) => Err(BuildError::new(why.to_string(), "")),
+    match &installer.tool {
+        Tool::Uv { uv, .. } => Ok(uv),
+        Tool::Pip => Err(BuildFailure::NeedsUv.into()),
+        Tool::Unusable(why) => Err(BuildFailure::Install(why.clone()).into()),
     }
 }
 

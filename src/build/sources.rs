@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::toolchain::{self, Toolchain};
-use super::{Artifact, BuildError, Read, depfile, step};
+use super::{Artifact, BuildError, BuildFailure, Read, SymbolsError, depfile, step};
 use crate::environment::NumpyEnv;
 use crate::extension::Sources;
 use crate::process::Spec;
@@ -76,9 +76,10 @@ struct Settings {
 
 impl Settings {
     fn of(interpreter: &Interpreter) -> Result<Settings, BuildError> {
-        let words = |what: &str, value: &str| {
-            shlex::split(value).ok_or_else(|| {
-                BuildError::new(format!("cannot parse sysconfig {what}: {value}"), "")
+        let words = |what: &'static str, value: &str| {
+            shlex::split(value).ok_or_else(|| BuildFailure::Sysconfig {
+                what,
+                value: value.to_string(),
             })
         };
         let settings = Settings {
@@ -88,7 +89,7 @@ impl Settings {
             ccshared: words("CCSHARED", &interpreter.ccshared)?,
         };
         if settings.cc.is_empty() || settings.ldshared.is_empty() {
-            return Err(BuildError::new("sysconfig names no C compiler", ""));
+            return Err(BuildFailure::NoCompiler.into());
         }
         Ok(settings)
     }
@@ -153,9 +154,8 @@ pub async fn compile(
     let start = Instant::now();
     let mut log = String::new();
     let objects_dir = out.join("obj");
-    std::fs::create_dir_all(&objects_dir).map_err(|e| {
-        BuildError::new(format!("cannot create {}: {e}", objects_dir.display()), "")
-    })?;
+    std::fs::create_dir_all(&objects_dir)
+        .map_err(|e| BuildFailure::io(format!("cannot create {}", objects_dir.display()), e))?;
     let settings = Settings::of(interpreter)?;
 
     let mut objects = Vec::new();
@@ -169,7 +169,8 @@ pub async fn compile(
                 std::fs::create_dir_all(out.join("src"))
                     .and_then(|()| std::fs::write(&path, &source.contents))
                     .map_err(|e| {
-                        BuildError::new(format!("cannot write {}: {e}", path.display()), &log)
+                        let what = format!("cannot write {}", path.display());
+                        BuildError::new(BuildFailure::io(what, e), &log)
                     })?;
                 path
             }
@@ -306,12 +307,16 @@ fn read(
 }
 
 /// The `PyInit_*` functions a built module exports (its dynamic symbols).
-pub fn init_functions(module: &Path) -> Result<Vec<String>, String> {
+pub fn init_functions(module: &Path) -> Result<Vec<String>, SymbolsError> {
     use object::{Object as _, ObjectSymbol as _};
-    let data =
-        std::fs::read(module).map_err(|e| format!("cannot read {}: {e}", module.display()))?;
-    let file = object::File::parse(&*data)
-        .map_err(|e| format!("{} is not a shared object: {e}", module.display()))?;
+    let data = std::fs::read(module).map_err(|e| SymbolsError::Read {
+        path: module.to_path_buf(),
+        source: std::sync::Arc::new(e),
+    })?;
+    let file = object::File::parse(&*data).map_err(|error| SymbolsError::NotSharedObject {
+        path: module.to_path_buf(),
+        error,
+    })?;
     let mut names: Vec<String> = file
         .dynamic_symbols()
         .filter(|s| s.is_definition())
@@ -327,21 +332,15 @@ pub fn init_functions(module: &Path) -> Result<Vec<String>, String> {
 /// cell would fail with "dynamic module does not define module export
 /// function". Said once, at build time, naming the key to change.
 fn check_init(module_path: &Path, module: &str, log: &str) -> Result<(), BuildError> {
-    let found = init_functions(module_path).map_err(|e| BuildError::new(e, log))?;
-    let want = format!("PyInit_{module}");
-    if found.contains(&want) {
+    let found = init_functions(module_path).map_err(|e| BuildError::new(e.into(), log))?;
+    if found.contains(&format!("PyInit_{module}")) {
         return Ok(());
     }
-    let defines = match found.as_slice() {
-        [] => "it defines no PyInit_ function at all".to_string(),
-        names => format!("it defines {}", names.join(", ")),
+    let failure = BuildFailure::NoInit {
+        module: module.to_string(),
+        defines: found,
     };
-    Err(BuildError::new(
-        format!(
-            "the built module does not define {want}, so Python cannot import it as \"{module}\": {defines}; set extension.module in matrix.toml to the name the sources define (PyInit_<module>)"
-        ),
-        log,
-    ))
+    Err(BuildError::new(failure, log))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::BuildError;
+use super::{BuildError, BuildFailure};
 use crate::process::Spec;
 
 /// The variables a compile or link gets from the host, and nothing else:
@@ -87,16 +87,15 @@ impl Toolchain {
             .cwd(Path::new("/"))
             .timeout(std::time::Duration::from_secs(60));
         let shown = spec.display();
-        let finished = spec.run().await.map_err(|e| {
-            BuildError::new(format!("cannot ask the compiler where it looks: {e}"), "")
+        let finished = spec.run().await.map_err(|e| BuildFailure::Spawn {
+            what: Some("cannot ask the compiler where it looks".into()),
+            error: std::sync::Arc::new(e),
         })?;
         let said = finished.stderr.text;
         let search = search_list(&said).filter(|_| finished.exit.success());
         let Some(search) = search else {
-            return Err(BuildError::new(
-                "the compiler did not say where #include looks (its `-E -v` output has no search list)",
-                &format!("$ {shown}\n{said}"),
-            ));
+            let log = format!("$ {shown}\n{said}");
+            return Err(BuildError::new(BuildFailure::NoSearchList, &log));
         };
         let mut identity = vec![which::which(program).map_or_else(
             |_| program.to_string(),

@@ -13,7 +13,7 @@
 
 use std::io::Read as _;
 use std::os::unix::fs::MetadataExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,16 +39,35 @@ pub struct Manifest {
     pub files: Vec<FileRecord>,
 }
 
-/// What a check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Intact {
-        /// Some files were re-hashed (and proven): the record should be
-        /// written back so the next quick check is a stat again.
-        reproven: bool,
+/// An entry found intact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intact {
+    /// Some files were re-hashed (and proven): the record should be
+    /// written back so the next quick check is a stat again.
+    pub reproven: bool,
+}
+
+/// The first file of an entry that is missing or differs, and how.
+#[derive(Debug, thiserror::Error)]
+pub enum Damage {
+    #[error("{} is missing ({source})", path.display())]
+    Missing {
+        path: PathBuf,
+        source: std::io::Error,
     },
-    /// The first file that is missing or differs, and how.
-    Damaged(String),
+    #[error("{} has {found} bytes, not the {made} it was made with", path.display())]
+    Size {
+        path: PathBuf,
+        found: u64,
+        made: u64,
+    },
+    #[error("{} changed since it was made (its SHA-256 differs)", .0.display())]
+    Changed(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// How deep to check.
@@ -165,21 +184,20 @@ impl Manifest {
 
     /// Checks the files under `root`; with `Depth::Quick`, re-hashes only
     /// what changed since it was proven, and updates those records.
-    pub fn check(&mut self, root: &Path, depth: Depth) -> Verdict {
+    pub fn check(&mut self, root: &Path, depth: Depth) -> Result<Intact, Damage> {
         let mut reproven = false;
         for f in &mut self.files {
             let full = root.join(&f.path);
             let meta = match std::fs::metadata(&full) {
                 Ok(m) => m,
-                Err(e) => return Verdict::Damaged(format!("{} is missing ({e})", full.display())),
+                Err(source) => return Err(Damage::Missing { path: full, source }),
             };
             if meta.len() != f.size {
-                return Verdict::Damaged(format!(
-                    "{} has {} bytes, not the {} it was made with",
-                    full.display(),
-                    meta.len(),
-                    f.size
-                ));
+                return Err(Damage::Size {
+                    path: full,
+                    found: meta.len(),
+                    made: f.size,
+                });
             }
             let unchanged = meta.ino() == f.ino && ctime_ns(&meta) == f.ctime_ns;
             if depth == Depth::Quick && unchanged {
@@ -193,16 +211,11 @@ impl Manifest {
                         reproven = true;
                     }
                 }
-                Ok(_) => {
-                    return Verdict::Damaged(format!(
-                        "{} changed since it was made (its SHA-256 differs)",
-                        full.display()
-                    ));
-                }
-                Err(e) => return Verdict::Damaged(format!("cannot read {}: {e}", full.display())),
+                Ok(_) => return Err(Damage::Changed(full)),
+                Err(source) => return Err(Damage::Unreadable { path: full, source }),
             }
         }
-        Verdict::Intact { reproven }
+        Ok(Intact { reproven })
     }
 }
 
@@ -224,12 +237,12 @@ mod tests {
         let (dir, mut m) = entry();
         assert_eq!(m.files.len(), 2);
         assert_eq!(
-            m.check(dir.path(), Depth::Quick),
-            Verdict::Intact { reproven: false }
+            m.check(dir.path(), Depth::Quick).unwrap(),
+            Intact { reproven: false }
         );
         assert_eq!(
-            m.check(dir.path(), Depth::Deep),
-            Verdict::Intact { reproven: false }
+            m.check(dir.path(), Depth::Deep).unwrap(),
+            Intact { reproven: false }
         );
     }
 
@@ -241,7 +254,9 @@ mod tests {
         bytes[1234] ^= 0xff;
         std::fs::write(&path, bytes).unwrap();
         match m.check(dir.path(), Depth::Quick) {
-            Verdict::Damaged(why) => assert!(why.contains("SHA-256 differs"), "{why}"),
+            Err(why @ Damage::Changed(_)) => {
+                assert!(why.to_string().contains("SHA-256 differs"), "{why}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -250,14 +265,16 @@ mod tests {
     fn missing_and_truncated_files_are_damage() {
         let (dir, mut m) = entry();
         std::fs::write(dir.path().join("lib/core.so"), "").unwrap();
-        assert!(
-            matches!(m.check(dir.path(), Depth::Quick), Verdict::Damaged(w) if w.contains("0 bytes"))
-        );
+        assert!(matches!(
+            m.check(dir.path(), Depth::Quick),
+            Err(Damage::Size { found: 0, .. })
+        ));
         let (dir, mut m) = entry();
         std::fs::remove_file(dir.path().join("pyvenv.cfg")).unwrap();
-        assert!(
-            matches!(m.check(dir.path(), Depth::Quick), Verdict::Damaged(w) if w.contains("missing"))
-        );
+        assert!(matches!(
+            m.check(dir.path(), Depth::Quick),
+            Err(Damage::Missing { .. })
+        ));
     }
 
     #[test]
@@ -265,12 +282,12 @@ mod tests {
         let (dir, mut m) = entry();
         std::fs::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
         assert_eq!(
-            m.check(dir.path(), Depth::Quick),
-            Verdict::Intact { reproven: true }
+            m.check(dir.path(), Depth::Quick).unwrap(),
+            Intact { reproven: true }
         );
         assert_eq!(
-            m.check(dir.path(), Depth::Quick),
-            Verdict::Intact { reproven: false }
+            m.check(dir.path(), Depth::Quick).unwrap(),
+            Intact { reproven: false }
         );
     }
 }

@@ -22,6 +22,7 @@
 //! path, so a future layout never misreads this one.
 
 pub mod lock;
+pub mod maintain;
 pub mod manifest;
 pub mod memo;
 pub mod store;

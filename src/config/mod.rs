@@ -23,7 +23,7 @@ use pep440_rs::VersionSpecifiers;
 use toml::Spanned;
 
 pub use diagnostic::ConfigError;
-pub use request::{NumpyRequest, Patches, Resolution};
+pub use request::{NumpyRequest, NumpyRequestError, Patches, Resolution};
 
 use crate::expect::{ExpectTable, Expectations};
 use crate::extension::Extension;
@@ -50,6 +50,13 @@ pub type Span = std::ops::Range<usize>;
 pub struct Located<T> {
     pub value: T,
     pub span: Option<Span>,
+}
+
+impl<T> Located<T> {
+    /// A value no file holds (a default, a command-line value).
+    pub fn unwritten(value: T) -> Located<T> {
+        Located { value, span: None }
+    }
 }
 
 /// The NumPy axes: what each row is built against, what each column runs.
@@ -210,6 +217,41 @@ impl Config {
             expectations,
             fingerprint: Default::default(),
         })
+    }
+
+    /// A config made in code rather than read from a file (the doctor's
+    /// grids): what a file with `[python] interpreter`, `[numpy] runtime`,
+    /// an `[extension]` and `[run] timeout` gives, every other key at its
+    /// default. Nothing is read from `path`: it names the config in errors,
+    /// and its folder is the one a file there would have.
+    pub fn of(
+        path: PathBuf,
+        python: PythonRequest,
+        runtime: Vec<NumpyRequest>,
+        extension: Extension,
+        timeout: Duration,
+    ) -> Config {
+        let expectations = Expectations {
+            tables: Vec::new(),
+            default: Default::default(),
+            cflags: extension.cflags().to_vec(),
+        };
+        Config {
+            path,
+            text: "".into(),
+            python: vec![Located::unwritten(python)],
+            build: Vec::new(),
+            runtime: runtime.into_iter().map(Located::unwritten).collect(),
+            resolution: Resolution::default(),
+            indexes: Default::default(),
+            extension,
+            timeout,
+            build_timeout: DEFAULT_BUILD_TIMEOUT,
+            jobs: None,
+            isolation: Isolation::default(),
+            expectations,
+            fingerprint: Default::default(),
+        }
     }
 
     /// An error about the file found after parsing, at `span` (the whole
@@ -393,7 +435,7 @@ fn python_requests(
                 value,
                 span: Some(item.span()),
             })
-            .map_err(|m| err(item.span(), m))
+            .map_err(|e| err(item.span(), e.to_string()))
     };
     match (raw.interpreter, raw.versions) {
         (Some(_), Some(v)) => Err(err(
@@ -487,7 +529,7 @@ fn requests(
     let mut out: Vec<Located<NumpyRequest>> = Vec::new();
     for item in list.get_ref() {
         let mut request =
-            NumpyRequest::from_str(item.get_ref()).map_err(|m| err(item.span(), m))?;
+            NumpyRequest::from_str(item.get_ref()).map_err(|e| err(item.span(), e.to_string()))?;
         if let NumpyRequest::Wheel(path) = &request {
             let path = base.join(path);
             let pattern = path.to_string_lossy().into_owned();

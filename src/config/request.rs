@@ -122,8 +122,30 @@ impl fmt::Display for NumpyRequest {
 /// Why a string is not a NumPy request; shown after the config location.
 pub const REQUEST_EXPECTED: &str = "expected an exact version like \"1.26.4\", a series like \"1.26.*\", a range like \">=1.23,<3\", \"oldest\", \"latest\", \"all\", \"next\" or a path to a .whl";
 
+/// Why a string is not a NumPy request, with what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumpyRequestError {
+    #[error("invalid version range \"{text}\" ({error}); {REQUEST_EXPECTED}")]
+    Range {
+        text: String,
+        error: pep440_rs::VersionSpecifiersParseError,
+    },
+    #[error("empty version range \"{0}\"; {REQUEST_EXPECTED}")]
+    EmptyRange(String),
+    #[error("invalid version series \"{text}\" ({error}); {REQUEST_EXPECTED}")]
+    Series {
+        text: String,
+        error: pep440_rs::VersionParseError,
+    },
+    #[error("invalid version \"{text}\" ({error}); {REQUEST_EXPECTED}")]
+    Version {
+        text: String,
+        error: pep440_rs::VersionParseError,
+    },
+}
+
 impl FromStr for NumpyRequest {
-    type Err = String;
+    type Err = NumpyRequestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
@@ -139,20 +161,27 @@ impl FromStr for NumpyRequest {
             return Ok(NumpyRequest::Wheel(PathBuf::from(text)));
         }
         if text.starts_with(['<', '>', '=', '!', '~']) {
-            let specs = VersionSpecifiers::from_str(text)
-                .map_err(|e| format!("invalid version range \"{s}\" ({e}); {REQUEST_EXPECTED}"))?;
+            let specs =
+                VersionSpecifiers::from_str(text).map_err(|error| NumpyRequestError::Range {
+                    text: s.to_string(),
+                    error,
+                })?;
             if specs.is_empty() {
-                return Err(format!("empty version range \"{s}\"; {REQUEST_EXPECTED}"));
+                return Err(NumpyRequestError::EmptyRange(s.to_string()));
             }
             return Ok(NumpyRequest::Range(specs));
         }
         if let Some(prefix) = text.strip_suffix(".*") {
-            let version = Version::from_str(prefix)
-                .map_err(|e| format!("invalid version series \"{s}\" ({e}); {REQUEST_EXPECTED}"))?;
+            let version = Version::from_str(prefix).map_err(|error| NumpyRequestError::Series {
+                text: s.to_string(),
+                error,
+            })?;
             return Ok(NumpyRequest::Series(version));
         }
-        let version = Version::from_str(text)
-            .map_err(|e| format!("invalid version \"{s}\" ({e}); {REQUEST_EXPECTED}"))?;
+        let version = Version::from_str(text).map_err(|error| NumpyRequestError::Version {
+            text: s.to_string(),
+            error,
+        })?;
         Ok(NumpyRequest::Exact(version))
     }
 }
@@ -184,7 +213,7 @@ mod tests {
     #[test]
     fn rejects_garbage_with_what_was_expected() {
         for bad in ["1.2x", "", ">=1.2x", "newest"] {
-            let err = bad.parse::<NumpyRequest>().unwrap_err();
+            let err = bad.parse::<NumpyRequest>().unwrap_err().to_string();
             assert!(err.contains("expected an exact version"), "{bad}: {err}");
         }
     }

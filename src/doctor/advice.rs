@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::remedy::{Package, Remedy, SetCheck, Upgrade};
 use super::trial::Trial;
-use crate::report::grid::outcome_text;
+use crate::report::wording::outcome_text;
 
 /// What to do, in words, from the measurements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -153,7 +153,7 @@ pub fn advise(
                 g.name,
                 g.version,
                 outcome_text(cell.outcome, cell.reason),
-                crate::report::grid::first_line(&cell.message)
+                crate::report::wording::first_line(&cell.message)
             )
         } else {
             continue;
@@ -281,7 +281,7 @@ pub fn check_line(c: &SetCheck) -> String {
             c.set()
         );
     }
-    let first = crate::report::grid::first_line(&c.cell.message);
+    let first = crate::report::wording::first_line(&c.cell.message);
     if c.cell.ran() {
         format!(
             "checked together in one fresh environment: {}: {}: {first}: these do not work as a set",

@@ -130,7 +130,7 @@ pub async fn query(python: &Path, work: &Path) -> Result<Environment, DoctorErro
 }
 
 /// Everything the doctor found, for every renderer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Diagnosis {
     pub environment: Environment,
     pub scan: scan::Scan,
@@ -138,7 +138,7 @@ pub struct Diagnosis {
     pub remedy: Option<remedy::Remedy>,
     pub advice: Option<advice::Advice>,
     /// Why the fixes were not measured, when they were not.
-    pub remedy_error: Option<String>,
+    pub remedy_error: Option<remedy::RemedyError>,
     pub duration: Duration,
 }
 

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use pep440_rs::Version;
 use serde::Serialize;
 
-use super::search::{self, Search, Verdict};
+use super::search::{self, Response, Search};
 use crate::outcome::{FailureReason, OutcomeKind};
 use crate::plan::PlanOptions;
 use crate::python::Interpreter;
@@ -58,33 +58,39 @@ impl Package {
     }
 }
 
-/// Why the remedy could not be measured.
+/// Why the remedy could not be measured: which grid, and the error of the
+/// stage that stopped it, with its hint.
 #[derive(Debug, thiserror::Error)]
 pub enum RemedyError {
     #[error("the grid for {what} is not a valid matrix: {error}")]
-    Config { what: String, error: String },
+    Request {
+        what: String,
+        error: crate::config::NumpyRequestError,
+    },
+    /// The interpreter the user's environment was made from.
+    #[error("cannot plan the grid for the base interpreter: {0}")]
+    Base(#[source] crate::python::InterpreterError),
     #[error("cannot plan the grid for {what}: {error}")]
     Plan {
         what: String,
-        error: String,
-        hint: Option<&'static str>,
+        #[source]
+        error: Box<crate::plan::PlanError>,
     },
     #[error("cannot run the grid for {what}: {error}")]
-    Run { what: String, error: String },
-    #[error("cannot write the grid's matrix into {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
+    Run {
+        what: String,
         #[source]
-        source: std::io::Error,
+        error: crate::runner::RunError,
     },
 }
 
 impl RemedyError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            RemedyError::Plan { hint, .. } => *hint,
-            RemedyError::Io { .. } => Some("set TMPDIR to a writable directory"),
-            _ => None,
+            RemedyError::Request { .. } => None,
+            RemedyError::Base(e) => Some(e.hint()),
+            RemedyError::Plan { error, .. } => error.hint(),
+            RemedyError::Run { error, .. } => error.hint(),
         }
     }
 }
@@ -139,13 +145,13 @@ impl Cell {
     }
 
     /// What the search makes of it.
-    fn verdict(&self) -> Verdict {
+    fn verdict(&self) -> Response {
         if self.passed() {
-            Verdict::Pass
+            Response::Pass
         } else if self.ran() || self.forbidden {
-            Verdict::Fail
+            Response::Fail
         } else {
-            Verdict::NotRun
+            Response::NotRun
         }
     }
 }
@@ -231,7 +237,8 @@ pub struct Upgrade {
     /// Releases that passed below one that failed.
     pub out_of_order: Vec<String>,
     /// Why the releases could not be listed, when they could not.
-    pub index_error: Option<String>,
+    #[serde(serialize_with = "as_text")]
+    pub index_error: Option<crate::python::InstallError>,
 }
 
 /// A package at a version, as installed in a set check.
@@ -327,11 +334,13 @@ pub struct Setup {
 
 /// Runs one grid and returns its results; `run` drives the plan (the app
 /// layer owns progress and signals).
-pub type GridRunner<'a> =
-    &'a mut dyn FnMut(
-        Arc<crate::plan::Plan>,
-        crate::config::Config,
-    ) -> futures::future::BoxFuture<'static, Result<Document, String>>;
+pub type GridRunner<'a> = &'a mut dyn FnMut(
+    Arc<crate::plan::Plan>,
+    crate::config::Config,
+) -> futures::future::BoxFuture<
+    'static,
+    Result<Document, crate::runner::RunError>,
+>;
 
 /// Measures the fixes for `broken`; `healthy` are the packages that import
 /// today, installed beside the fixes when they are checked together.
@@ -430,54 +439,58 @@ impl Grid {
         }
     }
 
-    /// The grid as a checked config. Written as matrix.toml text, the one
-    /// form `Config` is made from today, in this one place; its file is
-    /// kept in the doctor's folder for `explain`-style reading.
+    /// The grid as a config, made as a value: requirement rows, the
+    /// runtime requests, the grid probe over every package's tops (the
+    /// first package's are the imports), the others' pins beside the row.
+    /// Its name says which grid it is (in the doctor's folder; no file is
+    /// written).
     fn config(&self, setup: &Setup) -> Result<crate::config::Config, RemedyError> {
-        let list = |v: &[String]| {
-            v.iter()
-                .map(|s| toml_string(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let imports: Vec<String> = self
-            .packages
-            .first()
-            .map(|p| p.tops.clone())
-            .unwrap_or_default();
+        use crate::extension::{Extension, ProbeOrigin, RowSource, Subject};
+        let runtime = self
+            .runtime
+            .iter()
+            .map(|r| r.parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| RemedyError::Request {
+                what: self.what.clone(),
+                error,
+            })?;
         let mut tops: Vec<String> = Vec::new();
         for t in self.packages.iter().flat_map(|p| &p.tops) {
             if !tops.contains(t) {
                 tops.push(t.clone());
             }
         }
-        let text = format!(
-            "[python]\ninterpreter = {}\n\n[numpy]\nruntime = [{}]\n\n[extension]\nrequirements = [{}]\nimports = [{}]\ntest-requires = [{}]\nprobe = {}\n\n[run]\ntimeout = \"{}s\"\n",
-            toml_string(&setup.interpreter.executable.to_string_lossy()),
-            list(&self.runtime),
-            list(&self.rows),
-            list(&imports),
-            list(&self.beside),
-            toml_string(&grid_probe(&tops)),
-            setup.timeout.as_secs().max(1),
-        );
+        let extension = Extension {
+            subject: Subject::Rows(
+                self.rows
+                    .iter()
+                    .map(|r| RowSource::Requirement(r.clone()))
+                    .collect(),
+            ),
+            imports: self
+                .packages
+                .first()
+                .map(|p| p.tops.clone())
+                .unwrap_or_default(),
+            probe: grid_probe(&tops),
+            probe_origin: ProbeOrigin::Builtin,
+            test: None,
+            test_requires: self.beside.clone(),
+            extras: Vec::new(),
+        };
         let path = setup
             .work
             .join(format!("{}.toml", self.what.replace([' ', '/'], "-")));
-        std::fs::write(&path, &text).map_err(|source| RemedyError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        crate::config::Config::parse(&path, &text).map_err(|e| RemedyError::Config {
-            what: self.what.clone(),
-            error: e.to_string(),
-        })
+        Ok(crate::config::Config::of(
+            path,
+            crate::python::PythonRequest::Path(setup.interpreter.executable.clone()),
+            runtime,
+            extension,
+            // Whole seconds, at least one, as `[run] timeout` takes them.
+            std::time::Duration::from_secs(setup.timeout.as_secs().max(1)),
+        ))
     }
-}
-
-fn toml_string(s: &str) -> String {
-    // A JSON string is a valid TOML basic string.
-    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// The grid probe with the scan's markers and the packages' tops.
@@ -499,10 +512,9 @@ async fn run_grid(
     let config = grid.config(setup)?;
     let plan = crate::plan::make(&config, &setup.options)
         .await
-        .map_err(|e| RemedyError::Plan {
+        .map_err(|error| RemedyError::Plan {
             what: grid.what.clone(),
-            error: e.to_string(),
-            hint: e.hint(),
+            error: Box::new(error),
         })?;
     let doc = runner(Arc::new(plan), config)
         .await
@@ -606,9 +618,9 @@ async fn upgrade(
         let cells = run_grid(setup, &grid, runner).await?;
         for v in &next {
             let cell = cells.iter().find(|c| c.version == v.to_string());
-            let verdict = cell.map_or(Verdict::NotRun, Cell::verdict);
+            let verdict = cell.map_or(Response::NotRun, Cell::verdict);
             search.record(v, verdict);
-            if verdict == Verdict::NotRun {
+            if verdict == Response::NotRun {
                 up.skipped.push(Skipped {
                     version: v.to_string(),
                     why: SkipReason::NotInstalled {
@@ -636,6 +648,17 @@ async fn upgrade(
     Ok(up)
 }
 
+/// An error in JSON as its words.
+fn as_text<S: serde::Serializer>(
+    e: &Option<crate::python::InstallError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.collect_str(e),
+        None => s.serialize_none(),
+    }
+}
+
 /// A version string as a version to sort by (what does not parse sorts
 /// first).
 pub fn version_key(v: &str) -> Version {
@@ -647,10 +670,16 @@ pub fn version_key(v: &str) -> Version {
 async fn releases(
     setup: &Setup,
     project: &str,
-) -> Result<Vec<crate::python::index::Release>, String> {
-    crate::python::index::releases_remembered(&setup.interpreter, project, &setup.options.memo)
-        .await
-        .map_err(|e| e.to_string())
+) -> Result<Vec<crate::python::index::Release>, crate::python::InstallError> {
+    crate::python::index::releases_remembered(
+        &setup.interpreter,
+        project,
+        // The doctor's grids name no index (their Config is ours): the
+        // environment's, as uv and pip would use.
+        &crate::python::index::Indexes::default(),
+        &setup.options.memo,
+    )
+    .await
 }
 
 /// The final, unyanked releases with a wheel for the interpreter, oldest

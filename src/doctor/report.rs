@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use super::Diagnosis;
 use super::advice::{Advice, WrongDeclaration};
-use super::remedy::{Cell, Remedy, SkipReason, Upgrade};
+use super::remedy::{Cell, Remedy, RemedyError, SkipReason, Upgrade};
 use super::trial::Trial;
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::report::grid::{first_line, outcome_text, symbol};
+use crate::report::wording::{first_line, outcome_text, symbol};
 
 /// The schema of `--json`.
 pub const SCHEMA: &str = "abimatrix.doctor";
@@ -169,9 +169,64 @@ fn tried_text(cells: &[Cell]) -> String {
         .join(", ")
 }
 
-/// The terminal summary.
+/// The terminal summary: the environment and its scan, each trial, what
+/// fixes it, the advice, and the closing count.
 pub fn text(d: &Diagnosis) -> String {
     let mut out = String::new();
+    scan_text(d, &mut out);
+    if !d.trials.is_empty() {
+        out.push('\n');
+    }
+    for t in &d.trials {
+        let _ = writeln!(out, "{}", trial_line(t));
+        for l in exception_lines(t) {
+            let _ = writeln!(out, "    {l}");
+        }
+        if let Some(l) = failures_line(t) {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    if let Some(r) = &d.remedy {
+        remedy_text(r, d.scan.numpy.as_deref().unwrap_or("none"), &mut out);
+    }
+    if let Some(why) = &d.remedy_error {
+        let _ = writeln!(
+            out,
+            "\nthe fixes could not be measured: {}",
+            remedy_error_text(why)
+        );
+    }
+    if let Some(a) = &d.advice {
+        advice_text(a, &mut out);
+    }
+    let broken = d.broken().count();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if d.trials.is_empty() {
+            format!(
+                "nothing to try: no installed package uses NumPy's C API ({:.1}s)",
+                d.duration.as_secs_f64()
+            )
+        } else if broken == 0 {
+            format!(
+                "all {} packages that use NumPy's C API import ({:.1}s)",
+                d.trials.len(),
+                d.duration.as_secs_f64()
+            )
+        } else {
+            format!(
+                "{broken} of {} packages that use NumPy's C API do not import ({:.1}s)",
+                d.trials.len(),
+                d.duration.as_secs_f64()
+            )
+        }
+    );
+    out
+}
+
+/// Where the doctor looked and what the scan found in it.
+fn scan_text(d: &Diagnosis, out: &mut String) {
     let e = &d.environment;
     let numpy = d.scan.numpy.as_deref().unwrap_or("none");
     let place = if e.virtualenv {
@@ -213,99 +268,72 @@ pub fn text(d: &Diagnosis) -> String {
             s.c_api_modules.len()
         );
     }
-    if !d.trials.is_empty() {
-        out.push('\n');
-    }
-    for t in &d.trials {
-        let _ = writeln!(out, "{}", trial_line(t));
-        for l in exception_lines(t) {
-            let _ = writeln!(out, "    {l}");
-        }
-        if let Some(l) = failures_line(t) {
-            let _ = writeln!(out, "    {l}");
-        }
-    }
-    if let Some(r) = &d.remedy {
-        let _ = writeln!(
-            out,
-            "\nwhat fixes it, measured in abimatrix's own environments (yours is untouched):"
-        );
-        let rows = grid_rows(r);
-        let first = rows
-            .iter()
-            .map(|(l, _)| l.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(CORNER.chars().count());
-        let _ = write!(out, "{CORNER:<first$}");
-        for c in &r.columns {
-            let _ = write!(out, "  {c:>6}");
-        }
-        out.push('\n');
-        for (label, cells) in &rows {
-            let _ = write!(out, "{label:<first$}");
-            for (c, col) in cells.iter().zip(&r.columns) {
-                let w = col.chars().count().max(6);
-                let _ = write!(out, "  {c:>w$}");
-            }
-            out.push('\n');
-        }
-        let _ = writeln!(out, "{}", legend());
-        for u in &r.upgrades {
-            if !u.tried.is_empty() || !u.skipped.is_empty() {
-                let _ = writeln!(out, "{}", upgrade_search_text(u, numpy));
-            }
-        }
-    }
-    if let Some(why) = &d.remedy_error {
-        let _ = writeln!(out, "\nthe fixes could not be measured: {why}");
-    }
-    if let Some(a) = &d.advice {
-        out.push('\n');
-        for line in advice_lines(a) {
-            let _ = writeln!(out, "{line}");
-        }
-        for v in &a.violated {
-            let _ = writeln!(out, "! {v}");
-        }
-        for w in &a.wrong_declarations {
-            let _ = writeln!(out, "! {}", wrong_line(w));
-        }
-        if !a.wrong_declarations.is_empty() {
-            let _ = writeln!(
-                out,
-                "  (--markdown PATH writes an issue report for each, fit to paste into its tracker)"
-            );
-        }
-    }
-    let broken = d.broken().count();
+}
+
+/// The grid of what fixes it, the legend and the upgrade searches.
+fn remedy_text(r: &Remedy, numpy: &str, out: &mut String) {
     let _ = writeln!(
         out,
-        "\n{}",
-        if d.trials.is_empty() {
-            format!(
-                "nothing to try: no installed package uses NumPy's C API ({:.1}s)",
-                d.duration.as_secs_f64()
-            )
-        } else if broken == 0 {
-            format!(
-                "all {} packages that use NumPy's C API import ({:.1}s)",
-                d.trials.len(),
-                d.duration.as_secs_f64()
-            )
-        } else {
-            format!(
-                "{broken} of {} packages that use NumPy's C API do not import ({:.1}s)",
-                d.trials.len(),
-                d.duration.as_secs_f64()
-            )
-        }
+        "\nwhat fixes it, measured in abimatrix's own environments (yours is untouched):"
     );
-    out
+    let rows = grid_rows(r);
+    let first = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(CORNER.chars().count());
+    let _ = write!(out, "{CORNER:<first$}");
+    for c in &r.columns {
+        let _ = write!(out, "  {c:>6}");
+    }
+    out.push('\n');
+    for (label, cells) in &rows {
+        let _ = write!(out, "{label:<first$}");
+        for (c, col) in cells.iter().zip(&r.columns) {
+            let w = col.chars().count().max(6);
+            let _ = write!(out, "  {c:>w$}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", legend());
+    for u in &r.upgrades {
+        if !u.tried.is_empty() || !u.skipped.is_empty() {
+            let _ = writeln!(out, "{}", upgrade_search_text(u, numpy));
+        }
+    }
+}
+
+/// The advice, then each rule it violates and each wrong declaration.
+fn advice_text(a: &Advice, out: &mut String) {
+    out.push('\n');
+    for line in advice_lines(a) {
+        let _ = writeln!(out, "{line}");
+    }
+    for v in &a.violated {
+        let _ = writeln!(out, "! {v}");
+    }
+    for w in &a.wrong_declarations {
+        let _ = writeln!(out, "! {}", wrong_line(w));
+    }
+    if !a.wrong_declarations.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (--markdown PATH writes an issue report for each, fit to paste into its tracker)"
+        );
+    }
 }
 
 /// The advice in the order a user acts on it: what is missing, NumPy's
 /// part, the pin, the upgrades; each check under what it checked.
+/// Why the fixes were not measured, with the way out when there is one.
+fn remedy_error_text(e: &RemedyError) -> String {
+    match e.hint() {
+        Some(h) => format!("{e} (hint: {h})"),
+        None => e.to_string(),
+    }
+}
+
 fn advice_lines(a: &Advice) -> Vec<String> {
     let mut out = Vec::new();
     for line in a.missing.iter().chain(&a.numpy_verdicts) {
@@ -619,7 +647,7 @@ pub fn to_json(d: &Diagnosis) -> String {
         "scan": d.scan,
         "trials": trials,
         "remedy": d.remedy,
-        "remedy_error": d.remedy_error,
+        "remedy_error": d.remedy_error.as_ref().map(remedy_error_text),
         "advice": d.advice,
         "issues": issues,
         "ok": d.broken().next().is_none(),

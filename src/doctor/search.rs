@@ -26,7 +26,7 @@ pub const MAX_TRIES: usize = 12;
 
 /// What one try said about a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Response {
     /// It imported.
     Pass,
     /// It ran and did not import, or its metadata forbids the installed
@@ -39,7 +39,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Untried,
-    Tried(Verdict),
+    Tried(Response),
 }
 
 /// The search's state: the releases (oldest first) and what is known of
@@ -83,7 +83,7 @@ impl Search {
     }
 
     /// Records what trying `version` said.
-    pub fn record(&mut self, version: &Version, verdict: Verdict) {
+    pub fn record(&mut self, version: &Version, verdict: Response) {
         if let Ok(i) = self.versions.binary_search(version) {
             if self.states[i] == State::Untried {
                 self.tries += 1;
@@ -95,7 +95,7 @@ impl Search {
     /// Indices that count: everything but releases that could not be
     /// installed.
     fn live(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        (0..self.versions.len()).filter(|&i| self.states[i] != State::Tried(Verdict::NotRun))
+        (0..self.versions.len()).filter(|&i| self.states[i] != State::Tried(Response::NotRun))
     }
 
     /// The start of the passing run from the newest, and the failure below
@@ -109,7 +109,7 @@ impl Search {
                 State::Untried => {
                     start?;
                 }
-                State::Tried(Verdict::Pass) => start = Some(i),
+                State::Tried(Response::Pass) => start = Some(i),
                 State::Tried(_) => return start.map(|s| (s, Some(i))),
             }
         }
@@ -172,7 +172,7 @@ impl Search {
         };
         let out_of_order = match below {
             Some(b) => (0..b)
-                .filter(|&i| self.states[i] == State::Tried(Verdict::Pass))
+                .filter(|&i| self.states[i] == State::Tried(Response::Pass))
                 .map(|i| self.versions[i].clone())
                 .collect(),
             None => Vec::new(),
@@ -211,9 +211,9 @@ mod tests {
             }
             for v in next {
                 let verdict = match truth(&v.to_string()) {
-                    Some(true) => Verdict::Pass,
-                    Some(false) => Verdict::Fail,
-                    None => Verdict::NotRun,
+                    Some(true) => Response::Pass,
+                    Some(false) => Response::Fail,
+                    None => Response::NotRun,
                 };
                 tried.push(v.to_string());
                 s.record(&v, verdict);

@@ -9,8 +9,8 @@
 //! reporter shows the [`RunHeader`] before the first cell.
 
 mod axis;
+mod interpreters;
 mod resolve;
-mod select;
 mod selector;
 mod shard;
 
@@ -24,8 +24,8 @@ use futures::future::join_all;
 use pep440_rs::Version;
 
 pub use axis::AxisEntry;
+pub use interpreters::{NarrowError, SelectError, narrow, select_interpreters};
 pub use resolve::{ResolvedAxis, Resolver};
-pub use select::{SelectError, narrow, select_interpreters};
 pub use selector::{CellView, Selector};
 pub use shard::{Shard, ShardPlan};
 
@@ -206,9 +206,24 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Select(SelectError),
-    /// The command line asks for what the config does not have.
-    #[error("{message}")]
-    Options { message: String, hint: &'static str },
+    /// `--python` asks for Pythons the config does not list.
+    #[error(transparent)]
+    Narrow(NarrowError),
+    /// `--shard K/N` with more shards than the matrix has units.
+    #[error(
+        "shard {shard} does not exist for this matrix: it has {units} unit(s) (Pythons × runtime NumPy requests), so at most {most} shard(s)"
+    )]
+    NoSuchShard {
+        shard: Shard,
+        units: usize,
+        most: usize,
+    },
+    /// `--python` versions none of the interpreters the config chose has.
+    #[error("--python {} matches none of the interpreters the config chose ({})", asked.join(" "), chosen.join(", "))]
+    NoneChosen {
+        asked: Vec<String>,
+        chosen: Vec<String>,
+    },
     /// Versions could not be resolved at all.
     #[error("cannot resolve NumPy versions: {0}")]
     Resolve(InstallError),
@@ -227,7 +242,11 @@ impl PlanError {
         match self {
             PlanError::Config { hint, .. } => Some(hint),
             PlanError::Select(e) => Some(e.hint()),
-            PlanError::Options { hint, .. } => Some(hint),
+            PlanError::Narrow(e) => Some(e.hint()),
+            PlanError::NoSuchShard { .. } => {
+                Some("`matrix plan --shards N` prints the shards to run")
+            }
+            PlanError::NoneChosen { .. } => Some("`matrix pythons` lists every interpreter found"),
             PlanError::Resolve(e) => e.hint(),
             PlanError::Cache { .. } => Some(
                 "name a writable directory with --cache-dir, or run without the cache with --fresh",
@@ -237,19 +256,20 @@ impl PlanError {
 
     /// A mistake in the config (exit 2) rather than the machine (exit 3).
     pub fn is_config(&self) -> bool {
-        matches!(self, PlanError::Config { .. } | PlanError::Options { .. })
+        matches!(
+            self,
+            PlanError::Config { .. }
+                | PlanError::Narrow(_)
+                | PlanError::NoSuchShard { .. }
+                | PlanError::NoneChosen { .. }
+        )
     }
 }
 
 /// Plans the run of `config` with `options`.
 pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
-    let mut choice = narrow(&config.python, &options.python).map_err(|message| {
-        PlanError::Options {
-            message,
-            hint: "--python narrows the Pythons of the config's [python]; drop it, or add the Python there",
-        }
-    })?;
+    let mut choice = narrow(&config.python, &options.python).map_err(PlanError::Narrow)?;
     let runtimes: Vec<String> = config.runtime.iter().map(|r| r.value.to_string()).collect();
     let shards = ShardPlan::new(
         &choice.names,
@@ -258,13 +278,10 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     );
     if let Some(s) = options.shard {
         if s.total > shards.shards {
-            return Err(PlanError::Options {
-                message: format!(
-                    "shard {s} does not exist for this matrix: it has {} unit(s) (Pythons × runtime NumPy requests), so at most {} shard(s)",
-                    shards.units.len(),
-                    shards.shards
-                ),
-                hint: "`matrix plan --shards N` prints the shards to run",
+            return Err(PlanError::NoSuchShard {
+                shard: s,
+                units: shards.units.len(),
+                most: shards.shards,
             });
         }
         // A shard finds only the Pythons its units need: its CI job
@@ -287,18 +304,9 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         let found: Vec<String> = chosen.iter().map(|(_, f)| f.interpreter.label()).collect();
         chosen.retain(|(_, f)| choice.filter.iter().any(|w| w.accepts(&f.interpreter)));
         if chosen.is_empty() {
-            return Err(PlanError::Options {
-                message: format!(
-                    "--python {} matches none of the interpreters the config chose ({})",
-                    choice
-                        .filter
-                        .iter()
-                        .map(|r| r.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    found.join(", ")
-                ),
-                hint: "`matrix pythons` lists every interpreter found",
+            return Err(PlanError::NoneChosen {
+                asked: choice.filter.iter().map(|r| r.to_string()).collect(),
+                chosen: found,
             });
         }
     }
@@ -322,6 +330,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         &chosen[0].1.interpreter,
         &options.cache_root,
         &options.memo,
+        &config.indexes,
         &mut notes,
     )
     .await;

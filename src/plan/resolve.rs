@@ -31,7 +31,6 @@ use crate::cache::memo::{Lasts, Memo, Network};
 use crate::config::{NumpyRequest, Patches, Resolution};
 use crate::extension::{PackageRow, RowSource};
 use crate::outcome::Unavailability;
-use crate::python::index::identity as index_identity;
 use crate::python::index::{self, Release};
 use crate::python::{InstallError, Installer, Interpreter};
 
@@ -79,7 +78,9 @@ impl<'a> Resolver<'a> {
     /// day; `--refresh` asks again).
     async fn releases(&self, interpreter: &Interpreter) -> Result<&[Release], InstallError> {
         self.releases
-            .get_or_init(|| index::releases_remembered(interpreter, "numpy", self.memo))
+            .get_or_init(|| {
+                index::releases_remembered(interpreter, "numpy", &self.installer.indexes, self.memo)
+            })
             .await
             .as_ref()
             .map(Vec::as_slice)
@@ -90,7 +91,9 @@ impl<'a> Resolver<'a> {
     /// index (read from the memo once, then kept like a fetched one).
     fn remembered(&self) -> Option<&[Release]> {
         if self.releases.get().is_none()
-            && let Some(list) = self.memo.get::<Vec<Release>>(&index::releases_key("numpy"))
+            && let Some(list) = self
+                .memo
+                .get::<Vec<Release>>(&index::releases_key("numpy", &self.installer.indexes))
         {
             let _ = self.releases.set(Ok(list));
         }
@@ -155,7 +158,7 @@ impl<'a> Resolver<'a> {
     ) -> Result<Option<String>, InstallError> {
         let key = format!(
             "row|{}|{}|{requirement}",
-            index_identity(),
+            self.installer.indexes.identity(),
             interpreter.cache_key()
         );
         if let Some(v) = self.memo.get::<String>(&key) {
@@ -201,7 +204,7 @@ impl<'a> Resolver<'a> {
             .or_default()
             .clone();
         list.get_or_init(|| async {
-            index::releases_remembered(interpreter, project, self.memo)
+            index::releases_remembered(interpreter, project, &self.installer.indexes, self.memo)
                 .await
                 .unwrap_or_default()
         })

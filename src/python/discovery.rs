@@ -55,7 +55,40 @@ pub struct Found {
 pub struct Rejected {
     pub path: PathBuf,
     pub source: PythonSource,
-    pub reason: String,
+    pub reason: Rejection,
+}
+
+/// Why a candidate is not an interpreter, in words for a list that already
+/// names its path (`matrix pythons`).
+#[derive(Debug, Clone)]
+pub enum Rejection {
+    /// A link to nothing (`None`: where to could not be read).
+    DanglingLink(Option<PathBuf>),
+    /// It was asked, and is no interpreter abimatrix can use.
+    Unusable(InterpreterError),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::DanglingLink(Some(target)) => {
+                write!(f, "dangling link to {}", target.display())
+            }
+            Rejection::DanglingLink(None) => f.write_str("dangling link to ?"),
+            Rejection::Unusable(e) => match e {
+                InterpreterError::DoesNotRun { detail, .. } => write!(f, "does not run: {detail}"),
+                InterpreterError::NoAnswer { .. } => write!(
+                    f,
+                    "did not answer within {} s",
+                    super::interpreter::QUERY_LIMIT.as_secs()
+                ),
+                InterpreterError::NotPython { answer, .. } => {
+                    write!(f, "not a Python interpreter: it answered {answer:?}")
+                }
+                other => other.fmt(f),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -250,26 +283,13 @@ async fn probe_all(
     }
 }
 
-async fn probe_candidate(path: &Path, memo: &Memo) -> Result<Interpreter, String> {
+async fn probe_candidate(path: &Path, memo: &Memo) -> Result<Interpreter, Rejection> {
     if path.symlink_metadata().is_ok() && !path.exists() {
-        let target = std::fs::read_link(path)
-            .map(|t| t.display().to_string())
-            .unwrap_or_else(|_| "?".into());
-        return Err(format!("dangling link to {target}"));
+        return Err(Rejection::DanglingLink(std::fs::read_link(path).ok()));
     }
-    query_remembered(path, memo).await.map_err(|e| match e {
-        InterpreterError::DoesNotRun { detail, .. } => format!("does not run: {detail}"),
-        InterpreterError::NoAnswer { .. } => {
-            format!(
-                "did not answer within {} s",
-                super::interpreter::QUERY_LIMIT.as_secs()
-            )
-        }
-        InterpreterError::NotPython { answer, .. } => {
-            format!("not a Python interpreter: it answered {answer:?}")
-        }
-        other => other.to_string(),
-    })
+    query_remembered(path, memo)
+        .await
+        .map_err(Rejection::Unusable)
 }
 
 /// Why a request found no interpreter: the request, and every interpreter
@@ -416,13 +436,13 @@ mod tests {
                 ("3.42.0".to_string(), PythonSource::Pyenv),
             ]
         );
-        let rejected: Vec<(String, &str)> = d
+        let rejected: Vec<(String, String)> = d
             .rejected
             .iter()
             .map(|r| {
                 (
                     r.path.file_name().unwrap().to_string_lossy().into_owned(),
-                    r.reason.as_str(),
+                    r.reason.to_string(),
                 )
             })
             .collect();

@@ -6,14 +6,13 @@
 //!
 //! The indexes are the config's `[numpy] index-url` and `extra-index-urls`
 //! when it sets them, else what uv and pip would use (`UV_INDEX_URL`,
-//! `PIP_INDEX_URL`, ..., else PyPI). They are set once per process
-//! ([`configure`]) and handed to every uv and pip command abimatrix runs, so
-//! what is resolved here is what is installed there.
+//! `PIP_INDEX_URL`, ..., else PyPI). They travel as a value, in the plan's
+//! installer ([`crate::python::Installer`]), to every uv and pip command
+//! abimatrix runs, so what is resolved here is what is installed there.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 use pep440_rs::Version;
 
@@ -29,23 +28,6 @@ pub const PYPI: &str = "https://pypi.org/simple";
 pub struct Indexes {
     pub url: Option<String>,
     pub extra: Vec<String>,
-}
-
-static CONFIGURED: OnceLock<Indexes> = OnceLock::new();
-
-/// Sets the config's indexes for this process (the first call wins: one
-/// process runs one config).
-pub fn configure(indexes: Indexes) {
-    let _ = CONFIGURED.set(indexes);
-}
-
-/// The config's indexes, if it named any.
-pub fn configured() -> &'static Indexes {
-    static NONE: Indexes = Indexes {
-        url: None,
-        extra: Vec::new(),
-    };
-    CONFIGURED.get().unwrap_or(&NONE)
 }
 
 impl Indexes {
@@ -96,25 +78,25 @@ impl Indexes {
         }
         spec
     }
-}
 
-/// Which indexes a run's answers come from (as uv and pip are told: their
-/// variables, and the config's own indexes), the part of every remembered
-/// answer's key that keeps one index's answers from another's.
-pub fn identity() -> String {
-    [
-        "UV_INDEX_URL",
-        "UV_DEFAULT_INDEX",
-        "UV_INDEX",
-        "UV_EXTRA_INDEX_URL",
-        "PIP_INDEX_URL",
-        "PIP_EXTRA_INDEX_URL",
-    ]
-    .iter()
-    .map(|k| std::env::var(k).unwrap_or_default())
-    .chain(configured().all())
-    .collect::<Vec<_>>()
-    .join("|")
+    /// Which indexes a run's answers come from (as uv and pip are told:
+    /// their variables, and these indexes), the part of every remembered
+    /// answer's key that keeps one index's answers from another's.
+    pub fn identity(&self) -> String {
+        [
+            "UV_INDEX_URL",
+            "UV_DEFAULT_INDEX",
+            "UV_INDEX",
+            "UV_EXTRA_INDEX_URL",
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+        ]
+        .iter()
+        .map(|k| std::env::var(k).unwrap_or_default())
+        .chain(self.all())
+        .collect::<Vec<_>>()
+        .join("|")
+    }
 }
 
 /// A distribution's name as indexes compare them (PEP 503): lowercase,
@@ -234,8 +216,8 @@ pub async fn releases(
 }
 
 /// Where the memo keeps `project`'s releases on the indexes in use.
-pub fn releases_key(project: &str) -> String {
-    format!("releases|{project}|{}", identity())
+pub fn releases_key(project: &str, indexes: &Indexes) -> String {
+    format!("releases|{project}|{}", indexes.identity())
 }
 
 /// [`releases`], remembered for a day (`--refresh` asks again; offline,
@@ -244,10 +226,11 @@ pub fn releases_key(project: &str) -> String {
 pub async fn releases_remembered(
     interpreter: &Interpreter,
     project: &str,
+    indexes: &Indexes,
     memo: &crate::cache::memo::Memo,
 ) -> Result<Vec<Release>, InstallError> {
     use crate::cache::memo::{Lasts, Network};
-    let key = releases_key(project);
+    let key = releases_key(project, indexes);
     if let Some(list) = memo.get::<Vec<Release>>(&key) {
         return Ok(list);
     }
@@ -259,7 +242,7 @@ pub async fn releases_remembered(
             ),
         });
     }
-    let list = releases(interpreter, project, &configured().all()).await?;
+    let list = releases(interpreter, project, &indexes.all()).await?;
     memo.put(&key, &list, Lasts::Day);
     Ok(list)
 }

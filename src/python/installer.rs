@@ -13,13 +13,22 @@ use std::sync::Arc;
 use pep440_rs::Version;
 
 use super::Uv;
+use super::index::Indexes;
 use crate::cache::memo::{Lasts, Memo, Network};
 use crate::process::{SpawnError, Spec};
 use crate::python::Interpreter;
 
+/// What creates environments and installs wheels: the tool, and the
+/// indexes every command it runs (and every release list) is pointed at.
+#[derive(Debug, Clone)]
+pub struct Installer {
+    pub tool: Tool,
+    pub indexes: Indexes,
+}
+
 /// The tool that creates environments and installs wheels.
 #[derive(Debug, Clone)]
-pub enum Installer {
+pub enum Tool {
     Uv {
         uv: Uv,
         origin: UvOrigin,
@@ -155,8 +164,8 @@ impl From<SpawnError> for InstallError {
 
 impl Installer {
     pub fn describe(&self) -> String {
-        match self {
-            Installer::Uv { uv, origin } => {
+        match &self.tool {
+            Tool::Uv { uv, origin } => {
                 let from = match origin {
                     UvOrigin::Path => "from PATH",
                     UvOrigin::Cache => "from the abimatrix cache",
@@ -164,26 +173,46 @@ impl Installer {
                 };
                 format!("uv ({}, {from})", uv.path.display())
             }
-            Installer::Pip => "python -m venv + pip".to_string(),
-            Installer::Unusable(why) => format!("none ({why})"),
+            Tool::Pip => "python -m venv + pip".to_string(),
+            Tool::Unusable(why) => format!("none ({why})"),
         }
     }
 
-    /// Picks the installer; `notes` receives what a user should know (a
-    /// bootstrap, a fallback and why).
+    /// Picks the installer, pointed at `indexes`; `notes` receives what a
+    /// user should know (a bootstrap, a fallback and why).
     pub async fn discover(
         choice: InstallerChoice,
         python: &Interpreter,
         cache_root: &Path,
         memo: &Memo,
+        indexes: &Indexes,
         notes: &mut Vec<String>,
     ) -> Installer {
+        let tool = Installer::tool(choice, python, cache_root, memo, indexes, notes).await;
+        Installer {
+            tool,
+            indexes: indexes.clone(),
+        }
+    }
+
+    async fn tool(
+        choice: InstallerChoice,
+        python: &Interpreter,
+        cache_root: &Path,
+        memo: &Memo,
+        indexes: &Indexes,
+        notes: &mut Vec<String>,
+    ) -> Tool {
         if choice == InstallerChoice::Pip {
-            return Installer::Pip;
+            return Tool::Pip;
         }
         let offline = memo.network() == Network::Offline;
-        let uv = |path: PathBuf, origin| Installer::Uv {
-            uv: Uv { path, offline },
+        let uv = |path: PathBuf, origin| Tool::Uv {
+            uv: Uv {
+                path,
+                offline,
+                indexes: indexes.clone(),
+            },
             origin,
         };
         if let Ok(path) = which::which("uv") {
@@ -198,26 +227,26 @@ impl Installer {
         }
         if offline {
             notes.push("no uv in the cache and --offline: using python -m venv + pip".into());
-            return Installer::Pip;
+            return Tool::Pip;
         }
         let tools = crate::cache::Bucket::Tools.dir(cache_root);
-        match bootstrap_uv(python, &tools).await {
+        match bootstrap_uv(python, &tools, indexes).await {
             Ok(path) => {
                 notes.push(format!("installed uv into {}", path.display()));
                 uv(path, UvOrigin::Bootstrapped)
             }
-            Err(why) if crate::outcome::disk_full(&why) => {
+            Err(why @ BootstrapError::DiskFull(_)) => {
                 notes.push(format!("uv could not be installed: {why}"));
-                Installer::Unusable(InstallError::Failed {
+                Tool::Unusable(InstallError::Failed {
                     what: format!("installing uv into {}", tools.display()),
-                    output: why,
+                    output: why.to_string(),
                 })
             }
             Err(why) => {
                 notes.push(format!(
                     "uv is not available ({why}); falling back to python -m venv + pip, which is much slower"
                 ));
-                Installer::Pip
+                Tool::Pip
             }
         }
     }
@@ -228,10 +257,10 @@ impl Installer {
         python: &Interpreter,
         dir: &Path,
     ) -> Result<PathBuf, InstallError> {
-        let spec = match self {
-            Installer::Unusable(why) => return Err(why.clone()),
-            Installer::Uv { uv, .. } => uv.venv(&python.executable, dir),
-            Installer::Pip => Spec::new(&python.executable)
+        let spec = match &self.tool {
+            Tool::Unusable(why) => return Err(why.clone()),
+            Tool::Uv { uv, .. } => uv.venv(&python.executable, dir),
+            Tool::Pip => Spec::new(&python.executable)
                 .args(["-I", "-m", "venv"])
                 .arg(dir),
         };
@@ -261,13 +290,14 @@ impl Installer {
             Some(w) => w.display().to_string(),
             None => format!("numpy=={version}"),
         };
-        let spec = match self {
-            Installer::Unusable(why) => return Err(why.clone()),
-            Installer::Uv { uv, .. } => uv
+        let spec = match &self.tool {
+            Tool::Unusable(why) => return Err(why.clone()),
+            Tool::Uv { uv, .. } => uv
                 .pip_install_placed(venv_python, fetch.uv_flags())
                 .args(["--only-binary", ":all:"])
                 .arg(&requirement),
-            Installer::Pip => super::index::configured()
+            Tool::Pip => self
+                .indexes
                 .apply(Spec::new(venv_python))
                 .args([
                     "-I",
@@ -300,10 +330,10 @@ impl Installer {
         let requirement = requirement.to_string();
         let scratch =
             tempfile::tempdir().map_err(|e| InstallError::io("creating a scratch directory", e))?;
-        let finished = match self {
-            Installer::Unusable(why) => return Err(why.clone()),
+        let finished = match &self.tool {
+            Tool::Unusable(why) => return Err(why.clone()),
             // `pip compile` resolves for exactly this interpreter's tags.
-            Installer::Uv { uv, .. } => {
+            Tool::Uv { uv, .. } => {
                 uv.pip_compile(&python.executable)
                     .args(["--only-binary", ":all:"])
                     .cwd(scratch.path())
@@ -311,8 +341,9 @@ impl Installer {
                     .run()
                     .await?
             }
-            Installer::Pip => {
-                let spec = super::index::configured()
+            Tool::Pip => {
+                let spec = self
+                    .indexes
                     .apply(Spec::new(&python.executable))
                     .args([
                         "-I",
@@ -332,11 +363,9 @@ impl Installer {
         if !finished.success() {
             return Err(install_error(&requirement, &finished));
         }
-        let found = match self {
-            Installer::Uv { .. } => parse_pin(&finished.stdout.text, name),
-            Installer::Pip | Installer::Unusable(_) => {
-                parse_pip_report(&finished.stdout.text, name)
-            }
+        let found = match &self.tool {
+            Tool::Uv { .. } => parse_pin(&finished.stdout.text, name),
+            Tool::Pip | Tool::Unusable(_) => parse_pip_report(&finished.stdout.text, name),
         };
         found.ok_or_else(|| InstallError::Unexpected {
             what: format!("resolving {requirement}"),
@@ -382,14 +411,74 @@ async fn runs(program: &Path) -> bool {
     matches!(uv.version().run().await, Ok(f) if f.success())
 }
 
-async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(tools)
-        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+/// Why uv could not be installed into the cache. A full disk is told
+/// apart where its cause is known (the OS's error number, pip's own words):
+/// no installer does better on a full disk, so the run stops instead of
+/// falling back to pip.
+#[derive(Debug, thiserror::Error)]
+enum BootstrapError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot stage in {}: {source}", path.display())]
+    Stage {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error("pip install uv failed: {last_line}")]
+    Pip { last_line: String },
+    #[error("cannot move uv into place: {0}")]
+    Move(std::io::Error),
+    #[error("{} was installed but does not run", .0.display())]
+    DoesNotRun(PathBuf),
+    /// One of the above, because the disk is full.
+    #[error(transparent)]
+    DiskFull(Box<BootstrapError>),
+}
+
+impl BootstrapError {
+    /// This error, as [`BootstrapError::DiskFull`] when the disk filled.
+    fn classified(self, disk_full: bool) -> BootstrapError {
+        if disk_full {
+            BootstrapError::DiskFull(Box::new(self))
+        } else {
+            self
+        }
+    }
+
+    fn io(e: &std::io::Error) -> bool {
+        e.raw_os_error() == Some(nix::libc::ENOSPC)
+    }
+}
+
+async fn bootstrap_uv(
+    python: &Interpreter,
+    tools: &Path,
+    indexes: &Indexes,
+) -> Result<PathBuf, BootstrapError> {
+    std::fs::create_dir_all(tools).map_err(|source| {
+        let full = BootstrapError::io(&source);
+        BootstrapError::Create {
+            path: tools.to_path_buf(),
+            source,
+        }
+        .classified(full)
+    })?;
     // Install beside the final place, then rename: a concurrent or killed
     // run never sees a half-installed uv.
-    let staging = tempfile::tempdir_in(tools)
-        .map_err(|e| format!("cannot stage in {}: {e}", tools.display()))?;
-    let finished = super::index::configured()
+    let staging = tempfile::tempdir_in(tools).map_err(|source| {
+        let full = BootstrapError::io(&source);
+        BootstrapError::Stage {
+            path: tools.to_path_buf(),
+            source,
+        }
+        .classified(full)
+    })?;
+    let finished = indexes
         .apply(Spec::new(&python.executable))
         .args([
             "-I",
@@ -403,14 +492,14 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
         .arg(staging.path())
         .arg("uv")
         .run()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !finished.success() {
         let out = finished.output();
-        return Err(format!(
-            "pip install uv failed: {}",
-            out.lines().last().unwrap_or("no output")
-        ));
+        // pip's own words are all there is to tell a full disk by.
+        return Err(BootstrapError::Pip {
+            last_line: out.lines().last().unwrap_or("no output").to_string(),
+        }
+        .classified(crate::outcome::disk_full(&out)));
     }
     let target = tools.join("uv");
     let uv = target.join("bin").join("uv");
@@ -421,13 +510,14 @@ async fn bootstrap_uv(python: &Interpreter, tools: &Path) -> Result<PathBuf, Str
     }
     if let Err(e) = std::fs::rename(staging.path(), &target) {
         if !runs(&uv).await {
-            return Err(format!("cannot move uv into place: {e}"));
+            let full = BootstrapError::io(&e);
+            return Err(BootstrapError::Move(e).classified(full));
         }
     }
     if runs(&uv).await {
         Ok(uv)
     } else {
-        Err(format!("{} was installed but does not run", uv.display()))
+        Err(BootstrapError::DoesNotRun(uv))
     }
 }
 
@@ -523,6 +613,29 @@ fn parse_pip_report(output: &str, name: &str) -> Option<Version> {
 
 #[cfg(test)]
 mod tests {
+    use super::BootstrapError;
+
+    /// A full disk is told by the OS's error number, and kept as its own
+    /// cause (the run stops rather than falling back to pip) in the words
+    /// of the step it stopped.
+    #[test]
+    fn a_full_disk_is_its_own_cause_in_the_steps_words() {
+        let full = std::io::Error::from_raw_os_error(nix::libc::ENOSPC);
+        assert!(BootstrapError::io(&full));
+        let denied = std::io::Error::from_raw_os_error(nix::libc::EACCES);
+        assert!(!BootstrapError::io(&denied));
+        let e = BootstrapError::Create {
+            path: "/cache/tools".into(),
+            source: full,
+        }
+        .classified(true);
+        assert!(matches!(e, BootstrapError::DiskFull(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "cannot create /cache/tools: No space left on device (os error 28)"
+        );
+    }
+
     use super::*;
 
     #[test]

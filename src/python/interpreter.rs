@@ -82,7 +82,7 @@ impl Interpreter {
 /// Why a named interpreter cannot be used, one variant per cause: each
 /// cause has its own way out (`run --python`, `[python]` and `doctor
 /// --python` all end here).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum InterpreterError {
     #[error("no interpreter named `{name}` on PATH")]
     NotFound { name: String },

@@ -12,9 +12,9 @@ mod uv;
 
 pub use discovery::{Discovery, Found, NoMatch, PythonSource, SearchRoots, discover, discover_for};
 pub use index::Indexes;
-pub use installer::{Fetch, InstallError, Installer, InstallerChoice, venv_python};
+pub use installer::{Fetch, InstallError, Installer, InstallerChoice, Tool, venv_python};
 pub use interpreter::{
     Interpreter, InterpreterError, check_file, find, not_answered, query_remembered, spawn_failure,
 };
-pub use request::PythonRequest;
+pub use request::{PythonRequest, PythonRequestError};
 pub use uv::Uv;

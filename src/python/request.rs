@@ -24,12 +24,31 @@ pub enum PythonRequest {
 
 pub const PYTHON_EXPECTED: &str = "expected a version like \"3.12\", a range like \">=3.9,<3.14\", a path, or a command like \"python3\"";
 
+/// Why a Python request could not be read; each says what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PythonRequestError {
+    #[error("empty Python request; {PYTHON_EXPECTED}")]
+    Empty,
+    #[error("invalid Python range \"{text}\" ({error}); {PYTHON_EXPECTED}")]
+    Range {
+        text: String,
+        error: pep440_rs::VersionSpecifiersParseError,
+    },
+    #[error("invalid Python version \"{text}\" ({error}); {PYTHON_EXPECTED}")]
+    Version {
+        text: String,
+        error: pep440_rs::VersionParseError,
+    },
+    #[error("invalid Python request \"{0}\"; {PYTHON_EXPECTED}")]
+    Unknown(String),
+}
+
 impl PythonRequest {
     /// Parses `text`, resolving relative paths against `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<PythonRequest, String> {
+    pub fn parse(text: &str, base: &Path) -> Result<PythonRequest, PythonRequestError> {
         let t = text.trim();
         if t.is_empty() {
-            return Err(format!("empty Python request; {PYTHON_EXPECTED}"));
+            return Err(PythonRequestError::Empty);
         }
         if t.contains('/') {
             let p = PathBuf::from(t);
@@ -40,13 +59,18 @@ impl PythonRequest {
             }));
         }
         if t.starts_with(['<', '>', '=', '!', '~']) {
-            let specs = VersionSpecifiers::from_str(t)
-                .map_err(|e| format!("invalid Python range \"{t}\" ({e}); {PYTHON_EXPECTED}"))?;
+            let specs =
+                VersionSpecifiers::from_str(t).map_err(|error| PythonRequestError::Range {
+                    text: t.to_string(),
+                    error,
+                })?;
             return Ok(PythonRequest::Range(specs));
         }
         if t.starts_with(|c: char| c.is_ascii_digit()) {
-            let v = Version::from_str(t)
-                .map_err(|e| format!("invalid Python version \"{t}\" ({e}); {PYTHON_EXPECTED}"))?;
+            let v = Version::from_str(t).map_err(|error| PythonRequestError::Version {
+                text: t.to_string(),
+                error,
+            })?;
             return Ok(PythonRequest::Version(v));
         }
         if t.chars()
@@ -54,7 +78,7 @@ impl PythonRequest {
         {
             return Ok(PythonRequest::Name(t.to_string()));
         }
-        Err(format!("invalid Python request \"{t}\"; {PYTHON_EXPECTED}"))
+        Err(PythonRequestError::Unknown(t.to_string()))
     }
 
     /// Whether an interpreter whose name says `hint` ("3.14" for python3.14,

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::index::Indexes;
 use crate::cache::Bucket;
 use crate::process::Spec;
 
@@ -18,6 +19,8 @@ pub struct Uv {
     /// `--offline`: every command is told so (UV_OFFLINE), and installs
     /// only from uv's own cache.
     pub offline: bool,
+    /// The config's indexes, for every install, resolution and build.
+    pub indexes: Indexes,
 }
 
 impl Uv {
@@ -25,6 +28,7 @@ impl Uv {
         Uv {
             path,
             offline: false,
+            indexes: Indexes::default(),
         }
     }
 
@@ -65,8 +69,7 @@ impl Uv {
         } else {
             spec
         };
-        // The config's indexes, for every install, resolution and build.
-        super::index::configured().apply(spec).args(args)
+        self.indexes.apply(spec).args(args)
     }
 
     pub fn version(&self) -> Spec {
@@ -155,5 +158,39 @@ mod tests {
             uv.pip_install(Path::new("/py")).display(),
             "/opt/uv pip install --quiet --link-mode copy --python /py"
         );
+    }
+
+    #[test]
+    fn every_command_is_pointed_at_its_own_indexes() {
+        // Two values, one process: each uv is told only its own indexes
+        // (a process-wide setting would give both the first one's).
+        let mirror = Uv {
+            indexes: Indexes {
+                url: Some("https://mirror/simple".into()),
+                extra: Vec::new(),
+            },
+            ..Uv::new(PathBuf::from("/opt/uv"))
+        };
+        let plain = Uv::new(PathBuf::from("/opt/uv"));
+        for (mirrored, bare) in [
+            (
+                mirror.pip_install(Path::new("/py")),
+                plain.pip_install(Path::new("/py")),
+            ),
+            (
+                mirror.pip_compile(Path::new("/py")),
+                plain.pip_compile(Path::new("/py")),
+            ),
+            (
+                mirror.build_wheel(Path::new("/py"), Path::new("/t"), Path::new("/o")),
+                plain.build_wheel(Path::new("/py"), Path::new("/t"), Path::new("/o")),
+            ),
+        ] {
+            assert_eq!(
+                mirrored.env_value("UV_INDEX_URL").as_deref(),
+                Some("https://mirror/simple")
+            );
+            assert_eq!(bare.env_value("UV_INDEX_URL"), None);
+        }
     }
 }

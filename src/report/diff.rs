@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{cell_outcome, first_line};
+use super::wording::{cell_outcome, first_line};
 use crate::results::CellDoc;
 use crate::results::compare::Diff;
 

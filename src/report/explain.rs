@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::grid::{cell_outcome, outcome_text};
+use super::wording::{cell_outcome, outcome_text};
+use crate::results::document::GridDoc;
 use crate::results::{CellDoc, Document};
 
 /// The cell's command, ready to run again (see `probe::rerun`).
@@ -69,6 +70,21 @@ pub fn render(doc: &Document, c: &CellDoc, again: Option<&Again>) -> String {
     {
         let _ = writeln!(out, "row:         {} ({})", c.build, row.request);
     }
+    build_section(grid, c, &mut out);
+    run_again_section(c, again, &mut out);
+    if let Some(tb) = &c.traceback {
+        let _ = writeln!(out, "\ntraceback:\n{tb}");
+    }
+    for (name, text) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
+        if !text.is_empty() {
+            let _ = writeln!(out, "\n{name}:\n{}", text.trim_end());
+        }
+    }
+    out
+}
+
+/// The build of the cell's row, with its log.
+fn build_section(grid: Option<&GridDoc>, c: &CellDoc, out: &mut String) {
     match grid.and_then(|g| g.builds.iter().find(|b| b.numpy == c.build)) {
         Some(b) => {
             let _ = writeln!(
@@ -90,6 +106,10 @@ pub fn render(doc: &Document, c: &CellDoc, again: Option<&Again>) -> String {
             let _ = writeln!(out, "\nrow {}: no build log in these results", c.build);
         }
     }
+}
+
+/// How to run the cell again by hand.
+fn run_again_section(c: &CellDoc, again: Option<&Again>, out: &mut String) {
     match (again, &c.command) {
         (Some(again), _) => {
             let _ = writeln!(
@@ -116,15 +136,6 @@ pub fn render(doc: &Document, c: &CellDoc, again: Option<&Again>) -> String {
         }
         (None, None) => {}
     }
-    if let Some(tb) = &c.traceback {
-        let _ = writeln!(out, "\ntraceback:\n{tb}");
-    }
-    for (name, text) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
-        if !text.is_empty() {
-            let _ = writeln!(out, "\n{name}:\n{}", text.trim_end());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

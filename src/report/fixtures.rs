@@ -10,6 +10,7 @@ use std::time::Duration;
 use pep440_rs::Version;
 
 use crate::config::NumpyRequest;
+use crate::expect::ExpectSource;
 use crate::extension::Exercise;
 use crate::outcome::{FailureReason, OutcomeKind, Unavailability};
 use crate::plan::{AxisEntry, GridPlan, RunHeader};
@@ -37,11 +38,15 @@ fn expect(
     line: Option<usize>,
     rules: bool,
 ) -> Expectation {
+    let source = match (line, rules) {
+        (_, true) => ExpectSource::NumpyRules,
+        (Some(line), false) => ExpectSource::Table { line },
+        (None, false) => ExpectSource::Default,
+    };
     Expectation {
         outcome,
         reason,
-        line,
-        source: rules.then(|| "numpy-rules".to_string()),
+        source,
     }
 }
 
@@ -353,7 +358,7 @@ pub fn packages() -> Document {
         "scipy 1.11.4's metadata forbids numpy 2.0.2: Because scipy==1.11.4 depends on numpy>=1.21.6,<1.28.0 and you require numpy==2.0.2, we can conclude that your requirements are unsatisfiable. (--ignore-requires runs it anyway)",
         expect(OutcomeKind::Unavailable, None, None, false),
     );
-    forbidden.expected.source = Some("declared".into());
+    forbidden.expected.source = ExpectSource::Declared;
     forbidden.forbidden = true;
     forbidden.unavailable = Some(Unavailability::Metadata);
     doc.cells = vec![

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{
+use super::wording::{
     Severity, cell_notes, cell_outcome, outcome_text, rule_line, severity, verdict_words,
 };
 use crate::results::Document;
@@ -24,7 +24,7 @@ pub fn annotations(doc: &Document) -> String {
     let file = doc.config.as_deref().unwrap_or("matrix.toml");
     for c in doc.unmet() {
         let mut props = format!("file={}", property(file));
-        if let Some(line) = c.expected.line {
+        if let Some(line) = c.expected.line() {
             let _ = write!(props, ",line={line}");
         }
         let title = format!("abimatrix: {}: {} unexpected", c.interpreter, c.pair());
@@ -46,7 +46,7 @@ pub fn annotations(doc: &Document) -> String {
     }
     // The findings on declarations: an error when one fails the run, a
     // warning when it needs a look, a notice otherwise.
-    for d in super::grid::findings(doc) {
+    for d in super::wording::findings(doc) {
         let command = match severity(&d) {
             Severity::Fails => "error",
             Severity::Warning => "warning",

@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{
+use super::wording::{
     cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, symbol, verdict_text,
 };
 use crate::outcome::OutcomeKind;
@@ -84,7 +84,7 @@ fn class_of(c: &CellDoc) -> &'static str {
 pub fn render(doc: &Document) -> String {
     let mut out = String::new();
     let extension = escape(doc.extension.as_deref().unwrap_or("extension"));
-    let judged = crate::results::Verdict::of(doc);
+    let judged = crate::results::Tally::of(doc);
     let verdict = verdict_text(doc, &judged);
     let good = !judged.fails();
     let _ = write!(
@@ -132,7 +132,7 @@ pub fn render(doc: &Document) -> String {
         out.push_str("</ul>\n");
         let answer = answer::of_grid(doc, index);
         if !answer.rows.is_empty() {
-            match super::grid::answer_scope(doc) {
+            match super::wording::answer_scope(doc) {
                 Some(scope) => {
                     let _ = writeln!(
                         out,
@@ -197,7 +197,7 @@ fn write_grid(out: &mut String, doc: &Document, index: usize, grid: &GridDoc) {
     let _ = write!(
         out,
         "<table class=\"grid\" id=\"grid-{index}\"><tr><th>{}</th>",
-        super::grid::corner(doc)
+        super::wording::corner(doc)
     );
     for r in &grid.axes.runtime {
         let _ = write!(out, "<th>{}</th>", escape(r.label()));
@@ -232,7 +232,7 @@ fn write_grid(out: &mut String, doc: &Document, index: usize, grid: &GridDoc) {
                     let _ = write!(
                         out,
                         "<td class=\"absent\">{}</td>",
-                        super::grid::absent_symbol(doc)
+                        super::wording::absent_symbol(doc)
                     );
                 }
             }
@@ -271,7 +271,7 @@ fn write_versions(out: &mut String, grid: &GridDoc) {
         row("runtime", a);
     }
     out.push_str("</table>\n");
-    for note in super::grid::axis_notes(grid) {
+    for note in super::wording::axis_notes(grid) {
         let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(&note));
     }
     if !grid.skipped.is_empty() {

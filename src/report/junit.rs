@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{cell_notes, cell_outcome, outcome_text, rule_line, verdict_words};
+use super::wording::{cell_notes, cell_outcome, outcome_text, rule_line, verdict_words};
 use crate::outcome::OutcomeKind;
 use crate::results::CellDoc;
 use crate::results::Document;
@@ -58,35 +58,35 @@ fn xml(text: &str, attribute: bool) -> String {
 
 /// How a cell reads in JUnit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+enum Status {
     Passed,
     Skipped,
     Failure,
     Error,
 }
 
-fn verdict(c: &CellDoc) -> Verdict {
+fn verdict(c: &CellDoc) -> Status {
     match (c.met, c.outcome) {
-        (true, OutcomeKind::Unavailable) => Verdict::Skipped,
-        (true, _) => Verdict::Passed,
-        (false, OutcomeKind::Pass | OutcomeKind::Fail) => Verdict::Failure,
-        (false, _) => Verdict::Error,
+        (true, OutcomeKind::Unavailable) => Status::Skipped,
+        (true, _) => Status::Passed,
+        (false, OutcomeKind::Pass | OutcomeKind::Fail) => Status::Failure,
+        (false, _) => Status::Error,
     }
 }
 
 /// How a finding on a declaration reads in JUnit: one more test case of
 /// its grid, failed exactly when it fails the run.
-fn finding_verdict(d: &Declaration) -> Verdict {
+fn finding_verdict(d: &Declaration) -> Status {
     if d.fails() {
-        Verdict::Failure
+        Status::Failure
     } else {
-        Verdict::Passed
+        Status::Passed
     }
 }
 
 pub fn render(doc: &Document) -> String {
-    let findings = super::grid::findings(doc);
-    let count = |want: Verdict, grid: Option<usize>| {
+    let findings = super::wording::findings(doc);
+    let count = |want: Status, grid: Option<usize>| {
         let in_grid = |g: usize| grid.is_none_or(|x| x == g);
         doc.cells
             .iter()
@@ -108,8 +108,8 @@ pub fn render(doc: &Document) -> String {
         out,
         "<testsuites name=\"abimatrix\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
         tests(None),
-        count(Verdict::Failure, None),
-        count(Verdict::Error, None),
+        count(Status::Failure, None),
+        count(Status::Error, None),
         total_time
     );
     let extension = doc.extension.as_deref().unwrap_or("extension");
@@ -121,9 +121,9 @@ pub fn render(doc: &Document) -> String {
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             escape_attr(&format!("{} · {extension}", grid.interpreter.label)),
             tests(Some(index)),
-            count(Verdict::Failure, Some(index)),
-            count(Verdict::Error, Some(index)),
-            count(Verdict::Skipped, Some(index)),
+            count(Status::Failure, Some(index)),
+            count(Status::Error, Some(index)),
+            count(Status::Skipped, Some(index)),
             time
         );
         write_properties(&mut out, doc, grid);
@@ -182,7 +182,7 @@ fn write_finding(out: &mut String, grid: &GridDoc, d: &Declaration) {
         escape(&format!("{}: {words}", d.row))
     );
     let body = format!("{}\n{}\n", d.text(), rule_line(d));
-    if finding_verdict(d) == Verdict::Failure {
+    if finding_verdict(d) == Status::Failure {
         let _ = writeln!(
             out,
             "      <failure type=\"{}\" message=\"{}\">{}</failure>",
@@ -217,21 +217,21 @@ fn write_case(out: &mut String, doc: &Document, grid: &GridDoc, c: &CellDoc) {
     let (message, message_attr) = (escape(&message), escape_attr(&message));
     let kind = escape_attr(&observed);
     match verdict(c) {
-        Verdict::Passed => {}
-        Verdict::Skipped => {
+        Status::Passed => {}
+        Status::Skipped => {
             let _ = writeln!(
                 out,
                 "      <skipped message=\"{}\"/>",
                 escape_attr(&format!("{observed}: {}", c.message))
             );
         }
-        Verdict::Failure => {
+        Status::Failure => {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{kind}\" message=\"{message_attr}\">{message}</failure>"
             );
         }
-        Verdict::Error => {
+        Status::Error => {
             let body = escape(c.traceback.as_deref().unwrap_or(&c.message));
             let _ = writeln!(
                 out,

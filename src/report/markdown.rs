@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::grid::{
+use super::wording::{
     cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, symbol,
 };
 use crate::results::Document;
@@ -24,7 +24,7 @@ pub fn render(doc: &Document) -> String {
     let _ = writeln!(out, "## abimatrix: {}\n", md(extension));
     for (index, grid) in doc.grids.iter().enumerate() {
         let _ = writeln!(out, "### {}\n", md(&grid.interpreter.label));
-        let _ = write!(out, "| {} |", super::grid::corner(doc));
+        let _ = write!(out, "| {} |", super::wording::corner(doc));
         for r in &grid.axes.runtime {
             let _ = write!(out, " {} |", md(r.label()));
         }
@@ -39,14 +39,14 @@ pub fn render(doc: &Document) -> String {
                 let text = match doc.cell(index, b.label(), r.label()) {
                     Some(c) if c.met => symbol(c.outcome).to_string(),
                     Some(c) => format!("**{}!**", symbol(c.outcome)),
-                    None => super::grid::absent_symbol(doc).to_string(),
+                    None => super::wording::absent_symbol(doc).to_string(),
                 };
                 let _ = write!(out, " {text} |");
             }
             out.push('\n');
         }
         let _ = writeln!(out, "\n{}\n", md(&legend(doc, index)));
-        for note in super::grid::axis_notes(grid) {
+        for note in super::wording::axis_notes(grid) {
             let _ = writeln!(out, "- {}", md(&note));
         }
         for line in reason_lines(doc, index) {
@@ -65,7 +65,7 @@ pub fn render(doc: &Document) -> String {
         }
         let answer = answer::of_grid(doc, index);
         if !answer.rows.is_empty() {
-            match super::grid::answer_scope(doc) {
+            match super::wording::answer_scope(doc) {
                 Some(scope) => {
                     let _ = writeln!(out, "\n**The answer**, {}\n", md(&scope));
                 }
@@ -77,7 +77,7 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
-    let findings = super::grid::findings(doc);
+    let findings = super::wording::findings(doc);
     if !findings.is_empty() {
         out.push_str("**Declared vs measured**\n\n");
         for f in &findings {

@@ -1,22 +1,26 @@
 //! Everything that turns results into something to read, and nothing else:
 //! live progress ([`progress`]) fed by the [`Reporter`], and one renderer
 //! per format, each a pure function of a results document (hyperfine's one
-//! file per export format). The wording they share is in [`grid`].
+//! file per export format). The wording they share is in [`wording`].
 
+pub mod cache;
 pub mod diff;
 pub mod explain;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod github;
-pub mod grid;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod list;
 pub mod markdown;
 pub mod progress;
+pub mod pythons;
 pub mod reporter;
 pub mod sanitize;
+pub mod shards;
 pub mod text;
+pub mod wording;
 
 pub use progress::Progress;
 pub use reporter::Reporter;
@@ -44,41 +48,16 @@ impl Format {
     ];
 }
 
-/// A format: a pure function from a results document to its text.
-pub trait Render {
-    fn render(&self, doc: &Document) -> String;
-}
-
-/// Each format's renderer, by name.
-struct Renderer(fn(&Document) -> String);
-
-impl Render for Renderer {
-    fn render(&self, doc: &Document) -> String {
-        (self.0)(doc)
-    }
-}
-
-impl Format {
-    /// The renderer of this format.
-    pub fn renderer(self) -> &'static dyn Render {
-        const TEXT: Renderer = Renderer(text::render);
-        const JSON: Renderer = Renderer(json::render);
-        const JUNIT: Renderer = Renderer(junit::render);
-        const MARKDOWN: Renderer = Renderer(markdown::render);
-        const HTML: Renderer = Renderer(html::render);
-        match self {
-            Format::Text => &TEXT,
-            Format::Json => &JSON,
-            Format::Junit => &JUNIT,
-            Format::Markdown => &MARKDOWN,
-            Format::Html => &HTML,
-        }
-    }
-}
-
-/// `doc` in `format`.
+/// `doc` in `format`: each format's renderer is a pure function of the
+/// document.
 pub fn render(doc: &Document, format: Format) -> String {
-    format.renderer().render(doc)
+    match format {
+        Format::Text => text::render(doc),
+        Format::Json => json::render(doc),
+        Format::Junit => junit::render(doc),
+        Format::Markdown => markdown::render(doc),
+        Format::Html => html::render(doc),
+    }
 }
 
 #[cfg(test)]
@@ -163,7 +142,7 @@ mod tests {
         ] {
             let mut doc = fixtures::unavailable(why);
             doc.config = Some("matrix.toml".into());
-            let words = grid::unavailable_words(why);
+            let words = wording::unavailable_words(why);
             let speaking = |text: &str| -> String {
                 text.lines()
                     .filter(|l| l.contains(words) || l.contains("yanked"))

@@ -205,8 +205,11 @@ impl Progress {
                     builds.inc(1);
                     match &b.result {
                         Err(e) => {
-                            let _ =
-                                multi.println(shown(&format!("{} not made: {}", b.row, e.summary)));
+                            let _ = multi.println(shown(&format!(
+                                "{} not made: {}",
+                                b.row,
+                                e.summary()
+                            )));
                         }
                         Ok(Built {
                             uncached: Some(why),
@@ -382,8 +385,10 @@ pub fn line(labels: &[String], packages: bool, update: Update<'_>) -> Option<Str
                     .unwrap_or_default();
                 format!("{} {how}{forced}{uncached}", row(b.grid, &b.row))
             }
-            Err(e) if e.forbidden => format!("{} not built: {}", row(b.grid, &b.row), e.summary),
-            Err(e) => format!("{} FAILED: {}", row(b.grid, &b.row), e.summary),
+            Err(e) if e.is_forbidden() => {
+                format!("{} not built: {}", row(b.grid, &b.row), e.summary())
+            }
+            Err(e) => format!("{} FAILED: {}", row(b.grid, &b.row), e.summary()),
         },
         Update::Cell(c) => {
             let reason = c.reason.map(|r| format!(" ({r})")).unwrap_or_default();
@@ -405,7 +410,7 @@ pub fn line(labels: &[String], packages: bool, update: Update<'_>) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::BuildError;
+    use crate::build::{BuildError, BuildFailure};
     use crate::outcome::OutcomeKind;
     use crate::report::fixtures;
     use std::str::FromStr;
@@ -481,10 +486,10 @@ mod tests {
         let broken = BuildRecord {
             grid: 0,
             row: "2.4.6".into(),
-            result: Err(BuildError::new(
-                "src/ext.c:14:27: error: 'PyArray_Foo' undeclared",
-                "",
-            )),
+            result: Err(BuildError::from(BuildFailure::Step {
+                what: None,
+                line: "src/ext.c:14:27: error: 'PyArray_Foo' undeclared".into(),
+            })),
         };
         let doc = fixtures::every_outcome();
         let mut updates = vec![

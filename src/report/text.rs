@@ -13,15 +13,15 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::grid::{
+use super::sanitize::shown;
+use super::wording::{
     Severity, cell_outcome, counts_text, legend, outcome_text, reason_lines, rule_line, severity,
     symbol, verdict_text,
 };
-use super::sanitize::shown;
 use crate::outcome::OutcomeKind;
 use crate::results::answer;
 use crate::results::document::GridDoc;
-use crate::results::{CellDoc, Document, Verdict};
+use crate::results::{CellDoc, Document, Tally};
 
 const PASS: Style = AnsiColor::Green.on_default();
 const EXPECTED_BAD: Style = AnsiColor::Yellow.on_default();
@@ -72,7 +72,7 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
         paint(BOLD, &grid.interpreter.label),
         extension
     );
-    let corner = super::grid::corner(doc);
+    let corner = super::wording::corner(doc);
     let labels: Vec<&str> = grid.axes.runtime.iter().map(|a| a.label()).collect();
     let first_width = grid
         .axes
@@ -99,14 +99,14 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
                     let marker = if c.met { ' ' } else { '!' };
                     paint(style_of(c), &format!("{}{marker}", symbol(c.outcome)))
                 }
-                None => paint(DIM, &format!("{} ", super::grid::absent_symbol(doc))),
+                None => paint(DIM, &format!("{} ", super::wording::absent_symbol(doc))),
             };
             let _ = write!(out, "  {}{cell_text}", " ".repeat(pad));
         }
         out.push('\n');
     }
     let _ = writeln!(out, "{}", paint(DIM, &legend(doc, index)));
-    for note in super::grid::axis_notes(grid) {
+    for note in super::wording::axis_notes(grid) {
         let _ = writeln!(out, "{}", paint(DIM, &shown(&note)));
     }
     for line in reason_lines(doc, index) {
@@ -141,7 +141,7 @@ fn render_answer(doc: &Document, index: usize, out: &mut String) {
     if answer.rows.is_empty() {
         return;
     }
-    match super::grid::answer_scope(doc) {
+    match super::wording::answer_scope(doc) {
         Some(scope) => {
             let _ = writeln!(out, "{} {scope}:", paint(BOLD, "answer,"));
         }
@@ -179,12 +179,22 @@ fn render_answers(doc: &Document, out: &mut String) {
             paint(BOLD, &grid.interpreter.label),
             extension
         );
-        if let Some(scope) = super::grid::answer_scope(doc) {
+        if let Some(scope) = super::wording::answer_scope(doc) {
             let _ = writeln!(out, "  answer, {scope}:");
         }
         for line in answer::of_grid(doc, index).lines() {
             let _ = writeln!(out, "    {line}");
         }
+    }
+}
+
+/// The report a finished run prints: only the answer with `--summary`
+/// (`summary`), else [`for_terminal`].
+pub fn finished(doc: &Document, summary: bool, width: Option<usize>) -> String {
+    if summary {
+        self::summary(doc)
+    } else {
+        for_terminal(doc, width)
     }
 }
 
@@ -230,7 +240,7 @@ pub fn grid_width(doc: &Document, index: usize) -> usize {
         .build
         .iter()
         .map(|a| a.label().chars().count())
-        .chain([super::grid::corner(doc).chars().count()])
+        .chain([super::wording::corner(doc).chars().count()])
         .max()
         .unwrap_or(0);
     first
@@ -269,7 +279,7 @@ fn render_unmet(doc: &Document, out: &mut String) {
 }
 
 fn render_summary(doc: &Document, out: &mut String) {
-    let verdict = Verdict::of(doc);
+    let verdict = Tally::of(doc);
     let mut findings = verdict.findings().peekable();
     if findings.peek().is_some() {
         let _ = writeln!(out, "{}", paint(BOLD, "declared vs measured:"));
@@ -341,7 +351,7 @@ mod tests {
         assert_eq!(strip(for_terminal(&doc, Some(width))), plain(&doc));
         let narrow = strip(for_terminal(&doc, Some(width - 1)));
         assert!(
-            !narrow.contains(super::super::grid::corner(&doc)),
+            !narrow.contains(super::super::wording::corner(&doc)),
             "{narrow}"
         );
         assert!(

@@ -22,7 +22,7 @@ use std::str::FromStr;
 use pep440_rs::Version;
 use serde::Serialize;
 
-use super::document::{AxisDoc, Document};
+use super::document::{AxisDoc, Document, GridDoc};
 use crate::outcome::OutcomeKind;
 
 /// The answer for one grid (one interpreter).
@@ -145,35 +145,7 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
         };
     };
     let package = doc.has_package_rows();
-    // Each cell's outcome by (row, column) position: one pass over the
-    // cells, not a search per pair (grids of every release are large).
-    // Reversed so a label listed twice maps to its first entry, as
-    // `CellDoc::position` does.
-    let rows_at: HashMap<&str, usize> = grid
-        .axes
-        .build
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.label(), i))
-        .rev()
-        .collect();
-    let columns_at: HashMap<&str, usize> = grid
-        .axes
-        .runtime
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.label(), i))
-        .rev()
-        .collect();
-    let mut outcome: HashMap<(usize, usize), OutcomeKind> = HashMap::new();
-    for c in doc.cells.iter().filter(|c| c.grid == index) {
-        if let (Some(&b), Some(&r)) = (
-            rows_at.get(c.build.as_str()),
-            columns_at.get(c.runtime.as_str()),
-        ) {
-            outcome.insert((b, r), c.outcome);
-        }
-    }
+    let outcome = outcomes_by_position(doc, grid, index);
     let runtime_versions: Vec<Option<Version>> = grid.axes.runtime.iter().map(version_of).collect();
     // A run that `-k` narrowed answers for what it selected: a row or
     // column with no selected cell is left out, not called untested.
@@ -220,6 +192,61 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
             }
         })
         .collect();
+    let columns = column_answers(grid, &outcome, &runtime_versions, package, &selected);
+    GridAnswer {
+        grid: index,
+        interpreter: grid.interpreter.label.clone(),
+        rows,
+        columns,
+    }
+}
+
+/// Each cell's outcome in grid `index` by its (row, column) position.
+fn outcomes_by_position(
+    doc: &Document,
+    grid: &GridDoc,
+    index: usize,
+) -> HashMap<(usize, usize), OutcomeKind> {
+    // Each cell's outcome by (row, column) position: one pass over the
+    // cells, not a search per pair (grids of every release are large).
+    // Reversed so a label listed twice maps to its first entry, as
+    // `CellDoc::position` does.
+    let rows_at: HashMap<&str, usize> = grid
+        .axes
+        .build
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.label(), i))
+        .rev()
+        .collect();
+    let columns_at: HashMap<&str, usize> = grid
+        .axes
+        .runtime
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.label(), i))
+        .rev()
+        .collect();
+    let mut outcome: HashMap<(usize, usize), OutcomeKind> = HashMap::new();
+    for c in doc.cells.iter().filter(|c| c.grid == index) {
+        if let (Some(&b), Some(&r)) = (
+            rows_at.get(c.build.as_str()),
+            columns_at.get(c.runtime.as_str()),
+        ) {
+            outcome.insert((b, r), c.outcome);
+        }
+    }
+    outcome
+}
+
+/// What runs under each column (a selected column with a release).
+fn column_answers(
+    grid: &GridDoc,
+    outcome: &HashMap<(usize, usize), OutcomeKind>,
+    runtime_versions: &[Option<Version>],
+    package: bool,
+    selected: &dyn Fn(Option<usize>, Option<usize>) -> bool,
+) -> Vec<ColumnAnswer> {
     // Builds in version order for "from ... up"; package rows in the grid's.
     let mut builds: Vec<(usize, Option<Version>)> = grid
         .axes
@@ -232,7 +259,7 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
         builds.retain(|b| b.1.is_some());
         builds.sort_by(|a, b| a.1.cmp(&b.1));
     }
-    let columns = runtime_versions
+    runtime_versions
         .iter()
         .enumerate()
         .filter(|(r, v)| v.is_some() && selected(None, Some(*r)))
@@ -268,13 +295,7 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
                 tested: ran.len(),
             }
         })
-        .collect();
-    GridAnswer {
-        grid: index,
-        interpreter: grid.interpreter.label.clone(),
-        rows,
-        columns,
-    }
+        .collect()
 }
 
 /// Sorted by version, one entry per release: a release listed twice (two

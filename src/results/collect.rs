@@ -110,7 +110,7 @@ impl RunResults {
                             numpy: b.row.clone(),
                             ok: false,
                             reused: false,
-                            summary: e.summary.clone(),
+                            summary: e.summary(),
                             duration_s: 0.0,
                             log: e.log.clone(),
                             declares: None,

@@ -198,41 +198,83 @@ pub struct BuildDoc {
 pub struct Expectation {
     pub outcome: OutcomeKind,
     pub reason: Option<FailureReason>,
-    /// The `[[expect]]` line that set it; null for the default.
-    pub line: Option<usize>,
-    /// "numpy-rules" when predicted from NumPy's published rules.
-    #[serde(default)]
-    pub source: Option<String>,
+    /// Which rule set it; in the file as `line` (the `[[expect]]` table's,
+    /// null otherwise) and `source` ("numpy-rules", "declared", or null).
+    #[serde(flatten, with = "source_fields")]
+    #[cfg_attr(test, schemars(with = "source_fields::Fields"))]
+    pub source: ExpectSource,
 }
 
 impl Expectation {
     pub fn of(e: &Expected) -> Expectation {
-        let (line, source) = match e.source {
-            ExpectSource::Table { line } => (Some(line), None),
-            ExpectSource::NumpyRules => (None, Some("numpy-rules".to_string())),
-            ExpectSource::Declared => (None, Some("declared".to_string())),
-            ExpectSource::Default => (None, None),
-        };
         Expectation {
             outcome: e.outcome,
             reason: e.reason,
-            line,
-            source,
+            source: e.source,
         }
     }
 
     /// Which rule set it, in words.
     pub fn rule(&self) -> String {
-        match (&self.source, self.line) {
-            (Some(s), _) if s == "declared" => ExpectSource::Declared.to_string(),
-            (Some(source), _) => source.clone(),
-            (None, Some(l)) => ExpectSource::Table { line: l }.to_string(),
-            (None, None) => ExpectSource::Default.to_string(),
+        self.source.to_string()
+    }
+
+    /// The config's line that set it, for an `[[expect]]` table.
+    pub fn line(&self) -> Option<usize> {
+        match self.source {
+            ExpectSource::Table { line } => Some(line),
+            _ => None,
         }
     }
 
     pub fn is_met_by(&self, outcome: OutcomeKind, reason: Option<FailureReason>) -> bool {
         self.outcome == outcome && (self.reason.is_none() || self.reason == reason)
+    }
+}
+
+/// [`ExpectSource`] as the results file has always written it: two
+/// fields, `line` and `source`, so files of every version read alike.
+mod source_fields {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::expect::ExpectSource;
+
+    #[derive(Serialize, Deserialize)]
+    #[cfg_attr(test, derive(schemars::JsonSchema))]
+    pub(super) struct Fields {
+        /// The `[[expect]]` table's line, when one set it.
+        line: Option<usize>,
+        /// "numpy-rules" or "declared" when that rule set it.
+        #[serde(default)]
+        source: Option<String>,
+    }
+
+    pub fn serialize<S: Serializer>(source: &ExpectSource, s: S) -> Result<S::Ok, S::Error> {
+        let (line, source) = match *source {
+            ExpectSource::Table { line } => (Some(line), None),
+            ExpectSource::NumpyRules => (None, Some("numpy-rules")),
+            ExpectSource::Declared => (None, Some("declared")),
+            ExpectSource::Default => (None, None),
+        };
+        Fields {
+            line,
+            source: source.map(str::to_string),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ExpectSource, D::Error> {
+        let fields = Fields::deserialize(d)?;
+        match (fields.source.as_deref(), fields.line) {
+            (Some("numpy-rules"), _) => Ok(ExpectSource::NumpyRules),
+            (Some("declared"), _) => Ok(ExpectSource::Declared),
+            (Some(other), _) => Err(serde::de::Error::unknown_variant(
+                other,
+                &["numpy-rules", "declared"],
+            )),
+            (None, Some(line)) => Ok(ExpectSource::Table { line }),
+            (None, None) => Ok(ExpectSource::Default),
+        }
     }
 }
 
@@ -358,7 +400,18 @@ pub struct Summary {
     pub finished: usize,
     pub met: usize,
     pub unmet: usize,
-    pub by_outcome: BTreeMap<String, usize>,
+    #[serde(serialize_with = "by_name")]
+    pub by_outcome: BTreeMap<OutcomeKind, usize>,
+}
+
+/// `by_outcome` in the order the file has always had: by the outcome's
+/// name, not by the enum's order.
+fn by_name<S: serde::Serializer>(
+    counts: &BTreeMap<OutcomeKind, usize>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let named: BTreeMap<&str, usize> = counts.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    named.serialize(s)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -369,7 +422,56 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error("{path} is not an abimatrix results file: {detail}")]
-    Format { path: PathBuf, detail: String },
+    Format {
+        path: PathBuf,
+        #[source]
+        detail: FormatError,
+    },
+}
+
+/// Why bytes are not a results document this version reads.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("no \"schema\": \"abimatrix.results\"")]
+    Schema,
+    #[error("schema_version {found} (this abimatrix reads {OLDEST_READ} to {SCHEMA_VERSION})")]
+    Version { found: serde_json::Value },
+    #[error(transparent)]
+    Inconsistent(#[from] Inconsistency),
+}
+
+/// What a results document holds that its readers could not rely on (see
+/// [`Document::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Inconsistency {
+    #[error("grid {grid}: \"{version}\" is not a version")]
+    NotAVersion { grid: usize, version: String },
+    #[error("cell {index} ({pair}) names grid {grid}, but there are {grids} grid(s)")]
+    NoSuchGrid {
+        index: usize,
+        pair: String,
+        grid: usize,
+        grids: usize,
+    },
+    #[error("cell {index} ({pair}) is of {interpreter} but sits in the grid of {grid}")]
+    OtherInterpreter {
+        index: usize,
+        pair: String,
+        interpreter: String,
+        grid: String,
+    },
+    #[error("cell {index} ({pair}) is not on the axes of its grid")]
+    OffTheAxes { index: usize, pair: String },
+    #[error("cell {0} appears twice")]
+    Twice(String),
+    #[error("cell {index} ({pair}) is {outcome} but says why it was unavailable")]
+    UnavailableReason {
+        index: usize,
+        pair: String,
+        outcome: OutcomeKind,
+    },
 }
 
 impl Document {
@@ -390,9 +492,7 @@ impl Document {
         let unmet = self.cells.iter().filter(|c| !c.met).count();
         let mut by_outcome = BTreeMap::new();
         for c in &self.cells {
-            *by_outcome
-                .entry(c.outcome.as_str().to_string())
-                .or_insert(0) += 1;
+            *by_outcome.entry(c.outcome).or_insert(0) += 1;
         }
         self.summary = Summary {
             planned,
@@ -471,6 +571,7 @@ impl Document {
         self.cells.iter().filter(|c| c.outcome == kind).count()
     }
 
+    #[cfg(test)]
     pub fn to_json(&self) -> String {
         // Plain strings and numbers: serializing cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -490,21 +591,20 @@ impl Document {
     }
 
     /// Parses and checks the bytes of a results file.
-    pub fn parse(bytes: &[u8]) -> Result<Document, String> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<Document, FormatError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
         if value["schema"] != SCHEMA {
-            return Err("no \"schema\": \"abimatrix.results\"".into());
+            return Err(FormatError::Schema);
         }
         let version = value["schema_version"]
             .as_u64()
             .filter(|v| (u64::from(OLDEST_READ)..=u64::from(SCHEMA_VERSION)).contains(v));
         let Some(version) = version else {
-            return Err(format!(
-                "schema_version {} (this abimatrix reads {OLDEST_READ} to {SCHEMA_VERSION})",
-                value["schema_version"]
-            ));
+            return Err(FormatError::Version {
+                found: value["schema_version"].clone(),
+            });
         };
-        let mut doc: Document = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let mut doc: Document = serde_json::from_value(value)?;
         if version == 2 {
             upgrade_v2(&mut doc);
         }
@@ -515,50 +615,54 @@ impl Document {
     /// What every reader relies on: each cell names a grid that exists and
     /// the interpreter of that grid, its row and column are on that grid's
     /// axes, no cell appears twice, and resolved versions are versions.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Inconsistency> {
         for (i, g) in self.grids.iter().enumerate() {
             for a in g.axes.build.iter().chain(&g.axes.runtime) {
                 if let Some(v) = &a.version
                     && Version::from_str(v).is_err()
                 {
-                    return Err(format!("grid {i}: \"{v}\" is not a version"));
+                    return Err(Inconsistency::NotAVersion {
+                        grid: i,
+                        version: v.clone(),
+                    });
                 }
             }
         }
         let mut seen = HashSet::new();
-        for (i, c) in self.cells.iter().enumerate() {
+        for (index, c) in self.cells.iter().enumerate() {
+            let pair = || c.pair();
             let Some(g) = self.grids.get(c.grid) else {
-                return Err(format!(
-                    "cell {i} ({}) names grid {}, but there are {} grid(s)",
-                    c.pair(),
-                    c.grid,
-                    self.grids.len()
-                ));
+                return Err(Inconsistency::NoSuchGrid {
+                    index,
+                    pair: pair(),
+                    grid: c.grid,
+                    grids: self.grids.len(),
+                });
             };
             if c.interpreter != g.interpreter.label {
-                return Err(format!(
-                    "cell {i} ({}) is of {} but sits in the grid of {}",
-                    c.pair(),
-                    c.interpreter,
-                    g.interpreter.label
-                ));
+                return Err(Inconsistency::OtherInterpreter {
+                    index,
+                    pair: pair(),
+                    interpreter: c.interpreter.clone(),
+                    grid: g.interpreter.label.clone(),
+                });
             }
             let (b, r) = c.position(g);
             if b == usize::MAX || r == usize::MAX {
-                return Err(format!(
-                    "cell {i} ({}) is not on the axes of its grid",
-                    c.pair()
-                ));
+                return Err(Inconsistency::OffTheAxes {
+                    index,
+                    pair: pair(),
+                });
             }
             if !seen.insert(c.key()) {
-                return Err(format!("cell {} appears twice", c.key()));
+                return Err(Inconsistency::Twice(c.key().to_string()));
             }
             if c.unavailable.is_some() && c.outcome != OutcomeKind::Unavailable {
-                return Err(format!(
-                    "cell {i} ({}) is {} but says why it was unavailable",
-                    c.pair(),
-                    c.outcome
-                ));
+                return Err(Inconsistency::UnavailableReason {
+                    index,
+                    pair: pair(),
+                    outcome: c.outcome,
+                });
             }
         }
         Ok(())
@@ -651,8 +755,7 @@ pub(crate) mod tests {
             expected: Expectation {
                 outcome: kind,
                 reason,
-                line: None,
-                source: None,
+                source: ExpectSource::Default,
             },
             met: true,
             duration_s: 0.25,
@@ -731,12 +834,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_rule_of_an_expectation_round_trips_in_the_files_own_fields() {
+        let sources = [
+            ExpectSource::Table { line: 7 },
+            ExpectSource::NumpyRules,
+            ExpectSource::Declared,
+            ExpectSource::Default,
+        ];
+        let mut doc = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        for source in sources {
+            doc.cells[0].expected.source = source;
+            let json: serde_json::Value = serde_json::from_str(&doc.to_json()).unwrap();
+            let fields = &json["cells"][0]["expected"];
+            let (line, named) = match source {
+                ExpectSource::Table { line } => (serde_json::json!(line), serde_json::Value::Null),
+                ExpectSource::NumpyRules => (serde_json::Value::Null, "numpy-rules".into()),
+                ExpectSource::Declared => (serde_json::Value::Null, "declared".into()),
+                ExpectSource::Default => (serde_json::Value::Null, serde_json::Value::Null),
+            };
+            assert_eq!((&fields["line"], &fields["source"]), (&line, &named));
+            let back = Document::parse(doc.to_json().as_bytes()).unwrap();
+            assert_eq!(back.cells[0].expected.source, source);
+        }
+        let mut json: serde_json::Value = serde_json::from_str(&doc.to_json()).unwrap();
+        json["cells"][0]["expected"]["source"] = "the moon".into();
+        let refused = Document::parse(json.to_string().as_bytes()).unwrap_err();
+        assert!(refused.to_string().contains("the moon"), "{refused}");
+    }
+
+    #[test]
     fn inconsistent_files_are_refused_with_what_is_wrong() {
         let good = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
         let bad = |edit: &dyn Fn(&mut Document)| {
             let mut d = good.clone();
             edit(&mut d);
-            Document::parse(serde_json::to_string(&d).unwrap().as_bytes()).unwrap_err()
+            Document::parse(serde_json::to_string(&d).unwrap().as_bytes())
+                .unwrap_err()
+                .to_string()
         };
         assert!(bad(&|d| d.cells[0].grid = 3).contains("names grid 3"));
         assert!(bad(&|d| d.grids.clear()).contains("there are 0 grid(s)"));
@@ -755,7 +889,10 @@ pub(crate) mod tests {
             bad(&|d| d.grids[0].axes.runtime[0].version = Some("two".into()))
                 .contains("not a version")
         );
-        assert!(Document::parse(b"{}").unwrap_err().contains("schema"));
+        assert!(matches!(
+            Document::parse(b"{}").unwrap_err(),
+            FormatError::Schema
+        ));
         assert!(Document::parse(b"[1,").is_err());
     }
 
@@ -787,18 +924,17 @@ pub(crate) mod tests {
             value["schema_version"] = version.into();
             let err = Document::parse(&serde_json::to_vec(&value).unwrap()).unwrap_err();
             assert_eq!(
-                err,
+                err.to_string(),
                 format!("schema_version {version} (this abimatrix reads 2 to 3)")
             );
         }
         // A kind on a cell that ran is refused.
         let mut bad = doc.clone();
         bad.cells[0].unavailable = Some(Unavailability::NoWheel);
-        assert!(
-            Document::parse(bad.to_json().as_bytes())
-                .unwrap_err()
-                .contains("says why it was unavailable")
-        );
+        assert!(matches!(
+            Document::parse(bad.to_json().as_bytes()).unwrap_err(),
+            FormatError::Inconsistent(Inconsistency::UnavailableReason { .. })
+        ));
     }
 
     /// Mutated results files (bytes cut, flipped, fields dropped or

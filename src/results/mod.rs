@@ -19,7 +19,7 @@ pub use document::{CellDoc, Document};
 /// What the results add up to, worked out once for every report and the
 /// exit status: whether the grid is whole, how many cells were not as
 /// expected, and what the packages' declarations say against the cells.
-pub struct Verdict {
+pub struct Tally {
     pub complete: bool,
     pub unmet: usize,
     /// Every verdict on a declaration, as the JSON's `declarations` holds
@@ -27,9 +27,9 @@ pub struct Verdict {
     pub declarations: Vec<declared::Declaration>,
 }
 
-impl Verdict {
-    pub fn of(doc: &Document) -> Verdict {
-        Verdict {
+impl Tally {
+    pub fn of(doc: &Document) -> Tally {
+        Tally {
             complete: doc.complete,
             unmet: doc.unmet().count(),
             declarations: declared::check(doc),
@@ -55,7 +55,7 @@ impl Verdict {
     }
 }
 
-/// Whether `doc` fails a gate (see [`Verdict::fails`]).
+/// Whether `doc` fails a gate (see [`Tally::fails`]).
 pub fn fails(doc: &Document) -> bool {
-    Verdict::of(doc).fails()
+    Tally::of(doc).fails()
 }

@@ -11,7 +11,7 @@ use pep440_rs::Version;
 use super::executor::{Executor, entry_in, place};
 use super::graph::{Grid, Made, Started};
 use crate::build::toolchain::Toolchain;
-use crate::build::{self, Artifact, BuildError};
+use crate::build::{self, Artifact, BuildError, BuildFailure};
 use crate::extension::{PackageRow, RowSource, Sources, Subject};
 
 impl Executor {
@@ -74,7 +74,9 @@ impl Executor {
                 build::sources::toolchain(sources, &grid.plan.interpreter)
                     .await
                     .map(Arc::new)
-                    .map_err(|e| format!("the compiler did not say where it looks: {}", e.summary))
+                    .map_err(|e| {
+                        format!("the compiler did not say where it looks: {}", e.summary())
+                    })
             })
             .await
     }
@@ -142,10 +144,7 @@ impl Executor {
                 })
                 .await
             }
-            Subject::Rows(_) => Err(BuildError::new(
-                "published rows are not built against a NumPy",
-                "",
-            )),
+            Subject::Rows(_) => Err(BuildFailure::RowsAreNotBuilt.into()),
         }
     }
 
@@ -224,8 +223,10 @@ impl Executor {
 /// forbidden, in the words a fresh run would use.
 fn admit(ignore_requires: bool, artifact: Artifact) -> Result<Artifact, BuildError> {
     match &artifact.forced {
-        Some(why) if !ignore_requires => Err(BuildError::forbidden(
-            why.clone(),
+        Some(why) if !ignore_requires => Err(BuildError::new(
+            BuildFailure::Forbidden {
+                reason: why.clone(),
+            },
             &format!(
                 "# {why}: a build made with --ignore-requires is kept in {}, and this run is without it\n",
                 artifact.dir.display()

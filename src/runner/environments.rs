@@ -60,14 +60,24 @@ impl Executor {
     pub(super) async fn changed(&self, env: &NumpyEnv) -> Option<String> {
         self.plan.cache.as_ref()?;
         let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
-        crate::blocking::run(move || environment::valid(&dir, &numpy, Depth::Quick).err()).await
+        crate::blocking::run(move || {
+            environment::valid(&dir, &numpy, Depth::Quick)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .await
     }
 
     /// Why the cached environment `env` is damaged, from every byte of it
     /// (the deep check); `None` when it is intact.
     pub(super) async fn damaged(&self, env: &NumpyEnv) -> Option<String> {
         let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
-        crate::blocking::run(move || environment::valid(&dir, &numpy, Depth::Deep).err()).await
+        crate::blocking::run(move || {
+            environment::valid(&dir, &numpy, Depth::Deep)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .await
     }
 
     /// The cached environment `env` made again in its place (it was found

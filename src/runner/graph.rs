@@ -484,14 +484,19 @@ fn row_outcome(problem: RowProblem, entry: &AxisEntry, grid: &Grid) -> (Outcome,
             ),
             String::new(),
         ),
-        RowProblem::Build(e) if e.forbidden => (
+        RowProblem::Build(e) if e.is_forbidden() => (
             Outcome::missing(
                 Unavailability::BuildRequirements,
-                format!("{} (--ignore-requires builds it anyway)", e.summary),
+                format!("{} (--ignore-requires builds it anyway)", e.summary()),
             ),
             e.log,
         ),
-        RowProblem::Build(e) => (Outcome::BuildFailed { message: e.summary }, e.log),
+        RowProblem::Build(e) => (
+            Outcome::BuildFailed {
+                message: e.summary(),
+            },
+            e.log,
+        ),
     }
 }
 
@@ -505,7 +510,7 @@ fn layer_outcome(problem: LayerProblem) -> (Outcome, String) {
         LayerProblem::Failed(e) => (
             Outcome::missing(
                 Unavailability::Dependencies,
-                format!("the cell's dependencies: {}", e.summary),
+                format!("the cell's dependencies: {}", e.summary()),
             ),
             e.log,
         ),

@@ -14,7 +14,7 @@ use pep440_rs::Version;
 
 use super::events::{CellResult, Event};
 use super::graph::{CellWork, Graph, Grid, LayerProblem, Made, Stages, Started};
-use crate::build::{Artifact, BuildError};
+use crate::build::{Artifact, BuildError, BuildFailure};
 use crate::config::NumpyRequest;
 use crate::environment::NumpyEnv;
 use crate::extension::{PackageRow, RowSource};
@@ -130,8 +130,19 @@ impl Stages for Fake {
         started();
         tokio::task::yield_now().await;
         match self.failing.get(v.as_str()) {
-            Some((true, summary)) => Err(BuildError::forbidden(*summary, &format!("log of {v}"))),
-            Some((false, summary)) => Err(BuildError::new(*summary, &format!("log of {v}"))),
+            Some((true, summary)) => Err(BuildError::new(
+                BuildFailure::Forbidden {
+                    reason: summary.to_string(),
+                },
+                &format!("log of {v}"),
+            )),
+            Some((false, summary)) => Err(BuildError::new(
+                BuildFailure::Step {
+                    what: None,
+                    line: summary.to_string(),
+                },
+                &format!("log of {v}"),
+            )),
             None => Ok(made(&format!("/builds/{v}"), false)),
         }
     }
@@ -502,7 +513,13 @@ async fn dependency_layers_come_after_their_row_and_their_failures_reach_their_c
             ),
             (
                 "2.4.0",
-                LayerProblem::Failed(BuildError::new("no solution", "uv said no")),
+                LayerProblem::Failed(BuildError::new(
+                    BuildFailure::Step {
+                        what: None,
+                        line: "no solution".to_string(),
+                    },
+                    "uv said no",
+                )),
             ),
         ]
         .into(),

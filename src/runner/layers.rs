@@ -9,7 +9,7 @@ use pep440_rs::Version;
 
 use super::executor::{Executor, entry_in, place};
 use super::graph::{Grid, LayerProblem};
-use crate::build::{self, Artifact, BuildError};
+use crate::build::{self, Artifact, BuildError, BuildFailure};
 use crate::plan::AxisEntry;
 
 impl Executor {
@@ -98,10 +98,9 @@ impl Executor {
         request: &build::deps::Request<'_>,
     ) -> Result<build::deps::Resolution, BuildError> {
         use crate::cache::memo::{Lasts, Network};
-        use crate::python::index::identity as index_identity;
         let key = format!(
             "deps|{}|{}|{}|{}|{}",
-            index_identity(),
+            self.plan.installer.indexes.identity(),
             request.interpreter.cache_key(),
             request.inputs.join(";"),
             request.numpy,
@@ -112,14 +111,11 @@ impl Executor {
             return Ok(answer);
         }
         if memo.network() == Network::Offline {
-            return Err(BuildError::new(
-                format!(
-                    "offline, and not in the cache: the dependencies of {} with numpy {} (run once without --offline)",
-                    request.inputs.join(", "),
-                    request.numpy
-                ),
-                "",
-            ));
+            return Err(BuildFailure::OfflineDependencies {
+                inputs: request.inputs.clone(),
+                numpy: request.numpy.to_string(),
+            }
+            .into());
         }
         let answer = request.resolve().await?;
         memo.put(&key, &answer, Lasts::Day);

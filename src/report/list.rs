@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
+use super::wording::outcome_text;
 use crate::config::Config;
 use crate::plan::Plan;
-use crate::report::grid::outcome_text;
 use crate::results::document::Expectation;
 
 /// One line per cell: interpreter, build → runtime, expectation and the

@@ -30,6 +30,20 @@ impl SelectError {
     }
 }
 
+/// `--python` asked for Pythons the config does not list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--python {} matches none of the Pythons the config lists ({})", asked.join(" "), listed.join(", "))]
+pub struct NarrowError {
+    pub asked: Vec<String>,
+    pub listed: Vec<String>,
+}
+
+impl NarrowError {
+    pub fn hint(&self) -> &'static str {
+        "--python narrows the Pythons of the config's [python]; drop it, or add the Python there"
+    }
+}
+
 /// The interpreters for `requests` (each with the index of its Python in
 /// the units), in order, each at most once; on error, the request that
 /// found nothing.
@@ -131,7 +145,7 @@ pub struct PythonChoice {
 pub fn narrow(
     config: &[Located<PythonRequest>],
     cli: &[PythonRequest],
-) -> Result<PythonChoice, String> {
+) -> Result<PythonChoice, NarrowError> {
     let names = |rs: &mut dyn Iterator<Item = &PythonRequest>| rs.map(|r| r.to_string()).collect();
     let written = config.iter().any(|r| r.span.is_some());
     let concrete = |r: &PythonRequest| matches!(r, PythonRequest::Name(_) | PythonRequest::Path(_));
@@ -170,13 +184,10 @@ pub fn narrow(
         }
     }
     if requests.is_empty() {
-        let asked: Vec<String> = names(&mut cli.iter());
-        let have: Vec<String> = names(&mut config.iter().map(|r| &r.value));
-        return Err(format!(
-            "--python {} matches none of the Pythons the config lists ({})",
-            asked.join(" "),
-            have.join(", ")
-        ));
+        return Err(NarrowError {
+            asked: names(&mut cli.iter()),
+            listed: names(&mut config.iter().map(|r| &r.value)),
+        });
     }
     Ok(PythonChoice {
         names: names(&mut requests.iter().map(|(_, r)| &r.value)),
@@ -256,9 +267,10 @@ mod tests {
             "and what was found is checked against it"
         );
         let e = narrow(&config, &requests(&["3.8"])).unwrap_err();
-        assert!(
-            e.contains("matches none") && e.contains("3.11, 3.12"),
-            "{e}"
+        assert_eq!(e.asked, ["3.8"]);
+        assert_eq!(
+            e.to_string(),
+            "--python 3.8 matches none of the Pythons the config lists (3.11, 3.12, >=3.9, <3.11)"
         );
     }
 

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::outcome::{OutcomeKind, Unavailability};
-use crate::results::declared::{self, Declaration, Verdict as Judged};
-use crate::results::{CellDoc, Document, Verdict};
+use crate::results::declared::{self, Declaration, Verdict};
+use crate::results::{CellDoc, Document, Tally};
 
 /// The one-character symbol of an outcome.
 pub fn symbol(kind: OutcomeKind) -> char {
@@ -143,22 +143,22 @@ pub enum Severity {
 }
 
 /// A verdict's name, as titles and test names give it.
-pub fn verdict_words(v: Judged) -> &'static str {
+pub fn verdict_words(v: Verdict) -> &'static str {
     match v {
-        Judged::Error => "declaration error",
-        Judged::TooStrict => "bound too strict",
-        Judged::Unproven => "not proven too strict",
-        Judged::NotNumpy => "not a NumPy problem",
-        Judged::Forced => "forced build",
-        Judged::Holds => "declaration holds",
+        Verdict::Error => "declaration error",
+        Verdict::TooStrict => "bound too strict",
+        Verdict::Unproven => "not proven too strict",
+        Verdict::NotNumpy => "not a NumPy problem",
+        Verdict::Forced => "forced build",
+        Verdict::Holds => "declaration holds",
     }
 }
 
 pub fn severity(d: &Declaration) -> Severity {
     match d.verdict {
         _ if d.fails() => Severity::Fails,
-        Judged::Error | Judged::TooStrict | Judged::NotNumpy => Severity::Warning,
-        Judged::Unproven | Judged::Forced | Judged::Holds => Severity::Note,
+        Verdict::Error | Verdict::TooStrict | Verdict::NotNumpy => Severity::Warning,
+        Verdict::Unproven | Verdict::Forced | Verdict::Holds => Severity::Note,
     }
 }
 
@@ -297,7 +297,7 @@ pub use crate::outcome::describe as outcome_text;
 
 /// The verdict, in plain words: incomplete, every cell as expected, or how
 /// many were not.
-pub fn verdict_text(doc: &Document, verdict: &Verdict) -> String {
+pub fn verdict_text(doc: &Document, verdict: &Tally) -> String {
     let wrong = verdict.failing();
     if !verdict.complete {
         format!("INCOMPLETE: {}", doc.incomplete_text())
