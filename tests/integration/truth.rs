@@ -2,7 +2,6 @@
 //! without a network: each as a user would meet it, on the real binary.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::{self, Project, matrix, numpy};
@@ -78,111 +77,6 @@ fn an_edited_header_rebuilds_without_fresh() {
     let fresh = p.run(&["--fresh"]);
     assert_eq!(grid(&edited), grid(&fresh));
     assert_eq!(grid(&edited)[0].3, "wrong-result", "{}", edited.dump());
-}
-
-/// Damage in the cache (a truncated build, a deleted pyvenv.cfg, one byte
-/// of NumPy's core library flipped) is found before use, the entry made
-/// again, and the grid is the one a fresh run gives; `matrix cache verify`
-/// finds the same damage by hashing everything.
-#[test]
-fn damaged_entries_are_found_remade_and_never_blamed_on_the_extension() {
-    let p = Project::new();
-    let cache_dir = p.path("cache");
-    let cache = cache_dir.to_str().unwrap();
-    p.write(
-        "matrix.toml",
-        &format!(
-            "{}[[expect]]\nbuild = \"<2\"\nruntime = \">=2\"\noutcome = \"fail\"\nreason = \"abi-major\"\n",
-            numpy(&["1.26.*", "2.0.*"], &["1.26.*", "2.0.*"])
-        ),
-    );
-    let first = p.run(&["--cache-dir", cache]);
-    assert_eq!(first.code(), Some(0), "{}", first.dump());
-    let expected = grid(&first);
-    let root = cache_dir.join("v2");
-
-    // A built module truncated to nothing.
-    let module = files_named(&root.join("builds"), "my_extension")[0].clone();
-    std::fs::write(&module, "").unwrap();
-    let run = p.run(&["--cache-dir", cache]);
-    assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert_eq!(grid(&run), expected);
-    assert!(
-        reused(&run).contains(&false),
-        "the truncated build was made again"
-    );
-
-    // An environment without its pyvenv.cfg.
-    let cfg = files_named(&root.join("envs"), "pyvenv.cfg")[0].clone();
-    std::fs::remove_file(&cfg).unwrap();
-    let run = p.run(&["--cache-dir", cache]);
-    assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert_eq!(grid(&run), expected);
-    assert!(cfg.exists(), "the environment was made again");
-
-    // One byte of NumPy's core library flipped, the size unchanged: the
-    // check before use finds it (the file's ctime moved), and the
-    // environment is made again.
-    let flip = || {
-        let core = files_named(&root.join("envs"), "_multiarray_umath")
-            .into_iter()
-            .find(|p| p.extension().is_some_and(|e| e == "so"))
-            .unwrap();
-        let mut bytes = std::fs::read(&core).unwrap();
-        let at = bytes.len() / 2;
-        bytes[at] ^= 0x55;
-        std::fs::write(&core, &bytes).unwrap();
-        core
-    };
-    let core = flip();
-    let run = p.run(&["--cache-dir", cache]);
-    assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert_eq!(grid(&run), expected);
-    let remade = run
-        .stderr()
-        .lines()
-        .filter(|l| l.contains(" ready in "))
-        .count();
-    assert_eq!(remade, 1, "one environment made again\n{}", run.dump());
-    assert!(core.exists());
-
-    // `matrix cache verify` hashes everything and removes what is damaged.
-    flip();
-    let verify = matrix()
-        .args(["cache", "verify", "--cache-dir", cache])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&verify.stdout);
-    assert_eq!(verify.status.code(), Some(1), "{said}");
-    // The environment, and the store's copy of the file it links to.
-    assert!(
-        said.contains("SHA-256 differs")
-            && said.contains("entries checked, 1 damaged;")
-            && said.contains("stored files checked, 1 damaged"),
-        "{said}"
-    );
-    let run = p.run(&["--cache-dir", cache]);
-    assert_eq!(run.code(), Some(0), "{}", run.dump());
-    assert_eq!(grid(&run), expected);
-}
-
-/// Files under `dir` whose name starts with `prefix`.
-fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if e.file_name().to_string_lossy().starts_with(prefix) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    assert!(!out.is_empty(), "no {prefix}* under {}", dir.display());
-    out
 }
 
 /// A `python3.14` first on PATH that never answers: a run that asks for
