@@ -12,6 +12,7 @@ mod action;
 mod answer;
 mod cache;
 mod ci;
+mod cli;
 mod damaged_cache;
 mod declarations;
 mod docs;

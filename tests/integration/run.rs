@@ -338,24 +338,6 @@ fn init_writes_a_starter_that_run_accepts_and_never_overwrites() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }
 
-#[test]
-fn help_documents_commands_and_exit_codes() {
-    let out = matrix().args(["run", "--help"]).output().unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "--config",
-        "--jobs",
-        "--keep-envs",
-        "--json",
-        "Exit status",
-        "130",
-    ] {
-        assert!(help.contains(needle), "run --help lacks {needle}:\n{help}");
-    }
-    let out = matrix().arg("--help").output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("init"));
-}
-
 /// (major, minor) of the python3 on PATH.
 fn python_minor() -> (u32, u32) {
     let out = std::process::Command::new("python3")
