@@ -1,5 +1,6 @@
 //! Nothing lost, nothing leaked: interrupts, kill -9 and resume, hostile
-//! children, a hostile host, bad input, a damaged or shared cache, and load.
+//! children, a hostile host, bad input, a full disk, and load (damage in the
+//! cache is `damaged_cache`'s).
 //! Every test runs the real binary on real wheels.
 
 use std::path::{Path, PathBuf};
@@ -139,7 +140,9 @@ fn interrupts_lose_nothing_and_leave_nothing() {
         nix::sys::signal::Signal::SIGTERM,
     ] {
         let h = hanging(&format!("interrupt {signal}"));
-        let (mut child, err) = h.spawn(&[]);
+        let stdout = h.p.path("stdout.txt");
+        let (mut child, err) =
+            h.spawn_with(&[], Stdio::from(std::fs::File::create(&stdout).unwrap()));
         let hung = h.wait_mid_grid(&err);
         let start = Instant::now();
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
@@ -150,6 +153,14 @@ fn interrupts_lose_nothing_and_leave_nothing() {
             "{signal}: took {took:?} to stop"
         );
         assert_eq!(status.code(), Some(130), "{signal}");
+        // What the user reads: the grid so far, said to be incomplete.
+        insta::assert_snapshot!(
+            format!("exit-130-{signal}"),
+            crate::cli::redact(
+                &std::fs::read_to_string(&stdout).unwrap(),
+                Some(h.p.dir.path())
+            )
+        );
         let doc = common::read_json(&h.p.path("partial.json"));
         assert_eq!(doc["complete"], false);
         assert_eq!(
