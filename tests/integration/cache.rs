@@ -16,20 +16,6 @@ fn fresh_runs_leave_the_cache_alone() {
     assert!(!cache.join("v2/envs").exists() && !cache.join("v2/builds").exists());
 }
 
-/// Every regular file under `dir` (links not followed), with its metadata.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::fs::Metadata)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            out.extend(files_under(&e.path()));
-        } else if t.is_file() {
-            out.push((e.path(), e.metadata().unwrap()));
-        }
-    }
-    out
-}
-
 /// The store on another file system than the environments (a tmpfs
 /// mounted over it in a private mount namespace): hard links cannot be
 /// made, so each environment keeps private copies, and still shares no
@@ -47,7 +33,7 @@ fn a_store_that_cannot_be_linked_leaves_private_copies() {
     assert_eq!(output.status.code(), Some(0), "{err}");
     let doc = common::read_json(&json);
     assert_eq!(doc["summary"]["by_outcome"]["pass"], 1, "{doc}");
-    let numpy_files: Vec<_> = files_under(&cache.join("v2/envs"))
+    let numpy_files: Vec<_> = common::files_under(&cache.join("v2/envs"))
         .into_iter()
         .filter(|(p, _)| p.to_string_lossy().contains("/site-packages/numpy/"))
         .collect();
@@ -529,4 +515,3 @@ fn concurrent_cold_runs_leave_no_orphan_store_copies() {
         .collect();
     assert!(temporaries.is_empty(), "{temporaries:?}");
 }
-

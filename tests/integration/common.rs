@@ -566,3 +566,27 @@ pub fn bounded(cmd: &mut Command, what: &str) -> Output {
     }
     child.wait_with_output().expect("matrix's output")
 }
+
+/// Whether each build of the first grid was reused from the cache.
+pub fn builds_reused(run: &Run) -> Vec<bool> {
+    run.results()["grids"][0]["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reused"].as_bool().unwrap())
+        .collect()
+}
+
+/// Every regular file under `dir` (links not followed), with its metadata.
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            out.extend(files_under(&e.path()));
+        } else if t.is_file() {
+            out.push((e.path(), e.metadata().unwrap()));
+        }
+    }
+    out
+}

@@ -26,33 +26,9 @@ fn outcomes(run: &common::Run) -> Vec<(String, String, String)> {
     v
 }
 
-/// Whether each build of the first grid was reused from the cache.
-fn reused(run: &common::Run) -> Vec<bool> {
-    run.results()["grids"][0]["builds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["reused"].as_bool().unwrap())
-        .collect()
-}
-
-/// Every regular file under `dir` (links not followed), with its metadata.
-fn files_under(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            out.extend(files_under(&e.path()));
-        } else if t.is_file() {
-            out.push((e.path(), e.metadata().unwrap()));
-        }
-    }
-    out
-}
-
 /// Files under `dir` whose name starts with `prefix`, sorted; at least one.
 fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = files_under(dir)
+    let mut out: Vec<PathBuf> = common::files_under(dir)
         .into_iter()
         .map(|(p, _)| p)
         .filter(|p| {
@@ -104,11 +80,21 @@ fn every_kind_of_damage_is_found_remade_and_never_blamed_on_the_extension() {
 
     // Cold, then warm: everything reused, the same grid.
     let cold = run();
-    assert_eq!(reused(&cold), [false, false], "{}", cold.dump());
+    assert_eq!(
+        common::builds_reused(&cold),
+        [false, false],
+        "{}",
+        cold.dump()
+    );
     assert_eq!(envs_reused(&cold), [false, false], "{}", cold.dump());
     let expected = outcomes(&cold);
     let warm = run();
-    assert_eq!(reused(&warm), [true, true], "{}", warm.dump());
+    assert_eq!(
+        common::builds_reused(&warm),
+        [true, true],
+        "{}",
+        warm.dump()
+    );
     assert_eq!(envs_reused(&warm), [true, true], "{}", warm.dump());
     assert_eq!(outcomes(&warm), expected);
     assert_eq!(
@@ -166,7 +152,7 @@ fn every_kind_of_damage_is_found_remade_and_never_blamed_on_the_extension() {
     let rebuilt = run();
     assert_eq!(outcomes(&rebuilt), expected);
     assert!(
-        reused(&rebuilt).contains(&false),
+        common::builds_reused(&rebuilt).contains(&false),
         "the truncated build was made again"
     );
 
@@ -263,12 +249,12 @@ fn environments_share_numpy_files_through_a_read_only_store_that_survives_a_writ
     assert_ne!(old, new);
 
     let store: std::collections::HashMap<u64, std::path::PathBuf> =
-        files_under(&cache.join("v2/store"))
+        common::files_under(&cache.join("v2/store"))
             .into_iter()
             .map(|(p, m)| (m.ino(), p))
             .collect();
     assert!(!store.is_empty(), "no store under {}", cache.display());
-    let envs = files_under(&cache.join("v2/envs"));
+    let envs = common::files_under(&cache.join("v2/envs"));
     let numpy_files: Vec<_> = envs
         .iter()
         .filter(|(p, _)| p.to_string_lossy().contains("/site-packages/numpy/"))
@@ -367,7 +353,7 @@ fn a_damaged_copy_in_uvs_cache_is_caught_by_the_wheels_record_and_fetched_again(
     assert_eq!(first.code(), Some(0), "{}", first.dump());
 
     // A byte-level change that still imports: only the RECORD can tell.
-    let damaged = files_under(&uv_cache)
+    let damaged = common::files_under(&uv_cache)
         .into_iter()
         .map(|(path, _)| path)
         .find(|path| path.ends_with("numpy/version.py"))
@@ -380,7 +366,7 @@ fn a_damaged_copy_in_uvs_cache_is_caught_by_the_wheels_record_and_fetched_again(
     let second = p.run_with(&["--cache-dir", c2.to_str().unwrap()], &env);
     assert_eq!(second.code(), Some(0), "{}", second.dump());
     assert_eq!(outcomes(&first), outcomes(&second));
-    let installed = files_under(&c2.join("v2/envs"))
+    let installed = common::files_under(&c2.join("v2/envs"))
         .into_iter()
         .map(|(path, _)| path)
         .find(|path| path.ends_with("site-packages/numpy/version.py"))

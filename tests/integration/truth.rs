@@ -25,15 +25,6 @@ fn grid(run: &common::Run) -> Vec<(String, String, String, String)> {
     v
 }
 
-fn reused(run: &common::Run) -> Vec<bool> {
-    run.results()["grids"][0]["builds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["reused"].as_bool().unwrap())
-        .collect()
-}
-
 const HEADER_EXT: &str = r#"#define PY_SSIZE_T_CLEAN
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <Python.h>
@@ -64,12 +55,12 @@ fn an_edited_header_rebuilds_without_fresh() {
     let first = p.run(&["--cache-dir", cache]);
     assert_eq!(first.code(), Some(0), "{}", first.dump());
     let warm = p.run(&["--cache-dir", cache]);
-    assert_eq!(reused(&warm), [true], "{}", warm.dump());
+    assert_eq!(common::builds_reused(&warm), [true], "{}", warm.dump());
     // Same size, same name, another value: only its content says so.
     p.write("src/helper.h", "#define ANSWER 2\n");
     let edited = p.run(&["--cache-dir", cache]);
     assert_eq!(
-        reused(&edited),
+        common::builds_reused(&edited),
         [false],
         "the edited header must rebuild\n{}",
         edited.dump()
@@ -376,13 +367,16 @@ fn a_header_shadowing_the_one_read_rebuilds() {
     let cache = cache.to_str().unwrap();
     let cold = p.run(&["--cache-dir", cache]);
     assert_eq!(cold.code(), Some(0), "{}", cold.dump());
-    assert_eq!(reused(&p.run(&["--cache-dir", cache])), [true]);
+    assert_eq!(
+        common::builds_reused(&p.run(&["--cache-dir", cache])),
+        [true]
+    );
     p.write("inc1/h.h", "#define ANSWER 2\n");
     let warm = p.run(&["--cache-dir", cache]);
     let fresh = p.run(&["--fresh"]);
     assert_eq!(grid(&fresh)[0].3, "wrong-result", "{}", fresh.dump());
     assert_eq!(grid(&warm), grid(&fresh), "{}", warm.dump());
-    assert_eq!(reused(&warm), [false], "{}", warm.dump());
+    assert_eq!(common::builds_reused(&warm), [false], "{}", warm.dump());
 }
 
 /// The include paths the compiler takes from its environment (`CPATH`,
@@ -417,7 +411,12 @@ fn the_compilers_environment_is_part_of_the_key() {
     ];
     let ignored = p.run_with(&["--cache-dir", cache], &shell);
     assert_eq!(ignored.code(), Some(0), "{}", ignored.dump());
-    assert_eq!(reused(&ignored), [true], "{}", ignored.dump());
+    assert_eq!(
+        common::builds_reused(&ignored),
+        [true],
+        "{}",
+        ignored.dump()
+    );
 }
 
 /// `#include "/dev/stdin"`: a dependency that is not a regular file. The
