@@ -430,6 +430,7 @@ pub fn interpreter(version: &str) -> Interpreter {
             "cp311-cp311-manylinux_2_17_x86_64".into(),
             "cp311-cp311-linux_x86_64".into(),
         ],
+        free_threaded: false,
     }
 }
 
