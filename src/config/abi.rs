@@ -151,7 +151,6 @@ fn could_load(request: &PythonRequest, limited: LimitedApi) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::Config;
-    use std::path::Path;
 
     const NUMPY: &str = "[numpy]\nbuild = [\"2.0.2\"]\nruntime = [\"2.0.2\"]\n";
 

@@ -203,6 +203,7 @@ impl Expectation {
             ExpectSource::Table { line } => (Some(line), None),
             ExpectSource::NumpyRules => (None, Some("numpy-rules".to_string())),
             ExpectSource::Declared => (None, Some("declared".to_string())),
+            ExpectSource::PythonAbi => (None, Some("python-abi".to_string())),
             ExpectSource::Default => (None, None),
         };
         Expectation {
