@@ -24,6 +24,8 @@ use std::str::FromStr;
 
 use pep440_rs::Version;
 
+use super::Interpreter;
+
 /// The oldest limited API: Python 3.2 introduced it (PEP 384).
 const OLDEST_MINOR: u8 = 2;
 
@@ -126,6 +128,67 @@ impl FromStr for LimitedApi {
             _ => Err(LimitedApiError::NotAVersion(owned())),
         }
     }
+}
+
+/// Why an interpreter cannot build for a limited API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuilderError {
+    #[error("{python} is older than the {limited} limited API: its headers do not have it")]
+    TooOld { python: String, limited: LimitedApi },
+    #[error(
+        "{python} is free-threaded: its headers refuse the limited API (\"The limited API is not currently supported in the free-threaded build\")"
+    )]
+    FreeThreaded { python: String },
+}
+
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
+    )
+)]
+impl BuilderError {
+    pub fn hint(&self) -> &'static str {
+        "name a GIL-enabled Python at or above extension.limited-api in [python] build, or leave it out to build on the oldest configured Python that can"
+    }
+}
+
+/// Whether `interpreter` can build for `limited`: a GIL-enabled Python at
+/// or above it (the build compiles against its headers).
+pub fn check_builder(limited: LimitedApi, interpreter: &Interpreter) -> Result<(), BuilderError> {
+    if interpreter.free_threaded {
+        return Err(BuilderError::FreeThreaded {
+            python: interpreter.label(),
+        });
+    }
+    if !limited.admits(&interpreter.version) {
+        return Err(BuilderError::TooOld {
+            python: interpreter.label(),
+            limited,
+        });
+    }
+    Ok(())
+}
+
+/// The interpreter that builds for `limited` when `[python] build` does not
+/// say: the oldest of the configured ones that can ([`check_builder`]), as
+/// cibuildwheel builds an abi3 wheel on the oldest Python it supports, so
+/// the build sees no API newer than the oldest Python that loads it.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
+    )
+)]
+pub fn default_builder(limited: LimitedApi, configured: &[Interpreter]) -> Option<usize> {
+    configured
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| check_builder(limited, i).is_ok())
+        .min_by(|(_, a), (_, b)| a.version.cmp(&b.version))
+        .map(|(k, _)| k)
 }
 
 /// What an extension module's file name says it was built for: the suffix
@@ -372,5 +435,43 @@ mod tests {
                 .all(|n| n.starts_with("Py") || n.starts_with("_Py"))
         );
         assert!(python_imports(Path::new("/etc/hostname")).is_err());
+    }
+
+    /// The oldest GIL-enabled Python at or above the version builds; a
+    /// free-threaded or older one cannot (recorded answers, and the
+    /// fixture's 3.x interpreters).
+    #[test]
+    fn the_oldest_python_that_can_builds() {
+        let at = |v: &str| crate::report::fixtures::interpreter(v);
+        let ft: Interpreter =
+            serde_json::from_str(include_str!("testdata/cpython-3.13.0t.json")).unwrap();
+        let configured = [
+            at("3.12.1"),
+            at("3.8.18"),
+            ft.clone(),
+            at("3.10.13"),
+            at("3.9.18"),
+        ];
+        let api = |v: &str| v.parse::<LimitedApi>().unwrap();
+        assert_eq!(default_builder(api("3.9"), &configured), Some(4));
+        assert_eq!(default_builder(api("3.11"), &configured), Some(0));
+        assert_eq!(default_builder(api("3.13"), &configured), None);
+        assert_eq!(
+            default_builder(api("3.13"), std::slice::from_ref(&ft)),
+            None
+        );
+        let e = check_builder(api("3.9"), &ft).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("CPython 3.13.0t is free-threaded"),
+            "{e}"
+        );
+        let e = check_builder(api("3.9"), &at("3.8.18")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CPython 3.8.18 is older than the 3.9 limited API: its headers do not have it"
+        );
+        assert!(e.hint().contains("[python] build"));
+        assert!(check_builder(api("3.9"), &at("3.9.18")).is_ok());
     }
 }
