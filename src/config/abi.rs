@@ -288,4 +288,30 @@ mod tests {
         // The default Python (python3 on PATH) is not known before it runs.
         parse(&sources("limited-api = \"3.13\"\n")).unwrap();
     }
+
+    /// The limited API and the build Python are part of what the matrix
+    /// is (a resumed run must build what the interrupted one built); a
+    /// matrix without them keeps its identity.
+    #[test]
+    fn they_are_in_the_matrix_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.c"), "int x;").unwrap();
+        let path = dir.path().join("matrix.toml");
+        let id = |text: &str| Config::parse(&path, text).unwrap().matrix_id();
+        let pythons = "[python]\nversions = [\"3.9\", \"3.12\"]\n";
+        let plain = id(&format!("{pythons}{}", sources("")));
+        let abi3 = id(&format!("{pythons}{}", sources("limited-api = \"3.9\"\n")));
+        let abi312 = id(&format!("{pythons}{}", sources("limited-api = \"3.12\"\n")));
+        let built = id(&format!(
+            "{pythons}build = \"3.12\"\n{}",
+            sources("limited-api = \"3.9\"\n")
+        ));
+        let all = [&plain, &abi3, &abi312, &built];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(plain, id(&format!("{pythons}{}", sources(""))));
+    }
 }
