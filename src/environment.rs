@@ -112,9 +112,10 @@ pub async fn ensure(
         // installer's cache is fetched again past it.
         let mut include =
             create(installer, interpreter, version, wheel, dir, Fetch::Linked).await?;
-        let mut shared = share(dir, version, store);
+        let mut shared = share_off_runtime(dir, version, store).await;
         if let Err(Shared::Unproven(why)) = &shared {
-            let _ = std::fs::remove_dir_all(dir);
+            let gone = dir.to_path_buf();
+            let _ = crate::blocking::run(move || std::fs::remove_dir_all(gone)).await;
             include = create(installer, interpreter, version, wheel, dir, Fetch::Again)
                 .await
                 .map_err(|e| match e {
@@ -124,7 +125,7 @@ pub async fn ensure(
                     },
                     other => other,
                 })?;
-            shared = share(dir, version, store);
+            shared = share_off_runtime(dir, version, store).await;
         }
         let manifest = shared.map_err(|e| match e {
             Shared::Io(e) => InstallError::io("recording what the environment holds", e),
@@ -135,24 +136,18 @@ pub async fn ensure(
         })?;
         let marker = Marker {
             numpy: version.to_string(),
-            include: inside(&include, dir).ok_or_else(|| InstallError::Failed {
-                what: format!("checking the numpy {version} environment"),
-                output: format!(
-                    "numpy's headers are at {}, outside the environment {}",
-                    include.display(),
-                    dir.display()
-                ),
-            })?,
+            include: PathBuf::new(),
             interpreter: interpreter.executable.clone(),
             manifest,
         };
-        cache::write_marker(&dir.join(MARKER), &marker)
-            .map_err(|e| InstallError::io("writing the environment's marker", e))?;
+        let (dir, version, headers) = (dir.to_path_buf(), version.clone(), include.clone());
+        crate::blocking::run(move || mark(&dir, &version, &headers, marker)).await?;
         Ok(include)
     };
+    let wanted = version.clone();
     let ensured = cache::ensure(
         place,
-        |dir| valid(dir, version, Depth::Quick).ok(),
+        move |dir| valid(dir, &wanted, Depth::Quick).ok(),
         make,
         |_| true,
         |what, e| InstallError::io(format!("{what} in the cache"), e),
@@ -217,6 +212,34 @@ enum Shared {
     /// A file differs from what the wheel's RECORD says it holds.
     Unproven(String),
     Io(std::io::Error),
+}
+
+/// [`share`] on the blocking pool: it hashes every file of NumPy's.
+async fn share_off_runtime(
+    dir: &Path,
+    version: &Version,
+    store: &Store,
+) -> Result<Manifest, Shared> {
+    let (dir, version, store) = (dir.to_path_buf(), version.clone(), store.clone());
+    crate::blocking::run(move || share(&dir, &version, &store)).await
+}
+
+/// Writes the marker that makes the environment at `dir` complete, with
+/// `include` (`numpy.get_include()`) kept relative to it.
+fn mark(dir: &Path, version: &Version, include: &Path, marker: Marker) -> Result<(), InstallError> {
+    let marker = Marker {
+        include: inside(include, dir).ok_or_else(|| InstallError::Failed {
+            what: format!("checking the numpy {version} environment"),
+            output: format!(
+                "numpy's headers are at {}, outside the environment {}",
+                include.display(),
+                dir.display()
+            ),
+        })?,
+        ..marker
+    };
+    cache::write_marker(&dir.join(MARKER), &marker)
+        .map_err(|e| InstallError::io("writing the environment's marker", e))
 }
 
 /// Proves the environment at `dir` file by file and links each of NumPy's

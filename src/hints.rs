@@ -26,16 +26,133 @@
 //! (A module that does not define `PyInit_<module>` is refused at build
 //! time, from the built module's own symbols: see `build::sources`.)
 //!
-//! Looking costs a compiler run or a read of the machine's libraries, so it
-//! happens only for cells that point at a mistake, off the async runtime
-//! ([`for_cell`] blocks), and each answer is kept for the run.
+//! Advice is a judgment, not part of running a cell: the runner only says
+//! how a cell ended and which row it ran; [`Advice`] reads those events on
+//! their way to the reporter. Looking costs a compiler run or a read of the
+//! machine's libraries, so it happens only for cells that point at a
+//! mistake, on the blocking pool ([`Hints::for_cell`] blocks), and each
+//! answer is kept for the run ([`Hints`] holds them: nothing global).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
+
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 
 use crate::extension::{Extension, Sources, Subject};
 use crate::outcome::{FailureReason, Outcome};
+use crate::runner::{CellResult, Event};
+
+/// The judge between the runner and the reporter that gives each finished
+/// cell its advice: events pass through [`Advice::pass`]; a cell whose
+/// outcome points at a mistake waits while its advice is looked for (other
+/// events go on meanwhile), then comes out of [`Advice::next`]. The run's
+/// end waits for every such cell, so the reporter sees all cells first.
+pub struct Advice {
+    hints: Arc<Hints>,
+    /// Cells whose advice is being looked for, by number.
+    waiting: HashMap<usize, Box<CellResult>>,
+    looking: FuturesUnordered<BoxFuture<'static, (usize, Option<String>)>>,
+    numbered: usize,
+    /// The run's end, held while cells wait.
+    end: Option<Event>,
+}
+
+impl Advice {
+    /// Advice for the cells of `extension`.
+    pub fn new(extension: &Extension) -> Advice {
+        Advice {
+            hints: Arc::new(Hints::new(extension.clone())),
+            waiting: HashMap::new(),
+            looking: FuturesUnordered::new(),
+            numbered: 0,
+            end: None,
+        }
+    }
+
+    /// `event`, passed on at once; or held (`None`): a cell whose advice
+    /// must be looked for first, or the run's end while one is.
+    pub fn pass(&mut self, event: Event) -> Option<Event> {
+        let cell = match event {
+            Event::CellFinished(cell) => cell,
+            Event::Finished { .. } if !self.waiting.is_empty() => {
+                self.end = Some(event);
+                return None;
+            }
+            other => return Some(other),
+        };
+        let Some(evidence) = evidence(&self.hints.extension, &cell) else {
+            return Some(Event::CellFinished(cell));
+        };
+        let (number, hints, outcome) = (self.numbered, self.hints.clone(), cell.outcome.clone());
+        self.numbered += 1;
+        self.waiting.insert(number, cell);
+        self.looking.push(Box::pin(async move {
+            let hint = crate::blocking::run(move || hints.for_cell(&outcome, &evidence)).await;
+            (number, hint)
+        }));
+        None
+    }
+
+    /// Whether events are held.
+    pub fn holding(&self) -> bool {
+        !self.waiting.is_empty() || self.end.is_some()
+    }
+
+    /// The next held event that may go: a cell with its advice, or the
+    /// run's end once no cell waits. Never resolves while nothing is held.
+    /// Cancel-safe: dropped before it resolves, nothing is lost.
+    pub async fn next(&mut self) -> Event {
+        if let Some((number, hint)) = self.looking.next().await
+            && let Some(mut cell) = self.waiting.remove(&number)
+        {
+            cell.hint = hint;
+            return Event::CellFinished(cell);
+        }
+        match self.end.take() {
+            Some(end) => end,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Everything held, without the advice still being looked for (a run
+    /// cut short: the cells are kept, their advice is not worth waiting
+    /// for).
+    pub fn release(mut self) -> Vec<Event> {
+        let mut cells: Vec<(usize, Box<CellResult>)> = self.waiting.drain().collect();
+        cells.sort_by_key(|(number, _)| *number);
+        let mut events: Vec<Event> = cells
+            .into_iter()
+            .map(|(_, cell)| Event::CellFinished(cell))
+            .collect();
+        events.extend(self.end.take());
+        events
+    }
+}
+
+/// What a cell's advice is read from, when its outcome points at a mistake
+/// advice exists for: a failed build's log; for C sources, a crash's row
+/// (its folder and log), or nothing more for a missing symbol (the
+/// machine's libraries).
+fn evidence(extension: &Extension, cell: &CellResult) -> Option<Evidence> {
+    let sources = matches!(extension.subject, Subject::Sources(_));
+    match &cell.outcome {
+        Outcome::BuildFailed { .. } => Some(Evidence {
+            build_dir: None,
+            build_log: cell.stderr.clone(),
+        }),
+        Outcome::Crash { .. } if sources => Some(Evidence {
+            build_dir: cell.row.as_ref().map(|r| r.dir.clone()),
+            build_log: cell.row.as_ref().map(|r| r.log.clone()).unwrap_or_default(),
+        }),
+        Outcome::Fail(f) if sources && f.reason == FailureReason::MissingSymbol => {
+            Some(Evidence::default())
+        }
+        _ => None,
+    }
+}
 
 /// What a cell's row left behind, for the hints that read it.
 #[derive(Debug, Clone, Default)]
@@ -46,47 +163,112 @@ pub struct Evidence {
     pub build_log: String,
 }
 
-/// The hint for a cell of `extension` that ended with `outcome`. Blocks
-/// (it may run the compiler or read libraries): call it off the runtime.
-pub fn for_cell(extension: &Extension, outcome: &Outcome, evidence: &Evidence) -> Option<String> {
-    match outcome {
-        Outcome::BuildFailed { .. } => limited_api_said(extension, &evidence.build_log)
-            .or_else(|| compiler_said(&evidence.build_log)),
-        Outcome::Crash {
-            name, traceback, ..
-        } if name == "SIGSEGV" || name == "SIGBUS" => {
-            let Subject::Sources(sources) = &extension.subject else {
-                return None;
-            };
-            if traceback.as_deref().is_some_and(inside_numpy) {
-                return None;
-            }
-            let dir = evidence.build_dir.as_deref()?;
-            (calls_import_array(sources, dir, &evidence.build_log) == Some(false)).then(|| {
+/// What advice is given from, and what was found while looking, kept for
+/// the run: a build folder's preprocessed answer, a symbol's library, the
+/// linker's folders.
+pub struct Hints {
+    extension: Extension,
+    /// Whether the sources built in a folder call `import_array()`.
+    preprocessed: Mutex<HashMap<PathBuf, Option<bool>>>,
+    /// The library that defines a symbol, by symbol.
+    defining: Mutex<HashMap<String, Option<String>>>,
+    /// The folders the system's linker searches, found once.
+    library_dirs: OnceLock<Vec<PathBuf>>,
+}
+
+impl Hints {
+    pub fn new(extension: Extension) -> Hints {
+        Hints {
+            extension,
+            preprocessed: Mutex::default(),
+            defining: Mutex::default(),
+            library_dirs: OnceLock::new(),
+        }
+    }
+
+    /// The hint for a cell that ended with `outcome`. Blocks (it may run
+    /// the compiler or read libraries): call it off the runtime.
+    pub fn for_cell(&self, outcome: &Outcome, evidence: &Evidence) -> Option<String> {
+        let extension = &self.extension;
+        match outcome {
+            Outcome::BuildFailed { .. } => limited_api_said(extension, &evidence.build_log)
+                .or_else(|| compiler_said(&evidence.build_log)),
+            Outcome::Crash {
+                name, traceback, ..
+            } if name == "SIGSEGV" || name == "SIGBUS" => {
+                let Subject::Sources(sources) = &extension.subject else {
+                    return None;
+                };
+                if traceback.as_deref().is_some_and(inside_numpy) {
+                    return None;
+                }
+                let dir = evidence.build_dir.as_deref()?;
+                (self.calls_import_array(sources, dir, &evidence.build_log) == Some(false)).then(|| {
                 format!(
                     "the sources never call import_array() (or PyArray_ImportNumPyAPI()), as the preprocessed sources show: NumPy's C-API table stays empty and the first NumPy call crashes; call it in PyInit_{}",
                     sources.module
                 )
             })
-        }
-        Outcome::Fail(f) if f.reason == FailureReason::MissingSymbol => {
-            let Subject::Sources(sources) = &extension.subject else {
-                return None;
-            };
-            let symbol = f.message.strip_prefix("undefined symbol: ")?.trim();
-            if symbol.starts_with("Py") || symbol.starts_with("_Py") {
-                return None;
             }
-            Some(match library_defining(symbol) {
-                Some(lib) if !sources.libraries.contains(&lib) => format!(
-                    "{symbol} is defined by lib{lib} on this machine: add libraries = [\"{lib}\"] to [extension]"
-                ),
-                _ => format!(
-                    "{symbol} is not linked in: add the library that defines it to extension.libraries (and its folder to library-dirs)"
-                ),
-            })
+            Outcome::Fail(f) if f.reason == FailureReason::MissingSymbol => {
+                let Subject::Sources(sources) = &extension.subject else {
+                    return None;
+                };
+                let symbol = f.message.strip_prefix("undefined symbol: ")?.trim();
+                if symbol.starts_with("Py") || symbol.starts_with("_Py") {
+                    return None;
+                }
+                Some(match self.library_defining(symbol) {
+                    Some(lib) if !sources.libraries.contains(&lib) => format!(
+                        "{symbol} is defined by lib{lib} on this machine: add libraries = [\"{lib}\"] to [extension]"
+                    ),
+                    _ => format!(
+                        "{symbol} is not linked in: add the library that defines it to extension.libraries (and its folder to library-dirs)"
+                    ),
+                })
+            }
+            _ => None,
         }
-        _ => None,
+    }
+
+    /// Whether the sources built in `dir` call `import_array()` (or
+    /// `PyArray_ImportNumPyAPI()`), read from their preprocessed text: the
+    /// build's compile commands (in `log`) run again with `-E`. `None` when
+    /// it cannot be told (no compile command, the compiler failed, NumPy's
+    /// headers not included at all). Kept per build folder for the run.
+    fn calls_import_array(&self, sources: &Sources, dir: &Path, log: &str) -> Option<bool> {
+        let known = |k: &HashMap<PathBuf, Option<bool>>| k.get(dir).copied();
+        if let Some(known) = known(
+            &self
+                .preprocessed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        ) {
+            return known;
+        }
+        let answer = preprocessed_calls(sources, dir, log);
+        self.preprocessed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(dir.to_path_buf(), answer);
+        answer
+    }
+
+    /// The name (`gomp` for libgomp.so) of a shared library on this
+    /// machine that exports `symbol`. Every cell of a row that misses a
+    /// symbol asks the same question: the answer is kept for the run.
+    fn library_defining(&self, symbol: &str) -> Option<String> {
+        let defining = |d: &HashMap<String, Option<String>>| d.get(symbol).cloned();
+        if let Some(known) = defining(&self.defining.lock().unwrap_or_else(PoisonError::into_inner))
+        {
+            return known;
+        }
+        let found = search_libraries(self.library_dirs.get_or_init(search_dirs), symbol);
+        self.defining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(symbol.to_string(), found.clone());
+        found
     }
 }
 
@@ -203,23 +385,6 @@ fn limited_api_said(extension: &Extension, log: &str) -> Option<String> {
     ))
 }
 
-/// Whether the sources built in `dir` call `import_array()` (or
-/// `PyArray_ImportNumPyAPI()`), read from their preprocessed text: the
-/// build's compile commands (in `log`) run again with `-E`. `None` when it
-/// cannot be told (no compile command, the compiler failed, NumPy's
-/// headers not included at all). Kept per build folder for the run.
-fn calls_import_array(sources: &Sources, dir: &Path, log: &str) -> Option<bool> {
-    static KNOWN: LazyLock<Mutex<HashMap<PathBuf, Option<bool>>>> = LazyLock::new(Default::default);
-    if let Some(known) = KNOWN.lock().ok().and_then(|k| k.get(dir).copied()) {
-        return known;
-    }
-    let answer = preprocessed_calls(sources, dir, log);
-    if let Ok(mut known) = KNOWN.lock() {
-        known.insert(dir.to_path_buf(), answer);
-    }
-    answer
-}
-
 fn preprocessed_calls(sources: &Sources, dir: &Path, log: &str) -> Option<bool> {
     let commands: Vec<Vec<String>> = log
         .lines()
@@ -320,12 +485,9 @@ fn scan(text: &str, source: &Path, user_dirs: &[PathBuf]) -> (bool, bool) {
     (numpy, false)
 }
 
-/// The folders the system's linker searches, found once a run.
-fn library_dirs() -> &'static [PathBuf] {
-    static DIRS: LazyLock<Vec<PathBuf>> = LazyLock::new(search_dirs);
-    &DIRS
-}
-
+/// The folders the system's linker searches. Runs the compiler: called
+/// on the blocking pool (from [`Hints::for_cell`]), where waiting on a
+/// child is what a thread is for.
 fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = [
         "/lib/x86_64-linux-gnu",
@@ -351,25 +513,11 @@ fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// The name (`gomp` for libgomp.so) of a shared library on this machine
-/// that exports `symbol`. Every cell of a row that misses a symbol asks
-/// the same question: the answer is kept for the run.
-pub fn library_defining(symbol: &str) -> Option<String> {
-    static FOUND: LazyLock<Mutex<HashMap<String, Option<String>>>> =
-        LazyLock::new(Default::default);
-    if let Some(known) = FOUND.lock().ok().and_then(|f| f.get(symbol).cloned()) {
-        return known;
-    }
-    let found = search_libraries(symbol);
-    if let Ok(mut f) = FOUND.lock() {
-        f.insert(symbol.to_string(), found.clone());
-    }
-    found
-}
-
-fn search_libraries(symbol: &str) -> Option<String> {
+/// The library in `dirs` that exports `symbol` (see
+/// [`Hints::library_defining`]).
+fn search_libraries(dirs: &[PathBuf], symbol: &str) -> Option<String> {
     use object::{Object as _, ObjectSymbol as _};
-    for dir in library_dirs() {
+    for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
@@ -563,9 +711,10 @@ mod tests {
     fn an_undefined_symbol_names_the_library_that_defines_it() {
         // libm's cos is on every Linux machine that compiles C, and gcc's
         // OpenMP runtime beside gcc.
-        assert_eq!(library_defining("cos").as_deref(), Some("m"));
+        let hints = Hints::new(Extension::sample());
+        assert_eq!(hints.library_defining("cos").as_deref(), Some("m"));
         assert_eq!(
-            library_defining("omp_get_max_threads").as_deref(),
+            hints.library_defining("omp_get_max_threads").as_deref(),
             Some("gomp")
         );
         let fail = Outcome::Fail(Failure {
@@ -574,7 +723,7 @@ mod tests {
             message: "undefined symbol: cos".into(),
         });
         let none = Evidence::default();
-        let hint = for_cell(&Extension::sample(), &fail, &none).unwrap();
+        let hint = hints.for_cell(&fail, &none).unwrap();
         assert!(hint.contains("libraries = [\"m\"]"), "{hint}");
         let nowhere = Outcome::Fail(Failure {
             reason: FailureReason::MissingSymbol,
@@ -582,10 +731,88 @@ mod tests {
             message: "undefined symbol: abimatrix_no_such_symbol".into(),
         });
         assert!(
-            for_cell(&Extension::sample(), &nowhere, &none)
+            hints
+                .for_cell(&nowhere, &none)
                 .unwrap()
                 .contains("extension.libraries")
         );
-        assert_eq!(for_cell(&Extension::sample(), &Outcome::Pass, &none), None);
+        assert_eq!(hints.for_cell(&Outcome::Pass, &none), None);
+    }
+
+    fn finished(outcome: Outcome, stderr: &str) -> Box<CellResult> {
+        Box::new(CellResult {
+            grid: 0,
+            build: 0,
+            runtime: 0,
+            outcome,
+            duration: std::time::Duration::ZERO,
+            stdout: String::new(),
+            stderr: stderr.to_string(),
+            command: None,
+            rerun: None,
+            row: None,
+            hint: None,
+        })
+    }
+
+    const NO_HEADERS: &str =
+        "src/ext.c:3:10: fatal error: numpy/arrayobject.h: No such file or directory\n";
+
+    /// Advice is the judge's, on the way from the runner to the reporter:
+    /// a cell that needs none goes on at once, one that does waits for it
+    /// (while other events go on), and the run's end waits for every cell.
+    #[tokio::test]
+    async fn advice_is_given_on_the_way_to_the_reporter_and_the_end_waits_for_it() {
+        let mut advice = Advice::new(&Extension::sample());
+        let end = || Event::Finished {
+            duration: std::time::Duration::ZERO,
+        };
+        let passed = advice.pass(Event::CellFinished(finished(Outcome::Pass, "")));
+        assert!(matches!(passed, Some(Event::CellFinished(c)) if c.hint.is_none()));
+        let failed = Outcome::BuildFailed {
+            message: "fatal error".into(),
+        };
+        assert!(
+            advice
+                .pass(Event::CellFinished(finished(failed, NO_HEADERS)))
+                .is_none()
+        );
+        let env = Event::BuildStarted {
+            grid: 0,
+            row: "2.0.2".into(),
+        };
+        assert!(advice.pass(env).is_some(), "other events are not held");
+        assert!(advice.pass(end()).is_none(), "the end waits for the cell");
+        match advice.next().await {
+            Event::CellFinished(c) => {
+                let hint = c.hint.unwrap_or_default();
+                assert!(hint.contains("numpy.get_include()"), "{hint}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(advice.next().await, Event::Finished { .. }));
+        assert!(!advice.holding());
+        // Nothing held: the end goes on at once.
+        assert!(advice.pass(end()).is_some());
+    }
+
+    /// A run cut short keeps every finished cell, without the advice still
+    /// being looked for.
+    #[test]
+    fn a_run_cut_short_keeps_the_cells_waiting_for_advice() {
+        let mut advice = Advice::new(&Extension::sample());
+        let failed = Outcome::BuildFailed {
+            message: "fatal error".into(),
+        };
+        assert!(
+            advice
+                .pass(Event::CellFinished(finished(failed, NO_HEADERS)))
+                .is_none()
+        );
+        let released = advice.release();
+        assert!(
+            matches!(&released[..], [Event::CellFinished(c)] if c.hint.is_none()),
+            "{released:?}"
+        );
     }
 }

@@ -14,10 +14,12 @@
 //! - `results`: the saved document, journal, merge and compare;
 //! - `report`: the reporter and one renderer per format;
 //! - `userfile`: reading a file a user names (regular files only, bounded);
+//! - `blocking`: hashing, file walks and waits, off the async runtime;
 //! - `doctor`: `matrix doctor`, the same questions asked of a user's own
 //!   environment (suspects, trials, measured fixes).
 
 pub mod app;
+pub(crate) mod blocking;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub mod cli;

@@ -12,6 +12,7 @@ use super::{Exit, error, error_with_hint, hint, interrupted, note, terminal};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::RunArgs;
 use crate::config::Config;
+use crate::hints::Advice;
 use crate::outcome::{self, OutcomeKind};
 use crate::plan::{self, Plan, PlanOptions, RunHeader};
 use crate::python::PythonRequest;
@@ -144,10 +145,12 @@ pub async fn run(args: RunArgs) -> Exit {
     }
 }
 
-/// Runs the plan, handing every event to the reporter as it comes, until
-/// the run ends (`Some`) or a signal arrives (`None`). Dropping the runner's
-/// future on a signal kills every child (process-group guards) and removes
-/// the temporary directory; the events already sent are still reported.
+/// Runs the plan, handing every event to the reporter as it comes (through
+/// the judge that gives cells their advice, [`Advice`]), until the run ends
+/// (`Some`) or a signal arrives (`None`). Dropping the runner's future on a
+/// signal kills every child (process-group guards) and removes the
+/// temporary directory; the events already sent are still reported, cells
+/// still waiting for their advice without it.
 pub(super) async fn dispatch(
     plan: Arc<Plan>,
     keep: bool,
@@ -155,27 +158,37 @@ pub(super) async fn dispatch(
     mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> Option<Result<Option<PathBuf>, RunError>> {
     let (sink, mut events) = runner::channel();
+    let mut advice = Advice::new(&plan.extension);
     // Boxed so it can be dropped here, killing every child, before the
     // events already sent are drained.
     let mut run = Box::pin(runner::run(plan, keep, sink));
     let mut ended = None;
+    let mut drained = false;
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = ticks.tick() => reporter.tick(),
-            event = events.recv() => match event {
-                Some(e) => reporter.report(e),
+            event = events.recv(), if !drained => match event {
+                Some(e) => advice.pass(e).into_iter().for_each(|e| reporter.report(e)),
                 // Every sender is gone: the run is over and drained.
-                None => return ended,
+                None => drained = true,
             },
+            e = advice.next(), if advice.holding() => reporter.report(e),
             r = &mut run, if ended.is_none() => ended = Some(r),
             _ = &mut stop => break,
+        }
+        if drained && !advice.holding() {
+            return ended;
         }
     }
     drop(run);
     while let Ok(e) = events.try_recv() {
-        reporter.report(e);
+        advice.pass(e).into_iter().for_each(|e| reporter.report(e));
     }
+    advice
+        .release()
+        .into_iter()
+        .for_each(|e| reporter.report(e));
     None
 }
 

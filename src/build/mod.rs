@@ -394,7 +394,7 @@ pub async fn ensure(
         Place::Temporary(_) => None,
     };
     let made = async |dir: &Path| -> Result<Artifact, BuildError> {
-        let mut built = make(dir).await.map_err(|mut e| {
+        let built = make(dir).await.map_err(|mut e| {
             if let Some(t) = target {
                 e.log = moved(&e.log, dir, t);
             }
@@ -403,58 +403,15 @@ pub async fn ensure(
         let Some(target) = target else {
             return Ok(built);
         };
-        // What the build read, proven now; a file that cannot be proven
-        // later (a FIFO, a device, gone already) makes the build one that
-        // is not cached rather than a failure.
-        let inputs = match &built.inputs.unkeyable {
-            Some(_) => None,
-            None => match built.inputs.files.iter().map(|p| Input::of(p)).collect() {
-                Ok(inputs) => Some(inputs),
-                Err(e) => {
-                    built.inputs.unkeyable = Some(format!("what it read cannot be proven: {e}"));
-                    None
-                }
-            },
-        };
-        let Some(inputs) = inputs else {
-            let why = built.inputs.unkeyable.as_deref().unwrap_or_default();
-            let _ = writeln!(
-                built.log,
-                "# not cached: {why}; it is made again on every run"
-            );
-            return Ok(built);
-        };
-        built.log = moved(&built.log, dir, target);
-        let relative = |p: &Path| {
-            p.strip_prefix(dir)
-                .map(|p| p.to_string_lossy().into_owned())
-                .ok()
-        };
-        let marker = Marker {
-            module: relative(&built.module_path).unwrap_or_default(),
-            log: built.log.clone(),
-            wheel: built.wheel.as_deref().and_then(relative),
-            package: built.package.clone(),
-            manifest: Manifest::of_tree(dir, |rel| !proving(rel)).map_err(|e| {
-                BuildError::new(
-                    format!("cannot record what the build holds: {e}"),
-                    &built.log,
-                )
-            })?,
-            inputs,
-            absent: built.inputs.absent.clone(),
-            toolchain: built.inputs.toolchain.clone(),
-            forced: built.forced.clone(),
-        };
-        cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
-            BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
-        })?;
-        Ok(built)
+        // What the build read and what it holds are hashed: off the runtime.
+        let (dir, target) = (dir.to_path_buf(), target.to_path_buf());
+        crate::blocking::run(move || record(built, &dir, &target)).await
     };
     let mut duration = Duration::ZERO;
+    let toolchain = toolchain.map(str::to_string);
     let ensured = cache::ensure(
         place,
-        |dir| verify(dir, Depth::Quick, toolchain).ok(),
+        move |dir| verify(dir, Depth::Quick, toolchain.as_deref()).ok(),
         async |dir: &Path| {
             let a = made(dir).await?;
             duration = a.duration;
@@ -471,6 +428,57 @@ pub async fn ensure(
     }
     artifact.staging = ensured.staging.map(std::sync::Arc::new);
     Ok(artifact)
+}
+
+/// Writes the marker of a build made in `dir` (to be published as
+/// `target`): what it read, proven now, and what it holds. A file it read
+/// that cannot be proven later (a FIFO, a device, gone already) makes the
+/// build one that is not cached rather than a failure.
+fn record(mut built: Artifact, dir: &Path, target: &Path) -> Result<Artifact, BuildError> {
+    let inputs = match &built.inputs.unkeyable {
+        Some(_) => None,
+        None => match built.inputs.files.iter().map(|p| Input::of(p)).collect() {
+            Ok(inputs) => Some(inputs),
+            Err(e) => {
+                built.inputs.unkeyable = Some(format!("what it read cannot be proven: {e}"));
+                None
+            }
+        },
+    };
+    let Some(inputs) = inputs else {
+        let why = built.inputs.unkeyable.as_deref().unwrap_or_default();
+        let _ = writeln!(
+            built.log,
+            "# not cached: {why}; it is made again on every run"
+        );
+        return Ok(built);
+    };
+    built.log = moved(&built.log, dir, target);
+    let relative = |p: &Path| {
+        p.strip_prefix(dir)
+            .map(|p| p.to_string_lossy().into_owned())
+            .ok()
+    };
+    let marker = Marker {
+        module: relative(&built.module_path).unwrap_or_default(),
+        log: built.log.clone(),
+        wheel: built.wheel.as_deref().and_then(relative),
+        package: built.package.clone(),
+        manifest: Manifest::of_tree(dir, |rel| !proving(rel)).map_err(|e| {
+            BuildError::new(
+                format!("cannot record what the build holds: {e}"),
+                &built.log,
+            )
+        })?,
+        inputs,
+        absent: built.inputs.absent.clone(),
+        toolchain: built.inputs.toolchain.clone(),
+        forced: built.forced.clone(),
+    };
+    cache::write_marker(&dir.join(MARKER), &marker).map_err(|e| {
+        BuildError::new(format!("cannot write the build's marker: {e}"), &built.log)
+    })?;
+    Ok(built)
 }
 
 /// `log` with the staging directory's paths replaced by the entry's.

@@ -278,13 +278,20 @@ pub fn sweep(root: &Path) -> Vec<(PathBuf, u64)> {
 /// not published: it is used from its staging folder, which [`Ensured`]
 /// holds, and the next run makes it again. `io` turns a failure of ours
 /// (creating the staging directory, renaming) into `E`.
+///
+/// Verifying stats and hashes an entry's files, and a failed entry's
+/// staging folder can hold a whole environment: both run on the blocking
+/// pool ([`crate::blocking`]), so `verify` owns what it reads.
 pub async fn ensure<T, E>(
     place: Place<'_>,
-    verify: impl Fn(&Path) -> Option<T>,
+    verify: impl Fn(&Path) -> Option<T> + Send + Sync + 'static,
     make: impl AsyncFnOnce(&Path) -> Result<T, E>,
     publishable: impl Fn(&T) -> bool,
     io: impl Fn(String, std::io::Error) -> E,
-) -> Result<Ensured<T>, E> {
+) -> Result<Ensured<T>, E>
+where
+    T: Send + 'static,
+{
     let target = match place {
         Place::Temporary(dir) => {
             return make(dir).await.map(|value| Ensured {
@@ -295,19 +302,39 @@ pub async fn ensure<T, E>(
         }
         Place::Cached(target) => target,
     };
-    if let Some(value) = verify(target) {
+    let verify = std::sync::Arc::new(verify);
+    let verified = |dir: &Path| {
+        let (verify, dir) = (verify.clone(), dir.to_path_buf());
+        crate::blocking::run(move || verify(&dir))
+    };
+    if let Some(value) = verified(target).await {
         return Ok(Ensured {
             value,
             reused: true,
             staging: None,
         });
     }
-    let parent = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| io(format!("creating {}", parent.display()), e))?;
-    let holder =
-        Staging::new_in(parent).map_err(|e| io(format!("staging in {}", parent.display()), e))?;
+    let parent = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let holder = {
+        let parent = parent.clone();
+        crate::blocking::run(move || {
+            std::fs::create_dir_all(&parent)
+                .map_err(|e| (format!("creating {}", parent.display()), e))?;
+            Staging::new_in(&parent).map_err(|e| (format!("staging in {}", parent.display()), e))
+        })
+        .await
+        .map_err(|(what, e)| io(what, e))?
+    };
     let staging = holder.path().join("entry");
-    let made = make(&staging).await?;
+    let made = match make(&staging).await {
+        Ok(made) => made,
+        Err(e) => {
+            // What a failed make left (a half-made environment) goes with
+            // its folder.
+            crate::blocking::run(move || drop(holder)).await;
+            return Err(e);
+        }
+    };
     if !publishable(&made) {
         return Ok(Ensured {
             value: made,
@@ -315,9 +342,17 @@ pub async fn ensure<T, E>(
             staging: Some(holder),
         });
     }
-    publish(&staging, target, |d| verify(d).is_some())
-        .map_err(|e| io(format!("publishing {}", target.display()), e))?;
-    match verify(target) {
+    let published = {
+        let (verify, to) = (verify.clone(), target.to_path_buf());
+        crate::blocking::run(move || {
+            let published = publish(&staging, &to, |d| verify(d).is_some());
+            drop(holder);
+            published
+        })
+        .await
+    };
+    published.map_err(|e| io(format!("publishing {}", target.display()), e))?;
+    match verified(target).await {
         Some(value) => Ok(Ensured {
             value,
             reused: false,

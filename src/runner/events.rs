@@ -2,11 +2,12 @@
 //! positions in the plan (grid, row, column), never rendered text: the
 //! reporter decides what to show and what to keep.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pep440_rs::Version;
 
-use crate::build::BuildError;
+use crate::build::{Artifact, BuildError};
 use crate::outcome::Outcome;
 use crate::python::InstallError;
 
@@ -52,7 +53,12 @@ pub struct CellResult {
     pub command: Option<String>,
     /// What that command needs to run again after the run (`explain`).
     pub rerun: Option<crate::probe::rerun::Rerun>,
-    /// Advice for a first mistake this outcome points to (`hints.rs`).
+    /// The row the cell ran, when it was made: what judgments that read a
+    /// row's traces (its build folder, its log) look at.
+    pub row: Option<Arc<Artifact>>,
+    /// Advice for a first mistake this outcome points to. The runner never
+    /// gives any: the judge the events pass through on their way to the
+    /// reporter does (`hints::Advice`).
     pub hint: Option<String>,
 }
 

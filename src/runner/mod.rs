@@ -1,26 +1,42 @@
 //! Executing a [`Plan`]: environments, builds and probes as one dependency
-//! graph rather than phases (see [`graph`]). All interpreters' grids share
-//! one graph and one limit on concurrent work.
+//! graph rather than phases. All interpreters' grids share one graph and
+//! one limit on concurrent work.
+//!
+//! Two parts, as in nextest: the graph ([`graph`]) decides what waits for
+//! what and what a failure means for the cells downstream; the executor
+//! ([`executor`], one file per stage: environments, builds, layers, cells)
+//! does the work, owns every child and every blocking read (hashing,
+//! walks: on the blocking pool, so the timers that end cells keep firing).
 //!
 //! The runner never prints and never judges. It sends [`Event`]s; the caller
-//! decides what to show and what to keep (a reporter, as in nextest).
+//! decides what to show, what to keep and what an outcome means (a
+//! reporter, as in nextest; advice is `hints::Advice`'s, on the way).
 //! Nothing here is spawned onto the runtime: every piece of work is a future
 //! owned by `run`, so dropping `run` (Ctrl-C) drops them all, and each
 //! child's process-group guard kills what it started.
 
+mod builds;
+mod cells;
+mod environments;
 mod events;
+mod executor;
 mod graph;
+#[cfg(test)]
+mod graph_tests;
+mod layers;
+mod proofs;
+mod servers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::join_all;
-use tokio::sync::Semaphore;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use events::{BuildRecord, Built, CellResult, Event};
 
+use crate::extension::Subject;
 use crate::plan::Plan;
 use crate::probe::ProbeFiles;
 
@@ -69,40 +85,48 @@ pub async fn run(
         .tempdir()
         .map_err(RunError::TempDir)?;
     let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
-    let probe = ProbeFiles::write(&probe_dir, &plan.header.probe).map_err(|source| {
-        RunError::ProbeFiles {
-            path: probe_dir.clone(),
-            source,
-        }
+    let probe = {
+        let (dir, code) = (probe_dir.clone(), plan.header.probe.clone());
+        crate::blocking::run(move || ProbeFiles::write(&dir, &code)).await
+    }
+    .map_err(|source| RunError::ProbeFiles {
+        path: probe_dir,
+        source,
     })?;
-    let ctx = Arc::new(graph::Ctx {
-        permits: Semaphore::new(plan.header.jobs),
-        server_slots: Arc::new(Semaphore::new(plan.header.jobs)),
-        work: work.path().to_path_buf(),
-        plan: plan.clone(),
+    let graph = graph::Graph {
+        stages: Arc::new(executor::Executor::new(plan.clone(), probe)),
         events,
-        probe,
-        proven: Default::default(),
-        project_hash: Default::default(),
-    });
+        needs_layer: match &plan.extension.subject {
+            Subject::Sources(_) => !plan.extension.test_requires.is_empty(),
+            Subject::Project(_) | Subject::Rows(_) => true,
+        },
+    };
     let mut cells = Vec::new();
     let mut builds = Vec::new();
     for (index, grid) in plan.header.grids.iter().enumerate() {
-        let dir = ctx
-            .work
-            .join(format!("py{index}-{}", grid.interpreter.version));
-        let grid = Arc::new(graph::Grid::new(index, grid.clone(), dir));
+        let grid = Arc::new(graph::Grid {
+            index,
+            plan: grid.clone(),
+            work: work
+                .path()
+                .join(format!("py{index}-{}", grid.interpreter.version)),
+        });
         if plan.build_only {
-            builds.extend(graph::builds(&ctx, &grid));
+            builds.extend(graph.builds(&grid));
         } else {
-            cells.extend(graph::cells(&ctx, &grid));
+            cells.extend(graph.cells(&grid));
         }
     }
     join_all(builds).await;
     join_all(cells).await;
-    let _ = ctx.events.send(Event::Finished {
+    let _ = graph.events.send(Event::Finished {
         duration: started.elapsed(),
     });
-    // Kept on purpose when the user asked to inspect the environments.
-    Ok(keep.then(|| work.keep()))
+    if keep {
+        // Kept on purpose when the user asked to inspect the environments.
+        return Ok(Some(work.keep()));
+    }
+    // With --fresh it holds every environment: removed off the runtime.
+    crate::blocking::run(move || drop(work)).await;
+    Ok(None)
 }

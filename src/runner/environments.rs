@@ -1,0 +1,93 @@
+//! The environment stage: one virtual environment per interpreter and
+//! NumPy, taken from the cache when a verified entry is there and made into
+//! it when not (`--fresh`: in the run's own folder). Naming a local wheel's
+//! entry hashes the wheel, and checking an entry stats (and maybe hashes)
+//! its files: both off the runtime.
+
+use std::path::PathBuf;
+
+use pep440_rs::Version;
+
+use super::executor::{Executor, place};
+use super::graph::{Grid, Started};
+use crate::cache::manifest::Depth;
+use crate::environment::{self, NumpyEnv};
+use crate::python::InstallError;
+
+impl Executor {
+    /// The environment with `version` for `grid`, reused or made.
+    pub(super) async fn make_environment(
+        &self,
+        grid: &Grid,
+        version: &Version,
+        started: &Started<'_>,
+    ) -> Result<NumpyEnv, InstallError> {
+        let temporary = grid.work.join("envs").join(version.to_string());
+        let cached = self.cached_env_dir(grid, version).await;
+        environment::ensure(
+            &self.plan.installer,
+            &grid.plan.interpreter,
+            version,
+            grid.plan.wheel_of(version),
+            place(cached.as_deref(), &temporary),
+            self.store().as_ref(),
+            started,
+        )
+        .await
+    }
+
+    /// Where the cache keeps the environment with `version` (`None` with
+    /// `--fresh`); one of a local wheel is named by the wheel's content.
+    async fn cached_env_dir(&self, grid: &Grid, version: &Version) -> Option<PathBuf> {
+        let root = self.plan.cache.clone()?;
+        let interpreter = &grid.plan.interpreter;
+        let Some(wheel) = grid.plan.wheel_of(version) else {
+            return Some(environment::cached_dir(&root, interpreter, version));
+        };
+        let (interpreter, version, wheel) =
+            (interpreter.clone(), version.clone(), wheel.to_path_buf());
+        Some(
+            crate::blocking::run(move || {
+                environment::cached_wheel_dir(&root, &interpreter, &version, &wheel)
+            })
+            .await,
+        )
+    }
+
+    /// Why the cached environment `env` no longer holds what it was made
+    /// with (the quick check: a stat per file, a hash of what changed);
+    /// `None` when it does, or is not a cached one.
+    pub(super) async fn changed(&self, env: &NumpyEnv) -> Option<String> {
+        self.plan.cache.as_ref()?;
+        let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
+        crate::blocking::run(move || environment::valid(&dir, &numpy, Depth::Quick).err()).await
+    }
+
+    /// Why the cached environment `env` is damaged, from every byte of it
+    /// (the deep check); `None` when it is intact.
+    pub(super) async fn damaged(&self, env: &NumpyEnv) -> Option<String> {
+        let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
+        crate::blocking::run(move || environment::valid(&dir, &numpy, Depth::Deep).err()).await
+    }
+
+    /// The cached environment `env` made again in its place (it was found
+    /// damaged): what the cell runs in next.
+    pub(super) async fn remake_environment(
+        &self,
+        grid: &Grid,
+        env: &NumpyEnv,
+    ) -> Result<NumpyEnv, InstallError> {
+        let gone = env.dir.clone();
+        let _ = crate::blocking::run(move || std::fs::remove_dir_all(gone)).await;
+        environment::ensure(
+            &self.plan.installer,
+            &grid.plan.interpreter,
+            &env.numpy,
+            grid.plan.wheel_of(&env.numpy),
+            crate::cache::Place::Cached(&env.dir),
+            self.store().as_ref(),
+            || {},
+        )
+        .await
+    }
+}
