@@ -701,7 +701,8 @@ mod tests {
             build_log: utf8.into(),
         };
         assert!(
-            for_cell(&ext, &failed, &evidence)
+            Hints::new(ext.clone())
+                .for_cell(&failed, &evidence)
                 .unwrap()
                 .starts_with("PyList_GET_ITEM")
         );
