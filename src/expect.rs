@@ -197,13 +197,6 @@ impl Expectations {
     /// say the build does not load there, "unavailable"
     /// ([`ExpectSource::PythonAbi`]); else as [`Expectations::expected`],
     /// with NumPy's rules unchanged under every Python.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
-        )
-    )]
     pub fn expected_across(
         &self,
         python: &rules::RuntimePython<'_>,

@@ -120,13 +120,6 @@ pub fn predict(build: &Version, runtime: &Version, cflags: &[String]) -> Predict
 
 /// What a build was made for on the Python axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
-    )
-)]
 pub enum BuildAbi {
     /// The building interpreter's own ABI (`cpython-312`, `cpython-313t`):
     /// no other Python loads it.
@@ -179,13 +172,6 @@ pub enum PythonGap {
     },
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
-    )
-)]
 impl PythonGap {
     /// The sentence a cell's message starts with, for `python`.
     pub fn message(self, python: &RuntimePython<'_>) -> String {

@@ -175,13 +175,6 @@ pub fn check_builder(limited: LimitedApi, interpreter: &Interpreter) -> Result<(
 /// say: the oldest of the configured ones that can ([`check_builder`]), as
 /// cibuildwheel builds an abi3 wheel on the oldest Python it supports, so
 /// the build sees no API newer than the oldest Python that loads it.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
-    )
-)]
 pub fn default_builder(limited: LimitedApi, configured: &[Interpreter]) -> Option<usize> {
     configured
         .iter()

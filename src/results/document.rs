@@ -101,6 +101,11 @@ pub struct GridDoc {
     pub skipped: Vec<String>,
     #[serde(default)]
     pub builds: Vec<BuildDoc>,
+    /// The Python that built this grid's rows, when they are built once and
+    /// imported under every Python (`limited-api`): its builds are listed
+    /// in that Python's grid. Absent: the grid built its own rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_on: Option<String>,
     /// The runtime environments this run needed, made or reused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environments: Vec<EnvDoc>,
@@ -184,6 +189,10 @@ pub struct BuildDoc {
     /// build requirements forbid it. No verdict is drawn on its declaration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forced: Option<String>,
+    /// The Python that made it, for a build imported under every Python
+    /// (`limited-api`, e.g. "3.9.25"); absent for a grid's own build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
