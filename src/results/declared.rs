@@ -508,6 +508,7 @@ mod tests {
             log: String::new(),
             declares: Some(declares.into()),
             forced: None,
+            python: None,
         }];
         doc
     }

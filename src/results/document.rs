@@ -708,6 +708,7 @@ pub(crate) mod tests {
                     runtime: runtime.iter().map(|r| axis_doc(r)).collect(),
                 },
                 skipped: Vec::new(),
+                built_on: None,
                 environments: Vec::new(),
                 builds: Vec::new(),
             }],

@@ -283,12 +283,12 @@ impl<S: Stages> Graph<S> {
             }
             let node = match b {
                 AxisEntry::Numpy { version, .. } => self
-                    .clone()
+                    .detached()
                     .build_node(grid.clone(), version.clone(), envs[version].clone())
                     .boxed()
                     .shared(),
                 AxisEntry::Row(row) => self
-                    .clone()
+                    .detached()
                     .package_node(grid.clone(), row.clone())
                     .boxed()
                     .shared(),
@@ -298,6 +298,16 @@ impl<S: Stages> Graph<S> {
             rows.insert(i, node);
         }
         rows
+    }
+
+    /// A clone for a node kept in [`Nodes`]: without the nodes, or the map
+    /// would hold itself (and the event sink, so the reporter never hears
+    /// the end). The nodes kept never make nodes.
+    fn detached(&self) -> Graph<S> {
+        Graph {
+            nodes: Default::default(),
+            ..self.clone()
+        }
     }
 
     /// The nodes made so far (a poisoned lock still holds whole maps).
@@ -312,7 +322,7 @@ impl<S: Stages> Graph<S> {
         if let Some(node) = self.known().envs.get(&key) {
             return node.clone();
         }
-        let (g, grid) = (self.clone(), grid.clone());
+        let (g, grid) = (self.detached(), grid.clone());
         let node = async move {
             let started = || {
                 g.send(Event::EnvStarted {
