@@ -28,8 +28,10 @@ pub fn render(plan: &Plan, config: &Config) -> String {
             let expected = g.expected(&config.expectations, &build.side(), &runtime.side(), false);
             let e = Expectation::of(&expected);
             // What is already known not to run says why.
-            let why = build
-                .unavailable()
+            // Below the limited API, nothing of the row loads at all.
+            let gap = g.shared.as_ref().and_then(|s| s.gap.as_deref());
+            let why = gap
+                .or(build.unavailable())
                 .or(runtime.unavailable())
                 .map(|w| format!("; unavailable: {w}"))
                 .unwrap_or_default();
