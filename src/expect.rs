@@ -9,6 +9,12 @@
 //! requirements, or its metadata's NumPy requirement), "unavailable": that
 //! is what the package says should happen; else the run's default, which is
 //! either "pass" or NumPy's own published rules (`rules.rs`).
+//!
+//! Across Pythons ([`Expectations::expected_across`]), Python's own rules
+//! come before the package's and the default: a build that does not load
+//! under the cell's interpreter (an abi3 build below its version or on a
+//! free-threaded Python, a build for another Python) is never tried, and
+//! "unavailable" is what is expected of it, whatever the default.
 
 use std::fmt;
 
@@ -39,6 +45,8 @@ pub enum ExpectSource {
     NumpyRules,
     /// The package's own declaration forbids the pair.
     Declared,
+    /// Python's own ABI rules: the build does not load on the interpreter.
+    PythonAbi,
     /// Nothing said otherwise: pass.
     Default,
 }
@@ -49,6 +57,7 @@ impl fmt::Display for ExpectSource {
             ExpectSource::Table { line } => write!(f, "[[expect]] at line {line}"),
             ExpectSource::NumpyRules => f.write_str("numpy-rules"),
             ExpectSource::Declared => f.write_str("the package's own requirements"),
+            ExpectSource::PythonAbi => f.write_str("python-abi"),
             ExpectSource::Default => f.write_str("the default"),
         }
     }
@@ -177,6 +186,36 @@ impl Expectations {
                 reason: None,
                 source: ExpectSource::Default,
             },
+        }
+    }
+}
+
+impl Expectations {
+    /// The expectation for a cell whose build was made for `abi` and runs
+    /// under `python` (one build imported under many Pythons): tables
+    /// first, as in [`Expectations::expected`]; then, where Python's rules
+    /// say the build does not load there, "unavailable"
+    /// ([`ExpectSource::PythonAbi`]); else as [`Expectations::expected`],
+    /// with NumPy's rules unchanged under every Python.
+    pub fn expected_across(
+        &self,
+        python: &rules::RuntimePython<'_>,
+        abi: rules::BuildAbi,
+        build: &Side,
+        runtime: &Side,
+        forbidden: bool,
+    ) -> Expected {
+        let tabled = self.expected(python.version, build, runtime, forbidden);
+        if matches!(tabled.source, ExpectSource::Table { .. }) {
+            return tabled;
+        }
+        match rules::python_gap(abi, python) {
+            Some(_) => Expected {
+                outcome: OutcomeKind::Unavailable,
+                reason: None,
+                source: ExpectSource::PythonAbi,
+            },
+            None => tabled,
         }
     }
 }
@@ -350,5 +389,71 @@ mod tests {
             e.expected(&v("3.12.1"), one, one, false).outcome,
             OutcomeKind::Pass
         );
+    }
+
+    /// An abi3 build for 3.9 is expected to import under every Python from
+    /// 3.9 on by NumPy's rules, and to be unavailable below 3.9 and on a
+    /// free-threaded Python, whatever the default; a table still wins.
+    #[test]
+    fn abi3_builds_are_expected_by_numpys_rules_from_their_version_on() {
+        let rules = Expectations {
+            default: DefaultExpectation::NumpyRules,
+            ..Expectations::default()
+        };
+        let abi3 = rules::BuildAbi::Abi3("3.9".parse().unwrap());
+        let (b2, b1, r2) = (
+            Side::Numpy(Some(v("2.0.2"))),
+            Side::Numpy(Some(v("1.26.4"))),
+            Side::Numpy(Some(v("2.2.6"))),
+        );
+        fn at(version: &Version, free_threaded: bool) -> rules::RuntimePython<'_> {
+            rules::RuntimePython {
+                version,
+                free_threaded,
+            }
+        }
+        let (py312, py38, py313) = (v("3.12.1"), v("3.8.18"), v("3.13.0"));
+        let got = rules.expected_across(&at(&py312, false), abi3, &b2, &r2, false);
+        assert_eq!(
+            (got.outcome, got.source),
+            (OutcomeKind::Pass, ExpectSource::NumpyRules)
+        );
+        let got = rules.expected_across(&at(&py312, false), abi3, &b1, &r2, false);
+        assert_eq!(
+            (got.outcome, got.reason),
+            (OutcomeKind::Fail, Some(FailureReason::AbiMajor))
+        );
+        for (python, ft) in [(&py38, false), (&py313, true)] {
+            let got = rules.expected_across(&at(python, ft), abi3, &b2, &r2, false);
+            assert_eq!(
+                (got.outcome, got.source),
+                (OutcomeKind::Unavailable, ExpectSource::PythonAbi),
+                "{python} {ft}"
+            );
+            assert!(got.is_met_by(OutcomeKind::Unavailable, None));
+            // Under the plain default too: the build is never tried there.
+            let got =
+                Expectations::default().expected_across(&at(python, ft), abi3, &b2, &r2, false);
+            assert_eq!(got.source, ExpectSource::PythonAbi);
+        }
+        assert_eq!(ExpectSource::PythonAbi.to_string(), "python-abi");
+        // A table naming the Python still decides.
+        let mut t = table("", "", OutcomeKind::Crash, 8);
+        t.python = spec("<3.9");
+        let tabled = Expectations {
+            tables: vec![t],
+            ..rules
+        };
+        let got = tabled.expected_across(&at(&py38, false), abi3, &b2, &r2, false);
+        assert_eq!(got.source, ExpectSource::Table { line: 8 });
+        // A build for one Python is expected unavailable under another.
+        let own = rules::BuildAbi::Specific {
+            python: (3, 12),
+            free_threaded: false,
+        };
+        let got = tabled.expected_across(&at(&py313, false), own, &b2, &r2, false);
+        assert_eq!(got.outcome, OutcomeKind::Unavailable);
+        let got = tabled.expected_across(&at(&py312, false), own, &b2, &r2, false);
+        assert_eq!(got.outcome, OutcomeKind::Pass);
     }
 }

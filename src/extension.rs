@@ -39,6 +39,9 @@ pub struct Sources {
     pub ldflags: Vec<String>,
     /// True for the embedded sample.
     pub builtin: bool,
+    /// `limited-api`: compiled with `Py_LIMITED_API` for this Python and
+    /// named `<module>.abi3.so`.
+    pub limited_api: Option<crate::python::abi::LimitedApi>,
 }
 
 /// A row of published code.
@@ -295,6 +298,7 @@ impl Extension {
                 cflags: Vec::new(),
                 ldflags: Vec::new(),
                 builtin: true,
+                limited_api: None,
             }),
             imports: vec!["my_extension".to_string()],
             probe: SAMPLE_PROBE.to_string(),

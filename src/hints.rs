@@ -18,7 +18,10 @@
 //!   warning in its log, or on `PyArrayObject` fields that
 //!   `NPY_NO_DEPRECATED_API` hides;
 //! - an `undefined symbol` at import that a `libraries` entry would
-//!   resolve: the library that defines it is looked up on this machine.
+//!   resolve: the library that defines it is looked up on this machine;
+//! - a limited-API build (`limited-api`) that does not compile because the
+//!   sources use Python's full API: the first name the compiler reported
+//!   that the limited API hides (gcc 12's words, read on real builds).
 //!
 //! (A module that does not define `PyInit_<module>` is refused at build
 //! time, from the built module's own symbols: see `build::sources`.)
@@ -188,7 +191,8 @@ impl Hints {
     pub fn for_cell(&self, outcome: &Outcome, evidence: &Evidence) -> Option<String> {
         let extension = &self.extension;
         match outcome {
-            Outcome::BuildFailed { .. } => compiler_said(&evidence.build_log),
+            Outcome::BuildFailed { .. } => limited_api_said(extension, &evidence.build_log)
+                .or_else(|| compiler_said(&evidence.build_log)),
             Outcome::Crash {
                 name, traceback, ..
             } if name == "SIGSEGV" || name == "SIGBUS" => {
@@ -325,6 +329,60 @@ fn compiler_said(log: &str) -> Option<String> {
     log.contains("Using deprecated NumPy API").then(|| {
         "the compiler warned that the sources use NumPy's deprecated API (\"Using deprecated NumPy API\"), which newer NumPy headers no longer offer: add #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION before the NumPy includes (or cflags = [\"-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION\"]) and replace what it then rejects".to_string()
     })
+}
+
+/// What the compiler said about a limited-API build that used the full
+/// API: the first name it reported as undeclared (a function or macro the
+/// limited API hides, `PyList_GET_ITEM`), unknown (`PyListObject`) or
+/// opaque (`PyTypeObject`, whose fields `Py_TYPE(x)->tp_name` reads), with
+/// the compiler's own suggestion when it made one; or the free-threaded
+/// headers' refusal of the limited API.
+fn limited_api_said(extension: &Extension, log: &str) -> Option<String> {
+    static HIDDEN: LazyLock<regex::Regex> = LazyLock::new(|| {
+        // GCC quotes with ‘’ in a UTF-8 locale, ' otherwise.
+        regex::Regex::new(
+            r"(?m)(implicit declaration of function|invalid use of incomplete typedef|unknown type name|dereferencing pointer to incomplete type) ['‘](_?Py\w+)['’]|['‘](_?Py\w+)['’] undeclared",
+        )
+        .expect("constant pattern")
+    });
+    static SUGGESTED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^[^\n]*?did you mean ['‘](\w+)['’]").expect("constant pattern")
+    });
+    let Subject::Sources(sources) = &extension.subject else {
+        return None;
+    };
+    let limited = sources.limited_api?;
+    let setting = format!("limited-api = \"{limited}\" ({})", limited.define());
+    if log.contains("The limited API is not currently supported in the free-threaded build") {
+        return Some(format!(
+            "the build's Python is free-threaded, whose headers refuse the limited API ({setting}): build on a GIL-enabled Python ([python] build)"
+        ));
+    }
+    let found = HIDDEN.captures(log)?;
+    let (symbol, what) = match (found.get(2), found.get(3)) {
+        (Some(name), _) => (
+            name.as_str(),
+            match &found[1] {
+                "implicit declaration of function" => "is not declared by the limited API",
+                "unknown type name" => "is not a type of the limited API",
+                _ => "is opaque in the limited API (its fields are not part of it)",
+            },
+        ),
+        (None, Some(name)) => (name.as_str(), "is not declared by the limited API"),
+        (None, None) => return None,
+    };
+    let rest = &log[found.get(0).map_or(0, |m| m.start())..];
+    let instead = match SUGGESTED.captures(rest).map(|c| c[1].to_string()) {
+        Some(other) if other != symbol => format!(" (the compiler suggests {other})"),
+        _ if symbol == "PyTypeObject" => {
+            " (PyType_GetSlot, PyType_GetFlags and, from 3.11, PyType_GetName read a type)"
+                .to_string()
+        }
+        _ => String::new(),
+    };
+    Some(format!(
+        "{symbol} {what}: the sources use Python's full C API, which a build with {setting} cannot see; use the limited API's functions instead{instead}, or drop limited-api"
+    ))
 }
 
 fn preprocessed_calls(sources: &Sources, dir: &Path, log: &str) -> Option<bool> {
@@ -571,6 +629,83 @@ mod tests {
                 .contains("NPY_NO_DEPRECATED_API")
         );
         assert_eq!(compiler_said("src/ext.c:1:1: error: expected ';'"), None);
+    }
+
+    fn limited(version: &str) -> Extension {
+        let mut ext = Extension::sample();
+        if let Subject::Sources(s) = &mut ext.subject {
+            s.limited_api = version.parse().ok();
+        }
+        ext
+    }
+
+    /// gcc 12's own words, from building full-API sources with
+    /// `-DPy_LIMITED_API=0x03090000 -Werror=implicit-function-declaration`
+    /// against CPython 3.9's and 3.13's headers, in both locales.
+    #[test]
+    fn a_limited_api_build_names_the_first_full_api_name_it_used() {
+        let utf8 = "gcc -c full_api.c\nfull_api.c: In function ‘first’:\nfull_api.c:9:22: error: implicit declaration of function ‘PyList_GET_ITEM’; did you mean ‘PyList_GetItem’? [-Werror=implicit-function-declaration]\n    9 |     PyObject *item = PyList_GET_ITEM(list, 0);\nfull_api.c:17:45: error: invalid use of incomplete typedef ‘PyTypeObject’ {aka ‘struct _typeobject’}\ncc1: some warnings being treated as errors\n";
+        let ext = limited("3.9");
+        let hint = limited_api_said(&ext, utf8).unwrap();
+        assert_eq!(
+            hint,
+            "PyList_GET_ITEM is not declared by the limited API: the sources use Python's full C API, which a build with limited-api = \"3.9\" (-DPy_LIMITED_API=0x03090000) cannot see; use the limited API's functions instead (the compiler suggests PyList_GetItem), or drop limited-api"
+        );
+        let c = utf8.replace(['‘', '’'], "'");
+        assert_eq!(limited_api_said(&ext, &c).unwrap(), hint);
+        // The struct first: its fields are what is hidden.
+        let typeobject = "full_api.c:17:45: error: invalid use of incomplete typedef 'PyTypeObject' {aka 'struct _typeobject'}\n";
+        let hint = limited_api_said(&ext, typeobject).unwrap();
+        assert!(
+            hint.starts_with("PyTypeObject is opaque in the limited API"),
+            "{hint}"
+        );
+        assert!(hint.contains("PyType_GetSlot"), "{hint}");
+        let list = "full2.c:11:5: error: unknown type name ‘PyListObject’; did you mean ‘PyLongObject’?\nfull2.c:11:24: error: ‘PyListObject’ undeclared (first use in this function); did you mean ‘PyLongObject’?\n";
+        let hint = limited_api_said(&ext, list).unwrap();
+        assert!(
+            hint.starts_with("PyListObject is not a type of the limited API"),
+            "{hint}"
+        );
+        // Another line's suggestion is not this name's.
+        let private = "m.c:12:5: error: implicit declaration of function ‘_PyObject_GC_TRACK’ [-Werror=implicit-function-declaration]\nm.c:13:1: error: ‘x’ undeclared; did you mean ‘y’?\n";
+        let hint = limited_api_said(&ext, private).unwrap();
+        assert!(
+            hint.starts_with("_PyObject_GC_TRACK is not declared"),
+            "{hint}"
+        );
+        assert!(!hint.contains("suggests"), "{hint}");
+        // The free-threaded headers refuse the limited API outright.
+        let ft = "/py/include/python3.13t/Python.h:51:4: error: #error \"The limited API is not currently supported in the free-threaded build\"\n";
+        assert!(
+            limited_api_said(&ext, ft)
+                .unwrap()
+                .contains("free-threaded")
+        );
+        // Not a limited-API build, or nothing Python's: no such hint.
+        assert_eq!(limited_api_said(&Extension::sample(), utf8), None);
+        assert_eq!(limited_api_said(&ext, "m.c:1:1: error: expected ';'"), None);
+        assert_eq!(
+            limited_api_said(
+                &ext,
+                "m.c:3:5: error: implicit declaration of function ‘printf’"
+            ),
+            None
+        );
+        // Through the cell's hint, as the run asks for it.
+        let failed = Outcome::BuildFailed {
+            message: "full_api.c:9:22: error: implicit declaration of function".into(),
+        };
+        let evidence = Evidence {
+            build_dir: None,
+            build_log: utf8.into(),
+        };
+        assert!(
+            Hints::new(ext.clone())
+                .for_cell(&failed, &evidence)
+                .unwrap()
+                .starts_with("PyList_GET_ITEM")
+        );
     }
 
     #[test]

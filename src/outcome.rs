@@ -28,6 +28,11 @@ pub enum FailureReason {
     DtypeSize,
     /// The dynamic loader could not resolve a symbol.
     MissingSymbol,
+    /// Python's own ABI, not NumPy's: the module takes a symbol of
+    /// Python's C API this interpreter does not define (a full-API module
+    /// claiming abi3, a limited-API build for a newer Python), or a
+    /// module's own check of the Python it was compiled for refused it.
+    PythonAbi,
     /// The module imported but the probe's checks did not hold.
     WrongResult,
     /// Anything else; the message says what.
@@ -41,6 +46,7 @@ impl FailureReason {
             FailureReason::ApiVersion => "api-version",
             FailureReason::DtypeSize => "dtype-size",
             FailureReason::MissingSymbol => "missing-symbol",
+            FailureReason::PythonAbi => "python-abi",
             FailureReason::WrongResult => "wrong-result",
             FailureReason::Other => "other",
         }
@@ -118,6 +124,11 @@ pub enum Unavailability {
     /// The cell's dependencies (the row's own, `test-requires`) could not
     /// be installed.
     Dependencies,
+    /// The build's Python ABI does not load on this interpreter: an abi3
+    /// build for a newer Python, an abi3 build on a free-threaded one, a
+    /// build for another Python. Never tried: it could only crash or fail
+    /// for a reason that is Python's, not NumPy's.
+    PythonAbi,
     /// Anything else (a probe that could not start, a row not made).
     Other,
 }
@@ -327,9 +338,40 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             FailureReason::DtypeSize,
             r"numpy\.dtype size changed, may indicate binary incompatibility[^\n]*",
         ),
+        // Cython's check of the Python a module was compiled for (a
+        // warning, an error under `-W error`): 3.x's wording, then 0.29's.
+        rule(
+            FailureReason::PythonAbi,
+            r"compile time Python version \d+\.\d+ of module '[^']*' (?:does not match|was newer than) runtime version \d+\.\d+",
+        ),
+        rule(
+            FailureReason::PythonAbi,
+            r"compiletime version \d+\.\d+ of module '[^']*' does not match runtime version \d+\.\d+",
+        ),
         rule(FailureReason::MissingSymbol, r"undefined symbol: \S+"),
     ]
 });
+
+/// Whether `symbol` is one of NumPy's own (its C API's names, npymath's):
+/// a loader error naming it is NumPy's, however it starts.
+pub fn numpy_symbol(symbol: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "PyArray",
+        "_PyArray",
+        "PyUFunc",
+        "PyDataMem",
+        "npy_",
+        "_npy",
+        "NPY_",
+        "_Py_Numpy",
+    ];
+    PREFIXES.iter().any(|p| symbol.starts_with(p))
+}
+
+/// Whether `symbol` names Python's own C API (`Py*`, `_Py*`), not NumPy's.
+pub fn python_symbol(symbol: &str) -> bool {
+    (symbol.starts_with("Py") || symbol.starts_with("_Py")) && !numpy_symbol(symbol)
+}
 
 /// The reason for a failure, and the matched text (whitespace folded) as the
 /// message, looking through every text the child produced.
@@ -338,11 +380,24 @@ pub fn classify_text(texts: &[&str]) -> (FailureReason, Option<String>) {
         for text in texts {
             if let Some(m) = rule.pattern.find(text) {
                 let folded = m.as_str().split_whitespace().collect::<Vec<_>>().join(" ");
-                return (rule.reason, Some(folded));
+                return (refine(rule.reason, &folded), Some(folded));
             }
         }
     }
     (FailureReason::Other, None)
+}
+
+/// A loader error is Python's ABI when the symbol it names is Python's:
+/// the loader words a missing `_PyLong_AsInt` and a missing `cblas_dgemm`
+/// the same way, and only the first says the module was built for another
+/// Python.
+fn refine(reason: FailureReason, matched: &str) -> FailureReason {
+    match matched.strip_prefix("undefined symbol: ") {
+        Some(symbol) if reason == FailureReason::MissingSymbol && python_symbol(symbol) => {
+            FailureReason::PythonAbi
+        }
+        _ => reason,
+    }
 }
 
 pub fn last_line(text: &str) -> Option<&str> {
@@ -435,6 +490,72 @@ mod tests {
             classify_text(&["ValueError: boom"]),
             (FailureReason::Other, None)
         );
+    }
+
+    /// Real messages, gathered on this machine (CPython 3.9-3.13 from
+    /// pyenv, gcc 12): each is Python's ABI, never NumPy's.
+    #[test]
+    fn python_abi_failures_are_told_from_numpys() {
+        for (stderr, want) in [
+            // A full-API module named .abi3.so, built on 3.9, under 3.13.
+            (
+                "ImportError: /tmp/x/private_api.abi3.so: undefined symbol: _PyLong_AsInt",
+                "undefined symbol: _PyLong_AsInt",
+            ),
+            // The sample with Py_LIMITED_API=0x030c0000, under 3.9.
+            (
+                "ImportError: /tmp/x/my_extension.abi3.so: undefined symbol: _Py_DecRef",
+                "undefined symbol: _Py_DecRef",
+            ),
+            // The sample with Py_LIMITED_API=0x030d0000, under 3.9-3.12.
+            (
+                "ImportError: /tmp/x/my_extension.abi3.so: undefined symbol: Py_GetConstantBorrowed",
+                "undefined symbol: Py_GetConstantBorrowed",
+            ),
+            // A full-API Cython 3.0 module built on 3.9, renamed .abi3.so,
+            // under 3.12.
+            (
+                "ImportError: /tmp/x/cymod.abi3.so: undefined symbol: _PyUnicode_Ready",
+                "undefined symbol: _PyUnicode_Ready",
+            ),
+            // The same under 3.10 with -W error: Cython's own check.
+            (
+                "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\nRuntimeWarning: compile time Python version 3.9 of module 'cymod' does not match runtime version 3.10\n",
+                "compile time Python version 3.9 of module 'cymod' does not match runtime version 3.10",
+            ),
+            (
+                "RuntimeWarning: compiletime version 3.9 of module 'old' does not match runtime version 3.11",
+                "compiletime version 3.9 of module 'old' does not match runtime version 3.11",
+            ),
+        ] {
+            assert_eq!(
+                classify_text(&["ImportError", stderr]),
+                (FailureReason::PythonAbi, Some(want.to_string())),
+                "{stderr}"
+            );
+        }
+        // NumPy's own symbols and other libraries' stay missing-symbol.
+        for symbol in [
+            "PyArray_Foo",
+            "_PyArray_Bar",
+            "PyUFunc_X",
+            "npy_sin",
+            "omp_get_max_threads",
+        ] {
+            let text = format!("ImportError: /x/m.so: undefined symbol: {symbol}");
+            assert_eq!(
+                classify_text(&[&text]).0,
+                FailureReason::MissingSymbol,
+                "{symbol}"
+            );
+        }
+        // NumPy's refusal wins when both are there (the loader stops first
+        // in practice, so they never are).
+        assert_eq!(
+            classify_text(&[ABI_MAJOR_STDERR, "undefined symbol: _Py_DecRef"]).0,
+            FailureReason::AbiMajor
+        );
+        assert_eq!(FailureReason::PythonAbi.to_string(), "python-abi");
     }
 
     #[test]

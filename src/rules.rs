@@ -10,6 +10,15 @@
 //!   an explicit `-DNPY_TARGET_VERSION=...` in the build flags overrides it.
 //!   Too old a runtime: `api-version`.
 //! - Otherwise the pair works: `pass`.
+//!
+//! And Python's own rules, which decide first whether a build is tried under
+//! an interpreter at all ([`python_gap`]): a build for one Python's own ABI
+//! loads on that Python only; an abi3 build (`Py_LIMITED_API` for 3.X) on
+//! every GIL-enabled Python 3.X and newer, where NumPy's rules then apply
+//! unchanged (checked by hand: the sample as abi3 for 3.9 against NumPy
+//! 2.0.2 passes on 3.12 with 2.2.6; against 1.26.4 it fails abi-major
+//! there, as under 3.9); never on a free-threaded Python (3.13t, 3.14t have
+//! no stable ABI: abi3t arrives with 3.15).
 
 use std::sync::LazyLock;
 
@@ -17,6 +26,7 @@ use pep440_rs::Version;
 use regex::Regex;
 
 use crate::outcome::{FailureReason, OutcomeKind};
+use crate::python::abi::LimitedApi;
 
 /// What NumPy's rules say a cell does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +118,134 @@ pub fn predict(build: &Version, runtime: &Version, cflags: &[String]) -> Predict
     }
 }
 
+/// What a build was made for on the Python axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildAbi {
+    /// The building interpreter's own ABI (`cpython-312`, `cpython-313t`):
+    /// no other Python loads it. Only the rules' tests build one today: a
+    /// per-Python build is planned in its own Python's grid and never
+    /// reaches the cross-Python rules (projects' wheels will).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Specific {
+        python: (u64, u64),
+        free_threaded: bool,
+    },
+    /// The stable ABI of this limited API: every GIL-enabled Python at or
+    /// above it loads it.
+    Abi3(LimitedApi),
+}
+
+/// A runtime interpreter, as Python's rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimePython<'a> {
+    pub version: &'a Version,
+    pub free_threaded: bool,
+}
+
+impl RuntimePython<'_> {
+    fn minor(&self) -> (u64, u64) {
+        series(self.version)
+    }
+
+    /// "3.12", "3.13t".
+    fn label(&self) -> String {
+        let (major, minor) = self.minor();
+        format!(
+            "{major}.{minor}{}",
+            if self.free_threaded { "t" } else { "" }
+        )
+    }
+}
+
+/// Why a build is not tried under an interpreter: its cells are
+/// `unavailable` (python-abi), the message this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonGap {
+    /// An abi3 build for 3.X under a Python older than 3.X: the stable ABI
+    /// promises nothing below its version (a 3.12 build took `_Py_DecRef`,
+    /// which 3.9 lacks; a 3.13 build `Py_GetConstantBorrowed`, which every
+    /// older Python lacks).
+    BelowLimited(LimitedApi),
+    /// An abi3 build under a free-threaded Python.
+    FreeThreaded,
+    /// A build for one Python's own ABI under another Python.
+    OtherPython {
+        python: (u64, u64),
+        free_threaded: bool,
+    },
+}
+
+impl PythonGap {
+    /// The sentence a cell's message starts with, for `python`.
+    pub fn message(self, python: &RuntimePython<'_>) -> String {
+        let here = python.label();
+        match self {
+            PythonGap::BelowLimited(limited) => format!(
+                "built for the {limited} limited API (abi3), which loads on Python {limited} and newer, not {here}"
+            ),
+            PythonGap::FreeThreaded => format!(
+                "Python {here} is free-threaded: {}",
+                crate::python::abi::FREE_THREADED_NO_ABI3
+            ),
+            PythonGap::OtherPython {
+                python: (major, minor),
+                free_threaded,
+            } => format!(
+                "built for Python {major}.{minor}{}'s own ABI, which only that Python loads, not {here}",
+                if free_threaded { "t" } else { "" }
+            ),
+        }
+    }
+}
+
+/// Whether a build made for `build` loads under `python`, by Python's
+/// rules alone; `None`: it does, and NumPy's rules decide the cell.
+pub fn python_gap(build: BuildAbi, python: &RuntimePython<'_>) -> Option<PythonGap> {
+    match build {
+        BuildAbi::Abi3(_) if python.free_threaded => Some(PythonGap::FreeThreaded),
+        BuildAbi::Abi3(limited) if !limited.admits(python.version) => {
+            Some(PythonGap::BelowLimited(limited))
+        }
+        BuildAbi::Abi3(_) => None,
+        BuildAbi::Specific {
+            python: built,
+            free_threaded,
+        } if built != python.minor() || free_threaded != python.free_threaded => {
+            Some(PythonGap::OtherPython {
+                python: built,
+                free_threaded,
+            })
+        }
+        BuildAbi::Specific { .. } => None,
+    }
+}
+
+/// The predicted outcome of a cell whose build was made for `abi` and runs
+/// under `python`: unavailable where Python's rules say it does not load,
+/// else NumPy's rules ([`predict`]), the same under every Python.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "groundwork for issue 24's cross-Python plan and runner, which call it"
+    )
+)]
+pub fn predict_across(
+    abi: BuildAbi,
+    python: &RuntimePython<'_>,
+    build: &Version,
+    runtime: &Version,
+    cflags: &[String],
+) -> Prediction {
+    match python_gap(abi, python) {
+        Some(_) => Prediction {
+            outcome: OutcomeKind::Unavailable,
+            reason: None,
+        },
+        None => predict(build, runtime, cflags),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +309,122 @@ mod tests {
                 &["-DNPY_TARGET_VERSION=NPY_1_19_API_VERSION"]
             ),
             API
+        );
+    }
+
+    fn on(version: &str, free_threaded: bool) -> (Version, bool) {
+        (Version::from_str(version).unwrap(), free_threaded)
+    }
+
+    fn gap(abi: BuildAbi, python: &(Version, bool)) -> Option<PythonGap> {
+        python_gap(
+            abi,
+            &RuntimePython {
+                version: &python.0,
+                free_threaded: python.1,
+            },
+        )
+    }
+
+    #[test]
+    fn an_abi3_build_loads_at_and_above_its_version_and_never_free_threaded() {
+        let abi3 = BuildAbi::Abi3("3.9".parse().unwrap());
+        for python in ["3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"] {
+            assert_eq!(gap(abi3, &on(python, false)), None, "{python}");
+        }
+        let below = gap(abi3, &on("3.8.18", false)).unwrap();
+        assert_eq!(below, PythonGap::BelowLimited("3.9".parse().unwrap()));
+        let py38 = on("3.8.18", false);
+        let py38 = RuntimePython {
+            version: &py38.0,
+            free_threaded: false,
+        };
+        assert_eq!(
+            below.message(&py38),
+            "built for the 3.9 limited API (abi3), which loads on Python 3.9 and newer, not 3.8"
+        );
+        let ft = on("3.13.0", true);
+        assert_eq!(gap(abi3, &ft), Some(PythonGap::FreeThreaded));
+        let ft = RuntimePython {
+            version: &ft.0,
+            free_threaded: true,
+        };
+        let message = PythonGap::FreeThreaded.message(&ft);
+        assert!(
+            message.starts_with("Python 3.13t is free-threaded: abi3")
+                && message.contains("abi3t, PEP 803, starts with 3.15"),
+            "{message}"
+        );
+        // 3.12's limited API is not 3.9's: below it, even where it would
+        // happen to load (3.11 has _Py_DecRef), nothing is promised.
+        let abi312 = BuildAbi::Abi3("3.12".parse().unwrap());
+        assert!(gap(abi312, &on("3.11.7", false)).is_some());
+        assert_eq!(gap(abi312, &on("3.12.1", false)), None);
+    }
+
+    #[test]
+    fn a_version_specific_build_loads_on_its_own_python_only() {
+        let own = BuildAbi::Specific {
+            python: (3, 11),
+            free_threaded: false,
+        };
+        assert_eq!(gap(own, &on("3.11.7", false)), None);
+        assert_eq!(
+            gap(own, &on("3.12.1", false)),
+            Some(PythonGap::OtherPython {
+                python: (3, 11),
+                free_threaded: false
+            })
+        );
+        let ft = BuildAbi::Specific {
+            python: (3, 13),
+            free_threaded: true,
+        };
+        assert_eq!(gap(ft, &on("3.13.0", true)), None);
+        assert!(gap(ft, &on("3.13.0", false)).is_some());
+        assert!(gap(own, &on("3.11.7", true)).is_some());
+    }
+
+    /// The issue's by-hand cells (this machine, pyenv's CPythons): the
+    /// sample as abi3 for 3.9, built on 3.9 against 1.26.4 and 2.0.2, under
+    /// newer Pythons and NumPys; NumPy's rules decide wherever it loads.
+    #[test]
+    fn numpys_rules_hold_under_every_python_an_abi3_build_loads_on() {
+        let abi3 = BuildAbi::Abi3("3.9".parse().unwrap());
+        let across = |build: &str, python: &str, runtime: &str| {
+            let p = on(python, false);
+            let e = predict_across(
+                abi3,
+                &RuntimePython {
+                    version: &p.0,
+                    free_threaded: false,
+                },
+                &Version::from_str(build).unwrap(),
+                &Version::from_str(runtime).unwrap(),
+                &[],
+            );
+            (e.outcome, e.reason)
+        };
+        for (python, runtime) in [
+            ("3.9.18", "1.19.5"),
+            ("3.9.18", "2.0.2"),
+            ("3.11.7", "2.4.6"),
+            ("3.12.1", "2.2.6"),
+            ("3.13.0", "2.1.3"),
+        ] {
+            assert_eq!(across("2.0.2", python, runtime), PASS, "{python} {runtime}");
+        }
+        assert_eq!(across("1.26.4", "3.12.1", "1.26.4"), PASS);
+        for (python, runtime) in [
+            ("3.9.18", "2.0.2"),
+            ("3.12.1", "2.2.6"),
+            ("3.13.0", "2.4.6"),
+        ] {
+            assert_eq!(across("1.26.4", python, runtime), ABI, "{python} {runtime}");
+        }
+        assert_eq!(
+            across("2.0.2", "3.8.18", "2.0.2"),
+            (OutcomeKind::Unavailable, None)
         );
     }
 }

@@ -353,9 +353,7 @@ fn rejudge(c: &mut CellDoc, config: &Config, header: &RunHeader) {
         side(&g.build_axis, &c.build),
         side(&g.runtime_axis, &c.runtime),
     ) {
-        let expected = config
-            .expectations
-            .expected(&g.interpreter.version, &b, &r, c.forbidden);
+        let expected = g.expected(&config.expectations, &b, &r, c.forbidden);
         c.judge(&expected);
     }
 }

@@ -15,8 +15,9 @@ use crate::process::Spec;
 use crate::python::Interpreter;
 use pep440_rs::Version;
 
-/// The key of a build: sources, flags, module name, the interpreter and its
-/// compiler settings, and the NumPy version (its headers). The compiler as
+/// The key of a build: sources, flags, module name, the limited API it
+/// targets, the interpreter and its compiler settings, and the NumPy
+/// version (its headers). The compiler as
 /// it runs now (what it is, where its `#include` looks) is checked at reuse
 /// instead (`Toolchain::fingerprint`, kept with the build): a shard testing
 /// uploaded builds finds them by this key without a compiler of its own.
@@ -39,6 +40,11 @@ pub fn key(sources: &Sources, interpreter: &Interpreter, numpy: &Version) -> Str
     ] {
         parts.push(tag.as_bytes().to_vec());
         parts.extend(list.iter().map(|f| f.clone().into_bytes()));
+    }
+    // Only when set, so every build keyed before it keeps its key.
+    if let Some(limited) = sources.limited_api {
+        parts.push(b"limited-api".to_vec());
+        parts.push(limited.define().into_bytes());
     }
     for (tag, dirs) in [
         ("include-dirs", &sources.include_dirs),
@@ -109,7 +115,34 @@ impl Settings {
         for dir in &sources.include_dirs {
             spec = spec.arg(format!("-I{}", dir.display()));
         }
-        spec.args(&sources.cflags)
+        spec.args(limited_flags(sources)).args(&sources.cflags)
+    }
+}
+
+/// The flags of a limited-API build: `Py_LIMITED_API`, and an implicitly
+/// declared function made an error. The limited API hides the full API's
+/// macros and functions (`PyList_GET_ITEM`, `PyTuple_GET_SIZE`, ...);
+/// gcc 12 only warns about a call to one and links a module that names it
+/// as an undefined symbol, which no Python loads. gcc 14 and clang 16 make
+/// it an error by themselves: with the flag every compiler says so at
+/// build time, where the hint can name it.
+fn limited_flags(sources: &Sources) -> Vec<String> {
+    match sources.limited_api {
+        Some(limited) => vec![
+            limited.define(),
+            "-Werror=implicit-function-declaration".to_string(),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The module's file name: `<module>.abi3.so` for a limited-API build
+/// (every newer Python looks for that name), else the interpreter's own
+/// suffix (`.cpython-312-x86_64-linux-gnu.so`: only it looks for that).
+pub fn module_file(sources: &Sources, interpreter: &Interpreter) -> String {
+    match sources.limited_api {
+        Some(_) => format!("{}{}", sources.module, crate::python::abi::ABI3_SUFFIX),
+        None => format!("{}{}", sources.module, interpreter.ext_suffix),
     }
 }
 
@@ -201,7 +234,7 @@ pub async fn compile(
         dep_files.push(deps);
     }
 
-    let module_path = out.join(format!("{}{}", sources.module, interpreter.ext_suffix));
+    let module_path = out.join(module_file(sources, interpreter));
     let mut spec = compiler_spec(&settings.ldshared[0])
         .args(&settings.ldshared[1..])
         .args(&objects)
@@ -359,13 +392,15 @@ mod tests {
         let numpy: Version = "2.0.2".parse().unwrap();
         let k = |s: &Sources| key(s, &interpreter, &numpy);
         let mut seen = vec![k(&base)];
-        let edits: [fn(&mut Sources); 6] = [
+        let edits: [fn(&mut Sources); 8] = [
             |s| s.cflags.push("-O3".into()),
             |s| s.ldflags.push("-Wl,-z,now".into()),
             |s| s.libraries.push("gomp".into()),
             |s| s.include_dirs.push("/inc".into()),
             |s| s.library_dirs.push("/lib".into()),
             |s| s.files[0].contents.push(' '),
+            |s| s.limited_api = "3.9".parse().ok(),
+            |s| s.limited_api = "3.12".parse().ok(),
         ];
         for edit in edits {
             let mut s = base.clone();
@@ -380,5 +415,30 @@ mod tests {
         let mut b = base.clone();
         b.ldflags.push("m".into());
         assert_ne!(k(&a), k(&b));
+    }
+
+    /// A limited-API build is compiled with `Py_LIMITED_API` and an
+    /// undeclared function made an error, and named `.abi3.so`; any other
+    /// keeps the interpreter's own suffix and flags.
+    #[test]
+    fn a_limited_api_build_is_flagged_and_named_abi3() {
+        let Subject::Sources(mut sources) = Extension::sample().subject else {
+            unreachable!()
+        };
+        let interpreter = crate::report::fixtures::interpreter("3.11.7");
+        assert_eq!(
+            module_file(&sources, &interpreter),
+            "my_extension.cpython-311-x86_64-linux-gnu.so"
+        );
+        assert!(limited_flags(&sources).is_empty());
+        sources.limited_api = "3.9".parse().ok();
+        assert_eq!(module_file(&sources, &interpreter), "my_extension.abi3.so");
+        assert_eq!(
+            limited_flags(&sources),
+            [
+                "-DPy_LIMITED_API=0x03090000",
+                "-Werror=implicit-function-declaration"
+            ]
+        );
     }
 }

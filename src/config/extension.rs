@@ -338,6 +338,11 @@ fn sources(
         cflags: flags(&ext.cflags),
         ldflags: flags(&ext.ldflags),
         builtin: false,
+        // Checked, with its span, by `abi::limited_api`.
+        limited_api: ext
+            .limited_api
+            .as_ref()
+            .and_then(|l| l.get_ref().parse().ok()),
     })
 }
 

@@ -9,6 +9,7 @@
 //! NumPy release the index lacks) keeps its span, so that error is located
 //! too, by position rather than by comparing strings.
 
+mod abi;
 mod diagnostic;
 mod extension;
 mod probe;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use pep440_rs::VersionSpecifiers;
 use toml::Spanned;
 
+pub use abi::AbiTarget;
 pub use diagnostic::ConfigError;
 pub use request::{NumpyRequest, NumpyRequestError, Patches, Resolution};
 
@@ -83,6 +85,9 @@ pub struct Config {
     pub text: std::sync::Arc<str>,
     /// The interpreters to run the grid under, in order; never empty.
     pub python: Vec<Located<PythonRequest>>,
+    /// `[extension] limited-api` (with `[python] build`): the extension is
+    /// built once per NumPy, for the stable ABI.
+    pub abi: Option<AbiTarget>,
     pub build: Vec<Located<NumpyRequest>>,
     pub runtime: Vec<Located<NumpyRequest>>,
     /// `[numpy] patches` and `prereleases`.
@@ -158,6 +163,7 @@ impl Config {
         })?;
         let base = absolute.parent().unwrap_or(Path::new("/"));
 
+        let build_python = raw.python.build.clone();
         let python = python_requests(raw.python, base, &err)?;
         let numpy = raw.numpy.ok_or_else(|| {
             err(
@@ -165,10 +171,14 @@ impl Config {
                 "missing table [numpy]: expected `build = [...]` and `runtime = [...]` lists of NumPy versions".into(),
             )
         })?;
-        let extension = match raw.extension {
-            None => Extension::sample(),
-            Some(ext) => extension::parse(ext, base, &err)?,
+        let (extension, limited) = match raw.extension {
+            None => (Extension::sample(), None),
+            Some(ext) => {
+                let limited = abi::limited_api(&ext, &err)?;
+                (extension::parse(ext, base, &err)?, limited)
+            }
         };
+        let abi = abi::target(build_python.as_ref(), limited, &python, base, &err)?;
         let resolution = resolution(&numpy, &err)?;
         let indexes = indexes(&numpy, &err)?;
         let build = if extension.has_build_axis() {
@@ -205,6 +215,7 @@ impl Config {
             path: path.to_path_buf(),
             text: text.into(),
             python,
+            abi,
             build,
             runtime,
             resolution,
@@ -251,6 +262,7 @@ impl Config {
             isolation: Isolation::default(),
             expectations,
             fingerprint: Default::default(),
+            abi: None,
         }
     }
 
@@ -319,12 +331,15 @@ impl Config {
             flags.extend(s.ldflags.iter().cloned());
             flags.extend(s.libraries.iter().map(|l| format!("-l{l}")));
             flags.extend(s.library_dirs.iter().map(|d| format!("-L{}", d.display())));
+            // Only when set: a matrix without it keeps its identity.
+            flags.extend(s.limited_api.map(|l| l.define()));
+        }
+        let mut pythons: Vec<String> = self.python.iter().map(|p| p.value.to_string()).collect();
+        if let Some(b) = self.abi.as_ref().and_then(|a| a.builder.as_ref()) {
+            pythons.push(format!("build: {}", b.value));
         }
         vec![
-            (
-                "the Pythons",
-                digest(self.python.iter().map(|p| p.value.to_string()).collect()),
-            ),
+            ("the Pythons", digest(pythons)),
             (
                 "the build NumPy versions",
                 digest(self.build.iter().map(|r| r.value.to_string()).collect()),

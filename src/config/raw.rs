@@ -37,6 +37,8 @@ pub(super) struct RawTool {
 pub(super) struct RawPython {
     pub interpreter: Option<Spanned<String>>,
     pub versions: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The interpreter that builds a limited-API extension.
+    pub build: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +74,8 @@ pub(super) struct RawExtension {
     pub include_dirs: Option<Spanned<Vec<Spanned<String>>>>,
     pub libraries: Option<Spanned<Vec<Spanned<String>>>>,
     pub library_dirs: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `Py_LIMITED_API` as a Python version ("3.9"): build for the stable ABI.
+    pub limited_api: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

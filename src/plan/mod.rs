@@ -8,6 +8,7 @@
 //! a journal already holds. The runner then only executes the plan; the
 //! reporter shows the [`RunHeader`] before the first cell.
 
+mod abi3;
 mod axis;
 mod interpreters;
 mod resolve;
@@ -100,6 +101,21 @@ pub struct GridPlan {
     pub skipped: Vec<String>,
     /// The (build, runtime) positions this run owns.
     pub cells: Vec<(usize, usize)>,
+    /// Rows shared across Pythons (a limited-API build, made once on the
+    /// build Python); `None`: this grid builds its own rows, for its own
+    /// Python only, and no other grid sees them.
+    pub shared: Option<SharedRows>,
+}
+
+/// Where a grid's rows come from when they are built once for every Python.
+#[derive(Debug, Clone)]
+pub struct SharedRows {
+    /// The grid whose interpreter makes them.
+    pub builder: usize,
+    pub limited: crate::python::abi::LimitedApi,
+    /// Why they do not load under this grid's Python at all (below the
+    /// limited API, free-threaded): every cell is unavailable.
+    pub gap: Option<String>,
 }
 
 impl GridPlan {
@@ -127,6 +143,37 @@ impl GridPlan {
             .find(|e| e.version() == Some(version))
             .and_then(|e| e.origin())
             .and_then(|o| o.wheel.as_deref())
+    }
+
+    /// The grid whose interpreter makes this grid's rows.
+    pub fn builder(&self, own: usize) -> usize {
+        self.shared.as_ref().map_or(own, |s| s.builder)
+    }
+
+    /// What `expectations` expect of the cell with these sides under this
+    /// grid's Python: across Pythons for shared rows (Python's rules first,
+    /// then NumPy's), else as one Python's grid.
+    pub fn expected(
+        &self,
+        expectations: &crate::expect::Expectations,
+        build: &crate::expect::Side,
+        runtime: &crate::expect::Side,
+        forbidden: bool,
+    ) -> crate::expect::Expected {
+        let version = &self.interpreter.version;
+        match &self.shared {
+            Some(shared) => expectations.expected_across(
+                &crate::rules::RuntimePython {
+                    version,
+                    free_threaded: self.interpreter.free_threaded,
+                },
+                crate::rules::BuildAbi::Abi3(shared.limited),
+                build,
+                runtime,
+                forbidden,
+            ),
+            None => expectations.expected(version, build, runtime, forbidden),
+        }
     }
 
     /// The key of the cell at (build, runtime).
@@ -224,6 +271,10 @@ pub enum PlanError {
         asked: Vec<String>,
         chosen: Vec<String>,
     },
+    /// `limited-api`: no Python of this run can make the rows every Python
+    /// imports, or the one `[python] build` names cannot.
+    #[error("{message}")]
+    Builder { message: String, hint: &'static str },
     /// Versions could not be resolved at all.
     #[error("cannot resolve NumPy versions: {0}")]
     Resolve(InstallError),
@@ -247,6 +298,7 @@ impl PlanError {
                 Some("`matrix plan --shards N` prints the shards to run")
             }
             PlanError::NoneChosen { .. } => Some("`matrix pythons` lists every interpreter found"),
+            PlanError::Builder { hint, .. } => Some(hint),
             PlanError::Resolve(e) => e.hint(),
             PlanError::Cache { .. } => Some(
                 "name a writable directory with --cache-dir, or run without the cache with --fresh",
@@ -262,6 +314,7 @@ impl PlanError {
                 | PlanError::Narrow(_)
                 | PlanError::NoSuchShard { .. }
                 | PlanError::NoneChosen { .. }
+                | PlanError::Builder { .. }
         )
     }
 }
@@ -430,11 +483,13 @@ async fn resolve_grids(
             runtime_axis: runtime.entries,
             skipped,
             cells: Vec::new(),
+            shared: None,
         });
     }
     if let Some((_, first)) = chosen.first() {
         check_requests_exist(config, resolver, &first.interpreter, &grids).await?;
     }
+    abi3::share_builds(config, &mut grids)?;
     Ok(grids)
 }
 

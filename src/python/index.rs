@@ -333,6 +333,49 @@ mod tests {
         );
     }
 
+    /// A free-threaded 3.13 (its recorded query answer) installs NumPy's
+    /// cp313t wheels and nothing else; a GIL-enabled 3.13 (the answer of
+    /// pyenv's 3.13.0 here) never takes them.
+    /// The file names are PyPI's: cp313t wheels start with NumPy 2.1.0.
+    #[test]
+    fn a_free_threaded_interpreter_fits_only_cp313t_wheels() {
+        let ft: Interpreter =
+            serde_json::from_str(include_str!("testdata/cpython-3.13.0t.json")).unwrap();
+        let gil: Interpreter =
+            serde_json::from_str(include_str!("testdata/cpython-3.13.0.json")).unwrap();
+        let release = |wheels: &[&str]| Release {
+            version: Version::from_str("2.2.6").unwrap(),
+            index: PYPI.into(),
+            yanked: None,
+            wheels: wheels.iter().map(|w| w.to_string()).collect(),
+        };
+        let both = release(&[
+            "numpy-2.2.6-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "numpy-2.2.6-cp313-cp313t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        ]);
+        let gil_only =
+            release(&["numpy-2.0.2-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"]);
+        let ft_only = release(&["numpy-2.2.6-cp313-cp313t-musllinux_1_2_x86_64.whl"]);
+        let tags = |i: &Interpreter| -> HashSet<String> { i.tags.iter().cloned().collect() };
+        let (ft_tags, gil_tags) = (tags(&ft), tags(&gil));
+        let fits =
+            |r: &Release, t: &HashSet<String>| r.fits(&t.iter().map(String::as_str).collect());
+        assert!(fits(&both, &ft_tags) && fits(&both, &gil_tags));
+        let cp313t =
+            release(&["numpy-2.2.6-cp313-cp313t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"]);
+        assert!(fits(&cp313t, &ft_tags) && !fits(&cp313t, &gil_tags));
+        let cp313 =
+            release(&["numpy-2.2.6-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"]);
+        assert!(!fits(&cp313, &ft_tags) && fits(&cp313, &gil_tags));
+        assert!(!fits(&gil_only, &ft_tags));
+        // musllinux is not this glibc machine's.
+        assert!(!fits(&ft_only, &ft_tags));
+        // An abi3 wheel (pyerfa's) installs on the GIL build only.
+        let abi3 =
+            release(&["pyerfa-2.0.1.5-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"]);
+        assert!(!fits(&abi3, &ft_tags) && fits(&abi3, &gil_tags));
+    }
+
     #[test]
     fn the_first_index_wins_and_yanked_releases_keep_their_reason() {
         let listing = |index: &str, files: &[(&str, Yanked)]| Listing {

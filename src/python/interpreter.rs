@@ -44,12 +44,33 @@ pub struct Interpreter {
     /// have is decided from these and the index's file names.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Built with `Py_GIL_DISABLED` (`--disable-gil`, "3.13t"): an ABI of
+    /// its own, with its own wheels (`cp313t`) and no stable ABI.
+    #[serde(default)]
+    pub free_threaded: bool,
 }
 
 impl Interpreter {
-    /// "CPython 3.11.7".
+    /// "CPython 3.11.7"; "CPython 3.13.0t" for a free-threaded build.
     pub fn label(&self) -> String {
-        format!("{} {}", self.implementation, self.version)
+        format!(
+            "{} {}{}",
+            self.implementation,
+            self.version,
+            self.abi_flag()
+        )
+    }
+
+    /// The Python axis's name for it: "3.11", "3.13t".
+    pub fn short_label(&self) -> String {
+        let (major, minor) = self.minor();
+        format!("{major}.{minor}{}", self.abi_flag())
+    }
+
+    /// "t" for a free-threaded build, as CPython names its executable
+    /// (`python3.13t`) and ABI (`cp313t`).
+    fn abi_flag(&self) -> &'static str {
+        if self.free_threaded { "t" } else { "" }
     }
 
     /// What identifies it in the cache: where its real binary is and what
@@ -58,14 +79,23 @@ impl Interpreter {
         let real =
             std::fs::canonicalize(&self.executable).unwrap_or_else(|_| self.executable.clone());
         let version = self.version.to_string();
-        let short = format!("{}-{version}", self.implementation.to_lowercase());
-        let hash = crate::cache::digest([
-            real.to_string_lossy().as_bytes(),
-            version.as_bytes(),
-            self.implementation.as_bytes(),
-            self.machine.as_bytes(),
-            self.ext_suffix.as_bytes(),
-        ]);
+        let short = format!(
+            "{}-{version}{}",
+            self.implementation.to_lowercase(),
+            self.abi_flag()
+        );
+        let mut parts = vec![
+            real.to_string_lossy().into_owned(),
+            version.clone(),
+            self.implementation.clone(),
+            self.machine.clone(),
+            self.ext_suffix.clone(),
+        ];
+        // Only when set: every GIL-enabled interpreter keeps its key.
+        if self.free_threaded {
+            parts.push("free-threaded".into());
+        }
+        let hash = crate::cache::digest(parts);
         format!("{short}-{hash}")
     }
 
@@ -246,8 +276,9 @@ pub async fn query_remembered(path: &Path, memo: &Memo) -> Result<Interpreter, I
     let key = std::fs::canonicalize(path).ok().and_then(|real| {
         let m = std::fs::metadata(&real).ok()?;
         Some(format!(
-            // v2: the answer carries the wheel tags.
-            "python-v2|{}|{}|{}|{}|{}",
+            // v2: the answer carries the wheel tags; v3: whether it is
+            // free-threaded.
+            "python-v3|{}|{}|{}|{}|{}",
             path.display(),
             real.display(),
             m.len(),
@@ -304,6 +335,69 @@ mod tests {
         assert_eq!(i.version.release()[0], 3, "{i:?}");
         assert!(i.executable.is_absolute());
         assert!(i.ext_suffix.ends_with(".so"), "{i:?}");
+    }
+
+    /// What the query prints on a free-threaded CPython 3.13.0 (recorded:
+    /// see `testdata/cpython-3.13.0t.json`; no such interpreter runs here).
+    fn free_threaded() -> Interpreter {
+        serde_json::from_str(include_str!("testdata/cpython-3.13.0t.json")).unwrap()
+    }
+
+    #[test]
+    fn a_free_threaded_interpreter_is_labelled_3_13t_and_keyed_apart() {
+        let ft = free_threaded();
+        assert!(ft.free_threaded);
+        assert_eq!(ft.label(), "CPython 3.13.0t");
+        assert_eq!(ft.short_label(), "3.13t");
+        // Its wheels are cp313t, and abi3 is not among its tags.
+        assert_eq!(ft.tags[0], "cp313-cp313t-manylinux_2_36_x86_64");
+        assert!(ft.tags.iter().all(|t| !t.contains("abi3")));
+        let mut gil = ft.clone();
+        gil.free_threaded = false;
+        assert_eq!(
+            (gil.label().as_str(), gil.short_label().as_str()),
+            ("CPython 3.13.0", "3.13")
+        );
+        assert_ne!(ft.cache_key(), gil.cache_key());
+        assert!(
+            ft.cache_key().starts_with("cpython-3.13.0t-"),
+            "{}",
+            ft.cache_key()
+        );
+        // An answer remembered before the field existed is a GIL build's.
+        let mut old = serde_json::to_value(&gil).unwrap();
+        old.as_object_mut().unwrap().remove("free_threaded");
+        let old: Interpreter = serde_json::from_value(old).unwrap();
+        assert!(!old.free_threaded);
+    }
+
+    /// The query's own fallback (no packaging to ask): a free-threaded
+    /// build's tags name its own ABI and never abi3; a GIL build's do.
+    #[tokio::test]
+    async fn the_fallback_tags_follow_the_free_threaded_abi() {
+        let code = format!(
+            "ns = {{'__name__': 'query'}}\nexec({QUERY:?}, ns)\nimport json\nprint(json.dumps([ns['fallback_tags'](3, 13, t) for t in (True, False)]))"
+        );
+        let run = Spec::new("python3")
+            .args(["-I", "-c", &code])
+            .run()
+            .await
+            .unwrap();
+        assert!(run.success(), "{}", run.output());
+        let [ft, gil]: [Vec<String>; 2] = serde_json::from_str(run.stdout.text.trim()).unwrap();
+        assert!(
+            ft.iter().any(|t| t == "cp313-cp313t-linux_x86_64"),
+            "{ft:?}"
+        );
+        assert!(
+            ft.iter()
+                .all(|t| !t.contains("abi3") && !t.contains("cp313-cp313-"))
+        );
+        assert!(
+            gil.iter().any(|t| t == "cp313-abi3-linux_x86_64"),
+            "{gil:?}"
+        );
+        assert!(gil.iter().all(|t| !t.contains("cp313t")));
     }
 
     #[tokio::test]

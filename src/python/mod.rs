@@ -3,6 +3,7 @@
 //! separates discovery, interpreter query and virtualenv creation), and one
 //! builder for every uv command.
 
+pub mod abi;
 mod discovery;
 pub mod index;
 mod installer;

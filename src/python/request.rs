@@ -112,8 +112,14 @@ impl PythonRequest {
         }
     }
 
-    /// Whether a found interpreter satisfies a version or range request.
+    /// Whether a found interpreter satisfies a version or range request. A
+    /// version says nothing of a free-threaded build ("3.13t"), which has
+    /// an ABI and wheels of its own: it is named by its command
+    /// (`python3.13t`) or path, never taken for "3.13".
     pub fn accepts(&self, interpreter: &Interpreter) -> bool {
+        if interpreter.free_threaded {
+            return false;
+        }
         let found = &interpreter.version;
         match self {
             PythonRequest::Version(want) => {
@@ -162,6 +168,22 @@ mod tests {
         );
         for bad in ["", "3.x", ">=3.x", "py thon"] {
             assert!(PythonRequest::parse(bad, base).is_err(), "{bad}");
+        }
+    }
+
+    /// A free-threaded 3.13 (its recorded query answer) is not "3.13": it
+    /// is a different ABI, kept apart unless named.
+    #[test]
+    fn a_version_never_means_a_free_threaded_build() {
+        let base = Path::new("/");
+        let recorded: Interpreter =
+            serde_json::from_str(include_str!("testdata/cpython-3.13.0t.json")).unwrap();
+        let mut gil = recorded.clone();
+        gil.free_threaded = false;
+        for request in ["3.13", "3.13.0", ">=3.9"] {
+            let r = PythonRequest::parse(request, base).unwrap();
+            assert!(r.accepts(&gil), "{request}");
+            assert!(!r.accepts(&recorded), "{request}");
         }
     }
 

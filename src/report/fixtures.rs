@@ -238,6 +238,7 @@ pub fn every_outcome() -> Document {
         log: log.into(),
         declares: None,
         forced: None,
+        python: None,
     };
     let mut doc = Document {
         schema: SCHEMA.into(),
@@ -274,6 +275,7 @@ pub fn every_outcome() -> Document {
                     runtime: vec![axis("1.26.*", Some("1.26.4")), axis("2.0.*", Some("2.0.2"))],
                 },
                 skipped: Vec::new(),
+                built_on: None,
                 builds: vec![
                     build(
                         "1.26.4",
@@ -299,6 +301,7 @@ pub fn every_outcome() -> Document {
                     runtime: vec![axis("1.21.*", None), axis("2.0.*", Some("2.0.2"))],
                 },
                 skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],
+                built_on: None,
                 environments: Vec::new(),
                 builds: Vec::new(),
             },
@@ -343,6 +346,7 @@ pub fn packages() -> Document {
         log: String::new(),
         declares: Some(declares.into()),
         forced: None,
+        python: None,
     };
     doc.grids[0].builds = vec![
         declared("pandas 2.0.3", "numpy>=1.21.0,>=1.23.2"),
@@ -435,6 +439,7 @@ pub fn interpreter(version: &str) -> Interpreter {
             "cp311-cp311-manylinux_2_17_x86_64".into(),
             "cp311-cp311-linux_x86_64".into(),
         ],
+        free_threaded: false,
     }
 }
 
@@ -473,6 +478,7 @@ pub fn header() -> RunHeader {
             ],
             skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],
             cells: vec![(0, 0), (0, 1), (1, 0), (1, 1)],
+            shared: None,
         }],
         matrix_id: "0123456789abcdef".into(),
         shard: None,
@@ -729,6 +735,7 @@ pub fn declarations() -> Document {
             forced: row
                 .starts_with('1')
                 .then(|| "build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1".into()),
+            python: None,
         })
         .collect();
     doc.cells = rows

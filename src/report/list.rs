@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::wording::outcome_text;
 use crate::config::Config;
+use crate::extension::Subject;
 use crate::plan::Plan;
 use crate::results::document::Expectation;
 
@@ -24,16 +25,13 @@ pub fn render(plan: &Plan, config: &Config) -> String {
             };
             // A wheel row's own NumPy requirement is read when it is
             // installed; here every cell is listed as allowed.
-            let expected = config.expectations.expected(
-                &g.interpreter.version,
-                &build.side(),
-                &runtime.side(),
-                false,
-            );
+            let expected = g.expected(&config.expectations, &build.side(), &runtime.side(), false);
             let e = Expectation::of(&expected);
             // What is already known not to run says why.
-            let why = build
-                .unavailable()
+            // Below the limited API, nothing of the row loads at all.
+            let gap = g.shared.as_ref().and_then(|s| s.gap.as_deref());
+            let why = gap
+                .or(build.unavailable())
                 .or(runtime.unavailable())
                 .map(|w| format!("; unavailable: {w}"))
                 .unwrap_or_default();
@@ -56,5 +54,29 @@ pub fn render(plan: &Plan, config: &Config) -> String {
         let _ = writeln!(out, "{cell}{:pad$}  expect {outcome} ({rule})", "");
     }
     let _ = writeln!(out, "{} cell(s)", rows.len());
+    if let Some(line) = builds_across_pythons(plan) {
+        let _ = writeln!(out, "{line}");
+    }
     out
+}
+
+/// How builds meet Pythons, when the run has builds and several Pythons:
+/// made once and imported under every Python (limited API), or each
+/// Python's own and never tried under another.
+fn builds_across_pythons(plan: &Plan) -> Option<String> {
+    let grids = &plan.header.grids;
+    if grids.len() < 2 || matches!(plan.extension.subject, Subject::Rows(_)) {
+        return None;
+    }
+    Some(match grids.iter().find_map(|g| g.shared.as_ref()) {
+        Some(shared) => format!(
+            "builds: made once, on {} (limited API {}, abi3), and imported under every Python at or above {}",
+            grids
+                .get(shared.builder)
+                .map_or_else(String::new, |b| b.interpreter.label()),
+            shared.limited,
+            shared.limited
+        ),
+        None => "builds: each Python's rows are built for that Python's own ABI and never tried under another Python (set [extension] limited-api to build once for every Python)".to_string(),
+    })
 }

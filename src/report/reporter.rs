@@ -83,8 +83,8 @@ impl Reporter {
     /// The cell as the results keep it, judged.
     fn judge(&self, cell: &CellResult) -> Option<CellDoc> {
         let grid = self.results.header.grids.get(cell.grid)?;
-        let expected = self.expectations.expected(
-            &grid.interpreter.version,
+        let expected = grid.expected(
+            &self.expectations,
             &grid.build_axis.get(cell.build)?.side(),
             &grid.runtime_axis.get(cell.runtime)?.side(),
             cell.outcome.is_forbidden(),

@@ -91,6 +91,7 @@ pub fn unavailable_words(why: Unavailability) -> &'static str {
         Unavailability::NextIsNothing => "no pre-release to test",
         Unavailability::Environment => "environment could not be made",
         Unavailability::Dependencies => "dependencies could not be installed",
+        Unavailability::PythonAbi => "built for another Python ABI",
         Unavailability::Other => "could not run",
     }
 }

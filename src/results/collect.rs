@@ -75,55 +75,66 @@ impl RunResults {
             .grids
             .iter()
             .enumerate()
-            .map(|(index, g)| GridDoc {
-                interpreter: InterpreterDoc {
-                    label: g.interpreter.label(),
-                    implementation: g.interpreter.implementation.clone(),
-                    version: g.interpreter.version.to_string(),
-                    executable: g.interpreter.executable.clone(),
-                    found_in: g.source.to_string(),
-                    machine: g.interpreter.machine.clone(),
-                    platform: g.interpreter.platform.clone(),
-                },
-                python: header.shards.pythons.get(g.python_unit).cloned(),
-                axes: Axes {
-                    build: axis(&g.build_axis),
-                    runtime: axis(&g.runtime_axis),
-                },
-                skipped: g.skipped.clone(),
-                builds: self
-                    .builds
-                    .iter()
-                    .filter(|b| b.grid == index)
-                    .map(|b| match &b.result {
-                        Ok(built) => BuildDoc {
-                            numpy: b.row.clone(),
-                            ok: true,
-                            reused: built.reused,
-                            summary: String::new(),
-                            duration_s: built.duration.as_secs_f64(),
-                            log: built.log.clone(),
-                            declares: built.declares.clone(),
-                            forced: built.forced.clone(),
-                        },
-                        Err(e) => BuildDoc {
-                            numpy: b.row.clone(),
-                            ok: false,
-                            reused: false,
-                            summary: e.summary(),
-                            duration_s: 0.0,
-                            log: e.log.clone(),
-                            declares: None,
-                            forced: None,
-                        },
-                    })
-                    .collect(),
-                environments: self
-                    .environments
-                    .iter()
-                    .filter(|e| e.grid == index)
-                    .map(EnvRecord::doc)
-                    .collect(),
+            .map(|(index, g)| {
+                // Builds shared across Pythons name the Python that made them.
+                let shared_by = g.shared.as_ref().map(|_| g.interpreter.label());
+                GridDoc {
+                    interpreter: InterpreterDoc {
+                        label: g.interpreter.label(),
+                        implementation: g.interpreter.implementation.clone(),
+                        version: g.interpreter.version.to_string(),
+                        executable: g.interpreter.executable.clone(),
+                        found_in: g.source.to_string(),
+                        machine: g.interpreter.machine.clone(),
+                        platform: g.interpreter.platform.clone(),
+                    },
+                    python: header.shards.pythons.get(g.python_unit).cloned(),
+                    axes: Axes {
+                        build: axis(&g.build_axis),
+                        runtime: axis(&g.runtime_axis),
+                    },
+                    skipped: g.skipped.clone(),
+                    built_on: g
+                        .shared
+                        .as_ref()
+                        .and_then(|s| header.grids.get(s.builder))
+                        .map(|b| b.interpreter.label()),
+                    builds: self
+                        .builds
+                        .iter()
+                        .filter(|b| b.grid == index)
+                        .map(|b| match &b.result {
+                            Ok(built) => BuildDoc {
+                                numpy: b.row.clone(),
+                                ok: true,
+                                reused: built.reused,
+                                summary: String::new(),
+                                duration_s: built.duration.as_secs_f64(),
+                                log: built.log.clone(),
+                                declares: built.declares.clone(),
+                                forced: built.forced.clone(),
+                                python: shared_by.clone(),
+                            },
+                            Err(e) => BuildDoc {
+                                numpy: b.row.clone(),
+                                ok: false,
+                                reused: false,
+                                summary: e.summary(),
+                                duration_s: 0.0,
+                                log: e.log.clone(),
+                                declares: None,
+                                forced: None,
+                                python: shared_by.clone(),
+                            },
+                        })
+                        .collect(),
+                    environments: self
+                        .environments
+                        .iter()
+                        .filter(|e| e.grid == index)
+                        .map(EnvRecord::doc)
+                        .collect(),
+                }
             })
             .collect();
         let mut doc = Document {

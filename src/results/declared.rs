@@ -303,7 +303,7 @@ pub fn numpy_reason(c: &CellDoc) -> bool {
             .message
             .split("undefined symbol: ")
             .nth(1)
-            .is_some_and(numpy_symbol),
+            .is_some_and(crate::outcome::numpy_symbol),
         (OutcomeKind::Crash, _) => c
             .traceback
             .as_deref()
@@ -313,20 +313,6 @@ pub fn numpy_reason(c: &CellDoc) -> bool {
             .is_some_and(|l| l.contains("/numpy/")),
         _ => false,
     }
-}
-
-/// A symbol of NumPy's C API (`PyArray_*`, `PyUFunc_*`, `npy_*`, ...).
-fn numpy_symbol(symbol: &str) -> bool {
-    const PREFIXES: [&str; 7] = [
-        "PyArray",
-        "PyUFunc",
-        "PyDataMem",
-        "npy_",
-        "_npy",
-        "NPY_",
-        "_Py_Numpy",
-    ];
-    PREFIXES.iter().any(|p| symbol.starts_with(p))
 }
 
 fn broke(kind: OutcomeKind) -> bool {
@@ -526,6 +512,7 @@ mod tests {
             log: String::new(),
             declares: Some(declares.into()),
             forced: None,
+            python: None,
         }];
         doc
     }

@@ -103,6 +103,11 @@ pub struct GridDoc {
     pub skipped: Vec<String>,
     #[serde(default)]
     pub builds: Vec<BuildDoc>,
+    /// The Python that built this grid's rows, when they are built once and
+    /// imported under every Python (`limited-api`): its builds are listed
+    /// in that Python's grid. Absent: the grid built its own rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_on: Option<String>,
     /// The runtime environments this run needed, made or reused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environments: Vec<EnvDoc>,
@@ -191,6 +196,10 @@ pub struct BuildDoc {
     /// build requirements forbid it. No verdict is drawn on its declaration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forced: Option<String>,
+    /// The Python that made it, for a build imported under every Python
+    /// (`limited-api`, e.g. "3.9.25"); absent for a grid's own build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,7 +253,7 @@ mod source_fields {
     pub(super) struct Fields {
         /// The `[[expect]]` table's line, when one set it.
         line: Option<usize>,
-        /// "numpy-rules" or "declared" when that rule set it.
+        /// "numpy-rules", "declared" or "python-abi" when that rule set it.
         #[serde(default)]
         source: Option<String>,
     }
@@ -254,6 +263,7 @@ mod source_fields {
             ExpectSource::Table { line } => (Some(line), None),
             ExpectSource::NumpyRules => (None, Some("numpy-rules")),
             ExpectSource::Declared => (None, Some("declared")),
+            ExpectSource::PythonAbi => (None, Some("python-abi")),
             ExpectSource::Default => (None, None),
         };
         Fields {
@@ -268,9 +278,10 @@ mod source_fields {
         match (fields.source.as_deref(), fields.line) {
             (Some("numpy-rules"), _) => Ok(ExpectSource::NumpyRules),
             (Some("declared"), _) => Ok(ExpectSource::Declared),
+            (Some("python-abi"), _) => Ok(ExpectSource::PythonAbi),
             (Some(other), _) => Err(serde::de::Error::unknown_variant(
                 other,
-                &["numpy-rules", "declared"],
+                &["numpy-rules", "declared", "python-abi"],
             )),
             (None, Some(line)) => Ok(ExpectSource::Table { line }),
             (None, None) => Ok(ExpectSource::Default),
@@ -811,6 +822,7 @@ pub(crate) mod tests {
                     runtime: runtime.iter().map(|r| axis_doc(r)).collect(),
                 },
                 skipped: Vec::new(),
+                built_on: None,
                 environments: Vec::new(),
                 builds: Vec::new(),
             }],
@@ -839,6 +851,7 @@ pub(crate) mod tests {
             ExpectSource::Table { line: 7 },
             ExpectSource::NumpyRules,
             ExpectSource::Declared,
+            ExpectSource::PythonAbi,
             ExpectSource::Default,
         ];
         let mut doc = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
@@ -850,6 +863,7 @@ pub(crate) mod tests {
                 ExpectSource::Table { line } => (serde_json::json!(line), serde_json::Value::Null),
                 ExpectSource::NumpyRules => (serde_json::Value::Null, "numpy-rules".into()),
                 ExpectSource::Declared => (serde_json::Value::Null, "declared".into()),
+                ExpectSource::PythonAbi => (serde_json::Value::Null, "python-abi".into()),
                 ExpectSource::Default => (serde_json::Value::Null, serde_json::Value::Null),
             };
             assert_eq!((&fields["line"], &fields["source"]), (&line, &named));

@@ -44,6 +44,7 @@ impl Executor {
             env,
             build_env,
             layer,
+            builder,
         } = cell;
         let dirs = |a: &Artifact| {
             [Some(a.dir.clone()), layer.clone()]
@@ -69,7 +70,14 @@ impl Executor {
             None => None,
         };
         let opinion = self
-            .second_opinion(grid, build, &env, changed, build_env.as_deref(), &artifact)
+            .second_opinion(
+                (grid, &builder),
+                build,
+                &env,
+                changed,
+                build_env.as_deref(),
+                &artifact,
+            )
             .await;
         let (env, artifact, note) = match opinion {
             Opinion::Believed => return run,
@@ -103,9 +111,10 @@ impl Executor {
     /// server is retired so later cells get one from the new environment).
     /// `changed`: the quick check found the environment changed since it
     /// was last proven.
+    /// `grids`: the cell's and the one whose interpreter made its row.
     async fn second_opinion(
         &self,
-        grid: &Grid,
+        (grid, builder): (&Grid, &Grid),
         build: usize,
         env: &NumpyEnv,
         changed: Option<String>,
@@ -123,7 +132,7 @@ impl Executor {
             }
             Err(why) => return Opinion::Unavailable(why),
         };
-        let artifact = match self.prove_row(grid, build, artifact, build_env).await {
+        let artifact = match self.prove_row(builder, build, artifact, build_env).await {
             RowProof::Intact => artifact.clone(),
             RowProof::Remade(made, note) => {
                 notes.push(note);

@@ -84,6 +84,9 @@ pub(super) struct CellWork {
     pub build_env: Option<SharedEnv>,
     /// The cell's dependency layer, put on its path after the row.
     pub layer: Option<PathBuf>,
+    /// The grid whose interpreter made the row (the cell's own, unless the
+    /// row is shared across Pythons): a damaged row is made again there.
+    pub builder: Arc<Grid>,
 }
 
 /// What the graph's nodes do. Each may take as long as it must; none
@@ -156,6 +159,17 @@ pub(super) struct Graph<S> {
     /// Whether a cell needs a dependency layer beside its row (packages
     /// and projects always; sources with `test-requires`).
     pub needs_layer: bool,
+    /// The nodes made so far, over every grid: a row shared across Pythons
+    /// (a limited-API build) is one node, built once, whichever grid's
+    /// cells await it first.
+    pub nodes: Arc<std::sync::Mutex<Nodes>>,
+}
+
+/// Environment and build nodes by the grid that makes them.
+#[derive(Default)]
+pub(super) struct Nodes {
+    envs: HashMap<(usize, Version), SharedEnv>,
+    rows: HashMap<(usize, usize), SharedBuild>,
 }
 
 impl<S> Clone for Graph<S> {
@@ -164,6 +178,7 @@ impl<S> Clone for Graph<S> {
             stages: self.stages.clone(),
             events: self.events.clone(),
             needs_layer: self.needs_layer,
+            nodes: self.nodes.clone(),
         }
     }
 }
@@ -176,6 +191,10 @@ impl<S: Stages> Graph<S> {
 
     /// The build rows of one grid and nothing else (`run --build-only`).
     pub fn builds(&self, grid: &Arc<Grid>) -> Vec<impl Future<Output = ()> + use<S>> {
+        if grid.plan.builder(grid.index) != grid.index {
+            // Its rows are the build Python's, made by that grid.
+            return Vec::new();
+        }
         grid.plan
             .build_axis
             .iter()
@@ -193,14 +212,33 @@ impl<S: Stages> Graph<S> {
     }
 
     /// The cells of one grid, as futures ready to be awaited together.
-    pub fn cells(&self, grid: &Arc<Grid>) -> Vec<impl Future<Output = ()> + use<S>> {
+    /// Its rows are made by `builder`'s grid (itself, unless they are
+    /// shared across Pythons: [`GridPlan::shared`]).
+    pub fn cells(
+        &self,
+        grid: &Arc<Grid>,
+        builder: &Arc<Grid>,
+    ) -> Vec<impl Future<Output = ()> + use<S>> {
         let envs: HashMap<Version, SharedEnv> = grid
             .plan
-            .versions()
-            .into_iter()
-            .map(|v| (v.clone(), self.env_node(grid, v)))
+            .runtime_axis
+            .iter()
+            .filter_map(AxisEntry::version)
+            .map(|v| (v.clone(), self.env_node(grid, v.clone())))
             .collect();
-        let builds = self.row_nodes(grid, &envs);
+        let build_envs: HashMap<Version, SharedEnv> = builder
+            .plan
+            .build_axis
+            .iter()
+            .filter_map(AxisEntry::version)
+            .map(|v| (v.clone(), self.env_node(builder, v.clone())))
+            .collect();
+        let builds = if grid.plan.shared.as_ref().is_some_and(|s| s.gap.is_some()) {
+            // Nothing of the rows loads here: no cell awaits them.
+            HashMap::new()
+        } else {
+            self.row_nodes(builder, &build_envs)
+        };
         let mut layers: HashMap<(usize, Version), SharedLayer> = HashMap::new();
         grid.plan
             .cells
@@ -220,8 +258,11 @@ impl<S: Stages> Graph<S> {
                 let inputs = CellInputs {
                     artifact,
                     env: version.map(|v| envs[v].clone()),
-                    build_env: grid.plan.build_axis[bi].version().map(|v| envs[v].clone()),
+                    build_env: grid.plan.build_axis[bi]
+                        .version()
+                        .and_then(|v| build_envs.get(v).cloned()),
                     layer,
+                    builder: builder.clone(),
                 };
                 self.clone().cell_node(grid.clone(), bi, ri, inputs)
             })
@@ -236,27 +277,53 @@ impl<S: Stages> Graph<S> {
     ) -> HashMap<usize, SharedBuild> {
         let mut rows = HashMap::new();
         for (i, b) in grid.plan.build_axis.iter().enumerate() {
+            if let Some(node) = self.known().rows.get(&(grid.index, i)) {
+                rows.insert(i, node.clone());
+                continue;
+            }
             let node = match b {
                 AxisEntry::Numpy { version, .. } => self
-                    .clone()
+                    .detached()
                     .build_node(grid.clone(), version.clone(), envs[version].clone())
                     .boxed()
                     .shared(),
                 AxisEntry::Row(row) => self
-                    .clone()
+                    .detached()
                     .package_node(grid.clone(), row.clone())
                     .boxed()
                     .shared(),
                 AxisEntry::Missing { .. } => continue,
             };
+            self.known().rows.insert((grid.index, i), node.clone());
             rows.insert(i, node);
         }
         rows
     }
 
+    /// A clone for a node kept in [`Nodes`]: without the nodes, or the map
+    /// would hold itself (and the event sink, so the reporter never hears
+    /// the end). The nodes kept never make nodes.
+    fn detached(&self) -> Graph<S> {
+        Graph {
+            nodes: Default::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The nodes made so far (a poisoned lock still holds whole maps).
+    fn known(&self) -> std::sync::MutexGuard<'_, Nodes> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn env_node(&self, grid: &Arc<Grid>, version: Version) -> SharedEnv {
-        let (g, grid) = (self.clone(), grid.clone());
-        async move {
+        let key = (grid.index, version.clone());
+        if let Some(node) = self.known().envs.get(&key) {
+            return node.clone();
+        }
+        let (g, grid) = (self.detached(), grid.clone());
+        let node = async move {
             let started = || {
                 g.send(Event::EnvStarted {
                     grid: grid.index,
@@ -279,7 +346,9 @@ impl<S: Stages> Graph<S> {
             result
         }
         .boxed()
-        .shared()
+        .shared();
+        self.known().envs.insert(key, node.clone());
+        node
     }
 
     /// A build row. One already made (in the cache, or in the artifacts a
@@ -411,6 +480,8 @@ struct CellInputs {
     env: Option<SharedEnv>,
     build_env: Option<SharedEnv>,
     layer: Option<SharedLayer>,
+    /// The grid whose interpreter made the row.
+    builder: Arc<Grid>,
 }
 
 /// A cell's inputs, awaited: everything it runs with, or the outcome that
@@ -426,13 +497,21 @@ async fn ready(
         &grid.plan.build_axis[build],
         &grid.plan.runtime_axis[runtime],
     );
+    if let Some(why) = grid.plan.shared.as_ref().and_then(|s| s.gap.as_ref()) {
+        return Err((
+            Outcome::missing(Unavailability::PythonAbi, why.clone()),
+            String::new(),
+        ));
+    }
     let Some(artifact) = inputs.artifact else {
         return Err((missing("build", b), String::new()));
     };
     let Some(env) = inputs.env else {
         return Err((missing("runtime", r), String::new()));
     };
-    let artifact = artifact.await.map_err(|p| row_outcome(p, b, grid))?;
+    let artifact = artifact
+        .await
+        .map_err(|p| row_outcome(p, b, &inputs.builder))?;
     let env = env.await.map_err(|why| {
         let outcome = unavailable(
             Unavailability::Environment,
@@ -453,6 +532,7 @@ async fn ready(
         env,
         build_env: inputs.build_env,
         layer: layer.map(|l| l.dir.clone()),
+        builder: inputs.builder,
     })
 }
 

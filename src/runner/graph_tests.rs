@@ -244,6 +244,7 @@ fn grid(build: Vec<AxisEntry>, runtime: Vec<AxisEntry>) -> Arc<Grid> {
             runtime_axis: runtime,
             skipped: Vec::new(),
             cells,
+            shared: None,
         },
         work: PathBuf::from("/work"),
     })
@@ -287,11 +288,12 @@ async fn run(fake: Fake, grid: &Arc<Grid>, needs_layer: bool, build_only: bool) 
         stages: Arc::new(fake),
         events,
         needs_layer,
+        nodes: Default::default(),
     };
     if build_only {
         join_all(graph.builds(grid)).await;
     } else {
-        join_all(graph.cells(grid)).await;
+        join_all(graph.cells(grid, grid)).await;
     }
     let stages = graph.stages.clone();
     drop(graph);

@@ -100,21 +100,31 @@ pub async fn run(
             Subject::Sources(_) => !plan.extension.test_requires.is_empty(),
             Subject::Project(_) | Subject::Rows(_) => true,
         },
+        nodes: Default::default(),
     };
+    let grids: Vec<Arc<graph::Grid>> = plan
+        .header
+        .grids
+        .iter()
+        .enumerate()
+        .map(|(index, grid)| {
+            Arc::new(graph::Grid {
+                index,
+                plan: grid.clone(),
+                work: work
+                    .path()
+                    .join(format!("py{index}-{}", grid.interpreter.version)),
+            })
+        })
+        .collect();
     let mut cells = Vec::new();
     let mut builds = Vec::new();
-    for (index, grid) in plan.header.grids.iter().enumerate() {
-        let grid = Arc::new(graph::Grid {
-            index,
-            plan: grid.clone(),
-            work: work
-                .path()
-                .join(format!("py{index}-{}", grid.interpreter.version)),
-        });
+    for grid in &grids {
         if plan.build_only {
-            builds.extend(graph.builds(&grid));
+            builds.extend(graph.builds(grid));
         } else {
-            cells.extend(graph.cells(&grid));
+            let builder = grids.get(grid.plan.builder(grid.index)).unwrap_or(grid);
+            cells.extend(graph.cells(grid, builder));
         }
     }
     join_all(builds).await;

@@ -28,6 +28,7 @@ mod releases;
 mod reports;
 mod run;
 mod sdists;
+mod stable_abi;
 mod truth;
 mod users;
 mod workflows;

@@ -1,0 +1,371 @@
+//! Python's stable ABI (issue 24) as one Python's grid shows it already:
+//! `limited-api` compiles the sources with `Py_LIMITED_API` into a module
+//! named `.abi3.so`, a source that uses the full API fails to build with a
+//! hint naming what it used, and a bad `limited-api` is a located config
+//! error; with several Pythons, each build is made once, on the build
+//! Python, and imported under every Python at or above the limited API,
+//! every cell agreeing with a by-hand oracle; a build without
+//! `limited-api` is never tried under another Python.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{self, Project};
+
+const NUMPY: &str =
+    "[python]\nversions = [\"3.9\"]\n[numpy]\nbuild = [\"2.0.2\"]\nruntime = [\"2.0.2\"]\n";
+
+fn extension(p: &Project, limited: &str) {
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{NUMPY}[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\nlimited-api = \"{limited}\"\n"
+        ),
+    );
+}
+
+/// The sample as abi3 for 3.9 (the issue's by-hand example): compiled with
+/// `-DPy_LIMITED_API=0x03090000`, linked as `my_extension.abi3.so`, and it
+/// passes its probe; the same sources using `PyTuple_GET_ITEM` (a macro the
+/// limited API hides) fail to build, and the hint names it.
+#[test]
+fn a_limited_api_build_is_abi3_and_the_full_api_is_named() {
+    let p = Project::new();
+    p.sample_variant(str::to_string);
+    extension(&p, "3.9");
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let results = run.results();
+    assert_eq!(results["cells"][0]["outcome"], "pass", "{}", run.dump());
+    let log = results["grids"][0]["builds"][0]["log"].as_str().unwrap();
+    assert!(log.contains("-DPy_LIMITED_API=0x03090000"), "{log}");
+    assert!(
+        log.contains("-o my_extension.abi3.so") || log.contains("/my_extension.abi3.so"),
+        "{log}"
+    );
+    assert!(!log.contains("cpython-39-x86_64-linux-gnu.so"), "{log}");
+
+    p.sample_variant(|c| {
+        c.replace(
+            "    Py_RETURN_NONE;",
+            "    PyObject *first = PyTuple_GET_ITEM(args, 0);\n    Py_INCREF(first);\n    return first;",
+        )
+    });
+    let broken = p.run_here(&[]);
+    let cell = &broken.results()["cells"][0];
+    assert_eq!(cell["outcome"], "build-failed", "{}", broken.dump());
+    let hint = cell["hint"].as_str().unwrap_or_default();
+    assert!(
+        hint.starts_with("PyTuple_GET_ITEM is not declared by the limited API")
+            && hint.contains("PyTuple_GetItem"),
+        "{cell}"
+    );
+    assert!(
+        broken.stdout().contains("hint: PyTuple_GET_ITEM"),
+        "{}",
+        broken.dump()
+    );
+    // Without limited-api the same sources are fine: it is the limited
+    // API that hides the macro.
+    p.write(
+        "matrix.toml",
+        &format!(
+            "{NUMPY}[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\n"
+        ),
+    );
+    let full = p.run_here(&[]);
+    assert_eq!(full.code(), Some(0), "{}", full.dump());
+}
+
+/// A limited API that does not exist is refused before anything runs,
+/// with the file, line and column and what was expected (exit 2).
+#[test]
+fn a_bad_limited_api_is_a_located_config_error() {
+    let p = Project::new();
+    p.sample_variant(str::to_string);
+    extension(&p, "3.9.1");
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.dump());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("matrix.toml:10:15: limited API version \"3.9.1\" names a patch release")
+            && stderr.contains("expected one like \"3.9\"")
+            && stderr.contains("10 | limited-api = \"3.9.1\""),
+        "{stderr}"
+    );
+}
+
+/// What the oracle does with one `.so` under one Python and NumPy: import
+/// NumPy, import the module from the folder it was copied into, run the
+/// sample's probe, as a person would by hand.
+const ORACLE: &str = "import sys\nsys.path.insert(0, sys.argv[1])\nimport numpy as np\nimport my_extension as module\nexec(open(sys.argv[2]).read())\n";
+
+/// The outcome the oracle sees for the module in `dir` under `python`
+/// (a venv's), in abimatrix's words: pass, fail (an exception, NumPy's
+/// import error among them) or crash (a signal).
+fn oracle(python: &Path, dir: &Path, probe: &Path) -> &'static str {
+    let out = Command::new(python)
+        .arg("-I")
+        .args(["-c", ORACLE])
+        .arg(dir)
+        .arg(probe)
+        .output()
+        .expect("run the oracle");
+    match out.status.code() {
+        Some(0) => "pass",
+        Some(_) => "fail",
+        None => "crash",
+    }
+}
+
+/// A plain venv of `python` with `numpy==version` from a wheel, or `None`
+/// when there is no wheel of it for that Python (pip says so).
+fn venv_with(python: &Path, version: &str, dir: &Path) -> Option<PathBuf> {
+    common::ok(
+        Command::new(python).args(["-m", "venv"]).arg(dir),
+        "python -m venv",
+    );
+    let venv_python = dir.join("bin/python");
+    let installed = Command::new(&venv_python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+        ])
+        .arg(format!("numpy=={version}"))
+        .output()
+        .expect("run pip");
+    installed.status.success().then_some(venv_python)
+}
+
+/// The `.so` a build's log says it linked (`-o …/my_extension.abi3.so`).
+fn linked(log: &str) -> PathBuf {
+    let path = log
+        .split_whitespace()
+        .skip_while(|w| *w != "-shared")
+        .skip_while(|w| *w != "-o")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no -o in the link step: {log}"));
+    PathBuf::from(path.trim_matches('\''))
+}
+
+/// Issue 24, items 1 and 5: the sample as abi3 for 3.9, built on 3.9
+/// against NumPy 1.26.4 and 2.0.2, each build made once (one build entry
+/// each, both in 3.9's grid, both by 3.9, two `.abi3.so` in the cache)
+/// and imported under 3.9, 3.11, 3.12 and 3.13 × the NumPys each has a
+/// wheel for. Every cell is what a by-hand oracle says (plain venvs, the
+/// same `.so` copied in, the probe run), cells without a wheel are
+/// unavailable where pip finds none, and `numpy-rules` expects every cell
+/// that ran (across Pythons; CPython 3.8, below the limited API, is unavailable
+/// with the python-abi reason and nothing is run there).
+#[test]
+fn an_abi3_build_is_made_once_and_imported_under_every_python() {
+    let p = Project::new();
+    p.sample_variant(str::to_string);
+    let minors = ["3.8", "3.9", "3.11", "3.12", "3.13"];
+    let builds = ["1.26.4", "2.0.2"];
+    let runtimes = ["1.26.4", "2.0.2", "2.1.3"];
+    let quoted = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[run]\nexpect = \"numpy-rules\"\n[python]\nversions = [{}]\n[numpy]\nbuild = [{}]\nruntime = [{}]\n[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\nlimited-api = \"3.9\"\n",
+            quoted(&minors),
+            quoted(&builds),
+            quoted(&runtimes)
+        ),
+    );
+    let listed = p.matrix_here(&["run", "--list", "--cache-dir", "cache"]);
+    let listed = common::text(&listed.stdout);
+    assert!(
+        listed.contains("builds: made once, on CPython 3.9.")
+            && listed.contains("(limited API 3.9, abi3)"),
+        "{listed}"
+    );
+    let run = p.run_here(&["--cache-dir", "cache"]);
+    let results = run.results();
+
+    // Built once: two build entries, both in 3.9's grid, by 3.9, and no
+    // other grid made any.
+    let grids = results["grids"].as_array().unwrap();
+    let label = |g: &serde_json::Value| g["interpreter"]["label"].as_str().unwrap().to_string();
+    let py39 = grids
+        .iter()
+        .find(|g| label(g).starts_with("CPython 3.9."))
+        .unwrap();
+    for g in grids {
+        assert_eq!(g["built_on"], py39["interpreter"]["label"], "{g}");
+        if label(g) != label(py39) {
+            assert_eq!(g["builds"].as_array().unwrap().len(), 0, "{g}");
+        }
+    }
+    let made = py39["builds"].as_array().unwrap();
+    assert_eq!(made.len(), 2, "{}", run.dump());
+    let mut so = std::collections::HashMap::new();
+    for b in made {
+        assert_eq!(b["ok"], true, "{b}");
+        assert_eq!(b["python"], py39["interpreter"]["label"], "{b}");
+        let log = b["log"].as_str().unwrap();
+        assert!(
+            log.contains("/versions/3.9.") && log.contains("-DPy_LIMITED_API=0x03090000"),
+            "{log}"
+        );
+        so.insert(b["numpy"].as_str().unwrap().to_string(), linked(log));
+    }
+    let in_cache = walkdir(&p.path("cache"))
+        .into_iter()
+        .filter(|f| {
+            f.to_string_lossy().ends_with(".abi3.so")
+                && !f.to_string_lossy().contains("site-packages")
+        })
+        .count();
+    assert_eq!(in_cache, 2, "one .abi3.so per build NumPy, none per Python");
+    let stdout = run.stdout();
+    assert!(stdout.contains("2.0.2 · built on 3.9"), "{stdout}");
+
+    // The oracle: each build copied into a folder of its own, once.
+    let copies: Vec<(String, PathBuf)> = builds
+        .iter()
+        .map(|b| {
+            let dir = p.path(&format!("oracle/so-{b}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&so[*b], dir.join("my_extension.abi3.so")).expect("copy the .so");
+            (b.to_string(), dir)
+        })
+        .collect();
+    let probe = p.path("ext/probe.py");
+    let pythons: Vec<(&str, PathBuf)> = minors[1..]
+        .iter()
+        .map(|m| (*m, common::pyenv_python(m)))
+        .collect();
+    let envs: Vec<((&str, &str), Option<PathBuf>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = pythons
+            .iter()
+            .flat_map(|(m, python)| runtimes.iter().map(move |r| (m, python, r)))
+            .map(|(m, python, r)| {
+                let dir = p.path(&format!("oracle/venv-{m}-{r}"));
+                s.spawn(move || ((*m, *r), venv_with(python, r, &dir)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut compared = 0;
+    for ((minor, runtime), venv) in &envs {
+        for (build, dir) in &copies {
+            let cell = grids
+                .iter()
+                .position(|g| label(g).starts_with(&format!("CPython {minor}.")))
+                .map(|i| run.cell_at(i, build, runtime))
+                .unwrap();
+            let want = match venv {
+                Some(python) => oracle(python, dir, &probe),
+                None => "unavailable",
+            };
+            assert_eq!(
+                cell["outcome"], want,
+                "{minor}: {build} → {runtime}: {cell}"
+            );
+            // numpy-rules, across Pythons, expects every cell that ran.
+            if venv.is_some() {
+                assert_eq!(cell["met"], true, "{cell}");
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4 * builds.len() * runtimes.len());
+    // Not every cell agrees trivially: NumPy's own rule fails the 1.x build
+    // under 2.x on every Python, and 3.13 has no 1.26.4 wheel.
+    assert!(envs.iter().any(|(_, v)| v.is_none()));
+    let py313 = grids
+        .iter()
+        .position(|g| label(g).starts_with("CPython 3.13."))
+        .unwrap();
+    assert_eq!(run.cell_at(py313, "1.26.4", "2.1.3")["outcome"], "fail");
+    assert_eq!(run.cell_at(py313, "2.0.2", "2.1.3")["outcome"], "pass");
+
+    // Below the limited API: unavailable, with the reason, as expected.
+    let py38 = grids
+        .iter()
+        .position(|g| label(g).starts_with("CPython 3.8."))
+        .unwrap();
+    for c in results["cells"].as_array().unwrap() {
+        if c["grid"] == py38 {
+            assert_eq!(c["outcome"], "unavailable", "{c}");
+            assert_eq!(c["unavailable"], "python-abi", "{c}");
+            assert_eq!(c["met"], true, "{c}");
+        }
+    }
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(path),
+                Ok(_) => out.push(path),
+                Err(_) => {}
+            }
+        }
+    }
+    out
+}
+
+/// Without `limited-api`, each Python builds its own rows for its own ABI
+/// and tries them under itself only: one build per Python, each by that
+/// Python into its own `cpython-3X` module, no grid built on another, and
+/// `--list` says so.
+#[test]
+fn a_build_without_limited_api_is_never_tried_across_pythons() {
+    let p = Project::new();
+    p.sample_variant(str::to_string);
+    p.write(
+        "matrix.toml",
+        "[python]\nversions = [\"3.9\", \"3.12\"]\n[numpy]\nbuild = [\"2.0.2\"]\nruntime = [\"2.0.2\"]\n[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\n",
+    );
+    let listed = p.matrix_here(&["run", "--list"]);
+    let listed = common::text(&listed.stdout);
+    assert!(
+        listed.contains("never tried under another Python"),
+        "{listed}"
+    );
+    let run = p.run_here(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.dump());
+    let results = run.results();
+    let grids = results["grids"].as_array().unwrap();
+    assert_eq!(grids.len(), 2);
+    for g in grids {
+        assert!(g.get("built_on").is_none(), "{g}");
+        let builds = g["builds"].as_array().unwrap();
+        assert_eq!(builds.len(), 1, "{g}");
+        let minor = g["interpreter"]["version"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("");
+        let log = builds[0]["log"].as_str().unwrap();
+        assert!(
+            log.contains(&format!("my_extension.cpython-{minor}-")) && !log.contains("abi3"),
+            "{log}"
+        );
+    }
+    assert_eq!(results["cells"].as_array().unwrap().len(), 2);
+    for c in results["cells"].as_array().unwrap() {
+        assert_eq!(c["outcome"], "pass", "{c}");
+    }
+}
