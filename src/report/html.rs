@@ -204,7 +204,11 @@ fn write_grid(out: &mut String, doc: &Document, index: usize, grid: &GridDoc) {
     }
     out.push_str("</tr>\n");
     for b in &grid.axes.build {
-        let _ = write!(out, "<tr><th class=\"row\">{}</th>", escape(b.label()));
+        let _ = write!(
+            out,
+            "<tr><th class=\"row\">{}</th>",
+            escape(&super::wording::row_title(doc, grid, b.label()))
+        );
         for r in &grid.axes.runtime {
             match doc
                 .cells

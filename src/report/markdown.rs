@@ -34,7 +34,11 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
         for b in &grid.axes.build {
-            let _ = write!(out, "| **{}** |", md(b.label()));
+            let _ = write!(
+                out,
+                "| **{}** |",
+                md(&super::wording::row_title(doc, grid, b.label()))
+            );
             for r in &grid.axes.runtime {
                 let text = match doc.cell(index, b.label(), r.label()) {
                     Some(c) if c.met => symbol(c.outcome).to_string(),

@@ -78,7 +78,11 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
         .axes
         .build
         .iter()
-        .map(|a| row_title(doc, grid, a.label()).chars().count())
+        .map(|a| {
+            super::wording::row_title(doc, grid, a.label())
+                .chars()
+                .count()
+        })
         .chain([corner.chars().count()])
         .max()
         .unwrap_or(0);
@@ -89,7 +93,7 @@ fn render_grid(doc: &Document, index: usize, grid: &GridDoc, extension: &str, ou
     out.push('\n');
     for b in &grid.axes.build {
         let row = b.label();
-        let title = row_title(doc, grid, row);
+        let title = super::wording::row_title(doc, grid, row);
         let _ = write!(out, "{title:<first_width$}");
         for l in &labels {
             // The symbol sits under the version's last digits, with room for
@@ -231,27 +235,6 @@ pub fn for_terminal(doc: &Document, width: Option<usize>) -> String {
     }
 }
 
-/// A row's name in the table: its label, and the Python that built it when
-/// the rows are shared across Pythons ("2.0.2 · built on 3.9").
-fn row_title(doc: &Document, grid: &GridDoc, row: &str) -> String {
-    let Some(label) = &grid.built_on else {
-        return row.to_string();
-    };
-    let python = doc
-        .grids
-        .iter()
-        .find(|g| &g.interpreter.label == label)
-        .map_or(label.clone(), |g| {
-            g.interpreter
-                .version
-                .split('.')
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(".")
-        });
-    format!("{row} · built on {python}")
-}
-
 /// How many columns the table of grid `index` takes (its widest line).
 pub fn grid_width(doc: &Document, index: usize) -> usize {
     let Some(grid) = doc.grids.get(index) else {
@@ -261,7 +244,11 @@ pub fn grid_width(doc: &Document, index: usize) -> usize {
         .axes
         .build
         .iter()
-        .map(|a| row_title(doc, grid, a.label()).chars().count())
+        .map(|a| {
+            super::wording::row_title(doc, grid, a.label())
+                .chars()
+                .count()
+        })
         .chain([super::wording::corner(doc).chars().count()])
         .max()
         .unwrap_or(0);

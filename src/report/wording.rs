@@ -381,3 +381,50 @@ fn notes(grid: &crate::results::document::GridDoc) -> Vec<(String, String)> {
     }
     out
 }
+
+/// A row's name in the table: its label, and the Python that built it when
+/// the rows are shared across Pythons ("2.0.2 · built on 3.9").
+pub fn row_title(doc: &Document, grid: &crate::results::document::GridDoc, row: &str) -> String {
+    let Some(label) = &grid.built_on else {
+        return row.to_string();
+    };
+    let python = doc
+        .grids
+        .iter()
+        .find(|g| &g.interpreter.label == label)
+        .map_or(label.clone(), |g| {
+            g.interpreter
+                .version
+                .split('.')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(".")
+        });
+    format!("{row} · built on {python}")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::{Format, fixtures, render};
+
+    /// Rows shared across Pythons (an abi3 build) name the Python that
+    /// built them in every format that draws the grid; rows of a Python's
+    /// own builds stay as they were.
+    #[test]
+    fn shared_rows_name_the_python_that_built_them_in_every_grid_format() {
+        let mut doc = fixtures::every_outcome();
+        let builder = doc.grids[0].interpreter.label.clone();
+        doc.grids[1].built_on = Some(builder);
+        for format in [Format::Text, Format::Markdown, Format::Html] {
+            let out = render(&doc, format);
+            assert!(
+                out.contains("2.0.2 · built on 3.11"),
+                "{format:?} does not name the build Python:\n{out}"
+            );
+            doc.grids[1].built_on = None;
+            let plain = render(&doc, format);
+            assert!(!plain.contains("built on"), "{format:?}:\n{plain}");
+            doc.grids[1].built_on = Some(doc.grids[0].interpreter.label.clone());
+        }
+    }
+}
