@@ -100,6 +100,14 @@ pub fn render(doc: &Document) -> String {
         out,
         "<p class=\"legend\"><span class=\"swatch\" style=\"background:#c8f0c8\"></span> passed · <span class=\"swatch\" style=\"background:#fff1c2\"></span> did not pass, as expected · <span class=\"swatch\" style=\"background:#d93025\"></span> not what was expected · <span class=\"swatch\" style=\"background:#eee\"></span> unavailable</p>"
     );
+    let shared = answer::across_pythons(doc);
+    if !shared.is_empty() {
+        out.push_str("<h2>The answer across Pythons</h2>\n<ul class=\"answer\">\n");
+        for row in &shared {
+            let _ = writeln!(out, "<li>{}</li>", escape(&row.to_string()));
+        }
+        out.push_str("</ul>\n");
+    }
     let mut findings = judged.findings().peekable();
     if findings.peek().is_some() {
         out.push_str("<h2>Declared vs measured</h2>\n<ul class=\"declared\">\n");

@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use crate::results::Document;
-use crate::results::answer::{self, ColumnAnswer, GridAnswer, RowAnswer};
+use crate::results::answer::{self, ColumnAnswer, GridAnswer, RowAnswer, SharedRowAnswer};
 use crate::results::declared::{self, Declaration};
 
 /// The file's form: the document's fields, then `answer` and
@@ -24,7 +24,19 @@ struct WithAnswer<'a> {
     #[serde(flatten)]
     doc: &'a Document,
     answer: Vec<GridJson<'a>>,
+    /// Rows built once and imported under several Pythons (abi3 builds).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    answer_across_pythons: Vec<SharedJson>,
     declarations: Vec<DeclarationJson>,
+}
+
+/// A shared row's answer with its words.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+struct SharedJson {
+    #[serde(flatten)]
+    row: SharedRowAnswer,
+    text: String,
 }
 
 /// A verdict on a declaration with its words, whether its cells were as
@@ -96,6 +108,13 @@ pub fn render(doc: &Document) -> String {
     let file = WithAnswer {
         doc,
         answer: answers.iter().map(grid_json).collect(),
+        answer_across_pythons: answer::across_pythons(doc)
+            .into_iter()
+            .map(|row| SharedJson {
+                text: row.to_string(),
+                row,
+            })
+            .collect(),
         declarations: declared::check(doc)
             .into_iter()
             .map(|d| DeclarationJson {
@@ -169,7 +188,21 @@ mod tests {
     /// holds each row's specifiers and words.
     #[test]
     fn the_answer_is_written_and_ignored_on_load() {
-        for doc in [fixtures::answer(), fixtures::every_outcome()] {
+        // Rows shared across Pythons too: their answer is written and
+        // ignored on load the same way.
+        let mut shared = fixtures::every_outcome();
+        for g in 0..shared.grids.len() {
+            shared.grids[g].built_on = Some(shared.grids[0].interpreter.label.clone());
+        }
+        let written = render(&shared);
+        let value: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert!(
+            value["answer_across_pythons"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("built on 3.11 against")),
+            "{written}"
+        );
+        for doc in [fixtures::answer(), fixtures::every_outcome(), shared] {
             let text = render(&doc);
             let back = Document::parse(text.as_bytes()).expect("loads");
             assert_eq!(back, doc);

@@ -81,6 +81,14 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
+    let shared = answer::across_pythons(doc);
+    if !shared.is_empty() {
+        out.push_str("**The answer across Pythons**\n\n");
+        for row in &shared {
+            let _ = writeln!(out, "- {}", md(&row.to_string()));
+        }
+        out.push('\n');
+    }
     let findings = super::wording::findings(doc);
     if !findings.is_empty() {
         out.push_str("**Declared vs measured**\n\n");

@@ -59,6 +59,7 @@ pub fn render(doc: &Document) -> String {
         }
         render_grid(doc, index, grid, extension, &mut out);
     }
+    render_across(doc, &mut out);
     out.push('\n');
     render_unmet(doc, &mut out);
     render_summary(doc, &mut out);
@@ -159,6 +160,18 @@ fn render_answer(doc: &Document, index: usize, out: &mut String) {
     }
 }
 
+/// The answer of rows built once and imported under several Pythons.
+fn render_across(doc: &Document, out: &mut String) {
+    let shared = answer::across_pythons(doc);
+    if shared.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", paint(BOLD, "answer across Pythons:"));
+    for row in &shared {
+        let _ = writeln!(out, "    {row}");
+    }
+}
+
 /// `--summary`: the answer of every grid and the verdict, without the grids.
 pub fn summary(doc: &Document) -> String {
     if doc.grids.is_empty() {
@@ -191,6 +204,7 @@ fn render_answers(doc: &Document, out: &mut String) {
             let _ = writeln!(out, "    {line}");
         }
     }
+    render_across(doc, out);
 }
 
 /// The report a finished run prints: only the answer with `--summary`

@@ -498,6 +498,182 @@ impl GridAnswer {
     }
 }
 
+/// One row built once and imported under several Pythons (an abi3 build
+/// with `limited-api`): what it works on across them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct SharedRowAnswer {
+    /// The row's label: the build's NumPy version.
+    pub build: String,
+    /// The Python that built it ("3.9").
+    pub built_on: String,
+    /// The Pythons under which a cell of the row ran, oldest first.
+    pub tested_pythons: Vec<String>,
+    /// The Pythons that cannot load it (every cell unavailable there).
+    pub not_loaded: Vec<String>,
+    /// What it works on, when every Python that ran a NumPy agrees on it:
+    /// the releases of every Python together. `None`: they disagree (see
+    /// `by_python`).
+    pub works: Option<Works>,
+    /// Each tested Python's own answer, in `tested_pythons`' order.
+    pub by_python: Vec<PythonWorks>,
+    /// (Release, Python) cells that ran, and how many passed.
+    pub tested: usize,
+    pub passed: usize,
+}
+
+/// One Python's answer for a shared row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct PythonWorks {
+    pub python: String,
+    pub works: Works,
+}
+
+/// "3.12" of a grid's interpreter.
+fn minor_of(grid: &GridDoc) -> String {
+    grid.interpreter
+        .version
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The answers of the rows shared across Pythons, one per row of the grid
+/// that built them; empty when no grid's rows are shared.
+pub fn across_pythons(doc: &Document) -> Vec<SharedRowAnswer> {
+    let Some(builder) = doc.grids.iter().find_map(|g| g.built_on.clone()) else {
+        return Vec::new();
+    };
+    let Some(home) = doc.grids.iter().find(|g| g.interpreter.label == builder) else {
+        return Vec::new();
+    };
+    let mut sharing: Vec<(usize, &GridDoc)> = doc
+        .grids
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.built_on.as_deref() == Some(builder.as_str()))
+        .collect();
+    sharing.sort_by_key(|(_, g)| Version::from_str(&g.interpreter.version).ok());
+    home.axes
+        .build
+        .iter()
+        .map(|row| shared_row(doc, &sharing, row.label(), minor_of(home)))
+        .collect()
+}
+
+fn shared_row(
+    doc: &Document,
+    sharing: &[(usize, &GridDoc)],
+    row: &str,
+    built_on: String,
+) -> SharedRowAnswer {
+    let mut tested_pythons = Vec::new();
+    let mut not_loaded = Vec::new();
+    let mut by_python = Vec::new();
+    let mut all: Vec<(Version, bool)> = Vec::new();
+    for &(index, grid) in sharing {
+        let versions: HashMap<&str, Option<Version>> = grid
+            .axes
+            .runtime
+            .iter()
+            .map(|a| (a.label(), version_of(a)))
+            .collect();
+        let mut tested = Vec::new();
+        let mut ran_any = false;
+        for c in doc
+            .cells
+            .iter()
+            .filter(|c| c.grid == index && c.build == row)
+        {
+            if let (Some(works), Some(Some(v))) =
+                (evidence(c.outcome), versions.get(c.runtime.as_str()))
+            {
+                tested.push((v.clone(), works));
+                ran_any = true;
+            }
+        }
+        let python = minor_of(grid);
+        if !ran_any {
+            not_loaded.push(python);
+            continue;
+        }
+        all.extend(tested.iter().cloned());
+        by_python.push(PythonWorks {
+            python: python.clone(),
+            works: works(&tested),
+        });
+        tested_pythons.push(python);
+    }
+    // The Pythons agree when no release passed under one and failed under
+    // another: then one answer over every Python's releases says it all.
+    let mut verdicts: HashMap<&Version, (bool, bool)> = HashMap::new();
+    for (v, w) in &all {
+        let e = verdicts.entry(v).or_default();
+        if *w { e.0 = true } else { e.1 = true }
+    }
+    let agree = verdicts.values().all(|(pass, fail)| !(*pass && *fail));
+    SharedRowAnswer {
+        build: row.to_string(),
+        built_on,
+        tested_pythons,
+        not_loaded,
+        works: agree.then(|| works(&all)),
+        by_python,
+        tested: all.len(),
+        passed: all.iter().filter(|t| t.1).count(),
+    }
+}
+
+impl fmt::Display for SharedRowAnswer {
+    /// "built on 3.9 against 2.0.2: works on Python >=3.9 (3.9, 3.11, 3.12
+    /// and 3.13 tested) with numpy >=1.26.4 (10 of 10 cells pass); 3.8
+    /// cannot load it".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "built on {} against {}: ", self.built_on, self.build)?;
+        let pythons = format!(
+            "Python >={} ({} tested)",
+            self.tested_pythons.first().map_or("?", String::as_str),
+            and_list(&self.tested_pythons)
+        );
+        match &self.works {
+            _ if self.tested_pythons.is_empty() => write!(f, "no Python ran it")?,
+            Some(Works::Nowhere) => write!(f, "works under no tested Python and NumPy")?,
+            Some(works @ Works::Range { .. }) => write!(
+                f,
+                "works on {pythons} with numpy {} ({} of {} pass)",
+                works.specifiers().unwrap_or_default(),
+                self.passed,
+                plural(self.tested, "cell", "cells")
+            )?,
+            Some(Works::Holes { passes, fails }) => write!(
+                f,
+                "on {pythons}, not one NumPy range: passes {}; fails {}",
+                and_list(passes),
+                and_list(fails)
+            )?,
+            Some(Works::Untested) => write!(f, "no runtime was tested")?,
+            None => {
+                let each: Vec<String> = self
+                    .by_python
+                    .iter()
+                    .map(|p| match p.works.specifiers() {
+                        Some(s) => format!("{} numpy {s}", p.python),
+                        None if p.works == Works::Nowhere => format!("{} nowhere", p.python),
+                        None => format!("{} not one range", p.python),
+                    })
+                    .collect();
+                write!(f, "differs by Python: {}", each.join("; "))?;
+            }
+        }
+        if !self.not_loaded.is_empty() {
+            write!(f, "; {} cannot load it", and_list(&self.not_loaded))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +682,72 @@ mod tests {
 
     fn v(s: &str) -> Version {
         Version::from_str(s).unwrap()
+    }
+
+    /// Grids of 3.8, 3.9 and 3.12 sharing the rows 3.9 built (in that
+    /// order of grids: 3.9 first, as the plan puts the build Python
+    /// anywhere), each cell `(grid, build, runtime, outcome)`.
+    fn shared(cells: &[(usize, &str, &str, OutcomeKind)]) -> Document {
+        use crate::results::document::tests::interpreter;
+        let mut doc = document(
+            cells
+                .iter()
+                .map(|&(g, b, r, k)| {
+                    let mut c = cell(b, r, k);
+                    c.grid = g;
+                    c
+                })
+                .collect(),
+        );
+        let mut base = doc.grids[0].clone();
+        base.built_on = Some("CPython 3.9.18".into());
+        doc.grids = ["CPython 3.9.18", "CPython 3.12.1", "CPython 3.8.18"]
+            .iter()
+            .map(|label| {
+                let mut g = base.clone();
+                g.interpreter = interpreter(label);
+                g
+            })
+            .collect();
+        doc
+    }
+
+    #[test]
+    fn a_shared_row_gets_one_answer_with_its_pythons_when_they_agree() {
+        use OutcomeKind::*;
+        let doc = shared(&[
+            (0, "2.0.2", "1.26.4", Fail),
+            (0, "2.0.2", "2.0.2", Pass),
+            (1, "2.0.2", "2.0.2", Pass),
+            (1, "2.0.2", "2.1.3", Pass),
+            (2, "2.0.2", "1.26.4", Unavailable),
+            (2, "2.0.2", "2.0.2", Unavailable),
+        ]);
+        let rows = across_pythons(&doc);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].to_string(),
+            "built on 3.9 against 2.0.2: works on Python >=3.9 (3.9 and 3.12 tested) with numpy >=2.0.2 (3 of 4 cells pass); 3.8 cannot load it"
+        );
+        assert_eq!(rows[0].tested_pythons, ["3.9", "3.12"]);
+    }
+
+    #[test]
+    fn pythons_that_disagree_on_a_release_are_answered_each_on_its_own() {
+        use OutcomeKind::*;
+        let doc = shared(&[(0, "2.0.2", "2.0.2", Pass), (1, "2.0.2", "2.0.2", Crash)]);
+        let rows = across_pythons(&doc);
+        assert_eq!(rows[0].works, None);
+        assert_eq!(
+            rows[0].to_string(),
+            "built on 3.9 against 2.0.2: differs by Python: 3.9 numpy >=2.0.2; 3.12 nowhere; 3.8 cannot load it"
+        );
+    }
+
+    #[test]
+    fn grids_that_share_nothing_have_no_answer_across_pythons() {
+        let doc = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        assert!(across_pythons(&doc).is_empty());
     }
 
     fn tested(list: &[(&str, bool)]) -> Vec<(Version, bool)> {

@@ -232,6 +232,21 @@ fn an_abi3_build_is_made_once_and_imported_under_every_python() {
     assert_eq!(in_cache, 2, "one .abi3.so per build NumPy, none per Python");
     let stdout = run.stdout();
     assert!(stdout.contains("2.0.2 · built on 3.9"), "{stdout}");
+    // One answer per shared row, naming the Pythons it ran under and the
+    // one below its limited API that cannot load it.
+    let across = results["answer_across_pythons"].as_array().unwrap();
+    assert_eq!(across.len(), 2, "{}", run.dump());
+    for row in across {
+        let text = row["text"].as_str().unwrap();
+        assert!(text.starts_with("built on 3.9 against "), "{text}");
+        assert!(text.contains("3.8 cannot load it"), "{text}");
+        assert_eq!(
+            row["tested_pythons"],
+            serde_json::json!(["3.9", "3.11", "3.12", "3.13"]),
+            "{text}"
+        );
+    }
+    assert!(stdout.contains("answer across Pythons:"), "{stdout}");
 
     // The oracle: each build copied into a folder of its own, once.
     let copies: Vec<(String, PathBuf)> = builds
