@@ -8,12 +8,12 @@
 //! caused.
 
 use std::fmt::Write as _;
-use std::str::FromStr;
 
-use pep440_rs::{Version, VersionSpecifiers};
+use pep440_rs::Version;
 use serde::Serialize;
 
 use super::remedy::{Package, Remedy, SetCheck, Upgrade};
+use super::scan::applicable;
 use super::trial::Trial;
 use crate::report::wording::outcome_text;
 
@@ -55,46 +55,6 @@ pub struct WrongDeclaration {
     pub declared: Vec<String>,
     /// NumPy versions it admits and fails under.
     pub fails_under: Vec<String>,
-}
-
-/// The specifiers of the `Requires-Dist: numpy ...` lines whose markers
-/// hold for `python` (markers other than `python_version` /
-/// `python_full_version` comparisons are taken to hold).
-pub fn declared(lines: &[String], python: Option<&Version>) -> Vec<VersionSpecifiers> {
-    lines
-        .iter()
-        .filter_map(|line| {
-            let (req, marker) = line.split_once(';').unwrap_or((line, ""));
-            if !marker_holds(marker, python) {
-                return None;
-            }
-            let spec: String = req
-                .trim()
-                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.".contains(c))
-                .chars()
-                .filter(|c| !matches!(c, '(' | ')') && !c.is_whitespace())
-                .collect();
-            if spec.is_empty() {
-                return None;
-            }
-            VersionSpecifiers::from_str(&spec).ok()
-        })
-        .collect()
-}
-
-/// Whether a marker holds for `python` (unknown: it holds), read as the
-/// grid reads declarations.
-fn marker_holds(marker: &str, python: Option<&Version>) -> bool {
-    python.is_none_or(|p| crate::build::python_marker_holds(marker.trim(), p))
-}
-
-/// The `Requires-Dist: numpy` lines whose markers hold for `python`.
-pub fn applicable(lines: &[String], python: Option<&Version>) -> Vec<String> {
-    lines
-        .iter()
-        .filter(|l| marker_holds(l.split_once(';').map_or("", |(_, m)| m), python))
-        .cloned()
-        .collect()
 }
 
 /// "install pytz, python-dateutil: pandas 2.0.3 needs them (not a NumPy
@@ -338,6 +298,7 @@ pub fn pin(verdicts: &[(String, bool)]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::doctor::remedy::{Cell, PackageGrid, Pinned, SkipReason, Skipped};
+    use crate::doctor::scan::declared;
     use crate::outcome::{FailureReason, OutcomeKind};
 
     fn v(s: &str) -> Version {

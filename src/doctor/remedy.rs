@@ -726,7 +726,7 @@ pub fn lowest_series(
     let floor = series.last()?;
     let admitted = |v: &Version| {
         broken.iter().any(|b| {
-            let specs = super::advice::declared(&b.numpy_requires, python);
+            let specs = super::scan::declared(&b.numpy_requires, python);
             specs.is_empty() || specs.iter().all(|s| s.contains(v))
         })
     };

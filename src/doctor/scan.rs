@@ -319,6 +319,49 @@ pub fn top_level_from_record(paths: &[String], suffixes: &[String]) -> Vec<Strin
     names.into_iter().collect()
 }
 
+/// The specifiers of the `Requires-Dist: numpy ...` lines whose markers
+/// hold for `python` (markers other than `python_version` /
+/// `python_full_version` comparisons are taken to hold).
+pub fn declared(
+    lines: &[String],
+    python: Option<&pep440_rs::Version>,
+) -> Vec<pep440_rs::VersionSpecifiers> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let (req, marker) = line.split_once(';').unwrap_or((line, ""));
+            if !marker_holds(marker, python) {
+                return None;
+            }
+            let spec: String = req
+                .trim()
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                .chars()
+                .filter(|c| !matches!(c, '(' | ')') && !c.is_whitespace())
+                .collect();
+            if spec.is_empty() {
+                return None;
+            }
+            <pep440_rs::VersionSpecifiers as std::str::FromStr>::from_str(&spec).ok()
+        })
+        .collect()
+}
+
+/// Whether a marker holds for `python` (unknown: it holds), read as the
+/// grid reads declarations.
+fn marker_holds(marker: &str, python: Option<&pep440_rs::Version>) -> bool {
+    python.is_none_or(|p| crate::build::python_marker_holds(marker.trim(), p))
+}
+
+/// The `Requires-Dist: numpy` lines whose markers hold for `python`.
+pub fn applicable(lines: &[String], python: Option<&pep440_rs::Version>) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| marker_holds(l.split_once(';').map_or("", |(_, m)| m), python))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,7 @@ use super::wording::{
 use crate::results::Document;
 
 /// Whether this process runs in a GitHub Actions job.
-pub fn enabled() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
+pub use super::sanitize::in_github_actions as enabled;
 
 /// The annotations for `doc`; `config` is the config's path as the job
 /// named it (relative to the checkout, as GitHub resolves it).

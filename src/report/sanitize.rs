@@ -49,10 +49,17 @@ pub enum Sink {
     CiLog,
 }
 
+/// Whether this process runs in a GitHub Actions job, whose log obeys
+/// workflow commands. (Here, not in `github`: that module writes the
+/// annotations and sanitizes them with this one.)
+pub fn in_github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
 impl Sink {
     /// The sink of this process: the CI log under `GITHUB_ACTIONS=true`.
     pub fn current() -> Sink {
-        if super::github::enabled() {
+        if in_github_actions() {
             Sink::CiLog
         } else {
             Sink::Terminal
