@@ -67,16 +67,17 @@ impl Executor {
     }
 
     /// The compiler as this grid's builds of `sources` run it, asked once.
-    async fn toolchain(&self, grid: &Grid, sources: &Sources) -> &Result<Arc<Toolchain>, String> {
+    async fn toolchain(
+        &self,
+        grid: &Grid,
+        sources: &Sources,
+    ) -> &Result<Arc<Toolchain>, BuildError> {
         self.lane(grid)
             .toolchain
             .get_or_init(async || {
                 build::sources::toolchain(sources, &grid.plan.interpreter)
                     .await
                     .map(Arc::new)
-                    .map_err(|e| {
-                        format!("the compiler did not say where it looks: {}", e.summary())
-                    })
             })
             .await
     }
@@ -138,7 +139,10 @@ impl Executor {
                         build::sources::compile(sources, interpreter, env, compiler, dir, limit)
                             .await?;
                     if let Err(why) = toolchain {
-                        built.inputs.unkeyable = Some(why.clone());
+                        built.inputs.unkeyable = Some(format!(
+                            "the compiler did not say where it looks: {}",
+                            why.summary()
+                        ));
                     }
                     Ok(built)
                 })

@@ -130,7 +130,7 @@ impl Executor {
                 notes.extend(note);
                 env
             }
-            Err(why) => return Opinion::Unavailable(why),
+            Err(lost) => return Opinion::Unavailable(lost.to_string()),
         };
         let artifact = match self.prove_row(builder, build, artifact, build_env).await {
             RowProof::Intact => artifact.clone(),

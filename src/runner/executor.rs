@@ -48,7 +48,7 @@ pub(super) struct Lane {
     pub columns: Columns,
     /// The C compiler as this interpreter's builds run it (asked once, by
     /// the first build that needs it), or why it could not say.
-    pub toolchain: tokio::sync::OnceCell<Result<Arc<Toolchain>, String>>,
+    pub toolchain: tokio::sync::OnceCell<Result<Arc<Toolchain>, BuildError>>,
 }
 
 impl Executor {

@@ -25,6 +25,20 @@ enum Proof {
     Remade(String),
 }
 
+/// A cached environment that changed during the run and could not be made
+/// again: its cells could not run (never the extension's failure).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the cached environment {} changed during the run ({why}) and could not be made again: {error}",
+    dir.display()
+)]
+pub(super) struct EnvLost {
+    dir: PathBuf,
+    why: String,
+    // In the message, not a `source`: the one line is what a cell shows.
+    error: crate::python::InstallError,
+}
+
 /// One entry's proof: `None` until it has been proven.
 type Slot = Arc<tokio::sync::Mutex<Option<Proof>>>;
 
@@ -61,7 +75,7 @@ impl Executor {
         grid: &Grid,
         env: &NumpyEnv,
         changed: Option<String>,
-    ) -> Result<(NumpyEnv, Option<String>), String> {
+    ) -> Result<(NumpyEnv, Option<String>), EnvLost> {
         let slot = self.proofs.of(&env.dir);
         let mut known = slot.lock().await;
         match known.clone().filter(|_| changed.is_none()) {
@@ -73,12 +87,14 @@ impl Executor {
             *known = Some(Proof::Intact);
             return Ok((env.clone(), None));
         };
-        let remade = self.remake_environment(grid, env).await.map_err(|e| {
-            format!(
-                "the cached environment {} changed during the run ({why}) and could not be made again: {e}",
-                env.dir.display()
-            )
-        })?;
+        let remade = self
+            .remake_environment(grid, env)
+            .await
+            .map_err(|error| EnvLost {
+                dir: env.dir.clone(),
+                why: why.clone(),
+                error,
+            })?;
         self.lane(grid).columns.retire(&remade.numpy).await;
         let note = format!(
             "the cached environment {} was damaged ({why}) and was made again",
