@@ -81,22 +81,8 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
-    let shared = answer::across_pythons(doc);
-    if !shared.is_empty() {
-        out.push_str("**The answer across Pythons**\n\n");
-        for row in &shared {
-            let _ = writeln!(out, "- {}", md(&row.to_string()));
-        }
-        out.push('\n');
-    }
-    let findings = super::wording::findings(doc);
-    if !findings.is_empty() {
-        out.push_str("**Declared vs measured**\n\n");
-        for f in &findings {
-            let _ = writeln!(out, "- {}  \n  *{}*", md(&f.text()), md(&rule_line(f)));
-        }
-        out.push('\n');
-    }
+    write_across(doc, &mut out);
+    write_findings(doc, &mut out);
     let unmet: Vec<_> = doc.unmet().collect();
     if !unmet.is_empty() {
         let _ = writeln!(
@@ -135,3 +121,29 @@ const MARKDOWN: super::sanitize::Escapes = super::sanitize::Escapes {
     colon: "\\:",
     bracket: "\\[",
 };
+
+/// What each package declares against what the grid measured.
+fn write_findings(doc: &Document, out: &mut String) {
+    let findings = super::wording::findings(doc);
+    if findings.is_empty() {
+        return;
+    }
+    out.push_str("**Declared vs measured**\n\n");
+    for f in &findings {
+        let _ = writeln!(out, "- {}  \n  *{}*", md(&f.text()), md(&rule_line(f)));
+    }
+    out.push('\n');
+}
+
+/// The answer of rows built once and imported under several Pythons.
+fn write_across(doc: &Document, out: &mut String) {
+    let shared = answer::across_pythons(doc);
+    if shared.is_empty() {
+        return;
+    }
+    out.push_str("**The answer across Pythons**\n\n");
+    for row in &shared {
+        let _ = writeln!(out, "- {}", md(&row.to_string()));
+    }
+    out.push('\n');
+}
