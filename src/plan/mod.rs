@@ -344,25 +344,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             (p * runtimes..(p + 1) * runtimes).any(|u| s.owns(u, shards.units.len()))
         });
     }
-    let mut chosen = select_interpreters(&choice.requests, &options.cache_root, &options.memo)
-        .await
-        .map_err(|(request, e)| match &request.span {
-            Some(_) => PlanError::Config {
-                error: config.error_at(request.span.clone(), e.to_string()),
-                hint: "`matrix pythons` lists every interpreter found and why others were rejected",
-            },
-            None => PlanError::Select(e),
-        })?;
-    if !choice.filter.is_empty() {
-        let found: Vec<String> = chosen.iter().map(|(_, f)| f.interpreter.label()).collect();
-        chosen.retain(|(_, f)| choice.filter.iter().any(|w| w.accepts(&f.interpreter)));
-        if chosen.is_empty() {
-            return Err(PlanError::NoneChosen {
-                asked: choice.filter.iter().map(|r| r.to_string()).collect(),
-                chosen: found,
-            });
-        }
-    }
+    let chosen = choose(config, options, &choice).await?;
     if !options.build_only {
         check_probe(config, &chosen[0].1.interpreter, &options.memo).await?;
     }
@@ -430,6 +412,35 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         config_dir: config.dir(),
         memo: options.memo.clone(),
     })
+}
+
+/// The interpreters of `choice` found on this machine, narrowed to the
+/// ones `--python` filters for.
+async fn choose(
+    config: &Config,
+    options: &PlanOptions,
+    choice: &interpreters::PythonChoice,
+) -> Result<Vec<(usize, Found)>, PlanError> {
+    let mut chosen = select_interpreters(&choice.requests, &options.cache_root, &options.memo)
+        .await
+        .map_err(|(request, e)| match &request.span {
+            Some(_) => PlanError::Config {
+                error: config.error_at(request.span.clone(), e.to_string()),
+                hint: "`matrix pythons` lists every interpreter found and why others were rejected",
+            },
+            None => PlanError::Select(e),
+        })?;
+    if !choice.filter.is_empty() {
+        let found: Vec<String> = chosen.iter().map(|(_, f)| f.interpreter.label()).collect();
+        chosen.retain(|(_, f)| choice.filter.iter().any(|w| w.accepts(&f.interpreter)));
+        if chosen.is_empty() {
+            return Err(PlanError::NoneChosen {
+                asked: choice.filter.iter().map(|r| r.to_string()).collect(),
+                chosen: found,
+            });
+        }
+    }
+    Ok(chosen)
 }
 
 fn check_writable(root: &Path) -> Result<(), PlanError> {
