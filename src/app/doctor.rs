@@ -85,28 +85,10 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
     )
     .await
     .map_err(DoctorError::Work)?;
-    let packages = |passed: bool| -> Vec<Package> {
-        trials
-            .iter()
-            .filter(|t| t.passed() == passed)
-            .filter_map(|t| scan.suspects.iter().find(|s| s.name == t.name))
-            .map(|s| {
-                let mut tops: Vec<String> = s
-                    .c_api_modules
-                    .iter()
-                    .filter_map(|m| m.split('.').next().map(String::from))
-                    .collect();
-                tops.dedup();
-                Package {
-                    name: s.name.clone(),
-                    version: s.version.clone(),
-                    tops,
-                    numpy_requires: s.numpy_requires.clone(),
-                }
-            })
-            .collect()
-    };
-    let (broken, healthy) = (packages(false), packages(true));
+    let (broken, healthy) = (
+        packages(&trials, &scan, false),
+        packages(&trials, &scan, true),
+    );
     let mut diagnosis = Diagnosis {
         environment,
         scan,
@@ -157,6 +139,30 @@ async fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, DoctorError> {
     }
     diagnosis.duration = start.elapsed();
     Ok(diagnosis)
+}
+
+/// The suspects whose trial passed (`passed`) or failed, as the remedy
+/// search takes them: with their top-level packages and NumPy requirement.
+fn packages(trials: &[trial::Trial], scan: &scan::Scan, passed: bool) -> Vec<Package> {
+    trials
+        .iter()
+        .filter(|t| t.passed() == passed)
+        .filter_map(|t| scan.suspects.iter().find(|s| s.name == t.name))
+        .map(|s| {
+            let mut tops: Vec<String> = s
+                .c_api_modules
+                .iter()
+                .filter_map(|m| m.split('.').next().map(String::from))
+                .collect();
+            tops.dedup();
+            Package {
+                name: s.name.clone(),
+                version: s.version.clone(),
+                tops,
+                numpy_requires: s.numpy_requires.clone(),
+            }
+        })
+        .collect()
 }
 
 async fn measure(
