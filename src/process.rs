@@ -280,8 +280,8 @@ impl Spec {
         .filter_map(pipe_inode)
         .map(Holding::Pipe)
         .collect();
-        let mut stdout = tokio::spawn(capture(child.stdout.take()));
-        let mut stderr = tokio::spawn(capture(child.stderr.take()));
+        let stdout = tokio::spawn(capture(child.stdout.take()));
+        let stderr = tokio::spawn(capture(child.stderr.take()));
 
         // Escaped descendants that held up the child's end, killed (when
         // the child's descendants are followed).
@@ -325,31 +325,7 @@ impl Spec {
             kill(&left);
             escaped.extend(left);
         }
-        // A process that left the group (setsid) may still hold the pipes:
-        // the child has ended, so it is not waited for. It is found by the
-        // pipes it holds, named, and killed: it belongs to the child.
-        let both = async { futures::future::join(&mut stdout, &mut stderr).await };
-        let (out, err) = match tokio::time::timeout(PIPE_GRACE, both).await {
-            Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
-            Err(_) => {
-                let holding = holders_off_runtime(pipes.clone()).await;
-                kill(&holding);
-                for h in holding {
-                    if !escaped.contains(&h) {
-                        escaped.push(h);
-                    }
-                }
-                let both = async { futures::future::join(&mut stdout, &mut stderr).await };
-                match tokio::time::timeout(PIPE_GRACE, both).await {
-                    Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
-                    Err(_) => {
-                        stdout.abort();
-                        stderr.abort();
-                        (Captured::default(), Captured::default())
-                    }
-                }
-            }
-        };
+        let (out, err) = drain(stdout, stderr, pipes, &mut escaped).await;
         Ok(Finished {
             exit,
             stdout: out,
@@ -357,6 +333,38 @@ impl Spec {
             duration,
             escaped,
         })
+    }
+}
+
+/// The child's output, once its pipes close. A process that left the
+/// group (setsid) may still hold them: the child has ended, so it is not
+/// waited for. It is found by the pipes it holds, named (in `escaped`),
+/// and killed: it belongs to the child.
+async fn drain(
+    mut stdout: tokio::task::JoinHandle<Captured>,
+    mut stderr: tokio::task::JoinHandle<Captured>,
+    pipes: Vec<Holding>,
+    escaped: &mut Vec<Stray>,
+) -> (Captured, Captured) {
+    let both = async { futures::future::join(&mut stdout, &mut stderr).await };
+    if let Ok((o, e)) = tokio::time::timeout(PIPE_GRACE, both).await {
+        return (o.unwrap_or_default(), e.unwrap_or_default());
+    }
+    let holding = holders_off_runtime(pipes).await;
+    kill(&holding);
+    for h in holding {
+        if !escaped.contains(&h) {
+            escaped.push(h);
+        }
+    }
+    let both = async { futures::future::join(&mut stdout, &mut stderr).await };
+    match tokio::time::timeout(PIPE_GRACE, both).await {
+        Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
+        Err(_) => {
+            stdout.abort();
+            stderr.abort();
+            (Captured::default(), Captured::default())
+        }
     }
 }
 
