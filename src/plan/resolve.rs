@@ -383,34 +383,59 @@ pub(crate) fn resolve(
             &entry,
             &label,
         ),
-        NumpyRequest::Next => {
-            let newest = releases
-                .iter()
-                .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
-                .map(|r| &r.version)
-                .max();
-            let next = releases
-                .iter()
-                .filter(|r| r.version.any_prerelease() && r.yanked.is_none())
-                .filter(|r| newest.is_none_or(|n| r.version > *n))
-                .collect::<Vec<_>>();
-            match (next.iter().rev().find(|r| fits(r)), newest) {
-                (Some(r), _) => one(entry(r)),
-                (None, Some(n)) if next.is_empty() => one(AxisEntry::Missing {
-                    request: request.clone(),
-                    why: format!("no NumPy pre-release is newer than {n}, the newest release"),
-                    kind: Unavailability::NextIsNothing,
-                }),
-                (None, _) if !next.is_empty() => missing(format!(
-                    "NumPy {} is in testing, with no wheel for {label}",
-                    next.last()
-                        .map(|r| r.version.to_string())
-                        .unwrap_or_default()
-                )),
-                (None, _) => missing("no NumPy release on the index".to_string()),
-            }
-        }
+        NumpyRequest::Next => next(request, releases, &fits, &label),
         NumpyRequest::Wheel(pattern) => one(local_wheel(request, pattern, interpreter)),
+    }
+}
+
+/// `"next"`: the newest pre-release newer than every release, or why
+/// there is none for this interpreter (`label`).
+fn next(
+    request: &NumpyRequest,
+    releases: &[Release],
+    fits: &dyn Fn(&Release) -> bool,
+    label: &str,
+) -> ResolvedAxis {
+    let missing = |why: String, kind| {
+        one(AxisEntry::Missing {
+            request: request.clone(),
+            why,
+            kind,
+        })
+    };
+    let newest = releases
+        .iter()
+        .filter(|r| r.yanked.is_none() && !r.version.any_prerelease())
+        .map(|r| &r.version)
+        .max();
+    let next = releases
+        .iter()
+        .filter(|r| r.version.any_prerelease() && r.yanked.is_none())
+        .filter(|r| newest.is_none_or(|n| r.version > *n))
+        .collect::<Vec<_>>();
+    match (next.iter().rev().find(|r| fits(r)), newest) {
+        (Some(r), _) => one(AxisEntry::Numpy {
+            request: request.clone(),
+            version: r.version.clone(),
+            origin: origin_of(r),
+        }),
+        (None, Some(n)) if next.is_empty() => missing(
+            format!("no NumPy pre-release is newer than {n}, the newest release"),
+            Unavailability::NextIsNothing,
+        ),
+        (None, _) if !next.is_empty() => missing(
+            format!(
+                "NumPy {} is in testing, with no wheel for {label}",
+                next.last()
+                    .map(|r| r.version.to_string())
+                    .unwrap_or_default()
+            ),
+            Unavailability::NoWheel,
+        ),
+        (None, _) => missing(
+            "no NumPy release on the index".to_string(),
+            Unavailability::NoWheel,
+        ),
     }
 }
 
