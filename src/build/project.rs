@@ -87,6 +87,42 @@ pub fn requirement_name(requirement: &str) -> String {
     crate::python::index::normalize(&requirement[..end])
 }
 
+/// The guarantee, checked after the build: its environment holds exactly
+/// `version` of NumPy.
+async fn check_numpy(python: &Path, version: &Version, log: &mut String) -> Result<(), BuildError> {
+    let seen = step(
+        Spec::new(python).args(["-I", "-c", "import numpy; print(numpy.__version__)"]),
+        log,
+        Some("checking the build environment's numpy"),
+        telling,
+    )
+    .await?;
+    if seen.trim() != version.to_string() {
+        let failure = BuildFailure::NumpyDiffers {
+            found: seen.trim().to_string(),
+            wanted: version.to_string(),
+        };
+        return Err(BuildError::new(failure, log));
+    }
+    let _ = writeln!(
+        log,
+        "built against numpy {version} (checked after the build)"
+    );
+    Ok(())
+}
+
+/// The wheel the build wrote into `wheels`.
+fn built_wheel(wheels: &Path, log: &str) -> Result<PathBuf, BuildError> {
+    std::fs::read_dir(wheels)
+        .ok()
+        .and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        })
+        .ok_or_else(|| BuildError::new(BuildFailure::NoWheel, log))
+}
+
 /// The distribution a wheel file holds (PEP 427: name, then version).
 pub fn wheel_name(wheel: &Path) -> String {
     let file = wheel
@@ -240,33 +276,8 @@ impl ProjectBuild<'_> {
             backend_error,
         )
         .await?;
-        // The guarantee, checked: the build saw exactly this NumPy.
-        let seen = step(
-            Spec::new(&python).args(["-I", "-c", "import numpy; print(numpy.__version__)"]),
-            &mut log,
-            Some("checking the build environment's numpy"),
-            telling,
-        )
-        .await?;
-        if seen.trim() != version.to_string() {
-            let failure = BuildFailure::NumpyDiffers {
-                found: seen.trim().to_string(),
-                wanted: version.to_string(),
-            };
-            return Err(BuildError::new(failure, &log));
-        }
-        let _ = writeln!(
-            log,
-            "built against numpy {version} (checked after the build)"
-        );
-        let wheel = std::fs::read_dir(&wheels)
-            .ok()
-            .and_then(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .find(|p| p.extension().is_some_and(|x| x == "whl"))
-            })
-            .ok_or_else(|| BuildError::new(BuildFailure::NoWheel, &log))?;
+        check_numpy(&python, version, &mut log).await?;
+        let wheel = built_wheel(&wheels, &log)?;
         step(
             uv.pip_install(&self.interpreter.executable)
                 .arg("--no-deps")
