@@ -392,14 +392,7 @@ pub fn row_title(doc: &Document, grid: &crate::results::document::GridDoc, row: 
         .grids
         .iter()
         .find(|g| &g.interpreter.label == label)
-        .map_or(label.clone(), |g| {
-            g.interpreter
-                .version
-                .split('.')
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(".")
-        });
+        .map_or(label.clone(), crate::results::answer::minor_of);
     format!("{row} · built on {python}")
 }
 

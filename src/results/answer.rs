@@ -531,7 +531,7 @@ pub struct PythonWorks {
 }
 
 /// "3.12" of a grid's interpreter.
-fn minor_of(grid: &GridDoc) -> String {
+pub fn minor_of(grid: &GridDoc) -> String {
     grid.interpreter
         .version
         .split('.')
