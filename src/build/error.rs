@@ -126,6 +126,16 @@ pub enum BuildFailure {
         inputs.join(", ")
     )]
     OfflineDependencies { inputs: Vec<String>, numpy: String },
+    /// A project built once for every Python whose wheel is not tagged for
+    /// the stable ABI it is declared for.
+    #[error(
+        "{declared}: the project built {wheel}, which is not tagged abi3 for {limited} or older, so it loads only on the Python that built it"
+    )]
+    NotAbi3 {
+        wheel: String,
+        limited: String,
+        declared: String,
+    },
 }
 
 impl BuildFailure {

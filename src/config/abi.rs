@@ -27,6 +27,9 @@ pub struct AbiTarget {
     /// `[python] build`; `None`: the oldest configured Python that
     /// satisfies the version ([`crate::python::abi::default_builder`]).
     pub builder: Option<Located<PythonRequest>>,
+    /// Where a project's own build files declare it (`None`: the config's
+    /// `limited-api` says it).
+    pub declared: Option<String>,
 }
 
 /// `extension.limited-api`, checked against the rest of `[extension]`.
@@ -37,10 +40,10 @@ pub(super) fn limited_api(
     let Some(raw) = &ext.limited_api else {
         return Ok(None);
     };
-    if ext.sources.is_none() {
+    if ext.sources.is_none() && ext.project.is_none() {
         return Err(err(
             raw.span(),
-            "extension.limited-api applies to C sources only: a project sets Py_LIMITED_API in its own build (setuptools' py_limited_api, meson-python's limited-api) and its wheel's tag says abi3; published wheels are tagged already".into(),
+            "extension.limited-api applies to C sources and projects: published wheels say which Pythons they are for in their tag (cp39-abi3), and an abi3 wheel is shown as one row across Pythons without it".into(),
         ));
     }
     let value: LimitedApi = raw
@@ -108,7 +111,11 @@ pub(super) fn target(
             ),
         ));
     }
-    Ok(Some(AbiTarget { limited, builder }))
+    Ok(Some(AbiTarget {
+        limited,
+        builder,
+        declared: None,
+    }))
 }
 
 /// `[python] build`: one interpreter (a version, a path or a command).
@@ -200,13 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn limited_api_is_for_c_sources_only() {
-        let e = parse(&format!(
-            "{NUMPY}[extension]\nproject = \"pkg\"\nimports = [\"pkg\"]\nlimited-api = \"3.9\"\n"
-        ))
-        .unwrap_err();
-        assert_eq!((e.line, e.column), (7, 15), "{e}");
-        assert!(e.message.contains("applies to C sources only"), "{e}");
+    fn limited_api_is_for_c_sources_and_projects() {
         let e = parse(
             "[numpy]\nruntime = [\"2.0.2\"]\n[extension]\nrequirement = \"pyerfa==2.0.1.5\"\nimports = [\"erfa\"]\nlimited-api = \"3.9\"\n",
         )

@@ -10,6 +10,7 @@
 //! too, by position rather than by comparing strings.
 
 mod abi;
+mod declared_abi;
 mod diagnostic;
 mod extension;
 mod probe;
@@ -28,7 +29,7 @@ pub use diagnostic::ConfigError;
 pub use request::{NumpyRequest, NumpyRequestError, Patches, Resolution};
 
 use crate::expect::{ExpectTable, Expectations};
-use crate::extension::Extension;
+use crate::extension::{Extension, Subject};
 use crate::outcome::OutcomeKind;
 use crate::probe::Isolation;
 use crate::python::PythonRequest;
@@ -178,7 +179,25 @@ impl Config {
                 (extension::parse(ext, base, &err)?, limited)
             }
         };
-        let abi = abi::target(build_python.as_ref(), limited, &python, base, &err)?;
+        let abi = match (&limited, &extension.subject) {
+            // A project that declares an abi3 wheel in its own build files
+            // is built once like one whose config says so; where the file's
+            // Pythons cannot use it (none configured at or above it), each
+            // Python builds its own, as before.
+            (None, Subject::Project(project)) if build_python.is_none() => {
+                declared_abi::of_project(project).and_then(|(value, declared)| {
+                    let limited = Located { value, span: None };
+                    abi::target(None, Some(limited), &python, base, &err)
+                        .ok()
+                        .flatten()
+                        .map(|t| AbiTarget {
+                            declared: Some(declared),
+                            ..t
+                        })
+                })
+            }
+            _ => abi::target(build_python.as_ref(), limited, &python, base, &err)?,
+        };
         let resolution = resolution(&numpy, &err)?;
         let indexes = indexes(&numpy, &err)?;
         let build = if extension.has_build_axis() {

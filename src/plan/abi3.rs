@@ -17,7 +17,9 @@ use crate::rules::{BuildAbi, RuntimePython, python_gap};
 /// ([`GridPlan::shared`]) and marks the grids that cannot load them
 /// ([`SharedRows::gap`]). Leaves any other matrix as it is.
 pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<(), PlanError> {
-    let (Some(target), Subject::Sources(_)) = (&config.abi, &config.extension.subject) else {
+    let (Some(target), Subject::Sources(_) | Subject::Project(_)) =
+        (&config.abi, &config.extension.subject)
+    else {
         return Ok(());
     };
     let limited = target.limited.value;
@@ -62,6 +64,10 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
         grid.shared = Some(SharedRows {
             builder,
             limited,
+            declared: target
+                .declared
+                .clone()
+                .unwrap_or_else(|| format!("limited-api = \"{limited}\"")),
             gap: python_gap(BuildAbi::Abi3(limited), &python).map(|g| g.message(&python)),
         });
         if i != builder {

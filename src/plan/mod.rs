@@ -113,6 +113,9 @@ pub struct SharedRows {
     /// The grid whose interpreter makes them.
     pub builder: usize,
     pub limited: crate::python::abi::LimitedApi,
+    /// What says the rows are built once: the config's `limited-api`, or
+    /// where a project's own build files declare its abi3 wheel.
+    pub declared: String,
     /// Why they do not load under this grid's Python at all (below the
     /// limited API, free-threaded): every cell is unavailable.
     pub gap: Option<String>,

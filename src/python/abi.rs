@@ -320,6 +320,51 @@ pub fn private_imports(imports: &[String]) -> Vec<&str> {
 /// cell's message says it.
 pub const FREE_THREADED_NO_ABI3: &str = "abi3 (limited-API) modules cannot load on a free-threaded Python: the stable ABI assumes the GIL-enabled object layout, and CPython 3.13t and 3.14t have no stable ABI (abi3t, PEP 803, starts with 3.15)";
 
+/// The limited API a wheel tag says its wheel is built for (PEP 425:
+/// `python-abi-platform`, each part a `.`-separated set, as a wheel's name
+/// ends and its `WHEEL` file lists it): `cp39-abi3` is 3.9's stable ABI;
+/// `None` for a wheel for one Python (`cp312-cp312`) or none
+/// (`py3-none-any`). What the installer reads to pick a wheel is this tag,
+/// so it is what decides which Pythons a wheel is for.
+pub fn abi3_of_tag(tag: &str) -> Option<LimitedApi> {
+    let parts: Vec<&str> = tag.split('-').collect();
+    let [python, abi, _platform] = parts[..] else {
+        return None;
+    };
+    if !abi.split('.').any(|a| a == "abi3") {
+        return None;
+    }
+    python
+        .split('.')
+        .filter_map(|t| t.strip_prefix("cp3")?.parse::<u8>().ok())
+        .min()
+        .and_then(LimitedApi::new)
+}
+
+/// The tags an installed distribution's `*.dist-info/WHEEL` lists (`Tag:`
+/// lines, PEP 427), as one wheel-name tag (`cp39-abi3-manylinux_2_17_x86_64`
+/// for the first): what a row installed from a requirement was, since its
+/// file name is gone once installed. `None` when `dir` holds no such file.
+pub fn installed_tag(dir: &Path, package: &str) -> Option<String> {
+    let wanted = package.replace('-', "_").to_lowercase();
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_lowercase();
+        let Some(stem) = name.strip_suffix(".dist-info") else {
+            continue;
+        };
+        if stem.split('-').next() != Some(wanted.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path().join("WHEEL")).ok()?;
+        return text
+            .lines()
+            .find_map(|l| l.strip_prefix("Tag:"))
+            .map(|t| t.trim().to_string());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,5 +511,36 @@ mod tests {
         );
         assert!(e.hint().contains("[python] build"));
         assert!(check_builder(api("3.9"), &at("3.9.18")).is_ok());
+    }
+    #[test]
+    fn a_wheel_tag_says_which_limited_api_it_is_for() {
+        let of = |n: &str| abi3_of_tag(n).map(|l| l.to_string());
+        assert_eq!(
+            of("cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64").as_deref(),
+            Some("3.9")
+        );
+        assert_eq!(of("cp38.cp39-abi3-linux_x86_64").as_deref(), Some("3.8"));
+        assert_eq!(of("cp312-cp312-manylinux_2_17_x86_64"), None);
+        assert_eq!(of("py2.py3-none-any"), None);
+        assert_eq!(of("py3-abi3-any"), None);
+        assert_eq!(of("cp39-abi3"), None);
+        assert_eq!(of(""), None);
+    }
+
+    #[test]
+    fn an_installed_rows_tag_is_read_from_its_wheel_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = dir.path().join("pyerfa-2.0.1.5.dist-info");
+        std::fs::create_dir(&info).unwrap();
+        std::fs::write(
+            info.join("WHEEL"),
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp39-abi3-manylinux_2_17_x86_64\nTag: cp39-abi3-manylinux2014_x86_64\n",
+        )
+        .unwrap();
+        assert_eq!(
+            installed_tag(dir.path(), "pyerfa").as_deref(),
+            Some("cp39-abi3-manylinux_2_17_x86_64")
+        );
+        assert_eq!(installed_tag(dir.path(), "numpy"), None);
     }
 }

@@ -237,6 +237,7 @@ pub fn every_outcome() -> Document {
         duration_s: if reused { 0.0 } else { 1.5 },
         log: log.into(),
         declares: None,
+        tag: None,
         forced: None,
         python: None,
     };
@@ -345,6 +346,7 @@ pub fn packages() -> Document {
         duration_s: 0.0,
         log: String::new(),
         declares: Some(declares.into()),
+        tag: None,
         forced: None,
         python: None,
     };
@@ -732,6 +734,7 @@ pub fn declarations() -> Document {
             duration_s: 0.0,
             log: String::new(),
             declares: Some((*declares).into()),
+            tag: None,
             forced: row
                 .starts_with('1')
                 .then(|| "build requirements forbid numpy 1.26.4: numpy>=2.0.0rc1".into()),

@@ -70,11 +70,12 @@ fn builds_across_pythons(plan: &Plan) -> Option<String> {
     }
     Some(match grids.iter().find_map(|g| g.shared.as_ref()) {
         Some(shared) => format!(
-            "builds: made once, on {} (limited API {}, abi3), and imported under every Python at or above {}",
+            "builds: made once, on {} (limited API {}, abi3: {}), and imported under every Python at or above {}",
             grids
                 .get(shared.builder)
                 .map_or_else(String::new, |b| b.interpreter.label()),
             shared.limited,
+            shared.declared,
             shared.limited
         ),
         None => "builds: each Python's rows are built for that Python's own ABI and never tried under another Python (set [extension] limited-api to build once for every Python)".to_string(),

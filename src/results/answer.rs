@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use super::document::{AxisDoc, Document, GridDoc};
 use crate::outcome::OutcomeKind;
+use crate::python::abi::abi3_of_tag;
 
 /// The answer for one grid (one interpreter).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -499,14 +500,18 @@ impl GridAnswer {
 }
 
 /// One row built once and imported under several Pythons (an abi3 build
-/// with `limited-api`): what it works on across them.
+/// with `limited-api`, or a published abi3 wheel every Python installed):
+/// what it works on across them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SharedRowAnswer {
-    /// The row's label: the build's NumPy version.
+    /// The row's label: the build's NumPy version, or the published row.
     pub build: String,
-    /// The Python that built it ("3.9").
-    pub built_on: String,
+    /// The Python that built it ("3.9"); `None` for a published wheel.
+    pub built_on: Option<String>,
+    /// A published row's wheel tag, the same under every Python that
+    /// installed it ("cp39-abi3-manylinux_2_17_x86_64"); `None` for a build.
+    pub wheel: Option<String>,
     /// The Pythons under which a cell of the row ran, oldest first.
     pub tested_pythons: Vec<String>,
     /// The Pythons that cannot load it (every cell unavailable there).
@@ -544,7 +549,7 @@ pub fn minor_of(grid: &GridDoc) -> String {
 /// that built them; empty when no grid's rows are shared.
 pub fn across_pythons(doc: &Document) -> Vec<SharedRowAnswer> {
     let Some(builder) = doc.grids.iter().find_map(|g| g.built_on.clone()) else {
-        return Vec::new();
+        return published_abi3(doc);
     };
     let Some(home) = doc.grids.iter().find(|g| g.interpreter.label == builder) else {
         return Vec::new();
@@ -559,16 +564,43 @@ pub fn across_pythons(doc: &Document) -> Vec<SharedRowAnswer> {
     home.axes
         .build
         .iter()
-        .map(|row| shared_row(doc, &sharing, row.label(), minor_of(home)))
+        .map(|row| {
+            let mut answer = shared_row(doc, &sharing, row.label());
+            answer.built_on = Some(minor_of(home));
+            answer
+        })
         .collect()
 }
 
-fn shared_row(
-    doc: &Document,
-    sharing: &[(usize, &GridDoc)],
-    row: &str,
-    built_on: String,
-) -> SharedRowAnswer {
+/// Published rows every Python installed as one and the same abi3 wheel
+/// (its tag the same in every grid that installed it, two grids at least):
+/// one row across Pythons, as a build made once is. A row some Python
+/// installed as its own wheel (`cp312-cp312`) stays that Python's.
+fn published_abi3(doc: &Document) -> Vec<SharedRowAnswer> {
+    let mut tags: Vec<(&str, Option<&str>, usize)> = Vec::new();
+    for grid in &doc.grids {
+        for b in grid.builds.iter().filter(|b| b.ok) {
+            let tag = b.tag.as_deref();
+            match tags.iter_mut().find(|(row, ..)| *row == b.numpy) {
+                Some(seen) if seen.1 == tag => seen.2 += 1,
+                Some(seen) => seen.1 = None,
+                None => tags.push((&b.numpy, tag, 1)),
+            }
+        }
+    }
+    let mut sharing: Vec<(usize, &GridDoc)> = doc.grids.iter().enumerate().collect();
+    sharing.sort_by_key(|(_, g)| Version::from_str(&g.interpreter.version).ok());
+    tags.into_iter()
+        .filter(|(_, tag, grids)| *grids >= 2 && tag.is_some_and(|t| abi3_of_tag(t).is_some()))
+        .map(|(row, tag, _)| {
+            let mut answer = shared_row(doc, &sharing, row);
+            answer.wheel = tag.map(str::to_string);
+            answer
+        })
+        .collect()
+}
+
+fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> SharedRowAnswer {
     let mut tested_pythons = Vec::new();
     let mut not_loaded = Vec::new();
     let mut by_python = Vec::new();
@@ -616,7 +648,8 @@ fn shared_row(
     let agree = verdicts.values().all(|(pass, fail)| !(*pass && *fail));
     SharedRowAnswer {
         build: row.to_string(),
-        built_on,
+        built_on: None,
+        wheel: None,
         tested_pythons,
         not_loaded,
         works: agree.then(|| works(&all)),
@@ -631,7 +664,17 @@ impl fmt::Display for SharedRowAnswer {
     /// and 3.13 tested) with numpy >=1.26.4 (10 of 10 cells pass); 3.8
     /// cannot load it".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "built on {} against {}: ", self.built_on, self.build)?;
+        match (&self.built_on, &self.wheel) {
+            (Some(python), _) => write!(f, "built on {python} against {}: ", self.build)?,
+            // "cp39-abi3-manylinux_2_17_x86_64" -> "cp39-abi3".
+            (None, Some(tag)) => write!(
+                f,
+                "{} ({} wheel): ",
+                self.build,
+                tag.splitn(3, '-').take(2).collect::<Vec<_>>().join("-")
+            )?,
+            (None, None) => write!(f, "{}: ", self.build)?,
+        }
         let pythons = format!(
             "Python >={} ({} tested)",
             self.tested_pythons.first().map_or("?", String::as_str),
@@ -668,7 +711,12 @@ impl fmt::Display for SharedRowAnswer {
             }
         }
         if !self.not_loaded.is_empty() {
-            write!(f, "; {} cannot load it", and_list(&self.not_loaded))?;
+            // A build's Python gap is Python's rule; a published row that
+            // ran nowhere under a Python may only have had no wheel there.
+            match self.built_on {
+                Some(_) => write!(f, "; {} cannot load it", and_list(&self.not_loaded))?,
+                None => write!(f, "; no cell ran under {}", and_list(&self.not_loaded))?,
+            }
         }
         Ok(())
     }
@@ -710,6 +758,63 @@ mod tests {
             })
             .collect();
         doc
+    }
+
+    /// `shared`'s grids as published rows: no Python built them; each
+    /// grid installed `pyerfa 2.0.1.5` with the tag given for it (`None`:
+    /// its install failed).
+    fn published(tags: [Option<&str>; 3], cells: &[(usize, &str, &str, OutcomeKind)]) -> Document {
+        let mut doc = shared(cells);
+        for (grid, tag) in doc.grids.iter_mut().zip(tags) {
+            grid.built_on = None;
+            grid.builds = vec![crate::results::document::BuildDoc {
+                numpy: "pyerfa 2.0.1.5".into(),
+                ok: tag.is_some(),
+                reused: false,
+                summary: String::new(),
+                duration_s: 0.0,
+                log: String::new(),
+                declares: None,
+                forced: None,
+                python: None,
+                tag: tag.map(str::to_string),
+            }];
+        }
+        doc
+    }
+
+    #[test]
+    fn a_published_abi3_wheel_every_python_installed_is_one_row_across_pythons() {
+        use OutcomeKind::*;
+        let row = "pyerfa 2.0.1.5";
+        let cells = [
+            (0, row, "1.26.4", Pass),
+            (0, row, "2.0.2", Pass),
+            (1, row, "2.0.2", Pass),
+            (2, row, "2.0.2", BuildFailed),
+        ];
+        let abi3 = Some("cp39-abi3-manylinux_2_17_x86_64");
+        let rows = across_pythons(&published([abi3, abi3, None], &cells));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].to_string(),
+            "pyerfa 2.0.1.5 (cp39-abi3 wheel): works on Python >=3.9 (3.9 and 3.12 tested) with numpy >=1.26.4 (3 of 3 cells pass); no cell ran under 3.8"
+        );
+        assert_eq!(rows[0].wheel.as_deref(), abi3);
+        assert_eq!(rows[0].built_on, None);
+        // A wheel for one Python, or a different wheel under another, is
+        // each Python's own row.
+        let own = Some("cp312-cp312-manylinux_2_17_x86_64");
+        assert!(across_pythons(&published([own, own, None], &cells)).is_empty());
+        assert!(
+            across_pythons(&published(
+                [abi3, Some("cp310-abi3-linux_x86_64"), None],
+                &cells
+            ))
+            .is_empty()
+        );
+        // One Python alone shares nothing.
+        assert!(across_pythons(&published([abi3, None, None], &cells)).is_empty());
     }
 
     #[test]

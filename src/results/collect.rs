@@ -114,6 +114,7 @@ impl RunResults {
                                 declares: built.declares.clone(),
                                 forced: built.forced.clone(),
                                 python: shared_by.clone(),
+                                tag: built.tag.clone(),
                             },
                             Err(e) => BuildDoc {
                                 numpy: b.row.clone(),
@@ -125,6 +126,7 @@ impl RunResults {
                                 declares: None,
                                 forced: None,
                                 python: shared_by.clone(),
+                                tag: None,
                             },
                         })
                         .collect(),

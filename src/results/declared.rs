@@ -511,6 +511,7 @@ mod tests {
             duration_s: 0.0,
             log: String::new(),
             declares: Some(declares.into()),
+            tag: None,
             forced: None,
             python: None,
         }];

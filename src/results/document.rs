@@ -200,6 +200,11 @@ pub struct BuildDoc {
     /// (`limited-api`, e.g. "3.9.25"); absent for a grid's own build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<String>,
+    /// The wheel tag of the distribution the row installed (projects and
+    /// published rows), e.g. "cp39-abi3-manylinux_2_17_x86_64": an `abi3`
+    /// wheel is one row across Pythons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

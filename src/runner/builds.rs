@@ -208,16 +208,64 @@ impl Executor {
         made: Result<Artifact, BuildError>,
     ) -> Result<Made, BuildError> {
         let artifact = made?;
-        let declares = match &artifact.package {
-            Some(package) => {
-                let (dir, package) = (artifact.dir.clone(), package.clone());
-                let python = grid.plan.interpreter.version.clone();
-                crate::blocking::run(move || build::declared_numpy(&dir, &package, &python)).await
-            }
-            None => None,
+        let Some(package) = artifact.package.clone() else {
+            return Ok(Made {
+                artifact,
+                declares: None,
+                tag: None,
+            });
         };
-        Ok(Made { artifact, declares })
+        let dir = artifact.dir.clone();
+        let python = grid.plan.interpreter.version.clone();
+        let (declares, tag) = crate::blocking::run(move || {
+            (
+                build::declared_numpy(&dir, &package, &python),
+                crate::python::abi::installed_tag(&dir, &package),
+            )
+        })
+        .await;
+        if let Some(shared) = &grid.plan.shared
+            && artifact.wheel.is_some()
+        {
+            abi3_as_declared(shared, tag.as_deref(), &artifact)?;
+        }
+        Ok(Made {
+            artifact,
+            declares,
+            tag,
+        })
     }
+}
+
+/// A project built once for every Python (its `limited-api`) is used only
+/// when its wheel says so: tagged `abi3` for that limited API or an older
+/// one. Any other wheel (`cp39-cp39`) loads on its own Python only, and
+/// importing it under the others would blame them for the project's tag.
+fn abi3_as_declared(
+    shared: &crate::plan::SharedRows,
+    tag: Option<&str>,
+    artifact: &Artifact,
+) -> Result<(), BuildError> {
+    let floor = tag.and_then(crate::python::abi::abi3_of_tag);
+    if floor.is_some_and(|f| f <= shared.limited) {
+        return Ok(());
+    }
+    let wheel = artifact
+        .wheel
+        .as_deref()
+        .and_then(|w| w.file_name())
+        .map_or_else(
+            || "the wheel".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+    Err(BuildError::new(
+        BuildFailure::NotAbi3 {
+            wheel,
+            limited: shared.limited.to_string(),
+            declared: shared.declared.clone(),
+        },
+        &artifact.log,
+    ))
 }
 
 /// A build as this run may use it. A build made only because of

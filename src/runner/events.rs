@@ -27,6 +27,10 @@ pub struct Built {
     /// Why the build was not cached and is made again on every run (a
     /// dependency that is not a regular file); said once, when it is made.
     pub uncached: Option<String>,
+    /// The wheel tag of the row's installed distribution (projects and
+    /// published rows: `cp39-abi3-manylinux_2_17_x86_64`), which says the
+    /// Pythons it is for.
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -71,6 +71,8 @@ pub(super) type Started<'a> = dyn Fn() + Send + Sync + 'a;
 pub(super) struct Made {
     pub artifact: Artifact,
     pub declares: Option<String>,
+    /// The tag of the wheel the row installed (see [`Built::tag`]).
+    pub tag: Option<String>,
 }
 
 /// Everything a cell runs with, once its inputs exist.
@@ -408,6 +410,7 @@ impl<S: Stages> Graph<S> {
                     duration: m.artifact.duration,
                     log: m.artifact.log.clone(),
                     declares: m.declares.clone(),
+                    tag: m.tag.clone(),
                     forced: m.artifact.forced.clone(),
                     uncached: m.artifact.inputs.unkeyable.clone(),
                 })

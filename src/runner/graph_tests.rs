@@ -72,6 +72,7 @@ fn made(dir: &str, reused: bool) -> Made {
     Made {
         artifact: artifact(dir, reused),
         declares: None,
+        tag: None,
     }
 }
 

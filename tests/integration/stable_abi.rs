@@ -189,7 +189,7 @@ fn an_abi3_build_is_made_once_and_imported_under_every_python() {
     let listed = common::text(&listed.stdout);
     assert!(
         listed.contains("builds: made once, on CPython 3.9.")
-            && listed.contains("(limited API 3.9, abi3)"),
+            && listed.contains("(limited API 3.9, abi3: limited-api = \"3.9\")"),
         "{listed}"
     );
     let run = p.run_here(&["--cache-dir", "cache"]);
@@ -382,5 +382,226 @@ fn a_build_without_limited_api_is_never_tried_across_pythons() {
     assert_eq!(results["cells"].as_array().unwrap().len(), 2);
     for c in results["cells"].as_array().unwrap() {
         assert_eq!(c["outcome"], "pass", "{c}");
+    }
+}
+
+/// `pip install ARGS` into a venv's `python` (no dependencies, wheels
+/// only); whether it installed.
+fn pip_into(python: &Path, args: &[&str]) -> bool {
+    Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--no-deps", "--only-binary", ":all:"])
+        .args(args)
+        .output()
+        .expect("run pip")
+        .status
+        .success()
+}
+
+/// The outcome of `code` under a venv's `python`, in abimatrix's words.
+fn oracle_code(python: &Path, code: &str) -> &'static str {
+    let out = Command::new(python)
+        .args(["-I", "-c", code])
+        .output()
+        .expect("run the oracle");
+    match out.status.code() {
+        Some(0) => "pass",
+        Some(_) => "fail",
+        None => "crash",
+    }
+}
+
+/// Each `(minor, numpy)` pair's plain venv with `numpy` and then `extra`
+/// installed by pip, made in parallel; `None` where pip has no NumPy wheel
+/// for that Python.
+fn oracle_venvs<'a>(
+    p: &Project,
+    minors: &[&'a str],
+    numpys: &[&'a str],
+    extra: &[&str],
+) -> Vec<((&'a str, &'a str), Option<PathBuf>)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = minors
+            .iter()
+            .flat_map(|m| numpys.iter().map(move |n| (*m, *n)))
+            .map(|(m, n)| {
+                let dir = p.path(&format!("oracle/venv-{m}-{n}"));
+                s.spawn(move || {
+                    let python = venv_with(&common::pyenv_python(m), n, &dir);
+                    if let Some(python) = &python {
+                        assert!(pip_into(python, extra), "{m}: pip install {extra:?}");
+                    }
+                    ((m, n), python)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Issue 24, items 1 and 5: a real published `cp39-abi3` wheel that uses
+/// NumPy's C API (pyerfa 2.0.1.5: ufuncs over NumPy arrays) across 3.9,
+/// 3.11, 3.12 and 3.13. Every Python installs the same abi3 wheel (its tag
+/// is in each build), the report answers it as one row across Pythons, and
+/// every cell is what a by-hand oracle says: plain venvs with the NumPy and
+/// the wheel from pip, the probe run.
+#[test]
+fn a_published_cp39_abi3_wheel_is_one_row_across_pythons() {
+    let p = Project::new();
+    let minors = ["3.9", "3.11", "3.12", "3.13"];
+    let runtimes = ["1.26.4", "2.0.2", "2.2.6"];
+    let probe = "import erfa\nassert abs(erfa.dat(2000, 1, 1, 0.0) - 32.0) < 1e-9\nassert erfa.cal2jd([2000, 2001], 1, 1)[0].shape == (2,)\n";
+    p.write("probe.py", probe);
+    p.write(
+        "matrix.toml",
+        "[python]\nversions = [\"3.9\", \"3.11\", \"3.12\", \"3.13\"]\n[numpy]\nruntime = [\"1.26.4\", \"2.0.2\", \"2.2.6\"]\n[extension]\nrequirement = \"pyerfa==2.0.1.5\"\nimports = [\"erfa\"]\nprobe-file = \"probe.py\"\n",
+    );
+    let run = p.run_here(&["--cache-dir", "cache"]);
+    let results = run.results();
+    let grids = results["grids"].as_array().unwrap();
+    assert_eq!(grids.len(), 4, "{}", run.dump());
+    for g in grids {
+        let builds = g["builds"].as_array().unwrap();
+        assert_eq!(builds.len(), 1, "{g}");
+        let tag = builds[0]["tag"].as_str().unwrap_or_default();
+        assert!(tag.starts_with("cp39-abi3-"), "{g}");
+    }
+    let across = results["answer_across_pythons"].as_array().unwrap();
+    assert_eq!(across.len(), 1, "{}", run.dump());
+    let text = across[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("pyerfa 2.0.1.5 (cp39-abi3 wheel): "),
+        "{text}"
+    );
+    assert_eq!(
+        across[0]["tested_pythons"],
+        serde_json::json!(minors),
+        "{text}"
+    );
+    assert!(run.stdout().contains(text), "{}", run.stdout());
+
+    let code = format!("import numpy as np\n{probe}");
+    let envs = oracle_venvs(&p, &minors, &runtimes, &["pyerfa==2.0.1.5"]);
+    let label = |g: &serde_json::Value| g["interpreter"]["label"].as_str().unwrap().to_string();
+    let mut ran = 0;
+    for ((minor, runtime), venv) in &envs {
+        let grid = grids
+            .iter()
+            .position(|g| label(g).starts_with(&format!("CPython {minor}.")))
+            .unwrap();
+        let cell = run.cell_at(grid, "pyerfa 2.0.1.5", runtime);
+        let want = venv
+            .as_deref()
+            .map_or("unavailable", |python| oracle_code(python, &code));
+        assert_eq!(cell["outcome"], want, "{minor}: {runtime}: {cell}");
+        ran += usize::from(venv.is_some());
+    }
+    // Not all trivially unavailable: most pairs have a NumPy wheel.
+    assert!(ran >= 8, "{ran}");
+}
+
+/// Issue 24, item 1, for projects: fast-histogram 0.14's sdist as shipped
+/// declares its abi3 wheel in setup.cfg (`[bdist_wheel] py_limited_api =
+/// cp39`), so it is built once, on 3.9, and that wheel is imported under
+/// 3.12 too; every cell is what the same wheel says installed by pip into
+/// plain venvs. The same project with the declaration taken out and
+/// `limited-api = "3.9"` in matrix.toml builds a `cp39-cp39` wheel: its row
+/// is build-failed, naming the wheel, and nothing is tried under 3.12.
+#[test]
+fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
+    let p = Project::new();
+    let src = common::sdist(p.dir.path(), "fast-histogram", "0.14");
+    let name = src.file_name().unwrap().to_str().unwrap().to_string();
+    let config = |extra: &str| {
+        format!(
+            "[python]\nversions = [\"3.9\", \"3.12\"]\n[numpy]\nbuild = [\"2.0.2\"]\nruntime = [\"1.26.4\", \"2.0.2\"]\n[extension]\nproject = \"{name}\"\nimports = [\"fast_histogram\"]\nprobe-file = \"probe.py\"\n{extra}"
+        )
+    };
+    let probe = "from fast_histogram import histogram1d\nassert histogram1d([1.0, 2.0, 2.5], bins=2, range=(0, 3)).tolist() == [1.0, 2.0]\n";
+    p.write("probe.py", probe);
+    p.write("matrix.toml", &config(""));
+    let listed = common::text(
+        &p.matrix_here(&["run", "--list", "--cache-dir", "cache"])
+            .stdout,
+    );
+    assert!(
+        listed.contains("builds: made once, on CPython 3.9.")
+            && listed.contains("setup.cfg: [bdist_wheel] py_limited_api = cp39"),
+        "{listed}"
+    );
+    let run = p.run_here(&["--cache-dir", "cache"]);
+    let results = run.results();
+    let grids = results["grids"].as_array().unwrap();
+    let label = |g: &serde_json::Value| g["interpreter"]["label"].as_str().unwrap().to_string();
+    let py39 = grids
+        .iter()
+        .position(|g| label(g).starts_with("CPython 3.9."))
+        .unwrap();
+    let py312 = 1 - py39;
+    assert_eq!(
+        grids[py312]["builds"].as_array().unwrap().len(),
+        0,
+        "{}",
+        run.dump()
+    );
+    let built = &grids[py39]["builds"][0];
+    assert_eq!(built["tag"], "cp39-abi3-linux_x86_64", "{built}");
+    assert_eq!(
+        grids[py312]["built_on"],
+        grids[py39]["interpreter"]["label"]
+    );
+    let across = results["answer_across_pythons"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        across.starts_with("built on 3.9 against 2.0.2: "),
+        "{across}"
+    );
+
+    // The oracle: the very wheel built, installed by pip beside each NumPy.
+    let wheel = walkdir(&p.path("cache"))
+        .into_iter()
+        .find(|f| f.to_string_lossy().ends_with("-cp39-abi3-linux_x86_64.whl"))
+        .expect("the built wheel is kept in the cache");
+    let wheel = wheel.to_str().unwrap();
+    let code = format!("import numpy as np\n{probe}");
+    for ((minor, runtime), venv) in
+        oracle_venvs(&p, &["3.9", "3.12"], &["1.26.4", "2.0.2"], &[wheel])
+    {
+        let grid = if minor == "3.9" { py39 } else { py312 };
+        let cell = run.cell_at(grid, "2.0.2", runtime);
+        let python = venv.expect("1.26.4 and 2.0.2 have wheels for 3.9 and 3.12");
+        assert_eq!(
+            cell["outcome"],
+            oracle_code(&python, &code),
+            "{minor}: {runtime}: {cell}"
+        );
+    }
+
+    // Declared in matrix.toml, but the project no longer tags its wheel.
+    let cfg = p.path(&format!("{name}/setup.cfg"));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[bdist_wheel]\npy_limited_api = cp39\n", ""),
+    )
+    .unwrap();
+    p.write("matrix.toml", &config("limited-api = \"3.9\"\n"));
+    let run = p.run_here(&["--cache-dir", "cache"]);
+    let cells = run.results()["cells"].as_array().unwrap().clone();
+    assert_eq!(cells.len(), 4, "{}", run.dump());
+    for c in &cells {
+        assert_eq!(c["outcome"], "build-failed", "{c}");
+        let message = c["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("limited-api = \"3.9\": the project built fast_histogram-0.14-cp39-cp39-linux_x86_64.whl, which is not tagged abi3"),
+            "{c}"
+        );
     }
 }
