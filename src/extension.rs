@@ -132,6 +132,17 @@ pub struct PackageRow {
 }
 
 impl PackageRow {
+    /// The wheel tag a wheel file's name ends with (`cp39-abi3-manylinux…`,
+    /// PEP 427); `None` for a requirement, whose wheel the installer picks.
+    pub fn wheel_tag(&self) -> Option<String> {
+        let RowSource::Wheel(path) = &self.source else {
+            return None;
+        };
+        let name = path.file_name()?.to_str()?;
+        let parts: Vec<&str> = name.strip_suffix(".whl")?.split('-').collect();
+        Some(parts.get(parts.len().checked_sub(3)?..)?.join("-"))
+    }
+
     /// A row whose version the source itself says (or none yet).
     pub fn new(source: RowSource) -> PackageRow {
         let (name, version) = source.declared();

@@ -122,10 +122,8 @@ pub fn predict(build: &Version, runtime: &Version, cflags: &[String]) -> Predict
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildAbi {
     /// The building interpreter's own ABI (`cpython-312`, `cpython-313t`):
-    /// no other Python loads it. Only the rules' tests build one today: a
-    /// per-Python build is planned in its own Python's grid and never
-    /// reaches the cross-Python rules (projects' wheels will).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// no other Python loads it. A per-Python build is planned in its own
+    /// Python's grid; a published wheel tagged `cp312-cp312` is one.
     Specific {
         python: (u64, u64),
         free_threaded: bool,
@@ -133,6 +131,32 @@ pub enum BuildAbi {
     /// The stable ABI of this limited API: every GIL-enabled Python at or
     /// above it loads it.
     Abi3(LimitedApi),
+}
+
+impl BuildAbi {
+    /// What a wheel tag (`cp39-abi3-…`, `cp312-cp312-…`, `cp313-cp313t-…`)
+    /// says its wheel was made for; `None` for one any Python 3 loads
+    /// (`py3-none-any`) or a tag it cannot read.
+    pub fn of_wheel_tag(tag: &str) -> Option<BuildAbi> {
+        if let Some(limited) = crate::python::abi::abi3_of_tag(tag) {
+            return Some(BuildAbi::Abi3(limited));
+        }
+        let parts: Vec<&str> = tag.split('-').collect();
+        let [python, abi, _platform] = parts[..] else {
+            return None;
+        };
+        let minor = |t: &str| t.strip_prefix("cp3")?.parse::<u64>().ok();
+        let own = minor(python)?;
+        let free_threaded = match abi.strip_prefix(&format!("cp3{own}")) {
+            Some("t") => true,
+            Some("" | "m") => false,
+            _ => return None,
+        };
+        Some(BuildAbi::Specific {
+            python: (3, own),
+            free_threaded,
+        })
+    }
 }
 
 /// A runtime interpreter, as Python's rules see it.
@@ -425,6 +449,47 @@ mod tests {
         assert_eq!(
             across("2.0.2", "3.8.18", "2.0.2"),
             (OutcomeKind::Unavailable, None)
+        );
+    }
+
+    #[test]
+    fn a_wheel_tag_says_which_pythons_load_its_wheel() {
+        let v = |s: &str| Version::from_str(s).unwrap();
+        let gap = |tag: &str, python: &str, free_threaded: bool| {
+            let version = v(python);
+            let python = RuntimePython {
+                version: &version,
+                free_threaded,
+            };
+            BuildAbi::of_wheel_tag(tag)
+                .and_then(|abi| python_gap(abi, &python).map(|g| g.message(&python)))
+        };
+        let abi3 = "cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64";
+        assert_eq!(gap(abi3, "3.12.1", false), None);
+        assert_eq!(
+            gap(abi3, "3.8.18", false).as_deref(),
+            Some(
+                "built for the 3.9 limited API (abi3), which loads on Python 3.9 and newer, not 3.8"
+            )
+        );
+        assert!(gap(abi3, "3.13.0", true).unwrap().contains("free-threaded"));
+        let own = "cp312-cp312-manylinux_2_17_x86_64";
+        assert_eq!(gap(own, "3.12.1", false), None);
+        assert!(
+            gap(own, "3.11.9", false)
+                .unwrap()
+                .contains("Python 3.12's own ABI")
+        );
+        assert!(
+            gap("cp313-cp313t-linux_x86_64", "3.13.0", false)
+                .unwrap()
+                .contains("3.13t")
+        );
+        assert_eq!(gap("cp37-cp37m-linux_x86_64", "3.7.17", false), None);
+        assert_eq!(BuildAbi::of_wheel_tag("py3-none-any"), None);
+        assert_eq!(
+            BuildAbi::of_wheel_tag("pp39-pypy39_pp73-linux_x86_64"),
+            None
         );
     }
 }

@@ -175,7 +175,26 @@ impl GridPlan {
                 runtime,
                 forbidden,
             ),
-            None => expectations.expected(version, build, runtime, forbidden),
+            None => match build {
+                // A published wheel file says by its tag where it loads.
+                crate::expect::Side::Row(row) => match row
+                    .wheel_tag()
+                    .and_then(|t| crate::rules::BuildAbi::of_wheel_tag(&t))
+                {
+                    Some(abi) => expectations.expected_across(
+                        &crate::rules::RuntimePython {
+                            version,
+                            free_threaded: self.interpreter.free_threaded,
+                        },
+                        abi,
+                        build,
+                        runtime,
+                        forbidden,
+                    ),
+                    None => expectations.expected(version, build, runtime, forbidden),
+                },
+                _ => expectations.expected(version, build, runtime, forbidden),
+            },
         }
     }
 

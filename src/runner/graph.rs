@@ -31,6 +31,7 @@ use crate::outcome::{Outcome, Unavailability};
 use crate::plan::{AxisEntry, GridPlan};
 use crate::probe::ProbeRun;
 use crate::python::InstallError;
+use crate::rules::{BuildAbi, RuntimePython, python_gap};
 
 /// An environment node, awaited by every build and cell that needs it.
 pub(super) type SharedEnv =
@@ -506,6 +507,12 @@ async fn ready(
             String::new(),
         ));
     }
+    if let Some(why) = wheel_gap(b, &grid.plan.interpreter) {
+        return Err((
+            Outcome::missing(Unavailability::PythonAbi, why),
+            String::new(),
+        ));
+    }
     let Some(artifact) = inputs.artifact else {
         return Err((missing("build", b), String::new()));
     };
@@ -537,6 +544,23 @@ async fn ready(
         layer: layer.map(|l| l.dir.clone()),
         builder: inputs.builder,
     })
+}
+
+/// Why a published wheel file cannot load under `interpreter`, by its tag
+/// and Python's rules (`cp39-abi3` under 3.8, `cp312-cp312` under 3.11):
+/// said as such rather than as the installer's refusal, and nothing is
+/// installed for it. A requirement's wheel is known only once installed.
+fn wheel_gap(entry: &AxisEntry, interpreter: &crate::python::Interpreter) -> Option<String> {
+    let AxisEntry::Row(row) = entry else {
+        return None;
+    };
+    let tag = row.wheel_tag()?;
+    let python = RuntimePython {
+        version: &interpreter.version,
+        free_threaded: interpreter.free_threaded,
+    };
+    let gap = python_gap(BuildAbi::of_wheel_tag(&tag)?, &python)?;
+    Some(format!("the {tag} wheel is {}", gap.message(&python)))
 }
 
 /// A cell of an axis entry that was never resolved.

@@ -605,3 +605,96 @@ fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
         );
     }
 }
+
+/// Issue 24, items 1 and 2, for wheel files: pyerfa's `cp39-abi3` wheel as
+/// a file is for every Python from 3.9 up. Under 3.8 its cell is
+/// `unavailable` for Python's ABI, said by the wheel's tag before any
+/// install, and the default expectation expects it; 3.9 and 3.12 run it
+/// (as pip says they do) and it is one row across Pythons, which ran under
+/// no cell of 3.8.
+#[test]
+fn a_wheel_file_below_its_abi3_version_is_unavailable_for_pythons_abi() {
+    let p = Project::new();
+    let python39 = common::pyenv_python("3.9");
+    common::ok(
+        Command::new(&python39)
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args([
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "pyerfa==2.0.1.5",
+                "-d",
+            ])
+            .arg(p.path("dist")),
+        "pip download",
+    );
+    let wheel = std::fs::read_dir(p.path("dist"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".whl"))
+        .expect("pip downloaded the wheel");
+    assert!(wheel.contains("-cp39-abi3-"), "{wheel}");
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[python]\nversions = [\"3.8\", \"3.9\", \"3.12\"]\n[numpy]\nruntime = [\"1.24.4\", \"2.0.2\"]\n[extension]\nwheels = [\"dist/{wheel}\"]\nimports = [\"erfa\"]\nprobe = \"assert module.dat(2000, 1, 1, 0.0) == 32.0\"\n"
+        ),
+    );
+    let run = p.run_here(&["--cache-dir", "cache"]);
+    let results = run.results();
+    let grids = results["grids"].as_array().unwrap();
+    let at = |minor: &str| {
+        grids
+            .iter()
+            .position(|g| {
+                g["interpreter"]["label"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("CPython {minor}."))
+            })
+            .unwrap()
+    };
+    let below = run.cell_at(at("3.8"), "pyerfa 2.0.1.5", "1.24.4");
+    assert_eq!(below["outcome"], "unavailable", "{below}");
+    assert_eq!(below["unavailable"], "python-abi", "{below}");
+    assert_eq!(below["met"], true, "{below}");
+    assert!(
+        below["message"]
+            .as_str()
+            .unwrap()
+            .contains("loads on Python 3.9 and newer, not 3.8"),
+        "{below}"
+    );
+    // Nothing was installed for 3.8.
+    assert_eq!(
+        grids[at("3.8")]["builds"].as_array().unwrap().len(),
+        0,
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.cell_at(at("3.9"), "pyerfa 2.0.1.5", "1.24.4")["outcome"],
+        "pass"
+    );
+    assert_eq!(
+        run.cell_at(at("3.12"), "pyerfa 2.0.1.5", "2.0.2")["outcome"],
+        "pass"
+    );
+    let across = results["answer_across_pythons"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        across.starts_with(
+            "pyerfa 2.0.1.5 (cp39-abi3 wheel): works on Python >=3.9 (3.9 and 3.12 tested)"
+        ) && across.ends_with("; no cell ran under 3.8"),
+        "{across}"
+    );
+}
