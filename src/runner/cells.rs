@@ -172,7 +172,12 @@ impl Executor {
             _ => None,
         };
         let _permit = self.permits.acquire().await;
-        let dir = grid.work.join("cells").join(format!(
+        // A test command writes what it likes where it runs: on disk.
+        let root = match &plan.extension.test {
+            Some(_) => grid.work.join("cells"),
+            None => grid.cells.clone(),
+        };
+        let dir = root.join(format!(
             "{}__{}",
             grid.plan.build_axis[build].label(),
             grid.plan.runtime_axis[runtime].label()

@@ -153,6 +153,8 @@ pub(super) struct Grid {
     pub plan: GridPlan,
     /// This grid's folder in the run's temporary directory.
     pub work: PathBuf,
+    /// Where this grid's probe cells write their files ([`super::scratch`]).
+    pub cells: PathBuf,
 }
 
 /// The graph of one run: the stages its nodes call and where events go.

@@ -248,6 +248,7 @@ fn grid(build: Vec<AxisEntry>, runtime: Vec<AxisEntry>) -> Arc<Grid> {
             shared: None,
         },
         work: PathBuf::from("/work"),
+        cells: PathBuf::from("/work/cells"),
     })
 }
 

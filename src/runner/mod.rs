@@ -25,6 +25,7 @@ mod graph;
 mod graph_tests;
 mod layers;
 mod proofs;
+mod scratch;
 mod servers;
 
 use std::path::PathBuf;
@@ -84,6 +85,8 @@ pub async fn run(
         .prefix("abimatrix-")
         .tempdir()
         .map_err(RunError::TempDir)?;
+    // Kept with the work folder when that is kept, else in RAM if it can be.
+    let ram = if keep { None } else { scratch::ram_folder() };
     let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
     let probe = {
         let (dir, code) = (probe_dir.clone(), plan.header.probe.clone());
@@ -108,12 +111,15 @@ pub async fn run(
         .iter()
         .enumerate()
         .map(|(index, grid)| {
+            let folder = format!("py{index}-{}", grid.interpreter.version);
             Arc::new(graph::Grid {
                 index,
                 plan: grid.clone(),
-                work: work
-                    .path()
-                    .join(format!("py{index}-{}", grid.interpreter.version)),
+                work: work.path().join(&folder),
+                cells: match &ram {
+                    Some(ram) => ram.path().join(&folder),
+                    None => work.path().join(&folder).join("cells"),
+                },
             })
         })
         .collect();
@@ -137,6 +143,6 @@ pub async fn run(
         return Ok(Some(work.keep()));
     }
     // With --fresh it holds every environment: removed off the runtime.
-    crate::blocking::run(move || drop(work)).await;
+    crate::blocking::run(move || drop((work, ram))).await;
     Ok(None)
 }

@@ -489,3 +489,76 @@ fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
         run.dump()
     );
 }
+
+/// Probe cells write their few files (output, result, the folder they run
+/// in) on a RAM-backed filesystem when the machine has a roomy one and
+/// `TMPDIR` is not set: creating and removing them on ext4 cost more than
+/// the forks on a big grid. With `TMPDIR` set they go where it says, and a
+/// `test` command's folder is on disk either way. The cell's own
+/// `os.getcwd()` says where it ran.
+#[test]
+fn probe_cells_write_in_ram_unless_tmpdir_says_where() {
+    let shm_is_tmpfs = std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"/dev/shm") && f.get(2) == Some(&"tmpfs")
+        });
+    assert!(
+        shm_is_tmpfs,
+        "this test needs /dev/shm on tmpfs (as on this machine)"
+    );
+    let p = Project::new();
+    p.sample_variant(str::to_string);
+    p.write(
+        "ext/probe.py",
+        "import os\nassert False, 'ran in ' + os.getcwd()\n",
+    );
+    p.write(
+        "matrix.toml",
+        &format!("{}{VARIANT_EXTENSION}", numpy(&["2.0.*"], &["2.0.*"])),
+    );
+    let ran_in = |tmpdir: Option<&std::path::Path>| {
+        let mut cmd = matrix();
+        cmd.args([
+            "run",
+            "--color",
+            "never",
+            "--cache-dir",
+            "cache",
+            "--json",
+            "out.json",
+        ])
+        .current_dir(p.dir.path())
+        .env_remove("TMPDIR")
+        .env_remove("XDG_RUNTIME_DIR");
+        if let Some(dir) = tmpdir {
+            cmd.env("TMPDIR", dir);
+        }
+        let out = cmd.output().expect("run matrix");
+        let doc = crate::common::read_json(&p.path("out.json"));
+        let message = doc["cells"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains("ran in /"),
+            "{message}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        message
+    };
+    let in_ram = ran_in(None);
+    assert!(
+        in_ram.contains("ran in /dev/shm/abimatrix-cells-"),
+        "{in_ram}"
+    );
+    let own = p.path("own-tmp");
+    std::fs::create_dir_all(&own).unwrap();
+    let in_tmpdir = ran_in(Some(&own));
+    assert!(
+        in_tmpdir.contains(&format!("ran in {}/abimatrix-", own.display())),
+        "{in_tmpdir}"
+    );
+}
