@@ -105,9 +105,12 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
     );
 }
 
-/// A release candidate installed and run; `next` said plainly; a local
-/// wheel as a column; a yanked release pinned and marked; an extra index
-/// (a local PEP 503 index served over HTTP) recorded as the source.
+/// A release candidate installed and run; a local wheel as a column; a
+/// yanked release pinned and marked; an extra index (a local PEP 503 index
+/// served over HTTP) recorded as the source; and `next` on that index, where
+/// what it holds is fixed by the test (PyPI's newest pre-release is not):
+/// nothing newer than the newest release, said so, then a real release
+/// candidate put there, resolved and run.
 #[test]
 fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     let p = Project::new();
@@ -162,7 +165,7 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     p.write(
         "matrix.toml",
         &format!(
-            "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.4.0rc1\", \"next\", \"wheels/numpy-*.whl\", \"2.4.0\"]\nextra-index-urls = [\"http://127.0.0.1:{port}\"]\n"
+            "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"2.4.0rc1\", \"wheels/numpy-*.whl\", \"2.4.0\"]\nextra-index-urls = [\"http://127.0.0.1:{port}\"]\n"
         ),
     );
     let run = p.run_here(&["-q"]);
@@ -178,26 +181,6 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     // The release candidate, installed and run for real.
     assert_eq!(axis("2.4.0rc1")["version"], "2.4.0rc1");
     assert_eq!(run.cell_at(0, "2.0.2", "2.4.0rc1")["outcome"], "pass");
-    // `next`: a pre-release newer than every release, or nothing, said so.
-    let next = axis("next");
-    match next["version"].as_str() {
-        Some(v) => assert!(
-            v.contains("rc") || v.contains('b') || v.contains("dev"),
-            "{v}"
-        ),
-        None => {
-            let why = next["unavailable"].as_str().unwrap();
-            assert!(
-                why.starts_with("no NumPy pre-release is newer than"),
-                "{why}"
-            );
-            let cell = run.cell_at(0, "2.0.2", "next");
-            assert_eq!(
-                (cell["outcome"].as_str(), cell["met"].as_bool()),
-                (Some("unavailable"), Some(true))
-            );
-        }
-    }
     // The local wheel, installed from its file.
     let local = axis("numpy-*.whl");
     assert_eq!(local["version"], "2.2.6");
@@ -219,16 +202,13 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     assert_eq!(axis("2.4.0rc1")["index"], "https://pypi.org/simple");
 
     // Our index as the only one: its release is resolved and installed
-    // from it, and recorded so.
-    p.write(
-        "matrix.toml",
-        &format!(
-            "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.2.*\"]\nruntime = [\"2.2.6\"]\nindex-url = \"http://127.0.0.1:{port}\"\n"
-        ),
+    // from it, and recorded so; with no pre-release on it, `next` is
+    // nothing, said so, and expected.
+    let own_index = format!(
+        "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.2.*\"]\nruntime = [\"2.2.6\", \"next\"]\nindex-url = \"http://127.0.0.1:{port}\"\n"
     );
+    p.write("matrix.toml", &own_index);
     let own = p.run_here(&["-q", "--fresh"]);
-    let _ = server.kill();
-    let _ = server.wait();
     assert_eq!(own.code(), Some(0), "{}", own.dump());
     let axes = &own.results()["grids"][0]["axes"];
     assert_eq!(
@@ -237,6 +217,45 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
     );
     assert_eq!(axes["build"][0]["version"], "2.2.6");
     assert_eq!(own.cell_at(0, "2.2.6", "2.2.6")["outcome"], "pass");
+    let next = &axes["runtime"][1];
+    assert_eq!(next["version"], Value::Null, "{next}");
+    assert!(
+        next["unavailable"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("no NumPy pre-release is newer than 2.2.6")),
+        "{next}"
+    );
+    let cell = own.cell_at(0, "2.2.6", "next");
+    assert_eq!(
+        (cell["outcome"].as_str(), cell["met"].as_bool()),
+        (Some("unavailable"), Some(true)),
+        "{cell}"
+    );
+
+    // A real release candidate put on it: `next` is that pre-release,
+    // installed from our index and run.
+    common::pip_download(&python, "--only-binary", "numpy==2.3.0rc1", &simple);
+    let links: String = std::fs::read_dir(&simple)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".whl"))
+        .map(|n| format!("<a href=\"{n}\">{n}</a>"))
+        .collect();
+    std::fs::write(
+        simple.join("index.html"),
+        format!("<html><body>{links}</body></html>"),
+    )
+    .unwrap();
+    let with_rc = p.run_here(&["-q", "--fresh"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(with_rc.code(), Some(0), "{}", with_rc.dump());
+    let next = &with_rc.results()["grids"][0]["axes"]["runtime"][1];
+    assert_eq!(next["request"], "next", "{next}");
+    assert_eq!(next["version"], "2.3.0rc1", "{next}");
+    assert_eq!(next["index"], format!("http://127.0.0.1:{port}"), "{next}");
+    assert_eq!(with_rc.cell_at(0, "2.2.6", "2.3.0rc1")["outcome"], "pass");
 }
 
 /// A real wheel whose declared range admits a NumPy it fails under
