@@ -245,6 +245,7 @@ fn grid(build: Vec<AxisEntry>, runtime: Vec<AxisEntry>) -> Arc<Grid> {
             skipped: Vec::new(),
             cells,
             shared: None,
+            builds_only: false,
         },
         work: PathBuf::from("/work"),
     })
