@@ -327,14 +327,8 @@ impl PlanError {
 pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
     let mut choice = narrow(&config.python, &options.python).map_err(PlanError::Narrow)?;
-    // The Pythons that are the matrix: the config's, unless the command
-    // line replaced them (then its own); a shard or `--python` keeps fewer.
     let whole = choice.requests.clone();
-    let matrix_pythons: Vec<PythonRequest> = if choice.filter.is_empty() {
-        whole.iter().map(|(_, r)| r.value.clone()).collect()
-    } else {
-        config.python.iter().map(|r| r.value.clone()).collect()
-    };
+    let matrix_pythons = matrix_pythons(config, &choice);
     let runtimes: Vec<String> = config.runtime.iter().map(|r| r.value.to_string()).collect();
     let shards = ShardPlan::new(
         &choice.names,
@@ -468,6 +462,32 @@ async fn choose(
         }
     }
     Ok(chosen)
+}
+
+/// The Pythons that are the matrix: the config's, unless the command line
+/// replaced them (then its own); a shard or `--python` keeps fewer.
+fn matrix_pythons(config: &Config, choice: &interpreters::PythonChoice) -> Vec<PythonRequest> {
+    if choice.filter.is_empty() {
+        choice
+            .requests
+            .iter()
+            .map(|(_, r)| r.value.clone())
+            .collect()
+    } else {
+        config.python.iter().map(|r| r.value.clone()).collect()
+    }
+}
+
+/// The Pythons every shard of a limited-API matrix needs besides its own,
+/// as `matrix plan` names them: the build Python, or every Python of the
+/// matrix when only finding them says which one builds.
+pub fn build_pythons(config: &Config, choice: &interpreters::PythonChoice) -> Vec<String> {
+    let pythons = matrix_pythons(config, choice);
+    match abi3::build_python(config, &pythons) {
+        abi3::BuildPython::Own => Vec::new(),
+        abi3::BuildPython::Request(r) => vec![r.to_string()],
+        abi3::BuildPython::Oldest => pythons.iter().map(ToString::to_string).collect(),
+    }
 }
 
 /// The build Python of a limited-API matrix when this run (a shard, or
