@@ -475,6 +475,14 @@ fn shards_and_python_narrowing_keep_the_build_python() {
         let shard_grids = grids_of(shard.results());
         let want = if k == "1/2" { &grids[..1] } else { &grids[..] };
         assert_eq!(shard_grids, want, "shard {k}");
+        assert_eq!(
+            shard
+                .dump()
+                .contains("builds only: the matrix's rows are made on this Python"),
+            k == "2/2",
+            "{}",
+            shard.dump()
+        );
         files.push(
             shard
                 .json
@@ -528,6 +536,14 @@ fn shards_and_python_narrowing_keep_the_build_python() {
         !picked.stdout().contains("cannot load it"),
         "3.9 ran nothing here; it is not a Python that cannot load the rows\n{}",
         picked.stdout()
+    );
+    let listed = p.matrix_here(&["run", "--list", "--cache-dir", "cache", "--python", "3.12"]);
+    let listed = common::text(&listed.stdout);
+    assert!(
+        listed.contains(&format!(
+            "builds: made once, on {py39} (limited API 3.9, abi3)"
+        )) && listed.contains("(none of its own cells in this run)"),
+        "{listed}"
     );
     // --python alone: 3.12's cells, as the whole run has them.
     let narrowed = p.run_here(&["--cache-dir", "cache", "--python", "3.12"]);
