@@ -23,7 +23,10 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
     };
     let limited = target.limited.value;
     let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
+    // A grid found only to build (a shard's or `--python`'s) is the
+    // matrix's build Python, chosen from the config's Pythons.
     let builder = match &target.builder {
+        _ if grids.iter().any(|g| g.builds_only) => grids.iter().position(|g| g.builds_only),
         Some(request) => grids.iter().position(|g| {
             request.value.accepts(&g.interpreter)
                 || config

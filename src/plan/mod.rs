@@ -393,10 +393,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         options.cache.as_deref(),
         config.resolution.clone(),
     );
-    let mut grids = resolve_grids(config, &resolver, &chosen).await?;
-    for g in &mut grids {
-        g.builds_only = builds_only.as_ref() == Some(&g.interpreter.executable);
-    }
+    let mut grids = resolve_grids(config, &resolver, &chosen, builds_only.as_deref()).await?;
     select_cells(&mut grids, options, config, &shards);
     if options.build_only {
         grids.iter_mut().for_each(|g| g.cells.clear());
@@ -522,10 +519,17 @@ async fn find_build_python(
     let found = select_interpreters(&requests, &options.cache_root, &options.memo)
         .await
         .map_err(|(request, e)| PlanError::Builder {
-            message: format!(
-                "the build Python ({}) makes every row of this limited-API matrix, also for a shard or a --python run without its cells, and it was not found: {e}",
-                request.value
-            ),
+            message: if requests.len() == 1 {
+                format!(
+                    "the build Python ({}) makes every row of this limited-API matrix, also for a shard or a --python run without its cells, and it was not found: {e}",
+                    request.value
+                )
+            } else {
+                format!(
+                    "the build Python of this limited-API matrix (the oldest of [python] versions that can build) makes every row, also for a shard or a --python run without its cells; to know which it is every listed Python is looked for, and {} was not found: {e}",
+                    request.value
+                )
+            },
             hint: "install the build Python on this machine (`matrix plan` lists it with each shard's Pythons), or name another in [python] build",
         })?;
     let found = match (&config.abi, found.len()) {
@@ -568,6 +572,7 @@ async fn resolve_grids(
     config: &Config,
     resolver: &Resolver<'_>,
     chosen: &[(usize, Found)],
+    builds_only: Option<&Path>,
 ) -> Result<Vec<GridPlan>, PlanError> {
     let values = |axis: Axis| config.axis(axis).iter().map(|r| &r.value);
     let axes = join_all(chosen.iter().map(|(_, f)| async {
@@ -605,7 +610,7 @@ async fn resolve_grids(
             skipped,
             cells: Vec::new(),
             shared: None,
-            builds_only: false,
+            builds_only: builds_only == Some(found.interpreter.executable.as_path()),
         });
     }
     if let Some((_, first)) = chosen.first() {
