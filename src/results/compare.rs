@@ -95,12 +95,7 @@ fn built_on(doc: &Document) -> BTreeMap<String, Option<String>> {
     let name = |label: &String| names.get(label).cloned().unwrap_or_else(|| label.clone());
     doc.grids
         .iter()
-        .map(|g| {
-            (
-                name(&g.interpreter.label),
-                g.built_on.as_ref().map(|b| name(b)),
-            )
-        })
+        .map(|g| (name(&g.interpreter.label), g.built_on.as_ref().map(&name)))
         .collect()
 }
 
