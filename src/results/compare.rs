@@ -202,28 +202,24 @@ mod tests {
     fn rows_built_on_another_python_are_named() {
         use crate::results::document::tests::interpreter;
         let old = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
-        let mut old = old;
-        let mut builder = old.grids[0].clone();
-        builder.interpreter = interpreter("CPython 3.9.18");
-        old.grids.push(builder);
-        for g in &mut old.grids {
-            g.built_on = Some("CPython 3.9.18".into());
-        }
-        let mut patched = old.clone();
-        patched.grids[1].interpreter = interpreter("CPython 3.9.19");
-        patched
-            .grids
-            .iter_mut()
-            .for_each(|g| g.built_on = Some("CPython 3.9.19".into()));
+        // The 3.11 grid and a grid of the build Python `label`, both built on it.
+        let built_on = |doc: &Document, label: &str| {
+            let mut doc = doc.clone();
+            let mut builder = doc.grids[0].clone();
+            builder.interpreter = interpreter(label);
+            doc.grids.truncate(1);
+            doc.grids.push(builder);
+            doc.grids
+                .iter_mut()
+                .for_each(|g| g.built_on = Some(label.into()));
+            doc
+        };
+        let old = built_on(&old, "CPython 3.9.18");
+        let patched = built_on(&old, "CPython 3.9.19");
         let d = diff(&old, &patched);
         assert!(d.built_on.is_empty(), "{:?}", d.built_on);
 
-        let mut other = old.clone();
-        other.grids[1].interpreter = interpreter("CPython 3.10.13");
-        other
-            .grids
-            .iter_mut()
-            .for_each(|g| g.built_on = Some("CPython 3.10.13".into()));
+        let mut other = built_on(&old, "CPython 3.10.13");
         other.cells[0].outcome = OutcomeKind::Fail;
         other.cells[0].reason = Some(crate::outcome::FailureReason::Other);
         let d = diff(&old, &other);
