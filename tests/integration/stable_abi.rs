@@ -533,6 +533,13 @@ fn shards_and_python_narrowing_keep_the_build_python() {
         .unwrap();
     assert!(log.contains("/versions/3.9."), "{log}");
     assert!(
+        picked
+            .stdout()
+            .contains("builds only: every grid's rows were made on this Python"),
+        "{}",
+        picked.stdout()
+    );
+    assert!(
         !picked.stdout().contains("cannot load it"),
         "3.9 ran nothing here; it is not a Python that cannot load the rows\n{}",
         picked.stdout()
