@@ -80,9 +80,12 @@ pub fn plan(args: &PlanArgs) -> Result<(), CommandError> {
             runtimes.len()
         ));
     }
+    // A limited-API matrix makes its rows on one Python: every shard's job
+    // needs it too.
+    let build = plan::build_pythons(&config, &choice);
     let text = match args.format {
-        PlanFormat::Github => report::shards::github(&shards),
-        PlanFormat::Text => report::shards::text(&config, &shards),
+        PlanFormat::Github => report::shards::github(&shards, &build),
+        PlanFormat::Text => report::shards::text(&config, &shards, &build),
     };
     print!("{text}");
     Ok(())

@@ -10,6 +10,7 @@
 use super::{GridPlan, PlanError, SharedRows};
 use crate::config::Config;
 use crate::extension::Subject;
+use crate::python::PythonRequest;
 use crate::python::abi::{check_builder, default_builder};
 use crate::rules::{BuildAbi, RuntimePython, python_gap};
 
@@ -24,7 +25,10 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
     };
     let limited = target.limited.value;
     let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
+    // A grid found only to build (a shard's or `--python`'s) is the
+    // matrix's build Python, chosen from the config's Pythons.
     let builder = match &target.builder {
+        _ if grids.iter().any(|g| g.builds_only) => grids.iter().position(|g| g.builds_only),
         Some(request) => grids.iter().position(|g| {
             request.value.accepts(&g.interpreter)
                 || config
@@ -75,4 +79,115 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Which Python builds a limited-API matrix, as far as the config alone
+/// can say (`matrix plan` has found no interpreter; a shard or a
+/// `--python` run must make the rows on the same Python as the whole run).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildPython {
+    /// Not a limited-API matrix of sources: every grid builds its own rows.
+    Own,
+    /// This request finds it: `[python] build`, or the oldest of the
+    /// config's version requests at or above the limited API.
+    Request(PythonRequest),
+    /// The oldest Python that can build among those `pythons` find: known
+    /// only once they are all found (ranges, commands, paths).
+    Oldest,
+}
+
+/// The build Python of a matrix whose Pythons are `pythons` (the config's,
+/// or the command line's when it replaces them), chosen as
+/// [`default_builder`] chooses among found interpreters: a version request
+/// finds one interpreter of its series, so the oldest admitted series is
+/// the oldest found Python, provided no other request names that series.
+pub fn build_python(config: &Config, pythons: &[PythonRequest]) -> BuildPython {
+    let (Some(target), Subject::Sources(_)) = (&config.abi, &config.extension.subject) else {
+        return BuildPython::Own;
+    };
+    if let Some(request) = &target.builder {
+        return BuildPython::Request(request.value.clone());
+    }
+    let limited = target.limited.value;
+    let mut admitted = Vec::new();
+    for p in pythons {
+        match p {
+            PythonRequest::Version(v) if limited.admits(v) => admitted.push(v),
+            PythonRequest::Version(_) => {}
+            _ => return BuildPython::Oldest,
+        }
+    }
+    let series = |v: &pep440_rs::Version| v.release().iter().take(2).copied().collect::<Vec<_>>();
+    let Some(oldest) = admitted.iter().min_by_key(|v| series(v)) else {
+        return BuildPython::Oldest;
+    };
+    if admitted
+        .iter()
+        .filter(|v| series(v) == series(oldest))
+        .count()
+        > 1
+    {
+        // "3.9" and "3.9.1": which one is older is known once found.
+        return BuildPython::Oldest;
+    }
+    BuildPython::Request(PythonRequest::Version((*oldest).clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(python: &str, extra: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.c"), "int x;").unwrap();
+        let text = format!(
+            "[python]\n{python}\n[numpy]\nbuild = [\"2.0.2\"]\nruntime = [\"2.0.2\"]\n[extension]\nmodule = \"m\"\nsources = [\"m.c\"]\n{extra}"
+        );
+        let c = Config::parse(&dir.path().join("matrix.toml"), &text).unwrap();
+        (dir, c)
+    }
+
+    fn chosen(python: &str, extra: &str) -> BuildPython {
+        let (_dir, c) = config(python, extra);
+        let requests: Vec<PythonRequest> = c.python.iter().map(|p| p.value.clone()).collect();
+        build_python(&c, &requests)
+    }
+
+    fn version(v: &str) -> BuildPython {
+        BuildPython::Request(PythonRequest::Version(v.parse().unwrap()))
+    }
+
+    /// The build Python is the matrix's, whatever a shard or `--python`
+    /// keeps: the oldest configured series at or above the limited API (in
+    /// any order, below it skipped), `[python] build` when written, and
+    /// "find them all" when only finding them can say which is oldest.
+    #[test]
+    fn the_build_python_is_chosen_from_the_config() {
+        let limited = "limited-api = \"3.9\"\n";
+        assert_eq!(
+            chosen("versions = [\"3.12\", \"3.8\", \"3.10\", \"3.9\"]", limited),
+            version("3.9")
+        );
+        assert_eq!(
+            chosen("versions = [\"3.12\", \"3.11.4\"]", limited),
+            version("3.11.4")
+        );
+        assert_eq!(
+            chosen("versions = [\"3.9\", \"3.12\"]\nbuild = \"3.12\"", limited),
+            version("3.12")
+        );
+        assert_eq!(
+            chosen("versions = [\"3.9\", \">=3.11\"]", limited),
+            BuildPython::Oldest
+        );
+        assert_eq!(
+            chosen("versions = [\"3.9\", \"3.9.1\", \"3.12\"]", limited),
+            BuildPython::Oldest
+        );
+        assert_eq!(
+            chosen("versions = [\"3.9\", \"3.12\"]", ""),
+            BuildPython::Own,
+            "without limited-api each Python builds its own"
+        );
+    }
 }

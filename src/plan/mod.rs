@@ -105,6 +105,10 @@ pub struct GridPlan {
     /// build Python); `None`: this grid builds its own rows, for its own
     /// Python only, and no other grid sees them.
     pub shared: Option<SharedRows>,
+    /// Found only to make the shared rows: the build Python of a
+    /// limited-API matrix that this run (a shard, `--python`) owns no
+    /// cell of. Its grid builds, as a CI build job does, and has no cell.
+    pub builds_only: bool,
 }
 
 /// Where a grid's rows come from when they are built once for every Python.
@@ -345,6 +349,8 @@ impl PlanError {
 pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
     let mut choice = narrow(&config.python, &options.python).map_err(PlanError::Narrow)?;
+    let whole = choice.requests.clone();
+    let matrix_pythons = matrix_pythons(config, &choice);
     let runtimes: Vec<String> = config.runtime.iter().map(|r| r.value.to_string()).collect();
     let shards = ShardPlan::new(
         &choice.names,
@@ -366,7 +372,19 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
             (p * runtimes..(p + 1) * runtimes).any(|u| s.owns(u, shards.units.len()))
         });
     }
-    let chosen = choose(config, options, &choice).await?;
+    let mut chosen = choose(config, options, &choice).await?;
+    let mut builds_only = None;
+    if options.shard.is_some() || !choice.filter.is_empty() {
+        let build = abi3::build_python(config, &matrix_pythons);
+        if let Some((unit, found)) =
+            find_build_python(config, options, build, &matrix_pythons, &whole, &chosen).await?
+        {
+            builds_only = Some(found.interpreter.executable.clone());
+            // In config order, as the whole run lists its grids.
+            let at = chosen.partition_point(|(u, _)| *u <= unit);
+            chosen.insert(at, (unit, found));
+        }
+    }
     if !options.build_only {
         check_probe(config, &chosen[0].1.interpreter, &options.memo).await?;
     }
@@ -397,7 +415,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         options.cache.as_deref(),
         config.resolution.clone(),
     );
-    let mut grids = resolve_grids(config, &resolver, &chosen).await?;
+    let mut grids = resolve_grids(config, &resolver, &chosen, builds_only.as_deref()).await?;
     select_cells(&mut grids, options, config, &shards);
     if options.build_only {
         grids.iter_mut().for_each(|g| g.cells.clear());
@@ -465,6 +483,102 @@ async fn choose(
     Ok(chosen)
 }
 
+/// The Pythons that are the matrix: the config's, unless the command line
+/// replaced them (then its own); a shard or `--python` keeps fewer.
+fn matrix_pythons(config: &Config, choice: &interpreters::PythonChoice) -> Vec<PythonRequest> {
+    if choice.filter.is_empty() {
+        choice
+            .requests
+            .iter()
+            .map(|(_, r)| r.value.clone())
+            .collect()
+    } else {
+        config.python.iter().map(|r| r.value.clone()).collect()
+    }
+}
+
+/// The Pythons every shard of a limited-API matrix needs besides its own,
+/// as `matrix plan` names them: the build Python, or every Python of the
+/// matrix when only finding them says which one builds.
+pub fn build_pythons(config: &Config, choice: &interpreters::PythonChoice) -> Vec<String> {
+    let pythons = matrix_pythons(config, choice);
+    match abi3::build_python(config, &pythons) {
+        abi3::BuildPython::Own => Vec::new(),
+        abi3::BuildPython::Request(r) => vec![r.to_string()],
+        abi3::BuildPython::Oldest => pythons.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The build Python of a limited-API matrix when this run (a shard, or
+/// `--python`) left it out: found all the same, because every row is made
+/// there whichever Pythons import it, so a shard's cells are the whole
+/// run's. Returns it with its Python's unit (past the units when the run
+/// has none of it), or `None` when the run already has it.
+async fn find_build_python(
+    config: &Config,
+    options: &PlanOptions,
+    build: abi3::BuildPython,
+    matrix_pythons: &[PythonRequest],
+    whole: &[(usize, crate::config::Located<PythonRequest>)],
+    chosen: &[(usize, Found)],
+) -> Result<Option<(usize, Found)>, PlanError> {
+    let requests: Vec<(usize, crate::config::Located<PythonRequest>)> = match build {
+        abi3::BuildPython::Own => return Ok(None),
+        abi3::BuildPython::Request(r) => vec![(
+            0,
+            crate::config::Located {
+                value: r,
+                span: None,
+            },
+        )],
+        abi3::BuildPython::Oldest => matrix_pythons
+            .iter()
+            .cloned()
+            .map(|value| crate::config::Located { value, span: None })
+            .enumerate()
+            .collect(),
+    };
+    let found = select_interpreters(&requests, &options.cache_root, &options.memo)
+        .await
+        .map_err(|(request, e)| PlanError::Builder {
+            message: if requests.len() == 1 {
+                format!(
+                    "the build Python ({}) makes every row of this limited-API matrix, also for a shard or a --python run without its cells, and it was not found: {e}",
+                    request.value
+                )
+            } else {
+                format!(
+                    "the build Python of this limited-API matrix (the oldest of [python] versions that can build) makes every row, also for a shard or a --python run without its cells; to know which it is every listed Python is looked for, and {} was not found: {e}",
+                    request.value
+                )
+            },
+            hint: "install the build Python on this machine (`matrix plan` lists it with each shard's Pythons), or name another in [python] build",
+        })?;
+    let found = match (&config.abi, found.len()) {
+        (Some(target), n) if n > 1 => {
+            let interpreters: Vec<Interpreter> =
+                found.iter().map(|(_, f)| f.interpreter.clone()).collect();
+            crate::python::abi::default_builder(target.limited.value, &interpreters)
+                .and_then(|i| found.into_iter().nth(i))
+        }
+        _ => found.into_iter().next(),
+    };
+    let Some((_, found)) = found else {
+        return Ok(None);
+    };
+    if chosen
+        .iter()
+        .any(|(_, f)| f.interpreter.executable == found.interpreter.executable)
+    {
+        return Ok(None);
+    }
+    let unit = whole
+        .iter()
+        .find(|(_, r)| r.value.accepts(&found.interpreter))
+        .map_or(whole.len(), |(u, _)| *u);
+    Ok(Some((unit, found)))
+}
+
 fn check_writable(root: &Path) -> Result<(), PlanError> {
     std::fs::create_dir_all(root)
         .and_then(|()| tempfile::NamedTempFile::new_in(root).map(drop))
@@ -480,6 +594,7 @@ async fn resolve_grids(
     config: &Config,
     resolver: &Resolver<'_>,
     chosen: &[(usize, Found)],
+    builds_only: Option<&Path>,
 ) -> Result<Vec<GridPlan>, PlanError> {
     let values = |axis: Axis| config.axis(axis).iter().map(|r| &r.value);
     let axes = join_all(chosen.iter().map(|(_, f)| async {
@@ -517,6 +632,7 @@ async fn resolve_grids(
             skipped,
             cells: Vec::new(),
             shared: None,
+            builds_only: builds_only == Some(found.interpreter.executable.as_path()),
         });
     }
     if let Some((_, first)) = chosen.first() {
@@ -626,6 +742,10 @@ fn select_cells(
     let runtimes = config.runtime.len();
     for g in grids {
         let mut cells = Vec::new();
+        if g.builds_only {
+            g.cells = cells;
+            continue;
+        }
         for (ri, column) in g.runtime_axis.iter().enumerate() {
             // Entries come from requests in config order; a request may
             // give several (a range of series), all in the request's unit.

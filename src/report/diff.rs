@@ -9,6 +9,27 @@ use crate::results::compare::Diff;
 
 pub fn render(d: &Diff<'_>) -> String {
     let mut out = String::new();
+    if !d.built_on.is_empty() {
+        // Said first: a row label then names another build in each file.
+        let _ = writeln!(
+            out,
+            "rows built on another Python ({} Python(s)): a row is the same NumPy, not the same build",
+            d.built_on.len()
+        );
+        let on = |python: &Option<String>| match python {
+            Some(p) => format!("built on {p} (limited API)"),
+            None => "its own build".to_string(),
+        };
+        for c in &d.built_on {
+            let _ = writeln!(
+                out,
+                "    {}: {} before, {} now",
+                c.python,
+                on(&c.before),
+                on(&c.now)
+            );
+        }
+    }
     let line = |out: &mut String, (o, n): &(&CellDoc, &CellDoc)| {
         let _ = writeln!(
             out,
@@ -78,5 +99,35 @@ mod tests {
         new.cells.push(added);
         insta::assert_snapshot!(render(&diff(&old, &new)));
         assert_eq!(render(&diff(&old, &old)), "no cell changed\n");
+    }
+
+    /// Two limited-API results whose rows were built on different Pythons:
+    /// the diff says so before the cells, per runtime Python, and a cell
+    /// is still named by its runtime Python.
+    #[test]
+    fn a_different_build_python_is_said() {
+        let mut old = fixtures::every_outcome();
+        let label = old.grids[0].interpreter.label.clone();
+        old.grids
+            .iter_mut()
+            .for_each(|g| g.built_on = Some(label.clone()));
+        let mut new = old.clone();
+        let mut builder = new.grids[0].clone();
+        builder.interpreter.label = "CPython 3.10.13".into();
+        new.grids.push(builder);
+        new.grids
+            .iter_mut()
+            .for_each(|g| g.built_on = Some("CPython 3.10.13".into()));
+        new.cells[0].outcome = OutcomeKind::Crash;
+        new.cells[0].reason = None;
+        let text = render(&diff(&old, &new));
+        let python = label.rsplit_once('.').unwrap().0;
+        assert!(
+            text.starts_with(&format!(
+                "rows built on another Python (2 Python(s)): a row is the same NumPy, not the same build\n    {python}: built on {python} (limited API) before, built on CPython 3.10 (limited API) now\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("1 cell(s) got worse:"), "{text}");
     }
 }

@@ -481,6 +481,7 @@ pub fn header() -> RunHeader {
             skipped: vec!["1.25.* (from >=1.25,<2.1)".into()],
             cells: vec![(0, 0), (0, 1), (1, 0), (1, 1)],
             shared: None,
+            builds_only: false,
         }],
         matrix_id: "0123456789abcdef".into(),
         shard: None,

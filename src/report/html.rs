@@ -123,6 +123,10 @@ pub fn render(doc: &Document) -> String {
     }
     for (index, grid) in doc.grids.iter().enumerate() {
         let _ = writeln!(out, "<h2>{}</h2>", escape(&grid.interpreter.label));
+        if let Some(note) = super::wording::builds_only(doc, index) {
+            let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(note));
+            continue;
+        }
         write_grid(&mut out, doc, index, grid);
         write_versions(&mut out, grid);
         out.push_str("<ul>\n");

@@ -69,15 +69,21 @@ fn builds_across_pythons(plan: &Plan) -> Option<String> {
         return None;
     }
     Some(match grids.iter().find_map(|g| g.shared.as_ref()) {
-        Some(shared) => format!(
-            "builds: made once, on {} (limited API {}, abi3: {}), and imported under every Python at or above {}",
-            grids
-                .get(shared.builder)
-                .map_or_else(String::new, |b| b.interpreter.label()),
-            shared.limited,
-            shared.declared,
-            shared.limited
-        ),
+        Some(shared) => {
+            let builder = grids.get(shared.builder);
+            format!(
+                "builds: made once, on {} (limited API {}, abi3: {}), and imported under every Python at or above {}{}",
+                builder.map_or_else(String::new, |b| b.interpreter.label()),
+                shared.limited,
+                shared.declared,
+                shared.limited,
+                if builder.is_some_and(|b| b.builds_only) {
+                    " (none of its own cells in this run)"
+                } else {
+                    ""
+                }
+            )
+        }
         None => "builds: each Python's rows are built for that Python's own ABI and never tried under another Python (set [extension] limited-api to build once for every Python)".to_string(),
     })
 }

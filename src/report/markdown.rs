@@ -24,6 +24,10 @@ pub fn render(doc: &Document) -> String {
     let _ = writeln!(out, "## abimatrix: {}\n", md(extension));
     for (index, grid) in doc.grids.iter().enumerate() {
         let _ = writeln!(out, "### {}\n", md(&grid.interpreter.label));
+        if let Some(note) = super::wording::builds_only(doc, index) {
+            let _ = writeln!(out, "{note}\n");
+            continue;
+        }
         let _ = write!(out, "| {} |", super::wording::corner(doc));
         for r in &grid.axes.runtime {
             let _ = write!(out, " {} |", md(r.label()));

@@ -300,6 +300,9 @@ pub fn header_text(h: &RunHeader) -> String {
         if !g.skipped.is_empty() {
             s.push_str(&format!("\n  no wheel: {}", g.skipped.join(", ")));
         }
+        if g.builds_only {
+            s.push_str("\n  builds only: the matrix's rows are made on this Python; this run has none of its cells");
+        }
     }
     for note in &h.notes {
         s.push_str(&format!("\nnote: {note}"));

@@ -57,6 +57,15 @@ pub fn render(doc: &Document) -> String {
         if index > 0 {
             out.push('\n');
         }
+        if let Some(note) = super::wording::builds_only(doc, index) {
+            let _ = writeln!(
+                out,
+                "{} · {extension}\n{}",
+                paint(BOLD, &grid.interpreter.label),
+                paint(DIM, note)
+            );
+            continue;
+        }
         render_grid(doc, index, grid, extension, &mut out);
     }
     render_across(doc, &mut out);
@@ -188,7 +197,10 @@ pub fn summary(doc: &Document) -> String {
 fn render_answers(doc: &Document, out: &mut String) {
     let extension = doc.extension.as_deref().unwrap_or("extension");
     for (index, grid) in doc.grids.iter().enumerate() {
-        if index > 0 {
+        if super::wording::builds_only(doc, index).is_some() {
+            continue;
+        }
+        if !out.is_empty() {
             out.push('\n');
         }
         let _ = writeln!(
@@ -329,6 +341,32 @@ fn render_summary(doc: &Document, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The build Python of a shard or `--python` run that ran none of its
+    /// cells is one line saying it built the rows, in every format, not a
+    /// grid of blanks with "no runtime was tested"; with one of its cells
+    /// it is a grid again.
+    #[test]
+    fn a_grid_that_only_built_the_rows_is_one_line() {
+        let mut doc = fixtures::every_outcome();
+        let builder = doc.grids[0].interpreter.label.clone();
+        for g in &mut doc.grids {
+            g.built_on = Some(builder.clone());
+        }
+        let kept = doc.cells.iter().find(|c| c.grid == 0).cloned().unwrap();
+        doc.cells.retain(|c| c.grid != 0);
+        let note = "builds only: every grid's rows were made on this Python (limited API); none of its own cells is in these results";
+        let text = plain(&doc);
+        assert!(text.contains(&format!("{builder} · ")), "{text}");
+        assert!(text.contains(note), "{text}");
+        assert_eq!(text.matches("built with ↓").count(), 1, "{text}");
+        assert!(!text.contains("no runtime was tested"), "{text}");
+        assert!(!summary(&doc).contains(&builder), "{}", summary(&doc));
+        assert!(crate::report::markdown::render(&doc).contains(note));
+        assert!(crate::report::html::render(&doc).contains(&crate::report::html::escape(note)));
+        doc.cells.push(kept);
+        assert!(!plain(&doc).contains(note));
+    }
     use crate::report::fixtures;
 
     fn plain(doc: &Document) -> String {

@@ -396,6 +396,24 @@ pub fn row_title(doc: &Document, grid: &crate::results::document::GridDoc, row: 
     format!("{row} · built on {python}")
 }
 
+/// What stands for grid `index` when it is only the build Python of these
+/// results (a shard or `--python` run that made the rows there and ran none
+/// of its cells): a grid of nothing but blanks would read as a Python that
+/// ran nothing. `None` for any grid with a cell here.
+pub fn builds_only(doc: &Document, index: usize) -> Option<&'static str> {
+    let grid = doc.grids.get(index)?;
+    let label = &grid.interpreter.label;
+    let builds_here = grid.built_on.as_ref() == Some(label)
+        && doc
+            .grids
+            .iter()
+            .any(|g| g.built_on.as_ref() == Some(label) && &g.interpreter.label != label);
+    let held = doc.cells.iter().any(|c| c.grid == index);
+    (builds_here && !held).then_some(
+        "builds only: every grid's rows were made on this Python (limited API); none of its own cells is in these results",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use crate::report::{Format, fixtures, render};

@@ -614,11 +614,13 @@ fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> Share
             .collect();
         let mut tested = Vec::new();
         let mut ran_any = false;
+        let mut held = false;
         for c in doc
             .cells
             .iter()
             .filter(|c| c.grid == index && c.build == row)
         {
+            held = true;
             if let (Some(works), Some(Some(v))) =
                 (evidence(c.outcome), versions.get(c.runtime.as_str()))
             {
@@ -627,6 +629,11 @@ fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> Share
             }
         }
         let python = minor_of(grid);
+        if !held {
+            // Not run here (a shard's or `--python`'s other Pythons, a
+            // cell `-k` did not pick): says nothing about loading.
+            continue;
+        }
         if !ran_any {
             not_loaded.push(python);
             continue;
@@ -840,13 +847,35 @@ mod tests {
     #[test]
     fn pythons_that_disagree_on_a_release_are_answered_each_on_its_own() {
         use OutcomeKind::*;
-        let doc = shared(&[(0, "2.0.2", "2.0.2", Pass), (1, "2.0.2", "2.0.2", Crash)]);
+        let doc = shared(&[
+            (0, "2.0.2", "2.0.2", Pass),
+            (1, "2.0.2", "2.0.2", Crash),
+            (2, "2.0.2", "2.0.2", Unavailable),
+        ]);
         let rows = across_pythons(&doc);
         assert_eq!(rows[0].works, None);
         assert_eq!(
             rows[0].to_string(),
             "built on 3.9 against 2.0.2: differs by Python: 3.9 numpy >=2.0.2; 3.12 nowhere; 3.8 cannot load it"
         );
+    }
+
+    /// A Python whose cells these results do not hold (a shard's, or
+    /// `--python`'s, other Pythons; cells `-k` did not pick) neither ran the
+    /// row nor failed to load it: it is left out, not "cannot load it".
+    #[test]
+    fn a_python_without_cells_here_is_not_one_that_cannot_load() {
+        use OutcomeKind::*;
+        let doc = shared(&[
+            (1, "2.0.2", "2.0.2", Pass),
+            (2, "2.0.2", "2.0.2", Unavailable),
+        ]);
+        let rows = across_pythons(&doc);
+        assert_eq!(
+            rows[0].to_string(),
+            "built on 3.9 against 2.0.2: works on Python >=3.12 (3.12 tested) with numpy >=2.0.2 (1 of 1 cell pass); 3.8 cannot load it"
+        );
+        assert_eq!(rows[0].not_loaded, ["3.8"]);
     }
 
     #[test]

@@ -71,6 +71,32 @@ pub struct Diff<'a> {
     pub changed: Vec<(&'a CellDoc, &'a CellDoc)>,
     pub added: Vec<&'a CellDoc>,
     pub removed: Vec<&'a CellDoc>,
+    /// Runtime Pythons whose rows were made on another Python in one file
+    /// than in the other (a different build Python, or a limited-API build
+    /// against the grid's own): the same row label is then not the same
+    /// build, and its cells' changes may come from that.
+    pub built_on: Vec<BuiltOnChange>,
+}
+
+/// Where one runtime Python's rows were built, before and now (`None`: by
+/// that Python itself, for itself only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltOnChange {
+    /// The runtime Python, as cells are compared under it ("CPython 3.12").
+    pub python: String,
+    pub before: Option<String>,
+    pub now: Option<String>,
+}
+
+/// Runtime Python (as compared) → the Python its rows were built on (as
+/// compared too, so a patch bump of the build Python is no change).
+fn built_on(doc: &Document) -> BTreeMap<String, Option<String>> {
+    let names = aligned_interpreters(doc);
+    let name = |label: &String| names.get(label).cloned().unwrap_or_else(|| label.clone());
+    doc.grids
+        .iter()
+        .map(|g| (name(&g.interpreter.label), g.built_on.as_ref().map(&name)))
+        .collect()
 }
 
 pub fn diff<'a>(old: &'a Document, new: &'a Document) -> Diff<'a> {
@@ -93,6 +119,18 @@ pub fn diff<'a>(old: &'a Document, new: &'a Document) -> Diff<'a> {
         .filter(|(k, _)| !after.contains_key(*k))
         .map(|(_, c)| *c)
         .collect();
+    let was = built_on(old);
+    for (python, now) in built_on(new) {
+        if let Some(before) = was.get(&python)
+            && *before != now
+        {
+            d.built_on.push(BuiltOnChange {
+                python,
+                before: before.clone(),
+                now,
+            });
+        }
+    }
     d
 }
 
@@ -154,6 +192,55 @@ mod tests {
         new.cells[0].outcome = OutcomeKind::Crash;
         let d = diff(&old, &new);
         assert_eq!((d.worse.len(), d.added.len(), d.removed.len()), (1, 0, 0));
+    }
+
+    /// Two results of a limited-API matrix: cells are matched by runtime
+    /// Python × build × runtime, and a runtime Python whose rows were built
+    /// on another Python in each file is named (a patch bump of the build
+    /// Python is not a change).
+    #[test]
+    fn rows_built_on_another_python_are_named() {
+        use crate::results::document::tests::interpreter;
+        let old = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        // The 3.11 grid and a grid of the build Python `label`, both built on it.
+        let built_on = |doc: &Document, label: &str| {
+            let mut doc = doc.clone();
+            let mut builder = doc.grids[0].clone();
+            builder.interpreter = interpreter(label);
+            doc.grids.truncate(1);
+            doc.grids.push(builder);
+            doc.grids
+                .iter_mut()
+                .for_each(|g| g.built_on = Some(label.into()));
+            doc
+        };
+        let old = built_on(&old, "CPython 3.9.18");
+        let patched = built_on(&old, "CPython 3.9.19");
+        let d = diff(&old, &patched);
+        assert!(d.built_on.is_empty(), "{:?}", d.built_on);
+
+        let mut other = built_on(&old, "CPython 3.10.13");
+        other.cells[0].outcome = OutcomeKind::Fail;
+        other.cells[0].reason = Some(crate::outcome::FailureReason::Other);
+        let d = diff(&old, &other);
+        assert_eq!(
+            d.worse.len(),
+            1,
+            "the 3.11 cell, matched by its runtime Python"
+        );
+        assert_eq!(
+            d.built_on,
+            [BuiltOnChange {
+                python: "CPython 3.11".into(),
+                before: Some("CPython 3.9".into()),
+                now: Some("CPython 3.10".into()),
+            }]
+        );
+        let mut own = old.clone();
+        own.grids.iter_mut().for_each(|g| g.built_on = None);
+        let d = diff(&old, &own);
+        assert_eq!(d.built_on.len(), 2);
+        assert_eq!(d.built_on[0].now, None);
     }
 
     #[test]

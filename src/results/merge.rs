@@ -116,12 +116,44 @@ pub fn merge(docs: Vec<Document>, names: &[String]) -> Result<Document, MergeErr
             merged.cells.push(c);
         }
     }
+    order_grids(&mut merged);
     merged.sort_cells();
     merged.missing = missing(&merged, &present);
     merged.complete &= merged.missing.is_empty();
     let planned = merged.planned_by_axes();
     merged.summarize(planned);
     Ok(merged)
+}
+
+/// Where grid `g` stands among the plan's Pythons: `plan.pythons.len()`
+/// for a grid of none (the build Python of a `--python` run, found only
+/// to make the rows).
+fn rank(plan: &ShardPlan, g: &GridDoc) -> usize {
+    g.python
+        .as_deref()
+        .and_then(|p| plan.pythons.iter().position(|x| x == p))
+        .unwrap_or(plan.pythons.len())
+}
+
+/// The grids in the plan's order of Pythons, as one run lists them,
+/// whichever shard was given first (a shard that does not own the build
+/// Python of a limited-API matrix still has its grid, for the builds).
+fn order_grids(doc: &mut Document) {
+    let Some(plan) = &doc.plan else {
+        return;
+    };
+    let mut order: Vec<usize> = (0..doc.grids.len()).collect();
+    order.sort_by_key(|&i| rank(plan, &doc.grids[i]));
+    let mut moved = vec![0; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        moved[old] = new;
+    }
+    let grids = std::mem::take(&mut doc.grids);
+    let mut grids: Vec<Option<GridDoc>> = grids.into_iter().map(Some).collect();
+    doc.grids = order.iter().filter_map(|&i| grids[i].take()).collect();
+    for c in &mut doc.cells {
+        c.grid = moved.get(c.grid).copied().unwrap_or(c.grid);
+    }
 }
 
 /// Which shards of the plan an input is: all of them for an unsharded run.
@@ -143,6 +175,10 @@ fn missing(merged: &Document, present: &BTreeSet<usize>) -> Vec<String> {
         .map(|k| format!("shard {k}/{} ({})", plan.shards, plan.label_of(k)))
         .collect();
     for (gi, g) in merged.grids.iter().enumerate() {
+        if rank(plan, g) == plan.pythons.len() {
+            // Not a Python of the plan: no unit, no cell owed.
+            continue;
+        }
         for r in &g.axes.runtime {
             // Cells of a lost shard are said once, as the shard.
             let owner = g
@@ -270,6 +306,113 @@ mod tests {
         other.shard = None;
         let e = merge(vec![one, other], &names(2)).unwrap_err();
         assert!(matches!(e, MergeError::DifferentCut(..)), "{e}");
+    }
+
+    /// The whole run of a limited-API matrix over Pythons 3.12 and 3.9
+    /// (config order), rows built on 3.9, cut into one shard per Python:
+    /// shard 1 (3.12) still has 3.9's grid, holding the builds and no cell.
+    fn abi3_shards() -> (Document, Document, Document) {
+        use crate::results::document::tests::interpreter;
+        let label = |g: usize| ["CPython 3.12.1", "CPython 3.9.18"][g];
+        let cells: Vec<CellDoc> = [(0, OutcomeKind::Pass), (1, OutcomeKind::Fail)]
+            .iter()
+            .flat_map(|&(g, kind)| {
+                ["1.26.4", "2.0.2"].map(|r| {
+                    let mut c = cell("2.0.2", r, kind);
+                    c.grid = g;
+                    c.interpreter = label(g).into();
+                    c
+                })
+            })
+            .collect();
+        let mut whole = document(cells.clone());
+        let build = crate::results::document::BuildDoc {
+            numpy: "2.0.2".into(),
+            ok: true,
+            reused: false,
+            summary: String::new(),
+            duration_s: 1.0,
+            log: String::new(),
+            declares: None,
+            forced: None,
+            python: Some(label(1).into()),
+            tag: None,
+        };
+        let base = whole.grids[0].clone();
+        whole.grids = ["3.12", "3.9"]
+            .iter()
+            .enumerate()
+            .map(|(g, python)| {
+                let mut grid = base.clone();
+                grid.interpreter = interpreter(label(g));
+                grid.python = Some(python.to_string());
+                grid.built_on = Some(label(1).into());
+                grid.builds = if g == 1 {
+                    vec![build.clone()]
+                } else {
+                    Vec::new()
+                };
+                grid
+            })
+            .collect();
+        whole.plan = Some(ShardPlan::new(
+            &["3.12".into(), "3.9".into()],
+            &["1.26.*".into(), "2.0.*".into()],
+            2,
+        ));
+        whole.cells = cells;
+        whole.sort_cells();
+        whole.summarize(4);
+        let mut one = whole.clone();
+        one.shard = Some("1/2".into());
+        one.cells.retain(|c| c.grid == 0);
+        let mut two = whole.clone();
+        two.shard = Some("2/2".into());
+        two.grids.remove(0);
+        two.cells.retain(|c| c.grid == 1);
+        two.cells.iter_mut().for_each(|c| c.grid = 0);
+        whole.plan.as_mut().unwrap().shards = 2;
+        (whole, one, two)
+    }
+
+    /// Shards merge into the whole run's document in either order: its
+    /// grids in config order (not the order the shards came in), `built_on`
+    /// kept, the builds listed once in the build Python's grid, complete.
+    #[test]
+    fn shards_of_a_limited_api_matrix_merge_into_the_whole_run() {
+        let (whole, one, two) = abi3_shards();
+        for inputs in [vec![one.clone(), two.clone()], vec![two, one]] {
+            let merged = merge(inputs, &names(2)).unwrap();
+            assert!(merged.complete, "{:?}", merged.missing);
+            let labels = |d: &Document| -> Vec<String> {
+                d.grids
+                    .iter()
+                    .map(|g| g.interpreter.label.clone())
+                    .collect()
+            };
+            assert_eq!(labels(&merged), labels(&whole));
+            assert_eq!(merged.cells, whole.cells);
+            assert_eq!(merged.grids, whole.grids);
+            assert_eq!(merged.summary, whole.summary);
+        }
+    }
+
+    /// A `--python 3.12` run of it: the build Python's grid is there for
+    /// the builds only, a Python of no unit of the plan, and owes no cell.
+    #[test]
+    fn the_build_python_of_a_narrowed_run_owes_no_cell() {
+        let (_, one, _) = abi3_shards();
+        let mut narrowed = one;
+        narrowed.shard = None;
+        narrowed.plan = Some(ShardPlan::new(
+            &["3.12".into()],
+            &["1.26.*".into(), "2.0.*".into()],
+            1,
+        ));
+        narrowed.grids[1].python = None;
+        let merged = merge(vec![narrowed], &names(1)).unwrap();
+        assert!(merged.missing.is_empty(), "{:?}", merged.missing);
+        assert!(merged.complete);
     }
 
     #[test]

@@ -246,6 +246,7 @@ fn grid(build: Vec<AxisEntry>, runtime: Vec<AxisEntry>) -> Arc<Grid> {
             skipped: Vec::new(),
             cells,
             shared: None,
+            builds_only: false,
         },
         work: PathBuf::from("/work"),
         cells: PathBuf::from("/work/cells"),

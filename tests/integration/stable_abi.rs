@@ -5,7 +5,8 @@
 //! error; with several Pythons, each build is made once, on the build
 //! Python, and imported under every Python at or above the limited API,
 //! every cell agreeing with a by-hand oracle; a build without
-//! `limited-api` is never tried under another Python.
+//! `limited-api` is never tried under another Python; shards, `--python`,
+//! `-k`, `merge` and `diff` keep the matrix's build Python.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -697,4 +698,201 @@ fn a_wheel_file_below_its_abi3_version_is_unavailable_for_pythons_abi() {
         ) && across.ends_with("; no cell ran under 3.8"),
         "{across}"
     );
+}
+
+/// The cells of a results document, as `(Python, build, runtime, outcome)`,
+/// sorted: what two runs of one matrix must agree on.
+fn cells_of(results: &serde_json::Value) -> Vec<(String, String, String, String)> {
+    let mut cells: Vec<_> = results["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (s("interpreter"), s("build"), s("runtime"), s("outcome"))
+        })
+        .collect();
+    cells.sort();
+    cells
+}
+
+/// Each grid's interpreter, the Python it was built on and the builds it
+/// lists, in the document's order.
+fn grids_of(results: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    results["grids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let builds = g["builds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["numpy"].as_str().unwrap().to_string())
+                .collect::<std::collections::BTreeSet<_>>();
+            (
+                g["interpreter"]["label"].as_str().unwrap().to_string(),
+                g["built_on"].as_str().unwrap_or_default().to_string(),
+                builds.into_iter().collect(),
+            )
+        })
+        .collect()
+}
+
+/// The build Python is the matrix's: a shard, or a `--python` run, that
+/// does not own 3.9's cells still makes every row on 3.9 (and runs no 3.9
+/// cell), so each shard's cells are the unsharded run's and their merge is
+/// the unsharded document (cells, `built_on`, builds listed once in 3.9's
+/// grid); `matrix plan` gives every shard 3.9; `-k '3.12/2.0.*:>=2'` picks
+/// runtime Python 3.12's cells, built on 3.9; and `matrix diff` against a
+/// run built on 3.12 says the rows were built on another Python.
+#[test]
+fn shards_and_python_narrowing_keep_the_build_python() {
+    let p = Project::new();
+    p.sample_variant(str::to_string);
+    let config = |build: &str| {
+        format!(
+            "[run]\nexpect = \"numpy-rules\"\n[python]\nversions = [\"3.9\", \"3.12\"]\n{build}[numpy]\nbuild = [\"1.26.4\", \"2.0.2\"]\nruntime = [\"1.26.4\", \"2.0.2\"]\n[extension]\nmodule = \"my_extension\"\nsources = [\"ext/my_extension.c\"]\nprobe-file = \"ext/probe.py\"\nlimited-api = \"3.9\"\n"
+        )
+    };
+    p.write("matrix.toml", &config(""));
+    let plan = p.matrix_here(&["plan", "--shards", "2"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    assert_eq!(plan["include"][0]["python"], serde_json::json!(["3.9"]));
+    assert_eq!(
+        plan["include"][1]["python"],
+        serde_json::json!(["3.12", "3.9"]),
+        "{plan}"
+    );
+
+    let whole = p.run_here(&["--cache-dir", "cache"]);
+    assert_eq!(whole.code(), Some(0), "{}", whole.dump());
+    let grids = grids_of(whole.results());
+    assert_eq!(grids.len(), 2);
+    let py39 = grids[0].0.clone();
+    assert!(py39.starts_with("CPython 3.9."), "{grids:?}");
+    let cells = cells_of(whole.results());
+    assert_eq!(cells.len(), 8);
+
+    let mut files = Vec::new();
+    for k in ["1/2", "2/2"] {
+        let shard = p.run_here(&["--cache-dir", "cache", "--shard", k]);
+        assert_eq!(shard.code(), Some(0), "shard {k}: {}", shard.dump());
+        let owned: Vec<_> = cells
+            .iter()
+            .filter(|c| (c.0 == py39) == (k == "1/2"))
+            .cloned()
+            .collect();
+        assert_eq!(cells_of(shard.results()), owned, "shard {k}");
+        // Either way the rows are 3.9's, listed in 3.9's grid: shard 2
+        // owns no 3.9 cell and has its grid all the same, for the builds.
+        let shard_grids = grids_of(shard.results());
+        let want = if k == "1/2" { &grids[..1] } else { &grids[..] };
+        assert_eq!(shard_grids, want, "shard {k}");
+        assert_eq!(
+            shard
+                .dump()
+                .contains("builds only: the matrix's rows are made on this Python"),
+            k == "2/2",
+            "{}",
+            shard.dump()
+        );
+        files.push(
+            shard
+                .json
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    let merge = p.matrix_here(&["merge", &files[1], &files[0], "-o", "merged.json"]);
+    assert!(merge.status.success(), "{}", common::text(&merge.stderr));
+    let merged = common::read_json(&p.path("merged.json"));
+    assert_eq!(merged["complete"], true, "{merged}");
+    assert_eq!(cells_of(&merged), cells);
+    assert_eq!(grids_of(&merged), grids);
+    assert_eq!(merged["summary"], whole.results()["summary"]);
+
+    // --python 3.12 with -k: runtime Python 3.12's cells of row 2.0.*
+    // under NumPy >=2, the row still built on 3.9 (and only that row).
+    let picked = p.run_here(&[
+        "--cache-dir",
+        "cache",
+        "--python",
+        "3.12",
+        "-k",
+        "3.12/2.0.*:>=2",
+    ]);
+    assert_eq!(picked.code(), Some(0), "{}", picked.dump());
+    let py312 = grids[1].0.clone();
+    assert_eq!(
+        cells_of(picked.results()),
+        cells
+            .iter()
+            .filter(|c| c.0 == py312 && c.1 == "2.0.2" && c.2 == "2.0.2")
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let picked_grids = grids_of(picked.results());
+    assert_eq!(
+        picked_grids,
+        [
+            (py312.clone(), py39.clone(), Vec::new()),
+            (py39.clone(), py39.clone(), vec!["2.0.2".to_string()]),
+        ]
+    );
+    let log = picked.results()["grids"][1]["builds"][0]["log"]
+        .as_str()
+        .unwrap();
+    assert!(log.contains("/versions/3.9."), "{log}");
+    assert!(
+        picked
+            .stdout()
+            .contains("builds only: every grid's rows were made on this Python"),
+        "{}",
+        picked.stdout()
+    );
+    assert!(
+        !picked.stdout().contains("cannot load it"),
+        "3.9 ran nothing here; it is not a Python that cannot load the rows\n{}",
+        picked.stdout()
+    );
+    let listed = p.matrix_here(&["run", "--list", "--cache-dir", "cache", "--python", "3.12"]);
+    let listed = common::text(&listed.stdout);
+    assert!(
+        listed.contains(&format!(
+            "builds: made once, on {py39} (limited API 3.9, abi3)"
+        )) && listed.contains("(none of its own cells in this run)"),
+        "{listed}"
+    );
+    // --python alone: 3.12's cells, as the whole run has them.
+    let narrowed = p.run_here(&["--cache-dir", "cache", "--python", "3.12"]);
+    assert_eq!(narrowed.code(), Some(0), "{}", narrowed.dump());
+    assert_eq!(
+        cells_of(narrowed.results()),
+        cells
+            .iter()
+            .filter(|c| c.0 == py312)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+
+    // The same matrix built on 3.12: the diff says so before the cells.
+    p.write("matrix.toml", &config("build = \"3.12\"\n"));
+    let on312 = p.run_here(&["--cache-dir", "cache", "--python", "3.12"]);
+    assert_eq!(on312.code(), Some(0), "{}", on312.dump());
+    assert_eq!(grids_of(on312.results())[0].1, py312);
+    let diff = p.matrix_here(&[
+        "diff",
+        &whole.json.file_name().unwrap().to_string_lossy(),
+        &on312.json.file_name().unwrap().to_string_lossy(),
+    ]);
+    let said = common::text(&diff.stdout);
+    assert!(
+        said.starts_with("rows built on another Python (1 Python(s))")
+            && said.contains("CPython 3.12: built on CPython 3.9 (limited API) before, built on CPython 3.12 (limited API) now"),
+        "{said}"
+    );
+    assert!(said.contains("4 cell(s) gone:"), "3.9's cells\n{said}");
 }
