@@ -171,6 +171,13 @@ fn render_answer(doc: &Document, index: usize, out: &mut String) {
 
 /// The answer of rows built once and imported under several Pythons.
 fn render_across(doc: &Document, out: &mut String) {
+    if let Some(limited) = answer::undeclared_abi3(doc) {
+        let _ = writeln!(
+            out,
+            "\n{} every Python built its own wheel of the project, each tagged abi3 for {limited}: with `limited-api = \"{limited}\"` in [extension] it is built once, on one Python, and imported under every Python",
+            paint(HINT, "hint:")
+        );
+    }
     let shared = answer::across_pythons(doc);
     if shared.is_empty() {
         return;

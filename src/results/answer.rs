@@ -572,11 +572,40 @@ pub fn across_pythons(doc: &Document) -> Vec<SharedRowAnswer> {
         .collect()
 }
 
+/// A project every Python of the run built for itself although each of its
+/// wheels came out `abi3` for the same limited API (its build files declare
+/// it where abimatrix does not read them): that version, which declared
+/// with `limited-api` would have the project built once. `None` when the
+/// rows were shared, or any build's wheel is not abi3.
+pub fn undeclared_abi3(doc: &Document) -> Option<crate::python::abi::LimitedApi> {
+    if doc.subject.as_deref() != Some("project") || doc.grids.iter().any(|g| g.built_on.is_some()) {
+        return None;
+    }
+    let mut building = 0;
+    let mut limited = None;
+    for grid in &doc.grids {
+        let made: Vec<_> = grid.builds.iter().filter(|b| b.ok).collect();
+        building += usize::from(!made.is_empty());
+        for b in made {
+            let floor = b.tag.as_deref().and_then(abi3_of_tag)?;
+            if limited.is_some_and(|l| l != floor) {
+                return None;
+            }
+            limited = Some(floor);
+        }
+    }
+    limited.filter(|_| building >= 2)
+}
+
 /// Published rows every Python installed as one and the same abi3 wheel
 /// (its tag the same in every grid that installed it, two grids at least):
 /// one row across Pythons, as a build made once is. A row some Python
 /// installed as its own wheel (`cp312-cp312`) stays that Python's.
 fn published_abi3(doc: &Document) -> Vec<SharedRowAnswer> {
+    // A project's rows are each Python's own builds, abi3 or not.
+    if !doc.has_package_rows() {
+        return Vec::new();
+    }
     let mut tags: Vec<(&str, Option<&str>, usize)> = Vec::new();
     for grid in &doc.grids {
         for b in grid.builds.iter().filter(|b| b.ok) {
@@ -772,6 +801,7 @@ mod tests {
     /// its install failed).
     fn published(tags: [Option<&str>; 3], cells: &[(usize, &str, &str, OutcomeKind)]) -> Document {
         let mut doc = shared(cells);
+        doc.subject = Some("packages".into());
         for (grid, tag) in doc.grids.iter_mut().zip(tags) {
             grid.built_on = None;
             grid.builds = vec![crate::results::document::BuildDoc {
@@ -820,8 +850,39 @@ mod tests {
             ))
             .is_empty()
         );
-        // One Python alone shares nothing.
+        // One Python alone shares nothing; a project's rows are each
+        // Python's own builds, abi3 or not.
         assert!(across_pythons(&published([abi3, None, None], &cells)).is_empty());
+        let mut project = published([abi3, abi3, None], &cells);
+        project.subject = Some("project".into());
+        assert!(across_pythons(&project).is_empty());
+    }
+
+    #[test]
+    fn a_project_each_python_built_as_abi3_is_named_for_limited_api() {
+        let abi3 = Some("cp39-abi3-linux_x86_64");
+        let project = |tags: [Option<&str>; 3]| {
+            let mut doc = published(tags, &[]);
+            doc.subject = Some("project".into());
+            doc
+        };
+        let found = undeclared_abi3(&project([abi3, abi3, None])).map(|l| l.to_string());
+        assert_eq!(found.as_deref(), Some("3.9"));
+        // One Python's own wheel, two limited APIs, one Python, published
+        // rows, or rows already built once: nothing to say.
+        assert_eq!(
+            undeclared_abi3(&project([abi3, Some("cp312-cp312-linux_x86_64"), None])),
+            None
+        );
+        assert_eq!(
+            undeclared_abi3(&project([abi3, Some("cp310-abi3-linux_x86_64"), None])),
+            None
+        );
+        assert_eq!(undeclared_abi3(&project([abi3, None, None])), None);
+        assert_eq!(undeclared_abi3(&published([abi3, abi3, None], &[])), None);
+        let mut shared = project([abi3, abi3, None]);
+        shared.grids[0].built_on = Some("CPython 3.9.18".into());
+        assert_eq!(undeclared_abi3(&shared), None);
     }
 
     #[test]
