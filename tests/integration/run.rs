@@ -475,10 +475,7 @@ fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
     let cell = run.cell_at(0, &build, &plain);
     assert_eq!(cell["outcome"], "timeout", "{cell}");
     let took = cell["duration_s"].as_f64().expect("a duration");
-    assert!(
-        (2.0..4.0).contains(&took),
-        "timeout reported after {took}s"
-    );
+    assert!((2.0..4.0).contains(&took), "timeout reported after {took}s");
     // Reported while the large environment was still being proven.
     let stderr = run.stderr();
     let line = |what: &str| {
