@@ -435,6 +435,18 @@ pub fn describe(kind: OutcomeKind, reason: Option<FailureReason>) -> String {
     }
 }
 
+/// A message's first line, shortened to fit a summary (every report's, and
+/// the doctor's advice).
+pub fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    if line.chars().count() > 160 {
+        let cut: String = line.chars().take(157).collect();
+        format!("{cut}...")
+    } else {
+        line.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,10 @@ use super::{CommandError, interrupted, note};
 use crate::cache::memo::{Memo, Network};
 use crate::cli::DoctorArgs;
 use crate::doctor::remedy::{self, Package, Setup};
-use crate::doctor::{self, Diagnosis, DoctorError, advice, report, scan, trial};
+use crate::doctor::{self, Diagnosis, DoctorError, advice, scan, trial};
 use crate::plan::{Plan, PlanOptions};
 use crate::python::InstallerChoice;
+use crate::report::doctor::{Format, render};
 use crate::report::{Progress, Reporter};
 use crate::results::Document;
 use crate::runner::RunError;
@@ -28,11 +29,11 @@ pub async fn doctor(args: DoctorArgs) -> Result<(), CommandError> {
     let _ = write!(
         anstream::stdout(),
         "{}",
-        crate::report::sanitize::shown(&report::text(&d))
+        crate::report::sanitize::shown(&render(&d, Format::Text))
     );
     let outputs = [
-        (args.json.as_ref(), report::to_json(&d)),
-        (args.markdown.as_ref(), report::markdown(&d)),
+        (args.json.as_ref(), render(&d, Format::Json)),
+        (args.markdown.as_ref(), render(&d, Format::Markdown)),
     ];
     let failed: Vec<_> = outputs
         .into_iter()

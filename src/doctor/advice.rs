@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::remedy::{Package, Remedy, SetCheck, Upgrade};
 use super::scan::applicable;
 use super::trial::Trial;
-use crate::report::wording::outcome_text;
+use crate::outcome::{describe, first_line};
 
 /// What to do, in words, from the measurements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -112,8 +112,8 @@ pub fn advise(
                 "NumPy also breaks {} {}: {deps}, it fails under numpy {installed} in a fresh environment ({}: {})",
                 g.name,
                 g.version,
-                outcome_text(cell.outcome, cell.reason),
-                crate::report::wording::first_line(&cell.message)
+                describe(cell.outcome, cell.reason),
+                first_line(&cell.message)
             )
         } else {
             continue;
@@ -241,12 +241,12 @@ pub fn check_line(c: &SetCheck) -> String {
             c.set()
         );
     }
-    let first = crate::report::wording::first_line(&c.cell.message);
+    let first = first_line(&c.cell.message);
     if c.cell.ran() {
         format!(
             "checked together in one fresh environment: {}: {}: {first}: these do not work as a set",
             c.set(),
-            outcome_text(c.cell.outcome, c.cell.reason)
+            describe(c.cell.outcome, c.cell.reason)
         )
     } else {
         format!("could not be checked together ({}): {first}", c.set())

@@ -7,14 +7,13 @@
 //! each in its own child process of the user's interpreter, [`remedy`]
 //! measures fixes in the tool's own environments with the grid machinery
 //! (its release search is [`search`]), [`advice`] judges what to do from
-//! it all, [`report`] renders it. The user's environment is only ever read:
+//! it all; `crate::report::doctor` renders it. The user's environment is only ever read:
 //! its interpreter runs with `-I -B`, every trial install goes into the
 //! tool's cache, and a test hashes every file of a real broken environment
 //! before and after to hold this.
 
 pub mod advice;
 pub mod remedy;
-pub mod report;
 pub mod scan;
 pub mod search;
 pub mod trial;

@@ -23,7 +23,7 @@ use crate::results::{CellDoc, Document};
 fn axis(request: &str, version: Option<&str>) -> AxisDoc {
     AxisDoc {
         request: request.into(),
-        version: version.map(str::to_string),
+        version: version.map(|v| v.parse().expect("a version")),
         unavailable: version
             .is_none()
             .then(|| format!("no wheel of numpy=={request} for CPython 3.12.1")),

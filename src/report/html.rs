@@ -270,7 +270,7 @@ fn write_versions(out: &mut String, grid: &GridDoc) {
     );
     let mut row = |axis: &str, a: &AxisDoc| {
         let resolved = match (&a.version, &a.unavailable) {
-            (Some(v), _) => escape(v),
+            (Some(v), _) => escape(v.as_str()),
             (None, Some(why)) => format!("<span class=\"muted\">none: {}</span>", escape(why)),
             (None, None) => escape(a.label()),
         };

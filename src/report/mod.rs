@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod diff;
+pub mod doctor;
 pub mod explain;
 #[cfg(test)]
 pub(crate) mod fixtures;

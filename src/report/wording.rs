@@ -283,15 +283,7 @@ pub fn corner(doc: &Document) -> &'static str {
 }
 
 /// A message's first line, shortened to fit a summary.
-pub fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or("").trim();
-    if line.chars().count() > 160 {
-        let cut: String = line.chars().take(157).collect();
-        format!("{cut}...")
-    } else {
-        line.to_string()
-    }
-}
+pub use crate::outcome::first_line;
 
 /// "fail (abi-major)", "pass".
 pub use crate::outcome::describe as outcome_text;

@@ -131,10 +131,6 @@ fn evidence(kind: OutcomeKind) -> Option<bool> {
     }
 }
 
-fn version_of(a: &AxisDoc) -> Option<Version> {
-    a.version.as_deref().and_then(|v| Version::from_str(v).ok())
-}
-
 /// The answer of grid `index` of `doc` (empty for a grid that is not there).
 pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
     let Some(grid) = doc.grids.get(index) else {
@@ -147,7 +143,8 @@ pub fn of_grid(doc: &Document, index: usize) -> GridAnswer {
     };
     let package = doc.has_package_rows();
     let outcome = outcomes_by_position(doc, grid, index);
-    let runtime_versions: Vec<Option<Version>> = grid.axes.runtime.iter().map(version_of).collect();
+    let runtime_versions: Vec<Option<Version>> =
+        grid.axes.runtime.iter().map(AxisDoc::version).collect();
     // A run that `-k` narrowed answers for what it selected: a row or
     // column with no selected cell is left out, not called untested.
     let selected = |row: Option<usize>, column: Option<usize>| {
@@ -254,7 +251,7 @@ fn column_answers(
         .build
         .iter()
         .enumerate()
-        .map(|(i, a)| (i, version_of(a)))
+        .map(|(i, a)| (i, a.version()))
         .collect();
     if !package {
         builds.retain(|b| b.1.is_some());
@@ -639,7 +636,7 @@ fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> Share
             .axes
             .runtime
             .iter()
-            .map(|a| (a.label(), version_of(a)))
+            .map(|a| (a.label(), a.version()))
             .collect();
         let mut tested = Vec::new();
         let mut ran_any = false;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pep440_rs::Version;
 
 use super::document::{
-    Axes, AxisDoc, BuildDoc, CellDoc, Document, EnvDoc, GridDoc, InterpreterDoc, SCHEMA,
+    Axes, AxisDoc, BuildDoc, CellDoc, Document, EnvDoc, GridDoc, InterpreterDoc, Resolved, SCHEMA,
     SCHEMA_VERSION, Summary,
 };
 use crate::plan::AxisEntry;
@@ -174,7 +174,7 @@ fn axis(entries: &[AxisEntry]) -> Vec<AxisDoc> {
         .iter()
         .map(|a| AxisDoc {
             request: a.request(),
-            version: a.version().map(ToString::to_string),
+            version: a.version().map(Resolved::from),
             unavailable: a.unavailable().map(str::to_string),
             label: matches!(a, AxisEntry::Row(_)).then(|| a.label()),
             index: a.origin().and_then(|o| o.index.clone()),

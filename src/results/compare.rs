@@ -167,7 +167,7 @@ mod tests {
             .build
             .push(crate::results::document::AxisDoc {
                 request: "2.4.*".into(),
-                version: Some("2.4.6".into()),
+                version: Some("2.4.6".parse().expect("a version")),
                 unavailable: None,
                 label: None,
                 ..Default::default()

@@ -35,7 +35,7 @@ use std::str::FromStr;
 use pep440_rs::{Version, VersionSpecifiers};
 use serde::Serialize;
 
-use super::document::{CellDoc, Document, GridDoc};
+use super::document::{AxisDoc, CellDoc, Document, GridDoc};
 use crate::extension::Exercise;
 use crate::outcome::{FailureReason, OutcomeKind};
 
@@ -472,8 +472,7 @@ fn runtime_version(grid: &GridDoc, c: &CellDoc) -> Option<Version> {
         .runtime
         .iter()
         .find(|a| a.label() == c.runtime)
-        .and_then(|a| a.version.as_deref())
-        .and_then(|v| Version::from_str(v).ok())
+        .and_then(AxisDoc::version)
 }
 
 #[cfg(test)]

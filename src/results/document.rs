@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
@@ -151,7 +150,11 @@ pub struct Axes {
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct AxisDoc {
     pub request: String,
-    pub version: Option<String>,
+    // What the request resolved to; `None` when nothing could be had
+    // (`unavailable` says why). A plain comment: a doc comment would
+    // change the published JSON Schema's description.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
+    pub version: Option<Resolved>,
     pub unavailable: Option<String>,
     /// A package row's name and version ("pandas 2.0.3"); `request` then
     /// holds the wheel file or requirement as written.
@@ -169,11 +172,78 @@ pub struct AxisDoc {
 }
 
 impl AxisDoc {
+    /// What the grid calls the entry: a package row's name and version,
+    /// else the version it resolved to, else the request as written.
     pub fn label(&self) -> &str {
         self.label
             .as_deref()
-            .or(self.version.as_deref())
+            .or(self.version.as_ref().map(Resolved::as_str))
             .unwrap_or(&self.request)
+    }
+
+    /// The version the request resolved to.
+    pub fn version(&self) -> Option<Version> {
+        self.version.as_ref().map(|v| v.version.clone())
+    }
+}
+
+/// A version an axis entry resolved to, as a results file holds it: read
+/// as a version when the file is loaded (a file whose version is not one
+/// is refused there, at its line and column) and kept in the file's own
+/// spelling, which the grid's labels and the cells' names use, so a file
+/// is written back as it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Resolved {
+    version: Version,
+    text: String,
+}
+
+impl Resolved {
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<&Version> for Resolved {
+    fn from(version: &Version) -> Resolved {
+        Resolved {
+            text: version.to_string(),
+            version: version.clone(),
+        }
+    }
+}
+
+/// A resolved version in a results file that is not a version.
+#[derive(Debug, thiserror::Error)]
+#[error("\"{text}\" is not a version ({source})")]
+pub struct NotAVersion {
+    text: String,
+    source: pep440_rs::VersionParseError,
+}
+
+impl TryFrom<String> for Resolved {
+    type Error = NotAVersion;
+
+    fn try_from(text: String) -> Result<Resolved, NotAVersion> {
+        match text.parse() {
+            Ok(version) => Ok(Resolved { version, text }),
+            Err(source) => Err(NotAVersion { text, source }),
+        }
+    }
+}
+
+impl std::str::FromStr for Resolved {
+    type Err = NotAVersion;
+
+    fn from_str(text: &str) -> Result<Resolved, Self::Err> {
+        Resolved::try_from(text.to_string())
+    }
+}
+
+impl From<Resolved> for String {
+    fn from(resolved: Resolved) -> String {
+        resolved.text
     }
 }
 
@@ -462,8 +532,6 @@ pub enum FormatError {
 /// [`Document::check`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Inconsistency {
-    #[error("grid {grid}: \"{version}\" is not a version")]
-    NotAVersion { grid: usize, version: String },
     #[error("cell {index} ({pair}) names grid {grid}, but there are {grids} grid(s)")]
     NoSuchGrid {
         index: usize,
@@ -620,7 +688,18 @@ impl Document {
                 found: value["schema_version"].clone(),
             });
         };
-        let mut doc: Document = serde_json::from_value(value)?;
+        let mut doc: Document = match serde_json::from_value(value) {
+            Ok(doc) => doc,
+            // The tree holds no positions, the bytes do: read them again
+            // for the line and column of what is wrong (a version that is
+            // not one, a field of the wrong type).
+            Err(e) => {
+                return Err(serde_json::from_slice::<Document>(bytes)
+                    .err()
+                    .unwrap_or(e)
+                    .into());
+            }
+        };
         if version == 2 {
             upgrade_v2(&mut doc);
         }
@@ -632,18 +711,6 @@ impl Document {
     /// the interpreter of that grid, its row and column are on that grid's
     /// axes, no cell appears twice, and resolved versions are versions.
     pub fn check(&self) -> Result<(), Inconsistency> {
-        for (i, g) in self.grids.iter().enumerate() {
-            for a in g.axes.build.iter().chain(&g.axes.runtime) {
-                if let Some(v) = &a.version
-                    && Version::from_str(v).is_err()
-                {
-                    return Err(Inconsistency::NotAVersion {
-                        grid: i,
-                        version: v.clone(),
-                    });
-                }
-            }
-        }
         let mut seen = HashSet::new();
         for (index, c) in self.cells.iter().enumerate() {
             let pair = || c.pair();
@@ -741,12 +808,15 @@ pub(crate) mod tests {
         }
     }
 
+    /// An entry labelled `label`: a release ("2.0.2"), or a package row
+    /// ("pkg 1.0").
     fn axis_doc(label: &str) -> AxisDoc {
+        let version: Option<Resolved> = label.parse().ok();
         AxisDoc {
             request: format!("{}.*", label.rsplit_once('.').map_or(label, |p| p.0)),
-            version: Some(label.to_string()),
+            label: version.is_none().then(|| label.to_string()),
+            version,
             unavailable: None,
-            label: None,
             ..AxisDoc::default()
         }
     }
@@ -881,6 +951,37 @@ pub(crate) mod tests {
         assert!(refused.to_string().contains("the moon"), "{refused}");
     }
 
+    /// A resolved version that is not a version is refused as the file is
+    /// read, where it stands: the error names the file, the line and column
+    /// and what is wrong with the text, and nothing panics.
+    #[test]
+    fn a_version_that_is_not_one_is_refused_with_its_file_and_position() {
+        let doc = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
+        let good = doc.to_json();
+        let text = good.replacen("\"version\": \"2.0.2\"", "\"version\": \"two\"", 1);
+        assert_ne!(text, good, "the axes hold a version");
+        let line = 1 + text
+            .lines()
+            .position(|l| l.contains("\"two\""))
+            .expect("the line");
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, &text).expect("written");
+        let error = Document::load(&path).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{} is not an abimatrix results file: ",
+                path.display()
+            )),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("at line {line} column ")),
+            "{error}"
+        );
+        assert!(error.contains("\"two\" is not a version"), "{error}");
+    }
+
     #[test]
     fn inconsistent_files_are_refused_with_what_is_wrong() {
         let good = document(vec![cell("2.0.2", "2.0.2", OutcomeKind::Pass)]);
@@ -903,10 +1004,6 @@ pub(crate) mod tests {
                 d.cells.push(c)
             })
             .contains("appears twice")
-        );
-        assert!(
-            bad(&|d| d.grids[0].axes.runtime[0].version = Some("two".into()))
-                .contains("not a version")
         );
         assert!(matches!(
             Document::parse(b"{}").unwrap_err(),

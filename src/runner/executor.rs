@@ -15,8 +15,8 @@ use std::sync::Arc;
 use pep440_rs::Version;
 use tokio::sync::Semaphore;
 
+use super::flight::Flights;
 use super::graph::{CellWork, Grid, LayerProblem, Made, Stages, Started};
-use super::proofs::Proofs;
 use super::servers::Columns;
 use crate::build::toolchain::Toolchain;
 use crate::build::{Artifact, BuildError};
@@ -34,12 +34,23 @@ pub(super) struct Executor {
     /// How many pieces of work run at once (`jobs`).
     pub permits: Semaphore,
     pub probe: ProbeFiles,
-    /// Cache entries proven to the last byte (or made again) this run.
-    pub proofs: Proofs,
+    /// Cache entries proven to the last byte (or made again) this run, by
+    /// folder: each proven once, by the first cell that needs it
+    /// ([`super::proofs`]).
+    pub proofs: Flights<PathBuf, Proof>,
     /// A project's source tree, hashed once for every row's key.
     pub project_hash: tokio::sync::OnceCell<String>,
     /// Per grid (by index): what its stages keep for the run.
     pub lanes: Vec<Lane>,
+}
+
+/// What proving a cache entry found this run.
+#[derive(Debug, Clone)]
+pub(super) enum Proof {
+    Intact,
+    /// It was damaged and was made again: why, for the cells that ran in
+    /// it before (they run again).
+    Remade(String),
 }
 
 /// What the stages keep for one grid.
@@ -68,7 +79,7 @@ impl Executor {
         Executor {
             permits: Semaphore::new(jobs),
             probe,
-            proofs: Proofs::default(),
+            proofs: Flights::default(),
             project_hash: tokio::sync::OnceCell::new(),
             lanes,
             plan,

@@ -20,6 +20,7 @@ mod cells;
 mod environments;
 mod events;
 mod executor;
+mod flight;
 mod graph;
 #[cfg(test)]
 mod graph_tests;

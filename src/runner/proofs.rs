@@ -2,28 +2,18 @@
 //! from it, and making it again when it is damaged. Each entry is proven
 //! once a run (an environment again when it changed since): the first cell
 //! that needs an entry proven does it, and the cells of the same entry wait
-//! for that answer. Only they wait: every entry has a slot of its own, so
+//! for that answer ([`super::flight`]). Only they wait, and on no lock:
 //! hashing one environment never holds up the proof of another, and the
 //! hashing itself runs off the runtime.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
+use std::path::PathBuf;
 
-use super::executor::Executor;
+use super::executor::{Executor, Proof};
+use super::flight::Turn;
 use super::graph::Grid;
 use crate::build::{self, Artifact};
 use crate::environment::NumpyEnv;
 use crate::plan::AxisEntry;
-
-/// What proving an entry found this run.
-#[derive(Debug, Clone)]
-enum Proof {
-    Intact,
-    /// It was damaged and was made again: why, for the cells that ran in
-    /// it before (they run again).
-    Remade(String),
-}
 
 /// A cached environment that changed during the run and could not be made
 /// again: its cells could not run (never the extension's failure).
@@ -37,22 +27,6 @@ pub(super) struct EnvLost {
     why: String,
     // In the message, not a `source`: the one line is what a cell shows.
     error: crate::python::InstallError,
-}
-
-/// One entry's proof: `None` until it has been proven.
-type Slot = Arc<tokio::sync::Mutex<Option<Proof>>>;
-
-/// The entries proven (or made again) this run, by folder.
-#[derive(Default)]
-pub(super) struct Proofs(std::sync::Mutex<HashMap<PathBuf, Slot>>);
-
-impl Proofs {
-    /// The slot of the entry at `dir` (the map's own lock is held only to
-    /// find it).
-    fn of(&self, dir: &Path) -> Slot {
-        let mut slots = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.entry(dir.to_path_buf()).or_default().clone()
-    }
 }
 
 /// What proving a row found.
@@ -76,15 +50,15 @@ impl Executor {
         env: &NumpyEnv,
         changed: Option<String>,
     ) -> Result<(NumpyEnv, Option<String>), EnvLost> {
-        let slot = self.proofs.of(&env.dir);
-        let mut known = slot.lock().await;
-        match known.clone().filter(|_| changed.is_none()) {
-            Some(Proof::Intact) => return Ok((env.clone(), None)),
-            Some(Proof::Remade(note)) => return Ok((env.clone(), Some(note))),
-            None => {}
-        }
+        // A proof that failed (the ticket dropped) leaves the entry as it
+        // was, for the next cell to try.
+        let ticket = match self.proofs.turn(&env.dir, changed.is_some()).await {
+            Turn::Known(Proof::Intact) => return Ok((env.clone(), None)),
+            Turn::Known(Proof::Remade(note)) => return Ok((env.clone(), Some(note))),
+            Turn::Mine(ticket) => ticket,
+        };
         let Some(why) = self.damaged(env).await.or(changed) else {
-            *known = Some(Proof::Intact);
+            ticket.land(Proof::Intact);
             return Ok((env.clone(), None));
         };
         let remade = self
@@ -100,7 +74,7 @@ impl Executor {
             "the cached environment {} was damaged ({why}) and was made again",
             remade.dir.display()
         );
-        *known = Some(Proof::Remade(note.clone()));
+        ticket.land(Proof::Remade(note.clone()));
         Ok((remade, Some(note)))
     }
 
@@ -120,12 +94,29 @@ impl Executor {
         if artifact.staging.is_some() {
             return RowProof::Intact;
         }
-        let slot = self.proofs.of(&artifact.dir);
-        let mut known = slot.lock().await;
-        if known.is_some() {
-            return RowProof::Intact;
-        }
-        *known = Some(Proof::Intact);
+        let ticket = match self.proofs.turn(&artifact.dir, false).await {
+            Turn::Known(_) => return RowProof::Intact,
+            Turn::Mine(ticket) => ticket,
+        };
+        // Proven once a run, whatever the proof finds: the cells that
+        // waited for it take the row as it is then (made again in place, or
+        // lost).
+        let proof = self
+            .remake_if_damaged(grid, build, artifact, build_env)
+            .await;
+        ticket.land(Proof::Intact);
+        proof
+    }
+
+    /// Proves the row at `build` to the last byte and makes it again when
+    /// damaged (see [`Executor::prove_row`]).
+    async fn remake_if_damaged(
+        &self,
+        grid: &Grid,
+        build: usize,
+        artifact: &Artifact,
+        build_env: Option<&NumpyEnv>,
+    ) -> RowProof {
         let dir = artifact.dir.clone();
         let Err(why) = crate::blocking::run(move || build::verify_deep(&dir)).await else {
             return RowProof::Intact;

@@ -432,8 +432,11 @@ time.sleep(30)
 /// sleeps 30 s under a 2 s limit. That cell is a timeout reported before
 /// the proof ends (the crash's line comes after the proof), near its
 /// limit: with the hashing on the runtime, no timer fired until the proof
-/// was done. The bound is generous, so load cannot break it, yet far below
-/// the probe's own 30 s.
+/// was done. The bound leaves 2 s for load: three runs on this 2-core
+/// machine shared with other builds (load average 5 to 7) ended the cell
+/// after 2.007, 2.016 and 2.022 s; the 2.5 s would leave under half
+/// a second of headroom for the scheduler. The order of the lines below
+/// holds the point whatever the load.
 #[test]
 fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
     let p = Project::new();
@@ -472,10 +475,7 @@ fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
     let cell = run.cell_at(0, &build, &plain);
     assert_eq!(cell["outcome"], "timeout", "{cell}");
     let took = cell["duration_s"].as_f64().expect("a duration");
-    assert!(
-        (2.0..15.0).contains(&took),
-        "timeout reported after {took}s"
-    );
+    assert!((2.0..4.0).contains(&took), "timeout reported after {took}s");
     // Reported while the large environment was still being proven.
     let stderr = run.stderr();
     let line = |what: &str| {

@@ -1,21 +1,43 @@
-//! The doctor's renderers: the terminal summary, Markdown (`--markdown`),
-//! JSON (`--json`) and, per package whose declared NumPy requirement is
-//! wrong, an issue report fit to paste into its tracker. Pure functions of
-//! a [`Diagnosis`], snapshot-tested below; the app layer writes them.
+//! The doctor's renderers, one file per format: the terminal summary
+//! ([`text`]), Markdown ([`markdown`], `--markdown`), JSON ([`json`],
+//! `--json`) and, per package whose declared NumPy requirement is wrong, an
+//! issue report fit to paste into its tracker ([`issue`]). Each is a pure
+//! function of a [`Diagnosis`], chosen by [`Format`] as the grid's are by
+//! [`super::Format`]; the app layer writes them. What several formats say
+//! alike is here.
+
+pub mod issue;
+pub mod json;
+pub mod markdown;
+pub mod text;
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
-
-use super::Diagnosis;
-use super::advice::{Advice, WrongDeclaration};
-use super::remedy::{Cell, Remedy, RemedyError, SkipReason, Upgrade};
-use super::trial::Trial;
+use crate::doctor::Diagnosis;
+use crate::doctor::advice::Advice;
+use crate::doctor::remedy::{Cell, Remedy, RemedyError, SkipReason, Upgrade};
+use crate::doctor::trial::Trial;
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::report::wording::{first_line, outcome_text, symbol};
 
-/// The schema of `--json`.
-pub const SCHEMA: &str = "abimatrix.doctor";
+/// Every format the doctor's findings are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The terminal summary.
+    Text,
+    Json,
+    Markdown,
+}
+
+/// `d` in `format`: each format's renderer is a pure function of the
+/// diagnosis.
+pub fn render(d: &Diagnosis, format: Format) -> String {
+    match format {
+        Format::Text => text::render(d),
+        Format::Json => json::render(d),
+        Format::Markdown => markdown::render(d),
+    }
+}
 
 /// "fail (dtype-size)", "crash (SIGSEGV)".
 fn kind_text(o: &Outcome) -> String {
@@ -169,161 +191,6 @@ fn tried_text(cells: &[Cell]) -> String {
         .join(", ")
 }
 
-/// The terminal summary: the environment and its scan, each trial, what
-/// fixes it, the advice, and the closing count.
-pub fn text(d: &Diagnosis) -> String {
-    let mut out = String::new();
-    scan_text(d, &mut out);
-    if !d.trials.is_empty() {
-        out.push('\n');
-    }
-    for t in &d.trials {
-        let _ = writeln!(out, "{}", trial_line(t));
-        for l in exception_lines(t) {
-            let _ = writeln!(out, "    {l}");
-        }
-        if let Some(l) = failures_line(t) {
-            let _ = writeln!(out, "    {l}");
-        }
-    }
-    if let Some(r) = &d.remedy {
-        remedy_text(r, d.scan.numpy.as_deref().unwrap_or("none"), &mut out);
-    }
-    if let Some(why) = &d.remedy_error {
-        let _ = writeln!(
-            out,
-            "\nthe fixes could not be measured: {}",
-            remedy_error_text(why)
-        );
-    }
-    if let Some(a) = &d.advice {
-        advice_text(a, &mut out);
-    }
-    let broken = d.broken().count();
-    let _ = writeln!(
-        out,
-        "\n{}",
-        if d.trials.is_empty() {
-            format!(
-                "nothing to try: no installed package uses NumPy's C API ({:.1}s)",
-                d.duration.as_secs_f64()
-            )
-        } else if broken == 0 {
-            format!(
-                "all {} packages that use NumPy's C API import ({:.1}s)",
-                d.trials.len(),
-                d.duration.as_secs_f64()
-            )
-        } else {
-            format!(
-                "{broken} of {} packages that use NumPy's C API do not import ({:.1}s)",
-                d.trials.len(),
-                d.duration.as_secs_f64()
-            )
-        }
-    );
-    out
-}
-
-/// Where the doctor looked and what the scan found in it.
-fn scan_text(d: &Diagnosis, out: &mut String) {
-    let e = &d.environment;
-    let numpy = d.scan.numpy.as_deref().unwrap_or("none");
-    let place = if e.virtualenv {
-        format!("virtual environment {}", e.prefix.display())
-    } else {
-        format!("{}", e.prefix.display())
-    };
-    let _ = writeln!(
-        out,
-        "{} (CPython {}, {place}), numpy {numpy}",
-        e.executable.display(),
-        e.version
-    );
-    let _ = writeln!(
-        out,
-        "scanned {} distributions ({} compiled modules) in {:.2}s: {} use NumPy's C API",
-        d.scan.scanned,
-        d.scan.compiled_modules,
-        d.scan.duration.as_secs_f64(),
-        d.scan.suspects.len()
-    );
-    let width = d
-        .scan
-        .suspects
-        .iter()
-        .map(|s| s.name.len() + s.version.len() + 1)
-        .max()
-        .unwrap_or(0);
-    for s in &d.scan.suspects {
-        let declared = if s.numpy_requires.is_empty() {
-            "declares no numpy requirement".to_string()
-        } else {
-            format!("declares {}", s.numpy_requires.join("; "))
-        };
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {} C-API module(s); {declared}",
-            format!("{} {}", s.name, s.version),
-            s.c_api_modules.len()
-        );
-    }
-}
-
-/// The grid of what fixes it, the legend and the upgrade searches.
-fn remedy_text(r: &Remedy, numpy: &str, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "\nwhat fixes it, measured in abimatrix's own environments (yours is untouched):"
-    );
-    let rows = grid_rows(r);
-    let first = rows
-        .iter()
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(CORNER.chars().count());
-    let _ = write!(out, "{CORNER:<first$}");
-    for c in &r.columns {
-        let _ = write!(out, "  {c:>6}");
-    }
-    out.push('\n');
-    for (label, cells) in &rows {
-        let _ = write!(out, "{label:<first$}");
-        for (c, col) in cells.iter().zip(&r.columns) {
-            let w = col.chars().count().max(6);
-            let _ = write!(out, "  {c:>w$}");
-        }
-        out.push('\n');
-    }
-    let _ = writeln!(out, "{}", legend());
-    for u in &r.upgrades {
-        if !u.tried.is_empty() || !u.skipped.is_empty() {
-            let _ = writeln!(out, "{}", upgrade_search_text(u, numpy));
-        }
-    }
-}
-
-/// The advice, then each rule it violates and each wrong declaration.
-fn advice_text(a: &Advice, out: &mut String) {
-    out.push('\n');
-    for line in advice_lines(a) {
-        let _ = writeln!(out, "{line}");
-    }
-    for v in &a.violated {
-        let _ = writeln!(out, "! {v}");
-    }
-    for w in &a.wrong_declarations {
-        let _ = writeln!(out, "! {}", wrong_line(w));
-    }
-    if !a.wrong_declarations.is_empty() {
-        let _ = writeln!(
-            out,
-            "  (--markdown PATH writes an issue report for each, fit to paste into its tracker)"
-        );
-    }
-}
-
 /// The advice in the order a user acts on it: what is missing, NumPy's
 /// part, the pin, the upgrades; each check under what it checked.
 /// Why the fixes were not measured, with the way out when there is one.
@@ -354,312 +221,12 @@ fn advice_lines(a: &Advice) -> Vec<String> {
     out
 }
 
-fn wrong_line(w: &WrongDeclaration) -> String {
-    let declared = if w.declared.is_empty() {
-        "no numpy requirement at all".to_string()
-    } else {
-        w.declared.join("; ")
-    };
-    format!(
-        "{} {} declares {declared}, which admits numpy {}, under which it fails: the declaration is wrong",
-        w.name,
-        w.version,
-        w.fails_under.join(", ")
-    )
-}
-
-fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
-/// `text` in a fenced code block whose fence no line of it can close.
-fn fenced(text: &str) -> String {
-    let mut fence = "```".to_string();
-    while text.contains(fence.as_str()) {
-        fence.push('`');
-    }
-    format!("{fence}\n{text}\n{fence}")
-}
-
-fn md_grid(out: &mut String, r: &Remedy) {
-    let _ = write!(out, "| {CORNER} |");
-    for c in &r.columns {
-        let _ = write!(out, " {c} |");
-    }
-    let _ = write!(out, "\n| --- |");
-    for _ in &r.columns {
-        out.push_str(" :---: |");
-    }
-    out.push('\n');
-    for (label, cells) in grid_rows(r) {
-        let _ = writeln!(out, "| **{}** | {} |", md(&label), cells.join(" | "));
-    }
-    let _ = writeln!(out, "\n{}", legend());
-}
-
-/// `--markdown`: the whole diagnosis, then an issue report per wrong
-/// declaration.
-pub fn markdown(d: &Diagnosis) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "## abimatrix doctor: {}\n",
-        d.environment.executable.display()
-    );
-    let _ = writeln!(
-        out,
-        "CPython {}, numpy {}; {} distributions scanned, {} use NumPy's C API.\n",
-        d.environment.version,
-        d.scan.numpy.as_deref().unwrap_or("none"),
-        d.scan.scanned,
-        d.scan.suspects.len()
-    );
-    if !d.trials.is_empty() {
-        let _ = writeln!(
-            out,
-            "| package | outcome | module | message |\n| --- | --- | --- | --- |"
-        );
-        for t in &d.trials {
-            let message = if !t.passed() && !t.missing.is_empty() {
-                missing_text(t)
-            } else {
-                first_line(&t.outcome.message())
-            };
-            let _ = writeln!(
-                out,
-                "| {} {} | {} {} | {} | {} |",
-                md(&t.name),
-                md(&t.version),
-                symbol(t.outcome.kind()),
-                kind_text(&t.outcome),
-                t.module.as_deref().map(md).unwrap_or_default(),
-                md(&message)
-            );
-        }
-        out.push('\n');
-        for t in d.trials.iter().filter(|t| !t.error.is_empty()) {
-            let _ = writeln!(
-                out,
-                "<details><summary>{} {}: the whole error</summary>\n\n{}\n</details>\n",
-                md(&t.name),
-                md(&t.version),
-                fenced(&t.error)
-            );
-        }
-    }
-    if let Some(r) = &d.remedy {
-        let _ = writeln!(out, "### What fixes it (measured)\n");
-        md_grid(&mut out, r);
-        out.push('\n');
-        let numpy = d.scan.numpy.as_deref().unwrap_or("none");
-        for u in &r.upgrades {
-            if !u.tried.is_empty() || !u.skipped.is_empty() {
-                for line in upgrade_search_text(u, numpy).lines() {
-                    let _ = writeln!(out, "{}\n", md(line.trim_start()));
-                }
-            }
-        }
-    }
-    if let Some(a) = &d.advice {
-        for line in advice_lines(a) {
-            match line.strip_prefix("→ ") {
-                Some(l) => {
-                    let _ = writeln!(out, "- {}", md(l));
-                }
-                None => {
-                    let _ = writeln!(out, "  - {}", md(line.trim_start()));
-                }
-            }
-        }
-        for v in &a.violated {
-            let _ = writeln!(out, "- ⚠ {}", md(v));
-        }
-        out.push('\n');
-        for w in &a.wrong_declarations {
-            out.push_str(&issue(d, w));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// An issue report for a package whose declared NumPy requirement admits
-/// a NumPy it fails under: what was installed, the exact error, the grid.
-pub fn issue(d: &Diagnosis, w: &WrongDeclaration) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "### Issue report: {} {} fails under numpy {} which its metadata allows\n",
-        w.name,
-        w.version,
-        w.fails_under.join(", ")
-    );
-    let declared = if w.declared.is_empty() {
-        "(no numpy requirement)".to_string()
-    } else {
-        w.declared.join("; ")
-    };
-    let _ = writeln!(
-        out,
-        "`{} {}` declares `{}`, which admits numpy {}, but importing it under {} fails. \
-         Installers trust the declaration, so users get this combination without any warning.\n",
-        w.name,
-        w.version,
-        declared,
-        w.fails_under.join(", "),
-        if w.fails_under.len() == 1 {
-            "that version"
-        } else {
-            "those versions"
-        }
-    );
-    let _ = writeln!(
-        out,
-        "**Installed**: CPython {} on {}-{}, numpy {}, {} {} (wheels from PyPI).\n",
-        d.environment.version,
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-        d.scan.numpy.as_deref().unwrap_or("none"),
-        w.name,
-        w.version
-    );
-    // The error in the user's environment, unless it is another
-    // package's absence (never quoted: it is not the maintainer's NumPy
-    // problem); else the grid's, made with the dependencies installed.
-    let here = d
-        .trials
-        .iter()
-        .find(|t| t.name == w.name && !t.passed() && t.missing.is_empty() && !t.error.is_empty());
-    if let Some(t) = here {
-        let _ = writeln!(
-            out,
-            "**The error** (`{}` raised it):\n\n{}\n",
-            t.module.as_deref().unwrap_or(&t.name),
-            fenced(&t.error)
-        );
-    } else if let Some(c) = d
-        .remedy
-        .iter()
-        .flat_map(|r| &r.grids)
-        .filter(|g| g.name == w.name)
-        .flat_map(|g| g.cells.iter().filter(|c| g.numpy_caused(c)))
-        .next()
-    {
-        let error = if c.error.is_empty() {
-            &c.message
-        } else {
-            &c.error
-        };
-        let _ = writeln!(
-            out,
-            "**The error** (under numpy {}, in a fresh environment with its dependencies installed):\n\n{}\n",
-            c.numpy,
-            fenced(error)
-        );
-    }
-    if let Some(r) = &d.remedy {
-        let one = Remedy {
-            columns: r.columns.clone(),
-            grids: r
-                .grids
-                .iter()
-                .filter(|g| g.name == w.name)
-                .cloned()
-                .collect(),
-            ..Remedy::default()
-        };
-        let _ = writeln!(
-            out,
-            "**The grid** (`{} {}` from PyPI imported, with each compiled module that uses NumPy's C API, under each NumPy, each in a fresh environment):\n",
-            w.name, w.version
-        );
-        md_grid(&mut out, &one);
-        out.push('\n');
-    }
-    let _ = writeln!(
-        out,
-        "Suggested fix: an upper bound on numpy in the metadata of {} {} (and new releases built against NumPy 2).\n\n*Measured with `matrix doctor` (abimatrix).*",
-        w.name, w.version
-    );
-    out
-}
-
-fn outcome_json(o: &Outcome) -> Value {
-    let mut v = json!({
-        "outcome": o.kind(),
-        "reason": o.reason(),
-        "message": o.message(),
-    });
-    if let Outcome::Crash { signal, name, .. } = o {
-        v["signal"] = json!(signal);
-        v["signal_name"] = json!(name);
-    }
-    if let Outcome::Fail(f) = o {
-        v["exception"] = json!(f.exception);
-    }
-    v
-}
-
-/// `--json`: the whole diagnosis, versioned.
-pub fn to_json(d: &Diagnosis) -> String {
-    let trials: Vec<Value> = d
-        .trials
-        .iter()
-        .map(|t| {
-            let mut v = outcome_json(&t.outcome);
-            v["name"] = json!(t.name);
-            v["version"] = json!(t.version);
-            v["module"] = json!(t.module);
-            v["modules"] = json!(t.modules);
-            v["error"] = json!(t.error);
-            v["missing_dependencies"] = json!(t.missing);
-            v["failures"] = t
-                .failures
-                .iter()
-                .map(|f| {
-                    json!({
-                        "module": f.module,
-                        "raised": f.raised,
-                        "reason": f.reason,
-                        "message": f.message,
-                        "error": f.error,
-                        "missing": f.missing,
-                    })
-                })
-                .collect();
-            v["duration_s"] = json!((t.duration.as_secs_f64() * 1000.0).round() / 1000.0);
-            v["command"] = json!(t.command);
-            v["stdout"] = json!(t.stdout);
-            v["stderr"] = json!(t.stderr);
-            v
-        })
-        .collect();
-    let issues: Vec<Value> = d
-        .advice
-        .iter()
-        .flat_map(|a| &a.wrong_declarations)
-        .map(|w| json!({"name": w.name, "version": w.version, "markdown": issue(d, w)}))
-        .collect();
-    let doc = json!({
-        "schema": SCHEMA,
-        "schema_version": 1,
-        "environment": d.environment,
-        "scan": d.scan,
-        "trials": trials,
-        "remedy": d.remedy,
-        "remedy_error": d.remedy_error.as_ref().map(remedy_error_text),
-        "advice": d.advice,
-        "issues": issues,
-        "ok": d.broken().next().is_none(),
-        "duration_s": (d.duration.as_secs_f64() * 1000.0).round() / 1000.0,
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
+
+    use serde_json::Value;
 
     use super::*;
     use crate::doctor::advice::advise;
@@ -983,18 +550,18 @@ mod tests {
 
     #[test]
     fn text_every_outcome() {
-        insta::assert_snapshot!("doctor-text", text(&diagnosis()));
+        insta::assert_snapshot!("doctor-text", text::render(&diagnosis()));
     }
 
     #[test]
     fn markdown_with_an_issue_report() {
-        insta::assert_snapshot!("doctor-markdown", markdown(&diagnosis()));
+        insta::assert_snapshot!("doctor-markdown", markdown::render(&diagnosis()));
     }
 
     #[test]
     fn json_is_versioned_and_complete() {
-        let v: Value = serde_json::from_str(&to_json(&diagnosis())).unwrap();
-        assert_eq!(v["schema"], SCHEMA);
+        let v: Value = serde_json::from_str(&json::render(&diagnosis())).unwrap();
+        assert_eq!(v["schema"], json::SCHEMA);
         assert_eq!(v["ok"], false);
         assert_eq!(v["scan"]["scanned"], 12);
         assert_eq!(v["trials"][0]["signal_name"], "SIGSEGV");
@@ -1022,7 +589,7 @@ mod tests {
     #[test]
     fn every_report_keeps_the_whole_error() {
         let d = diagnosis();
-        let md = markdown(&d);
+        let md = markdown::render(&d);
         let numexpr = md
             .split("<details><summary>numexpr 2.8.4")
             .nth(1)
@@ -1033,7 +600,7 @@ mod tests {
                 && numexpr.contains("ImportError: numpy.core.multiarray failed to import\n```"),
             "{numexpr}"
         );
-        let t = text(&d);
+        let t = text::render(&d);
         assert!(
             t.contains("NumPy 2.0.2 as it may crash.\n    ImportError: numpy.core.multiarray failed to import\n"),
             "{t}"
@@ -1046,7 +613,7 @@ mod tests {
     #[test]
     fn a_missing_dependency_is_never_quoted_as_numpys() {
         let d = diagnosis();
-        let t = text(&d);
+        let t = text::render(&d);
         assert!(t.contains("✗ pandas 2.0.3: missing dependency: pytz, python-dateutil (install them; not a NumPy problem), raised in pandas\n    ImportError: Unable to import required dependencies:\n    pytz: No module named 'pytz'\n    dateutil: No module named 'dateutil'\n"), "{t}");
         let pandas = d
             .advice
@@ -1056,7 +623,7 @@ mod tests {
             .iter()
             .find(|w| w.name == "pandas")
             .unwrap();
-        let report = issue(&d, pandas);
+        let report = issue::render(&d, pandas);
         assert!(!report.contains("pytz"), "{report}");
         assert!(
             report.contains("**The error** (under numpy 2.0.2, in a fresh environment with its dependencies installed)"),
@@ -1070,7 +637,7 @@ mod tests {
         d.trials.retain(Trial::passed);
         d.remedy = None;
         d.advice = None;
-        let t = text(&d);
+        let t = text::render(&d);
         assert!(
             t.ends_with("all 1 packages that use NumPy's C API import (41.3s)\n"),
             "{t}"
