@@ -134,34 +134,7 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
         format!("<html><body><a href=\"{wheel}\">{wheel}</a></body></html>"),
     )
     .unwrap();
-    let mut server = std::process::Command::new(&python)
-        .args([
-            "-u",
-            "-m",
-            "http.server",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(p.path("index"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let port = {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 43211 (http://127.0.0.1:43211/) ..."
-        line.split("port ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let (mut server, port) = serve(&python, &p.path("index"));
     p.write(
         "matrix.toml",
         &format!(
@@ -208,6 +181,7 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
         "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.2.*\"]\nruntime = [\"2.2.6\", \"next\"]\nindex-url = \"http://127.0.0.1:{port}\"\n"
     );
     p.write("matrix.toml", &own_index);
+    let port_before = port.clone();
     let own = p.run_here(&["-q", "--fresh"]);
     assert_eq!(own.code(), Some(0), "{}", own.dump());
     let axes = &own.results()["grids"][0]["axes"];
@@ -232,10 +206,14 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
         "{cell}"
     );
 
-    // A real release candidate put on it: `next` is that pre-release,
-    // installed from our index and run.
-    common::pip_download(&python, "--only-binary", "numpy==2.3.0rc1", &simple);
-    let links: String = std::fs::read_dir(&simple)
+    // A real release candidate on an index of its own (a new address: an
+    // installer keeps an index's page a while, as uv does): `next` is that
+    // pre-release, installed from there and run.
+    let rc = p.path("index-rc/numpy");
+    std::fs::create_dir_all(&rc).unwrap();
+    std::fs::copy(simple.join(&wheel), rc.join(&wheel)).unwrap();
+    common::pip_download(&python, "--only-binary", "numpy==2.3.0rc1", &rc);
+    let links: String = std::fs::read_dir(&rc)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -243,10 +221,17 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
         .map(|n| format!("<a href=\"{n}\">{n}</a>"))
         .collect();
     std::fs::write(
-        simple.join("index.html"),
+        rc.join("index.html"),
         format!("<html><body>{links}</body></html>"),
     )
     .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let (mut server, port) = serve(&python, &p.path("index-rc"));
+    p.write(
+        "matrix.toml",
+        &own_index.replace(&format!(":{}\"", port_before), &format!(":{port}\"")),
+    );
     let with_rc = p.run_here(&["-q", "--fresh"]);
     let _ = server.kill();
     let _ = server.wait();
@@ -347,4 +332,37 @@ fn a_package_row_pinned_to_a_yanked_release_is_marked() {
     );
     // The runtime NumPy it ran with is not yanked, and not said to be.
     assert!(!run.stdout().contains("numpy bottleneck"), "{}", run.dump());
+}
+
+/// A Python HTTP server over `dir` on a free loopback port: the server and
+/// its port.
+fn serve(python: &std::path::Path, dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut server = std::process::Command::new(python)
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 43211 (http://127.0.0.1:43211/) ..."
+    let port = line
+        .split("port ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    (server, port)
 }

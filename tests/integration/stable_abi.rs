@@ -862,7 +862,7 @@ fn shards_and_python_narrowing_keep_the_build_python() {
     let listed = common::text(&listed.stdout);
     assert!(
         listed.contains(&format!(
-            "builds: made once, on {py39} (limited API 3.9, abi3)"
+            "builds: made once, on {py39} (limited API 3.9, abi3: limited-api = \"3.9\")"
         )) && listed.contains("(none of its own cells in this run)"),
         "{listed}"
     );
