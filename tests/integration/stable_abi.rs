@@ -386,6 +386,20 @@ fn a_build_without_limited_api_is_never_tried_across_pythons() {
     }
 }
 
+/// The position of CPython `minor`'s grid in a results document.
+fn grid_of(results: &serde_json::Value, minor: &str) -> usize {
+    results["grids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|g| {
+            g["interpreter"]["label"]
+                .as_str()
+                .is_some_and(|l| l.starts_with(&format!("CPython {minor}.")))
+        })
+        .unwrap_or_else(|| panic!("no grid of CPython {minor}"))
+}
+
 /// `pip install ARGS` into a venv's `python` (no dependencies, wheels
 /// only); whether it installed.
 fn pip_into(python: &Path, args: &[&str]) -> bool {
@@ -489,13 +503,9 @@ fn a_published_cp39_abi3_wheel_is_one_row_across_pythons() {
 
     let code = format!("import numpy as np\n{probe}");
     let envs = oracle_venvs(&p, &minors, &runtimes, &["pyerfa==2.0.1.5"]);
-    let label = |g: &serde_json::Value| g["interpreter"]["label"].as_str().unwrap().to_string();
     let mut ran = 0;
     for ((minor, runtime), venv) in &envs {
-        let grid = grids
-            .iter()
-            .position(|g| label(g).starts_with(&format!("CPython {minor}.")))
-            .unwrap();
+        let grid = grid_of(results, minor);
         let cell = run.cell_at(grid, "pyerfa 2.0.1.5", runtime);
         let want = venv
             .as_deref()
@@ -539,12 +549,7 @@ fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
     let run = p.run_here(&["--cache-dir", "cache"]);
     let results = run.results();
     let grids = results["grids"].as_array().unwrap();
-    let label = |g: &serde_json::Value| g["interpreter"]["label"].as_str().unwrap().to_string();
-    let py39 = grids
-        .iter()
-        .position(|g| label(g).starts_with("CPython 3.9."))
-        .unwrap();
-    let py312 = 1 - py39;
+    let (py39, py312) = (grid_of(results, "3.9"), grid_of(results, "3.12"));
     assert_eq!(
         grids[py312]["builds"].as_array().unwrap().len(),
         0,
@@ -652,17 +657,7 @@ fn a_wheel_file_below_its_abi3_version_is_unavailable_for_pythons_abi() {
     let run = p.run_here(&["--cache-dir", "cache"]);
     let results = run.results();
     let grids = results["grids"].as_array().unwrap();
-    let at = |minor: &str| {
-        grids
-            .iter()
-            .position(|g| {
-                g["interpreter"]["label"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with(&format!("CPython {minor}."))
-            })
-            .unwrap()
-    };
+    let at = |minor: &str| grid_of(results, minor);
     let below = run.cell_at(at("3.8"), "pyerfa 2.0.1.5", "1.24.4");
     assert_eq!(below["outcome"], "unavailable", "{below}");
     assert_eq!(below["unavailable"], "python-abi", "{below}");
