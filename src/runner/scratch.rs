@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 /// The least free space a RAM folder must have to be used: far above what
 /// a grid's probe files take, so a small `/dev/shm` (a container's 64 MiB)
 /// is passed over.
+#[cfg(target_os = "linux")]
 const MIN_ROOM: u64 = 1 << 30;
 
 /// A fresh folder for the cells' files on a RAM-backed filesystem, or
@@ -41,18 +42,27 @@ pub(super) fn ram_folder() -> Option<tempfile::TempDir> {
 }
 
 /// Whether `path` is on tmpfs with at least [`MIN_ROOM`] free.
+#[cfg(target_os = "linux")]
 fn roomy_tmpfs(path: &Path) -> bool {
     use nix::sys::statfs::{TMPFS_MAGIC, statfs};
     statfs(path).is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC && free(&s) >= MIN_ROOM)
 }
 
+/// Elsewhere (macOS) there is no tmpfs to find: the cells' files stay in
+/// the work folder.
+#[cfg(not(target_os = "linux"))]
+fn roomy_tmpfs(_path: &Path) -> bool {
+    false
+}
+
 /// The bytes an unprivileged user may still write there.
+#[cfg(target_os = "linux")]
 fn free(s: &nix::sys::statfs::Statfs) -> u64 {
     s.blocks_available()
         .saturating_mul(u64::try_from(s.block_size()).unwrap_or(0))
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
