@@ -181,10 +181,7 @@ impl GridPlan {
             ),
             None => match build {
                 // A published wheel file says by its tag where it loads.
-                crate::expect::Side::Row(row) => match row
-                    .wheel_tag()
-                    .and_then(|t| crate::rules::BuildAbi::of_wheel_tag(&t))
-                {
+                crate::expect::Side::Row(row) => match crate::rules::BuildAbi::of_row(row) {
                     Some(abi) => expectations.expected_across(
                         &crate::rules::RuntimePython {
                             version,

@@ -556,13 +556,16 @@ fn wheel_gap(entry: &AxisEntry, interpreter: &crate::python::Interpreter) -> Opt
     let AxisEntry::Row(row) = entry else {
         return None;
     };
-    let tag = row.wheel_tag()?;
     let python = RuntimePython {
         version: &interpreter.version,
         free_threaded: interpreter.free_threaded,
     };
-    let gap = python_gap(BuildAbi::of_wheel_tag(&tag)?, &python)?;
-    Some(format!("the {tag} wheel is {}", gap.message(&python)))
+    let gap = python_gap(BuildAbi::of_row(row)?, &python)?;
+    Some(format!(
+        "the {} wheel is {}",
+        row.wheel_tag().unwrap_or_default(),
+        gap.message(&python)
+    ))
 }
 
 /// A cell of an axis entry that was never resolved.

@@ -105,13 +105,19 @@ const ORACLE: &str = "import sys\nsys.path.insert(0, sys.argv[1])\nimport numpy 
 /// (a venv's), in abimatrix's words: pass, fail (an exception, NumPy's
 /// import error among them) or crash (a signal).
 fn oracle(python: &Path, dir: &Path, probe: &Path) -> &'static str {
-    let out = Command::new(python)
-        .arg("-I")
-        .args(["-c", ORACLE])
-        .arg(dir)
-        .arg(probe)
-        .output()
-        .expect("run the oracle");
+    outcome_of(
+        Command::new(python)
+            .arg("-I")
+            .args(["-c", ORACLE])
+            .arg(dir)
+            .arg(probe),
+    )
+}
+
+/// A by-hand run's outcome in abimatrix's words: pass, fail (an exception,
+/// NumPy's import error among them) or crash (a signal).
+fn outcome_of(cmd: &mut Command) -> &'static str {
+    let out = cmd.output().expect("run the oracle");
     match out.status.code() {
         Some(0) => "pass",
         Some(_) => "fail",
@@ -421,15 +427,7 @@ fn pip_into(python: &Path, args: &[&str]) -> bool {
 
 /// The outcome of `code` under a venv's `python`, in abimatrix's words.
 fn oracle_code(python: &Path, code: &str) -> &'static str {
-    let out = Command::new(python)
-        .args(["-I", "-c", code])
-        .output()
-        .expect("run the oracle");
-    match out.status.code() {
-        Some(0) => "pass",
-        Some(_) => "fail",
-        None => "crash",
-    }
+    outcome_of(Command::new(python).args(["-I", "-c", code]))
 }
 
 /// Each `(minor, numpy)` pair's plain venv with `numpy` and then `extra`
