@@ -129,6 +129,11 @@ pub struct PackageRow {
     /// Yanked on the index (PEP 592), with its reason ("" for none): only
     /// an exact pin takes a yanked release.
     pub yanked: Option<String>,
+    /// Why no wheel of this release loads under the interpreter it was
+    /// resolved for, as the index lists its wheels (a pinned release whose
+    /// wheels for this platform are all for other Pythons, e.g. only
+    /// `cp39-abi3` under 3.8): Python's ABI, known before any install.
+    pub python_gap: Option<String>,
 }
 
 impl PackageRow {
@@ -151,6 +156,7 @@ impl PackageRow {
             name,
             version,
             yanked: None,
+            python_gap: None,
         }
     }
 
@@ -411,6 +417,7 @@ mod tests {
             name: "pandas".into(),
             version: Some("2.2.3".into()),
             yanked: None,
+            python_gap: None,
         };
         assert!(req.matches("pandas>=2") && req.matches("pandas 2.2.3"));
         assert!(!req.matches("scipy*"));

@@ -180,6 +180,20 @@ impl GridPlan {
                 forbidden,
             ),
             None => match build {
+                // A pinned requirement whose wheels are all for other
+                // Pythons, as the index lists them: Python's ABI, as a
+                // wheel file's tag is (a table still says otherwise).
+                crate::expect::Side::Row(row) if row.python_gap.is_some() => {
+                    let tabled = expectations.expected(version, build, runtime, forbidden);
+                    if matches!(tabled.source, crate::expect::ExpectSource::Table { .. }) {
+                        return tabled;
+                    }
+                    crate::expect::Expected {
+                        outcome: crate::outcome::OutcomeKind::Unavailable,
+                        reason: None,
+                        source: crate::expect::ExpectSource::PythonAbi,
+                    }
+                }
                 // A published wheel file says by its tag where it loads.
                 crate::expect::Side::Row(row) => match crate::rules::BuildAbi::of_row(row) {
                     Some(abi) => expectations.expected_across(

@@ -140,7 +140,12 @@ impl<'a> Resolver<'a> {
             // Only an exact pin can take a yanked release (PEP 592: a
             // resolver passes over them otherwise), so only a pin is looked
             // up.
-            Some(Ok(pinned)) => row.yanked = self.yanked(interpreter, &row.name, &pinned).await,
+            Some(Ok(pinned)) => {
+                if let Some(release) = self.release(interpreter, &row.name, &pinned).await {
+                    row.yanked = release.yanked.clone();
+                    row.python_gap = python_gap(&release, interpreter, &row);
+                }
+            }
             Some(Err(_)) => {}
             None => row.version = self.row_version(interpreter, r, &row.name).await?,
         }
@@ -186,16 +191,16 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Why release `version` of `project` is yanked on the index, if it
-    /// is: read from the project's release list (remembered for a day).
-    /// Not knowing (offline and never asked, an index that cannot be read)
-    /// is not marking it: the row still runs.
-    async fn yanked(
+    /// Release `version` of `project` as the index lists it (whether it
+    /// is yanked and why, its wheels): read from the project's release list
+    /// (remembered for a day). Not knowing (offline and never asked, an
+    /// index that cannot be read) marks nothing: the row still runs.
+    async fn release(
         &self,
         interpreter: &Interpreter,
         project: &str,
         version: &Version,
-    ) -> Option<String> {
+    ) -> Option<Release> {
         let list = self
             .row_releases
             .lock()
@@ -211,7 +216,7 @@ impl<'a> Resolver<'a> {
         .await
         .iter()
         .find(|r| r.version == *version)
-        .and_then(|r| r.yanked.clone())
+        .cloned()
     }
 
     /// Whether any release matching `request` exists on the index at all,
@@ -284,6 +289,64 @@ fn origin_of(r: &Release) -> Origin {
         yanked: r.yanked.clone(),
         wheel: None,
     }
+}
+
+/// Why no wheel of `release` loads under `interpreter`, when that is
+/// Python's doing: the release has wheels for this platform, and every one
+/// is for other Pythons (`cp39-abi3` under 3.8, `cp312-cp312` under 3.11).
+/// A release with no wheel for this platform at all is not Python's
+/// doing: its install says what it says.
+pub(crate) fn python_gap(
+    release: &Release,
+    interpreter: &Interpreter,
+    row: &PackageRow,
+) -> Option<String> {
+    let tags: HashSet<&str> = interpreter.tags.iter().map(String::as_str).collect();
+    if release.wheels.is_empty() || release.fits(&tags) {
+        return None;
+    }
+    let platforms: HashSet<&str> = interpreter
+        .tags
+        .iter()
+        .filter_map(|t| t.rsplit('-').next())
+        .collect();
+    // The implementations it loads ("cp", "py"): a PyPy wheel says
+    // nothing to CPython.
+    let kind = |python: &str| -> String {
+        python
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect()
+    };
+    let kinds: HashSet<String> = interpreter
+        .tags
+        .iter()
+        .filter_map(|t| t.split('-').next())
+        .map(kind)
+        .collect();
+    // What the wheels for this platform are for ("cp39-abi3"), each once.
+    let mut made_for: Vec<String> = release
+        .wheels
+        .iter()
+        .filter_map(|w| index::wheel(w))
+        .flat_map(|(_, tags)| tags)
+        .filter_map(|t| {
+            let (python_abi, platform) = t.rsplit_once('-')?;
+            let python = python_abi.split('-').next()?;
+            (platforms.contains(platform) && kinds.contains(&kind(python)))
+                .then(|| python_abi.to_string())
+        })
+        .collect();
+    made_for.sort();
+    made_for.dedup();
+    if made_for.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "no wheel of {row} loads under {}: its wheels for this platform are {}",
+        interpreter.label(),
+        made_for.join(", ")
+    ))
 }
 
 /// `request` for `interpreter` among `releases`: pure, so every rule is
@@ -690,6 +753,43 @@ mod tests {
             &Resolution::default(),
         );
         assert_eq!(axis.entries[0].gap(), Some(Unavailability::NoWheel));
+    }
+
+    #[test]
+    fn a_pinned_release_with_wheels_only_for_other_pythons_is_pythons_gap() {
+        let mut py38 = crate::report::fixtures::interpreter("3.8.18");
+        py38.tags = vec![
+            "cp38-cp38-manylinux_2_17_x86_64".into(),
+            "cp38-abi3-manylinux_2_17_x86_64".into(),
+            "cp37-abi3-manylinux_2_17_x86_64".into(),
+            "py3-none-any".into(),
+        ];
+        let row = PackageRow::new(RowSource::Requirement("pyerfa==2.0.1.5".into()));
+        let wheels = |names: &[&str]| Release {
+            version: Version::from_str("2.0.1.5").unwrap(),
+            index: "https://pypi.org/simple".into(),
+            yanked: None,
+            wheels: names.iter().map(|n| n.to_string()).collect(),
+        };
+        // Only cp39-abi3 for this platform: Python's doing, said with the tag.
+        let abi3 = wheels(&[
+            "pyerfa-2.0.1.5-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "pyerfa-2.0.1.5-cp39-abi3-macosx_11_0_arm64.whl",
+            "pyerfa-2.0.1.5-pp39-pypy39_pp73-manylinux_2_17_x86_64.whl",
+        ]);
+        assert_eq!(
+            python_gap(&abi3, &py38, &row).as_deref(),
+            Some(
+                "no wheel of pyerfa 2.0.1.5 loads under CPython 3.8.18: its wheels for this platform are cp39-abi3"
+            )
+        );
+        // A wheel that fits: no gap.
+        let fits = wheels(&["pyerfa-2.0.1.5-cp37-abi3-manylinux_2_17_x86_64.whl"]);
+        assert_eq!(python_gap(&fits, &py38, &row), None);
+        // Wheels for other platforms only, or none: not Python's doing.
+        let elsewhere = wheels(&["pyerfa-2.0.1.5-cp39-abi3-macosx_11_0_arm64.whl"]);
+        assert_eq!(python_gap(&elsewhere, &py38, &row), None);
+        assert_eq!(python_gap(&wheels(&[]), &py38, &row), None);
     }
 
     #[test]

@@ -556,6 +556,11 @@ fn wheel_gap(entry: &AxisEntry, interpreter: &crate::python::Interpreter) -> Opt
     let AxisEntry::Row(row) = entry else {
         return None;
     };
+    // A pinned requirement whose wheels on the index are all for other
+    // Pythons: known from the index's list, before any install.
+    if let Some(why) = &row.python_gap {
+        return Some(why.clone());
+    }
     let python = RuntimePython {
         version: &interpreter.version,
         free_threaded: interpreter.free_threaded,

@@ -610,14 +610,15 @@ fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
     }
 }
 
-/// Issue 24, items 1 and 2, for wheel files: pyerfa's `cp39-abi3` wheel as
-/// a file is for every Python from 3.9 up. Under 3.8 its cell is
+/// Issue 24, items 1 and 2, for published wheels: pyerfa's `cp39-abi3`
+/// wheel as a file is for every Python from 3.9 up. Under 3.8 its cell is
 /// `unavailable` for Python's ABI, said by the wheel's tag before any
 /// install, and the default expectation expects it; 3.9 and 3.12 run it
 /// (as pip says they do) and it is one row across Pythons, which ran under
-/// no cell of 3.8.
+/// no cell of 3.8. The same release as a pinned requirement is judged the
+/// same way, from the index's list of its wheels.
 #[test]
-fn a_wheel_file_below_its_abi3_version_is_unavailable_for_pythons_abi() {
+fn a_wheel_below_its_abi3_version_is_unavailable_for_pythons_abi() {
     let p = Project::new();
     let python39 = common::pyenv_python("3.9");
     common::ok(
@@ -690,6 +691,45 @@ fn a_wheel_file_below_its_abi3_version_is_unavailable_for_pythons_abi() {
             "pyerfa 2.0.1.5 (cp39-abi3 wheel): works on Python >=3.9 (3.9 and 3.12 tested)"
         ) && across.ends_with("; no cell ran under 3.8"),
         "{across}"
+    );
+
+    // The same release as a pinned requirement: the index's list of its
+    // wheels says the same before any install (not the installer's "no
+    // usable wheels", which would be build-failed).
+    p.write(
+        "matrix.toml",
+        "[python]\nversions = [\"3.8\", \"3.9\"]\n[numpy]\nruntime = [\"1.24.4\"]\n[extension]\nrequirement = \"pyerfa==2.0.1.5\"\nimports = [\"erfa\"]\nprobe = \"assert module.dat(2000, 1, 1, 0.0) == 32.0\"\n",
+    );
+    let pinned = p.run_here(&["--cache-dir", "cache"]);
+    assert_eq!(pinned.code(), Some(0), "{}", pinned.dump());
+    let results = pinned.results();
+    let below = pinned.cell_at(grid_of(results, "3.8"), "pyerfa 2.0.1.5", "1.24.4");
+    assert_eq!(
+        (
+            below["outcome"].as_str(),
+            below["unavailable"].as_str(),
+            below["met"].as_bool()
+        ),
+        (Some("unavailable"), Some("python-abi"), Some(true)),
+        "{below}"
+    );
+    let message = below["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("no wheel of pyerfa 2.0.1.5 loads under CPython 3.8.")
+            && message.ends_with(": its wheels for this platform are cp39-abi3"),
+        "{below}"
+    );
+    assert_eq!(
+        results["grids"][grid_of(results, "3.8")]["builds"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "{}",
+        pinned.dump()
+    );
+    assert_eq!(
+        pinned.cell_at(grid_of(results, "3.9"), "pyerfa 2.0.1.5", "1.24.4")["outcome"],
+        "pass"
     );
 }
 
