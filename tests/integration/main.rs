@@ -6,6 +6,7 @@
 //! and snapshot tests beside the code instead.
 
 mod common;
+mod suite;
 mod tools;
 
 mod action;
