@@ -21,6 +21,7 @@ mod doctor;
 mod faults;
 mod hostile_text;
 mod isolation;
+mod live;
 mod newcomer;
 mod packages;
 mod packaging;
