@@ -34,8 +34,8 @@ fn pypi_still_serves_the_pinned_snapshot() {
         .output()
         .expect("python3");
     let said = text(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(&said)
-        .unwrap_or_else(|e| panic!("{e}: {said}{}", text(&out.stderr)));
+    let report: serde_json::Value =
+        serde_json::from_str(&said).unwrap_or_else(|e| panic!("{e}: {said}{}", text(&out.stderr)));
     let checked = report["checked"].as_array().map_or(0, Vec::len);
     assert!(checked >= 20, "every pinned project is checked: {said}");
     assert!(

@@ -131,7 +131,13 @@ fn start_index(root: &Path) -> Result<u16, String> {
         files: files.clone(),
         record,
     };
-    let port = || -> Option<u16> { std::fs::read_to_string(&port_file).ok()?.trim().parse().ok() };
+    let port = || -> Option<u16> {
+        std::fs::read_to_string(&port_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
     if let Some(port) = port() {
         match health(port) {
             Some(found) if found == wanted => return Ok(port),
@@ -162,12 +168,16 @@ fn start_index(root: &Path) -> Result<u16, String> {
     // it.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let started = Instant::now();
-    let before = std::fs::metadata(&port_file).and_then(|m| m.modified()).ok();
+    let before = std::fs::metadata(&port_file)
+        .and_then(|m| m.modified())
+        .ok();
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run python3 (the index server needs it): {e}"))?;
     loop {
-        let written = std::fs::metadata(&port_file).and_then(|m| m.modified()).ok();
+        let written = std::fs::metadata(&port_file)
+            .and_then(|m| m.modified())
+            .ok();
         if written.is_some() && written != before {
             if let Some(port) = port() {
                 if health(port).is_some_and(|found| found == wanted) {
@@ -208,7 +218,9 @@ impl PartialEq<Identity> for Found {
 fn health(port: u16) -> Option<Found> {
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     write!(
         stream,
         "GET /health HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
