@@ -4,7 +4,8 @@
 //! `~/.cache/pip`, and no answer moves when PyPI gets a new release.
 //!
 //! - The caches: `ABIMATRIX_CACHE_DIR`, `UV_CACHE_DIR` and `PIP_CACHE_DIR`
-//!   under [`cache_root`] (`target/test-cache`, or `$ABIMATRIX_TEST_CACHE`).
+//!   under [`cache_root`] (`~/.cache/abimatrix-test-suite`, or
+//!   `$ABIMATRIX_TEST_CACHE`).
 //! - The index: `tests/support/index.py` serves the snapshot pinned under
 //!   `tests/index/` (PyPI's file lists as they were when pinned) on the
 //!   loopback address; each file is fetched once from PyPI, checked against
@@ -35,7 +36,11 @@ use crate::tools::{repo, target_dir};
 
 /// Where the suite keeps its caches and the index's files:
 /// `$ABIMATRIX_TEST_CACHE` (relative to the repository), else
-/// `<target>/test-cache`.
+/// `abimatrix-test-suite` in the user's cache folder (`$XDG_CACHE_HOME`,
+/// else `~/.cache`). A folder of the suite's own, beside and never inside
+/// the caches a user's abimatrix, uv and pip keep, and outside the
+/// checkout, so that a fresh clone fetches nothing already fetched (as
+/// cargo keeps its registry outside each project's `target/`).
 pub fn cache_root() -> PathBuf {
     match std::env::var_os("ABIMATRIX_TEST_CACHE") {
         Some(dir) if !dir.is_empty() => {
@@ -46,7 +51,14 @@ pub fn cache_root() -> PathBuf {
                 dir
             }
         }
-        _ => target_dir().join("test-cache"),
+        _ => {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(|| target_dir());
+            base.join("abimatrix-test-suite")
+        }
     }
 }
 
@@ -66,6 +78,22 @@ pub fn index_url() -> String {
 /// was then.
 pub fn index_root() -> String {
     index_url().trim_end_matches("/simple").to_string()
+}
+
+/// `text` without the lines that say a NumPy release came from the suite's
+/// index ("numpy 2.0.2 is from http://127.0.0.1:PORT/simple"): abimatrix
+/// notes every release from an index other than PyPI, so a run on the
+/// suite's index prints one per release that a run on PyPI, as the
+/// documentation shows it, does not. Only those lines go.
+pub fn without_index_notes(text: &str) -> String {
+    let url = index_url();
+    text.lines()
+        .filter(|l| {
+            let l = l.trim();
+            !(l.starts_with("numpy ") && l.ends_with(&format!(" is from {url}")))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 // Runs `set_up` before `main`, as the C runtime runs constructors.
