@@ -314,27 +314,15 @@ fn maintenance_waits_for_runs_and_runs_wait_for_maintenance() {
         }
     }
     // Maintenance holds the cache (as `cache verify` does while it hashes
-    // everything): a run waits, then runs.
-    let lock = cache.join("v2.lock");
+    // everything): a run waits, then runs. The lock is taken here, as
+    // maintenance takes it (an exclusive flock on v2.lock), and let go
+    // once the run says it waits.
     std::fs::create_dir_all(&cache).unwrap();
-    let mut holder = std::process::Command::new("flock")
-        .arg("-x")
-        .arg(&lock)
-        .args(["sleep", "900"])
-        .spawn()
-        .unwrap();
-    wait_until("flock to hold the cache", limit, || {
-        std::process::Command::new("flock")
-            .args(["-n", "-s"])
-            .arg(&lock)
-            .arg("true")
-            .status()
-            .is_ok_and(|s| !s.success())
-    });
+    let holder = std::fs::File::create(cache.join("v2.lock")).unwrap();
+    crate::suite::flock(&holder).unwrap();
     std::fs::write(p.path("go"), "").unwrap();
     let run = spawn_until_waiting(&["run", "-q", "--color", "never"], &cache);
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     let run = run.wait_with_output().unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", common::text(&run.stdout));
 }

@@ -261,15 +261,16 @@ impl Project {
     }
 }
 
-/// A real sdist from the package index (its PEP 691 page, sha256 checked),
-/// unpacked into `dir` as shipped; returns the project's folder.
+/// A real sdist from the package index (the suite's: its PEP 691 page,
+/// sha256 checked), unpacked into `dir` as shipped; returns the project's
+/// folder.
 pub fn sdist(dir: &Path, name: &str, version: &str) -> PathBuf {
     const FETCH: &str = r#"
-import hashlib, json, re, sys, tarfile, urllib.request
+import hashlib, json, os, re, sys, tarfile, urllib.request
 name, version, dest = sys.argv[1:4]
 norm = re.sub(r"[-_.]+", "-", name).lower()
 req = urllib.request.Request(
-    f"https://pypi.org/simple/{norm}/",
+    os.environ["PIP_INDEX_URL"] + f"/{norm}/",
     headers={"Accept": "application/vnd.pypi.simple.v1+json"},
 )
 files = json.load(urllib.request.urlopen(req, timeout=120))["files"]

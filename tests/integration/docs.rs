@@ -382,11 +382,13 @@ fn run_page(file: &Path) -> Vec<String> {
                 .output()
                 .expect("sh");
             let exit = if i + 1 == list.len() { want_exit } else { 0 };
-            let got = if block.directives.contains_key("stderr") {
-                text(&out.stderr)
-            } else {
-                text(&out.stdout)
-            };
+            // The pages show runs on PyPI; this one is on the suite's index.
+            let got =
+                crate::suite::without_index_notes(&if block.directives.contains_key("stderr") {
+                    text(&out.stderr)
+                } else {
+                    text(&out.stdout)
+                });
             let got_lines: Vec<&str> = got.lines().map(str::trim_end).collect();
             let shown_lines: Vec<&str> = shown.iter().map(String::as_str).collect();
             if out.status.code() != Some(exit) || !matches(&shown_lines, &got_lines) {

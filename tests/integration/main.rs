@@ -6,6 +6,7 @@
 //! and snapshot tests beside the code instead.
 
 mod common;
+mod suite;
 mod tools;
 
 mod action;
@@ -20,6 +21,7 @@ mod doctor;
 mod faults;
 mod hostile_text;
 mod isolation;
+mod live;
 mod newcomer;
 mod packages;
 mod packaging;

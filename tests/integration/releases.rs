@@ -8,16 +8,18 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::common::{self, Project, text};
+use crate::suite;
 
 /// The releases with a manylinux x86-64 wheel for `cp` (e.g. "cp311"),
 /// neither yanked nor pre-releases, computed by a few lines of Python from
-/// the index's own PEP 691 page: an oracle that shares no code with ours.
-fn oracle(cp: &str) -> Vec<String> {
+/// the index's own PEP 691 page (`index`: the suite's, or PyPI's in the
+/// live tier): an oracle that shares no code with ours.
+pub fn oracle(index: &str, cp: &str) -> Vec<String> {
     let script = format!(
         r#"
 import json, re, urllib.request
 from pip._vendor.packaging.version import Version
-r = urllib.request.Request("https://pypi.org/simple/numpy/", headers={{"Accept": "application/vnd.pypi.simple.v1+json"}})
+r = urllib.request.Request("{index}/numpy/", headers={{"Accept": "application/vnd.pypi.simple.v1+json"}})
 files = json.load(urllib.request.urlopen(r, timeout=60))["files"]
 by = {{}}
 for f in files:
@@ -36,7 +38,7 @@ print("\n".join(sorted(ok, key=Version)))
 }
 
 /// The runtime versions `--list` shows for each interpreter.
-fn listed(out: &Output) -> Vec<(String, String)> {
+pub fn listed(out: &Output) -> Vec<(String, String)> {
     text(&out.stdout)
         .lines()
         .filter_map(|l| {
@@ -64,7 +66,7 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
             .filter(|(py, _)| py.starts_with(label))
             .map(|(_, r)| r.clone())
             .collect();
-        let expected = oracle(cp);
+        let expected = oracle(&suite::index_url(), cp);
         assert!(expected.len() > 20, "{cp}: {expected:?}");
         assert_eq!(
             ours, expected,
@@ -85,7 +87,7 @@ fn every_release_with_a_wheel_per_interpreter_and_no_yanked_ones() {
         .into_iter()
         .map(|(_, r)| r)
         .collect();
-    let expected: Vec<String> = oracle("cp311")
+    let expected: Vec<String> = oracle(&suite::index_url(), "cp311")
         .into_iter()
         .filter(|v| v.starts_with("2.0.") || v.starts_with("2.1."))
         .collect();
@@ -172,7 +174,26 @@ fn the_next_numpy_a_local_wheel_a_yanked_pin_and_an_extra_index() {
         run.stdout()
     );
     // Every release records the index it came from.
-    assert_eq!(axis("2.4.0rc1")["index"], "https://pypi.org/simple");
+    assert_eq!(axis("2.4.0rc1")["index"], suite::index_url());
+
+    // The index as it was on 10 December 2025, a week after 2.4.0rc1 and
+    // before 2.4.0: `next` is that release candidate, installed and run.
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[python]\nversions = [\"3.11\"]\n[numpy]\nbuild = [\"2.0.*\"]\nruntime = [\"next\"]\nindex-url = \"{}/at/2025-12-10T00:00:00Z/simple\"\n",
+            suite::index_root()
+        ),
+    );
+    let then = p.run_here(&["-q"]);
+    assert_eq!(then.code(), Some(0), "{}", then.dump());
+    let next = &then.results()["grids"][0]["axes"]["runtime"][0];
+    assert_eq!(
+        (next["request"].as_str(), next["version"].as_str()),
+        (Some("next"), Some("2.4.0rc1")),
+        "{next}"
+    );
+    assert_eq!(then.cell_at(0, "2.0.2", "2.4.0rc1")["outcome"], "pass");
 
     // Our index as the only one: its release is resolved and installed
     // from it, and recorded so; with no pre-release on it, `next` is

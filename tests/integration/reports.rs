@@ -154,6 +154,9 @@ fn markdown_and_html_show_the_grid() {
     let html = p.read("all.html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<td class=\"").count(), 16);
+    // The notes name the suite's index as where each NumPy came from (a
+    // run on PyPI names none); any other URL would be fetched by a viewer.
+    let html = html.replace(&crate::suite::index_url(), "[the suite's index]");
     assert!(
         !html.contains("http://") && !html.contains("https://numpy"),
         "must not reach the network"

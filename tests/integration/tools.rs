@@ -78,18 +78,15 @@ pub const MOVING: &str = "packaging-moving";
 /// Held while a build runs in the target directory `name`: Cargo locks its
 /// target directory, but maturin then moves the binary out of it (into
 /// `<target>/maturin/`), so a second build there at that moment finds no
-/// binary, or `cargo install` nothing to copy. The tests of this binary
-/// run side by side; their builds in one target directory take turns.
-pub fn build_lock(name: &str) -> std::sync::MutexGuard<'static, ()> {
-    static CHECKOUT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    static MOVING_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let lock = match name {
-        CHECKOUT => &CHECKOUT_LOCK,
-        MOVING => &MOVING_LOCK,
-        other => panic!("no lock for the target directory {other}"),
-    };
-    // A test that failed while building leaves the directory usable.
-    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// binary, or `cargo install` nothing to copy. The tests run side by side
+/// (threads of one process under `cargo test`, processes under nextest);
+/// their builds in one target directory take turns through a lock file.
+pub fn build_lock(name: &str) -> std::fs::File {
+    std::fs::create_dir_all(target_dir()).expect("target dir");
+    let lock = std::fs::File::create(target_dir().join(format!("{name}.lock")))
+        .expect("the build's lock file");
+    crate::suite::flock(&lock).expect("flock");
+    lock
 }
 
 /// Cargo's release profile made as cheap to build as a dev build, for
@@ -171,10 +168,26 @@ impl Wheel {
 /// The Linux wheels `.github/workflows/release.yml` builds, one per entry
 /// of its `linux` job's matrix, built by the script that job runs (with
 /// the same arguments), into `target/packaging-wheels/`. Built once per
-/// test run, by the first test that asks.
+/// test process, by the first test that asks, and copied to a folder of
+/// the process's own (under nextest, each test is a process, and the next
+/// one's build replaces `target/packaging-wheels/`).
 pub fn linux_wheels() -> &'static [Wheel] {
-    static WHEELS: OnceLock<Vec<Wheel>> = OnceLock::new();
-    WHEELS.get_or_init(build_linux_wheels)
+    static WHEELS: OnceLock<(tempfile::TempDir, Vec<Wheel>)> = OnceLock::new();
+    &WHEELS
+        .get_or_init(|| {
+            let _turn = build_lock("packaging-wheels");
+            let own = tempfile::tempdir().expect("temp dir");
+            let wheels = build_linux_wheels()
+                .into_iter()
+                .map(|w| {
+                    let path = own.path().join(w.name());
+                    std::fs::copy(&w.path, &path).expect("copy the wheel");
+                    Wheel { path, ..w }
+                })
+                .collect();
+            (own, wheels)
+        })
+        .1
 }
 
 fn build_linux_wheels() -> Vec<Wheel> {
