@@ -250,10 +250,13 @@ impl Folders {
         }
         match &self.open[folder.as_os_str()] {
             Some(dir) => {
-                let st = nix::sys::stat::fstatat(&*dir, name, nix::fcntl::AtFlags::empty())?;
+                let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::empty())?;
+                // ino_t is narrower than u64 on some targets.
+                #[allow(clippy::useless_conversion)]
+                let ino = u64::from(st.st_ino);
                 Ok(Stat {
                     size: u64::try_from(st.st_size).unwrap_or(u64::MAX),
-                    ino: u64::from(st.st_ino),
+                    ino,
                     ctime_ns: i128::from(st.st_ctime) * 1_000_000_000
                         + i128::from(st.st_ctime_nsec),
                 })
