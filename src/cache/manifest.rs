@@ -186,28 +186,29 @@ impl Manifest {
     /// what changed since it was proven, and updates those records.
     pub fn check(&mut self, root: &Path, depth: Depth) -> Result<Intact, Damage> {
         let mut reproven = false;
+        let mut folders = Folders::default();
         for f in &mut self.files {
             let full = root.join(&f.path);
-            let meta = match std::fs::metadata(&full) {
+            let meta = match folders.stat(&full) {
                 Ok(m) => m,
                 Err(source) => return Err(Damage::Missing { path: full, source }),
             };
-            if meta.len() != f.size {
+            if meta.size != f.size {
                 return Err(Damage::Size {
                     path: full,
-                    found: meta.len(),
+                    found: meta.size,
                     made: f.size,
                 });
             }
-            let unchanged = meta.ino() == f.ino && ctime_ns(&meta) == f.ctime_ns;
+            let unchanged = meta.ino == f.ino && meta.ctime_ns == f.ctime_ns;
             if depth == Depth::Quick && unchanged {
                 continue;
             }
             match hash_file(&full) {
                 Ok(h) if h == f.sha256 => {
                     if !unchanged {
-                        f.ino = meta.ino();
-                        f.ctime_ns = ctime_ns(&meta);
+                        f.ino = meta.ino;
+                        f.ctime_ns = meta.ctime_ns;
                         reproven = true;
                     }
                 }
@@ -217,6 +218,75 @@ impl Manifest {
         }
         Ok(Intact { reproven })
     }
+}
+
+/// What the quick check compares of a file (links followed, as
+/// `std::fs::metadata` does).
+struct Stat {
+    size: u64,
+    ino: u64,
+    ctime_ns: i128,
+}
+
+/// The folders of one check's files, each opened once: a file is then
+/// looked up by its name in its folder, not walked to from `/` (an
+/// environment's files are a thousand paths a dozen folders deep, and the
+/// walks were most of the quick check's time, which a failed cell waits
+/// for).
+#[derive(Default)]
+struct Folders {
+    /// By the folder's path as bytes (hashing a `Path` walks its components).
+    open: std::collections::HashMap<std::ffi::OsString, Option<std::fs::File>>,
+}
+
+impl Folders {
+    fn stat(&mut self, full: &Path) -> std::io::Result<Stat> {
+        let (Some(folder), Some(name)) = (full.parent(), full.file_name()) else {
+            return Ok(Stat::of(&std::fs::metadata(full)?));
+        };
+        if !self.open.contains_key(folder.as_os_str()) {
+            self.open
+                .insert(folder.as_os_str().to_owned(), open_folder(folder));
+        }
+        match &self.open[folder.as_os_str()] {
+            Some(dir) => {
+                let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::empty())?;
+                // ino_t is narrower than u64 on some targets.
+                #[allow(clippy::useless_conversion)]
+                let ino = u64::from(st.st_ino);
+                Ok(Stat {
+                    size: u64::try_from(st.st_size).unwrap_or(u64::MAX),
+                    ino,
+                    ctime_ns: i128::from(st.st_ctime) * 1_000_000_000
+                        + i128::from(st.st_ctime_nsec),
+                })
+            }
+            // A folder that would not open (no read permission elsewhere
+            // than Linux): the file by its whole path, as before.
+            None => Ok(Stat::of(&std::fs::metadata(full)?)),
+        }
+    }
+}
+
+impl Stat {
+    fn of(meta: &std::fs::Metadata) -> Stat {
+        Stat {
+            size: meta.len(),
+            ino: meta.ino(),
+            ctime_ns: ctime_ns(meta),
+        }
+    }
+}
+
+/// A folder opened for looking names up in it: on Linux as a path only
+/// (no permission to read it needed, as for a stat of what is in it).
+fn open_folder(folder: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    options.custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY);
+    options.open(folder).ok()
 }
 
 #[cfg(test)]

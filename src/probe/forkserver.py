@@ -20,18 +20,26 @@ import sys
 
 # What every child would otherwise import or look up on its own, done once
 # here and inherited by each fork (a child costs a fork, not a fork and a
-# few imports): the probe driver's lazy imports and the C library handle
-# die_with_parent calls.
+# few imports): the probe driver's lazy imports and the C function
+# die_with_parent calls. Every page a child touches is copied for it (and
+# freed at its exit), so what it does before the probe is kept to calls
+# into C: _signal, not signal's enum-converting wrappers.
 import ast  # noqa: F401,E402
-import faulthandler  # noqa: E402
 import linecache  # noqa: F401,E402
+
+try:
+    import _signal as raw_signal  # noqa: E402
+except ImportError:
+    raw_signal = signal
 
 try:
     import ctypes  # noqa: E402
 
-    LIBC = ctypes.CDLL(None, use_errno=True)
+    PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 except Exception:  # noqa: BLE001 - no ctypes (a minimal Python): children do without
-    LIBC = None
+    PRCTL = None
+PDEATHSIG = (1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG, the signal
+SIGCHLD, SIG_DFL = int(signal.SIGCHLD), int(signal.SIG_DFL)
 
 spec = importlib.util.spec_from_file_location("abimatrix_probe", sys.argv[1])
 driver = importlib.util.module_from_spec(spec)
@@ -39,24 +47,50 @@ spec.loader.exec_module(driver)
 
 import numpy  # noqa: E402  the point of the server: imported once, inherited by every fork
 
-out = sys.stdout
 
-
-def send(message):
-    out.write(json.dumps(message) + "\n")
-    out.flush()
+def send(line):
+    """Writes one message (a line of JSON) to abimatrix. Straight to the
+    pipe, and the per-cell ones formatted by hand: after each fork every
+    page this process writes to is copied (the child shares them), so the
+    loop between forks touches as little as it can (json.dumps and a text
+    stream touch dozens of objects, each a page)."""
+    data = line.encode()
+    while data:
+        data = data[os.write(1, data) :]
 
 
 def die_with_parent():
     """SIGKILL this child when the server dies (Linux), so a killed matrix
     leaves no cell behind; elsewhere the server's EOF handling does it."""
     try:
-        LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        PRCTL(*PDEATHSIG)
     except Exception:
         pass
 
 
+# The probe's code objects (and lines), by (file, name, first line):
+# compiled here once, not in every child.
+PROGRAMS = {}
+
+
+def compiled(request):
+    """What the driver's compiled() makes of the request's probe, made once;
+    None when it does not compile or cannot be read (the child then tries
+    and reports why, as in process mode)."""
+    key = (request["probe"], request["name"], request["line"])
+    if key not in PROGRAMS:
+        try:
+            code = driver.read(key[0])
+            PROGRAMS[key] = driver.compiled(code, key[1], int(key[2]))
+        except Exception:  # noqa: BLE001 - the child reports it
+            PROGRAMS[key] = None
+        # The code lives as long as the server: no child's collection walks it.
+        getattr(gc, "freeze", lambda: None)()
+    return PROGRAMS[key]
+
+
 def start(request, wake_fds):
+    program = compiled(request)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -70,8 +104,8 @@ def start(request, wake_fds):
     try:
         os.setpgid(0, 0)
         die_with_parent()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        raw_signal.set_wakeup_fd(-1)
+        raw_signal.signal(SIGCHLD, SIG_DFL)
         for fd in wake_fds:
             os.close(fd)
         os.chdir(request["cwd"])
@@ -81,7 +115,8 @@ def start(request, wake_fds):
             f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(f, fd)
             os.close(f)
-        faulthandler.enable(all_threads=True)
+        # faulthandler is on from the server's `-X faulthandler`: it writes
+        # to fd 2, which is now the cell's stderr file.
         driver.probe(
             request["artifacts"],
             request["module"],
@@ -89,6 +124,7 @@ def start(request, wake_fds):
             request["result"],
             request["name"],
             str(request["line"]),
+            program,
         )
     except BaseException:
         import traceback
@@ -109,7 +145,7 @@ def main():
     # frozen, a child's garbage collections never walk it, so they neither
     # cost time nor copy the server's pages on write. (gc.freeze: 3.7+.)
     getattr(gc, "freeze", lambda: None)()
-    send({"event": "ready", "numpy": numpy.__version__})
+    send(json.dumps({"event": "ready", "numpy": numpy.__version__}) + "\n")
     stdin_open = True
     while stdin_open or children:
         readable, _, _ = select.select([0, wake_r] if stdin_open else [wake_r], [], [], 1.0)
@@ -129,9 +165,9 @@ def main():
             if cell is None:
                 continue
             if os.WIFSIGNALED(status):
-                send({"event": "killed", "id": cell, "signal": os.WTERMSIG(status)})
+                send('{"event": "killed", "id": %d, "signal": %d}\n' % (cell, os.WTERMSIG(status)))
             else:
-                send({"event": "exited", "id": cell, "code": os.WEXITSTATUS(status)})
+                send('{"event": "exited", "id": %d, "code": %d}\n' % (cell, os.WEXITSTATUS(status)))
         if stdin_open and 0 in readable:
             data = os.read(0, 65536)
             if not data:
@@ -151,7 +187,7 @@ def main():
                     request = json.loads(line)
                     pid = start(request, (wake_r, wake_w))
                     children[pid] = request["id"]
-                    send({"event": "started", "id": request["id"], "pid": pid})
+                    send('{"event": "started", "id": %d, "pid": %d}\n' % (request["id"], pid))
 
 
 main()

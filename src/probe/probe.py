@@ -89,9 +89,19 @@ def compiled(code, name, first_line):
     return compile(tree, name, "exec"), lines
 
 
-def probe(artifact_dirs, modules, probe_file, result_file, name="<probe>", first_line="1"):
+def read(probe_file):
+    """The probe's code (UTF-8)."""
+    with open(probe_file, encoding="utf-8") as f:
+        return f.read()
+
+
+def probe(
+    artifact_dirs, modules, probe_file, result_file, name="<probe>", first_line="1", program=None
+):
     """Runs one cell's probe; never returns (exits 0 on pass, 1 otherwise).
-    artifact_dirs: a list of folders, the row's artifact first."""
+    artifact_dirs: a list of folders, the row's artifact first. program:
+    what compiled() made of probe_file, when the fork server already made
+    it (once for all its cells); None to read and compile it here."""
     result = {"status": "error", "stage": "import-numpy"}
     lines = []
 
@@ -124,12 +134,12 @@ def probe(artifact_dirs, modules, probe_file, result_file, name="<probe>", first
             loaded.append(mod)
         module = loaded[0] if loaded else None
         result["stage"] = "probe"
-        with open(probe_file, encoding="utf-8") as f:
-            code = f.read()
         namespace = {"np": np, "numpy": np, "module": module, "__name__": "__probe__"}
         for imported, mod in zip(names, loaded):
             namespace.setdefault(imported.split(".")[0], sys.modules[imported.split(".")[0]])
-        program, lines = compiled(code, name, int(first_line))
+        if program is None:
+            program = compiled(read(probe_file), name, int(first_line))
+        program, lines = program
         exec(program, namespace)
     except BaseException as e:  # noqa: B036 - SystemExit from a probe is a failure too
         wrong = isinstance(e, AssertionError) and result["stage"] == "probe"

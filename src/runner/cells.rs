@@ -7,7 +7,7 @@
 //! here: the reporter and the judges that read the events do that.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::executor::Executor;
 use super::graph::{CellWork, Grid};
@@ -55,13 +55,14 @@ impl Executor {
         let run = self
             .probe(grid, (build, runtime), &dirs(&artifact), &env, false)
             .await;
+        let ended = Instant::now();
         if matches!(run.outcome, Outcome::Pass | Outcome::Unavailable { .. }) {
             return run;
         }
         // Whatever the failure says, an environment whose files changed
         // under the cell (a probe running as root wrote into NumPy) is to
         // blame before the extension is: the cheap check, a stat per file.
-        let changed = self.changed(&env).await;
+        let changed = self.changed(&env, ended).await;
         if !suspicious(&run) && changed.is_none() {
             return run;
         }

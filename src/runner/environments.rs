@@ -5,10 +5,12 @@
 //! its files: both off the runtime.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use pep440_rs::Version;
 
-use super::executor::{Executor, place};
+use super::executor::{Executor, QuickCheck, place};
+use super::flight::Turn;
 use super::graph::{Grid, Started};
 use crate::cache::manifest::Depth;
 use crate::environment::{self, NumpyEnv};
@@ -56,16 +58,34 @@ impl Executor {
 
     /// Why the cached environment `env` no longer holds what it was made
     /// with (the quick check: a stat per file, a hash of what changed);
-    /// `None` when it does, or is not a cached one.
-    pub(super) async fn changed(&self, env: &NumpyEnv) -> Option<String> {
+    /// `None` when it does, or is not a cached one. Asked by a cell that
+    /// failed and `ended` then: a check that started after that answers
+    /// for it, so the failed cells of a column that end while one check
+    /// runs share the next (a column of failures is hundreds of cells, and
+    /// a check a thousand stats).
+    pub(super) async fn changed(&self, env: &NumpyEnv, ended: Instant) -> Option<String> {
         self.plan.cache.as_ref()?;
+        let ticket = match self
+            .checks
+            .turn_unless(&env.dir, |last: &QuickCheck| last.started < ended)
+            .await
+        {
+            Turn::Known(last) => return last.changed,
+            Turn::Mine(ticket) => ticket,
+        };
+        let started = Instant::now();
         let (dir, numpy) = (env.dir.clone(), env.numpy.clone());
-        crate::blocking::run(move || {
+        let changed = crate::blocking::run(move || {
             environment::valid(&dir, &numpy, Depth::Quick)
                 .err()
                 .map(|e| e.to_string())
         })
-        .await
+        .await;
+        ticket.land(QuickCheck {
+            started,
+            changed: changed.clone(),
+        });
+        changed
     }
 
     /// Why the cached environment `env` is damaged, from every byte of it

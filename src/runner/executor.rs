@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use pep440_rs::Version;
 use tokio::sync::Semaphore;
@@ -38,6 +39,10 @@ pub(super) struct Executor {
     /// folder: each proven once, by the first cell that needs it
     /// ([`super::proofs`]).
     pub proofs: Flights<PathBuf, Proof>,
+    /// The last quick check of each cached environment a failed cell ran
+    /// in, by folder: one check answers for every cell that ended before
+    /// it started ([`Executor::changed`]).
+    pub checks: Flights<PathBuf, QuickCheck>,
     /// A project's source tree, hashed once for every row's key.
     pub project_hash: tokio::sync::OnceCell<String>,
     /// Per grid (by index): what its stages keep for the run.
@@ -51,6 +56,14 @@ pub(super) enum Proof {
     /// It was damaged and was made again: why, for the cells that ran in
     /// it before (they run again).
     Remade(String),
+}
+
+/// A quick check of a cached environment: when it started, and what it
+/// found changed (`None`: nothing).
+#[derive(Debug, Clone)]
+pub(super) struct QuickCheck {
+    pub started: Instant,
+    pub changed: Option<String>,
 }
 
 /// What the stages keep for one grid.
@@ -80,6 +93,7 @@ impl Executor {
             permits: Semaphore::new(jobs),
             probe,
             proofs: Flights::default(),
+            checks: Flights::default(),
             project_hash: tokio::sync::OnceCell::new(),
             lanes,
             plan,

@@ -71,12 +71,22 @@ impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
     /// under way this waits for it, holding no lock; a flight given up
     /// makes the first waiter to wake up the next worker.
     pub(super) async fn turn(&self, key: &K, stale: bool) -> Turn<'_, K, V> {
+        self.turn_unless(key, |_| stale).await
+    }
+
+    /// [`Flights::turn`], where whether a landed answer is `stale` depends
+    /// on the answer (one worked out too early for this caller): a stale
+    /// one, landed before or by the flight this caller waited for, gets a
+    /// fresh flight.
+    pub(super) async fn turn_unless(&self, key: &K, stale: impl Fn(&V) -> bool) -> Turn<'_, K, V> {
         loop {
             let landing = {
                 let mut slots = self.slots();
                 match slots.get(key) {
                     Some(Slot::Flying(landing)) => landing.clone(),
-                    Some(Slot::Landed(value)) if !stale => return Turn::Known(value.clone()),
+                    Some(Slot::Landed(value)) if !stale(value) => {
+                        return Turn::Known(value.clone());
+                    }
                     _ => {
                         let (wake, landing) = oneshot::channel();
                         let before = match slots.insert(key.clone(), Slot::Flying(landing.shared()))
@@ -203,6 +213,32 @@ mod tests {
         );
         assert_eq!((failed, retried), ((None, true), (Some(3), true)));
         assert_eq!(ask(&flights, "env", &gate, Some(4)).await, (Some(3), false));
+    }
+
+    /// An answer worked out too early for a caller (an environment checked
+    /// before the caller's cell ended) is not taken, landed or awaited: the
+    /// caller works it out again; one it is recent enough for reads it.
+    #[tokio::test]
+    async fn an_answer_too_old_for_a_caller_is_worked_out_again() {
+        let flights = Proofs::default();
+        let Turn::Mine(first) = flights.turn_unless(&"env", |_| true).await else {
+            panic!("nobody had the answer");
+        };
+        let mut late = Box::pin(flights.turn_unless(&"env", |at| *at < 2));
+        assert!(
+            (&mut late).now_or_never().is_none(),
+            "it waits for the flight"
+        );
+        first.land(1);
+        assert!(matches!(
+            flights.turn_unless(&"env", |at| *at < 1).await,
+            Turn::Known(1)
+        ));
+        let Turn::Mine(again) = late.await else {
+            panic!("an answer too old for the caller was taken");
+        };
+        again.land(2);
+        assert!(matches!(flights.turn(&"env", false).await, Turn::Known(2)));
     }
 
     /// While an entry's work runs, nothing is locked: the map is free, an
