@@ -281,11 +281,13 @@ impl Stat {
 /// A folder opened for looking names up in it: on Linux as a path only
 /// (no permission to read it needed, as for a stat of what is in it).
 fn open_folder(folder: &Path) -> Option<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(target_os = "linux")]
-    options.custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY);
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY);
+    }
     options.open(folder).ok()
 }
 

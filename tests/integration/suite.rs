@@ -56,7 +56,7 @@ pub fn cache_root() -> PathBuf {
                 .filter(|d| !d.is_empty())
                 .map(PathBuf::from)
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .unwrap_or_else(|| target_dir());
+                .unwrap_or_else(target_dir);
             base.join("abimatrix-test-suite")
         }
     }
