@@ -228,15 +228,18 @@ struct Stat {
     ctime_ns: i128,
 }
 
-/// The folders of one check's files, each opened once: a file is then
-/// looked up by its name in its folder, not walked to from `/` (an
-/// environment's files are a thousand paths a dozen folders deep, and the
-/// walks were most of the quick check's time, which a failed cell waits
-/// for).
+/// The folder of the file a check is at, kept open while the next files
+/// are in it: a file is then looked up by its name in its folder, not
+/// walked to from `/` (an environment's files are a thousand paths a dozen
+/// folders deep, and the walks were most of the quick check's time, which a
+/// failed cell waits for). One folder at a time, never one descriptor per
+/// folder of the environment: a run with many jobs checks several
+/// environments at once under the process's descriptor limit (a 12 × 12
+/// grid with `--jobs 32` and `ulimit -n 256` ran out with them all held).
 #[derive(Default)]
 struct Folders {
-    /// By the folder's path as bytes (hashing a `Path` walks its components).
-    open: std::collections::HashMap<std::ffi::OsString, Option<std::fs::File>>,
+    /// The folder's path, and the folder opened (`None`: it would not open).
+    open: Option<(std::ffi::OsString, Option<std::fs::File>)>,
 }
 
 impl Folders {
@@ -244,11 +247,15 @@ impl Folders {
         let (Some(folder), Some(name)) = (full.parent(), full.file_name()) else {
             return Ok(Stat::of(&std::fs::metadata(full)?));
         };
-        if !self.open.contains_key(folder.as_os_str()) {
-            self.open
-                .insert(folder.as_os_str().to_owned(), open_folder(folder));
+        if self
+            .open
+            .as_ref()
+            .is_none_or(|(at, _)| at != folder.as_os_str())
+        {
+            // The previous folder is closed as this one replaces it.
+            self.open = Some((folder.as_os_str().to_owned(), open_folder(folder)));
         }
-        match &self.open[folder.as_os_str()] {
+        match self.open.as_ref().and_then(|(_, dir)| dir.as_ref()) {
             Some(dir) => {
                 let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::empty())?;
                 // ino_t is narrower than u64 on some targets.
@@ -262,7 +269,8 @@ impl Folders {
                 })
             }
             // A folder that would not open (no read permission elsewhere
-            // than Linux): the file by its whole path, as before.
+            // than Linux, no descriptor left): the file by its whole path,
+            // as before.
             None => Ok(Stat::of(&std::fs::metadata(full)?)),
         }
     }
