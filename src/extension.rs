@@ -129,10 +129,11 @@ pub struct PackageRow {
     /// Yanked on the index (PEP 592), with its reason ("" for none): only
     /// an exact pin takes a yanked release.
     pub yanked: Option<String>,
-    /// Why no wheel of this release loads under the interpreter it was
-    /// resolved for, as the index lists its wheels (a pinned release whose
-    /// wheels for this platform are all for other Pythons, e.g. only
-    /// `cp39-abi3` under 3.8): Python's ABI, known before any install.
+    /// Why the row cannot load under the interpreter it was resolved for,
+    /// found by the plan before any install: a wheel file's tag (`cp39-abi3`
+    /// under 3.8), or a pinned release whose wheels for this platform on the
+    /// index are all for other Pythons. One value that the runner (nothing
+    /// installed, `unavailable (python-abi)`) and the expectations read.
     pub python_gap: Option<String>,
 }
 

@@ -134,12 +134,6 @@ pub enum BuildAbi {
 }
 
 impl BuildAbi {
-    /// What a published row was made for, when its wheel file's name says
-    /// (a requirement's wheel is known only once installed).
-    pub fn of_row(row: &crate::extension::PackageRow) -> Option<BuildAbi> {
-        BuildAbi::of_wheel_tag(&row.wheel_tag()?)
-    }
-
     /// What a wheel tag (`cp39-abi3-…`, `cp312-cp312-…`, `cp313-cp313t-…`)
     /// says its wheel was made for; `None` for one any Python 3 loads
     /// (`py3-none-any`) or a tag it cannot read.

@@ -180,9 +180,9 @@ impl GridPlan {
                 forbidden,
             ),
             None => match build {
-                // A pinned requirement whose wheels are all for other
-                // Pythons, as the index lists them: Python's ABI, as a
-                // wheel file's tag is (a table still says otherwise).
+                // A row the plan found cannot load under this Python (a
+                // wheel file's tag, or a pinned release's wheels on the
+                // index): Python's ABI, unless a table says otherwise.
                 crate::expect::Side::Row(row) if row.python_gap.is_some() => {
                     let tabled = expectations.expected(version, build, runtime, forbidden);
                     if matches!(tabled.source, crate::expect::ExpectSource::Table { .. }) {
@@ -194,20 +194,6 @@ impl GridPlan {
                         source: crate::expect::ExpectSource::PythonAbi,
                     }
                 }
-                // A published wheel file says by its tag where it loads.
-                crate::expect::Side::Row(row) => match crate::rules::BuildAbi::of_row(row) {
-                    Some(abi) => expectations.expected_across(
-                        &crate::rules::RuntimePython {
-                            version,
-                            free_threaded: self.interpreter.free_threaded,
-                        },
-                        abi,
-                        build,
-                        runtime,
-                        forbidden,
-                    ),
-                    None => expectations.expected(version, build, runtime, forbidden),
-                },
                 _ => expectations.expected(version, build, runtime, forbidden),
             },
         }

@@ -134,6 +134,7 @@ impl<'a> Resolver<'a> {
     ) -> Result<PackageRow, InstallError> {
         let mut row = PackageRow::new(source.clone());
         let RowSource::Requirement(r) = source else {
+            row.python_gap = tag_gap(&row, interpreter);
             return Ok(row);
         };
         match row.version.as_deref().map(str::parse::<Version>) {
@@ -289,6 +290,18 @@ fn origin_of(r: &Release) -> Origin {
         yanked: r.yanked.clone(),
         wheel: None,
     }
+}
+
+/// Why a wheel file cannot load under `interpreter`, by its tag and
+/// Python's rules (`cp39-abi3` under 3.8, `cp312-cp312` under 3.11).
+fn tag_gap(row: &PackageRow, interpreter: &Interpreter) -> Option<String> {
+    let python = crate::rules::RuntimePython {
+        version: &interpreter.version,
+        free_threaded: interpreter.free_threaded,
+    };
+    let tag = row.wheel_tag()?;
+    let gap = crate::rules::python_gap(crate::rules::BuildAbi::of_wheel_tag(&tag)?, &python)?;
+    Some(format!("the {tag} wheel is {}", gap.message(&python)))
 }
 
 /// Why no wheel of `release` loads under `interpreter`, when that is

@@ -31,7 +31,6 @@ use crate::outcome::{Outcome, Unavailability};
 use crate::plan::{AxisEntry, GridPlan};
 use crate::probe::ProbeRun;
 use crate::python::InstallError;
-use crate::rules::{BuildAbi, RuntimePython, python_gap};
 
 /// An environment node, awaited by every build and cell that needs it.
 pub(super) type SharedEnv =
@@ -509,7 +508,7 @@ async fn ready(
             String::new(),
         ));
     }
-    if let Some(why) = wheel_gap(b, &grid.plan.interpreter) {
+    if let Some(why) = wheel_gap(b) {
         return Err((
             Outcome::missing(Unavailability::PythonAbi, why),
             String::new(),
@@ -548,29 +547,14 @@ async fn ready(
     })
 }
 
-/// Why a published wheel file cannot load under `interpreter`, by its tag
-/// and Python's rules (`cp39-abi3` under 3.8, `cp312-cp312` under 3.11):
-/// said as such rather than as the installer's refusal, and nothing is
-/// installed for it. A requirement's wheel is known only once installed.
-fn wheel_gap(entry: &AxisEntry, interpreter: &crate::python::Interpreter) -> Option<String> {
-    let AxisEntry::Row(row) = entry else {
-        return None;
-    };
-    // A pinned requirement whose wheels on the index are all for other
-    // Pythons: known from the index's list, before any install.
-    if let Some(why) = &row.python_gap {
-        return Some(why.clone());
+/// Why a published row cannot load under this grid's Python, as the plan
+/// found it ([`crate::extension::PackageRow::python_gap`]): said as such
+/// rather than as the installer's refusal, and nothing is installed for it.
+fn wheel_gap(entry: &AxisEntry) -> Option<String> {
+    match entry {
+        AxisEntry::Row(row) => row.python_gap.clone(),
+        _ => None,
     }
-    let python = RuntimePython {
-        version: &interpreter.version,
-        free_threaded: interpreter.free_threaded,
-    };
-    let gap = python_gap(BuildAbi::of_row(row)?, &python)?;
-    Some(format!(
-        "the {} wheel is {}",
-        row.wheel_tag().unwrap_or_default(),
-        gap.message(&python)
-    ))
 }
 
 /// A cell of an axis entry that was never resolved.

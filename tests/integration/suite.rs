@@ -86,11 +86,11 @@ pub fn index_root() -> String {
 /// suite's index prints one per release that a run on PyPI, as the
 /// documentation shows it, does not. Only those lines go.
 pub fn without_index_notes(text: &str) -> String {
-    let url = index_url();
+    let from = format!(" is from {}", index_url());
     text.lines()
         .filter(|l| {
             let l = l.trim();
-            !(l.starts_with("numpy ") && l.ends_with(&format!(" is from {url}")))
+            !(l.starts_with("numpy ") && l.ends_with(&from))
         })
         .map(|l| format!("{l}\n"))
         .collect()
