@@ -440,6 +440,18 @@ time.sleep(30)
 #[test]
 fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
     let p = Project::new();
+    // The 1 GiB file is on disk twice during the first run (uv's cache and
+    // the environment, which abimatrix installs by copy): say so up front
+    // rather than fail midway with a cell that could not be made. A fresh
+    // clone's CI run once failed here on a disk left nearly full.
+    let disk = nix::sys::statvfs::statvfs(p.path(".").as_path()).expect("statvfs");
+    let free = u64::from(disk.blocks_available()) * u64::from(disk.fragment_size());
+    assert!(
+        free >= 3 << 30,
+        "this test needs 3 GiB free in {} (a 1 GiB NumPy in uv's cache and in the environment); {} MiB are free",
+        p.path(".").display(),
+        free >> 20
+    );
     let python = crate::common::pyenv_python("3.11");
     ballast_wheel(&p, &python, "2.1.3");
     p.sample_variant(|c| c.to_string());
@@ -460,6 +472,10 @@ fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
     };
     let warm = run();
     assert_eq!(warm.code(), Some(0), "{}", warm.dump());
+    // The second run reads only abimatrix's cache: give uv's copy back.
+    for spare in [&uv_cache, &p.path("download")] {
+        std::fs::remove_dir_all(spare).expect("removing uv's cache");
+    }
     p.write("ext/probe.py", &crash_or_sleep(&p.path("started")));
     let run = run();
     // The run finished and judged both cells.
