@@ -846,12 +846,7 @@ fn shards_and_python_narrowing_keep_the_build_python() {
 
     // --python 3.12 with -k: runtime Python 3.12's cells of row 2.0.*
     // under NumPy >=2, the row still built on 3.9 (and only that row).
-    let picked = p.run_here(&[
-        "--python",
-        "3.12",
-        "-k",
-        "3.12/2.0.*:>=2",
-    ]);
+    let picked = p.run_here(&["--python", "3.12", "-k", "3.12/2.0.*:>=2"]);
     assert_eq!(picked.code(), Some(0), "{}", picked.dump());
     let py312 = grids[1].0.clone();
     assert_eq!(
