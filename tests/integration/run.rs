@@ -445,7 +445,7 @@ fn a_timeout_fires_on_time_while_a_large_environment_is_hashed() {
     // rather than fail midway with a cell that could not be made. A fresh
     // clone's CI run once failed here on a disk left nearly full.
     let disk = nix::sys::statvfs::statvfs(p.path(".").as_path()).expect("statvfs");
-    let free = u64::from(disk.blocks_available()) * u64::from(disk.fragment_size());
+    let free = disk.blocks_available() * disk.fragment_size();
     assert!(
         free >= 3 << 30,
         "this test needs 3 GiB free in {} (a 1 GiB NumPy in uv's cache and in the environment); {} MiB are free",
