@@ -131,9 +131,10 @@ pub struct PackageRow {
     pub yanked: Option<String>,
     /// Why the row cannot load under the interpreter it was resolved for,
     /// found by the plan before any install: a wheel file's tag (`cp39-abi3`
-    /// under 3.8), or a pinned release whose wheels for this platform on the
-    /// index are all for other Pythons. One value that the runner (nothing
-    /// installed, `unavailable (python-abi)`) and the expectations read.
+    /// under 3.8), a pinned release whose wheels for this platform on the
+    /// index are all for other Pythons, or a range whose every release is.
+    /// One value that the runner (nothing installed, `unavailable
+    /// (python-abi)`) and the expectations read.
     pub python_gap: Option<String>,
 }
 

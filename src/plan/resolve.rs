@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use pep440_rs::Version;
+use pep440_rs::{Version, VersionSpecifiers};
 use tokio::sync::OnceCell;
 
 use super::AxisEntry;
@@ -33,6 +33,10 @@ use crate::extension::{PackageRow, RowSource};
 use crate::outcome::Unavailability;
 use crate::python::index::{self, Release};
 use crate::python::{InstallError, Installer, Interpreter};
+
+/// A package's releases as the index lists them, fetched by the first row
+/// that asks.
+type ReleaseList = Arc<OnceCell<Arc<Vec<Release>>>>;
 
 /// Resolves requests for any number of interpreters, fetching the indexes'
 /// NumPy files at most once per run.
@@ -45,8 +49,8 @@ pub struct Resolver<'a> {
     resolution: Resolution,
     releases: OnceCell<Result<Vec<Release>, InstallError>>,
     /// Package rows' release lists, each read once however many rows (and
-    /// interpreters) pin its project; empty when it cannot be read.
-    row_releases: std::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<Release>>>>>,
+    /// interpreters) name its project; empty when it cannot be read.
+    row_releases: std::sync::Mutex<HashMap<String, ReleaseList>>,
 }
 
 /// One interpreter's axis, and what was asked for but has no wheel for it.
@@ -148,7 +152,18 @@ impl<'a> Resolver<'a> {
                 }
             }
             Some(Err(_)) => {}
-            None => row.version = self.row_version(interpreter, r, &row.name).await?,
+            None => {
+                row.version = self.row_version(interpreter, r, &row.name).await?;
+                // The resolver picked none: when that is because every
+                // release the requirement admits is for other Pythons, the
+                // row is Python's gap, as a pin's would be.
+                if row.version.is_none() {
+                    if let Some(admits) = specifiers(r) {
+                        let releases = self.releases_of(interpreter, &row.name).await;
+                        row.python_gap = range_gap(&releases, &admits, interpreter, &row);
+                    }
+                }
+            }
         }
         Ok(row)
     }
@@ -202,22 +217,40 @@ impl<'a> Resolver<'a> {
         project: &str,
         version: &Version,
     ) -> Option<Release> {
-        let list = self
+        self.releases_of(interpreter, project)
+            .await
+            .iter()
+            .find(|r| r.version == *version)
+            .cloned()
+    }
+
+    /// Every release of `project` the index lists, fetched once per run
+    /// (and remembered for a day); empty when it cannot be known.
+    async fn releases_of(&self, interpreter: &Interpreter, project: &str) -> Arc<Vec<Release>> {
+        // The lock only finds the project's cell: it is let go before the
+        // fetch is awaited.
+        let Some(list) = self
             .row_releases
             .lock()
-            .ok()?
-            .entry(project.to_string())
-            .or_default()
-            .clone();
+            .ok()
+            .map(|mut lists| lists.entry(project.to_string()).or_default().clone())
+        else {
+            return Arc::default();
+        };
         list.get_or_init(|| async {
-            index::releases_remembered(interpreter, project, &self.installer.indexes, self.memo)
+            Arc::new(
+                index::releases_remembered(
+                    interpreter,
+                    project,
+                    &self.installer.indexes,
+                    self.memo,
+                )
                 .await
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            )
         })
         .await
-        .iter()
-        .find(|r| r.version == *version)
-        .cloned()
+        .clone()
     }
 
     /// Whether any release matching `request` exists on the index at all,
@@ -314,6 +347,16 @@ pub(crate) fn python_gap(
     interpreter: &Interpreter,
     row: &PackageRow,
 ) -> Option<String> {
+    Some(format!(
+        "no wheel of {row} loads under {}: its wheels for this platform are {}",
+        interpreter.label(),
+        other_pythons(release, interpreter)?.join(", ")
+    ))
+}
+
+/// What `release`'s wheels for this platform are for (`cp39-abi3`, each
+/// once), when it has such wheels and none fits `interpreter`.
+fn other_pythons(release: &Release, interpreter: &Interpreter) -> Option<Vec<String>> {
     let tags: HashSet<&str> = interpreter.tags.iter().map(String::as_str).collect();
     if release.wheels.is_empty() || release.fits(&tags) {
         return None;
@@ -337,7 +380,6 @@ pub(crate) fn python_gap(
         .filter_map(|t| t.split('-').next())
         .map(kind)
         .collect();
-    // What the wheels for this platform are for ("cp39-abi3"), each once.
     let mut made_for: Vec<String> = release
         .wheels
         .iter()
@@ -352,13 +394,48 @@ pub(crate) fn python_gap(
         .collect();
     made_for.sort();
     made_for.dedup();
-    if made_for.is_empty() {
+    (!made_for.is_empty()).then_some(made_for)
+}
+
+/// The version specifiers of a requirement (`pyerfa>=2.0.1.5,<3`, extras and
+/// markers aside); `None` when it has none or they do not parse (a URL).
+fn specifiers(requirement: &str) -> Option<VersionSpecifiers> {
+    let requirement = requirement.split(';').next()?;
+    if requirement.contains('@') {
         return None;
     }
+    let start = requirement.find(['<', '>', '=', '!', '~'])?;
+    let written = requirement[start..].trim().trim_end_matches(')').trim_end();
+    written.parse::<VersionSpecifiers>().ok()
+}
+
+/// Why no release a requirement admits loads under `interpreter`, when
+/// that is Python's doing: it admits at least one release (yanked ones
+/// aside, as a resolver passes over them), and every one it admits has
+/// wheels for this platform, all for other Pythons (as [`python_gap`]
+/// says of a pin). One admitted release that fits, or has no wheel for this
+/// platform, and the installer's own words stand.
+pub(crate) fn range_gap(
+    releases: &[Release],
+    admits: &VersionSpecifiers,
+    interpreter: &Interpreter,
+    row: &PackageRow,
+) -> Option<String> {
+    let admitted: Vec<&Release> = releases
+        .iter()
+        .filter(|r| r.yanked.is_none() && admits.contains(&r.version))
+        .collect();
+    let newest = admitted.iter().max_by(|a, b| a.version.cmp(&b.version))?;
+    let each: Vec<Vec<String>> = admitted
+        .iter()
+        .map(|r| other_pythons(r, interpreter))
+        .collect::<Option<_>>()?;
     Some(format!(
-        "no wheel of {row} loads under {}: its wheels for this platform are {}",
+        "no release {row} admits loads under {}: each of the {} has wheels for this platform only for other Pythons (the newest, {}: {})",
         interpreter.label(),
-        made_for.join(", ")
+        each.len(),
+        newest.version,
+        other_pythons(newest, interpreter)?.join(", ")
     ))
 }
 
@@ -803,6 +880,61 @@ mod tests {
         let elsewhere = wheels(&["pyerfa-2.0.1.5-cp39-abi3-macosx_11_0_arm64.whl"]);
         assert_eq!(python_gap(&elsewhere, &py38, &row), None);
         assert_eq!(python_gap(&wheels(&[]), &py38, &row), None);
+    }
+
+    #[test]
+    fn a_range_whose_every_release_is_for_other_pythons_is_pythons_gap() {
+        let mut py38 = crate::report::fixtures::interpreter("3.8.18");
+        py38.tags = vec![
+            "cp38-cp38-manylinux_2_17_x86_64".into(),
+            "cp38-abi3-manylinux_2_17_x86_64".into(),
+            "py3-none-any".into(),
+        ];
+        let release = |version: &str, yanked: bool, wheels: &[&str]| Release {
+            version: Version::from_str(version).unwrap(),
+            index: "https://pypi.org/simple".into(),
+            yanked: yanked.then(String::new),
+            wheels: wheels
+                .iter()
+                .map(|tag| format!("pyerfa-{version}-{tag}.whl"))
+                .collect(),
+        };
+        let releases = vec![
+            release("2.0.0.3", false, &["cp38-cp38-manylinux_2_17_x86_64"]),
+            release("2.0.1.4", false, &["cp39-abi3-manylinux_2_17_x86_64"]),
+            release(
+                "2.0.1.5",
+                false,
+                &[
+                    "cp39-abi3-manylinux_2_17_x86_64",
+                    "cp39-abi3-macosx_11_0_arm64",
+                ],
+            ),
+            // Yanked, and it would fit: a resolver passes over it.
+            release("2.0.1.6", true, &["cp38-cp38-manylinux_2_17_x86_64"]),
+            release("2.0.2", false, &["cp310-abi3-manylinux_2_17_x86_64"]),
+            release("3.0", false, &[]),
+        ];
+        let gap = |requirement: &str| {
+            let row = PackageRow::new(RowSource::Requirement(requirement.into()));
+            range_gap(&releases, &specifiers(requirement)?, &py38, &row)
+        };
+        assert_eq!(
+            gap("pyerfa>=2.0.1,<3").as_deref(),
+            Some(
+                "no release pyerfa>=2.0.1,<3 admits loads under CPython 3.8.18: each of the 3 has wheels for this platform only for other Pythons (the newest, 2.0.2: cp310-abi3)"
+            )
+        );
+        // Extras and markers aside, spaces and parentheses allowed.
+        assert!(gap("pyerfa[test] (>= 2.0.1, < 3) ; python_version >= '3'").is_some());
+        // One admitted release fits (2.0.0.3): the installer's words stand.
+        assert_eq!(gap("pyerfa>=2,<3"), None);
+        // One admitted release has no wheel at all (3.0, sdist only).
+        assert_eq!(gap("pyerfa>=2.0.1"), None);
+        // Nothing admitted, no specifier, a URL: no claim.
+        assert_eq!(gap("pyerfa>=4"), None);
+        assert_eq!(gap("pyerfa"), None);
+        assert_eq!(gap("pyerfa @ https://example.org/p?x=1"), None);
     }
 
     #[test]

@@ -610,7 +610,8 @@ fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
 /// install, and the default expectation expects it; 3.9 and 3.12 run it
 /// (as pip says they do) and it is one row across Pythons, which ran under
 /// no cell of 3.8. The same release as a pinned requirement is judged the
-/// same way, from the index's list of its wheels.
+/// same way, from the index's list of its wheels, and so is a range whose
+/// every release is for 3.9 and up.
 /// On the suite's shared cache: nothing here is about what a cache holds.
 #[test]
 fn a_wheel_below_its_abi3_version_is_unavailable_for_pythons_abi() {
@@ -724,6 +725,37 @@ fn a_wheel_below_its_abi3_version_is_unavailable_for_pythons_abi() {
     );
     assert_eq!(
         pinned.cell_at(grid_of(results, "3.9"), "pyerfa 2.0.1.5", "1.24.4")["outcome"],
+        "pass"
+    );
+
+    // A range whose every release is for 3.9 and up (2.0.1 to 2.0.1.5, all
+    // cp39-abi3): the resolver picks none under 3.8, and the index's list
+    // says why, before any install; 3.9 resolves it to 2.0.1.5.
+    p.write(
+        "matrix.toml",
+        "[python]\nversions = [\"3.8\", \"3.9\"]\n[numpy]\nruntime = [\"1.24.4\"]\n[extension]\nrequirement = \"pyerfa>=2.0.1,<2.1\"\nimports = [\"erfa\"]\nprobe = \"assert module.dat(2000, 1, 1, 0.0) == 32.0\"\n",
+    );
+    let ranged = p.run_here(&[]);
+    assert_eq!(ranged.code(), Some(0), "{}", ranged.dump());
+    let results = ranged.results();
+    let below = ranged.cell_at(grid_of(results, "3.8"), "pyerfa>=2.0.1,<2.1", "1.24.4");
+    assert_eq!(
+        (
+            below["outcome"].as_str(),
+            below["unavailable"].as_str(),
+            below["met"].as_bool()
+        ),
+        (Some("unavailable"), Some("python-abi"), Some(true)),
+        "{below}"
+    );
+    let message = below["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("no release pyerfa>=2.0.1,<2.1 admits loads under CPython 3.8.")
+            && message.ends_with("only for other Pythons (the newest, 2.0.1.5: cp39-abi3)"),
+        "{below}"
+    );
+    assert_eq!(
+        ranged.cell_at(grid_of(results, "3.9"), "pyerfa 2.0.1.5", "1.24.4")["outcome"],
         "pass"
     );
 }
