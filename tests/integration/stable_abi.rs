@@ -401,7 +401,7 @@ fn grid_of(results: &serde_json::Value, minor: &str) -> usize {
 /// chooses wheels for it (`pip --python`); whether it installed. Nothing
 /// is compiled to `.pyc`: the oracle imports each environment once.
 fn pip_into(python: &Path, args: &[&str]) -> bool {
-    Command::new("python3")
+    let out = Command::new("python3")
         .args(["-m", "pip", "--python"])
         .arg(python)
         .args([
@@ -413,9 +413,16 @@ fn pip_into(python: &Path, args: &[&str]) -> bool {
         .args(["--no-deps", "--only-binary", ":all:"])
         .args(args)
         .output()
-        .expect("run pip")
-        .status
-        .success()
+        .expect("run pip");
+    // Only pip's "no wheel for this Python" is an answer; any other failure
+    // (the index unreachable, a broken cache) would pass for one.
+    let stderr = common::text(&out.stderr);
+    assert!(
+        out.status.success() || stderr.contains("No matching distribution found"),
+        "pip install {args:?} into {}:\n{stderr}",
+        python.display()
+    );
+    out.status.success()
 }
 
 /// The outcome of `code` under a venv's `python`, in abimatrix's words.

@@ -21,6 +21,8 @@
 //! own (so that the tests of one run, one process each under nextest or
 //! threads of one under `cargo test`, share it) on a port kept between runs
 //! (uv keys its cache by the index's URL); it exits after 15 idle minutes.
+//! Each checkout has a server of its own, so two checkouts' suites running
+//! at once never stop each other's.
 //!
 //! `ABIMATRIX_TEST_INDEX=record` pins a project that a test asks for and
 //! the snapshot lacks, from the live index (how a new test's dependencies
@@ -145,11 +147,17 @@ extern "C" fn set_up() {
 /// The port of the suite's index server, started unless one serving this
 /// snapshot and these files already answers (another test process's).
 fn start_index(root: &Path) -> Result<u16, String> {
-    let state = root.join("index");
-    std::fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     let files = root.join("index-files");
-    let port_file = state.join("port");
     let record = std::env::var("ABIMATRIX_TEST_INDEX").is_ok_and(|v| v == "record");
+    // A server (and port) per checkout and mode: the suite run from another
+    // checkout at the same time (a worktree, a fresh clone's CI run) has
+    // its own and never stops this one's, which its tests are still using.
+    let state = root.join("index").join(format!(
+        "{:016x}",
+        fnv1a(format!("{}\0{record}", snapshot().display()).as_bytes())
+    ));
+    std::fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let port_file = state.join("port");
     // One process at a time checks and starts: two would start two servers.
     let lock = std::fs::File::create(state.join("lock"))
         .map_err(|e| format!("{}: {e}", state.display()))?;
@@ -265,6 +273,14 @@ fn health(port: u16) -> Option<Found> {
             record: v["record"].as_bool()?,
         },
         pid: i32::try_from(v["pid"].as_i64()?).ok()?,
+    })
+}
+
+/// FNV-1a, 64 bits: a name for a folder that is the same in every build
+/// of the suite (std's hasher may change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
