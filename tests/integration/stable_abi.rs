@@ -397,11 +397,15 @@ fn grid_of(results: &serde_json::Value, minor: &str) -> usize {
 }
 
 /// `pip install ARGS` into a venv's `python` (no dependencies, wheels
-/// only) by the machine's pip, which runs under that `python` and so
-/// chooses wheels for it (`pip --python`); whether it installed. Nothing
-/// is compiled to `.pyc`: the oracle imports each environment once.
+/// only) by pyenv's CPython 3.11's pip, which runs under that `python` and
+/// so chooses wheels for it (`pip --python`); whether it installed.
+/// Nothing is compiled to `.pyc`: the oracle imports each environment once.
+/// The interpreter's own path, never `python3` on PATH: pyenv's shim
+/// rehashes after every `pip install`, and a dozen at once collide
+/// ("cannot rehash: /root/.pyenv/shims isn't writable"), failing an
+/// install that worked.
 fn pip_into(python: &Path, args: &[&str]) -> bool {
-    let out = Command::new("python3")
+    let out = Command::new(common::pyenv_python("3.11"))
         .args(["-m", "pip", "--python"])
         .arg(python)
         .args([
