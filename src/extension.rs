@@ -90,18 +90,12 @@ impl RowSource {
                 (name, parts.next().map(str::to_string))
             }
             RowSource::Requirement(r) => {
-                let name_end = r
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-                    .unwrap_or(r.len());
-                let rest = r[name_end..].trim();
-                let rest = rest.strip_prefix('[').map_or(rest, |x| {
-                    x.split_once(']').map_or("", |(_, tail)| tail.trim())
-                });
+                let (name, rest) = split_requirement(r);
                 let version = rest
                     .strip_prefix("==")
                     .map(str::trim)
                     .filter(|v| !v.is_empty() && !v.contains([',', '*', ';', ' ']));
-                (r[..name_end].to_string(), version.map(str::to_string))
+                (name.to_string(), version.map(str::to_string))
             }
         }
     }
@@ -116,6 +110,19 @@ impl RowSource {
             RowSource::Requirement(r) => r.clone(),
         }
     }
+}
+
+/// A requirement's project name, and what follows its extras (the version
+/// specifiers and markers, or `@ URL`), trimmed.
+pub(crate) fn split_requirement(requirement: &str) -> (&str, &str) {
+    let name_end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(requirement.len());
+    let rest = requirement[name_end..].trim();
+    let rest = rest.strip_prefix('[').map_or(rest, |x| {
+        x.split_once(']').map_or("", |(_, tail)| tail.trim())
+    });
+    (&requirement[..name_end], rest)
 }
 
 /// A row of published code, named as grids show it ("pandas 2.1.4").

@@ -166,6 +166,16 @@ pub struct RuntimePython<'a> {
     pub free_threaded: bool,
 }
 
+impl<'a> RuntimePython<'a> {
+    /// The Python `interpreter` is, as the rules read it.
+    pub fn of(interpreter: &'a crate::python::Interpreter) -> RuntimePython<'a> {
+        RuntimePython {
+            version: &interpreter.version,
+            free_threaded: interpreter.free_threaded,
+        }
+    }
+}
+
 impl RuntimePython<'_> {
     fn minor(&self) -> (u64, u64) {
         series(self.version)

@@ -61,10 +61,7 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
     })?;
     let rows = grids[builder].build_axis.clone();
     for (i, grid) in grids.iter_mut().enumerate() {
-        let python = RuntimePython {
-            version: &grid.interpreter.version,
-            free_threaded: grid.interpreter.free_threaded,
-        };
+        let python = RuntimePython::of(&grid.interpreter);
         grid.shared = Some(SharedRows {
             builder,
             limited,

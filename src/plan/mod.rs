@@ -170,10 +170,7 @@ impl GridPlan {
         let version = &self.interpreter.version;
         match &self.shared {
             Some(shared) => expectations.expected_across(
-                &crate::rules::RuntimePython {
-                    version,
-                    free_threaded: self.interpreter.free_threaded,
-                },
+                &crate::rules::RuntimePython::of(&self.interpreter),
                 crate::rules::BuildAbi::Abi3(shared.limited),
                 build,
                 runtime,
@@ -181,8 +178,8 @@ impl GridPlan {
             ),
             None => match build {
                 // A row the plan found cannot load under this Python (a
-                // wheel file's tag, or a pinned release's wheels on the
-                // index): Python's ABI, unless a table says otherwise.
+                // wheel file's tag, a pinned release's or a range's wheels
+                // on the index): Python's ABI, unless a table says otherwise.
                 crate::expect::Side::Row(row) if row.python_gap.is_some() => {
                     let tabled = expectations.expected(version, build, runtime, forbidden);
                     if matches!(tabled.source, crate::expect::ExpectSource::Table { .. }) {

@@ -328,10 +328,7 @@ fn origin_of(r: &Release) -> Origin {
 /// Why a wheel file cannot load under `interpreter`, by its tag and
 /// Python's rules (`cp39-abi3` under 3.8, `cp312-cp312` under 3.11).
 fn tag_gap(row: &PackageRow, interpreter: &Interpreter) -> Option<String> {
-    let python = crate::rules::RuntimePython {
-        version: &interpreter.version,
-        free_threaded: interpreter.free_threaded,
-    };
+    let python = crate::rules::RuntimePython::of(interpreter);
     let tag = row.wheel_tag()?;
     let gap = crate::rules::python_gap(crate::rules::BuildAbi::of_wheel_tag(&tag)?, &python)?;
     Some(format!("the {tag} wheel is {}", gap.message(&python)))
@@ -400,13 +397,15 @@ fn other_pythons(release: &Release, interpreter: &Interpreter) -> Option<Vec<Str
 /// The version specifiers of a requirement (`pyerfa>=2.0.1.5,<3`, extras and
 /// markers aside); `None` when it has none or they do not parse (a URL).
 fn specifiers(requirement: &str) -> Option<VersionSpecifiers> {
-    let requirement = requirement.split(';').next()?;
-    if requirement.contains('@') {
+    let (_, rest) = crate::extension::split_requirement(requirement);
+    let written = rest.split(';').next()?.trim();
+    let written = written
+        .strip_prefix('(')
+        .map_or(written, |w| w.trim_end_matches(')'));
+    if written.is_empty() {
         return None;
     }
-    let start = requirement.find(['<', '>', '=', '!', '~'])?;
-    let written = requirement[start..].trim().trim_end_matches(')').trim_end();
-    written.parse::<VersionSpecifiers>().ok()
+    written.parse().ok()
 }
 
 /// Why no release a requirement admits loads under `interpreter`, when
@@ -421,11 +420,11 @@ pub(crate) fn range_gap(
     interpreter: &Interpreter,
     row: &PackageRow,
 ) -> Option<String> {
-    let admitted: Vec<&Release> = releases
+    let mut admitted: Vec<&Release> = releases
         .iter()
         .filter(|r| r.yanked.is_none() && admits.contains(&r.version))
         .collect();
-    let newest = admitted.iter().max_by(|a, b| a.version.cmp(&b.version))?;
+    admitted.sort_by(|a, b| b.version.cmp(&a.version));
     let each: Vec<Vec<String>> = admitted
         .iter()
         .map(|r| other_pythons(r, interpreter))
@@ -434,8 +433,8 @@ pub(crate) fn range_gap(
         "no release {row} admits loads under {}: each of the {} has wheels for this platform only for other Pythons (the newest, {}: {})",
         interpreter.label(),
         each.len(),
-        newest.version,
-        other_pythons(newest, interpreter)?.join(", ")
+        admitted.first()?.version,
+        each.first()?.join(", ")
     ))
 }
 
@@ -845,8 +844,8 @@ mod tests {
         assert_eq!(axis.entries[0].gap(), Some(Unavailability::NoWheel));
     }
 
-    #[test]
-    fn a_pinned_release_with_wheels_only_for_other_pythons_is_pythons_gap() {
+    /// CPython 3.8 on Linux x86_64, with the tags the gap tests read.
+    fn py38() -> Interpreter {
         let mut py38 = crate::report::fixtures::interpreter("3.8.18");
         py38.tags = vec![
             "cp38-cp38-manylinux_2_17_x86_64".into(),
@@ -854,18 +853,32 @@ mod tests {
             "cp37-abi3-manylinux_2_17_x86_64".into(),
             "py3-none-any".into(),
         ];
-        let row = PackageRow::new(RowSource::Requirement("pyerfa==2.0.1.5".into()));
-        let wheels = |names: &[&str]| Release {
-            version: Version::from_str("2.0.1.5").unwrap(),
+        py38
+    }
+
+    /// pyerfa `version` as the index lists it, with a wheel per tag.
+    fn pyerfa(version: &str, yanked: bool, tags: &[&str]) -> Release {
+        Release {
+            version: Version::from_str(version).unwrap(),
             index: "https://pypi.org/simple".into(),
-            yanked: None,
-            wheels: names.iter().map(|n| n.to_string()).collect(),
-        };
+            yanked: yanked.then(String::new),
+            wheels: tags
+                .iter()
+                .map(|tag| format!("pyerfa-{version}-{tag}.whl"))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_pinned_release_with_wheels_only_for_other_pythons_is_pythons_gap() {
+        let py38 = py38();
+        let row = PackageRow::new(RowSource::Requirement("pyerfa==2.0.1.5".into()));
+        let wheels = |tags: &[&str]| pyerfa("2.0.1.5", false, tags);
         // Only cp39-abi3 for this platform: Python's doing, said with the tag.
         let abi3 = wheels(&[
-            "pyerfa-2.0.1.5-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-            "pyerfa-2.0.1.5-cp39-abi3-macosx_11_0_arm64.whl",
-            "pyerfa-2.0.1.5-pp39-pypy39_pp73-manylinux_2_17_x86_64.whl",
+            "cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64",
+            "cp39-abi3-macosx_11_0_arm64",
+            "pp39-pypy39_pp73-manylinux_2_17_x86_64",
         ]);
         assert_eq!(
             python_gap(&abi3, &py38, &row).as_deref(),
@@ -874,31 +887,18 @@ mod tests {
             )
         );
         // A wheel that fits: no gap.
-        let fits = wheels(&["pyerfa-2.0.1.5-cp37-abi3-manylinux_2_17_x86_64.whl"]);
+        let fits = wheels(&["cp37-abi3-manylinux_2_17_x86_64"]);
         assert_eq!(python_gap(&fits, &py38, &row), None);
         // Wheels for other platforms only, or none: not Python's doing.
-        let elsewhere = wheels(&["pyerfa-2.0.1.5-cp39-abi3-macosx_11_0_arm64.whl"]);
+        let elsewhere = wheels(&["cp39-abi3-macosx_11_0_arm64"]);
         assert_eq!(python_gap(&elsewhere, &py38, &row), None);
         assert_eq!(python_gap(&wheels(&[]), &py38, &row), None);
     }
 
     #[test]
     fn a_range_whose_every_release_is_for_other_pythons_is_pythons_gap() {
-        let mut py38 = crate::report::fixtures::interpreter("3.8.18");
-        py38.tags = vec![
-            "cp38-cp38-manylinux_2_17_x86_64".into(),
-            "cp38-abi3-manylinux_2_17_x86_64".into(),
-            "py3-none-any".into(),
-        ];
-        let release = |version: &str, yanked: bool, wheels: &[&str]| Release {
-            version: Version::from_str(version).unwrap(),
-            index: "https://pypi.org/simple".into(),
-            yanked: yanked.then(String::new),
-            wheels: wheels
-                .iter()
-                .map(|tag| format!("pyerfa-{version}-{tag}.whl"))
-                .collect(),
-        };
+        let py38 = py38();
+        let release = pyerfa;
         let releases = vec![
             release("2.0.0.3", false, &["cp38-cp38-manylinux_2_17_x86_64"]),
             release("2.0.1.4", false, &["cp39-abi3-manylinux_2_17_x86_64"]),

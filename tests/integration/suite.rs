@@ -29,6 +29,7 @@
 //! are added: run it so, then commit `tests/index/`). The `live` module is
 //! the tier that asks the real index.
 
+use sha2::Digest as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -152,10 +153,12 @@ fn start_index(root: &Path) -> Result<u16, String> {
     // A server (and port) per checkout and mode: the suite run from another
     // checkout at the same time (a worktree, a fresh clone's CI run) has
     // its own and never stops this one's, which its tests are still using.
-    let state = root.join("index").join(format!(
-        "{:016x}",
-        fnv1a(format!("{}\0{record}", snapshot().display()).as_bytes())
-    ));
+    let key = format!("{}\0{record}", snapshot().display());
+    let key: String = sha2::Sha256::digest(key.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let state = root.join("index").join(key);
     std::fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     let port_file = state.join("port");
     // One process at a time checks and starts: two would start two servers.
@@ -273,14 +276,6 @@ fn health(port: u16) -> Option<Found> {
             record: v["record"].as_bool()?,
         },
         pid: i32::try_from(v["pid"].as_i64()?).ok()?,
-    })
-}
-
-/// FNV-1a, 64 bits: a name for a folder that is the same in every build
-/// of the suite (std's hasher may change between Rust releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
