@@ -378,8 +378,85 @@ pub enum StaleEnv {
 /// for `version`, or why it is not one.
 pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, StaleEnv> {
     let marker_path = dir.join(MARKER);
-    let mut marker: Marker =
+    let marker: Marker =
         cache::read_marker(&marker_path).ok_or_else(|| StaleEnv::NoMarker(dir.to_path_buf()))?;
+    check_marker(dir, version, depth, marker).map(|(include, _)| include)
+}
+
+/// The markers of cached environments this run has read, each with the
+/// identity of the file it was read from. A column of failed cells asks
+/// for a quick check of its environment again and again (a check that
+/// started after the failure answers for it); reading and parsing the
+/// marker, a record per NumPy file, cost more than the stats themselves.
+/// The file's identity (inode, ctime, size) is compared before a kept copy
+/// is used: a marker written since (by this run or another) is a new file
+/// and is read again, so a kept copy never answers for a changed marker.
+#[derive(Default)]
+pub struct Markers {
+    read: std::sync::Mutex<std::collections::HashMap<PathBuf, (FileId, Marker)>>,
+}
+
+/// What tells one marker file from another at the same path: it is only
+/// ever replaced whole (renamed over), never written in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    ino: u64,
+    ctime_ns: i128,
+    size: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileId {
+            ino: meta.ino(),
+            ctime_ns: crate::cache::manifest::ctime_ns(&meta),
+            size: meta.len(),
+        })
+    }
+}
+
+impl Markers {
+    /// [`valid`], with the marker kept from this run's last check of `dir`
+    /// when its file is the same one.
+    pub fn valid(&self, dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, StaleEnv> {
+        let marker_path = dir.join(MARKER);
+        let kept = self.lock().remove(dir);
+        let id = FileId::of(&marker_path);
+        let marker = match kept {
+            Some((was, marker)) if Some(was) == id => marker,
+            _ => cache::read_marker(&marker_path)
+                .ok_or_else(|| StaleEnv::NoMarker(dir.to_path_buf()))?,
+        };
+        let (include, marker) = check_marker(dir, version, depth, marker)?;
+        // Kept under the identity of the file as it is now (written again
+        // when files were proven again).
+        if let Some(id) = FileId::of(&marker_path) {
+            self.lock().insert(dir.to_path_buf(), (id, marker));
+        }
+        Ok(include)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<PathBuf, (FileId, Marker)>> {
+        // A panic while holding it left nothing half-written worth more
+        // than a fresh read: the map is a memo.
+        self.read
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Checks a marker read from `dir`: the include directory and the marker
+/// (its records updated when files were proven again, and written back).
+fn check_marker(
+    dir: &Path,
+    version: &Version,
+    depth: Depth,
+    mut marker: Marker,
+) -> Result<(PathBuf, Marker), StaleEnv> {
+    let marker_path = dir.join(MARKER);
     if marker.numpy != version.to_string() {
         return Err(StaleEnv::OtherNumpy {
             dir: dir.to_path_buf(),
@@ -393,7 +470,7 @@ pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, Sta
         // Proven again: remember it, so the next check is a stat.
         let _ = cache::write_marker_atomic(&marker_path, &marker);
     }
-    Ok(dir.join(&marker.include))
+    Ok((dir.join(&marker.include), marker))
 }
 
 /// `path` relative to `dir`, compared as the file system resolves both

@@ -237,15 +237,17 @@ pub(crate) fn note_escaped(run: &mut ProbeRun, escaped: &[crate::process::Stray]
 }
 
 /// Runs the probe in a child forked by `server` (which runs in `env`).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_forked(
+///
+/// `slot`: the cell's job slot, given back as soon as the child (and
+/// anything it left behind) is gone, before its files are read: the next
+/// cell's child runs while this one's outcome is worked out.
+pub async fn run_forked<Slot>(
     server: &ForkServer,
-    files: &ProbeFiles,
-    module: &str,
+    (files, module): (&ProbeFiles, &str),
     artifacts: &[PathBuf],
     env: &NumpyEnv,
-    work_dir: &Path,
-    timeout: Duration,
+    (work_dir, timeout): (&Path, Duration),
+    slot: Slot,
 ) -> ProbeRun {
     let command = process_spec(files, module, artifacts, env, work_dir).display();
     let rerun = probe_rerun(module, artifacts, env);
@@ -281,6 +283,7 @@ pub async fn run_forked(
         Vec::new()
     };
     crate::process::kill(&escaped);
+    drop(slot);
     let mut run = conclude(
         exit,
         &Captured::read_file(&stdout),
@@ -412,12 +415,11 @@ mod tests {
             .unwrap();
         let forked = run_forked(
             &server,
-            &files,
-            "fake_ext",
+            (&files, "fake_ext"),
             &s.artifacts,
             &s.env,
-            &s.work,
-            timeout,
+            (&s.work, timeout),
+            (),
         )
         .await;
         assert_eq!(

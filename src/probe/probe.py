@@ -106,10 +106,11 @@ def probe(
     lines = []
 
     def write():
-        # Written then renamed: a reader never sees half a result.
+        # Written then renamed: a reader never sees half a result. dumps,
+        # not dump: dump encodes in Python, a call per piece.
         tmp = result_file + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(result, f)
+            f.write(json.dumps(result))
         os.replace(tmp, result_file)
 
     try:

@@ -34,9 +34,30 @@ enum Opinion {
 
 impl Executor {
     /// The cell's probe, with the row's artifact and the cell's layer on its
-    /// path; when an entry proved damaged and was made again, the cell runs
-    /// once more, in a process of its own, and says so.
-    pub(super) async fn run_cell(&self, grid: &Grid, cell: CellWork) -> ProbeRun {
+    /// path.
+    pub(super) async fn run_cell(&self, grid: &Grid, cell: &CellWork) -> ProbeRun {
+        self.probe(
+            grid,
+            (cell.build, cell.runtime),
+            &artifact_dirs(&cell.artifact, cell.layer.as_ref()),
+            &cell.env,
+            false,
+        )
+        .await
+    }
+
+    /// The cell's outcome once it can be believed: a failure that could
+    /// come from a damaged cache entry, or from an environment whose files
+    /// changed under the cell, gets its entries proven first; when one
+    /// proved damaged and was made again, the cell runs once more, in a
+    /// process of its own, and says so.
+    pub(super) async fn believe_cell(
+        &self,
+        grid: &Grid,
+        cell: CellWork,
+        run: ProbeRun,
+    ) -> ProbeRun {
+        let ended = Instant::now();
         let CellWork {
             build,
             runtime,
@@ -46,16 +67,6 @@ impl Executor {
             layer,
             builder,
         } = cell;
-        let dirs = |a: &Artifact| {
-            [Some(a.dir.clone()), layer.clone()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-        };
-        let run = self
-            .probe(grid, (build, runtime), &dirs(&artifact), &env, false)
-            .await;
-        let ended = Instant::now();
         if matches!(run.outcome, Outcome::Pass | Outcome::Unavailable { .. }) {
             return run;
         }
@@ -95,7 +106,13 @@ impl Executor {
             } => (env, artifact, note),
         };
         let mut again = self
-            .probe(grid, (build, runtime), &dirs(&artifact), &env, true)
+            .probe(
+                grid,
+                (build, runtime),
+                &artifact_dirs(&artifact, layer.as_ref()),
+                &env,
+                true,
+            )
             .await;
         again.stderr = format!(
             "[abimatrix: {note}; this is the cell's second run]\n{}",
@@ -172,7 +189,6 @@ impl Executor {
             }
             _ => None,
         };
-        let _permit = self.permits.acquire().await;
         // A test command writes what it likes where it runs: on disk.
         let root = match &plan.extension.test {
             Some(_) => grid.work.join("cells"),
@@ -193,6 +209,9 @@ impl Executor {
                 rerun: None,
             };
         }
+        // The folder before the job slot: the slot is for the child's
+        // time, and a cell that waits for one is ready the moment it frees.
+        let permit = self.permits.acquire().await;
         let timeout = plan.header.timeout;
         if let Some(test) = &plan.extension.test {
             return probe::command::run(test, artifacts, env, &plan.config_dir, &dir, timeout)
@@ -200,11 +219,25 @@ impl Executor {
         }
         let module = &plan.extension.imports.join(",");
         if let Some(server) = server {
-            return probe::run_forked(&server, &self.probe, module, artifacts, env, &dir, timeout)
-                .await;
+            return probe::run_forked(
+                &server,
+                (&self.probe, module),
+                artifacts,
+                env,
+                (&dir, timeout),
+                permit,
+            )
+            .await;
         }
         probe::run(&self.probe, module, artifacts, env, &dir, timeout).await
     }
+}
+
+/// What a cell puts on its path: the row's artifact, then its layer.
+fn artifact_dirs(artifact: &Artifact, layer: Option<&PathBuf>) -> Vec<PathBuf> {
+    std::iter::once(artifact.dir.clone())
+        .chain(layer.cloned())
+        .collect()
 }
 
 /// Whether a cell's failure could come from a damaged cache entry rather

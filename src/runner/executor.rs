@@ -43,6 +43,9 @@ pub(super) struct Executor {
     /// in, by folder: one check answers for every cell that ended before
     /// it started ([`Executor::changed`]).
     pub checks: Flights<PathBuf, QuickCheck>,
+    /// The markers those checks read, kept between checks of the same
+    /// environment while their files are unchanged.
+    pub markers: Arc<crate::environment::Markers>,
     /// A project's source tree, hashed once for every row's key.
     pub project_hash: tokio::sync::OnceCell<String>,
     /// Per grid (by index): what its stages keep for the run.
@@ -63,6 +66,8 @@ pub(super) enum Proof {
 #[derive(Debug, Clone)]
 pub(super) struct QuickCheck {
     pub started: Instant,
+    /// How long it took.
+    pub took: std::time::Duration,
     pub changed: Option<String>,
 }
 
@@ -94,6 +99,7 @@ impl Executor {
             probe,
             proofs: Flights::default(),
             checks: Flights::default(),
+            markers: Arc::default(),
             project_hash: tokio::sync::OnceCell::new(),
             lanes,
             plan,
@@ -171,8 +177,12 @@ impl Stages for Executor {
         self.make_layer(grid, build, numpy, row).await
     }
 
-    async fn cell(&self, grid: &Grid, cell: CellWork) -> ProbeRun {
+    async fn cell(&self, grid: &Grid, cell: &CellWork) -> ProbeRun {
         self.run_cell(grid, cell).await
+    }
+
+    async fn believe(&self, grid: &Grid, cell: CellWork, run: ProbeRun) -> ProbeRun {
+        self.believe_cell(grid, cell, run).await
     }
 
     async fn cell_done(&self, grid: &Grid, runtime: usize) {

@@ -119,6 +119,12 @@ impl<K: Eq + Hash, V> Flights<K, V> {
 }
 
 impl<K: Eq + Hash, V> Ticket<'_, K, V> {
+    /// The answer landed before this flight took off, if one had (the
+    /// stale one this flight replaces).
+    pub(super) fn before(&self) -> Option<&V> {
+        self.before.as_ref()
+    }
+
     /// Lands the flight: `value` is the key's answer from now on, and every
     /// caller waiting for it reads it.
     pub(super) fn land(mut self, value: V) {

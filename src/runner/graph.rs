@@ -137,13 +137,24 @@ pub(super) trait Stages: Send + Sync + 'static {
         row: &Artifact,
     ) -> impl Future<Output = Result<Option<Artifact>, LayerProblem>> + Send;
 
-    /// Runs the cell: its probe or test command, and whatever it takes to
-    /// believe the outcome.
-    fn cell(&self, grid: &Grid, cell: CellWork) -> impl Future<Output = ProbeRun> + Send;
+    /// Runs the cell: its probe or test command, once.
+    fn cell(&self, grid: &Grid, cell: &CellWork) -> impl Future<Output = ProbeRun> + Send;
 
-    /// The cell at `runtime` is over (run or not): the stage may free what
-    /// the column holds once its last cell is.
+    /// The cell at `runtime` no longer needs its column (it ran, or never
+    /// will): the stage may free what the column holds once its last cell
+    /// is.
     fn cell_done(&self, grid: &Grid, runtime: usize) -> impl Future<Output = ()> + Send;
+
+    /// Whatever it takes to believe the outcome of the cell's run (`run`):
+    /// the run itself, or what a second look made of it (after
+    /// [`Stages::cell_done`]: a column's fork server is not held while its
+    /// failures are looked at again).
+    fn believe(
+        &self,
+        grid: &Grid,
+        cell: CellWork,
+        run: ProbeRun,
+    ) -> impl Future<Output = ProbeRun> + Send;
 }
 
 /// One interpreter's part of the graph.
@@ -459,12 +470,15 @@ impl<S: Stages> Graph<S> {
         };
         match ready(&grid, build, runtime, inputs).await {
             Err((outcome, log)) => {
+                self.stages.cell_done(&grid, runtime).await;
                 result.outcome = outcome;
                 result.stderr = log;
             }
             Ok(work) => {
                 result.row = Some(work.artifact.clone());
-                let run = self.stages.cell(&grid, work).await;
+                let run = self.stages.cell(&grid, &work).await;
+                self.stages.cell_done(&grid, runtime).await;
+                let run = self.stages.believe(&grid, work, run).await;
                 result.outcome = run.outcome;
                 result.stdout = run.stdout;
                 result.stderr = run.stderr;
@@ -473,7 +487,6 @@ impl<S: Stages> Graph<S> {
                 result.rerun = run.rerun;
             }
         }
-        self.stages.cell_done(&grid, runtime).await;
         self.send(Event::CellFinished(Box::new(result)));
     }
 }

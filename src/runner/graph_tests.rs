@@ -174,7 +174,7 @@ impl Stages for Fake {
         }
     }
 
-    async fn cell(&self, grid: &Grid, cell: CellWork) -> ProbeRun {
+    async fn cell(&self, grid: &Grid, cell: &CellWork) -> ProbeRun {
         let key = format!(
             "{} → {}",
             grid.plan.build_axis[cell.build].label(),
@@ -205,6 +205,15 @@ impl Stages for Fake {
 
     async fn cell_done(&self, grid: &Grid, runtime: usize) {
         self.did(format!("done {}", grid.plan.runtime_axis[runtime].label()));
+    }
+
+    async fn believe(&self, grid: &Grid, cell: CellWork, run: ProbeRun) -> ProbeRun {
+        self.did(format!(
+            "believe {} → {}",
+            grid.plan.build_axis[cell.build].label(),
+            grid.plan.runtime_axis[cell.runtime].label()
+        ));
+        run
     }
 }
 
@@ -431,6 +440,18 @@ async fn each_node_runs_once_and_after_what_it_needs() {
     assert_eq!(ran.count("done 2.4.0"), 2);
     assert!(
         ran.at("cell 2.0.2 → 2.4.0") < ran.log.iter().rposition(|l| l == "done 2.4.0").unwrap()
+    );
+    // And before its outcome is looked at again: a column's server is not
+    // held while its failures are proven.
+    assert_eq!(ran.count("believe "), 6);
+    let released = ran.log.iter().position(|l| l == "done 2.4.0").unwrap();
+    assert!(
+        released
+            < ran
+                .log
+                .iter()
+                .position(|l| l.starts_with("believe ") && l.ends_with("→ 2.4.0"))
+                .unwrap()
     );
     // The events say so: each environment and row started and finished
     // once, each before the cells that needed it.
