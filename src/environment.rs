@@ -496,6 +496,54 @@ fn site_packages(dir: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    /// An environment folder with one NumPy file and its marker, as made.
+    fn marked(numpy: &str) -> (tempfile::TempDir, Version) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("include")).unwrap();
+        std::fs::write(dir.path().join("numpy.py"), "x = 1\n").unwrap();
+        let marker = Marker {
+            numpy: numpy.to_string(),
+            include: PathBuf::from("include"),
+            interpreter: PathBuf::from("/bin/sh"),
+            manifest: Manifest::of(dir.path(), ["numpy.py"]).unwrap(),
+        };
+        cache::write_marker(&dir.path().join(MARKER), &marker).unwrap();
+        (dir, numpy.parse().unwrap())
+    }
+
+    #[test]
+    fn a_kept_marker_never_answers_for_one_written_since() {
+        let (dir, version) = marked("2.0.2");
+        let markers = Markers::default();
+        assert_eq!(
+            markers.valid(dir.path(), &version, Depth::Quick).unwrap(),
+            dir.path().join("include")
+        );
+        // Another run (or this one) replaces the marker: the next check
+        // reads the new one, not the copy kept from the first.
+        let (other, _) = marked("1.26.4");
+        std::fs::copy(other.path().join(MARKER), dir.path().join(".new")).unwrap();
+        std::fs::rename(dir.path().join(".new"), dir.path().join(MARKER)).unwrap();
+        assert!(matches!(
+            markers.valid(dir.path(), &version, Depth::Quick),
+            Err(StaleEnv::OtherNumpy { holds, .. }) if holds == "1.26.4"
+        ));
+    }
+
+    #[test]
+    fn a_kept_marker_still_finds_a_file_changed_since() {
+        let (dir, version) = marked("2.0.2");
+        let markers = Markers::default();
+        assert!(markers.valid(dir.path(), &version, Depth::Quick).is_ok());
+        // Same size, other bytes: the kept records catch it as the file's
+        // would.
+        std::fs::write(dir.path().join("numpy.py"), "x = 2\n").unwrap();
+        assert!(matches!(
+            markers.valid(dir.path(), &version, Depth::Quick),
+            Err(StaleEnv::Damaged(Damage::Changed(_)))
+        ));
+    }
+
     #[test]
     fn record_hashes_read_as_hex() {
         // The RECORD hash of an empty file (NumPy ships several, py.typed).

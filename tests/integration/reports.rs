@@ -11,7 +11,7 @@ use crate::common::{Project, matrix, numpy};
 fn grid() -> &'static (Project, common::Run) {
     static GRID: OnceLock<(Project, common::Run)> = OnceLock::new();
     GRID.get_or_init(|| {
-        let p = Project::new();
+        let p = Project::for_the_process();
         p.write(
             "matrix.toml",
             &format!(

@@ -176,7 +176,11 @@ pub fn linux_wheels() -> &'static [Wheel] {
     &WHEELS
         .get_or_init(|| {
             let _turn = build_lock("packaging-wheels");
-            let own = tempfile::tempdir().expect("temp dir");
+            // Under target/: a static is never dropped, so a folder in
+            // the system's /tmp would be left behind by every run.
+            let root = target_dir().join("test-projects");
+            std::fs::create_dir_all(&root).expect("mkdir target/test-projects");
+            let own = tempfile::tempdir_in(root).expect("temp dir");
             let wheels = build_linux_wheels()
                 .into_iter()
                 .map(|w| {
