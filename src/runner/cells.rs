@@ -73,7 +73,7 @@ impl Executor {
         // Whatever the failure says, an environment whose files changed
         // under the cell (a probe running as root wrote into NumPy) is to
         // blame before the extension is: the cheap check, a stat per file.
-        let changed = self.changed(&env, ended).await;
+        let changed = self.changed(grid, &env, ended).await;
         if !suspicious(&run) && changed.is_none() {
             return run;
         }

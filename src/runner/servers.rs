@@ -27,6 +27,8 @@ struct Column {
     slot: Mutex<Slot>,
     /// Cells of the column not done yet.
     remaining: AtomicUsize,
+    /// Told when the last of them is.
+    drained: tokio::sync::Notify,
 }
 
 enum Slot {
@@ -51,6 +53,7 @@ impl Columns {
                     .or_insert_with(|| Column {
                         slot: Mutex::new(Slot::Idle),
                         remaining: AtomicUsize::new(0),
+                        drained: tokio::sync::Notify::new(),
                     })
                     .remaining
                     .fetch_add(1, Ordering::Relaxed);
@@ -107,8 +110,27 @@ impl Columns {
             return;
         };
         if column.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            column.drained.notify_waiters();
             // Dropping the last handle kills the server's process group.
             *column.slot.lock().await = Slot::Closed;
         }
+    }
+
+    /// Resolves once every cell of the column of `version` is done (at
+    /// once when they are, or when there is no such column): no cell of it
+    /// will fail after that.
+    pub async fn drained(&self, version: &Version) {
+        let Some(column) = self.columns.get(version) else {
+            return;
+        };
+        let notified = column.drained.notified();
+        tokio::pin!(notified);
+        // Registered before the count is read, so a last cell done between
+        // the two still wakes this.
+        notified.as_mut().enable();
+        if column.remaining.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        notified.await;
     }
 }
