@@ -29,14 +29,11 @@ impl Project {
         }
     }
 
-    /// A project that lives as long as the test process, in a `static`:
-    /// statics are never dropped, so its folder is under `target/` (gone
-    /// with the checkout's build), not left behind in the system's `/tmp`.
+    /// A project that lives as long as the test process, in a `static`
+    /// ([`crate::tools::process_dir`]).
     pub fn for_the_process() -> Project {
-        let root = crate::tools::target_dir().join("test-projects");
-        std::fs::create_dir_all(&root).expect("mkdir target/test-projects");
         Project {
-            dir: tempfile::tempdir_in(root).expect("temp dir"),
+            dir: crate::tools::process_dir(),
         }
     }
 

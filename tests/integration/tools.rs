@@ -165,6 +165,15 @@ impl Wheel {
     }
 }
 
+/// A folder for what lives as long as the test process, in a `static`:
+/// statics are never dropped, so it is under `target/` (gone with the
+/// checkout's build), not left behind in the system's `/tmp` by every run.
+pub fn process_dir() -> tempfile::TempDir {
+    let root = target_dir().join("test-projects");
+    std::fs::create_dir_all(&root).expect("mkdir target/test-projects");
+    tempfile::tempdir_in(root).expect("temp dir")
+}
+
 /// The Linux wheels `.github/workflows/release.yml` builds, one per entry
 /// of its `linux` job's matrix, built by the script that job runs (with
 /// the same arguments), into `target/packaging-wheels/`. Built once per
@@ -176,11 +185,7 @@ pub fn linux_wheels() -> &'static [Wheel] {
     &WHEELS
         .get_or_init(|| {
             let _turn = build_lock("packaging-wheels");
-            // Under target/: a static is never dropped, so a folder in
-            // the system's /tmp would be left behind by every run.
-            let root = target_dir().join("test-projects");
-            std::fs::create_dir_all(&root).expect("mkdir target/test-projects");
-            let own = tempfile::tempdir_in(root).expect("temp dir");
+            let own = process_dir();
             let wheels = build_linux_wheels()
                 .into_iter()
                 .map(|w| {
