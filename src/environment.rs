@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::manifest::{Damage, Depth, FileRecord, Manifest};
+use crate::cache::manifest::{Damage, Depth, FileRecord, Manifest, Stat};
 use crate::cache::store::Store;
 use crate::cache::{self, Bucket, Place};
 use crate::process::Spec;
@@ -380,40 +380,20 @@ pub fn valid(dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, Sta
     let marker_path = dir.join(MARKER);
     let marker: Marker =
         cache::read_marker(&marker_path).ok_or_else(|| StaleEnv::NoMarker(dir.to_path_buf()))?;
-    check_marker(dir, version, depth, marker).map(|(include, _)| include)
+    check_marker(dir, version, depth, marker).map(|checked| checked.include)
 }
 
 /// The markers of cached environments this run has read, each with the
-/// identity of the file it was read from. A column of failed cells asks
-/// for a quick check of its environment again and again (a check that
-/// started after the failure answers for it); reading and parsing the
-/// marker, a record per NumPy file, cost more than the stats themselves.
-/// The file's identity (inode, ctime, size) is compared before a kept copy
-/// is used: a marker written since (by this run or another) is a new file
-/// and is read again, so a kept copy never answers for a changed marker.
+/// quick check's view of the file it was read from. A column of failed
+/// cells asks for a quick check of its environment again and again (a
+/// check that started after the failure answers for it); reading and
+/// parsing the marker, a record per NumPy file, cost more than the stats
+/// themselves. A kept copy is used only while its file is the same file (a
+/// marker is only ever replaced whole, renamed over): one written since, by
+/// this run or another, is read again.
 #[derive(Default)]
 pub struct Markers {
-    read: std::sync::Mutex<std::collections::HashMap<PathBuf, (FileId, Marker)>>,
-}
-
-/// What tells one marker file from another at the same path: it is only
-/// ever replaced whole (renamed over), never written in place.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    ino: u64,
-    ctime_ns: i128,
-    size: u64,
-}
-
-impl FileId {
-    fn of(path: &Path) -> Option<FileId> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(FileId {
-            ino: meta.ino(),
-            ctime_ns: crate::cache::manifest::ctime_ns(&meta),
-            size: meta.len(),
-        })
-    }
+    read: std::sync::Mutex<std::collections::HashMap<PathBuf, (Stat, Marker)>>,
 }
 
 impl Markers {
@@ -422,24 +402,29 @@ impl Markers {
     pub fn valid(&self, dir: &Path, version: &Version, depth: Depth) -> Result<PathBuf, StaleEnv> {
         let marker_path = dir.join(MARKER);
         let kept = self.lock().remove(dir);
-        let id = FileId::of(&marker_path);
+        let seen = Stat::of_path(&marker_path).ok();
         let marker = match kept {
-            Some((was, marker)) if Some(was) == id => marker,
+            Some((was, marker)) if Some(was) == seen => marker,
             _ => cache::read_marker(&marker_path)
                 .ok_or_else(|| StaleEnv::NoMarker(dir.to_path_buf()))?,
         };
-        let (include, marker) = check_marker(dir, version, depth, marker)?;
-        // Kept under the identity of the file as it is now (written again
-        // when files were proven again).
-        if let Some(id) = FileId::of(&marker_path) {
-            self.lock().insert(dir.to_path_buf(), (id, marker));
+        let checked = check_marker(dir, version, depth, marker)?;
+        // Kept under the file as it is now: looked at again only when the
+        // check wrote it (files proven again).
+        let now = if checked.rewritten {
+            Stat::of_path(&marker_path).ok()
+        } else {
+            seen
+        };
+        if let Some(now) = now {
+            self.lock().insert(dir.to_path_buf(), (now, checked.marker));
         }
-        Ok(include)
+        Ok(checked.include)
     }
 
     fn lock(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<PathBuf, (FileId, Marker)>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<PathBuf, (Stat, Marker)>> {
         // A panic while holding it left nothing half-written worth more
         // than a fresh read: the map is a memo.
         self.read
@@ -448,14 +433,22 @@ impl Markers {
     }
 }
 
-/// Checks a marker read from `dir`: the include directory and the marker
-/// (its records updated when files were proven again, and written back).
+/// What checking a marker found: the include directory, and the marker
+/// (its records updated when files were proven again, and then written
+/// back: `rewritten`).
+struct Checked {
+    include: PathBuf,
+    marker: Marker,
+    rewritten: bool,
+}
+
+/// Checks a marker read from `dir`.
 fn check_marker(
     dir: &Path,
     version: &Version,
     depth: Depth,
     mut marker: Marker,
-) -> Result<(PathBuf, Marker), StaleEnv> {
+) -> Result<Checked, StaleEnv> {
     let marker_path = dir.join(MARKER);
     if marker.numpy != version.to_string() {
         return Err(StaleEnv::OtherNumpy {
@@ -466,11 +459,16 @@ fn check_marker(
     if !marker.interpreter.exists() {
         return Err(StaleEnv::InterpreterGone(marker.interpreter));
     }
-    if marker.manifest.check(dir, depth)?.reproven {
+    let rewritten = marker.manifest.check(dir, depth)?.reproven;
+    if rewritten {
         // Proven again: remember it, so the next check is a stat.
         let _ = cache::write_marker_atomic(&marker_path, &marker);
     }
-    Ok((dir.join(&marker.include), marker))
+    Ok(Checked {
+        include: dir.join(&marker.include),
+        marker,
+        rewritten,
+    })
 }
 
 /// `path` relative to `dir`, compared as the file system resolves both

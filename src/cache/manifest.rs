@@ -221,8 +221,10 @@ impl Manifest {
 }
 
 /// What the quick check compares of a file (links followed, as
-/// `std::fs::metadata` does).
-struct Stat {
+/// `std::fs::metadata` does): the same three values mean the same content,
+/// as the module's header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stat {
     size: u64,
     ino: u64,
     ctime_ns: i128,
@@ -277,6 +279,11 @@ impl Folders {
 }
 
 impl Stat {
+    /// The file at `path` as it is now.
+    pub(crate) fn of_path(path: &Path) -> std::io::Result<Stat> {
+        Ok(Stat::of(&std::fs::metadata(path)?))
+    }
+
     fn of(meta: &std::fs::Metadata) -> Stat {
         Stat {
             size: meta.len(),

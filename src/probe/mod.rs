@@ -238,16 +238,16 @@ pub(crate) fn note_escaped(run: &mut ProbeRun, escaped: &[crate::process::Stray]
 
 /// Runs the probe in a child forked by `server` (which runs in `env`).
 ///
-/// `slot`: the cell's job slot, given back as soon as the child (and
-/// anything it left behind) is gone, before its files are read: the next
-/// cell's child runs while this one's outcome is worked out.
-pub async fn run_forked<Slot>(
+/// `job`: the cell's job slot (if it holds one), given back as soon as the
+/// child (and anything it left behind) is gone, before its files are read:
+/// the next cell's child runs while this one's outcome is worked out.
+pub async fn run_forked(
     server: &ForkServer,
     (files, module): (&ProbeFiles, &str),
     artifacts: &[PathBuf],
     env: &NumpyEnv,
     (work_dir, timeout): (&Path, Duration),
-    slot: Slot,
+    job: Option<tokio::sync::SemaphorePermit<'_>>,
 ) -> ProbeRun {
     let command = process_spec(files, module, artifacts, env, work_dir).display();
     let rerun = probe_rerun(module, artifacts, env);
@@ -283,7 +283,7 @@ pub async fn run_forked<Slot>(
         Vec::new()
     };
     crate::process::kill(&escaped);
-    drop(slot);
+    drop(job);
     let mut run = conclude(
         exit,
         &Captured::read_file(&stdout),
@@ -419,7 +419,7 @@ mod tests {
             &s.artifacts,
             &s.env,
             (&s.work, timeout),
-            (),
+            None,
         )
         .await;
         assert_eq!(

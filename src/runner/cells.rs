@@ -225,7 +225,7 @@ impl Executor {
                 artifacts,
                 env,
                 (&dir, timeout),
-                permit,
+                permit.ok(),
             )
             .await;
         }

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::common::{self, matrix};
 
@@ -72,10 +71,7 @@ fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, String> {
                 format!("link {:?}", std::fs::read_link(&path).ok())
             } else {
                 let bytes = std::fs::read(&path).expect("read");
-                let hash: String = Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let hash = crate::tools::sha256_hex(&bytes);
                 format!("file {:o} {} {hash}", meta.mode(), bytes.len())
             };
             out.insert(path.strip_prefix(dir).unwrap().to_path_buf(), what);

@@ -29,7 +29,6 @@
 //! are added: run it so, then commit `tests/index/`). The `live` module is
 //! the tier that asks the real index.
 
-use sha2::Digest as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -153,12 +152,8 @@ fn start_index(root: &Path) -> Result<u16, String> {
     // A server (and port) per checkout and mode: the suite run from another
     // checkout at the same time (a worktree, a fresh clone's CI run) has
     // its own and never stops this one's, which its tests are still using.
-    let key = format!("{}\0{record}", snapshot().display());
-    let key: String = sha2::Sha256::digest(key.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let state = root.join("index").join(key);
+    let key = crate::tools::sha256_hex(format!("{}\0{record}", snapshot().display()).as_bytes());
+    let state = root.join("index").join(&key[..16]);
     std::fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     let port_file = state.join("port");
     // One process at a time checks and starts: two would start two servers.

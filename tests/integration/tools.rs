@@ -165,6 +165,15 @@ impl Wheel {
     }
 }
 
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A folder for what lives as long as the test process, in a `static`:
 /// statics are never dropped, so it is under `target/` (gone with the
 /// checkout's build), not left behind in the system's `/tmp` by every run.
