@@ -47,6 +47,10 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
         );
         return Ok(());
     }
+    let (config, plan) = tokio::select! {
+        found = abi3_by_wheel(config, plan, &inputs.options) => found?,
+        _ = &mut stop => return Err(CommandError::Interrupted),
+    };
     let progress = Progress::new(std::io::stdout().is_terminal(), args.quiet);
     // A build-only run has no cell to journal (and must not end another
     // run's journal).
@@ -110,6 +114,35 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
         return Err(CommandError::Unmet);
     }
     ending(problems)
+}
+
+/// A project that declares nothing abimatrix reads about Python's stable
+/// ABI, planned again as built once when the wheel its build Python makes
+/// comes out `abi3` ([`plan::wheel_to_ask`]): that wheel is built first,
+/// where the run keeps its builds, so the run finds it there.
+async fn abi3_by_wheel(
+    config: Config,
+    plan: Arc<Plan>,
+    options: &PlanOptions,
+) -> Result<(Config, Arc<Plan>), CommandError> {
+    let Some(asked) = plan::wheel_to_ask(&config, &plan, options) else {
+        return Ok((config, plan));
+    };
+    let builder = plan.header.grids[asked].interpreter.clone();
+    let started = || {
+        note(format_args!(
+            "building the project on {} first: if its wheel is tagged abi3, every Python imports that one",
+            builder.label()
+        ))
+    };
+    let tag = runner::project_wheel_tag(plan.clone(), asked, &started).await?;
+    match tag.and_then(|t| plan::declared_by_wheel(&config, &builder, &t)) {
+        Some(declared) => {
+            let again = plan::make(&declared, options).await?;
+            Ok((declared, Arc::new(again)))
+        }
+        None => Ok((config, plan)),
+    }
 }
 
 /// What a finished run shows: its report (or answer), the annotations on

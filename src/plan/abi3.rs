@@ -7,11 +7,11 @@
 //! Without `limited-api` a build is its own Python's and no other grid
 //! ever sees it.
 
-use super::{GridPlan, PlanError, SharedRows};
-use crate::config::Config;
+use super::{GridPlan, Plan, PlanError, PlanOptions, SharedRows};
+use crate::config::{AbiTarget, Config, Located};
 use crate::extension::Subject;
-use crate::python::PythonRequest;
-use crate::python::abi::{check_builder, default_builder};
+use crate::python::abi::{LimitedApi, abi3_of_tag, check_builder, default_builder};
+use crate::python::{Interpreter, PythonRequest};
 use crate::rules::{BuildAbi, RuntimePython, python_gap};
 
 /// Points every grid of a limited-API matrix at the build Python's rows
@@ -76,6 +76,55 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The grid whose wheel says whether a project is abi3 when nothing
+/// abimatrix reads declares it: the oldest GIL-enabled Python's, as
+/// [`default_builder`] would choose. Asked only when the answer could
+/// share rows (two Pythons or more) and every Python of the config is in
+/// this run: a shard, `--python`, a build job or its test jobs build each
+/// Python's own, as before, so that no two of them choose different
+/// build Pythons.
+pub fn wheel_to_ask(config: &Config, plan: &Plan, options: &PlanOptions) -> Option<usize> {
+    let whole_run = options.shard.is_none()
+        && options.python.is_empty()
+        && !options.build_only
+        && options.artifacts.is_none();
+    let grids = &plan.header.grids;
+    let can_load_abi3 = grids
+        .iter()
+        .filter(|g| !g.interpreter.free_threaded)
+        .count();
+    if config.abi.is_some()
+        || !matches!(config.extension.subject, Subject::Project(_))
+        || !whole_run
+        || can_load_abi3 < 2
+    {
+        return None;
+    }
+    let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
+    default_builder(LimitedApi::new(2)?, &interpreters)
+}
+
+/// The config of a project whose wheel, as `builder` built it, is tagged
+/// `tag`: when that is `abi3` for a Python at or below the builder's, the
+/// project is planned as if its build files declared it (built once, on
+/// that Python). `None`: the wheel is for its own Python only.
+pub fn declared_by_wheel(config: &Config, builder: &Interpreter, tag: &str) -> Option<Config> {
+    let limited = abi3_of_tag(tag)?;
+    if !limited.admits(&builder.version) {
+        return None;
+    }
+    let mut declared = config.clone();
+    declared.abi = Some(AbiTarget {
+        limited: Located::unwritten(limited),
+        builder: None,
+        declared: Some(format!(
+            "the wheel {} built is tagged {tag}",
+            builder.label()
+        )),
+    });
+    Some(declared)
 }
 
 /// Which Python builds a limited-API matrix, as far as the config alone
@@ -186,5 +235,33 @@ mod tests {
             BuildPython::Own,
             "without limited-api each Python builds its own"
         );
+    }
+
+    /// A wheel tagged abi3 at or below the Python that built it makes the
+    /// project's config say so, naming that wheel; a wheel for its own
+    /// Python, or one that claims a floor above its builder, changes
+    /// nothing.
+    #[test]
+    fn a_wheel_tagged_abi3_declares_the_project_built_once() {
+        let (_dir, c) = config("versions = [\"3.9\", \"3.12\"]", "");
+        let py39 = crate::report::fixtures::interpreter("3.9.18");
+        let declared = declared_by_wheel(&c, &py39, "cp39-abi3-linux_x86_64")
+            .and_then(|c| c.abi)
+            .expect("an abi3 wheel declares");
+        assert_eq!(declared.limited.value.to_string(), "3.9");
+        assert_eq!(declared.builder, None);
+        assert_eq!(
+            declared.declared.as_deref(),
+            Some("the wheel CPython 3.9.18 built is tagged cp39-abi3-linux_x86_64")
+        );
+        let older = declared_by_wheel(&c, &py39, "cp37-abi3-manylinux_2_17_x86_64");
+        assert_eq!(
+            older
+                .and_then(|c| c.abi)
+                .map(|a| a.limited.value.to_string()),
+            Some("3.7".into())
+        );
+        assert!(declared_by_wheel(&c, &py39, "cp39-cp39-linux_x86_64").is_none());
+        assert!(declared_by_wheel(&c, &py39, "cp310-abi3-linux_x86_64").is_none());
     }
 }

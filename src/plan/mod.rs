@@ -24,6 +24,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use pep440_rs::Version;
 
+pub use abi3::{declared_by_wheel, wheel_to_ask};
 pub use axis::AxisEntry;
 pub use interpreters::{NarrowError, SelectError, narrow, select_interpreters};
 pub use resolve::{ResolvedAxis, Resolver};

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::wording::outcome_text;
 use crate::config::Config;
-use crate::extension::Subject;
+use crate::extension::{Subject, SubjectKind};
 use crate::plan::Plan;
 use crate::results::document::Expectation;
 
@@ -82,6 +82,16 @@ fn builds_across_pythons(plan: &Plan) -> Option<String> {
                 } else {
                     ""
                 }
+            )
+        }
+        None if plan.extension.subject.kind() == SubjectKind::Project => {
+            let oldest = grids
+                .iter()
+                .filter(|g| !g.interpreter.free_threaded)
+                .min_by(|a, b| a.interpreter.version.cmp(&b.interpreter.version))
+                .map_or_else(String::new, |g| g.interpreter.label());
+            format!(
+                "builds: the project declares no abi3 wheel that abimatrix reads: {oldest} builds it first, and if its wheel is tagged abi3 every Python at or above that tag imports that one; otherwise, and always in a shard, a --python run or a build job, each Python builds its own"
             )
         }
         None => "builds: each Python's rows are built for that Python's own ABI and never tried under another Python (set [extension] limited-api to build once for every Python)".to_string(),

@@ -114,19 +114,8 @@ impl Executor {
         let plan = &self.plan;
         match &plan.extension.subject {
             Subject::Project(project) => {
-                let build = build::project::ProjectBuild {
-                    installer: &plan.installer,
-                    interpreter,
-                    project,
-                    numpy: version,
-                    ignore_requires: plan.ignore_requires,
-                    limit: plan.build_timeout,
-                };
-                build::ensure(place, None, async |dir: &Path| {
-                    started();
-                    build.build(dir).await
-                })
-                .await
+                self.make_project(grid, project, version, place, started)
+                    .await
             }
             Subject::Sources(sources) => {
                 let toolchain = self.toolchain(grid, sources).await;
@@ -150,6 +139,67 @@ impl Executor {
             }
             Subject::Rows(_) => Err(BuildFailure::RowsAreNotBuilt.into()),
         }
+    }
+
+    /// A project's wheel built against `version` by this grid's Python
+    /// (it needs no NumPy environment: the backend's isolated build
+    /// installs the NumPy it builds against).
+    async fn make_project(
+        &self,
+        grid: &Grid,
+        project: &Path,
+        version: &Version,
+        place: crate::cache::Place<'_>,
+        started: &Started<'_>,
+    ) -> Result<Artifact, BuildError> {
+        let plan = &self.plan;
+        let build = build::project::ProjectBuild {
+            installer: &plan.installer,
+            interpreter: &grid.plan.interpreter,
+            project,
+            numpy: version,
+            ignore_requires: plan.ignore_requires,
+            limit: plan.build_timeout,
+        };
+        build::ensure(place, None, async |dir: &Path| {
+            started();
+            build.build(dir).await
+        })
+        .await
+    }
+
+    /// The tag of the wheel `grid`'s Python makes of the project against
+    /// `version`, from where builds are kept or built now (and kept, so
+    /// the run that follows finds it). `None`: not a project, or the build
+    /// failed (the run says why, in its cells). `started` is told when the
+    /// build must really be made.
+    pub(super) async fn project_tag(
+        &self,
+        grid: &Grid,
+        version: &Version,
+        started: &Started<'_>,
+    ) -> Option<String> {
+        let Subject::Project(project) = &self.plan.extension.subject else {
+            return None;
+        };
+        let made = match self.kept(grid, version).await {
+            Some(made) => made,
+            None => {
+                let kept = self.kept_dir(grid, version).await;
+                let temporary = grid.work.join("builds").join(version.to_string());
+                let built = self
+                    .make_project(
+                        grid,
+                        project,
+                        version,
+                        place(kept.as_deref(), &temporary),
+                        started,
+                    )
+                    .await;
+                self.admitted(grid, built).await
+            }
+        };
+        made.ok()?.tag
     }
 
     /// A row of published code: the wheel or requirement itself (its

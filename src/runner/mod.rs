@@ -28,6 +28,7 @@ mod layers;
 mod proofs;
 mod scratch;
 mod servers;
+mod wheel_tag;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use futures::future::join_all;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use events::{BuildRecord, Built, CellResult, Event};
+pub use wheel_tag::project_wheel_tag;
 
 use crate::extension::Subject;
 use crate::plan::Plan;

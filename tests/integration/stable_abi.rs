@@ -615,6 +615,145 @@ fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
     }
 }
 
+/// Issue 24, item 1, for a project that declares nothing abimatrix reads:
+/// fast-histogram 0.14 with its `py_limited_api = cp39` moved from
+/// setup.cfg into setup.py's `options`, where many projects write it. The
+/// build Python's wheel comes out `cp39-abi3`, so the project is built
+/// once, on 3.9 (one wheel in the cache), and 3.12 imports that wheel: no
+/// build of its own, its rows built on 3.9, its cells those of 3.12's own
+/// build (a `--python 3.12` run builds its own). A warm run and a
+/// `--fresh` one say the same. With no declaration anywhere, each Python
+/// builds its own `cp3X-cp3X` wheel and neither is tried under the other.
+#[test]
+fn a_project_whose_wheel_comes_out_abi3_undeclared_is_built_once() {
+    let p = Project::new();
+    let src = common::sdist(p.dir.path(), "fast-histogram", "0.14");
+    let name = src.file_name().unwrap().to_str().unwrap().to_string();
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = p.path(&format!("{name}/{file}"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {text}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    const OPTIONS: &str = "    options={\"bdist_wheel\": {\"py_limited_api\": \"cp39\"}},\n";
+    edit("setup.cfg", "[bdist_wheel]\npy_limited_api = cp39\n", "");
+    edit("setup.py", "setup(\n", &format!("setup(\n{OPTIONS}"));
+    let probe = "from fast_histogram import histogram1d\nassert histogram1d([1.0, 2.0, 2.5], bins=2, range=(0, 3)).tolist() == [1.0, 2.0]\n";
+    p.write("probe.py", probe);
+    p.write(
+        "matrix.toml",
+        &format!(
+            "[python]\nversions = [\"3.9\", \"3.12\"]\n[numpy]\nbuild = [\"2.0.2\"]\nruntime = [\"1.26.4\", \"2.0.2\"]\n[extension]\nproject = \"{name}\"\nimports = [\"fast_histogram\"]\nprobe-file = \"probe.py\"\n"
+        ),
+    );
+    let listed = common::text(
+        &p.matrix_here(&["run", "--list", "--cache-dir", "cache"])
+            .stdout,
+    );
+    assert!(
+        listed.contains("declares no abi3 wheel that abimatrix reads: CPython 3.9."),
+        "{listed}"
+    );
+    // (outcome of each cell, where grid 3.12's rows were built), by run.
+    let seen = |run: &common::Run| {
+        let results = run.results();
+        let py312 = grid_of(results, "3.12");
+        let cells: Vec<(String, String)> = ["1.26.4", "2.0.2"]
+            .iter()
+            .map(|rt| {
+                let c = run.cell_at(py312, "2.0.2", rt);
+                (
+                    rt.to_string(),
+                    c["outcome"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        (cells, results["grids"][py312]["built_on"].clone())
+    };
+
+    let cold = p.run_here(&["--cache-dir", "cache"]);
+    assert_eq!(cold.code(), Some(0), "{}", cold.dump());
+    assert!(
+        cold.stderr()
+            .contains("note: building the project on CPython 3.9."),
+        "{}",
+        cold.dump()
+    );
+    let results = cold.results();
+    let (py39, py312) = (grid_of(results, "3.9"), grid_of(results, "3.12"));
+    let grids = &results["grids"];
+    assert_eq!(
+        grids[py312]["builds"].as_array().unwrap().len(),
+        0,
+        "{}",
+        cold.dump()
+    );
+    assert_eq!(grids[py39]["builds"][0]["tag"], "cp39-abi3-linux_x86_64");
+    assert_eq!(
+        grids[py312]["built_on"],
+        grids[py39]["interpreter"]["label"]
+    );
+    let wheels: Vec<String> = walkdir(&p.path("cache"))
+        .iter()
+        .filter_map(|f| f.file_name()?.to_str().map(str::to_string))
+        .filter(|n| n.ends_with(".whl") && n.starts_with("fast_histogram"))
+        .collect();
+    assert_eq!(wheels, ["fast_histogram-0.14-cp39-abi3-linux_x86_64.whl"]);
+    let shared = seen(&cold);
+    assert_eq!(
+        shared.0,
+        [
+            ("1.26.4".into(), "pass".into()),
+            ("2.0.2".into(), "pass".into())
+        ],
+        "{}",
+        cold.dump()
+    );
+
+    let warm = p.run_here(&["--cache-dir", "cache"]);
+    assert!(
+        !warm.stderr().contains("building the project"),
+        "{}",
+        warm.dump()
+    );
+    assert_eq!(seen(&warm), shared, "{}", warm.dump());
+    let fresh = p.run_here(&["--fresh"]);
+    assert_eq!(seen(&fresh), shared, "{}", fresh.dump());
+
+    // 3.12's own build, as a --python run makes it: the same cells.
+    let own = p.run_here(&["--cache-dir", "cache", "--python", "3.12"]);
+    let own_grid = &own.results()["grids"][grid_of(own.results(), "3.12")];
+    assert_eq!(
+        own_grid["builds"].as_array().unwrap().len(),
+        1,
+        "{}",
+        own.dump()
+    );
+    assert_eq!(own_grid["built_on"], serde_json::Value::Null);
+    assert_eq!(seen(&own).0, shared.0, "{}", own.dump());
+
+    // Declared nowhere: each Python's own wheel, never tried under another.
+    edit("setup.py", OPTIONS, "");
+    let apart = p.run_here(&["--cache-dir", "cache"]);
+    assert_eq!(apart.code(), Some(0), "{}", apart.dump());
+    let results = apart.results();
+    for (minor, tag) in [("3.9", "cp39-cp39"), ("3.12", "cp312-cp312")] {
+        let grid = &results["grids"][grid_of(results, minor)];
+        assert_eq!(
+            grid["built_on"],
+            serde_json::Value::Null,
+            "{}",
+            apart.dump()
+        );
+        assert_eq!(
+            grid["builds"][0]["tag"],
+            format!("{tag}-linux_x86_64"),
+            "{}",
+            apart.dump()
+        );
+    }
+}
+
 /// Issue 24, items 1 and 2, for published wheels: pyerfa's `cp39-abi3`
 /// wheel as a file is for every Python from 3.9 up. Under 3.8 its cell is
 /// `unavailable` for Python's ABI, said by the wheel's tag before any
