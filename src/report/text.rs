@@ -174,7 +174,7 @@ fn render_across(doc: &Document, out: &mut String) {
     if let Some(limited) = answer::undeclared_abi3(doc) {
         let _ = writeln!(
             out,
-            "\n{} every Python built its own wheel of the project, each tagged abi3 for {limited}: with `limited-api = \"{limited}\"` in [extension] it is built once, on one Python, and imported under every Python",
+            "\n{} every Python built its own wheel of the project, each tagged abi3 for {limited} (a whole run finds that and builds it once; a shard, a --python run or a build job does not): with `limited-api = \"{limited}\"` in [extension] it is built once, on one Python, and imported under every Python, in every kind of run",
             paint(HINT, "hint:")
         );
     }

@@ -571,9 +571,11 @@ pub fn across_pythons(doc: &Document) -> Vec<SharedRowAnswer> {
 
 /// A project every Python of the run built for itself although each of its
 /// wheels came out `abi3` for the same limited API (its build files declare
-/// it where abimatrix does not read them): that version, which declared
-/// with `limited-api` would have the project built once. `None` when the
-/// rows were shared, or any build's wheel is not abi3.
+/// it where abimatrix does not read them, and the run was a shard, a
+/// `--python` run or a build job, which ask no wheel first): that version,
+/// which declared with `limited-api` would have the project built once in
+/// every kind of run. `None` when the rows were shared, or any build's
+/// wheel is not abi3.
 pub fn undeclared_abi3(doc: &Document) -> Option<crate::python::abi::LimitedApi> {
     if doc.subject.as_deref() != Some("project") || doc.grids.iter().any(|g| g.built_on.is_some()) {
         return None;
