@@ -84,21 +84,11 @@ pub async fn run(
     events: EventSink,
 ) -> Result<Option<PathBuf>, RunError> {
     let started = Instant::now();
-    let work = tempfile::Builder::new()
-        .prefix("abimatrix-")
-        .tempdir()
-        .map_err(RunError::TempDir)?;
+    let work = work_folder()?;
     // Kept with the work folder when that is kept, else in RAM if it can be.
     let ram = if keep { None } else { scratch::ram_folder() };
     let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
-    let probe = {
-        let (dir, code) = (probe_dir.clone(), plan.header.probe.clone());
-        crate::blocking::run(move || ProbeFiles::write(&dir, &code)).await
-    }
-    .map_err(|source| RunError::ProbeFiles {
-        path: probe_dir,
-        source,
-    })?;
+    let probe = probe_files(&plan, probe_dir).await?;
     let graph = graph::Graph {
         stages: Arc::new(executor::Executor::new(plan.clone(), probe)),
         events,
@@ -148,4 +138,21 @@ pub async fn run(
     // With --fresh it holds every environment: removed off the runtime.
     crate::blocking::run(move || drop((work, ram))).await;
     Ok(None)
+}
+
+/// A run's temporary folder (`abimatrix-*` in TMPDIR).
+fn work_folder() -> Result<tempfile::TempDir, RunError> {
+    tempfile::Builder::new()
+        .prefix("abimatrix-")
+        .tempdir()
+        .map_err(RunError::TempDir)
+}
+
+/// The probe's driver, fork server and code, written into `dir` (off the
+/// runtime).
+async fn probe_files(plan: &Plan, dir: PathBuf) -> Result<ProbeFiles, RunError> {
+    let (at, code) = (dir.clone(), plan.header.probe.clone());
+    crate::blocking::run(move || ProbeFiles::write(&at, &code))
+        .await
+        .map_err(|source| RunError::ProbeFiles { path: dir, source })
 }

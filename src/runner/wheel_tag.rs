@@ -14,7 +14,6 @@ use super::RunError;
 use super::executor::Executor;
 use super::graph::Grid;
 use crate::plan::{AxisEntry, Plan};
-use crate::probe::ProbeFiles;
 
 /// The tag of the wheel grid `grid`'s Python builds against the first
 /// NumPy of its build axis. `Ok(None)`: no such row, or the build failed
@@ -34,20 +33,9 @@ pub async fn project_wheel_tag(
     }) else {
         return Ok(None);
     };
-    let work = tempfile::Builder::new()
-        .prefix("abimatrix-")
-        .tempdir()
-        .map_err(RunError::TempDir)?;
+    let work = super::work_folder()?;
     // No cell runs here, but the executor is the run's, probe and all.
-    let probe_dir = work.path().join("probe");
-    let probe = {
-        let (dir, code) = (probe_dir.clone(), plan.header.probe.clone());
-        crate::blocking::run(move || ProbeFiles::write(&dir, &code)).await
-    }
-    .map_err(|source| RunError::ProbeFiles {
-        path: probe_dir,
-        source,
-    })?;
+    let probe = super::probe_files(&plan, work.path().join("probe")).await?;
     let grid = Grid {
         index: grid,
         plan: grid_plan.clone(),
