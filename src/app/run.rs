@@ -138,7 +138,16 @@ async fn abi3_by_wheel(
     let tag = runner::project_wheel_tag(plan.clone(), asked, &started).await?;
     match tag.and_then(|t| plan::declared_by_wheel(&config, &builder, &t)) {
         Some(declared) => {
-            let again = plan::make(&declared, options).await?;
+            let mut again = plan::make(&declared, options).await?;
+            if let Some(abi) = &declared.abi {
+                // Said with the run's header: nothing in the project's
+                // files explains why its rows are built on one Python.
+                again.header.notes.push(format!(
+                    "{}: the project is built once, on that Python, and imported under every Python at or above {}",
+                    abi.declared.as_deref().unwrap_or_default(),
+                    abi.limited.value
+                ));
+            }
             Ok((declared, Arc::new(again)))
         }
         None => Ok((config, plan)),

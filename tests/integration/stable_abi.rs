@@ -718,6 +718,11 @@ fn a_project_whose_wheel_comes_out_abi3_undeclared_is_built_once() {
         warm.dump()
     );
     assert_eq!(seen(&warm), shared, "{}", warm.dump());
+    assert!(
+        warm.stderr().contains("note: the wheel CPython 3.9.18 built is tagged cp39-abi3-linux_x86_64: the project is built once, on that Python, and imported under every Python at or above 3.9"),
+        "{}",
+        warm.dump()
+    );
     let fresh = p.run_here(&["--fresh"]);
     assert_eq!(seen(&fresh), shared, "{}", fresh.dump());
 
