@@ -138,7 +138,8 @@ async fn abi3_by_wheel(
     let tag = runner::project_wheel_tag(plan.clone(), asked, &started).await?;
     match tag.and_then(|t| plan::declared_by_wheel(&config, &builder, &t)) {
         Some(declared) => {
-            let mut again = plan::make(&declared, options).await?;
+            let mut again = Arc::unwrap_or_clone(plan);
+            plan::share_rows(&mut again, &declared, options)?;
             if let Some(abi) = &declared.abi {
                 // Said with the run's header: nothing in the project's
                 // files explains why its rows are built on one Python.

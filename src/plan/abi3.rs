@@ -103,7 +103,7 @@ pub fn wheel_to_ask(config: &Config, plan: &Plan, options: &PlanOptions) -> Opti
         return None;
     }
     let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
-    default_builder(LimitedApi::new(2)?, &interpreters)
+    default_builder(LimitedApi::OLDEST, &interpreters)
 }
 
 /// The config of a project whose wheel, as `builder` built it, is tagged

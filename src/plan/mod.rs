@@ -449,6 +449,22 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     })
 }
 
+/// `plan` as [`make`] makes it from `config` when `config` differs from the
+/// one `plan` was made from only in its `abi` (a project found abi3 by its
+/// wheel, [`declared_by_wheel`]): its grids share the build Python's rows
+/// and their cells are chosen again. The interpreters and axes already
+/// found are kept: finding them again cost as much as the rest of the
+/// run's start.
+pub fn share_rows(
+    plan: &mut Plan,
+    config: &Config,
+    options: &PlanOptions,
+) -> Result<(), PlanError> {
+    abi3::share_builds(config, &mut plan.header.grids)?;
+    select_cells(&mut plan.header.grids, options, config, &plan.header.shards);
+    Ok(())
+}
+
 /// The interpreters of `choice` found on this machine, narrowed to the
 /// ones `--python` filters for.
 async fn choose(

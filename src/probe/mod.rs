@@ -241,12 +241,15 @@ pub(crate) fn note_escaped(run: &mut ProbeRun, escaped: &[crate::process::Stray]
 /// `job`: the cell's job slot (if it holds one), given back as soon as the
 /// child (and anything it left behind) is gone, before its files are read:
 /// the next cell's child runs while this one's outcome is worked out.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_forked(
     server: &ForkServer,
-    (files, module): (&ProbeFiles, &str),
+    files: &ProbeFiles,
+    module: &str,
     artifacts: &[PathBuf],
     env: &NumpyEnv,
-    (work_dir, timeout): (&Path, Duration),
+    work_dir: &Path,
+    timeout: Duration,
     job: Option<tokio::sync::SemaphorePermit<'_>>,
 ) -> ProbeRun {
     let command = process_spec(files, module, artifacts, env, work_dir).display();
@@ -415,10 +418,12 @@ mod tests {
             .unwrap();
         let forked = run_forked(
             &server,
-            (&files, "fake_ext"),
+            &files,
+            "fake_ext",
             &s.artifacts,
             &s.env,
-            (&s.work, timeout),
+            &s.work,
+            timeout,
             None,
         )
         .await;

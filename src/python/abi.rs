@@ -64,6 +64,12 @@ pub enum LimitedApiError {
 }
 
 impl LimitedApi {
+    /// The oldest limited API there is (3.2): every GIL-enabled CPython 3
+    /// at or above it.
+    pub const OLDEST: LimitedApi = LimitedApi {
+        minor: OLDEST_MINOR,
+    };
+
     /// Python 3.`minor`'s limited API; `None` below 3.2.
     pub fn new(minor: u8) -> Option<LimitedApi> {
         (minor >= OLDEST_MINOR).then_some(LimitedApi { minor })

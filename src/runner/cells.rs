@@ -221,10 +221,12 @@ impl Executor {
         if let Some(server) = server {
             return probe::run_forked(
                 &server,
-                (&self.probe, module),
+                &self.probe,
+                module,
                 artifacts,
                 env,
-                (&dir, timeout),
+                &dir,
+                timeout,
                 permit.ok(),
             )
             .await;

@@ -27,10 +27,7 @@ pub async fn project_wheel_tag(
     let Some(grid_plan) = plan.header.grids.get(grid) else {
         return Ok(None);
     };
-    let Some(version) = grid_plan.build_axis.iter().find_map(|b| match b {
-        AxisEntry::Numpy { version, .. } => Some(version.clone()),
-        _ => None,
-    }) else {
+    let Some(version) = grid_plan.build_axis.iter().find_map(AxisEntry::version) else {
         return Ok(None);
     };
     let work = super::work_folder()?;
@@ -43,7 +40,7 @@ pub async fn project_wheel_tag(
         cells: work.path().join("cells"),
     };
     let tag = Executor::new(plan.clone(), probe)
-        .project_tag(&grid, &version, started)
+        .project_tag(&grid, version, started)
         .await;
     crate::blocking::run(move || drop(work)).await;
     Ok(tag)
