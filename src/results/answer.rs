@@ -23,7 +23,7 @@ use pep440_rs::Version;
 use serde::Serialize;
 
 use super::document::{AxisDoc, Document, GridDoc};
-use crate::outcome::OutcomeKind;
+use crate::outcome::{OutcomeKind, Unavailability};
 use crate::python::abi::abi3_of_tag;
 
 /// The answer for one grid (one interpreter).
@@ -511,8 +511,14 @@ pub struct SharedRowAnswer {
     pub wheel: Option<String>,
     /// The Pythons under which a cell of the row ran, oldest first.
     pub tested_pythons: Vec<String>,
-    /// The Pythons that cannot load it (every cell unavailable there).
+    /// The Pythons that cannot load it: every cell there unavailable for
+    /// Python's ABI (below the row's abi3 version, free-threaded).
     pub not_loaded: Vec<String>,
+    /// The Pythons where no cell of it ran for any other reason (no NumPy
+    /// wheel for that Python, a row its install could not make): nothing
+    /// said about loading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
     /// What it works on, when every Python that ran a NumPy agrees on it:
     /// the releases of every Python together. `None`: they disagree (see
     /// `by_python`).
@@ -631,6 +637,7 @@ fn published_abi3(doc: &Document) -> Vec<SharedRowAnswer> {
 fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> SharedRowAnswer {
     let mut tested_pythons = Vec::new();
     let mut not_loaded = Vec::new();
+    let mut not_run = Vec::new();
     let mut by_python = Vec::new();
     let mut all: Vec<(Version, bool)> = Vec::new();
     for &(index, grid) in sharing {
@@ -643,12 +650,14 @@ fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> Share
         let mut tested = Vec::new();
         let mut ran_any = false;
         let mut held = false;
+        let mut python_abi = true;
         for c in doc
             .cells
             .iter()
             .filter(|c| c.grid == index && c.build == row)
         {
             held = true;
+            python_abi &= c.unavailable == Some(Unavailability::PythonAbi);
             if let (Some(works), Some(Some(v))) =
                 (evidence(c.outcome), versions.get(c.runtime.as_str()))
             {
@@ -663,7 +672,13 @@ fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> Share
             continue;
         }
         if !ran_any {
-            not_loaded.push(python);
+            // "Cannot load it" is Python's rule, and only its cells say so;
+            // a Python with no NumPy wheel for the column never tried.
+            if python_abi {
+                not_loaded.push(python);
+            } else {
+                not_run.push(python);
+            }
             continue;
         }
         all.extend(tested.iter().cloned());
@@ -687,6 +702,7 @@ fn shared_row(doc: &Document, sharing: &[(usize, &GridDoc)], row: &str) -> Share
         wheel: None,
         tested_pythons,
         not_loaded,
+        not_run,
         works: agree.then(|| works(&all)),
         by_python,
         tested: all.len(),
@@ -745,13 +761,17 @@ impl fmt::Display for SharedRowAnswer {
                 write!(f, "differs by Python: {}", each.join("; "))?;
             }
         }
-        if !self.not_loaded.is_empty() {
-            // A build's Python gap is Python's rule; a published row that
-            // ran nowhere under a Python may only have had no wheel there.
-            match self.built_on {
-                Some(_) => write!(f, "; {} cannot load it", and_list(&self.not_loaded))?,
-                None => write!(f, "; no cell ran under {}", and_list(&self.not_loaded))?,
-            }
+        // A build's Python gap is Python's rule; a published row that ran
+        // nowhere under a Python may only have had no wheel there.
+        let (cannot, none_ran): (&[String], Vec<&String>) = match self.built_on {
+            Some(_) => (&self.not_loaded, self.not_run.iter().collect()),
+            None => (&[], self.not_loaded.iter().chain(&self.not_run).collect()),
+        };
+        if !cannot.is_empty() {
+            write!(f, "; {} cannot load it", and_list(cannot))?;
+        }
+        if !none_ran.is_empty() {
+            write!(f, "; no cell ran under {}", and_list(&none_ran))?;
         }
         Ok(())
     }
@@ -769,7 +789,9 @@ mod tests {
 
     /// Grids of 3.8, 3.9 and 3.12 sharing the rows 3.9 built (in that
     /// order of grids: 3.9 first, as the plan puts the build Python
-    /// anywhere), each cell `(grid, build, runtime, outcome)`.
+    /// anywhere), each cell `(grid, build, runtime, outcome)`; an
+    /// unavailable cell is so for Python's ABI, as the rows' gap under 3.8
+    /// is in a real run.
     fn shared(cells: &[(usize, &str, &str, OutcomeKind)]) -> Document {
         use crate::results::document::tests::interpreter;
         let mut doc = document(
@@ -778,6 +800,9 @@ mod tests {
                 .map(|&(g, b, r, k)| {
                     let mut c = cell(b, r, k);
                     c.grid = g;
+                    if k == OutcomeKind::Unavailable {
+                        c.unavailable = Some(Unavailability::PythonAbi);
+                    }
                     c
                 })
                 .collect(),
@@ -936,6 +961,28 @@ mod tests {
             "built on 3.9 against 2.0.2: works on Python >=3.12 (3.12 tested) with numpy >=2.0.2 (1 of 1 cell pass); 3.8 cannot load it"
         );
         assert_eq!(rows[0].not_loaded, ["3.8"]);
+    }
+
+    /// A Python whose cells are unavailable for another reason than
+    /// Python's ABI (no NumPy wheel for it, as NumPy 2.0.2 has none for
+    /// 3.13) never tried to load the row: "no cell ran under" it, never
+    /// "cannot load it".
+    #[test]
+    fn a_python_without_a_numpy_wheel_is_not_one_that_cannot_load() {
+        use OutcomeKind::*;
+        let mut doc = shared(&[
+            (0, "2.0.2", "2.0.2", Pass),
+            (1, "2.0.2", "2.0.2", Pass),
+            (2, "2.0.2", "2.0.2", Unavailable),
+        ]);
+        doc.cells[2].unavailable = Some(Unavailability::NoWheel);
+        let rows = across_pythons(&doc);
+        assert_eq!(
+            rows[0].to_string(),
+            "built on 3.9 against 2.0.2: works on Python >=3.9 (3.9 and 3.12 tested) with numpy >=2.0.2 (2 of 2 cells pass); no cell ran under 3.8"
+        );
+        assert!(rows[0].not_loaded.is_empty());
+        assert_eq!(rows[0].not_run, ["3.8"]);
     }
 
     #[test]
