@@ -1,7 +1,9 @@
-//! The live tier: the only tests that ask the real package index (PyPI).
-//! Every other test runs on the suite's own index, PyPI as pinned under
-//! `tests/index/` (see `suite`); these check that PyPI still answers as the
-//! snapshot says, and that abimatrix works against PyPI itself. When one
+//! The live tier: the only tests that ask the real package indexes (PyPI,
+//! crates.io). Every other test runs on the suite's own index, PyPI as
+//! pinned under `tests/index/` (see `suite`), and builds abimatrix from
+//! crates vendored into the suite's cache (`tools::own_crates`); these
+//! check that PyPI still answers as the snapshot says, that abimatrix works
+//! against PyPI itself, and that crates.io would take the crate. When one
 //! fails because PyPI changed (a release yanked, a file gone), pin again:
 //! `python3 tests/support/index.py record --snapshot tests/index PROJECT`.
 
@@ -10,7 +12,7 @@ use std::process::Command;
 use crate::common::{self, Project, text};
 use crate::releases::{listed, oracle};
 use crate::suite;
-use crate::tools::repo;
+use crate::tools::{VERSION, repo, target_dir};
 
 const PYPI: &str = "https://pypi.org/simple";
 
@@ -75,4 +77,27 @@ fn a_grid_on_pypi_itself() {
     let axes = &results["grids"][0]["axes"];
     assert_eq!(axes["runtime"][0]["index"], PYPI, "{results}");
     assert_eq!(results["cells"][0]["outcome"], "pass", "{results}");
+}
+
+/// `cargo publish --dry-run --locked`, what the release job runs before
+/// publishing: crates.io's index resolves every dependency, the packaged
+/// files build, and only the upload is left out. (`packaging` checks the
+/// packaged files and their build offline.) `--allow-dirty` only because
+/// tests run on a working tree.
+#[test]
+fn crates_io_would_take_the_crate() {
+    let publish = common::ok(
+        Command::new(env!("CARGO"))
+            .args(["publish", "--dry-run", "--locked", "--allow-dirty"])
+            .env("CARGO_TARGET_DIR", target_dir().join("packaging-crate"))
+            .current_dir(repo()),
+        "cargo publish --dry-run --locked",
+    );
+    let log = text(&publish.stderr);
+    assert!(
+        log.contains(&format!("Verifying abimatrix v{VERSION}"))
+            && log.contains(&format!("Uploading abimatrix v{VERSION}"))
+            && log.contains("aborting upload due to dry run"),
+        "{log}"
+    );
 }

@@ -27,7 +27,7 @@ use object::Object;
 use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
     CHECKOUT, MOVING, VERSION, Wheel, build_lock, fast_release, linux_wheels, manylinux_x86_64,
-    path_with_tools, pip_install, readme_block, repo, target_dir, tool, venv, venv_of,
+    own_crates, path_with_tools, pip_install, readme_block, repo, target_dir, tool, venv, venv_of,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -283,7 +283,7 @@ fn the_sdist_builds_with_rust_and_installs() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dist = tmp.path().join("dist");
     ok(
-        Command::new(tool("maturin"))
+        own_crates(&mut Command::new(tool("maturin")))
             .args(["sdist", "--out"])
             .arg(&dist)
             .current_dir(repo()),
@@ -356,15 +356,21 @@ fn the_sdist_builds_with_rust_and_installs() {
 }
 
 /// The crate: `cargo package` lists every file the binary embeds and none
-/// of the tests or CI files, and `cargo publish --dry-run --locked` (what
-/// the release job runs before publishing) builds it from the packaged
-/// files alone. `--allow-dirty` only because tests run on a working tree.
+/// of the tests or CI files, and builds it from the packaged files alone
+/// (its verification, as `cargo publish` runs it before uploading), with
+/// crates.io's crates from the suite's cache. `--allow-dirty` only because
+/// tests run on a working tree. `cargo publish --dry-run` itself asks
+/// crates.io, so it is in the live tier.
 #[test]
 fn the_crate_packages_everything_the_binary_embeds() {
     let list = ok(
-        Command::new(env!("CARGO"))
-            .args(["package", "--list", "--locked", "--allow-dirty"])
-            .current_dir(repo()),
+        own_crates(Command::new(env!("CARGO")).args([
+            "package",
+            "--list",
+            "--locked",
+            "--allow-dirty",
+        ]))
+        .current_dir(repo()),
         "cargo package --list",
     );
     let files: BTreeSet<String> = text(&list.stdout).lines().map(str::to_string).collect();
@@ -373,18 +379,21 @@ fn the_crate_packages_everything_the_binary_embeds() {
         &files,
         &["Cargo.toml", "Cargo.lock", "README.md", "LICENSE"],
     );
-    let publish = ok(
-        Command::new(env!("CARGO"))
-            .args(["publish", "--dry-run", "--locked", "--allow-dirty"])
+    let package = ok(
+        own_crates(Command::new(env!("CARGO")).args(["package", "--locked", "--allow-dirty"]))
             .env("CARGO_TARGET_DIR", target_dir().join("packaging-crate"))
             .current_dir(repo()),
-        "cargo publish --dry-run --locked",
+        "cargo package --locked",
     );
-    let log = text(&publish.stderr);
+    let log = text(&package.stderr);
     assert!(
         log.contains(&format!("Verifying abimatrix v{VERSION}"))
-            && log.contains(&format!("Uploading abimatrix v{VERSION}"))
-            && log.contains("aborting upload due to dry run"),
+            && log.contains(&format!(
+                "Compiling abimatrix v{VERSION} ({})",
+                target_dir()
+                    .join(format!("packaging-crate/package/abimatrix-{VERSION}"))
+                    .display()
+            )),
         "{log}"
     );
 }
@@ -393,7 +402,7 @@ fn the_crate_packages_everything_the_binary_embeds() {
 /// (`cargo check`, Apple's linker is not needed for that).
 #[test]
 fn the_code_compiles_for_macos() {
-    let check = Command::new(env!("CARGO"))
+    let check = own_crates(&mut Command::new(env!("CARGO")))
         .args([
             "check",
             "--locked",

@@ -89,13 +89,79 @@ pub fn build_lock(name: &str) -> std::fs::File {
     lock
 }
 
+/// `cmd` (Cargo, or a tool that runs it: maturin, pip building the sdist)
+/// gets the suite's own Cargo home, whose crates.io is the crates of
+/// `Cargo.lock`, vendored into the suite's cache once (`cargo vendor`):
+/// abimatrix's own builds then need no network, `cargo install --git`
+/// included (Cargo's `--offline` refuses even a `file://` clone), as the
+/// suite's index serves the Python packages. The one Cargo command that
+/// must reach crates.io, `cargo publish --dry-run`, is in the live tier.
+pub fn own_crates(cmd: &mut Command) -> &mut Command {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    cmd.env("CARGO_HOME", HOME.get_or_init(vendored_cargo_home))
+}
+
+/// The Cargo home of `own_crates`, made the first time this `Cargo.lock`
+/// is seen: `<suite cache>/cargo/<lock's sha256>/{crates,home}`.
+fn vendored_cargo_home() -> PathBuf {
+    let lock = std::fs::read(repo().join("Cargo.lock")).expect("Cargo.lock");
+    let root = crate::suite::cache_root().join("cargo");
+    let dir = root.join(&sha256_hex(&lock)[..16]);
+    let (crates, home, done) = (dir.join("crates"), dir.join("home"), dir.join("done"));
+    if done.exists() {
+        return home;
+    }
+    std::fs::create_dir_all(&root).expect("the suite's cache");
+    // Test processes start side by side (nextest): one vendors, the others
+    // wait for it and find it done.
+    let turn = std::fs::File::create(root.join("lock")).expect("the vendoring lock");
+    crate::suite::flock(&turn).expect("flock");
+    if done.exists() {
+        return home;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // The developer's own Cargo home, and the network only for crates it
+    // has not downloaded yet (another platform's, the first time).
+    ok(
+        Command::new(env!("CARGO"))
+            .args(["vendor", "--locked", "--versioned-dirs", "--quiet"])
+            .arg(&crates)
+            .current_dir(repo()),
+        "cargo vendor (the crates of Cargo.lock, into the suite's cache)",
+    );
+    let table = |key: &str, value: String| {
+        toml::Value::Table(toml::Table::from_iter([(key.to_string(), value.into())]))
+    };
+    let source = toml::Table::from_iter([
+        (
+            "crates-io".to_string(),
+            table("replace-with", "suite".into()),
+        ),
+        (
+            "suite".to_string(),
+            table("directory", crates.display().to_string()),
+        ),
+    ]);
+    let config = toml::Table::from_iter([("source".to_string(), toml::Value::Table(source))]);
+    std::fs::create_dir_all(&home).expect("the suite's Cargo home");
+    std::fs::write(
+        home.join("config.toml"),
+        toml::to_string(&config).expect("TOML"),
+    )
+    .expect("the suite's Cargo config");
+    std::fs::write(&done, "").expect("the vendoring marker");
+    home
+}
+
 /// Cargo's release profile made as cheap to build as a dev build, for
 /// every build a test starts through maturin, pip or `cargo install` (all
 /// of which build `--release`): the commands run as users type them, and
 /// only how hard the compiler optimises differs. The target directory is
-/// kept between runs, so only what changed compiles again.
+/// kept between runs, so only what changed compiles again. Cargo's home is
+/// the suite's (`own_crates`).
 pub fn fast_release<'a>(cmd: &'a mut Command, target_dir_name: &str) -> &'a mut Command {
-    cmd.env("CARGO_TARGET_DIR", target_dir().join(target_dir_name))
+    own_crates(cmd)
+        .env("CARGO_TARGET_DIR", target_dir().join(target_dir_name))
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
