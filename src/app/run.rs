@@ -47,7 +47,7 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
         );
         return Ok(());
     }
-    let (config, plan) = tokio::select! {
+    let (config, plan, ahead) = tokio::select! {
         found = abi3_by_wheel(config, plan, &inputs.options) => found?,
         _ = &mut stop => return Err(CommandError::Interrupted),
     };
@@ -61,7 +61,7 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
         progress,
         journal,
     );
-    let ended = dispatch(plan.clone(), args.keep_envs, &mut reporter, stop).await;
+    let ended = dispatch(plan.clone(), args.keep_envs, &mut reporter, stop, ahead).await;
     if ended.is_none() {
         // A second interrupt while we write what we have: leave at once.
         tokio::spawn(async {
@@ -119,14 +119,15 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
 /// A project that declares nothing abimatrix reads about Python's stable
 /// ABI, planned again as built once when the wheel its build Python makes
 /// comes out `abi3` ([`plan::wheel_to_ask`]): that wheel is built first,
-/// where the run keeps its builds, so the run finds it there.
+/// where the run keeps its builds, so the run finds it there (with
+/// `--fresh`, in the run's own folder, handed on as `Ahead`).
 async fn abi3_by_wheel(
     config: Config,
     plan: Arc<Plan>,
     options: &PlanOptions,
-) -> Result<(Config, Arc<Plan>), CommandError> {
+) -> Result<(Config, Arc<Plan>, Option<runner::Ahead>), CommandError> {
     let Some(asked) = plan::wheel_to_ask(&config, &plan, options) else {
-        return Ok((config, plan));
+        return Ok((config, plan, None));
     };
     let builder = plan.header.grids[asked].interpreter.clone();
     let started = || {
@@ -135,7 +136,9 @@ async fn abi3_by_wheel(
             builder.label()
         ))
     };
-    let tag = runner::project_wheel_tag(plan.clone(), asked, &started).await?;
+    // With --fresh the build is the run's first row, handed on with it.
+    let runner::WheelTag { tag, ahead } =
+        runner::project_wheel_tag(plan.clone(), asked, &started).await?;
     match tag.and_then(|t| plan::declared_by_wheel(&config, &builder, &t)) {
         Some(declared) => {
             let mut again = Arc::unwrap_or_clone(plan);
@@ -149,9 +152,9 @@ async fn abi3_by_wheel(
                     abi.limited.value
                 ));
             }
-            Ok((declared, Arc::new(again)))
+            Ok((declared, Arc::new(again), ahead))
         }
-        None => Ok((config, plan)),
+        None => Ok((config, plan, ahead)),
     }
 }
 
@@ -208,12 +211,13 @@ pub(super) async fn dispatch(
     keep: bool,
     reporter: &mut Reporter,
     mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ahead: Option<runner::Ahead>,
 ) -> Option<Result<Option<PathBuf>, RunError>> {
     let (sink, mut events) = runner::channel();
     let mut advice = Advice::new(&plan.extension);
     // Boxed so it can be dropped here, killing every child, before the
     // events already sent are drained.
-    let mut run = Box::pin(runner::run(plan, keep, sink));
+    let mut run = Box::pin(runner::run(plan, keep, sink, ahead));
     let mut ended = None;
     let mut drained = false;
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));

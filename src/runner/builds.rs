@@ -22,6 +22,9 @@ impl Executor {
         grid: &Grid,
         version: &Version,
     ) -> Option<Result<Made, BuildError>> {
+        if let Some(made) = self.take_ahead(grid, version) {
+            return Some(Ok(made));
+        }
         let dir = self.kept_dir(grid, version).await?;
         let compiler = self.fingerprint(grid).await;
         let artifact =
@@ -168,17 +171,17 @@ impl Executor {
         .await
     }
 
-    /// The tag of the wheel `grid`'s Python makes of the project against
-    /// `version`, from where builds are kept or built now (and kept, so
-    /// the run that follows finds it). `None`: not a project, or the build
-    /// failed (the run says why, in its cells). `started` is told when the
-    /// build must really be made.
+    /// The project's wheel `grid`'s Python makes against `version`, from
+    /// where builds are kept or built now (and kept, so the run that
+    /// follows finds it). `None`: not a project, or the build failed (the
+    /// run says why, in its cells). `started` is told when the build must
+    /// really be made.
     pub(super) async fn project_tag(
         &self,
         grid: &Grid,
         version: &Version,
         started: &Started<'_>,
-    ) -> Option<String> {
+    ) -> Option<Made> {
         let Subject::Project(project) = &self.plan.extension.subject else {
             return None;
         };
@@ -199,7 +202,7 @@ impl Executor {
                 self.admitted(grid, built).await
             }
         };
-        made.ok()?.tag
+        made.ok()
     }
 
     /// A row of published code: the wheel or requirement itself (its

@@ -50,6 +50,10 @@ pub(super) struct Executor {
     pub project_hash: tokio::sync::OnceCell<String>,
     /// Per grid (by index): what its stages keep for the run.
     pub lanes: Vec<Lane>,
+    /// The row made before the run began (`--fresh`, see
+    /// [`super::wheel_tag`]): grid, NumPy and the build, taken by the
+    /// first look for it.
+    pub ahead: std::sync::Mutex<Option<(usize, Version, Made)>>,
 }
 
 /// What proving a cache entry found this run.
@@ -103,6 +107,19 @@ impl Executor {
             project_hash: tokio::sync::OnceCell::new(),
             lanes,
             plan,
+            ahead: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The row made ahead of the run for `grid` against `version`, once.
+    pub fn take_ahead(&self, grid: &Grid, version: &Version) -> Option<Made> {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        match ahead.take() {
+            Some((g, v, made)) if g == grid.index && &v == version => Some(made),
+            other => {
+                *ahead = other;
+                None
+            }
         }
     }
 

@@ -38,7 +38,7 @@ use futures::future::join_all;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use events::{BuildRecord, Built, CellResult, Event};
-pub use wheel_tag::project_wheel_tag;
+pub use wheel_tag::{Ahead, WheelTag, project_wheel_tag};
 
 use crate::extension::Subject;
 use crate::plan::Plan;
@@ -77,20 +77,28 @@ impl RunError {
 }
 
 /// Runs every cell of `plan`, reporting through `events`. Returns the work
-/// directory when `keep` asks to keep it.
+/// directory when `keep` asks to keep it. `ahead`: a row made before the
+/// run in a folder of its own ([`project_wheel_tag`]), which becomes the
+/// run's.
 pub async fn run(
     plan: Arc<Plan>,
     keep: bool,
     events: EventSink,
+    ahead: Option<Ahead>,
 ) -> Result<Option<PathBuf>, RunError> {
     let started = Instant::now();
-    let work = work_folder()?;
+    let (work, ahead) = match ahead {
+        Some(a) => (a.work, Some((a.grid, a.version, a.made))),
+        None => (work_folder()?, None),
+    };
     // Kept with the work folder when that is kept, else in RAM if it can be.
     let ram = if keep { None } else { scratch::ram_folder() };
     let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
     let probe = probe_files(&plan, probe_dir).await?;
+    let mut executor = executor::Executor::new(plan.clone(), probe);
+    executor.ahead = std::sync::Mutex::new(ahead);
     let graph = graph::Graph {
-        stages: Arc::new(executor::Executor::new(plan.clone(), probe)),
+        stages: Arc::new(executor),
         events,
         needs_layer: match &plan.extension.subject {
             Subject::Sources(_) => !plan.extension.test_requires.is_empty(),
@@ -104,16 +112,12 @@ pub async fn run(
         .iter()
         .enumerate()
         .map(|(index, grid)| {
-            let folder = format!("py{index}-{}", grid.interpreter.version);
-            Arc::new(graph::Grid {
+            Arc::new(grid_in(
+                work.path(),
+                ram.as_ref().map(|r| r.path()),
                 index,
-                plan: grid.clone(),
-                work: work.path().join(&folder),
-                cells: match &ram {
-                    Some(ram) => ram.path().join(&folder),
-                    None => work.path().join(&folder).join("cells"),
-                },
-            })
+                grid,
+            ))
         })
         .collect();
     let mut cells = Vec::new();
@@ -138,6 +142,26 @@ pub async fn run(
     // With --fresh it holds every environment: removed off the runtime.
     crate::blocking::run(move || drop((work, ram))).await;
     Ok(None)
+}
+
+/// Grid `index`'s folders in the run's work folder (its cells' in `ram`
+/// when there is one).
+fn grid_in(
+    work: &std::path::Path,
+    ram: Option<&std::path::Path>,
+    index: usize,
+    grid: &crate::plan::GridPlan,
+) -> graph::Grid {
+    let folder = format!("py{index}-{}", grid.interpreter.version);
+    graph::Grid {
+        index,
+        plan: grid.clone(),
+        work: work.join(&folder),
+        cells: match ram {
+            Some(ram) => ram.join(&folder),
+            None => work.join(&folder).join("cells"),
+        },
+    }
 }
 
 /// A run's temporary folder (`abimatrix-*` in TMPDIR).

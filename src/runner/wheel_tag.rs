@@ -4,44 +4,81 @@
 //! (setuptools' `options` in setup.py, a backend's own default) is then
 //! planned like one that declares it: built once and imported under every
 //! Python. The build is made as the run makes its rows, into the same
-//! place (the cache, or a temporary folder with `--fresh`), so the run
-//! that follows finds it kept. The runner only reports the tag; what it
-//! means for the plan is the plan's to say.
+//! place: the cache, where the run that follows finds it kept, or (with
+//! `--fresh`) the run's own temporary folder, which this build starts and
+//! hands on to the run ([`Ahead`]), so that nothing is built twice. The
+//! runner only reports the tag; what it means for the plan is the plan's
+//! to say.
 
 use std::sync::Arc;
 
+use pep440_rs::Version;
+
 use super::RunError;
 use super::executor::Executor;
-use super::graph::Grid;
+use super::graph::Made;
 use crate::plan::{AxisEntry, Plan};
 
+/// What the build ahead of the run found.
+pub struct WheelTag {
+    /// The wheel's tag. `None`: no such row, or the build failed (the run
+    /// that follows says why, in the row's cells).
+    pub tag: Option<String>,
+    /// The build itself when only this run can use it (`--fresh`): give it
+    /// to [`super::run`].
+    pub ahead: Option<Ahead>,
+}
+
+/// A build made ahead of the run in the run's own temporary folder, which
+/// it keeps alive: the run takes the folder as its own and the build as
+/// the row it is.
+pub struct Ahead {
+    pub(super) work: tempfile::TempDir,
+    pub(super) grid: usize,
+    pub(super) version: Version,
+    pub(super) made: Made,
+}
+
 /// The tag of the wheel grid `grid`'s Python builds against the first
-/// NumPy of its build axis. `Ok(None)`: no such row, or the build failed
-/// (the run that follows says why, in the row's cells). `started` is told
-/// when the wheel is not kept and must be built now.
+/// NumPy of its build axis. `started` is told when the wheel is not kept
+/// and must be built now.
 pub async fn project_wheel_tag(
     plan: Arc<Plan>,
     grid: usize,
     started: &(dyn Fn() + Send + Sync),
-) -> Result<Option<String>, RunError> {
+) -> Result<WheelTag, RunError> {
+    let none = WheelTag {
+        tag: None,
+        ahead: None,
+    };
     let Some(grid_plan) = plan.header.grids.get(grid) else {
-        return Ok(None);
+        return Ok(none);
     };
     let Some(version) = grid_plan.build_axis.iter().find_map(AxisEntry::version) else {
-        return Ok(None);
+        return Ok(none);
     };
     let work = super::work_folder()?;
     // No cell runs here, but the executor is the run's, probe and all.
     let probe = super::probe_files(&plan, work.path().join("probe")).await?;
-    let grid = Grid {
-        index: grid,
-        plan: grid_plan.clone(),
-        work: work.path().join("tag"),
-        cells: work.path().join("cells"),
-    };
-    let tag = Executor::new(plan.clone(), probe)
+    // The folders the run gives this grid, so a build made here is where
+    // the run would have made it.
+    let grid = super::grid_in(work.path(), None, grid, grid_plan);
+    let made = Executor::new(plan.clone(), probe)
         .project_tag(&grid, version, started)
         .await;
-    crate::blocking::run(move || drop(work)).await;
-    Ok(tag)
+    let tag = made.as_ref().and_then(|m| m.tag.clone());
+    let ahead = match made {
+        // Made in this folder (nowhere keeps builds): the run needs it.
+        Some(made) if made.artifact.dir.starts_with(work.path()) => Some(Ahead {
+            work,
+            grid: grid.index,
+            version: version.clone(),
+            made,
+        }),
+        _ => {
+            crate::blocking::run(move || drop(work)).await;
+            None
+        }
+    };
+    Ok(WheelTag { tag, ahead })
 }

@@ -623,7 +623,10 @@ fn a_project_that_declares_an_abi3_wheel_is_built_once_and_its_tag_checked() {
 /// build of its own, its rows built on 3.9, its cells those of 3.12's own
 /// build (a `--python` run builds each Python's own, and its answer says
 /// how to have it built once there too). A warm run and a `--fresh` one
-/// say the same. With no declaration anywhere, each Python
+/// say the same, and neither builds more than the cold run did (each run of
+/// setup.py is logged outside the project: a `--fresh` run once built the
+/// first wheel twice, once to read its tag and again in the grid). With no
+/// declaration anywhere, each Python
 /// builds its own `cp3X-cp3X` wheel and neither is tried under the other.
 #[test]
 fn a_project_whose_wheel_comes_out_abi3_undeclared_is_built_once() {
@@ -639,6 +642,17 @@ fn a_project_whose_wheel_comes_out_abi3_undeclared_is_built_once() {
     const OPTIONS: &str = "    options={\"bdist_wheel\": {\"py_limited_api\": \"cp39\"}},\n";
     edit("setup.cfg", "[bdist_wheel]\npy_limited_api = cp39\n", "");
     edit("setup.py", "setup(\n", &format!("setup(\n{OPTIONS}"));
+    // Every build runs setup.py the same number of times.
+    let log = p.path("setup-runs.log");
+    edit(
+        "setup.py",
+        "import ",
+        &format!(
+            "open({:?}, \"a\").write(\"run\\n\")\nimport ",
+            log.display().to_string()
+        ),
+    );
+    let runs = || std::fs::read_to_string(&log).map_or(0, |t| t.lines().count());
     let probe = "from fast_histogram import histogram1d\nassert histogram1d([1.0, 2.0, 2.5], bins=2, range=(0, 3)).tolist() == [1.0, 2.0]\n";
     p.write("probe.py", probe);
     p.write(
@@ -701,6 +715,8 @@ fn a_project_whose_wheel_comes_out_abi3_undeclared_is_built_once() {
         .collect();
     assert_eq!(wheels, ["fast_histogram-0.14-cp39-abi3-linux_x86_64.whl"]);
     let shared = seen(&cold);
+    let per_build = runs();
+    assert!(per_build > 0, "{}", cold.dump());
     assert_eq!(
         shared.0,
         [
@@ -723,8 +739,15 @@ fn a_project_whose_wheel_comes_out_abi3_undeclared_is_built_once() {
         "{}",
         warm.dump()
     );
+    assert_eq!(runs(), per_build, "the warm run built nothing");
     let fresh = p.run_here(&["--fresh"]);
     assert_eq!(seen(&fresh), shared, "{}", fresh.dump());
+    assert_eq!(
+        runs(),
+        2 * per_build,
+        "a --fresh run builds the 3.9 wheel once: {}",
+        fresh.dump()
+    );
 
     // A --python run asks no wheel first: each Python builds its own (3.12's
     // cells the same as with 3.9's wheel), and the answer says how to have
