@@ -353,19 +353,7 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         options.shard.map_or(1, |s| s.total),
     );
     if let Some(s) = options.shard {
-        if s.total > shards.shards {
-            return Err(PlanError::NoSuchShard {
-                shard: s,
-                units: shards.units.len(),
-                most: shards.shards,
-            });
-        }
-        // A shard finds only the Pythons its units need: its CI job
-        // installs no others.
-        let runtimes = runtimes.len();
-        choice.requests.retain(|(p, _)| {
-            (p * runtimes..(p + 1) * runtimes).any(|u| s.owns(u, shards.units.len()))
-        });
+        narrow_to_shard(s, &shards, runtimes.len(), &mut choice)?;
     }
     let mut chosen = choose(config, options, &choice).await?;
     let mut builds_only = None;
@@ -383,15 +371,11 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
     if !options.build_only {
         check_probe(config, &chosen[0].1.interpreter, &options.memo).await?;
     }
-    for (_, found) in &chosen {
-        if !found.interpreter.python_h {
-            notes.push(format!(
-                "{} has no Python.h under {}: builds will fail (install the Python development headers)",
-                found.interpreter.label(),
-                found.interpreter.include.display()
-            ));
-        }
-    }
+    notes.extend(
+        chosen
+            .iter()
+            .filter_map(|(_, f)| without_headers(&f.interpreter)),
+    );
     for root in options.cache.iter().chain(&options.artifacts) {
         check_writable(root)?;
     }
@@ -446,6 +430,39 @@ pub async fn make(config: &Config, options: &PlanOptions) -> Result<Plan, PlanEr
         build_only: options.build_only,
         config_dir: config.dir(),
         memo: options.memo.clone(),
+    })
+}
+
+/// `choice` narrowed to the Pythons shard `s`'s units need: its CI job
+/// installs no others. `runtimes`: how many runtime columns a Python has.
+fn narrow_to_shard(
+    s: Shard,
+    shards: &ShardPlan,
+    runtimes: usize,
+    choice: &mut interpreters::PythonChoice,
+) -> Result<(), PlanError> {
+    if s.total > shards.shards {
+        return Err(PlanError::NoSuchShard {
+            shard: s,
+            units: shards.units.len(),
+            most: shards.shards,
+        });
+    }
+    choice
+        .requests
+        .retain(|(p, _)| (p * runtimes..(p + 1) * runtimes).any(|u| s.owns(u, shards.units.len())));
+    Ok(())
+}
+
+/// The note for an interpreter whose builds will fail for want of
+/// Python.h (`None`: it has it).
+fn without_headers(interpreter: &Interpreter) -> Option<String> {
+    (!interpreter.python_h).then(|| {
+        format!(
+            "{} has no Python.h under {}: builds will fail (install the Python development headers)",
+            interpreter.label(),
+            interpreter.include.display()
+        )
     })
 }
 

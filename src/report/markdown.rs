@@ -28,31 +28,7 @@ pub fn render(doc: &Document) -> String {
             let _ = writeln!(out, "{note}\n");
             continue;
         }
-        let _ = write!(out, "| {} |", super::wording::corner(doc));
-        for r in &grid.axes.runtime {
-            let _ = write!(out, " {} |", md(r.label()));
-        }
-        let _ = write!(out, "\n| --- |");
-        for _ in &grid.axes.runtime {
-            out.push_str(" :---: |");
-        }
-        out.push('\n');
-        for b in &grid.axes.build {
-            let _ = write!(
-                out,
-                "| **{}** |",
-                md(&super::wording::row_title(doc, grid, b.label()))
-            );
-            for r in &grid.axes.runtime {
-                let text = match doc.cell(index, b.label(), r.label()) {
-                    Some(c) if c.met => symbol(c.outcome).to_string(),
-                    Some(c) => format!("**{}!**", symbol(c.outcome)),
-                    None => super::wording::absent_symbol(doc).to_string(),
-                };
-                let _ = write!(out, " {text} |");
-            }
-            out.push('\n');
-        }
+        write_table(doc, index, &mut out);
         let _ = writeln!(out, "\n{}\n", md(&legend(doc, index)));
         for note in super::wording::axis_notes(grid) {
             let _ = writeln!(out, "- {}", md(&note));
@@ -87,6 +63,54 @@ pub fn render(doc: &Document) -> String {
     }
     write_across(doc, &mut out);
     write_findings(doc, &mut out);
+    write_unmet(doc, &mut out);
+    let verdict = if !doc.complete {
+        format!("**incomplete**: {}", md(&doc.incomplete_text()))
+    } else if doc.summary.unmet == 0 {
+        "every cell as expected".to_string()
+    } else {
+        format!("**{} unexpected**", doc.summary.unmet)
+    };
+    let _ = writeln!(out, "{} · {verdict}", counts_text(doc));
+    // Printed into a CI log (`matrix report --format markdown` in a job),
+    // a child's `##[error]` would be a command: `\[` is Markdown's own
+    // escape of `[`. (No line of it starts with `:`.)
+    super::sanitize::no_commands(&out, &MARKDOWN).into_owned()
+}
+
+/// Grid `index`'s table: build rows by runtime columns, each cell its
+/// outcome's symbol (bold with `!` when not as expected).
+fn write_table(doc: &Document, index: usize, out: &mut String) {
+    let grid = &doc.grids[index];
+    let _ = write!(out, "| {} |", super::wording::corner(doc));
+    for r in &grid.axes.runtime {
+        let _ = write!(out, " {} |", md(r.label()));
+    }
+    let _ = write!(out, "\n| --- |");
+    for _ in &grid.axes.runtime {
+        out.push_str(" :---: |");
+    }
+    out.push('\n');
+    for b in &grid.axes.build {
+        let _ = write!(
+            out,
+            "| **{}** |",
+            md(&super::wording::row_title(doc, grid, b.label()))
+        );
+        for r in &grid.axes.runtime {
+            let text = match doc.cell(index, b.label(), r.label()) {
+                Some(c) if c.met => symbol(c.outcome).to_string(),
+                Some(c) => format!("**{}!**", symbol(c.outcome)),
+                None => super::wording::absent_symbol(doc).to_string(),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+}
+
+/// The cells that did not do what was expected, each with its rule.
+fn write_unmet(doc: &Document, out: &mut String) {
     let unmet: Vec<_> = doc.unmet().collect();
     if !unmet.is_empty() {
         let _ = writeln!(
@@ -107,18 +131,6 @@ pub fn render(doc: &Document) -> String {
         }
         out.push('\n');
     }
-    let verdict = if !doc.complete {
-        format!("**incomplete**: {}", md(&doc.incomplete_text()))
-    } else if doc.summary.unmet == 0 {
-        "every cell as expected".to_string()
-    } else {
-        format!("**{} unexpected**", doc.summary.unmet)
-    };
-    let _ = writeln!(out, "{} · {verdict}", counts_text(doc));
-    // Printed into a CI log (`matrix report --format markdown` in a job),
-    // a child's `##[error]` would be a command: `\[` is Markdown's own
-    // escape of `[`. (No line of it starts with `:`.)
-    super::sanitize::no_commands(&out, &MARKDOWN).into_owned()
 }
 
 const MARKDOWN: super::sanitize::Escapes = super::sanitize::Escapes {
