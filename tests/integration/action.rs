@@ -389,6 +389,7 @@ fn build_env(extra: &[(&'static str, OsString)]) -> Vec<(&'static str, OsString)
     let mut probe = Command::new("true");
     fast_release(&mut probe, CHECKOUT);
     let mut env: Vec<(&'static str, OsString)> = [
+        "CARGO_HOME",
         "CARGO_TARGET_DIR",
         "CARGO_PROFILE_RELEASE_OPT_LEVEL",
         "CARGO_PROFILE_RELEASE_CODEGEN_UNITS",

@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::common::{self, Project, text};
 use crate::releases::{listed, oracle};
 use crate::suite;
-use crate::tools::{VERSION, repo, target_dir};
+use crate::tools::{VERSION, builds_dir, repo};
 
 const PYPI: &str = "https://pypi.org/simple";
 
@@ -89,7 +89,7 @@ fn crates_io_would_take_the_crate() {
     let publish = common::ok(
         Command::new(env!("CARGO"))
             .args(["publish", "--dry-run", "--locked", "--allow-dirty"])
-            .env("CARGO_TARGET_DIR", target_dir().join("packaging-crate"))
+            .env("CARGO_TARGET_DIR", builds_dir().join("packaging-crate"))
             .current_dir(repo()),
         "cargo publish --dry-run --locked",
     );

@@ -14,8 +14,9 @@
 //!
 //! Every build (maturin, pip, `cargo install`) is `--release` as users get
 //! it, with the release profile made as cheap as a dev build through
-//! Cargo's environment (`tools::fast_release`) and a target directory kept
-//! between runs: only what changed compiles again.
+//! Cargo's environment (`tools::fast_release`) and target directories kept
+//! between runs and checkouts, in the suite's cache (`tools::builds_dir`):
+//! only what changed compiles again.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
@@ -26,8 +27,9 @@ use object::Object;
 
 use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
-    CHECKOUT, MOVING, VERSION, Wheel, build_lock, fast_release, linux_wheels, manylinux_x86_64,
-    own_crates, path_with_tools, pip_install, readme_block, repo, target_dir, tool, venv, venv_of,
+    CHECKOUT, MOVING, VERSION, Wheel, build_lock, builds_dir, fast_release, linux_wheels,
+    manylinux_x86_64, own_crates, path_with_tools, pip_install, readme_block, repo, target_dir,
+    tool, venv, venv_of,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -381,7 +383,7 @@ fn the_crate_packages_everything_the_binary_embeds() {
     );
     let package = ok(
         own_crates(Command::new(env!("CARGO")).args(["package", "--locked", "--allow-dirty"]))
-            .env("CARGO_TARGET_DIR", target_dir().join("packaging-crate"))
+            .env("CARGO_TARGET_DIR", builds_dir().join("packaging-crate"))
             .current_dir(repo()),
         "cargo package --locked",
     );
@@ -390,7 +392,7 @@ fn the_crate_packages_everything_the_binary_embeds() {
         log.contains(&format!("Verifying abimatrix v{VERSION}"))
             && log.contains(&format!(
                 "Compiling abimatrix v{VERSION} ({})",
-                target_dir()
+                builds_dir()
                     .join(format!("packaging-crate/package/abimatrix-{VERSION}"))
                     .display()
             )),
@@ -410,7 +412,7 @@ fn the_code_compiles_for_macos() {
             "--target",
             "aarch64-apple-darwin",
         ])
-        .env("CARGO_TARGET_DIR", target_dir().join("packaging-macos"))
+        .env("CARGO_TARGET_DIR", builds_dir().join("packaging-macos"))
         .current_dir(repo())
         .output()
         .expect("cargo check");

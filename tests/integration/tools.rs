@@ -75,6 +75,16 @@ pub const CHECKOUT: &str = "packaging-release";
 /// time: the sdist's, a git clone's.
 pub const MOVING: &str = "packaging-moving";
 
+/// Where the release builds the tests start keep their Cargo target
+/// directories (`CHECKOUT`, `MOVING`, the zig wheels', the crate's): in the
+/// suite's cache, not in the checkout, so that a fresh clone compiles only
+/// abimatrix itself and reuses the dependencies an earlier run compiled
+/// (Cargo keeps each checkout's own crate apart, by its path). Deleting it
+/// is safe: the next run compiles everything again.
+pub fn builds_dir() -> PathBuf {
+    crate::suite::cache_root().join("target")
+}
+
 /// Held while a build runs in the target directory `name`: Cargo locks its
 /// target directory, but maturin then moves the binary out of it (into
 /// `<target>/maturin/`), so a second build there at that moment finds no
@@ -82,8 +92,8 @@ pub const MOVING: &str = "packaging-moving";
 /// (threads of one process under `cargo test`, processes under nextest);
 /// their builds in one target directory take turns through a lock file.
 pub fn build_lock(name: &str) -> std::fs::File {
-    std::fs::create_dir_all(target_dir()).expect("target dir");
-    let lock = std::fs::File::create(target_dir().join(format!("{name}.lock")))
+    std::fs::create_dir_all(builds_dir()).expect("the builds' folder");
+    let lock = std::fs::File::create(builds_dir().join(format!("{name}.lock")))
         .expect("the build's lock file");
     crate::suite::flock(&lock).expect("flock");
     lock
@@ -157,11 +167,11 @@ fn vendored_cargo_home() -> PathBuf {
 /// every build a test starts through maturin, pip or `cargo install` (all
 /// of which build `--release`): the commands run as users type them, and
 /// only how hard the compiler optimises differs. The target directory is
-/// kept between runs, so only what changed compiles again. Cargo's home is
-/// the suite's (`own_crates`).
+/// kept between runs and checkouts (`builds_dir`), so only what changed
+/// compiles again. Cargo's home is the suite's (`own_crates`).
 pub fn fast_release<'a>(cmd: &'a mut Command, target_dir_name: &str) -> &'a mut Command {
     own_crates(cmd)
-        .env("CARGO_TARGET_DIR", target_dir().join(target_dir_name))
+        .env("CARGO_TARGET_DIR", builds_dir().join(target_dir_name))
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
