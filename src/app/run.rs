@@ -120,7 +120,7 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
 /// ABI, planned again as built once when the wheel its build Python makes
 /// comes out `abi3` ([`plan::wheel_to_ask`]): that wheel is built first,
 /// where the run keeps its builds, so the run finds it there (with
-/// `--fresh`, in the run's own folder, handed on as `Ahead`).
+/// `--fresh`, in the run's own folder, handed on in `Ahead`).
 async fn abi3_by_wheel(
     config: Config,
     plan: Arc<Plan>,
@@ -136,7 +136,8 @@ async fn abi3_by_wheel(
             builder.label()
         ))
     };
-    // With --fresh the build is the run's first row, handed on with it.
+    // What that build learned (the project's hash; with --fresh the row
+    // itself) is handed to the run, which need not do it again.
     let runner::WheelTag { tag, ahead } =
         runner::project_wheel_tag(plan.clone(), asked, &started).await?;
     match tag.and_then(|t| plan::declared_by_wheel(&config, &builder, &t)) {

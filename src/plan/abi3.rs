@@ -24,7 +24,6 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
         return Ok(());
     };
     let limited = target.limited.value;
-    let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
     // A grid found only to build (a shard's or `--python`'s) is the
     // matrix's build Python, chosen from the config's Pythons.
     let builder = match &target.builder {
@@ -36,7 +35,7 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
                     .get(g.python_unit)
                     .is_some_and(|p| p.value == request.value)
         }),
-        None => default_builder(limited, &interpreters),
+        None => default_builder(limited, grids.iter().map(|g| &g.interpreter)),
     };
     let Some(builder) = builder else {
         let wanted = target.builder.as_ref().map_or_else(
@@ -46,9 +45,9 @@ pub(super) fn share_builds(config: &Config, grids: &mut [GridPlan]) -> Result<()
         return Err(PlanError::Builder {
             message: format!(
                 "limited-api = \"{limited}\": {wanted} builds every row, and this run has none of it ({})",
-                interpreters
+                grids
                     .iter()
-                    .map(|i| i.label())
+                    .map(|g| g.interpreter.label())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -102,8 +101,14 @@ pub fn wheel_to_ask(config: &Config, plan: &Plan, options: &PlanOptions) -> Opti
     {
         return None;
     }
-    let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
-    default_builder(LimitedApi::OLDEST, &interpreters)
+    first_builder(grids)
+}
+
+/// The grid that builds a project first when nothing declares it abi3:
+/// the oldest GIL-enabled Python's ([`default_builder`] for any limited
+/// API), whose wheel then says.
+pub fn first_builder(grids: &[GridPlan]) -> Option<usize> {
+    default_builder(LimitedApi::OLDEST, grids.iter().map(|g| &g.interpreter))
 }
 
 /// The config of a project whose wheel, as `builder` built it, is tagged

@@ -24,7 +24,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use pep440_rs::Version;
 
-pub use abi3::{declared_by_wheel, wheel_to_ask};
+pub use abi3::{declared_by_wheel, first_builder, wheel_to_ask};
 pub use axis::AxisEntry;
 pub use interpreters::{NarrowError, SelectError, narrow, select_interpreters};
 pub use resolve::{ResolvedAxis, Resolver};
@@ -584,9 +584,8 @@ async fn find_build_python(
         })?;
     let found = match (&config.abi, found.len()) {
         (Some(target), n) if n > 1 => {
-            let interpreters: Vec<Interpreter> =
-                found.iter().map(|(_, f)| f.interpreter.clone()).collect();
-            crate::python::abi::default_builder(target.limited.value, &interpreters)
+            let interpreters = found.iter().map(|(_, f)| &f.interpreter);
+            crate::python::abi::default_builder(target.limited.value, interpreters)
                 .and_then(|i| found.into_iter().nth(i))
         }
         _ => found.into_iter().next(),

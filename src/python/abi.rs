@@ -181,9 +181,12 @@ pub fn check_builder(limited: LimitedApi, interpreter: &Interpreter) -> Result<(
 /// say: the oldest of the configured ones that can ([`check_builder`]), as
 /// cibuildwheel builds an abi3 wheel on the oldest Python it supports, so
 /// the build sees no API newer than the oldest Python that loads it.
-pub fn default_builder(limited: LimitedApi, configured: &[Interpreter]) -> Option<usize> {
+pub fn default_builder<'a>(
+    limited: LimitedApi,
+    configured: impl IntoIterator<Item = &'a Interpreter>,
+) -> Option<usize> {
     configured
-        .iter()
+        .into_iter()
         .enumerate()
         .filter(|(_, i)| check_builder(limited, i).is_ok())
         .min_by(|(_, a), (_, b)| a.version.cmp(&b.version))

@@ -9,7 +9,6 @@ use super::wording::outcome_text;
 use crate::config::Config;
 use crate::extension::{Subject, SubjectKind};
 use crate::plan::Plan;
-use crate::python::abi::{LimitedApi, default_builder};
 use crate::results::document::Expectation;
 
 /// One line per cell: interpreter, build → runtime, expectation and the
@@ -86,8 +85,7 @@ fn builds_across_pythons(plan: &Plan) -> Option<String> {
             )
         }
         None if plan.extension.subject.kind() == SubjectKind::Project => {
-            let interpreters: Vec<_> = grids.iter().map(|g| g.interpreter.clone()).collect();
-            let oldest = default_builder(LimitedApi::OLDEST, &interpreters)
+            let oldest = crate::plan::first_builder(grids)
                 .map_or_else(String::new, |g| grids[g].interpreter.label());
             format!(
                 "builds: the project declares no abi3 wheel that abimatrix reads: {oldest} builds it first, and if its wheel is tagged abi3 every Python at or above that tag imports that one; otherwise, and always in a shard, a --python run or a build job, each Python builds its own"

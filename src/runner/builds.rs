@@ -176,7 +176,7 @@ impl Executor {
     /// follows finds it). `None`: not a project, or the build failed (the
     /// run says why, in its cells). `started` is told when the build must
     /// really be made.
-    pub(super) async fn project_tag(
+    pub(super) async fn project_row(
         &self,
         grid: &Grid,
         version: &Version,

@@ -77,9 +77,10 @@ impl RunError {
 }
 
 /// Runs every cell of `plan`, reporting through `events`. Returns the work
-/// directory when `keep` asks to keep it. `ahead`: a row made before the
-/// run in a folder of its own ([`project_wheel_tag`]), which becomes the
-/// run's.
+/// directory when `keep` asks to keep it. `ahead`: what the build made
+/// before the run learned ([`project_wheel_tag`]): the project's hash, and
+/// with `--fresh` the folder it was made in (which becomes the run's) and
+/// the row itself.
 pub async fn run(
     plan: Arc<Plan>,
     keep: bool,
@@ -87,16 +88,23 @@ pub async fn run(
     ahead: Option<Ahead>,
 ) -> Result<Option<PathBuf>, RunError> {
     let started = Instant::now();
-    let (work, ahead) = match ahead {
-        Some(a) => (a.work, Some((a.grid, a.version, a.made))),
+    let Ahead {
+        project_hash,
+        fresh,
+    } = ahead.unwrap_or_default();
+    let (work, row) = match fresh {
+        Some((work, grid, version, made)) => (work, Some((grid, version, made))),
         None => (work_folder()?, None),
     };
     // Kept with the work folder when that is kept, else in RAM if it can be.
     let ram = if keep { None } else { scratch::ram_folder() };
     let probe_dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
     let probe = probe_files(&plan, probe_dir).await?;
-    let mut executor = executor::Executor::new(plan.clone(), probe);
-    executor.ahead = std::sync::Mutex::new(ahead);
+    let executor = executor::Executor {
+        ahead: std::sync::Mutex::new(row),
+        project_hash: tokio::sync::OnceCell::new_with(project_hash),
+        ..executor::Executor::new(plan.clone(), probe)
+    };
     let graph = graph::Graph {
         stages: Arc::new(executor),
         events,

@@ -6,7 +6,8 @@
 //! Python. The build is made as the run makes its rows, into the same
 //! place: the cache, where the run that follows finds it kept, or (with
 //! `--fresh`) the run's own temporary folder, which this build starts and
-//! hands on to the run ([`Ahead`]), so that nothing is built twice. The
+//! hands on to the run ([`Ahead`]), so that nothing is built twice; the
+//! project tree's hash, made for the build's key, is handed on too. The
 //! runner only reports the tag; what it means for the plan is the plan's
 //! to say.
 
@@ -18,25 +19,27 @@ use super::RunError;
 use super::executor::Executor;
 use super::graph::Made;
 use crate::plan::{AxisEntry, Plan};
+use crate::probe::ProbeFiles;
 
 /// What the build ahead of the run found.
 pub struct WheelTag {
     /// The wheel's tag. `None`: no such row, or the build failed (the run
     /// that follows says why, in the row's cells).
     pub tag: Option<String>,
-    /// The build itself when only this run can use it (`--fresh`): give it
-    /// to [`super::run`].
+    /// What the run need not do again: give it to [`super::run`].
     pub ahead: Option<Ahead>,
 }
 
-/// A build made ahead of the run in the run's own temporary folder, which
-/// it keeps alive: the run takes the folder as its own and the build as
-/// the row it is.
+/// What the build ahead of the run learned, for the run to start from.
+#[derive(Default)]
 pub struct Ahead {
-    pub(super) work: tempfile::TempDir,
-    pub(super) grid: usize,
-    pub(super) version: Version,
-    pub(super) made: Made,
+    /// The project's tree, hashed for the build's key: the run keys its
+    /// rows by the same hash rather than reading the tree again.
+    pub(super) project_hash: Option<String>,
+    /// When only this run can use the build (`--fresh`): the run's own
+    /// temporary folder, which the build was made in and which the run
+    /// takes as its own, and the build as the row it is (grid, NumPy).
+    pub(super) fresh: Option<(tempfile::TempDir, usize, Version, Made)>,
 }
 
 /// The tag of the wheel grid `grid`'s Python builds against the first
@@ -58,27 +61,32 @@ pub async fn project_wheel_tag(
         return Ok(none);
     };
     let work = super::work_folder()?;
-    // No cell runs here, but the executor is the run's, probe and all.
-    let probe = super::probe_files(&plan, work.path().join("probe")).await?;
+    // No cell runs here, but the executor is the run's, probe and all, in
+    // the place the run keeps it (written once, found by the run).
+    let dir = ProbeFiles::dir(plan.cache.as_deref(), work.path(), &plan.header.probe.code);
+    let probe = super::probe_files(&plan, dir).await?;
     // The folders the run gives this grid, so a build made here is where
     // the run would have made it.
     let grid = super::grid_in(work.path(), None, grid, grid_plan);
-    let made = Executor::new(plan.clone(), probe)
-        .project_tag(&grid, version, started)
-        .await;
+    let executor = Executor::new(plan.clone(), probe);
+    let made = executor.project_row(&grid, version, started).await;
     let tag = made.as_ref().and_then(|m| m.tag.clone());
-    let ahead = match made {
+    let fresh = match made {
         // Made in this folder (nowhere keeps builds): the run needs it.
-        Some(made) if made.artifact.dir.starts_with(work.path()) => Some(Ahead {
-            work,
-            grid: grid.index,
-            version: version.clone(),
-            made,
-        }),
+        Some(made) if made.artifact.dir.starts_with(work.path()) => {
+            Some((work, grid.index, version.clone(), made))
+        }
         _ => {
             crate::blocking::run(move || drop(work)).await;
             None
         }
     };
-    Ok(WheelTag { tag, ahead })
+    let ahead = Ahead {
+        project_hash: executor.project_hash.into_inner(),
+        fresh,
+    };
+    Ok(WheelTag {
+        tag,
+        ahead: Some(ahead),
+    })
 }

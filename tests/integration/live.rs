@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::common::{self, Project, text};
 use crate::releases::{listed, oracle};
 use crate::suite;
-use crate::tools::{VERSION, builds_dir, repo};
+use crate::tools::{VERSION, cargo_on_the_crate, repo};
 
 const PYPI: &str = "https://pypi.org/simple";
 
@@ -87,10 +87,7 @@ fn a_grid_on_pypi_itself() {
 #[test]
 fn crates_io_would_take_the_crate() {
     let publish = common::ok(
-        Command::new(env!("CARGO"))
-            .args(["publish", "--dry-run", "--locked", "--allow-dirty"])
-            .env("CARGO_TARGET_DIR", builds_dir().join("packaging-crate"))
-            .current_dir(repo()),
+        &mut cargo_on_the_crate(&["publish", "--dry-run", "--locked", "--allow-dirty"]),
         "cargo publish --dry-run --locked",
     );
     let log = text(&publish.stderr);

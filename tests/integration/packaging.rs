@@ -27,9 +27,9 @@ use object::Object;
 
 use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
-    CHECKOUT, MOVING, VERSION, Wheel, build_lock, builds_dir, fast_release, linux_wheels,
-    manylinux_x86_64, own_crates, path_with_tools, pip_install, readme_block, repo, target_dir,
-    tool, venv, venv_of,
+    CHECKOUT, MOVING, VERSION, Wheel, build_lock, builds_dir, cargo_on_the_crate, fast_release,
+    linux_wheels, manylinux_x86_64, own_crates, path_with_tools, pip_install, readme_block, repo,
+    target_dir, tool, venv, venv_of,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -366,13 +366,12 @@ fn the_sdist_builds_with_rust_and_installs() {
 #[test]
 fn the_crate_packages_everything_the_binary_embeds() {
     let list = ok(
-        own_crates(Command::new(env!("CARGO")).args([
+        own_crates(&mut cargo_on_the_crate(&[
             "package",
             "--list",
             "--locked",
             "--allow-dirty",
-        ]))
-        .current_dir(repo()),
+        ])),
         "cargo package --list",
     );
     let files: BTreeSet<String> = text(&list.stdout).lines().map(str::to_string).collect();
@@ -382,9 +381,11 @@ fn the_crate_packages_everything_the_binary_embeds() {
         &["Cargo.toml", "Cargo.lock", "README.md", "LICENSE"],
     );
     let package = ok(
-        own_crates(Command::new(env!("CARGO")).args(["package", "--locked", "--allow-dirty"]))
-            .env("CARGO_TARGET_DIR", builds_dir().join("packaging-crate"))
-            .current_dir(repo()),
+        own_crates(&mut cargo_on_the_crate(&[
+            "package",
+            "--locked",
+            "--allow-dirty",
+        ])),
         "cargo package --locked",
     );
     let log = text(&package.stderr);

@@ -85,6 +85,17 @@ pub fn builds_dir() -> PathBuf {
     crate::suite::cache_root().join("target")
 }
 
+/// Cargo `args`, run on the crate in this checkout, its builds (`cargo
+/// package`'s verification, `cargo publish`'s) in the crate's own target
+/// directory.
+pub fn cargo_on_the_crate(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(args)
+        .env("CARGO_TARGET_DIR", builds_dir().join("packaging-crate"))
+        .current_dir(repo());
+    cmd
+}
+
 /// Held while a build runs in the target directory `name`: Cargo locks its
 /// target directory, but maturin then moves the binary out of it (into
 /// `<target>/maturin/`), so a second build there at that moment finds no
@@ -139,24 +150,14 @@ fn vendored_cargo_home() -> PathBuf {
             .current_dir(repo()),
         "cargo vendor (the crates of Cargo.lock, into the suite's cache)",
     );
-    let table = |key: &str, value: String| {
-        toml::Value::Table(toml::Table::from_iter([(key.to_string(), value.into())]))
-    };
-    let source = toml::Table::from_iter([
-        (
-            "crates-io".to_string(),
-            table("replace-with", "suite".into()),
-        ),
-        (
-            "suite".to_string(),
-            table("directory", crates.display().to_string()),
-        ),
-    ]);
-    let config = toml::Table::from_iter([("source".to_string(), toml::Value::Table(source))]);
+    // The folder as a TOML string (quoted and escaped by toml).
+    let directory = toml::Value::String(crates.display().to_string());
     std::fs::create_dir_all(&home).expect("the suite's Cargo home");
     std::fs::write(
         home.join("config.toml"),
-        toml::to_string(&config).expect("TOML"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"suite\"\n\n[source.suite]\ndirectory = {directory}\n"
+        ),
     )
     .expect("the suite's Cargo config");
     std::fs::write(&done, "").expect("the vendoring marker");
