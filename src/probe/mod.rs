@@ -409,9 +409,26 @@ mod tests {
     /// Runs `code` in both isolation modes, checks they agree on the
     /// outcome, and returns the process-mode run.
     async fn probe(code: &str, timeout: Duration) -> ProbeRun {
-        let s = setup().await;
+        probe_of("fake_ext", Given::AsMade, code, timeout).await
+    }
+
+    /// How a test names the artifact folder to the probe.
+    enum Given {
+        AsMade,
+        /// Through a link to it, in another folder.
+        ThroughALink,
+    }
+
+    /// [`probe`] of the modules `module`, with the artifact as `given`.
+    async fn probe_of(module: &str, given: Given, code: &str, timeout: Duration) -> ProbeRun {
+        let mut s = setup().await;
+        if let Given::ThroughALink = given {
+            let link = s.files_dir.with_file_name("linked-artifact");
+            std::os::unix::fs::symlink(&s.artifacts[0], &link).unwrap();
+            s.artifacts = vec![link];
+        }
         let files = ProbeFiles::write(&s.files_dir, &ProbeCode::unnamed(code)).unwrap();
-        let process = run(&files, "fake_ext", &s.artifacts, &s.env, &s.work, timeout).await;
+        let process = run(&files, module, &s.artifacts, &s.env, &s.work, timeout).await;
         let _ = std::fs::remove_file(s.work.join("result.json"));
         let server = ForkServer::start(&s.env.python, &files, &child_env())
             .await
@@ -419,7 +436,7 @@ mod tests {
         let forked = run_forked(
             &server,
             &files,
-            "fake_ext",
+            module,
             &s.artifacts,
             &s.env,
             &s.work,
@@ -459,6 +476,36 @@ mod tests {
     #[tokio::test]
     async fn a_probe_that_holds_passes() {
         let r = probe("assert module.ANSWER == 42", LIMIT).await;
+        assert_eq!(r.outcome, Outcome::Pass, "{}", r.stderr);
+    }
+
+    /// A module named in `module` must come from the cell's artifact: one
+    /// found elsewhere on the path (here the environment's own `numpy`)
+    /// is an import error naming where it came from, in both modes.
+    #[tokio::test]
+    async fn a_module_found_outside_the_artifact_is_refused() {
+        let r = probe_of("numpy", Given::AsMade, "pass", LIMIT).await;
+        let message = r.outcome.message();
+        assert_eq!(r.outcome.kind(), OutcomeKind::Fail, "{}", r.stderr);
+        assert!(
+            message.contains("imported numpy from ")
+                && message.contains("/site/numpy/__init__.py")
+                && message.contains("not the artifact made for this cell"),
+            "{message}"
+        );
+    }
+
+    /// The artifact's folder given through a link (a cache under a linked
+    /// home) is the same folder: its module is accepted.
+    #[tokio::test]
+    async fn an_artifact_given_through_a_link_is_its_folder() {
+        let r = probe_of(
+            "fake_ext",
+            Given::ThroughALink,
+            "assert module.ANSWER == 42",
+            LIMIT,
+        )
+        .await;
         assert_eq!(r.outcome, Outcome::Pass, "{}", r.stderr);
     }
 
