@@ -644,8 +644,10 @@ pub fn quote(word: &str) -> String {
 
 /// Asks the kernel to SIGKILL the child if `matrix` itself dies without
 /// cleaning up (`kill -9`, a crash): process-group guards only run when we
-/// do. Linux ties this to the spawning *thread*; tokio's worker threads live
-/// as long as the runtime, which is as long as any child of ours.
+/// do. Linux ties this to the spawning *thread*: children are spawned by
+/// async code, on the runtime's one thread, which lives as long as any
+/// child of ours; never from the blocking pool, whose idle threads exit
+/// (and would take such a child with them).
 pub fn die_with_parent(cmd: &mut Command) {
     #[cfg(not(target_os = "linux"))]
     let _ = cmd;

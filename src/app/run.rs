@@ -64,8 +64,16 @@ pub async fn run(args: RunArgs) -> Result<(), CommandError> {
     let ended = dispatch(plan.clone(), args.keep_envs, &mut reporter, stop, ahead).await;
     if ended.is_none() {
         // A second interrupt while we write what we have: leave at once.
-        tokio::spawn(async {
-            interrupted().await;
+        // Listened for on a thread of its own: what follows writes on the
+        // runtime's one thread, which a stdout nobody reads holds for good.
+        std::thread::spawn(|| {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(interrupted());
             std::process::exit(ExitStatus::Interrupted.code().into());
         });
     }
