@@ -228,7 +228,9 @@ async fn run_grid(
     );
     // Ctrl-C is the doctor's own to handle: no stop here.
     let never = std::pin::pin!(std::future::pending::<()>());
-    if let Some(Err(e)) = super::run::dispatch(plan, false, &mut reporter, never, None).await {
+    if let Some(Err(e)) =
+        super::run::dispatch(plan, false, &mut reporter, never, Default::default()).await
+    {
         return Err(e);
     }
     Ok(reporter.finish().document())

@@ -133,9 +133,9 @@ async fn abi3_by_wheel(
     config: Config,
     plan: Arc<Plan>,
     options: &PlanOptions,
-) -> Result<(Config, Arc<Plan>, Option<runner::Ahead>), CommandError> {
+) -> Result<(Config, Arc<Plan>, runner::Ahead), CommandError> {
     let Some(asked) = plan::wheel_to_ask(&config, &plan, options) else {
-        return Ok((config, plan, None));
+        return Ok((config, plan, runner::Ahead::default()));
     };
     let builder = plan.header.grids[asked].interpreter.clone();
     let started = || {
@@ -220,7 +220,7 @@ pub(super) async fn dispatch(
     keep: bool,
     reporter: &mut Reporter,
     mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-    ahead: Option<runner::Ahead>,
+    ahead: runner::Ahead,
 ) -> Option<Result<Option<PathBuf>, RunError>> {
     let (sink, mut events) = runner::channel();
     let mut advice = Advice::new(&plan.extension);

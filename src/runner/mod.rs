@@ -85,13 +85,13 @@ pub async fn run(
     plan: Arc<Plan>,
     keep: bool,
     events: EventSink,
-    ahead: Option<Ahead>,
+    ahead: Ahead,
 ) -> Result<Option<PathBuf>, RunError> {
     let started = Instant::now();
     let Ahead {
         project_hash,
         fresh,
-    } = ahead.unwrap_or_default();
+    } = ahead;
     let (work, row) = match fresh {
         Some((work, grid, version, made)) => (work, Some((grid, version, made))),
         None => (work_folder()?, None),

@@ -27,10 +27,11 @@ pub struct WheelTag {
     /// that follows says why, in the row's cells).
     pub tag: Option<String>,
     /// What the run need not do again: give it to [`super::run`].
-    pub ahead: Option<Ahead>,
+    pub ahead: Ahead,
 }
 
-/// What the build ahead of the run learned, for the run to start from.
+/// What the build ahead of the run learned, for the run to start from
+/// (nothing, by default: a run that built nothing ahead).
 #[derive(Default)]
 pub struct Ahead {
     /// The project's tree, hashed for the build's key: the run keys its
@@ -52,7 +53,7 @@ pub async fn project_wheel_tag(
 ) -> Result<WheelTag, RunError> {
     let none = WheelTag {
         tag: None,
-        ahead: None,
+        ahead: Ahead::default(),
     };
     let Some(grid_plan) = plan.header.grids.get(grid) else {
         return Ok(none);
@@ -81,12 +82,11 @@ pub async fn project_wheel_tag(
             None
         }
     };
-    let ahead = Ahead {
-        project_hash: executor.project_hash.into_inner(),
-        fresh,
-    };
     Ok(WheelTag {
         tag,
-        ahead: Some(ahead),
+        ahead: Ahead {
+            project_hash: executor.project_hash.into_inner(),
+            fresh,
+        },
     })
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::common::{self, Project, text};
 use crate::releases::{listed, oracle};
 use crate::suite;
-use crate::tools::{VERSION, cargo_on_the_crate, repo};
+use crate::tools::{CRATE, VERSION, cargo_on_the_crate, repo};
 
 const PYPI: &str = "https://pypi.org/simple";
 
@@ -90,13 +90,16 @@ fn a_grid_on_pypi_itself() {
 #[test]
 fn crates_io_would_take_the_crate() {
     let publish = common::ok(
-        &mut cargo_on_the_crate(&[
-            "publish",
-            "--dry-run",
-            "--locked",
-            "--no-verify",
-            "--allow-dirty",
-        ]),
+        &mut cargo_on_the_crate(
+            CRATE,
+            &[
+                "publish",
+                "--dry-run",
+                "--locked",
+                "--no-verify",
+                "--allow-dirty",
+            ],
+        ),
         "cargo publish --dry-run --locked --no-verify",
     );
     let log = text(&publish.stderr);

@@ -27,9 +27,9 @@ use object::Object;
 
 use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
-    CHECKOUT, MOVING, VERSION, Wheel, build_lock, builds_dir, cargo_on_the_crate, fast_release,
-    linux_wheels, manylinux_x86_64, own_crates, path_with_tools, pip_install, readme_block, repo,
-    target_dir, tool, venv, venv_of,
+    CHECKOUT, CRATE, MOVING, VERSION, Wheel, build_lock, builds_dir, cargo_on_the_crate,
+    fast_release, linux_wheels, manylinux_x86_64, own_crates, path_with_tools, pip_install,
+    readme_block, repo, target_dir, tool, venv, venv_of,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -366,12 +366,10 @@ fn the_sdist_builds_with_rust_and_installs() {
 #[test]
 fn the_crate_packages_everything_the_binary_embeds() {
     let list = ok(
-        own_crates(&mut cargo_on_the_crate(&[
-            "package",
-            "--list",
-            "--locked",
-            "--allow-dirty",
-        ])),
+        own_crates(&mut cargo_on_the_crate(
+            CRATE,
+            &["package", "--list", "--locked", "--allow-dirty"],
+        )),
         "cargo package --list",
     );
     let files: BTreeSet<String> = text(&list.stdout).lines().map(str::to_string).collect();
@@ -381,11 +379,10 @@ fn the_crate_packages_everything_the_binary_embeds() {
         &["Cargo.toml", "Cargo.lock", "README.md", "LICENSE"],
     );
     let package = ok(
-        own_crates(&mut cargo_on_the_crate(&[
-            "package",
-            "--locked",
-            "--allow-dirty",
-        ])),
+        own_crates(&mut cargo_on_the_crate(
+            CRATE,
+            &["package", "--locked", "--allow-dirty"],
+        )),
         "cargo package --locked",
     );
     let log = text(&package.stderr);
@@ -394,7 +391,8 @@ fn the_crate_packages_everything_the_binary_embeds() {
             && log.contains(&format!(
                 "Compiling abimatrix v{VERSION} ({})",
                 builds_dir()
-                    .join(format!("packaging-crate/package/abimatrix-{VERSION}"))
+                    .join(CRATE)
+                    .join(format!("package/abimatrix-{VERSION}"))
                     .display()
             )),
         "{log}"
@@ -405,18 +403,18 @@ fn the_crate_packages_everything_the_binary_embeds() {
 /// (`cargo check`, Apple's linker is not needed for that).
 #[test]
 fn the_code_compiles_for_macos() {
-    let check = own_crates(&mut Command::new(env!("CARGO")))
-        .args([
+    let check = own_crates(&mut cargo_on_the_crate(
+        "packaging-macos",
+        &[
             "check",
             "--locked",
             "--bins",
             "--target",
             "aarch64-apple-darwin",
-        ])
-        .env("CARGO_TARGET_DIR", builds_dir().join("packaging-macos"))
-        .current_dir(repo())
-        .output()
-        .expect("cargo check");
+        ],
+    ))
+    .output()
+    .expect("cargo check");
     let log = text(&check.stderr);
     assert!(
         check.status.success(),

@@ -85,13 +85,16 @@ pub fn builds_dir() -> PathBuf {
     crate::suite::cache_root().join("target")
 }
 
-/// Cargo `args`, run on the crate in this checkout, its builds (`cargo
-/// package`'s verification, `cargo publish`'s) in the crate's own target
-/// directory.
-pub fn cargo_on_the_crate(args: &[&str]) -> Command {
+/// The target directory of Cargo's own builds of the crate (`cargo
+/// package`'s verification, `cargo publish`'s).
+pub const CRATE: &str = "packaging-crate";
+
+/// Cargo `args`, run on the crate in this checkout, its builds in the
+/// target directory `target_dir_name` of [`builds_dir`].
+pub fn cargo_on_the_crate(target_dir_name: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args(args)
-        .env("CARGO_TARGET_DIR", builds_dir().join("packaging-crate"))
+        .env("CARGO_TARGET_DIR", builds_dir().join(target_dir_name))
         .current_dir(repo());
     cmd
 }
