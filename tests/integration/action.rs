@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::common::{Project, matrix, numpy, ok, pyenv_python, read_json, text};
 use crate::tools::{
-    CHECKOUT, VERSION, build_lock, doc_block, fast_release, path_with_tools, repo, tool, venv,
+    CHECKOUT, VERSION, build_lock, doc_block, fast_release, path_with_tools, repo, tool,
     yaml_as_json,
 };
 use crate::workflows::{actionlint, zizmor};
@@ -729,8 +729,8 @@ fn the_action_plans_shards_and_runs_one() {
 fn the_action_installs_the_release_at_a_version_tag() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let index = tmp.path().join("index");
-    let bin = venv(&tmp.path().join("pip"));
-    let mut wheel = Command::new(bin.join("python"));
+    // The wheel a release would publish, built by the tools' pip.
+    let mut wheel = Command::new(tool("python"));
     wheel
         .args([
             "-m",

@@ -158,9 +158,21 @@ fn a_named_cache_holds_everything_and_nothing_goes_under_home() {
             .to_string(),
     );
     for (args, env) in [
-        (vec!["explain", &build, &runtime], Some("cache")),
+        // The probe's files into the project (`--keep`), not /tmp.
         (
-            vec!["explain", &build, &runtime, "--cache-dir", "cache"],
+            vec!["explain", &build, &runtime, "--keep", "again"],
+            Some("cache"),
+        ),
+        (
+            vec![
+                "explain",
+                &build,
+                &runtime,
+                "--cache-dir",
+                "cache",
+                "--keep",
+                "again",
+            ],
             None,
         ),
     ] {

@@ -370,17 +370,22 @@ fn run_page(file: &Path) -> Vec<String> {
             .map(|e| e.parse().expect("exit=N"))
             .unwrap_or(0);
         for (i, (cmd, shown)) in list.iter().enumerate() {
-            let out = Command::new("sh")
-                .args(["-c", cmd])
+            let mut sh = Command::new("sh");
+            sh.args(["-c", cmd])
                 .current_dir(dir.path())
                 .env("PATH", &path)
                 .env("NO_COLOR", "1")
                 .env_remove("CLICOLOR_FORCE")
                 .env_remove("FORCE_COLOR")
                 .env_remove("GITHUB_ACTIONS")
-                .env_remove("COLUMNS")
-                .output()
-                .expect("sh");
+                .env_remove("COLUMNS");
+            // `explain` keeps the probe's files in a new folder of TMPDIR:
+            // the example's, not the system's /tmp. (Only there: a run's
+            // cells write in RAM unless TMPDIR says where.)
+            if cmd.contains("matrix explain") {
+                sh.env("TMPDIR", dir.path());
+            }
+            let out = sh.output().expect("sh");
             let exit = if i + 1 == list.len() { want_exit } else { 0 };
             // The pages show runs on PyPI; this one is on the suite's index.
             let got =

@@ -20,27 +20,57 @@ fn python311() -> PathBuf {
 }
 
 /// A virtual environment at `dir` with exactly `packages`, each installed
-/// without its dependencies (as a user who mixes installs gets them).
+/// without its dependencies (as a user who mixes installs gets them): the
+/// environment the doctor is given, made as users make one (`python -m
+/// venv`, so pip is in it too).
 fn venv(dir: &Path, packages: &[&str]) -> PathBuf {
+    made(dir, &[]);
+    pip(dir, packages)
+}
+
+/// An environment with exactly `packages` and no pip of its own, as `uv
+/// venv` makes them: for checks by hand (they import, they install nothing
+/// more) and for doctor runs where pip's presence changes nothing. Made in
+/// a tenth of the time `venv` takes (`ensurepip` is seconds).
+fn venv_without_pip(dir: &Path, packages: &[&str]) -> PathBuf {
+    made(dir, &["--without-pip"]);
+    pip(dir, packages)
+}
+
+/// `python -m venv ARGS DIR` by CPython 3.11.
+fn made(dir: &Path, args: &[&str]) {
     let made = Command::new(python311())
         .args(["-m", "venv"])
+        .args(args)
         .arg(dir)
         .status()
         .expect("python -m venv");
     assert!(made.success(), "venv at {}", dir.display());
+}
+
+/// `packages` installed into the environment at `dir` by CPython 3.11's
+/// pip, which runs under the environment's python (`pip --python`) and so
+/// installs what that python would. `--no-compile`: a `.pyc` only saves
+/// time at later imports, and compiling pandas' sources is most of what a
+/// `pip install` of it costs here; the doctor never writes one (`-B`).
+fn pip(dir: &Path, packages: &[&str]) -> PathBuf {
     let python = dir.join("bin/python");
-    let out = Command::new(&python)
+    let out = Command::new(python311())
+        .args(["-m", "pip", "--python"])
+        .arg(&python)
         .args([
-            "-m",
-            "pip",
             "install",
             "--quiet",
+            "--no-compile",
             "--no-deps",
             "--only-binary",
             ":all:",
         ])
         .args(packages)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        // pip run this way leaves a copy of its CA bundle in TMPDIR: in
+        // the test's own folder, not in the environment or /tmp.
+        .env("TMPDIR", dir.parent().unwrap_or(dir))
         .output()
         .expect("pip");
     assert!(
@@ -348,13 +378,13 @@ fn a_missing_dependency_is_reported_apart_from_what_numpy_breaks() {
     );
     let mut pinned = vec!["numpy==1.26.4", "pandas==2.0.3", "numexpr==2.10.1"];
     pinned.extend(PANDAS_DEPS);
-    let fresh = venv(&dir.path().join("pinned"), &pinned);
+    let fresh = venv_without_pip(&dir.path().join("pinned"), &pinned);
     imports(&fresh, &with_pandas).unwrap_or_else(|e| panic!("numpy 1.26.4: {e}"));
     // ... and so does the upgrade, under the installed NumPy.
     let wanted = format!("pandas=={upgrade}");
     let mut upgraded = vec!["numpy==2.0.2", wanted.as_str(), "numexpr==2.10.1"];
     upgraded.extend(PANDAS_DEPS);
-    let fresh = venv(&dir.path().join("upgraded"), &upgraded);
+    let fresh = venv_without_pip(&dir.path().join("upgraded"), &upgraded);
     imports(
         &fresh,
         &[
@@ -437,7 +467,7 @@ fn the_upgrade_is_the_oldest_release_that_imports_and_is_checked_together() {
     let (below, first) = CC3D_BOUNDARY;
     let by_hand = |version: &str| {
         let requirement = format!("connected-components-3d=={version}");
-        let fresh = venv(
+        let fresh = venv_without_pip(
             &dir.path().join(format!("cc3d-{version}")),
             &["numpy==2.0.2", &requirement],
         );
@@ -495,7 +525,7 @@ fn the_upgrade_is_the_oldest_release_that_imports_and_is_checked_together() {
 
     // The upgraded set, by hand, in one fresh environment.
     let requirement = format!("connected-components-3d=={first}");
-    let fresh = venv(
+    let fresh = venv_without_pip(
         &dir.path().join("upgraded"),
         &["numpy==2.0.2", &requirement, "pykdtree==1.4.3"],
     );
@@ -585,7 +615,7 @@ fn fake_package(python: &Path, site: &Path, name: &str, body: &str) {
 fn a_crash_and_a_hang_are_reported_and_stop_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = dir.path().join("env");
-    let python = venv(&env, &["numpy==2.0.2", "numexpr==2.10.1"]);
+    let python = venv_without_pip(&env, &["numpy==2.0.2", "numexpr==2.10.1"]);
     let site = env.join("lib/python3.11/site-packages");
     fake_package(&python, &site, "crashy", "*(volatile int *)0 = 1;");
     fake_package(&python, &site, "hangs", "for (;;) pause();");
@@ -617,7 +647,7 @@ fn a_crash_and_a_hang_are_reported_and_stop_nothing() {
 #[test]
 fn exit_statuses() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let python = venv(
+    let python = venv_without_pip(
         &dir.path().join("env"),
         &["numpy==2.0.2", "numexpr==2.10.1"],
     );

@@ -177,7 +177,13 @@ fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
 
     // `explain`, on a terminal and in a CI log, shows everything the probe
     // wrote, escaped.
-    let explained = p.matrix_here_with(&["--color", "always", "explain", "2.0.2", "1.26.4"], &[]);
+    // `explain` keeps the probe's files in a new folder of TMPDIR: the
+    // project's, not the system's /tmp.
+    let here = p.dir.path().to_str().expect("utf-8");
+    let explained = p.matrix_here_with(
+        &["--color", "always", "explain", "2.0.2", "1.26.4"],
+        &[("TMPDIR", here)],
+    );
     let out = text(&explained.stdout);
     assert_eq!(
         explained.status.code(),
@@ -192,7 +198,7 @@ fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
     );
     let explained = p.matrix_here_with(
         &["explain", "2.0.2", "1.26.4"],
-        &[("GITHUB_ACTIONS", "true")],
+        &[("GITHUB_ACTIONS", "true"), ("TMPDIR", here)],
     );
     let out = text(&explained.stdout);
     assert_eq!(commands_from_children(&out), Vec::<&str>::new(), "{out}");
@@ -208,7 +214,7 @@ fn child_text_reaches_no_terminal_and_no_ci_log_as_a_command() {
     run_in_ci(&p, &["run", "-c", "test.toml"]);
     let explained = p.matrix_here_with(
         &["explain", "-c", "test.toml", "2.0.2", "1.26.4"],
-        &[("GITHUB_ACTIONS", "true")],
+        &[("GITHUB_ACTIONS", "true"), ("TMPDIR", here)],
     );
     let out = text(&explained.stdout);
     assert_eq!(commands_from_children(&out), Vec::<&str>::new(), "{out}");

@@ -161,6 +161,8 @@ fn explain_outside_a_project_names_the_run_it_could_read() {
             .args(["--color", "never", "explain", "2.0.2", "2.0.2"])
             .args(extra)
             .env("ABIMATRIX_CACHE_DIR", cache.dir.path())
+            // The probe's files in a folder of the test's, not of /tmp.
+            .env("TMPDIR", elsewhere.dir.path())
             .current_dir(elsewhere.dir.path())
             .output()
             .unwrap()

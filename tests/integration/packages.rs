@@ -205,6 +205,8 @@ fn explain_shows_the_commands_and_logs_of_a_cell() {
     let out = matrix()
         .args(["explain", &b, &r, "--results"])
         .arg(&run.json)
+        // The probe's files in a folder of the test's, not of /tmp.
+        .env("TMPDIR", p.dir.path())
         .output()
         .unwrap();
     assert!(

@@ -27,9 +27,9 @@ use object::Object;
 
 use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
-    CHECKOUT, CRATE, MOVING, VERSION, Wheel, build_lock, builds_dir, cargo_on_the_crate,
-    fast_release, linux_wheels, manylinux_x86_64, own_crates, path_with_tools, pip_install,
-    readme_block, repo, target_dir, tool, venv, venv_of,
+    CHECKOUT, CRATE, MOVING, VERSION, Wheel, bare_venv_of, build_lock, builds_dir,
+    cargo_on_the_crate, fast_release, linux_wheels, manylinux_x86_64, own_crates, path_with_tools,
+    pip_install, readme_block, repo, target_dir, tool, venv,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -224,7 +224,7 @@ fn the_manylinux_wheel_runs_a_grid_on_python_3_9_and_3_13() {
     // NumPy 2.0 has no wheel for 3.13, 2.1 none for 3.9.
     for (minor, series) in [("3.9", "2.0.*"), ("3.13", "2.1.*")] {
         let python = pyenv_python(minor);
-        let bin = venv_of(&python, &tmp.path().join(format!("py{minor}")));
+        let bin = bare_venv_of(&python, &tmp.path().join(format!("py{minor}")));
         pip_install(&bin, &["--no-index".as_ref(), wheel.path.as_os_str()]);
         let installed = bin.join("matrix");
         let version = ok(
@@ -317,16 +317,17 @@ fn the_sdist_builds_with_rust_and_installs() {
         ],
     );
 
-    let bin = venv(&tmp.path().join("env"));
-    let mut pip = Command::new(bin.join("python"));
-    pip.args([
-        "-m",
-        "pip",
-        "--disable-pip-version-check",
-        "install",
-        "--quiet",
-    ])
-    .arg(&sdist);
+    // pip builds the sdist as it builds any: in an isolated environment
+    // with maturin from the index. The tools' pip, run under the new
+    // environment's python (`pip --python`), installs into it.
+    let env = tmp.path().join("env");
+    let bin = bare_venv_of(&program(&["python3"], "python3"), &env);
+    let mut pip = Command::new(tool("python"));
+    pip.args(["-m", "pip", "--python"])
+        .arg(bin.join("python"))
+        .args(["--disable-pip-version-check", "install", "--quiet"])
+        .arg(&sdist)
+        .env("TMPDIR", &env);
     fast_release(&mut pip, MOVING);
     {
         let _turn = build_lock(MOVING);

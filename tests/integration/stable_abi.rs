@@ -125,9 +125,10 @@ fn outcome_of(cmd: &mut Command) -> &'static str {
     }
 }
 
-/// A plain venv of `python` with `numpy==version` from a wheel, or `None`
-/// when there is no wheel of it for that Python (pip says so).
-fn venv_with(python: &Path, version: &str, dir: &Path) -> Option<PathBuf> {
+/// A plain venv of `python` with `numpy==version` and `extra` from wheels
+/// (one pip command), or `None` when there is no NumPy wheel for that
+/// Python (pip says so; no wheel of `extra` fails the test).
+fn venv_with(python: &Path, version: &str, dir: &Path, extra: &[&str]) -> Option<PathBuf> {
     // Without a pip of its own: bootstrapping one took 7 of the 13 s an
     // oracle environment took. pip installs into it from outside.
     common::ok(
@@ -137,7 +138,21 @@ fn venv_with(python: &Path, version: &str, dir: &Path) -> Option<PathBuf> {
         "python -m venv",
     );
     let venv_python = dir.join("bin/python");
-    pip_into(&venv_python, &[&format!("numpy=={version}")]).then_some(venv_python)
+    let numpy = format!("numpy=={version}");
+    let wanted: Vec<&str> = std::iter::once(numpy.as_str())
+        .chain(extra.iter().copied())
+        .collect();
+    match pip_into(&venv_python, &wanted) {
+        Ok(()) => Some(venv_python),
+        Err(none) => {
+            assert!(
+                none.contains(&format!("for {numpy}")),
+                "{}: pip install {wanted:?}: {none}",
+                python.display()
+            );
+            None
+        }
+    }
 }
 
 /// The `.so` a build's log says it linked (`-o …/my_extension.abi3.so`).
@@ -266,7 +281,7 @@ fn an_abi3_build_is_made_once_and_imported_under_every_python() {
             .flat_map(|(m, python)| runtimes.iter().map(move |r| (m, python, r)))
             .map(|(m, python, r)| {
                 let dir = p.path(&format!("oracle/venv-{m}-{r}"));
-                s.spawn(move || ((*m, *r), venv_with(python, r, &dir)))
+                s.spawn(move || ((*m, *r), venv_with(python, r, &dir, &[])))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -398,13 +413,19 @@ fn grid_of(results: &serde_json::Value, minor: &str) -> usize {
 
 /// `pip install ARGS` into a venv's `python` (no dependencies, wheels
 /// only) by pyenv's CPython 3.11's pip, which runs under that `python` and
-/// so chooses wheels for it (`pip --python`); whether it installed.
+/// so chooses wheels for it (`pip --python`); `Err` with pip's message
+/// when it found no wheel of one of them for that Python.
 /// Nothing is compiled to `.pyc`: the oracle imports each environment once.
 /// The interpreter's own path, never `python3` on PATH: pyenv's shim
 /// rehashes after every `pip install`, and a dozen at once collide
 /// ("cannot rehash: /root/.pyenv/shims isn't writable"), failing an
-/// install that worked.
-fn pip_into(python: &Path, args: &[&str]) -> bool {
+/// install that worked. Its temporary files go into the venv's folder:
+/// pip run this way leaves a copy of its CA bundle in `TMPDIR`.
+fn pip_into(python: &Path, args: &[&str]) -> Result<(), String> {
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .expect("a venv's python");
     let out = Command::new(common::pyenv_python("3.11"))
         .args(["-m", "pip", "--python"])
         .arg(python)
@@ -416,6 +437,7 @@ fn pip_into(python: &Path, args: &[&str]) -> bool {
         ])
         .args(["--no-deps", "--only-binary", ":all:"])
         .args(args)
+        .env("TMPDIR", venv)
         .output()
         .expect("run pip");
     // Only pip's "no wheel for this Python" is an answer; any other failure
@@ -426,7 +448,11 @@ fn pip_into(python: &Path, args: &[&str]) -> bool {
         "pip install {args:?} into {}:\n{stderr}",
         python.display()
     );
-    out.status.success()
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(stderr)
+    }
 }
 
 /// The outcome of `code` under a venv's `python`, in abimatrix's words.
@@ -449,13 +475,7 @@ fn oracle_venvs<'a>(
             .flat_map(|m| numpys.iter().map(move |n| (*m, *n)))
             .map(|(m, n)| {
                 let dir = p.path(&format!("oracle/venv-{m}-{n}"));
-                s.spawn(move || {
-                    let python = venv_with(&common::pyenv_python(m), n, &dir);
-                    if let Some(python) = &python {
-                        assert!(pip_into(python, extra), "{m}: pip install {extra:?}");
-                    }
-                    ((m, n), python)
-                })
+                s.spawn(move || ((m, n), venv_with(&common::pyenv_python(m), n, &dir, extra)))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

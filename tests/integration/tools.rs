@@ -183,7 +183,8 @@ pub fn fast_release<'a>(cmd: &'a mut Command, target_dir_name: &str) -> &'a mut 
 }
 
 /// A fresh virtual environment at `dir`, made by `python` (with pip of its
-/// own, as `python -m venv` makes it); returns its bin folder.
+/// own, as `python -m venv` makes it); returns its bin folder. For a
+/// command that runs the environment's `pip`, as the README's do.
 pub fn venv_of(python: &Path, dir: &Path) -> PathBuf {
     ok(
         Command::new(python).args(["-m", "venv"]).arg(dir),
@@ -197,17 +198,33 @@ pub fn venv(dir: &Path) -> PathBuf {
     venv_of(&program(&["python3"], "python3"), dir)
 }
 
-/// `pip install --quiet ARGS` by the pip of the environment of `bin`.
+/// A fresh virtual environment at `dir`, made by `python` without a pip of
+/// its own (`ensurepip` is seconds; [`pip_install`] installs into it from
+/// outside); returns its bin folder.
+pub fn bare_venv_of(python: &Path, dir: &Path) -> PathBuf {
+    ok(
+        Command::new(python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(dir),
+        &format!("{} -m venv --without-pip", python.display()),
+    );
+    dir.join("bin")
+}
+
+/// `pip install --quiet ARGS` into the environment of `bin`, by the tools'
+/// pip running under that environment's python (`pip --python`), so it
+/// installs what that python would. Its temporary files go into the
+/// environment's folder: pip run this way leaves a copy of its CA bundle
+/// in `TMPDIR`.
 pub fn pip_install(bin: &Path, args: &[&OsStr]) {
-    let mut cmd = Command::new(bin.join("python"));
-    cmd.args([
-        "-m",
-        "pip",
-        "--disable-pip-version-check",
-        "install",
-        "--quiet",
-    ])
-    .args(args);
+    let mut cmd = Command::new(tool("python"));
+    cmd.args(["-m", "pip", "--python"])
+        .arg(bin.join("python"))
+        .args(["--disable-pip-version-check", "install", "--quiet"])
+        .args(args);
+    if let Some(env) = bin.parent() {
+        cmd.env("TMPDIR", env);
+    }
     ok(&mut cmd, &format!("pip install {args:?}"));
 }
 

@@ -256,6 +256,8 @@ fn explain_reads_the_last_run_of_this_config() {
     let out = matrix()
         .args(["explain", &build, &build])
         .current_dir(a.dir.path())
+        // The probe's files in a folder of the test's, not of /tmp.
+        .env("TMPDIR", a.dir.path())
         .output()
         .unwrap();
     assert!(

@@ -113,6 +113,8 @@ fn compiler_messages_name_the_users_file_and_explain_reruns_as_printed() {
         .arg(cell["runtime"].as_str().unwrap())
         .arg("--results")
         .arg(&run.json)
+        // The probe's files in a folder of the test's, not of /tmp.
+        .env("TMPDIR", p.dir.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&explained.stdout);
