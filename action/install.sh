@@ -25,8 +25,12 @@ if [ "$mode" = auto ]; then
 fi
 
 venv="$RUNNER_TEMP/abimatrix-venv"
-"$TOOL_PYTHON" -m venv "$venv"
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+# Without a pip of its own (ensurepip takes seconds): the tool Python's pip
+# installs into it, running under the environment's python (pip --python).
+# Run that way, pip leaves a copy of its CA bundle in TMPDIR: the runner's
+# temporary folder, emptied with the job.
+"$TOOL_PYTHON" -m venv --without-pip "$venv"
+pip=(env TMPDIR="$RUNNER_TEMP" "$TOOL_PYTHON" -m pip --python "$venv/bin/python" install --quiet --disable-pip-version-check)
 case "$mode" in
   release)
     version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$GITHUB_ACTION_PATH/Cargo.toml" | head -n 1)
