@@ -201,6 +201,9 @@ fn spawn_run(p: &Project, cache: &std::path::Path, extra: &[&str]) -> std::proce
         .arg(cache)
         .args(extra)
         .current_dir(p.dir.path())
+        // A run killed with SIGKILL cannot remove its work folder: in the
+        // project's folder, not left in /tmp.
+        .env("TMPDIR", p.dir.path())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
