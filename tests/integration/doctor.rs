@@ -12,6 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::{self, matrix};
+use crate::tools;
 
 /// The interpreter the environments are made from: pandas 2.0.3 has
 /// wheels up to CPython 3.11.
@@ -24,7 +25,7 @@ fn python311() -> PathBuf {
 /// environment the doctor is given, made as users make one (`python -m
 /// venv`, so pip is in it too).
 fn venv(dir: &Path, packages: &[&str]) -> PathBuf {
-    made(dir, &[]);
+    tools::venv_of(&python311(), dir);
     pip(dir, packages)
 }
 
@@ -33,44 +34,20 @@ fn venv(dir: &Path, packages: &[&str]) -> PathBuf {
 /// more) and for doctor runs where pip's presence changes nothing. Made in
 /// a tenth of the time `venv` takes (`ensurepip` is seconds).
 fn venv_without_pip(dir: &Path, packages: &[&str]) -> PathBuf {
-    made(dir, &["--without-pip"]);
+    tools::bare_venv_of(&python311(), dir);
     pip(dir, packages)
 }
 
-/// `python -m venv ARGS DIR` by CPython 3.11.
-fn made(dir: &Path, args: &[&str]) {
-    let made = Command::new(python311())
-        .args(["-m", "venv"])
-        .args(args)
-        .arg(dir)
-        .status()
-        .expect("python -m venv");
-    assert!(made.success(), "venv at {}", dir.display());
-}
-
-/// `packages` installed into the environment at `dir` by CPython 3.11's
-/// pip, which runs under the environment's python (`pip --python`) and so
-/// installs what that python would. `--no-compile`: a `.pyc` only saves
-/// time at later imports, and compiling pandas' sources is most of what a
-/// `pip install` of it costs here; the doctor never writes one (`-B`).
+/// `packages` installed into the environment at `dir`, wheels only and
+/// without their dependencies, from outside it ([`tools::pip_into`]).
+/// `--no-compile`: a `.pyc` only saves time at later imports, and
+/// compiling pandas' sources is most of what a `pip install` of it costs
+/// here; the doctor never writes one (`-B`).
 fn pip(dir: &Path, packages: &[&str]) -> PathBuf {
     let python = dir.join("bin/python");
-    let out = Command::new(python311())
-        .args(["-m", "pip", "--python"])
-        .arg(&python)
-        .args([
-            "install",
-            "--quiet",
-            "--no-compile",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-        ])
+    let out = tools::pip_into(&python)
+        .args(["--no-compile", "--no-deps", "--only-binary", ":all:"])
         .args(packages)
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        // pip run this way leaves a copy of its CA bundle in TMPDIR: in
-        // the test's own folder, not in the environment or /tmp.
-        .env("TMPDIR", dir.parent().unwrap_or(dir))
         .output()
         .expect("pip");
     assert!(

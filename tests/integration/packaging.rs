@@ -29,7 +29,7 @@ use crate::common::{Project, numpy, ok, program, pyenv_python, read_json, text};
 use crate::tools::{
     CHECKOUT, CRATE, MOVING, VERSION, Wheel, bare_venv_of, build_lock, builds_dir,
     cargo_on_the_crate, fast_release, linux_wheels, manylinux_x86_64, own_crates, path_with_tools,
-    pip_install, readme_block, repo, target_dir, tool, venv,
+    pip_install, pip_into, readme_block, repo, target_dir, tool, venv,
 };
 
 /// Every file the binary embeds (`include_str!`/`include_bytes!` under
@@ -318,16 +318,11 @@ fn the_sdist_builds_with_rust_and_installs() {
     );
 
     // pip builds the sdist as it builds any: in an isolated environment
-    // with maturin from the index. The tools' pip, run under the new
-    // environment's python (`pip --python`), installs into it.
-    let env = tmp.path().join("env");
-    let bin = bare_venv_of(&program(&["python3"], "python3"), &env);
-    let mut pip = Command::new(tool("python"));
-    pip.args(["-m", "pip", "--python"])
-        .arg(bin.join("python"))
-        .args(["--disable-pip-version-check", "install", "--quiet"])
-        .arg(&sdist)
-        .env("TMPDIR", &env);
+    // with maturin from the index, and installs it from outside the new
+    // environment (`pip_into`).
+    let bin = bare_venv_of(&program(&["python3"], "python3"), &tmp.path().join("env"));
+    let mut pip = pip_into(&bin.join("python"));
+    pip.arg(&sdist);
     fast_release(&mut pip, MOVING);
     {
         let _turn = build_lock(MOVING);

@@ -131,13 +131,7 @@ fn outcome_of(cmd: &mut Command) -> &'static str {
 fn venv_with(python: &Path, version: &str, dir: &Path, extra: &[&str]) -> Option<PathBuf> {
     // Without a pip of its own: bootstrapping one took 7 of the 13 s an
     // oracle environment took. pip installs into it from outside.
-    common::ok(
-        Command::new(python)
-            .args(["-m", "venv", "--without-pip"])
-            .arg(dir),
-        "python -m venv",
-    );
-    let venv_python = dir.join("bin/python");
+    let venv_python = crate::tools::bare_venv_of(python, dir).join("python");
     let numpy = format!("numpy=={version}");
     let wanted: Vec<&str> = std::iter::once(numpy.as_str())
         .chain(extra.iter().copied())
@@ -412,32 +406,14 @@ fn grid_of(results: &serde_json::Value, minor: &str) -> usize {
 }
 
 /// `pip install ARGS` into a venv's `python` (no dependencies, wheels
-/// only) by pyenv's CPython 3.11's pip, which runs under that `python` and
-/// so chooses wheels for it (`pip --python`); `Err` with pip's message
-/// when it found no wheel of one of them for that Python.
+/// only) from outside it ([`crate::tools::pip_into`]), which chooses
+/// wheels for that `python`; `Err` with pip's message when it found no
+/// wheel of one of them for that Python.
 /// Nothing is compiled to `.pyc`: the oracle imports each environment once.
-/// The interpreter's own path, never `python3` on PATH: pyenv's shim
-/// rehashes after every `pip install`, and a dozen at once collide
-/// ("cannot rehash: /root/.pyenv/shims isn't writable"), failing an
-/// install that worked. Its temporary files go into the venv's folder:
-/// pip run this way leaves a copy of its CA bundle in `TMPDIR`.
 fn pip_into(python: &Path, args: &[&str]) -> Result<(), String> {
-    let venv = python
-        .parent()
-        .and_then(Path::parent)
-        .expect("a venv's python");
-    let out = Command::new(common::pyenv_python("3.11"))
-        .args(["-m", "pip", "--python"])
-        .arg(python)
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-compile",
-        ])
-        .args(["--no-deps", "--only-binary", ":all:"])
+    let out = crate::tools::pip_into(python)
+        .args(["--no-compile", "--no-deps", "--only-binary", ":all:"])
         .args(args)
-        .env("TMPDIR", venv)
         .output()
         .expect("run pip");
     // Only pip's "no wheel for this Python" is an answer; any other failure

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{ok, program, text};
+use crate::common::{ok, program, pyenv_python, text};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -189,11 +189,7 @@ pub fn fast_release<'a>(cmd: &'a mut Command, target_dir_name: &str) -> &'a mut 
 /// own, as `python -m venv` makes it); returns its bin folder. For a
 /// command that runs the environment's `pip`, as the README's do.
 pub fn venv_of(python: &Path, dir: &Path) -> PathBuf {
-    ok(
-        Command::new(python).args(["-m", "venv"]).arg(dir),
-        &format!("{} -m venv", python.display()),
-    );
-    dir.join("bin")
+    made_venv(python, dir, &[])
 }
 
 /// A fresh virtual environment of the machine's python3.
@@ -202,33 +198,49 @@ pub fn venv(dir: &Path) -> PathBuf {
 }
 
 /// A fresh virtual environment at `dir`, made by `python` without a pip of
-/// its own (`ensurepip` is seconds; [`pip_install`] installs into it from
+/// its own (`ensurepip` is seconds; [`pip_into`] installs into it from
 /// outside); returns its bin folder.
 pub fn bare_venv_of(python: &Path, dir: &Path) -> PathBuf {
+    made_venv(python, dir, &["--without-pip"])
+}
+
+/// `python -m venv ARGS DIR`; the environment's bin folder.
+fn made_venv(python: &Path, dir: &Path, args: &[&str]) -> PathBuf {
     ok(
         Command::new(python)
-            .args(["-m", "venv", "--without-pip"])
+            .args(["-m", "venv"])
+            .args(args)
             .arg(dir),
-        &format!("{} -m venv --without-pip", python.display()),
+        &format!("{} -m venv {args:?}", python.display()),
     );
     dir.join("bin")
 }
 
-/// `pip install --quiet ARGS` into the environment of `bin`, by the tools'
-/// pip running under that environment's python (`pip --python`), so it
-/// installs what that python would. Its temporary files go into the
-/// environment's folder: pip run this way leaves a copy of its CA bundle
-/// in `TMPDIR`.
-pub fn pip_install(bin: &Path, args: &[&OsStr]) {
-    let mut cmd = Command::new(tool("python"));
+/// `pip install --quiet` into the environment whose interpreter is
+/// `python` (one made by [`bare_venv_of`]), by pyenv's CPython 3.11's pip
+/// running under that interpreter (`pip --python`), so it installs what
+/// that interpreter would; the caller adds what to install, and runs it.
+/// pyenv's interpreter by its own path, never `python3` on PATH: pyenv's
+/// shim rehashes after every `pip install`, and a dozen at once collide
+/// ("cannot rehash: /root/.pyenv/shims isn't writable"). pip run this way
+/// leaves a copy of its CA bundle in TMPDIR: TMPDIR is the folder that
+/// holds the environment (the test's own), never the environment or /tmp.
+pub fn pip_into(python: &Path) -> Command {
+    let env = python.parent().and_then(Path::parent).unwrap_or(python);
+    let mut cmd = Command::new(pyenv_python("3.11"));
     cmd.args(["-m", "pip", "--python"])
-        .arg(bin.join("python"))
+        .arg(python)
         .args(["--disable-pip-version-check", "install", "--quiet"])
-        .args(args);
-    if let Some(env) = bin.parent() {
-        cmd.env("TMPDIR", env);
-    }
-    ok(&mut cmd, &format!("pip install {args:?}"));
+        .env("TMPDIR", env.parent().unwrap_or(env));
+    cmd
+}
+
+/// `pip install --quiet ARGS` into the environment of `bin` ([`pip_into`]).
+pub fn pip_install(bin: &Path, args: &[&OsStr]) {
+    ok(
+        pip_into(&bin.join("python")).args(args),
+        &format!("pip install {args:?}"),
+    );
 }
 
 /// A YAML file as JSON, read by ruamel.yaml (YAML 1.2, so `on:` stays a
